@@ -1,0 +1,268 @@
+"""Cloud sync throughput: one edge's catch-up of an event backlog and its clip upload rate, and the
+backend's ingest rate with several edges pushing at once.
+
+The backend runs as `vms-cloud run` in its own process on PostgreSQL (as the non-owner role, so row-level
+security is on); the edge is a real vms_server app (SQLite, the embedded default) in this process, whose
+pusher drains an outbox filled as if the link had been down.
+Usage: python -m benchmarks.sync_throughput [--events 100000] [--clips 3] [--clip-mb 16] [--edges 10]
+       [--edge-events 20000] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
+
+from benchmarks._common import PG_ADMIN_URL, free_port, print_table
+from vms_server import keys
+from vms_server.cloudsync.models import OutboxItem
+from vms_server.cloudsync.pusher import PusherTuning
+from vms_server.db.engine import create_engine
+from vms_server.db.migrate import upgrade
+from vms_server.settings import load_settings
+
+ROLE, ROLE_PASSWORD, PASSWORD = "vms_cloud_bench", "bench-pw", "Benchmark-Pass-1"
+
+
+class Backend:
+    """`vms-cloud` in a subprocess on a throw-away PostgreSQL database."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.db = f"vms_cloud_bench_{uuid.uuid4().hex[:8]}"
+        admin = make_url(PG_ADMIN_URL)
+        self.port = free_port()
+        self.env = {**os.environ, "VMS_CLOUD_DATA_DIR": str(workdir / "cloud"),
+                    "VMS_CLOUD_DATABASE__ADMIN_URL": admin.set(database=self.db).render_as_string(False),
+                    "VMS_CLOUD_DATABASE__URL": admin.set(database=self.db, username=ROLE, password=ROLE_PASSWORD)
+                    .render_as_string(False),
+                    "VMS_CLOUD_DATABASE__APP_ROLE": ROLE, "VMS_CLOUD_SERVER__PORT": str(self.port),
+                    "VMS_CLOUD_DATABASE__POOL_SIZE": "20"}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "vms_cloud_sync.cli", *args], env=self.env, capture_output=True,
+                             text=True, timeout=120, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"vms-cloud {' '.join(args)}: {out.stderr}")
+        return out.stdout
+
+    async def start(self) -> None:
+        engine = create_engine(PG_ADMIN_URL)
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'CREATE DATABASE "{self.db}"'))
+        await engine.dispose()
+        self.cli("init", "--app-password", ROLE_PASSWORD)
+        self.cli("operator", "add", "root", "--password", PASSWORD)
+        self.cli("tenant", "add", "bench", "Bench Ltd")
+        self.cli("user", "add", "bench", "admin", "--role", "tenant_admin", "--password", PASSWORD)
+        self.proc = subprocess.Popen([sys.executable, "-m", "vms_cloud_sync.cli", "run"], env=self.env,
+                                     stdout=subprocess.DEVNULL)
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                try:
+                    async with http.get(f"{self.url}/health/ready") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise RuntimeError("backend did not become ready")
+
+    async def admin_token(self, http: aiohttp.ClientSession) -> str:
+        async with http.post(f"{self.url}/api/v1/auth/login", json={
+                "organisation": "bench", "username": "admin", "password": PASSWORD}) as resp:
+            return str((await resp.json())["access_token"])
+
+    async def enrolment_token(self, http: aiohttp.ClientSession, admin: str) -> str:
+        async with http.post(f"{self.url}/api/v1/enrolment-tokens", headers={"Authorization": f"Bearer {admin}"}) as r:
+            return str((await r.json())["token"])
+
+    async def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        engine = create_engine(PG_ADMIN_URL)
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)'))
+        await engine.dispose()
+
+
+def event_payload(camera: uuid.UUID, n: int) -> dict[str, Any]:
+    ts = dt.datetime.now(dt.UTC).isoformat()
+    return {"id": str(uuid.uuid4()), "customer_id": str(uuid.uuid4()), "camera_id": str(camera),
+            "site_id": str(uuid.uuid4()), "event_type": "intrusion", "model": "intrusion_detection",
+            "confidence": 0.9, "timestamp": ts, "priority": "HIGH", "status": "NEW", "tags": [], "notes": [],
+            "detection": {"bounding_box": [0.1, 0.2, 0.3, 0.4], "object_class": "person", "tracking_id": None},
+            "details": {"n": n}, "updated_at": ts}
+
+
+async def start_edge(workdir: Path, backend: Backend, admin: str) -> web.AppRunner:
+    """A real server app (its cleanup contexts run, nothing listens) enrolled with the backend, sync paused."""
+    from vms_cloud_sync.protocol.sync import EnrolIn
+    from vms_server.app import create_app
+    from vms_server.audit.service import SYSTEM
+    from vms_server.cloudsync import client, service
+    from vms_server.security.keystore import create_master_secret
+
+    data = workdir / "edge"
+    data.mkdir()
+    create_master_secret(data)
+    settings = load_settings(None, data_dir=data, database={"url": f"sqlite+aiosqlite:///{data / 'vms.db'}"},
+                             logging={"format": "text", "level": "WARNING"})
+    engine = create_engine(settings.database_url)
+    await upgrade(engine)
+    await engine.dispose()
+    app = create_app(settings)
+    app[keys.CLOUD_SYNC_TUNING] = PusherTuning(idle_poll_s=0.2, heartbeat_s=30, pull_s=600)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    async with aiohttp.ClientSession() as http:
+        token = await backend.enrolment_token(http, admin)
+    out = await client.enrol(backend.url, EnrolIn(token=token, name="bench-edge"))
+    async with app[keys.SESSIONS].begin() as session:
+        await service.store_enrolment(session, app[keys.SECRET_BOX], backend.url, str(out.edge_id), out.credential,
+                                      SYSTEM)
+        await service.set_mode(session, "paused", SYSTEM)
+    return runner
+
+
+async def fill_backlog(app: web.Application, count: int) -> None:
+    """As if the link had been down: `count` event items waiting, spread over 20 cameras."""
+    cameras = [uuid.uuid4() for _ in range(20)]
+    now = dt.datetime.now(dt.UTC)
+    async with app[keys.SESSIONS].begin() as session:
+        for start in range(0, count, 5000):
+            rows = [{"kind": "event", "key": f"event:{uuid.uuid4()}:NEW", "camera_id": cameras[n % 20],
+                     "payload": event_payload(cameras[n % 20], n), "created_at": now, "attempts": 0}
+                    for n in range(start, min(count, start + 5000))]
+            await session.execute(insert(OutboxItem), rows)
+
+
+async def drain(app: web.Application) -> float:
+    """Turn sync on and time until the outbox is empty."""
+    from vms_server.audit.service import SYSTEM
+    from vms_server.cloudsync import service
+
+    started = time.perf_counter()
+    async with app[keys.SESSIONS].begin() as session:
+        await service.set_mode(session, "on", SYSTEM)
+    app[keys.CLOUD_SYNC].poke()
+    while True:
+        async with app[keys.SESSIONS]() as session:
+            left = await session.scalar(text("SELECT count(*) FROM sync_outbox"))
+            error = await session.scalar(text("SELECT last_error FROM sync_state"))
+        if not left:
+            return time.perf_counter() - started
+        if time.perf_counter() - started > 300:
+            raise RuntimeError(f"the outbox did not drain in 300 s ({left} left; last error: {error})")
+        await asyncio.sleep(0.05)
+
+
+async def clips(app: web.Application, workdir: Path, count: int, mb: int) -> float:
+    """MB/s of `count` clips of `mb` MB each (random bytes: nothing to compress on the way)."""
+    from vms_server.audit.service import SYSTEM
+    from vms_server.cloudsync import outbox, service
+
+    async with app[keys.SESSIONS].begin() as session:
+        await service.set_mode(session, "paused", SYSTEM)
+        for i in range(count):
+            path = workdir / f"clip{i}.mp4"
+            path.write_bytes(os.urandom(mb * 1024 * 1024))
+            await outbox.enqueue(session, "clip", f"clip:{i}:{uuid.uuid4()}", {"path": str(path)}, None)
+    seconds = await drain(app)
+    return count * mb / seconds
+
+
+async def edges_at_once(backend: Backend, admin: str, edges: int, per_edge: int, batch: int = 500) -> float:
+    """Events/s the backend stores with `edges` edges posting batches concurrently."""
+    async with aiohttp.ClientSession() as http:
+        creds = []
+        for i in range(edges):
+            token = await backend.enrolment_token(http, admin)
+            async with http.post(f"{backend.url}/api/v1/edge/enrol", json={"token": token, "name": f"e{i}"}) as r:
+                creds.append((await r.json())["credential"])
+
+        async def push(cred: str) -> int:
+            camera, stored, now = uuid.uuid4(), 0, dt.datetime.now(dt.UTC).isoformat()
+            for start in range(0, per_edge, batch):
+                items = [{"key": f"event:{uuid.uuid4()}", "kind": "event", "seq": n, "camera_id": str(camera),
+                          "queued_at": now, "payload": event_payload(camera, n)}
+                         for n in range(start, min(per_edge, start + batch))]
+                async with http.post(f"{backend.url}/api/v1/edge/ingest", data=json.dumps({"items": items}),
+                                     headers={"Authorization": f"Bearer {cred}",
+                                              "Content-Type": "application/json"}) as resp:
+                    assert resp.status == 200, await resp.text()
+                    stored += (await resp.json())["stored"]
+            return stored
+
+        started = time.perf_counter()
+        stored = sum(await asyncio.gather(*(push(c) for c in creds)))
+        elapsed = time.perf_counter() - started
+    assert stored == edges * per_edge
+    return stored / elapsed
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        backend = Backend(workdir)
+        await backend.start()
+        runner: web.AppRunner | None = None
+        try:
+            async with aiohttp.ClientSession() as http:
+                admin = await backend.admin_token(http)
+            runner = await start_edge(workdir, backend, admin)
+            app = runner.app
+            await fill_backlog(app, args.events)
+            catch_up = await drain(app)
+            clip_rate = await clips(app, workdir, args.clips, args.clip_mb)
+            ingest_rate = await edges_at_once(backend, admin, args.edges, args.edge_events)
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+            await backend.stop()
+    rows = [
+        ["one edge: catch-up of backlog", f"{args.events} events", round(catch_up, 1), "s",
+         "< 60 s for 100,000"],
+        ["one edge: events pushed", f"{args.events} events", round(args.events / catch_up), "events/s", ""],
+        ["one edge: clip upload", f"{args.clips} x {args.clip_mb} MB", round(clip_rate, 1), "MB/s", ""],
+        ["backend ingest", f"{args.edges} edges x {args.edge_events}", round(ingest_rate), "events/s",
+         ">= 2,000"],
+    ]
+    print_table(["measure", "load", "result", "unit", "target"], rows)
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--clips", type=int, default=3)
+    parser.add_argument("--clip-mb", type=int, default=16)
+    parser.add_argument("--edges", type=int, default=10)
+    parser.add_argument("--edge-events", type=int, default=5_000)
+    parser.add_argument("--smoke", action="store_true", help="a small, quick run (CI)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.events, args.clips, args.clip_mb, args.edges, args.edge_events = 2_000, 1, 2, 3, 1_000
+    asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,97 @@
+"""Fixtures for recording tests: a small simulated camera and an API over a server that records it."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import make_settings, seed
+from tests.server.helpers import ApiClient
+from vms_server.auth.models import Role
+from vms_server.settings import Settings
+from vms_server.simulator.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
+from vms_server.simulator.handle import SimulatorHandle
+
+SMALL = StreamConfig(width=320, height=240, fps=10, bitrate_kbps=300, gop_seconds=1.0)
+SMALL_SUB = StreamConfig(width=160, height=120, fps=5, bitrate_kbps=100, gop_seconds=1.0)
+
+
+def camera(name: str = "cam1", **kwargs: Any) -> CameraConfig:
+    base: dict[str, Any] = {"name": name, "main": SMALL, "sub": SMALL_SUB, "loop_seconds": 4,
+                            "auth": AuthMode.NONE}
+    return CameraConfig(**{**base, **kwargs})
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimulatorHandle]:
+    async with SimulatorHandle.start(SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[camera()])) as handle:
+        yield handle
+
+
+def recording_settings(tmp_path: Path, db_url: str, **recording: Any) -> Settings:
+    options = {"segment_seconds": 2.0, "open_timeout_s": 5, "read_timeout_s": 3, "backoff_initial_s": 0.5,
+               "backoff_max_s": 2, "cleanup_interval_s": 1.0, **recording}
+    return make_settings(tmp_path / "data", db_url, recording=options)
+
+
+@pytest.fixture
+def rec_settings(tmp_path: Path, db_url: str) -> Settings:
+    return recording_settings(tmp_path, db_url)
+
+
+@pytest.fixture
+async def rec_api(rec_settings: Settings, aiohttp_client: Any) -> AsyncIterator[ApiClient]:
+    """A recording server on each database back end (for the tests whose SQL matters)."""
+    from vms_server.app import create_app
+
+    seeded = await seed(rec_settings)
+    client = await aiohttp_client(create_app(rec_settings))
+    yield ApiClient(client, seeded)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """SQLite only: the media-heavy tests exercise the same SQL as the ones above, twice would only cost time."""
+    target = tmp_path / "vms-lite.db"
+    shutil.copy(sqlite_template, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture
+async def lite_api(tmp_path: Path, sqlite_url: str, aiohttp_client: Any) -> AsyncIterator[ApiClient]:
+    from vms_server.app import create_app
+
+    settings = recording_settings(tmp_path, sqlite_url)
+    seeded = await seed(settings)
+    client = await aiohttp_client(create_app(settings))
+    yield ApiClient(client, seeded)
+
+
+async def add_camera(api: ApiClient, url: str, name: str = "cam1", sub_url: str | None = None,
+                     **extra: Any) -> str:
+    streams = [{"role": "main", "rtsp_url": url}]
+    if sub_url:
+        streams.append({"role": "sub", "rtsp_url": sub_url})
+    body = await api.ok("POST", "/api/v1/cameras", Role.ADMIN, status=201,
+                        json={"name": name, "site_id": str(api.seeded.site_id), "streams": streams, **extra})
+    return str(body["id"])
+
+
+async def wait_for(check: Callable[[], Any], limit: float = 20.0, interval: float = 0.2) -> Any:
+    """Poll an async or sync predicate until it returns something truthy."""
+    deadline = time.monotonic() + limit
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(interval)

@@ -1,0 +1,185 @@
+"""Volumes over their threshold, retention, evidence locks, reconnect gaps and crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import seed
+from tests.server.helpers import ApiClient
+from tests.server.recording.conftest import add_camera, camera, recording_settings, wait_for
+from vms_server import keys
+from vms_server.auth.models import Role
+from vms_server.db.engine import create_engine, session_factory
+from vms_server.recording.config import VolumeConfig
+from vms_server.recording.models import RecordingSegment
+from vms_server.recording.recovery import reconcile
+from vms_server.recording.storage import VolumeSet
+from vms_server.simulator.config import FaultConfig, SimulatorConfig
+from vms_server.simulator.handle import SimulatorHandle
+
+pytestmark = pytest.mark.slow
+
+
+async def rows_of(app: Any, camera_id: str | None = None) -> list[RecordingSegment]:
+    query = select(RecordingSegment).order_by(RecordingSegment.start_at)
+    if camera_id is not None:
+        query = query.where(RecordingSegment.camera_id == uuid.UUID(camera_id))
+    async with app[keys.SESSIONS]() as session:
+        return list((await session.scalars(query)).all())
+
+
+@pytest.fixture
+async def quota_api(tmp_path: Path, sqlite_url: str, aiohttp_client: Any) -> Any:
+    from vms_server.app import create_app
+
+    volumes = [{"path": str(tmp_path / "vol1"), "min_free_bytes": 0, "max_bytes": 250_000},
+               {"path": str(tmp_path / "vol2"), "min_free_bytes": 0, "max_bytes": 250_000}]
+    settings = recording_settings(tmp_path, sqlite_url, volumes=volumes, segment_seconds=1.0)
+    seeded = await seed(settings)
+    return ApiClient(await aiohttp_client(create_app(settings)), seeded)
+
+
+async def test_full_volumes_delete_oldest_unprotected_and_recording_goes_on(
+        quota_api: ApiClient, sim: SimulatorHandle) -> None:
+    app = quota_api.client.app
+    camera_id = await add_camera(quota_api, sim.rtsp_url("cam1", "main"))
+    first = (await wait_for(lambda: rows_of(app, camera_id), limit=20))[0]
+    await quota_api.ok("POST", "/api/v1/evidence-locks", Role.SUPERVISOR, status=201, json={
+        "camera_id": camera_id, "start": first.start_at.isoformat(), "end": first.end_at.isoformat(),
+        "reason": "incident 42"})
+    service = app[keys.RECORDER]
+    await wait_for(lambda: service.segments_indexed >= 14, limit=40)
+    rows = await rows_of(app, camera_id)
+    assert first.id in {r.id for r in rows}  # protected footage survives
+    assert len(rows) < service.segments_indexed  # older footage went
+    assert {r.volume for r in rows} == {v["path"] for v in ({"path": str(v.path)} for v in service.volumes.volumes)}
+    for volume in service.volumes.volumes:
+        on_disk = sum(p.stat().st_size for p in volume.path.rglob("*.mp4"))
+        assert on_disk <= 250_000 + 150_000  # at most one segment over before cleanup runs
+    newest = rows[-1]
+    assert (dt.datetime.now(dt.UTC) - newest.end_at).total_seconds() < 5  # still recording
+
+
+async def test_retention_by_camera_customer_event_type_and_lock(rec_api: ApiClient, tmp_path: Path) -> None:
+    app = rec_api.client.app
+    plain = await add_camera(rec_api, "rtsp://127.0.0.1:9/none", name="plain")
+    long_kept = await add_camera(rec_api, "rtsp://127.0.0.1:9/none", name="long")
+    await rec_api.ok("PUT", f"/api/v1/cameras/{long_kept}/recording-policy", Role.ADMIN,
+                     json={"retention_days": 60})
+    await rec_api.ok("PUT", "/api/v1/recording/retention", Role.ADMIN,
+                     json={"retention_days": 20, "event_retention_days": {"fire": 90}})
+    now = dt.datetime.now(dt.UTC)
+    volume = app[keys.RECORDER].volumes.volumes[0].path
+
+    def old(camera_id: str, days: float, reason: str = "continuous") -> RecordingSegment:
+        start = now - dt.timedelta(days=days)
+        rel = f"{camera_id}/{uuid.uuid4().hex}.mp4"
+        (volume / rel).parent.mkdir(parents=True, exist_ok=True)
+        (volume / rel).write_bytes(b"x" * 100)
+        return RecordingSegment(camera_id=uuid.UUID(camera_id), stream="main", start_at=start,
+                                end_at=start + dt.timedelta(seconds=60), duration_s=60, frames=600, bytes=100,
+                                volume=str(volume), path=rel, codec="h264", width=320, height=240, reason=reason)
+
+    doomed, recent, fire, locked, camera_override = (
+        old(plain, 25), old(plain, 10), old(plain, 40, "event:fire"), old(plain, 45), old(long_kept, 40))
+    async with app[keys.SESSIONS].begin() as session:
+        session.add_all([doomed, recent, fire, locked, camera_override])
+    await rec_api.ok("POST", "/api/v1/evidence-locks", Role.SUPERVISOR, status=201, json={
+        "camera_id": plain, "start": locked.start_at.isoformat(), "end": locked.end_at.isoformat(),
+        "reason": "court case"})
+    _, by_age = await app[keys.RECORDER].run_cleanup()
+    assert by_age == 1
+    left = {r.id for r in await rows_of(app)}
+    assert left == {recent.id, fire.id, locked.id, camera_override.id}
+    assert not (volume / doomed.path).exists() and (volume / locked.path).exists()
+
+
+async def test_reconnect_records_the_gap(lite_api: ApiClient) -> None:
+    rec_api = lite_api
+    flaky = camera(faults=FaultConfig(drop_every_s=4))
+    async with SimulatorHandle.start(SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[flaky])) as sim:
+        began = dt.datetime.now(dt.UTC)
+        camera_id = await add_camera(rec_api, sim.rtsp_url("cam1", "main"))
+
+        async def reconnected() -> dict[str, Any] | None:
+            status = await rec_api.ok("GET", f"/api/v1/cameras/{camera_id}/status", Role.VIEWER)
+            main = status["streams"][0]
+            return main if main["reconnects"] >= 2 and main["state"] == "online" else None
+
+        main = await wait_for(reconnected, limit=30)
+        assert main["gaps"] >= 2
+        await asyncio.sleep(2)
+        timeline = await rec_api.ok("GET", f"/api/v1/cameras/{camera_id}/recordings", Role.VIEWER, params={
+            "start": began.isoformat(), "end": dt.datetime.now(dt.UTC).isoformat()})
+    ranges = timeline["ranges"]
+    assert len(ranges) >= 2
+    between = [g for g in timeline["gaps"] if g["start"] == ranges[0]["end"] and g["end"] == ranges[1]["start"]]
+    assert len(between) == 1
+    hole = dt.datetime.fromisoformat(ranges[1]["start"]) - dt.datetime.fromisoformat(ranges[0]["end"])
+    assert 0.5 <= hole.total_seconds() <= 10  # the time the camera was away, recorded as a gap
+
+
+CHILD = """
+import sys, time, threading
+from pathlib import Path
+from vms_server.ingest.worker import StreamWorker, WorkerOptions
+from vms_server.recording.recorder import Policy, Recorder
+url, volume, camera_id = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+rec = Recorder(camera_id, "main", lambda: volume, 600.0, lambda r: None, policy=Policy())
+worker = StreamWorker(camera_id, "main", lambda: url, WorkerOptions())
+worker.add(rec)
+worker.start()
+while rec.current() is None:
+    time.sleep(0.05)
+print(rec.current()[0], flush=True)
+time.sleep(600)
+"""
+
+
+async def test_kill_9_loses_at_most_the_last_fragment(sim: SimulatorHandle, tmp_path: Path,
+                                                      sqlite_url: str) -> None:
+    settings = recording_settings(tmp_path, sqlite_url)
+    volume = tmp_path / "vol"
+    volume.mkdir()
+    camera_id = str(uuid.uuid4())
+    child = subprocess.Popen([sys.executable, "-c", CHILD, sim.rtsp_url("cam1", "main"), str(volume), camera_id],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 30)
+        start_us = int(line)
+        await asyncio.sleep(4.5)
+        killed_at = time.time()
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    assert list(volume.rglob("*.part"))
+    engine = create_engine(settings.database_url)
+    try:
+        report = await reconcile(session_factory(engine), VolumeSet([VolumeConfig(path=volume, min_free_bytes=0)]))
+        async with session_factory(engine)() as session:
+            rows = list((await session.scalars(select(RecordingSegment))).all())
+    finally:
+        await engine.dispose()
+    assert report.recovered == 1 and len(rows) == 1
+    row = rows[0]
+    assert row.state == "recovered" and not list(volume.rglob("*.part"))
+    recorded = killed_at - start_us / 1e6
+    assert recorded - 1.6 <= row.duration_s <= recorded + 0.2  # at most the last 1 s fragment is lost
+    with av.open(str(volume / row.path)) as container:
+        frames = sum(1 for _ in container.decode(container.streams.video[0]))
+    assert frames == row.frames

@@ -1,0 +1,1 @@
+"""The multi-tenant cloud backend: HQ users, edge enrolment, ingest, clips, licences, the portal."""

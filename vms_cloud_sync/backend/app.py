@@ -1,0 +1,113 @@
+"""The backend application factory, built on the server's API framework (declared routes, OpenAPI,
+error middleware) with its own authenticator, database and services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from vms_cloud_sync.backend import keys
+from vms_cloud_sync.backend.auth import Authenticator, TokenSigner, load_signing_secret
+from vms_cloud_sync.backend.db import make_engine
+from vms_cloud_sync.backend.metrics import CloudMetrics
+from vms_cloud_sync.backend.migrate import check_current
+from vms_cloud_sync.backend.routes_edge import router as edge_router
+from vms_cloud_sync.backend.routes_hq import router as hq_router
+from vms_cloud_sync.backend.settings import CloudSettings
+from vms_cloud_sync.backend.storage import make_store
+from vms_server import __version__
+from vms_server import keys as server_keys
+from vms_server.api import openapi
+from vms_server.api.middleware import errors, request_context, security_headers
+from vms_server.api.routing import ApiRouter, Call, NoBody
+from vms_server.auth.passwords import Passwords
+from vms_server.errors import NotReady
+
+logger = logging.getLogger(__name__)
+health_router = ApiRouter(prefix="")
+
+
+class Health(BaseModel):
+    status: str = "ok"
+    version: str = __version__
+
+
+@health_router.route("GET", "/health", role=None, response=Health, tags=["health"])
+async def health(call: Call[NoBody]) -> Health:
+    """The process answers."""
+    return Health()
+
+
+@health_router.route("GET", "/health/live", role=None, response=Health, tags=["health"])
+async def live(call: Call[NoBody]) -> Health:
+    """Liveness."""
+    return Health()
+
+
+@health_router.route("GET", "/health/ready", role=None, response=Health, tags=["health"], errors=(503,))
+async def ready(call: Call[NoBody]) -> Health:
+    """Readiness: the database answers as the application role and its schema is current."""
+    try:
+        async with call.app[keys.ENGINE].connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        await check_current(call.app[keys.ENGINE])
+    except Exception as exc:
+        raise NotReady(f"database not ready: {type(exc).__name__}") from None
+    return Health()
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    engine = make_engine(settings.database.url, settings.database.pool_size)
+    try:
+        await check_current(engine)
+    except Exception:
+        await engine.dispose()
+        raise
+    app[keys.ENGINE] = engine
+    app[keys.SESSIONS] = async_sessionmaker(engine, expire_on_commit=False)
+    app[keys.AUTHENTICATOR] = Authenticator(app[keys.SESSIONS], app[keys.SIGNER])
+    yield
+    await engine.dispose()
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(request.app[keys.REGISTRY]),
+                        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def build_router() -> ApiRouter:
+    root = ApiRouter(prefix="")
+    for router in (health_router, edge_router, hq_router):
+        root.include(router)
+    return root
+
+
+def create_cloud_app(settings: CloudSettings, **extra: Any) -> web.Application:
+    """Build the backend; the database opens when the app starts."""
+    app = web.Application(middlewares=[request_context, security_headers, errors],
+                          client_max_size=settings.server.max_body_bytes + 1024)
+    app[keys.SETTINGS] = settings
+    app[server_keys.MAX_BODY_BYTES] = settings.server.max_body_bytes
+    app[keys.SIGNER] = TokenSigner(load_signing_secret(settings.data_dir), settings.server.token_hours)
+    app[keys.PASSWORDS] = Passwords(settings.argon2)
+    app[keys.STORE] = make_store(settings.data_dir, settings.storage)
+    app[keys.REGISTRY] = CollectorRegistry()
+    app[keys.METRICS] = CloudMetrics(app[keys.REGISTRY])
+    router = build_router()
+    app[server_keys.ROUTER] = router
+    router.install(app)
+    openapi.install(app)
+    app.router.add_get("/metrics", metrics_view)
+    from vms_cloud_sync.portal.views import install as install_portal
+
+    install_portal(app)
+    app.cleanup_ctx.append(database)
+    return app

@@ -1,0 +1,108 @@
+"""HQ queries shared by the API and the portal: events with filters and keyset paging, sites, edges,
+licences. Every function runs in a tenant-scoped session, so RLS limits what it can see."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import uuid
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vms_cloud_sync.backend.models import CloudEvent, CloudSite, Edge, IssuedLicence
+from vms_cloud_sync.backend.schemas import (
+    CloudEventOut,
+    EdgeOut,
+    EventFilter,
+    LicenceOutHq,
+    SiteOut,
+)
+from vms_cloud_sync.protocol.licence import parse
+from vms_server.errors import InvalidInput, NotFound
+
+
+def event_out(ev: CloudEvent) -> CloudEventOut:
+    return CloudEventOut(id=ev.id, edge_id=ev.edge_id, camera_id=ev.camera_id, site_id=ev.site_id,
+                         event_type=ev.event_type, priority=ev.priority, status=ev.status, timestamp=ev.timestamp,
+                         received_at=ev.received_at, payload=ev.payload,
+                         clip_url=f"/api/v1/events/{ev.id}/clip" if ev.clip_id else None,
+                         snapshot_url=f"/api/v1/events/{ev.id}/snapshot" if snapshot_id(ev) else None)
+
+
+def snapshot_id(ev: CloudEvent) -> uuid.UUID | None:
+    """The cloud copy of the event's snapshot, named by the edge in the event's payload."""
+    try:
+        return uuid.UUID(str(ev.payload.get("cloud_snapshot_id")))
+    except ValueError:
+        return None
+
+
+def _cursor(ev: CloudEvent) -> str:
+    raw = json.dumps([ev.timestamp.isoformat(), str(ev.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _uncursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        ts, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return dt.datetime.fromisoformat(ts), uuid.UUID(ident)
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidInput("invalid cursor; start again without one") from None
+
+
+async def list_events(session: AsyncSession, f: EventFilter) -> tuple[list[CloudEvent], str | None]:
+    """Newest first; `next_cursor` continues after the last item."""
+    q = select(CloudEvent)
+    if f.camera_id is not None:
+        q = q.where(CloudEvent.camera_id == f.camera_id)
+    if f.site_id is not None:
+        q = q.where(CloudEvent.site_id == f.site_id)
+    if f.type is not None:
+        q = q.where(CloudEvent.event_type == f.type)
+    if f.priority is not None:
+        q = q.where(CloudEvent.priority == f.priority)
+    if f.status is not None:
+        q = q.where(CloudEvent.status == f.status)
+    if f.since is not None:
+        q = q.where(CloudEvent.timestamp >= f.since)
+    if f.until is not None:
+        q = q.where(CloudEvent.timestamp < f.until)
+    if f.cursor:
+        ts, ident = _uncursor(f.cursor)
+        q = q.where(or_(CloudEvent.timestamp < ts, and_(CloudEvent.timestamp == ts, CloudEvent.id < ident)))
+    rows = list((await session.scalars(
+        q.order_by(CloudEvent.timestamp.desc(), CloudEvent.id.desc()).limit(f.limit + 1))).all())
+    more = len(rows) > f.limit
+    rows = rows[:f.limit]
+    return rows, _cursor(rows[-1]) if more and rows else None
+
+
+async def get_event(session: AsyncSession, event_id: uuid.UUID) -> CloudEvent:
+    ev = await session.scalar(select(CloudEvent).where(CloudEvent.id == event_id))
+    if ev is None:
+        raise NotFound("no such event")
+    return ev
+
+
+async def sites(session: AsyncSession) -> list[SiteOut]:
+    rows = (await session.scalars(select(CloudSite).order_by(CloudSite.name))).all()
+    return [SiteOut(id=s.id, name=s.name, edge_id=s.edge_id, last_seen_at=s.last_seen_at) for s in rows]
+
+
+async def edges(session: AsyncSession) -> list[EdgeOut]:
+    rows = (await session.scalars(select(Edge).order_by(Edge.name))).all()
+    return [EdgeOut(id=e.id, name=e.name, version=e.version, created_at=e.created_at, revoked_at=e.revoked_at,
+                    last_heartbeat_at=e.last_heartbeat_at, health=e.health or {}) for e in rows]
+
+
+def licence_out(row: IssuedLicence) -> LicenceOutHq:
+    return LicenceOutHq(id=row.id, licence_id=row.licence_id, issued_at=row.issued_at, issued_by=row.issued_by,
+                        terms=parse(row.document).terms.model_dump(mode="json"), document=row.document)
+
+
+async def licence_list(session: AsyncSession) -> list[LicenceOutHq]:
+    rows = (await session.scalars(select(IssuedLicence).order_by(IssuedLicence.issued_at.desc()))).all()
+    return [licence_out(r) for r in rows]

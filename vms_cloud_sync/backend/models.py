@@ -1,0 +1,160 @@
+"""The backend's schema. Every tenant-owned table carries `tenant_id` and is guarded by a row-level
+security policy (see the migration); the application also filters by tenant, so either check alone
+would keep tenants apart."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Identity, Integer, MetaData, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from vms_server.db.base import NAMING, UtcDateTime, utcnow
+
+
+class CloudBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+TENANT_TABLES = ("users", "enrolment_tokens", "edges", "sites", "ingest_keys", "events", "incidents", "clips",
+                 "licences", "tenant_settings")
+
+
+class Tenant(CloudBase):
+    __tablename__ = "tenants"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Operator(CloudBase):
+    """A platform operator: creates tenants and issues licences; not a member of any tenant."""
+
+    __tablename__ = "operators"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class HqUser(CloudBase):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "username"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    username: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EnrolmentToken(CloudBase):
+    __tablename__ = "enrolment_tokens"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    edge_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class Edge(CloudBase):
+    __tablename__ = "edges"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(50), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    health: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CloudSite(CloudBase):
+    __tablename__ = "sites"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    edge_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    name: Mapped[str] = mapped_column(String(200))
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class IngestKey(CloudBase):
+    """One row per idempotency key ever accepted: a second delivery finds it and is acknowledged only."""
+
+    __tablename__ = "ingest_keys"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    edge_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CloudEvent(CloudBase):
+    __tablename__ = "events"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    arrival: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    edge_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    origin_seq: Mapped[int] = mapped_column(BigInteger)
+    camera_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, index=True)
+    site_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, index=True)
+    event_type: Mapped[str] = mapped_column(String(60), index=True)
+    priority: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    timestamp: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    clip_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CloudIncident(CloudBase):
+    __tablename__ = "incidents"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    arrival: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    edge_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    origin_seq: Mapped[int] = mapped_column(BigInteger)
+    camera_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Clip(CloudBase):
+    __tablename__ = "clips"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    edge_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    key: Mapped[str] = mapped_column(String(200))
+    camera_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_type: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class IssuedLicence(CloudBase):
+    __tablename__ = "licences"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    licence_id: Mapped[str] = mapped_column(String(100))
+    document: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    issued_by: Mapped[str] = mapped_column(String(100))
+
+
+class TenantSettings(CloudBase):
+    __tablename__ = "tenant_settings"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)

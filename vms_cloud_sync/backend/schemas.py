@@ -1,0 +1,143 @@
+"""API models of the backend (HQ side). The edge wire format is in vms_cloud_sync.protocol.sync."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HqRole = Literal["tenant_admin", "analyst", "viewer"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(_In):
+    organisation: str = Field("", max_length=60, description="Tenant slug; empty for platform operators")
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class LoginOut(BaseModel):
+    access_token: str
+    tenant_id: uuid.UUID | None
+    role: str
+
+
+class TenantIn(_In):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,59}$")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TenantOut(BaseModel):
+    id: uuid.UUID
+    slug: str
+    name: str
+    created_at: dt.datetime
+
+
+class TenantList(BaseModel):
+    items: list[TenantOut]
+
+
+class UserIn(_In):
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,100}$")
+    password: str = Field(min_length=8, max_length=200)
+    role: HqRole
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    username: str
+    role: HqRole
+    disabled: bool
+
+
+class EnrolmentTokenOut(BaseModel):
+    token: str = Field(description="Give this to the edge's admin; it works once and expires")
+    expires_at: dt.datetime
+
+
+class EdgeOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    version: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    last_heartbeat_at: dt.datetime | None
+    health: dict[str, Any]
+
+
+class EdgeList(BaseModel):
+    items: list[EdgeOut]
+
+
+class SiteOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    edge_id: uuid.UUID
+    last_seen_at: dt.datetime
+
+
+class SiteList(BaseModel):
+    items: list[SiteOut]
+
+
+class CloudEventOut(BaseModel):
+    id: uuid.UUID
+    edge_id: uuid.UUID
+    camera_id: uuid.UUID | None
+    site_id: uuid.UUID | None
+    event_type: str
+    priority: str
+    status: str
+    timestamp: dt.datetime
+    received_at: dt.datetime
+    clip_url: str | None
+    snapshot_url: str | None
+    payload: dict[str, Any]
+
+
+class CloudEventPage(BaseModel):
+    items: list[CloudEventOut]
+    next_cursor: str | None
+
+
+class EventFilter(_In):
+    camera_id: uuid.UUID | None = None
+    site_id: uuid.UUID | None = None
+    type: str | None = Field(None, max_length=60)
+    priority: Literal["CRITICAL", "HIGH", "MEDIUM", "STANDARD"] | None = None
+    status: Literal["NEW", "ACKNOWLEDGED", "RESOLVED", "FALSE_POSITIVE"] | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, max_length=200)
+
+
+class LicenceIssueIn(_In):
+    max_cameras: int = Field(ge=0, le=100_000)
+    analytics: list[str] = Field(default_factory=list, max_length=20)
+    valid_days: int = Field(365, ge=1, le=3650)
+    grace_days: int = Field(14, ge=0, le=365)
+
+
+class LicenceOutHq(BaseModel):
+    id: uuid.UUID
+    licence_id: str
+    issued_at: dt.datetime
+    issued_by: str
+    terms: dict[str, Any]
+    document: str
+
+
+class LicenceList(BaseModel):
+    items: list[LicenceOutHq]
+
+
+class TenantSettingsIn(_In):
+    settings: dict[str, Any] = Field(description="Cloud-side settings edges pull (e.g. clip_bytes_per_s)")

@@ -1,0 +1,1 @@
+"""Formats shared by the cloud backend and the on-prem servers."""

@@ -1,0 +1,238 @@
+"""The thin HTTP layer between the operator client and one VMS server.
+
+Every call goes through `request`, which refreshes the access token once on a 401 and turns transport
+failures into `Unreachable`, so widgets only ever see the exceptions of this module, each with a message
+an operator can read. Token rotation is reported through `on_tokens` so "remember me" can keep the newest
+refresh token in the keyring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+
+class ClientError(Exception):
+    """Base of everything the client raises; `message` is meant for the operator."""
+
+    def __init__(self, message: str, *, status: int = 0, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+class Unreachable(ClientError):
+    """The server did not answer (down, restarting, wrong address)."""
+
+
+class AuthFailed(ClientError):
+    """Wrong username, password or TOTP code, or a disabled account."""
+
+
+class SessionExpired(ClientError):
+    """The saved or current login cannot be refreshed any more: log in again."""
+
+
+class ServerError(ClientError):
+    """The server refused the request (4xx/5xx) with its own explanation."""
+
+
+@dataclass
+class Tokens:
+    access_token: str
+    refresh_token: str
+
+
+@dataclass
+class LoginResult:
+    """Either tokens, or the MFA challenge to answer with `VmsClient.verify_mfa`."""
+
+    status: str
+    tokens: Tokens | None = None
+    mfa_token: str | None = None
+
+
+def normalise_address(address: str) -> str:
+    """Accept `host`, `host:port` or a full URL; default to http and port 8080 like the server."""
+    address = address.strip().rstrip("/")
+    if not address:
+        raise ClientError("enter the server address, e.g. 192.168.1.10:8080")
+    if "://" not in address:
+        address = "http://" + address
+    parts = urlsplit(address)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ClientError(f"not a server address: {address!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ClientError(f"invalid port in {address!r}") from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}:{port or 8080}"
+
+
+def _error_message(body: Any, status: int) -> tuple[str, str]:
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        return str(err.get("message", f"HTTP {status}")), str(err.get("code", ""))
+    return f"the server answered HTTP {status}", ""
+
+
+class VmsClient:
+    """One logged-in (or logging-in) connection to a server."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self.base_url = normalise_address(base_url)
+        self.tokens: Tokens | None = None
+        self.username: str = ""
+        self.on_tokens: Callable[[Tokens], None] | None = None
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
+        self._session: aiohttp.ClientSession | None = None
+        self._refresh_lock = asyncio.Lock()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def url(self, path: str, params: dict[str, str] | None = None) -> str:
+        query = f"?{urlencode(params)}" if params else ""
+        return f"{self.base_url}{path}{query}"
+
+    def ws_url(self, path: str, params: dict[str, str] | None = None) -> str:
+        """A WebSocket URL carrying the access token (WebSockets cannot always set headers)."""
+        merged = dict(params or {})
+        if self.tokens is not None:
+            merged["access_token"] = self.tokens.access_token
+        return self.url(path, merged).replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+
+    # --- authentication --------------------------------------------------------------------------
+
+    async def login(self, username: str, password: str, totp_code: str | None = None) -> LoginResult:
+        """Password (and optional TOTP) login. Raises AuthFailed, Unreachable or ServerError."""
+        body: dict[str, Any] = {"username": username, "password": password}
+        if totp_code:
+            body["totp_code"] = totp_code
+        self.username = username
+        return self._login_result(await self._raw("POST", "/api/v1/auth/login", body, auth=False))
+
+    async def verify_mfa(self, mfa_token: str, code: str) -> LoginResult:
+        """Answer the MFA challenge. Raises AuthFailed on a wrong or reused code."""
+        data = await self._raw("POST", "/api/v1/auth/mfa/verify", {"mfa_token": mfa_token, "code": code},
+                               auth=False)
+        return self._login_result(data)
+
+    async def enroll_mfa(self, mfa_token: str) -> tuple[str, str]:
+        """Start TOTP enrolment after a login that asked for it: (base32 secret, otpauth URI)."""
+        data = await self._raw("POST", "/api/v1/auth/mfa/enroll", {"mfa_token": mfa_token}, auth=False)
+        return str(data["secret"]), str(data["otpauth_uri"])
+
+    async def resume(self, refresh_token: str) -> None:
+        """Log in again from a remembered refresh token. Raises SessionExpired when it is no longer valid."""
+        self.tokens = Tokens("", refresh_token)
+        await self.refresh()
+
+    async def refresh(self) -> None:
+        """Rotate the refresh token. Raises SessionExpired when the server refuses it."""
+        if self.tokens is None:
+            raise SessionExpired("not logged in")
+        spent = self.tokens.refresh_token
+        async with self._refresh_lock:
+            if self.tokens.refresh_token != spent:  # another task refreshed while we waited
+                return
+            try:
+                data = await self._raw("POST", "/api/v1/auth/refresh", {"refresh_token": spent}, auth=False)
+            except AuthFailed as exc:
+                raise SessionExpired(f"your session has expired ({exc.message}); log in again",
+                                     status=401) from None
+            self._store_tokens(data)
+
+    async def logout(self) -> None:
+        try:
+            await self.request("POST", "/api/v1/auth/logout")
+        except ClientError:
+            logger.info("logout did not reach the server; the tokens are forgotten locally anyway")
+        self.tokens = None
+
+    def _login_result(self, data: Any) -> LoginResult:
+        status = str(data.get("status"))
+        if status == "ok":
+            self._store_tokens(data)
+            return LoginResult(status, tokens=self.tokens)
+        return LoginResult(status, mfa_token=data.get("mfa_token"))
+
+    def _store_tokens(self, data: dict[str, Any]) -> None:
+        self.tokens = Tokens(str(data["access_token"]), str(data["refresh_token"]))
+        if self.on_tokens is not None:
+            self.on_tokens(self.tokens)
+
+    # --- requests --------------------------------------------------------------------------------
+
+    async def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
+        """JSON request with the access token; refreshes once on 401. Returns the decoded body (None on 204)."""
+        try:
+            return await self._raw(method, path, body, params=params)
+        except AuthFailed:
+            if self.tokens is None:
+                raise SessionExpired("not logged in") from None
+        await self.refresh()
+        return await self._raw(method, path, body, params=params)
+
+    async def get_bytes(self, path: str, params: dict[str, str] | None = None) -> bytes:
+        """A binary resource (snapshot, export file)."""
+        for attempt in range(2):
+            try:
+                async with self.session.get(self.url(path, params), headers=self._headers()) as resp:
+                    if resp.status == 401 and attempt == 0:
+                        await self.refresh()
+                        continue
+                    if resp.status >= 400:
+                        message, code = _error_message(await self._json_or_none(resp), resp.status)
+                        raise ServerError(message, status=resp.status, code=code)
+                    return await resp.read()
+            except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+                raise Unreachable(f"cannot reach {self.base_url}: {exc or type(exc).__name__}") from None
+        raise SessionExpired("the server keeps refusing the refreshed token; log in again")
+
+    def _headers(self) -> dict[str, str]:
+        if self.tokens is None or not self.tokens.access_token:
+            return {}
+        return {"Authorization": f"Bearer {self.tokens.access_token}"}
+
+    @staticmethod
+    async def _json_or_none(resp: aiohttp.ClientResponse) -> Any:
+        try:
+            return await resp.json(content_type=None)
+        except (ValueError, aiohttp.ContentTypeError):
+            return None
+
+    async def _raw(self, method: str, path: str, body: Any = None, *, auth: bool = True,
+                   params: dict[str, str] | None = None) -> Any:
+        headers = self._headers() if auth else {}
+        try:
+            async with self.session.request(method, self.url(path, params), json=body, headers=headers) as resp:
+                data = await self._json_or_none(resp)
+                status = resp.status
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise Unreachable(f"cannot reach the server at {self.base_url} ({exc or type(exc).__name__}); "
+                              "check the address and that the server is running") from None
+        if status < 400:
+            return data
+        message, code = _error_message(data, status)
+        if status == 401:
+            raise AuthFailed(message, status=status, code=code)
+        raise ServerError(message, status=status, code=code)

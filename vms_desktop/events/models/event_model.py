@@ -1,0 +1,135 @@
+"""The event queue's table: one row per event, newest first, coloured by priority."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QBrush, QColor, QPixmap
+
+PRIORITY_COLOURS = {"CRITICAL": QColor(220, 40, 40), "HIGH": QColor(240, 130, 20),
+                    "MEDIUM": QColor(230, 200, 40), "STANDARD": QColor(120, 160, 200)}
+PRIORITY_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "STANDARD": 3}
+OPEN_STATES = {"NEW", "ACKNOWLEDGED"}
+COLUMNS = ("", "Priority", "Camera", "Type", "Time", "Status")
+EVENT_ROLE = Qt.ItemDataRole.UserRole + 10
+SORT_ROLE = Qt.ItemDataRole.UserRole + 11
+
+
+def parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class EventModel(QAbstractTableModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[dict[str, Any]] = []
+        self.camera_names: dict[str, str] = {}
+        self.thumbnails: dict[str, QPixmap] = {}
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.events)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        event = self.events[index.row()]
+        column = index.column()
+        if role == EVENT_ROLE:
+            return event
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(event, column)
+        if role == SORT_ROLE:
+            if column == 1:
+                return PRIORITY_ORDER.get(str(event.get("priority")), 9)
+            return self._text(event, column) if column != 4 else str(event.get("timestamp", ""))
+        if role == Qt.ItemDataRole.DecorationRole and column == 0:
+            return self.thumbnails.get(str(event["id"]))
+        if role == Qt.ItemDataRole.BackgroundRole and column == 1:
+            return QBrush(PRIORITY_COLOURS.get(str(event.get("priority")), QColor(100, 100, 100)))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            notes = "\n".join(f"{n.get('author')}: {n.get('text')}" for n in event.get("notes", []))
+            tags = ", ".join(event.get("tags", []))
+            return f"{event.get('event_type')} ({event.get('confidence', 0):.0%})\nTags: {tags}\n{notes}".strip()
+        return None
+
+    def _text(self, event: dict[str, Any], column: int) -> str:
+        if column == 1:
+            return str(event.get("priority", ""))
+        if column == 2:
+            camera = str(event.get("camera_id", ""))
+            return self.camera_names.get(camera, camera[:8])
+        if column == 3:
+            return str(event.get("event_type", ""))
+        if column == 4:
+            return parse_time(str(event["timestamp"])).astimezone().strftime("%H:%M:%S")
+        if column == 5:
+            return str(event.get("status", ""))
+        return ""
+
+    def row_of(self, event_id: str) -> int:
+        for row, event in enumerate(self.events):
+            if str(event["id"]) == event_id:
+                return row
+        return -1
+
+    def upsert(self, event: dict[str, Any]) -> bool:
+        """Add or replace an event (by id); returns True when it is new."""
+        row = self.row_of(str(event["id"]))
+        if row >= 0:
+            self.events[row] = event
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+            return False
+        self.beginInsertRows(QModelIndex(), 0, 0)
+        self.events.insert(0, event)
+        self.endInsertRows()
+        return True
+
+    def set_thumbnail(self, event_id: str, pixmap: QPixmap) -> None:
+        self.thumbnails[event_id] = pixmap
+        row = self.row_of(event_id)
+        if row >= 0:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, 0))
+
+
+class EventFilter(QSortFilterProxyModel):
+    """Free text over camera and type, plus a status and a priority filter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text = ""
+        self.statuses: set[str] = set(OPEN_STATES)
+        self.priorities: set[str] = set(PRIORITY_ORDER)
+        self.setSortRole(SORT_ROLE)
+
+    def set_filters(self, text: str | None = None, statuses: set[str] | None = None,
+                    priorities: set[str] | None = None) -> None:
+        self.beginFilterChange()
+        if text is not None:
+            self.text = text.lower()
+        if statuses is not None:
+            self.statuses = statuses
+        if priorities is not None:
+            self.priorities = priorities
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        model = self.sourceModel()
+        assert isinstance(model, EventModel)
+        event = model.events[source_row]
+        if str(event.get("status")) not in self.statuses or str(event.get("priority")) not in self.priorities:
+            return False
+        if not self.text:
+            return True
+        haystack = " ".join([model._text(event, 2), str(event.get("event_type", "")),
+                             " ".join(event.get("tags", []))]).lower()
+        return self.text in haystack

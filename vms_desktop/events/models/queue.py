@@ -1,0 +1,98 @@
+"""The event queue's logic: initial load, live updates from the push channel, and the operator's actions
+(acknowledge, resolve, false positive, note, tag, escalate) through the events API (contract 3)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QPixmap
+
+from vms_desktop.client.api import ClientError, VmsClient
+from vms_desktop.events.models.event_model import EventModel
+
+logger = logging.getLogger(__name__)
+ESCALATED_TAG = "escalated"
+
+
+class EventQueue(QObject):
+    sig_alarm = Signal(dict)  # a new CRITICAL event
+    sig_error = Signal(str)
+
+    def __init__(self, client: VmsClient, model: EventModel) -> None:
+        super().__init__()
+        self.client = client
+        self.model = model
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def load(self, limit: int = 200) -> None:
+        """The newest events (open ones are what the filter shows by default)."""
+        try:
+            page = await self.client.request("GET", "/api/v1/events", params={"limit": str(limit)})
+        except ClientError as exc:
+            self.sig_error.emit(f"events not available: {exc.message}")
+            return
+        for event in reversed(page.get("items", [])):
+            self._add(event, alarm=False)
+
+    def on_push(self, kind: str, data: dict[str, Any]) -> None:
+        if kind in ("event.created", "event.updated") and "id" in data:
+            self._add(data, alarm=kind == "event.created")
+
+    def _add(self, event: dict[str, Any], alarm: bool) -> None:
+        new = self.model.upsert(event)
+        if new and alarm and event.get("priority") == "CRITICAL" and event.get("status") == "NEW":
+            self.sig_alarm.emit(event)
+        if new and str(event["id"]) not in self.model.thumbnails:
+            self._spawn(self._thumbnail(str(event["id"])))
+
+    async def _thumbnail(self, event_id: str) -> None:
+        try:
+            data = await self.client.get_bytes(f"/api/v1/events/{event_id}/snapshot")
+        except ClientError:
+            return  # no snapshot for this event
+        pixmap = QPixmap()
+        if pixmap.loadFromData(data):
+            self.model.set_thumbnail(event_id, pixmap.scaledToHeight(36))
+
+    async def _apply(self, method: str, path: str, body: Any) -> dict[str, Any] | None:
+        try:
+            event = await self.client.request(method, path, body)
+        except ClientError as exc:
+            self.sig_error.emit(exc.message)
+            return None
+        if isinstance(event, dict) and "id" in event:
+            self.model.upsert(event)
+            return event
+        return None
+
+    async def set_status(self, event_id: str, status: str, note: str | None = None) -> dict[str, Any] | None:
+        body: dict[str, Any] = {"status": status, **({"note": note} if note else {})}
+        return await self._apply("POST", f"/api/v1/events/{event_id}/status", body)
+
+    async def add_note(self, event_id: str, text: str) -> dict[str, Any] | None:
+        return await self._apply("POST", f"/api/v1/events/{event_id}/notes", {"text": text})
+
+    async def add_tag(self, event_id: str, tag: str) -> dict[str, Any] | None:
+        row = self.model.row_of(event_id)
+        tags = list(self.model.events[row].get("tags", [])) if row >= 0 else []
+        if tag not in tags:
+            tags.append(tag)
+        return await self._apply("PUT", f"/api/v1/events/{event_id}/tags", {"tags": tags})
+
+    async def escalate(self, event_id: str, reason: str = "") -> dict[str, Any] | None:
+        """Mark for the supervisor: an 'escalated' tag plus a note saying who and why (the notify service
+        routes tagged events; there is no separate escalation endpoint in the contract)."""
+        await self.add_tag(event_id, ESCALATED_TAG)
+        return await self.add_note(event_id, f"Escalated by {self.client.username}" + (f": {reason}" if reason else ""))
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,155 @@
+"""The event queue dock: filterable table of events with the operator's actions.
+
+Double-clicking an event asks the main window to play its clip in a tile and move the timeline there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vms_desktop.events.models.event_model import EVENT_ROLE, OPEN_STATES, PRIORITY_ORDER, EventFilter
+from vms_desktop.events.models.queue import EventQueue
+
+_STATUS_FILTERS = {"Open": set(OPEN_STATES), "New": {"NEW"}, "Acknowledged": {"ACKNOWLEDGED"},
+                   "Closed": {"RESOLVED", "FALSE_POSITIVE"},
+                   "All": {"NEW", "ACKNOWLEDGED", "RESOLVED", "FALSE_POSITIVE"}}
+
+
+class EventPanel(QWidget):
+    sig_play_event = Signal(dict)
+
+    def __init__(self, queue: EventQueue, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.queue = queue
+        self.proxy = EventFilter()
+        self.proxy.setSourceModel(queue.model)
+        self.alarms = 0
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Filter by camera, type or tag")
+        self.status_filter = QComboBox()
+        self.status_filter.addItems(list(_STATUS_FILTERS))
+        self.priority_filter = QComboBox()
+        self.priority_filter.addItems(["Any priority", *PRIORITY_ORDER])
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setDefaultSectionSize(40)
+        self.ack = QPushButton("Acknowledge")
+        self.resolve = QPushButton("Resolve")
+        self.false_positive = QPushButton("False positive")
+        self.escalate = QPushButton("Escalate")
+        self.note = QLineEdit()
+        self.note.setPlaceholderText("Note (Enter to add)")
+        self.tag = QLineEdit()
+        self.tag.setPlaceholderText("Tag (Enter to add)")
+        self.message = QLabel()
+        self._build()
+        self._wire()
+
+    def _build(self) -> None:
+        filters = QHBoxLayout()
+        filters.addWidget(self.search, 1)
+        filters.addWidget(self.status_filter)
+        filters.addWidget(self.priority_filter)
+        actions = QHBoxLayout()
+        for button in (self.ack, self.resolve, self.false_positive, self.escalate):
+            actions.addWidget(button)
+        notes = QHBoxLayout()
+        notes.addWidget(self.note, 2)
+        notes.addWidget(self.tag, 1)
+        box = QVBoxLayout(self)
+        box.addLayout(filters)
+        box.addWidget(self.table, 1)
+        box.addLayout(actions)
+        box.addLayout(notes)
+        box.addWidget(self.message)
+
+    def _wire(self) -> None:
+        self.search.textChanged.connect(lambda text: self.proxy.set_filters(text=text))
+        self.status_filter.currentTextChanged.connect(
+            lambda name: self.proxy.set_filters(statuses=set(_STATUS_FILTERS[name])))
+        self.priority_filter.currentTextChanged.connect(
+            lambda p: self.proxy.set_filters(priorities=set(PRIORITY_ORDER) if p not in PRIORITY_ORDER else {p}))
+        self.ack.clicked.connect(lambda: self._status("ACKNOWLEDGED"))
+        self.resolve.clicked.connect(lambda: self._status("RESOLVED"))
+        self.false_positive.clicked.connect(lambda: self._status("FALSE_POSITIVE"))
+        self.escalate.clicked.connect(lambda: self._on_selected(lambda e: self.queue.escalate(e, self.note.text())))
+        self.note.returnPressed.connect(self._add_note)
+        self.tag.returnPressed.connect(self._add_tag)
+        self.table.doubleClicked.connect(self._play)
+        self.queue.sig_alarm.connect(self._alarm)
+        self.queue.sig_error.connect(self.message.setText)
+
+    def selected_event(self) -> dict[str, Any] | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        event = rows[0].data(EVENT_ROLE)
+        return event if isinstance(event, dict) else None
+
+    def select_event(self, event_id: str) -> bool:
+        for row in range(self.proxy.rowCount()):
+            index = self.proxy.index(row, 0)
+            if str(index.data(EVENT_ROLE)["id"]) == event_id:
+                self.table.selectRow(row)
+                return True
+        return False
+
+    def _on_selected(self, action: Any) -> None:
+        event = self.selected_event()
+        if event is None:
+            self.message.setText("Select an event first")
+            return
+        task = asyncio.ensure_future(action(str(event["id"])))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _status(self, status: str) -> None:
+        note = self.note.text().strip() or None
+        self._on_selected(lambda event_id: self.queue.set_status(event_id, status, note))
+        self.note.clear()
+
+    def _add_note(self) -> None:
+        text = self.note.text().strip()
+        if text:
+            self._on_selected(lambda event_id: self.queue.add_note(event_id, text))
+            self.note.clear()
+
+    def _add_tag(self) -> None:
+        tag = self.tag.text().strip()
+        if tag:
+            self._on_selected(lambda event_id: self.queue.add_tag(event_id, tag))
+            self.tag.clear()
+
+    def _play(self, index: QModelIndex) -> None:
+        event = index.data(EVENT_ROLE)
+        if isinstance(event, dict):
+            self.sig_play_event.emit(event)
+
+    def _alarm(self, event: dict[str, Any]) -> None:
+        """CRITICAL: sound and bring the event to the operator's attention."""
+        self.alarms += 1
+        QApplication.beep()
+        self.message.setText(f"CRITICAL: {event.get('event_type')} on "
+                             f"{self.queue.model.camera_names.get(str(event.get('camera_id')), 'a camera')}")

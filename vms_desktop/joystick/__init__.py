@@ -1,0 +1,1 @@
+"""USB joysticks and gamepads: JSON device descriptions map axes and buttons to action ids."""

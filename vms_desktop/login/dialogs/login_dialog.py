@@ -1,0 +1,193 @@
+"""Login: server address (typed or found on the LAN), password, TOTP when asked, remember me.
+
+All network work runs as asyncio tasks on the Qt loop; the dialog stays responsive and says, in words an
+operator understands, why a login did not work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vms_desktop.client.api import AuthFailed, ClientError, SessionExpired, Tokens, Unreachable, VmsClient
+from vms_desktop.client.credentials import CredentialStore, KeyringUnavailable
+from vms_desktop.client.discovery import FoundServer
+
+logger = logging.getLogger(__name__)
+
+
+class LoginDialog(QDialog):
+    sig_logged_in = Signal(object)  # VmsClient
+    sig_message = Signal(str)
+
+    def __init__(self, store: CredentialStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Connect to a VMS server")
+        self.store = store
+        self.client: VmsClient | None = None
+        self._mfa_token: str | None = None
+        self.enrolment_uri = ""
+        self._task: asyncio.Task[None] | None = None
+        self.server = QComboBox(editable=True)
+        self.server.setPlaceholderText("host:port")
+        self.username = QLineEdit()
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.totp = QLineEdit()
+        self.totp.setPlaceholderText("6-digit code")
+        self.totp.setMaxLength(6)
+        self.totp_label = QLabel("Code")
+        self.remember = QCheckBox("Remember me on this computer")
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.login_button = QPushButton("Log in")
+        self.login_button.setDefault(True)
+        self._layout()
+        self.login_button.clicked.connect(self.submit)
+        self.password.returnPressed.connect(self.submit)
+        self.totp.returnPressed.connect(self.submit)
+        self._show_totp(False)
+        if not store.available():
+            self.remember.setEnabled(False)
+            self.remember.setToolTip(store.unavailable_reason())
+            self.remember.setText("Remember me (unavailable: no OS keyring on this computer)")
+        last = store.last_login()
+        if last is not None:
+            self.server.setEditText(last[0])
+            self.username.setText(last[1])
+
+    def _layout(self) -> None:
+        form = QFormLayout()
+        form.addRow("Server", self.server)
+        form.addRow("Username", self.username)
+        form.addRow("Password", self.password)
+        form.addRow(self.totp_label, self.totp)
+        box = QVBoxLayout(self)
+        box.addLayout(form)
+        box.addWidget(self.remember)
+        box.addWidget(self.message)
+        box.addWidget(self.login_button)
+
+    def _show_totp(self, visible: bool) -> None:
+        self.totp.setVisible(visible)
+        self.totp_label.setVisible(visible)
+
+    def add_found_server(self, found: FoundServer) -> None:
+        """A server advertised on the LAN: offer it in the address box."""
+        if self.server.findData(found.address) < 0:
+            self.server.addItem(f"{found.name} ({found.address})", found.address)
+            if not self.server.currentText():
+                self.server.setCurrentIndex(self.server.count() - 1)
+
+    def address(self) -> str:
+        index = self.server.findText(self.server.currentText())
+        data = self.server.itemData(index) if index >= 0 else None
+        return str(data) if data else self.server.currentText().strip()
+
+    def say(self, text: str) -> None:
+        self.message.setText(text)
+        self.sig_message.emit(text)
+
+    def submit(self) -> None:
+        if self._task is not None and not self._task.done():
+            return
+        self._task = asyncio.ensure_future(self._submit())
+
+    async def _submit(self) -> None:
+        self.login_button.setEnabled(False)
+        self.say("Connecting…")
+        try:
+            await self._attempt()
+        except AuthFailed as exc:
+            self.say(f"Login refused: {exc.message}.")
+        except Unreachable as exc:
+            self.say(f"Server unreachable: {exc.message}.")
+        except ClientError as exc:
+            self.say(exc.message)
+        finally:
+            self.login_button.setEnabled(True)
+
+    async def _attempt(self) -> None:
+        address = self.address()
+        if self.client is None or self.client.base_url != VmsClient(address).base_url:
+            self.client = VmsClient(address)
+            self._mfa_token = None
+        client = self.client
+        code = self.totp.text().strip() or None
+        if self._mfa_token is not None and code:
+            result = await client.verify_mfa(self._mfa_token, code)
+        else:
+            result = await client.login(self.username.text().strip(), self.password.text(), code)
+        if result.status == "mfa_required":
+            self._mfa_token = result.mfa_token
+            self._show_totp(True)
+            self.totp.setFocus()
+            self.say("This server asks for a second factor: enter the 6-digit code from your authenticator app.")
+            return
+        if result.status == "mfa_enrollment_required" and result.mfa_token:
+            secret, uri = await client.enroll_mfa(result.mfa_token)
+            self._mfa_token = result.mfa_token
+            self.enrolment_uri = uri
+            self._show_totp(True)
+            self.totp.setFocus()
+            self.say("This account needs an authenticator. Add this key to your authenticator app "
+                     f"(or scan {uri}):\n{secret}\nthen enter the 6-digit code it shows.")
+            return
+        self._finish(client)
+
+    def _finish(self, client: VmsClient) -> None:
+        client.username = self.username.text().strip()
+        if self.remember.isChecked() and client.tokens is not None:
+            self._remember(client, client.tokens)
+            client.on_tokens = lambda tokens: self._remember(client, tokens)
+        self.say("Connected.")
+        self.sig_logged_in.emit(client)
+        self.accept()
+
+    def _remember(self, client: VmsClient, tokens: Tokens) -> None:
+        try:
+            self.store.save(client.base_url, client.username, tokens.refresh_token)
+        except KeyringUnavailable as exc:
+            logger.warning("remember-me failed: %s", exc)
+
+    async def try_resume(self) -> VmsClient | None:
+        """Log in silently from the remembered refresh token; explain if it no longer works."""
+        last = self.store.last_login()
+        if last is None:
+            return None
+        token = self.store.load(*last)
+        if not token:
+            return None
+        client = VmsClient(last[0])
+        client.username = last[1]
+        try:
+            await client.resume(token)
+        except SessionExpired:
+            self.store.forget(*last)
+            await client.close()
+            self.say("Your saved session has expired; log in again.")
+            return None
+        except ClientError as exc:
+            await client.close()
+            self.say(f"Could not restore the saved session: {exc.message}")
+            return None
+        client.on_tokens = lambda tokens: self._remember(client, tokens)
+        assert client.tokens is not None
+        self._remember(client, client.tokens)
+        self.client = client
+        self.remember.setChecked(True)
+        self.sig_logged_in.emit(client)
+        return client

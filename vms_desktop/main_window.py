@@ -1,0 +1,389 @@
+"""The operator's main window: resource tree, layout tabs of video walls, and the docked panels."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vms_desktop.actions import ActionId, ActionManager
+from vms_desktop.client.api import ClientError, VmsClient
+from vms_desktop.client.hub import HubClient
+from vms_desktop.events.models.event_model import EventModel, parse_time
+from vms_desktop.events.models.queue import EventQueue
+from vms_desktop.events.widgets.event_panel import EventPanel
+from vms_desktop.joystick.sdl import SdlJoysticks
+from vms_desktop.playback.widgets.playback_bar import PlaybackBar
+from vms_desktop.ptz.models.controller import PtzController
+from vms_desktop.ptz.widgets.ptz_panel import PtzPanel
+from vms_desktop.resources.models.resource_model import ResourceModel, status_from_streams
+from vms_desktop.resources.widgets.resource_tree import ResourceTree
+from vms_desktop.store import LocalStore
+from vms_desktop.wall.models.layout import GRID_SIZES, Layout
+from vms_desktop.wall.widgets.tile import VideoTile
+from vms_desktop.wall.widgets.wall import VideoWall
+
+logger = logging.getLogger(__name__)
+
+
+async def fetch_cameras(client: VmsClient) -> list[dict[str, Any]]:
+    """Every camera the user may see, following the pages."""
+    cameras: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": "500", **({"cursor": cursor} if cursor else {})}
+        page = await client.request("GET", "/api/v1/cameras", params=params)
+        cameras += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return cameras
+
+
+# Arrow keys steer while held (press starts, release stops); Page Up/Down zoom.
+_PTZ_KEYS = {Qt.Key.Key_Left: ActionId.PTZ_LEFT, Qt.Key.Key_Right: ActionId.PTZ_RIGHT,
+             Qt.Key.Key_Up: ActionId.PTZ_UP, Qt.Key.Key_Down: ActionId.PTZ_DOWN,
+             Qt.Key.Key_PageUp: ActionId.PTZ_ZOOM_IN, Qt.Key.Key_PageDown: ActionId.PTZ_ZOOM_OUT}
+
+
+EVENT_OVERLAY_MS = 8000
+
+
+def _clear_event(tile: VideoTile, label: str) -> None:
+    if shiboken6.isValid(tile) and tile.event_label == label:
+        tile.show_event(None, "")
+
+
+class WallWindow(QMainWindow):
+    """An extra window holding one layout, for a second (third...) monitor."""
+
+    def __init__(self, wall: VideoWall) -> None:
+        super().__init__()
+        self.wall = wall
+        self.setWindowTitle(f"VMS wall - {wall.layout_model.name}")
+        self.setCentralWidget(wall)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        task = asyncio.ensure_future(self.wall.close_feeds())
+        task.add_done_callback(lambda _: None)
+        super().closeEvent(event)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, client: VmsClient, store: LocalStore, commands: ActionManager | None = None) -> None:
+        super().__init__()
+        self.client = client
+        self.store = store
+        self.user = f"{client.username}@{client.base_url}"
+        self.commands = commands or ActionManager()
+        self.setWindowTitle(f"VMS - {client.username} @ {client.base_url}")
+        self.resource_model = ResourceModel()
+        self.tree = ResourceTree(self.resource_model)
+        self.tabs = QTabWidget()
+        self.tabs.setTabsClosable(True)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.hub = HubClient(client)
+        self.hub.sig_message.connect(self.on_push)
+        self.extra_windows: list[WallWindow] = []
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.recording: dict[str, bool] = {}  # camera id -> a segment is being written (status pushes)
+        self.joysticks: SdlJoysticks | None = None
+        self.connection = QLabel("Connecting…")
+        self.statusBar().addPermanentWidget(self.connection)
+        self.hub.sig_connected.connect(self._connection_changed)
+        self.hub.sig_session_expired.connect(self._session_expired)
+        self.centre = QWidget()
+        self.centre_box = QVBoxLayout(self.centre)
+        self.centre_box.setContentsMargins(0, 0, 0, 0)
+        self.centre_box.addWidget(self.tabs, 1)
+        self.playback = PlaybackBar(client, self.commands)
+        self.centre_box.addWidget(self.playback)
+        self.tabs.currentChanged.connect(lambda _: self.playback.attach(self.wall))
+        self.setCentralWidget(self.centre)
+        self._dock("Resources", self.tree, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.ptz = PtzController(client, self.commands)
+        self.ptz_panel = PtzPanel(self.ptz, self.commands)
+        self.ptz_panel.set_camera(None)
+        self.ptz_dock = self._dock("PTZ", self.ptz_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.events = EventQueue(client, EventModel())
+        self.hub.sig_message.connect(self.events.on_push)
+        self.event_panel = EventPanel(self.events)
+        self.event_panel.sig_play_event.connect(self.play_event)
+        self.events_dock = self._dock("Events", self.event_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.events.model.rowsInserted.connect(self._update_markers)
+        self.events.model.dataChanged.connect(self._update_markers)
+        self.commands.on(ActionId.EVENT_ACKNOWLEDGE, lambda _: self.event_panel.ack.click())
+        self._toolbar()
+        self.commands.install(self, self.tabs)
+        self._bind_actions()
+
+    def _session_expired(self, message: str) -> None:
+        self.connection.setText("Session expired")
+        self.statusBar().showMessage(f"{message}. Restart the client to log in again.")
+
+    def _connection_changed(self, connected: bool) -> None:
+        self.connection.setText("Connected" if connected else "Reconnecting to the server…")
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _toolbar(self) -> None:
+        bar = QToolBar("Layout")
+        bar.setObjectName("layout-toolbar")
+        for tiles in GRID_SIZES:
+            bar.addAction(f"{tiles}", lambda t=tiles: self.commands.trigger(ActionId.LAYOUT_GRID, t))  # type: ignore[misc]
+        bar.addAction("+ Tab", lambda: self.commands.trigger(ActionId.LAYOUT_NEW_TAB))
+        bar.addAction("Full screen", lambda: self.commands.trigger(ActionId.FULLSCREEN))
+        bar.addAction("Wall on next monitor", self.open_wall_window)
+        bar.addAction("Share layout", lambda: self._spawn(self.share_layout()))
+        bar.addAction("Joystick…", self.joystick_settings)
+        self.shared_menu = QMenu("Shared layouts", self)
+        self.shared_menu.aboutToShow.connect(lambda: self._spawn(self._fill_shared_menu()))
+        shared = bar.addAction("Shared layouts")
+        shared.setMenu(self.shared_menu)
+        self.addToolBar(bar)
+
+    def _bind_actions(self) -> None:
+        a = self.commands
+        a.on(ActionId.LAYOUT_GRID, self._set_grid)
+        a.on(ActionId.LAYOUT_NEW_TAB, self._new_tab)
+        a.on(ActionId.FULLSCREEN, lambda _: self.showNormal() if self.isFullScreen() else self.showFullScreen())
+        a.on(ActionId.TILE_NEXT, lambda _: self.wall.select_next(1) if self.wall else None)
+        a.on(ActionId.TILE_PREVIOUS, lambda _: self.wall.select_next(-1) if self.wall else None)
+        a.on(ActionId.TILE_MAXIMISE, lambda _: self._maximise_selected())
+
+    def _set_grid(self, tiles: object) -> None:
+        if self.wall is not None and isinstance(tiles, int):
+            self.wall.set_grid(tiles)
+
+    def _new_tab(self, _: object = None) -> None:
+        self.add_layout(Layout.grid(4, f"Layout {self.tabs.count() + 1}"))
+
+    def _maximise_selected(self) -> None:
+        wall = self.wall
+        if wall is not None and wall.selected is not None:
+            wall.toggle_maximise(wall.selected.row, wall.selected.col)
+
+    @property
+    def wall(self) -> VideoWall | None:
+        widget = self.tabs.currentWidget()
+        return widget if isinstance(widget, VideoWall) else None
+
+    async def load(self) -> None:
+        """Fetch the hierarchy and cameras, restore this user's layouts, open the push channel."""
+        tree = await self.client.request("GET", "/api/v1/tree")
+        cameras = await fetch_cameras(self.client)
+        self.resource_model.load(tree, cameras)
+        self.tree.view.expandAll()
+        self.events.model.camera_names = {str(c["id"]): str(c["name"]) for c in cameras}
+        layouts = self.store.layouts(self.user) or [Layout.grid(4, "Layout 1")]
+        for layout in layouts:
+            self.add_layout(layout)
+        self.playback.attach(self.wall)
+        self.hub.start()
+        await self.events.load()
+        await asyncio.gather(*(self._refresh_status(c) for c in list(self.resource_model.cameras)))
+
+    async def _refresh_status(self, camera_id: str) -> None:
+        try:
+            status = await self.client.request("GET", f"/api/v1/cameras/{camera_id}/status")
+        except ClientError:
+            return  # no health endpoint yet, or no permission: keep "unknown"
+        self.camera_status(camera_id, status)
+
+    def add_layout(self, layout: Layout) -> VideoWall:
+        wall = VideoWall(self.client, self.resource_model.cameras, layout)
+        wall.recording = self.recording
+        wall.sig_layout_changed.connect(lambda lay: self.store.save_layout(self.user, lay))
+        wall.sig_tile_selected.connect(self.tile_selected)
+        self.tabs.addTab(wall, layout.name)
+        self.tabs.setCurrentWidget(wall)
+        self.store.save_layout(self.user, layout)
+        return wall
+
+    def close_tab(self, index: int) -> None:
+        wall = self.tabs.widget(index)
+        if isinstance(wall, VideoWall) and self.tabs.count() > 1:
+            self.tabs.removeTab(index)
+            self.store.delete_layout(self.user, wall.layout_model.id)
+            task = asyncio.ensure_future(wall.close_feeds())
+            task.add_done_callback(lambda _: wall.deleteLater())
+
+    def open_wall_window(self) -> WallWindow:
+        """Open the current layout's copy on the next monitor (or a window, with one monitor)."""
+        source = self.wall.layout_model if self.wall else Layout.grid(4)
+        layout = Layout.from_dict({**source.to_dict(), "id": ""})
+        window = WallWindow(VideoWall(self.client, self.resource_model.cameras, layout))
+        screens = QGuiApplication.screens()
+        index = (len(self.extra_windows) + 1) % max(1, len(screens))
+        window.setGeometry(screens[index].availableGeometry())
+        window.show()
+        self.extra_windows.append(window)
+        return window
+
+    def tile_selected(self, tile: Any) -> None:
+        camera = self.resource_model.cameras.get(tile.camera_id or "", {})
+        self.ptz_panel.set_camera(tile.camera_id, str(camera.get("name", "")), bool(camera.get("ptz")))
+        self.playback.set_camera(tile.camera_id)
+        self._update_markers()
+
+    def _update_markers(self, *_: object) -> None:
+        self.playback.set_event_markers(self.events.model.events)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        action = _PTZ_KEYS.get(Qt.Key(event.key()))
+        if action is None:
+            super().keyPressEvent(event)
+        elif not event.isAutoRepeat():
+            self.commands.trigger(action, True)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        action = _PTZ_KEYS.get(Qt.Key(event.key()))
+        if action is None:
+            super().keyReleaseEvent(event)
+        elif not event.isAutoRepeat():
+            self.commands.trigger(action, False)
+
+    def play_event(self, event: dict[str, Any]) -> None:
+        """Show the event's camera in the selected tile (or the first one) at the event's time."""
+        wall = self.wall
+        camera_id = str(event.get("camera_id", ""))
+        if wall is None or camera_id not in self.resource_model.cameras:
+            return
+        tile = wall.selected or next(iter(sorted(wall.tiles.items())))[1]
+        if tile.camera_id != camera_id:
+            wall.drop_cameras(tile.row, tile.col, [camera_id])
+            tile = wall.tiles[(tile.row, tile.col)]
+        wall.select(tile.row, tile.col)
+        box = (event.get("detection") or {}).get("bounding_box")
+        tile.show_event(tuple(box) if box and len(box) == 4 else None, str(event.get("event_type", "")))
+        self.on_event_chosen(event)
+
+    def on_event_chosen(self, event: dict[str, Any]) -> None:
+        """Play the event from 10 s before it (its clip's pre-roll) and move the timeline there."""
+        at_us = int(parse_time(str(event["timestamp"])).timestamp() * 1e6)
+        self.playback.set_camera(str(event.get("camera_id")))
+        self.playback.timeline.centre_on(at_us)
+        self.playback.seek(at_us - 10_000_000)
+
+    def joystick_settings(self) -> None:
+        if self.joysticks is None:
+            self.statusBar().showMessage("USB joysticks are not enabled in this session", 5000)
+            return
+        from vms_desktop.joystick.dialogs.settings_dialog import JoystickSettingsDialog
+
+        JoystickSettingsDialog(self.joysticks, self).open()
+
+    def _spawn(self, coro: Any) -> asyncio.Future[Any]:
+        task: asyncio.Future[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def share_layout(self) -> dict[str, Any] | None:
+        """Publish the current layout on the server under its name (replacing an older one of that name)."""
+        if self.wall is None:
+            return None
+        layout = self.wall.layout_model
+        body = {"name": layout.name, "rows": layout.rows, "cols": layout.cols,
+                "items": [{"camera_id": i.camera_id, "row": i.row, "col": i.col, "row_span": i.row_span,
+                           "col_span": i.col_span} for i in layout.items]}
+        try:
+            existing = {str(x["name"]): str(x["id"]) for x in await self.shared_layouts()}
+            if layout.name in existing:
+                saved = await self.client.request("PUT", f"/api/v1/layouts/{existing[layout.name]}", body)
+            else:
+                saved = await self.client.request("POST", "/api/v1/layouts", body)
+        except ClientError as exc:
+            self.statusBar().showMessage(f"Could not share the layout: {exc.message}", 8000)
+            return None
+        self.statusBar().showMessage(f"Layout {layout.name!r} shared", 5000)
+        return dict(saved)
+
+    async def shared_layouts(self) -> list[dict[str, Any]]:
+        return list((await self.client.request("GET", "/api/v1/layouts"))["items"])
+
+    async def _fill_shared_menu(self) -> None:
+        self.shared_menu.clear()
+        try:
+            layouts = await self.shared_layouts()
+        except ClientError as exc:
+            self.shared_menu.addAction(exc.message).setEnabled(False)
+            return
+        for item in layouts:
+            self.shared_menu.addAction(str(item["name"]), functools.partial(self.open_shared, item))
+        if not layouts:
+            self.shared_menu.addAction("No shared layouts yet").setEnabled(False)
+
+    def open_shared(self, data: dict[str, Any]) -> VideoWall:
+        """Open a copy of a shared layout in a new tab (changes stay local until shared again)."""
+        items = [{k: (str(v) if k == "camera_id" else v) for k, v in i.items()} for i in data.get("items", [])]
+        return self.add_layout(Layout.from_dict({"name": data["name"], "rows": data["rows"], "cols": data["cols"],
+                                                 "items": items}))
+
+    def walls(self) -> list[VideoWall]:
+        found = [self.tabs.widget(i) for i in range(self.tabs.count())]
+        return [w for w in found if isinstance(w, VideoWall)] + [w.wall for w in self.extra_windows]
+
+    def tiles_of(self, camera_id: str) -> list[VideoTile]:
+        return [t for wall in self.walls() for t in wall.tiles.values() if t.camera_id == camera_id]
+
+    def camera_status(self, camera_id: str, status: dict[str, Any]) -> None:
+        """Tree icon and the tiles' recording dot from a status body (API or `camera.status` push)."""
+        self.resource_model.set_status(camera_id, status_from_streams(status.get("streams", [])))
+        tiles = self.tiles_of(camera_id)
+        if "recording" not in status:
+            # Pushes carry the streams only; ask for the full status of cameras someone is looking at.
+            if tiles:
+                self._spawn(self._refresh_status(camera_id))
+            return
+        self.recording[camera_id] = bool(status.get("recording"))
+        for tile in tiles:
+            tile.recording = self.recording[camera_id]
+            tile.update()
+
+    def flash_event(self, event: dict[str, Any]) -> None:
+        """Outline a new detection on every live tile of its camera for a few seconds."""
+        box = (event.get("detection") or {}).get("bounding_box")
+        label = str(event.get("event_type", ""))
+        for tile in self.tiles_of(str(event.get("camera_id", ""))):
+            tile.show_event(tuple(box) if box and len(box) == 4 else None, label)
+            QTimer.singleShot(EVENT_OVERLAY_MS, functools.partial(_clear_event, tile, label))
+
+    def on_push(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "camera.status" and "camera_id" in data:
+            self.camera_status(str(data["camera_id"]), data)
+        elif kind == "event.created" and "camera_id" in data:
+            self.flash_event(data)
+
+    async def shutdown(self) -> None:
+        await self.hub.stop()
+        await self.ptz.close()
+        await self.events.close()
+        await self.playback.shutdown()
+        for index in range(self.tabs.count()):
+            wall = self.tabs.widget(index)
+            if isinstance(wall, VideoWall):
+                await wall.close_feeds()
+        for window in self.extra_windows:
+            await window.wall.close_feeds()
+            window.close()
+        await self.client.close()

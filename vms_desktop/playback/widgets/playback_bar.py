@@ -1,0 +1,242 @@
+"""The playback bar under the wall: timeline plus play/pause, speed, step, live and export.
+
+Switching to playback gives every tile of the current layout a PlaybackFeed on one shared clock, so all of
+them show the same moment; going live gives them back their live feeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vms_desktop.actions import ActionId, ActionManager
+from vms_desktop.client.api import ClientError, VmsClient
+from vms_desktop.events.models.event_model import PRIORITY_COLOURS, parse_time
+from vms_desktop.playback.feed import PlaybackFeed, iso
+from vms_desktop.playback.models.clock import PlaybackClock
+from vms_desktop.playback.models.export import ExportJob
+from vms_desktop.playback.widgets.timeline import Marker, TimelineWidget
+from vms_desktop.video.frames import FrameSink
+from vms_desktop.wall.widgets.wall import Feed, VideoWall
+
+logger = logging.getLogger(__name__)
+SPEEDS = ("0.25", "0.5", "1", "2", "4", "8", "16")
+STEP_US = 100_000  # one frame at 10 fps; good enough for cameras at 10-30 fps
+
+
+def now_us() -> int:
+    return int(dt.datetime.now(dt.UTC).timestamp() * 1e6)
+
+
+class PlaybackBar(QWidget):
+    sig_mode = Signal(str)  # "live" | "playback"
+
+    def __init__(self, client: VmsClient, commands: ActionManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.clock = PlaybackClock()
+        self.mode = "live"
+        self.wall: VideoWall | None = None
+        self.camera_id: str | None = None
+        self.export_job: ExportJob | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.timeline = TimelineWidget()
+        self.live_button = QPushButton("Live")
+        self.play_button = QPushButton("Play")
+        self.step_button = QPushButton("Step")
+        self.speed = QComboBox()
+        self.speed.addItems([f"{s}x" for s in SPEEDS])
+        self.speed.setCurrentText("1x")
+        self.export_button = QPushButton("Export…")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setVisible(False)
+        self.label = QLabel("Live")
+        self._build()
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(100)
+        self._ticker.timeout.connect(self._tick)
+        self.timeline.sig_seek.connect(self.seek)
+        self.live_button.clicked.connect(self.go_live)
+        self.play_button.clicked.connect(self.toggle_play)
+        self.step_button.clicked.connect(self.step)
+        self.speed.currentTextChanged.connect(lambda text: self.clock.set_speed(float(text.rstrip("x"))))
+        self.export_button.clicked.connect(self._ask_export)
+        commands.on(ActionId.PLAY_PAUSE, lambda _: self.toggle_play())
+        commands.on(ActionId.STEP_FRAME, lambda _: self.step())
+        commands.on(ActionId.GO_LIVE, lambda _: self.go_live())
+
+    def _build(self) -> None:
+        controls = QHBoxLayout()
+        for widget in (self.live_button, self.play_button, self.step_button, self.speed, self.export_button):
+            controls.addWidget(widget)
+        controls.addWidget(self.progress, 1)
+        controls.addWidget(self.label)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.timeline)
+        box.addLayout(controls)
+
+    def _spawn(self, coro: Any) -> asyncio.Future[Any]:
+        task: asyncio.Future[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- what is shown ---------------------------------------------------------------------------
+
+    def attach(self, wall: VideoWall | None) -> None:
+        """Follow the wall of the current layout tab."""
+        if self.wall is wall:
+            return
+        if self.wall is not None and self.mode == "playback":
+            self._use_live(self.wall)
+        self.wall = wall
+        if wall is not None and self.mode == "playback":
+            self._use_playback(wall)
+
+    def set_camera(self, camera_id: str | None) -> None:
+        self.camera_id = camera_id
+        if camera_id:
+            self._spawn(self.load_timeline())
+
+    async def load_timeline(self) -> None:
+        if not self.camera_id:
+            return
+        t = self.timeline
+        try:
+            data = await self.client.request("GET", f"/api/v1/cameras/{self.camera_id}/recordings", params={
+                "start": iso(t.view_start_us - t.span_us), "end": iso(t.view_end_us + t.span_us)})
+        except ClientError as exc:
+            self.label.setText(exc.message)
+            return
+
+        def spans(items: list[dict[str, Any]]) -> list[tuple[int, int]]:
+            return [(int(parse_time(i["start"]).timestamp() * 1e6), int(parse_time(i["end"]).timestamp() * 1e6))
+                    for i in items]
+
+        t.set_recordings(spans(data.get("ranges", [])), spans(data.get("gaps", [])))
+
+    def set_event_markers(self, events: list[dict[str, Any]]) -> None:
+        self.timeline.markers = [
+            Marker(int(parse_time(str(e["timestamp"])).timestamp() * 1e6),
+                   PRIORITY_COLOURS.get(str(e.get("priority"))) or PRIORITY_COLOURS["STANDARD"],
+                   str(e.get("event_type", "")), str(e["id"]))
+            for e in events if not self.camera_id or str(e.get("camera_id")) == self.camera_id]
+        self.timeline.update()
+
+    # --- playback control ------------------------------------------------------------------------
+
+    def _playback_factory(self, camera_id: str, stream: str, sink: FrameSink) -> Feed:
+        return PlaybackFeed(self.client, camera_id, "main", sink, self.clock)
+
+    def _use_playback(self, wall: VideoWall) -> None:
+        wall.feed_factory = self._playback_factory
+        wall.restart_all()
+
+    def _use_live(self, wall: VideoWall) -> None:
+        wall.feed_factory = wall.live_feed
+        wall.restart_all()
+
+    def seek(self, position_us: int) -> None:
+        """Show every tile of the layout at this moment (entering playback if live)."""
+        self.clock.seek(min(position_us, now_us()))
+        self.timeline.set_playhead(self.clock.position_us())
+        if self.mode != "playback":
+            self.mode = "playback"
+            self.clock.play()
+            self._ticker.start()
+            self.sig_mode.emit("playback")
+        if self.wall is not None:
+            self._use_playback(self.wall)
+        self._show_state()
+
+    def toggle_play(self) -> None:
+        if self.mode != "playback":
+            return
+        if self.clock.playing:
+            self.clock.pause()
+        else:
+            self.clock.play()
+        self._show_state()
+
+    def step(self) -> None:
+        if self.mode == "playback":
+            self.clock.pause()
+            self.clock.step(STEP_US)
+            self._show_state()
+
+    def go_live(self) -> None:
+        if self.mode == "live":
+            return
+        self.mode = "live"
+        self.clock.pause()
+        self._ticker.stop()
+        self.timeline.set_playhead(None)
+        if self.wall is not None:
+            self._use_live(self.wall)
+        self.sig_mode.emit("live")
+        self._show_state()
+
+    def _show_state(self) -> None:
+        self.play_button.setText("Pause" if self.clock.playing else "Play")
+        if self.mode == "live":
+            self.label.setText("Live")
+            return
+        position = dt.datetime.fromtimestamp(self.clock.position_us() / 1e6).strftime("%Y-%m-%d %H:%M:%S")
+        self.label.setText(f"Playback {position} {'▶' if self.clock.playing else '❚❚'}")
+
+    def _tick(self) -> None:
+        position = self.clock.position_us()
+        self.timeline.set_playhead(position)
+        if not self.timeline.view_start_us <= position <= self.timeline.view_end_us:
+            self.timeline.centre_on(position)
+        self._show_state()
+
+    # --- export ----------------------------------------------------------------------------------
+
+    def export_range(self) -> tuple[int, int]:
+        """The selected range, or the 30 s before the playhead (or now)."""
+        if self.timeline.selection is not None:
+            return self.timeline.selection
+        end = self.clock.position_us() if self.mode == "playback" else now_us()
+        return end - 30_000_000, end
+
+    def _ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export to MP4", "export.mp4", "MP4 video (*.mp4)")
+        if path:
+            self.start_export(Path(path))
+
+    def start_export(self, target: Path) -> asyncio.Future[Any] | None:
+        if not self.camera_id:
+            self.label.setText("Select a tile with a camera to export")
+            return None
+        start, end = self.export_range()
+        job = ExportJob(self.client)
+        self.export_job = job
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        job.sig_progress.connect(lambda p: self.progress.setValue(int(p * 100)))
+        job.sig_done.connect(lambda path: self.label.setText(f"Exported to {path}"))
+        job.sig_failed.connect(lambda message: self.label.setText(f"Export failed: {message}"))
+        return self._spawn(job.run(self.camera_id, start, end, target))
+
+    async def shutdown(self) -> None:
+        self._ticker.stop()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,54 @@
+"""Per-user local state: layouts and preferences in a small tinydb file (no secrets in it, ever)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+
+from vms_desktop.wall.models.layout import Layout
+
+
+def default_store_path() -> Path:
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    return base / "vms-desktop" / "state.json"
+
+
+class LocalStore:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = TinyDB(self.path)
+        self._layouts = self._db.table("layouts")
+        self._prefs = self._db.table("preferences")
+
+    def save_layout(self, user: str, layout: Layout) -> None:
+        q = Query()
+        self._layouts.upsert({"user": user, **layout.to_dict()}, (q.user == user) & (q.id == layout.id))
+
+    def layouts(self, user: str) -> list[Layout]:
+        q = Query()
+        return [Layout.from_dict({k: v for k, v in doc.items() if k != "user"})
+                for doc in self._layouts.search(q.user == user)]
+
+    def delete_layout(self, user: str, layout_id: str) -> None:
+        q = Query()
+        self._layouts.remove((q.user == user) & (q.id == layout_id))
+
+    def preference(self, user: str, key: str, default: Any = None) -> Any:
+        q = Query()
+        doc = self._prefs.get((q.user == user) & (q.key == key))
+        return default if doc is None else doc.get("value", default)
+
+    def set_preference(self, user: str, key: str, value: Any) -> None:
+        q = Query()
+        self._prefs.upsert({"user": user, "key": key, "value": value}, (q.user == user) & (q.key == key))
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,135 @@
+"""Decoding off the UI thread: one thread per tile owns a PyAV codec context.
+
+Packets come in from the event loop through a bounded queue. When the queue overflows (a slow machine, a
+burst after a stall) everything queued is dropped and decoding resumes at the next keyframe, which keeps
+latency bounded instead of letting it grow. Only the newest decoded picture of a burst is converted to
+RGB and scaled, since older ones would never be shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import numpy as np
+from PySide6.QtGui import QImage
+
+from vms_desktop.video.frames import Frame, FrameSink
+
+logger = logging.getLogger(__name__)
+_CODECS = {"h264": "h264", "hevc": "hevc", "h265": "hevc", "mjpeg": "mjpeg"}
+QUEUE_LIMIT = 60
+
+Probe = Callable[[np.ndarray, int], None]  # full-resolution grey picture, timestamp_us
+
+
+@dataclass
+class _Packet:
+    timestamp_us: int
+    keyframe: bool
+    data: bytes
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    """Copy an (H, W, 3) uint8 array into a new QImage that owns its pixels.
+
+    The image is allocated by Qt and filled through numpy, rather than wrapping the array's buffer: no
+    Python object is shared with Qt, which keeps reference counting simple in decoder threads.
+    """
+    height, width = rgb.shape[:2]
+    image = QImage(width, height, QImage.Format.Format_RGB888)
+    stride = image.bytesPerLine()
+    pixels = np.frombuffer(image.bits(), dtype=np.uint8, count=stride * height).reshape(height, stride)
+    pixels[:, : width * 3] = rgb.reshape(height, width * 3)
+    return image
+
+
+class DecodeWorker:
+    """Decode one elementary stream into a FrameSink. `submit` never blocks."""
+
+    def __init__(self, codec: str, sink: FrameSink, camera_id: str = "") -> None:
+        name = _CODECS.get(codec.lower())
+        if name is None:
+            raise ValueError(f"unsupported codec {codec!r}")
+        self.codec = name
+        self.sink = sink
+        self.camera_id = camera_id
+        self.target: tuple[int, int] = (0, 0)  # 0: source size
+        self.probe: Probe | None = None
+        self._queue: queue.Queue[_Packet | None] = queue.Queue(QUEUE_LIMIT)
+        self._need_key = True
+        self._thread = threading.Thread(target=self._run, name=f"decode-{camera_id[:8]}", daemon=True)
+        self._thread.start()
+
+    def set_target_size(self, width: int, height: int) -> None:
+        """Scale pictures to this size in the decoder thread (the tile's size), keeping the UI cheap."""
+        self.target = (max(2, width - width % 2), max(2, height - height % 2))
+
+    def submit(self, timestamp_us: int, keyframe: bool, data: bytes) -> None:
+        stats = self.sink.stats
+        stats.received += 1
+        if self._need_key and not keyframe:
+            stats.dropped += 1
+            return
+        self._need_key = False
+        try:
+            self._queue.put_nowait(_Packet(timestamp_us, keyframe, data))
+        except queue.Full:
+            self._flush()
+            stats.dropped += 1
+            self._need_key = not keyframe
+            if keyframe:
+                self._queue.put_nowait(_Packet(timestamp_us, keyframe, data))
+
+    def _flush(self) -> None:
+        while True:
+            try:
+                if self._queue.get_nowait() is not None:
+                    self.sink.stats.dropped += 1
+            except queue.Empty:
+                return
+
+    def stop(self) -> None:
+        self._flush()
+        with contextlib.suppress(queue.Full):  # just flushed: cannot be full
+            self._queue.put_nowait(None)
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        context: Any = av.CodecContext.create(self.codec, "r")
+        context.thread_count = 1  # many tiles: one thread each is the better trade than frame threading
+        while True:
+            packet = self._queue.get()
+            if packet is None:
+                return
+            try:
+                frames = context.decode(av.Packet(packet.data))
+            except av.error.FFmpegError as exc:
+                self.sink.stats.errors += 1
+                logger.debug("decode error: %s", exc, extra={"camera_id": self.camera_id})
+                continue
+            for frame in frames:
+                self.sink.stats.decoded += 1
+                if self.probe is not None:
+                    self.probe(frame.to_ndarray(format="gray"), packet.timestamp_us)
+                if not self._queue.empty():
+                    self.sink.stats.superseded += 1  # a newer picture is right behind: do not convert this one
+                    continue
+                self._deliver(frame, packet.timestamp_us)
+
+    def _deliver(self, frame: av.VideoFrame, timestamp_us: int) -> None:
+        width, height = self.target
+        if not width:
+            width, height = frame.width, frame.height
+        else:  # fit the tile, keeping the aspect ratio
+            scale = min(width / frame.width, height / frame.height)
+            width = max(2, int(frame.width * scale) & ~1)
+            height = max(2, int(frame.height * scale) & ~1)
+        rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
+        self.sink.offer(Frame(to_qimage(rgb), timestamp_us, frame.width, frame.height))

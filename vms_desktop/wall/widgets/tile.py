@@ -1,0 +1,171 @@
+"""One tile of the wall: paints the newest decoded picture with its overlays, or says why there is none."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import QPoint, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QFont,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from vms_desktop.mime import cameras_from_mime
+from vms_desktop.video.frames import Frame, FrameSink
+
+_STATE_TEXT = {
+    "connecting": "Connecting…",
+    "offline": "Camera offline",
+    "unauthorised": "Not authorised",
+    "unsupported": "Unsupported stream",
+    "licence": "No licence for this camera",
+    "empty": "Drop a camera here",
+}
+
+
+class VideoTile(QWidget):
+    sig_dropped = Signal(int, int, list)  # row, col, camera ids
+    sig_double_clicked = Signal(int, int)
+    sig_selected = Signal(int, int)
+    sig_resized = Signal(int, int)
+    sig_context = Signal(int, int, object)  # row, col, global position
+
+    def __init__(self, row: int, col: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.row, self.col = row, col
+        self.camera_id: str | None = None
+        self.camera_name = ""
+        self.stream = "sub"
+        self.state = "empty"
+        self.state_message = ""
+        self.recording = False
+        self.selected = False
+        self.image: QImage | None = None
+        self.frame_time_us = 0
+        self.source_size = (0, 0)
+        self.frames_shown = 0
+        self.event_box: tuple[float, float, float, float] | None = None
+        self.event_label = ""
+        self.sink = FrameSink()
+        self.sink.sig_frame.connect(self.show_frame)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setMinimumSize(64, 36)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    def set_camera(self, camera_id: str | None, name: str = "") -> None:
+        self.camera_id, self.camera_name = camera_id, name
+        self.image = None
+        self.frames_shown = 0
+        self.set_state("connecting" if camera_id else "empty")
+
+    def set_state(self, state: str, message: str = "") -> None:
+        self.state, self.state_message = state, message
+        if state not in ("playing", "connecting"):
+            self.image = None
+        self.update()
+
+    def show_frame(self, frame: Frame) -> None:
+        self.image = frame.image
+        self.frame_time_us = frame.timestamp_us
+        self.source_size = (frame.width, frame.height)
+        self.frames_shown += 1
+        self.state = "playing"
+        self.update()
+
+    def show_event(self, box: tuple[float, float, float, float] | None, label: str) -> None:
+        """Outline a detection (x, y, w, h as fractions of the picture) until the next call."""
+        self.event_box, self.event_label = box, label
+        self.update()
+
+    # --- painting --------------------------------------------------------------------------------
+
+    def _picture_rect(self) -> QRect:
+        if self.image is None:
+            return self.rect()
+        size = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        return QRect(QPoint((self.width() - size.width()) // 2, (self.height() - size.height()) // 2), size)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(18, 18, 20))
+        target = self._picture_rect()
+        if self.image is not None:
+            painter.drawImage(target, self.image)
+        else:
+            painter.setPen(QColor(170, 170, 170))
+            text = _STATE_TEXT.get(self.state, self.state.capitalize())
+            if self.state_message and self.state != "empty":
+                text += f"\n{self.state_message}"
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
+        self._paint_overlays(painter, target)
+        painter.end()
+
+    def _paint_overlays(self, painter: QPainter, target: QRect) -> None:
+        font = QFont(painter.font())
+        font.setPointSize(9)
+        painter.setFont(font)
+        if self.camera_id:
+            painter.fillRect(QRect(0, 0, self.width(), 20), QColor(0, 0, 0, 140))
+            painter.setPen(QColor(235, 235, 235))
+            painter.drawText(QRect(6, 0, self.width() - 12, 20), Qt.AlignmentFlag.AlignVCenter, self.camera_name)
+            if self.frame_time_us:
+                stamp = dt.datetime.fromtimestamp(self.frame_time_us / 1e6).strftime("%H:%M:%S")
+                painter.drawText(QRect(6, 0, self.width() - 12, 20),
+                                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, stamp)
+        if self.recording:
+            painter.setBrush(QColor(220, 30, 30))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawEllipse(QPoint(self.width() - 12, 30), 5, 5)
+        if self.recording:
+            painter.setPen(QColor(235, 235, 235))
+            painter.drawText(QRect(0, 24, self.width() - 22, 14),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "REC")
+        if self.event_box is not None and self.image is not None:
+            x, y, w, h = self.event_box
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(QColor(255, 170, 0), 2))
+            rect = QRectF(target.x() + x * target.width(), target.y() + y * target.height(),
+                          w * target.width(), h * target.height())
+            painter.drawRect(rect)
+            painter.drawText(rect.topLeft() + QPoint(2, -3), self.event_label)
+        if self.selected:
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(QColor(60, 140, 255), 2))
+            painter.drawRect(self.rect().adjusted(1, 1, -1, -1))
+
+    # --- input -----------------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if cameras_from_mime(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        cameras = cameras_from_mime(event.mimeData())
+        if cameras:
+            event.acceptProposedAction()
+            self.sig_dropped.emit(self.row, self.col, cameras)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        self.sig_double_clicked.emit(self.row, self.col)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        self.sig_context.emit(self.row, self.col, event.globalPos())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self.sig_resized.emit(event.size().width(), event.size().height())
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.setFocus()
+        self.sig_selected.emit(self.row, self.col)

@@ -1,0 +1,27 @@
+"""Analytics settings of a node (defaults in code; the configuration service can override them later)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AnalyticsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Run the analytics loop on this node")
+    width: int = Field(640, ge=64, le=3840, description="Normalised frame width")
+    height: int = Field(480, ge=64, le=2160, description="Normalised frame height")
+    fps: float = Field(15.0, gt=0, le=60, description="Normalised frames per second")
+    segment_s: float = Field(5.0, gt=0, le=60, description="Job length")
+    overlap_s: float | None = Field(None, ge=0, le=30, description="Overlap for every model (None: per model)")
+    low_latency_segment_s: float = Field(0.5, gt=0, le=10, description="Job length in low-latency mode")
+    queue: Literal["memory", "redis"] = Field("memory", description="Job queue back end")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the 'redis' queue back end")
+    claim_idle_s: float = Field(30.0, gt=0, description="Redeliver a Redis job after its worker was silent this long")
+    max_queue_depth: int = Field(200, ge=1, description="Jobs waiting per model before the least urgent are dropped")
+    pool_size: dict[str, int] = Field(default_factory=dict, description="Workers per model (default 1)")
+    batch_size: int = Field(4, ge=1, le=64, description="Jobs a worker takes at once for non-critical models")
+    confidence: dict[str, float] = Field(default_factory=dict, description="System confidence threshold per model")
+    rtsp_transport: Literal["tcp", "udp"] = "tcp"

@@ -1,0 +1,159 @@
+"""Person detectors behind one call: the bundled SSDLite-MobileNetV2 (ONNX), any YOLOv8-format ONNX
+detector a user supplies (output [1, 4+C, N]), and OpenCV's HOG people detector when no model file exists.
+
+Every detector returns boxes normalised to the frame (x, y, w, h) with a score, after non-maximum
+suppression. Sessions come from the process-wide cache, so a model's worker pool shares one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from vms_server.analytics.onnx_runtime import SESSIONS
+from vms_server.analytics.types import Box, Image
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_NAME = "person_ssdlite_mobilenet_v2.onnx"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonBox:
+    box: Box
+    score: float
+
+
+class PersonDetector(Protocol):
+    kind: str
+    providers: list[str]
+
+    def detect(self, image: Image, min_score: float) -> list[PersonBox]: ...
+
+
+def bundled_model() -> Path | None:
+    """The shipped SSDLite model: in the installed data files, else in the source checkout."""
+    candidates = [Path(sys.prefix) / "share" / "vms" / "models" / BUNDLED_NAME,
+                  Path(__file__).resolve().parents[3] / "resources" / "models" / BUNDLED_NAME]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def _nms(boxes: list[tuple[float, float, float, float]], scores: list[float], min_score: float,
+         iou: float = 0.45) -> list[PersonBox]:
+    if not boxes:
+        return []
+    keep = cv2.dnn.NMSBoxes(boxes, scores, min_score, iou)
+    return [PersonBox(boxes[int(i)], float(scores[int(i)])) for i in np.array(keep).reshape(-1)]
+
+
+class SsdDetector:
+    """TensorFlow Object Detection API outputs (boxes as ymin, xmin, ymax, xmax; class 1 = person)."""
+
+    kind = "ssdlite-onnx"
+
+    def __init__(self, path: Path) -> None:
+        loaded = SESSIONS.get(path)
+        self.session = loaded.session
+        self.providers = loaded.obtained
+        shape = self.session.get_inputs()[0].shape
+        width = int(shape[2]) if isinstance(shape[2], int) else 300
+        self.size = (width, int(shape[1]) if isinstance(shape[1], int) else 300)
+        self.input = self.session.get_inputs()[0].name
+
+    def detect(self, image: Image, min_score: float) -> list[PersonBox]:
+        x = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)[None]
+        boxes, scores, classes, count = self.session.run(None, {self.input: x})
+        found, conf = [], []
+        for i in range(int(count[0])):
+            if int(classes[0, i]) != 1 or float(scores[0, i]) < min_score:
+                continue
+            y0, x0, y1, x1 = (float(v) for v in boxes[0, i])
+            found.append((x0, y0, x1 - x0, y1 - y0))
+            conf.append(float(scores[0, i]))
+        return _nms(found, conf, min_score)
+
+
+class YoloV8Detector:
+    """Ultralytics YOLOv8 export: input [1, 3, H, W] float RGB 0..1 (letterboxed), output [1, 4 + C, N] with
+    centre x, centre y, width, height in input pixels followed by one score per class."""
+
+    kind = "yolov8-onnx"
+
+    def __init__(self, path: Path, person_class: int = 0) -> None:
+        loaded = SESSIONS.get(path)
+        self.session = loaded.session
+        self.providers = loaded.obtained
+        inp = self.session.get_inputs()[0]
+        self.input = inp.name
+        self.height = int(inp.shape[2]) if isinstance(inp.shape[2], int) else 640
+        self.width = int(inp.shape[3]) if isinstance(inp.shape[3], int) else 640
+        self.person_class = person_class
+
+    def detect(self, image: Image, min_score: float) -> list[PersonBox]:
+        h, w = image.shape[:2]
+        scale = min(self.width / w, self.height / h)
+        nw, nh = round(w * scale), round(h * scale)
+        canvas = np.full((self.height, self.width, 3), 114, np.uint8)
+        x_off, y_off = (self.width - nw) // 2, (self.height - nh) // 2
+        canvas[y_off:y_off + nh, x_off:x_off + nw] = cv2.resize(image, (nw, nh))
+        blob = canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+        out = np.asarray(self.session.run(None, {self.input: blob})[0])
+        if out.ndim != 3 or out.shape[1] < 5:
+            raise ValueError(f"not a YOLOv8 detector output: shape {out.shape}")
+        preds = out[0]
+        scores = preds[4 + self.person_class]
+        idx = np.nonzero(scores >= min_score)[0]
+        found, conf = [], []
+        for i in idx:
+            cx, cy, bw, bh = (float(v) for v in preds[:4, i])
+            x0 = (cx - bw / 2 - x_off) / scale / w
+            y0 = (cy - bh / 2 - y_off) / scale / h
+            found.append((max(0.0, x0), max(0.0, y0), bw / scale / w, bh / scale / h))
+            conf.append(float(scores[i]))
+        return _nms(found, conf, min_score)
+
+
+class HogDetector:
+    """OpenCV's HOG + linear SVM people detector: no model file needed, slower and less accurate."""
+
+    kind = "opencv-hog"
+
+    def __init__(self) -> None:
+        self.hog = cv2.HOGDescriptor()
+        self.hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
+        self.providers = ["opencv-cpu"]
+
+    def detect(self, image: Image, min_score: float) -> list[PersonBox]:
+        h, w = image.shape[:2]
+        rects, weights = self.hog.detectMultiScale(image, winStride=(8, 8), padding=(8, 8), scale=1.05)
+        found, conf = [], []
+        for (x, y, bw, bh), weight in zip(rects, np.asarray(weights).reshape(-1), strict=False):
+            score = float(1 / (1 + np.exp(-float(weight))))  # SVM margin -> 0..1
+            found.append((x / w, y / h, bw / w, bh / h))
+            conf.append(score)
+        return _nms(found, conf, min_score)
+
+
+def _output_rank(path: Path) -> int:
+    session: Any = SESSIONS.get(path).session
+    outputs = session.get_outputs()
+    return len(outputs[0].shape) if len(outputs) == 1 else 0
+
+
+def load_person_detector(path: Path | None = None, person_class: int = 0) -> PersonDetector:
+    """The detector for `path` (YOLOv8 when the model has a single rank-3 output, else SSD), the bundled
+    model when `path` is None, and HOG when there is no model file. Blocking."""
+    if path is None:
+        path = bundled_model()
+        if path is None:
+            logger.warning("no person detector model file found: using OpenCV HOG")
+            return HogDetector()
+    if _output_rank(path) == 3:
+        return YoloV8Detector(path, person_class)
+    return SsdDetector(path)

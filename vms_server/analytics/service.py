@@ -1,0 +1,295 @@
+"""The analytics service (`app[keys.ANALYTICS]`): camera pipelines, the job queue, worker pools per model,
+and the event sink. `sync()` brings running pipelines in line with the configuration in the database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from vms_server import keys
+from vms_server.analytics.base import AnalyticsModel, CameraContext
+from vms_server.analytics.config import AnalyticsSettings
+from vms_server.analytics.jobs import SourceQuality, VideoJob
+from vms_server.analytics.normaliser import FrameSource, RtspSource
+from vms_server.analytics.pipeline import CameraPipeline, CameraPlan
+from vms_server.analytics.queues import InProcessQueue, JobQueue
+from vms_server.analytics.registry import ModelRegistry
+from vms_server.analytics.segmenter import Window
+from vms_server.analytics.workers import JobResult, WorkerPool, priority_of
+from vms_server.cameras.models import Camera
+from vms_server.errors import VmsError
+from vms_server.events.correlation import Rules
+from vms_server.events.models import CameraAnalytics, CustomerAnalytics
+from vms_server.events.sink import CameraRef, EventSink
+
+logger = logging.getLogger(__name__)
+
+
+class AnalyticsService:
+    def __init__(self, app: web.Application, settings: AnalyticsSettings | None = None) -> None:
+        self.app = app
+        self.settings = settings or app.get(keys.ANALYTICS_SETTINGS) or AnalyticsSettings()
+        self.registry = ModelRegistry()
+        self.models: dict[str, AnalyticsModel] = {}
+        self.pools: dict[str, WorkerPool] = {}
+        self.pipelines: dict[uuid.UUID, CameraPipeline] = {}
+        self.contexts: dict[tuple[uuid.UUID, str], CameraContext] = {}
+        self.rules: dict[tuple[uuid.UUID, str], Rules] = {}
+        self.refs: dict[uuid.UUID, CameraRef] = {}
+        self.degraded: set[tuple[uuid.UUID, str]] = set()
+        self.queue: JobQueue = self._make_queue()
+        self.sink = EventSink(app, self.rule)
+        self.source_factory: Callable[[CameraPlan], FrameSource] = self._default_source
+        self.node = socket.gethostname()
+        self._sync_lock = asyncio.Lock()
+        self._puts: set[asyncio.Task[None]] = set()
+        self._monitor: asyncio.Task[None] | None = None
+
+    def _make_queue(self) -> JobQueue:
+        if self.settings.queue == "redis":
+            from vms_server.analytics.redis_queue import RedisStreamQueue
+
+            return RedisStreamQueue(self.settings.redis_url, self.registry.names(),
+                                    claim_idle_s=self.settings.claim_idle_s)
+        return InProcessQueue(self.settings.max_queue_depth)
+
+    def model(self, name: str) -> AnalyticsModel:
+        """The process's instance of a model. Raises KeyError for an unknown name."""
+        if name not in self.models:
+            self.models[name] = self.registry.get(name)()
+        return self.models[name]
+
+    def rule(self, camera_id: uuid.UUID, model: str) -> Rules:
+        return self.rules.get((camera_id, model)) or self.model(model).default_rules
+
+    def _default_source(self, plan: CameraPlan) -> FrameSource:
+        recorder = self.app.get(keys.RECORDER)
+        runtime = recorder.ingest.runtimes.get(plan.camera_id) if recorder is not None else None
+        if runtime is not None:
+            from vms_server.analytics.ingest_source import IngestSource
+
+            return IngestSource(runtime.worker("sub"))
+        return RtspSource(plan.url, transport=self.settings.rtsp_transport)
+
+    # --- configuration -------------------------------------------------------------------------------
+    async def _load(self) -> tuple[dict[uuid.UUID, CameraPlan], dict[tuple[uuid.UUID, str], Any]]:
+        box = self.app[keys.SECRET_BOX]
+        async with self.app[keys.SESSIONS]() as session:
+            rows = (await session.execute(
+                select(CameraAnalytics, Camera).join(Camera, Camera.id == CameraAnalytics.camera_id)
+                .where(CameraAnalytics.enabled.is_(True), Camera.enabled.is_(True)))).all()
+            thresholds = {(c.customer_id, c.model): c.confidence
+                          for c in (await session.scalars(select(CustomerAnalytics))).all()}
+        plans: dict[uuid.UUID, CameraPlan] = {}
+        configs: dict[tuple[uuid.UUID, str], Any] = {}
+        for row, camera in rows:
+            if row.model not in self.registry or not self.registry.get(row.model).available:
+                continue
+            model = self.model(row.model)
+            try:
+                configs[(camera.id, row.model)] = model.parse_config(row.config)
+            except ValidationError:
+                logger.warning("stored %s configuration is invalid; model skipped", row.model,
+                               extra={"camera_id": str(camera.id)})
+                continue
+            system = await self._configured(camera.id, row.model, "analytics.confidence")
+            self.rules[(camera.id, row.model)] = replace(model.default_rules, confidence=self._confidence(
+                model, row.confidence, thresholds.get((camera.customer_id, row.model)), system))
+            plan = plans.get(camera.id) or replace(_plan_of(camera, box), size=await self._size(camera.id))
+            overlap = await self._configured(camera.id, row.model, "analytics.overlap_s")
+            plans[camera.id] = replace(plan, windows={**plan.windows, row.model: self._window(model, row, overlap)})
+        return plans, configs
+
+    async def _configured(self, camera_id: uuid.UUID, model: str | None, key: str) -> float | None:
+        """A value from the configuration service when someone set it at some level (None: keep ours)."""
+        config = self.app.get(keys.CONFIG)
+        if config is None:
+            return None
+        try:
+            resolved = await config.resolve(key, camera_id, model)
+        except VmsError:
+            return None
+        return None if resolved.level == "default" else float(resolved.value)
+
+    async def _size(self, camera_id: uuid.UUID) -> tuple[int, int, float] | None:
+        """Per-camera normalisation (video.normalise_*) when the configuration service overrides it."""
+        values = [await self._configured(camera_id, None, f"video.normalise_{k}") for k in ("width", "height", "fps")]
+        if all(v is None for v in values):
+            return None
+        s = self.settings
+        width, height, fps = (v if v is not None else d for v, d in zip(values, (s.width, s.height, s.fps),
+                                                                         strict=True))
+        return int(width), int(height), float(fps)
+
+    def _confidence(self, model: AnalyticsModel, camera: float | None, customer: float | None,
+                    configured: float | None) -> float:
+        """Camera override > customer threshold > configuration service > node setting > model default."""
+        for value in (camera, customer, configured):
+            if value is not None:
+                return value
+        return self.settings.confidence.get(model.name, model.default_rules.confidence)
+
+    def _window(self, model: AnalyticsModel, row: CameraAnalytics, configured_overlap: float | None) -> Window:
+        """Job length and overlap: configuration service (per camera and model) > node setting > model."""
+        priority = priority_of(row.priority, model.default_priority)
+        overlap = next(v for v in (configured_overlap, self.settings.overlap_s, model.requirements.overlap_s)
+                       if v is not None)
+        if row.low_latency:
+            return Window(self.settings.low_latency_segment_s, 0.0, priority, True)
+        return Window(max(self.settings.segment_s, model.requirements.min_duration_s), overlap, priority)
+
+    async def sync(self) -> None:
+        """Start, restart or stop camera pipelines to match the stored configuration (idempotent)."""
+        async with self._sync_lock:
+            plans, configs = await self._load()
+            for key in [k for k in self.contexts if k not in configs]:
+                del self.contexts[key]
+            for key, cfg in configs.items():
+                if key not in self.contexts or self.contexts[key].config != cfg:
+                    self.contexts[key] = CameraContext(key[0], cfg)
+            for camera_id in [c for c, p in self.pipelines.items() if plans.get(c) != p.plan]:
+                await self.pipelines.pop(camera_id).stop()
+            for name in {m for p in plans.values() for m in p.windows}:
+                await self._ensure_pool(name)
+            loop = asyncio.get_running_loop()
+            for camera_id, plan in plans.items():
+                if camera_id in self.pipelines:
+                    continue
+                self.refs[camera_id] = CameraRef(camera_id, plan.customer_id, plan.site_id)
+                width, height, fps = plan.size or (self.settings.width, self.settings.height, self.settings.fps)
+                pipeline = CameraPipeline(plan, self.source_factory(plan), loop, self.submit, width=width,
+                                          height=height, fps=fps)
+                self.pipelines[camera_id] = pipeline
+                pipeline.start()
+                logger.info("analytics started: %s", ", ".join(sorted(plan.windows)),
+                            extra={"camera_id": str(camera_id)})
+
+    async def _ensure_pool(self, name: str) -> None:
+        if name in self.pools:
+            return
+        def context(camera_id: uuid.UUID) -> CameraContext | None:
+            return self.contexts.get((camera_id, name))
+
+        watchdog = self.app.get(keys.WATCHDOG)
+        beat = (lambda: watchdog.heartbeat(f"analytics.{name}")) if watchdog is not None else None
+        pool = WorkerPool(self.model(name), self.queue, context, self._on_result,
+                          size=self.settings.pool_size.get(name, 1), batch_size=self.settings.batch_size,
+                          node=self.node, heartbeat=beat)
+        self.pools[name] = pool
+        await pool.start()
+        if watchdog is not None:
+            watchdog.register(f"analytics.{name}", pool.restart, 60.0)
+
+    # --- jobs ----------------------------------------------------------------------------------------
+    def submit(self, job: VideoJob) -> None:
+        """Called on the event loop by a pipeline when it cut a job. While the watchdog sheds load on a model's
+        queue, STANDARD jobs for it are not queued."""
+        admit = getattr(self.app.get(keys.WATCHDOG), "admit", None)
+        if admit is not None and job.metadata.priority.value == "STANDARD":
+            models = [m for m in job.metadata.enabled_models if admit(f"analytics.{m}", "STANDARD")]
+            if not models:
+                return
+            job.metadata.enabled_models = models
+        task = asyncio.create_task(self.queue.put(job))
+        self._puts.add(task)
+        task.add_done_callback(self._puts.discard)
+
+    async def _on_result(self, result: JobResult) -> None:
+        job = result.delivery.job
+        model = result.delivery.model
+        self._timings(model, result)
+        ref = self.refs.get(job.camera_id)
+        if ref is None:
+            return
+        await self.check_quality(ref, model, job.metadata.source_quality, job.metadata.frame_times)
+        last = job.metadata.frame_times[-1] if job.metadata.frame_times else None
+        await self.sink.feed(ref, model, result.delivery.priority, result.detections, last)
+
+    def _timings(self, model: str, result: JobResult) -> None:
+        timings = self.app.get(keys.JOB_TIMINGS)
+        if timings is not None:
+            timings.record(model, result.delivery.priority.value, result.delivery.job.camera_id,
+                           result.queued_ms, result.run_ms, result.ok)
+
+    async def check_quality(self, ref: CameraRef, model: str, quality: SourceQuality, times: list[float]) -> None:
+        """Warn once when the stream no longer meets a model's requirements; re-arm when it recovers."""
+        if quality.codec == "raw" or (quality.width == 0 and quality.height == 0):
+            return
+        problems = self.model(model).requirements.problems(quality) if quality.bitrate_kbps > 0 else [
+            p for p in self.model(model).requirements.problems(quality) if "kbit" not in p]
+        key = (ref.camera_id, model)
+        if problems and key not in self.degraded:
+            self.degraded.add(key)
+            await self.sink.warning(ref, model, problems, times[-1] if times else 0.0)
+        elif not problems:
+            self.degraded.discard(key)
+
+    # --- lifecycle and health ------------------------------------------------------------------------
+    def start_monitor(self) -> None:
+        self._monitor = asyncio.create_task(self._report_queues(), name="analytics-queue-monitor")
+
+    async def _report_queues(self) -> None:
+        """Tell the watchdog how full each model's queue is (load shedding, /metrics)."""
+        pressure = getattr(self.app.get(keys.WATCHDOG), "queue_pressure", None)
+        if pressure is None:
+            return
+        while True:
+            await asyncio.sleep(2.0)
+            try:
+                depth = await self.queue.depth()
+            except Exception:  # a Redis hiccup must not end the monitor
+                logger.warning("analytics queue depth unavailable", exc_info=True)
+                continue
+            for model in self.pools:
+                pressure(f"analytics.{model}", sum(depth.get(model, {}).values()), self.settings.max_queue_depth)
+
+    async def close(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+            await asyncio.gather(self._monitor, return_exceptions=True)
+        await asyncio.gather(*(p.stop() for p in self.pipelines.values()))
+        self.pipelines.clear()
+        await self.queue.close()
+        await asyncio.gather(*(p.stop() for p in self.pools.values()))
+        await self.sink.flush()
+
+    async def status(self) -> dict[str, Any]:
+        return {"queue": self.settings.queue, "depth": await self.queue.depth(), "dropped": self.queue.dropped(),
+                "models": [p.stats() for p in self.pools.values()],
+                "cameras": [p.stats() for p in self.pipelines.values()],
+                "events_created": self.sink.created}
+
+
+def _plan_of(camera: Camera, box: Any) -> CameraPlan:
+    from vms_server.ingest.source import with_credentials
+
+    streams = {s.role: s for s in camera.streams}
+    stream = streams.get("sub") or streams["main"]
+    password = box.open(camera.secret_sealed) if camera.secret_sealed else None
+    declared = None
+    if stream.width and stream.height:
+        declared = SourceQuality(stream.width, stream.height, float(stream.bitrate_kbps or 0),
+                                 float(stream.fps or 0), stream.codec or "unknown")
+    return CameraPlan(camera.id, camera.customer_id, camera.site_id, camera.name,
+                      with_credentials(stream.rtsp_url, camera.username, password), {}, declared)
+
+
+
+async def analytics_context(app: web.Application) -> AsyncIterator[None]:
+    """Start after the database, hub and recording; stop before them."""
+    service = AnalyticsService(app)
+    app[keys.ANALYTICS] = service
+    if service.settings.enabled:
+        await service.sync()
+        service.start_monitor()
+    yield
+    await service.close()

@@ -1,0 +1,1 @@
+"""HTTP API: routing with typed models, middlewares, OpenAPI, health."""

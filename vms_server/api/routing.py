@@ -1,0 +1,218 @@
+"""Declarative routes: each carries its request/response models and minimum role.
+
+The same declaration drives validation at run time and the OpenAPI document, so the two cannot drift.
+Handlers receive a `Call` with the authenticated principal and the validated body, and return a pydantic
+model (or None for 204). They never touch JSON or status codes for the happy path.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from vms_server import keys
+from vms_server.auth.models import Role
+from vms_server.auth.principal import Principal
+from vms_server.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
+
+B = TypeVar("B", bound=BaseModel)
+Q = TypeVar("Q", bound=BaseModel)
+
+
+class NoBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in item["loc"]), "message": item["msg"], "type": item["type"]}
+        for item in exc.errors()
+    ]
+
+
+@dataclass
+class Call(Generic[B]):
+    request: web.Request
+    principal: Principal | None
+    body: B
+
+    @property
+    def user(self) -> Principal:
+        """The authenticated principal; only public routes see None, and they must not call this."""
+        assert self.principal is not None
+        return self.principal
+
+    @property
+    def app(self) -> web.Application:
+        return self.request.app
+
+    def path_uuid(self, name: str) -> uuid.UUID:
+        raw = self.request.match_info[name]
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            raise NotFound(f"no such {name.removesuffix('_id')}: '{raw}' is not a valid id") from None
+
+    def query(self, model: type[Q]) -> Q:
+        try:
+            return model.model_validate(dict(self.request.query))
+        except ValidationError as exc:
+            raise InvalidInput("invalid query parameters", details=validation_details(exc)) from None
+
+
+Handler = Callable[[Call[B]], Awaitable[BaseModel | web.StreamResponse | None]]
+Authenticator = Callable[[web.Request], Awaitable[Principal | None]]
+
+
+@dataclass
+class RouteSpec:
+    method: str
+    path: str
+    handler: Callable[[Call[Any]], Awaitable[BaseModel | web.StreamResponse | None]]
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    query: type[BaseModel] | None
+    status: int
+    role: Role | None
+    summary: str
+    tags: list[str] = field(default_factory=list)
+    errors: tuple[int, ...] = ()
+    media_type: str | None = None
+    query_token: bool = False
+    authenticator: Authenticator | None = None
+
+
+class ApiRouter:
+    """Collects RouteSpecs; `install` binds them to an aiohttp app under a prefix.
+
+    `authenticator` replaces the server's bearer-token check for another service built on this framework
+    (the cloud backend): it returns the caller (a Principal, possibly a subclass) or None.
+    """
+
+    def __init__(self, prefix: str = "/api/v1", authenticator: Authenticator | None = None) -> None:
+        self.prefix = prefix
+        self.authenticator = authenticator
+        self.specs: list[RouteSpec] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        role: Role | None,
+        response: type[BaseModel] | None = None,
+        body: type[B] | None = None,
+        query: type[BaseModel] | None = None,
+        status: int = 200,
+        summary: str = "",
+        tags: list[str] | None = None,
+        errors: tuple[int, ...] = (),
+        media_type: str | None = None,
+        query_token: bool = False,
+    ) -> Callable[[Handler[B]], Handler[B]]:
+        """Declare a route. `role=None` makes it public (login, health); everything else needs a token.
+
+        `media_type` declares a binary response (image/jpeg, video/mp4): the handler returns the aiohttp
+        response itself. `query_token` also accepts `?access_token=` for clients that cannot set headers
+        (video elements, media players); keep it to read-only media routes, since URLs end up in logs.
+        """
+
+        def register(handler: Handler[B]) -> Handler[B]:
+            self.specs.append(
+                RouteSpec(
+                    method=method.upper(),
+                    path=path,
+                    handler=handler,
+                    body=body,
+                    response=response,
+                    query=query,
+                    status=status,
+                    role=role,
+                    summary=summary or (handler.__doc__ or "").strip().split("\n")[0],
+                    tags=tags or [],
+                    errors=errors,
+                    media_type=media_type,
+                    query_token=query_token,
+                    authenticator=self.authenticator,
+                )
+            )
+            return handler
+
+        return register
+
+    def include(self, other: ApiRouter) -> None:
+        """Adopt another router's routes with their full paths (a root router has the empty prefix)."""
+        self.specs.extend(replace(spec, path=other.prefix + spec.path) for spec in other.specs)
+
+    def install(self, app: web.Application) -> None:
+        for spec in self.specs:
+            app.router.add_route(spec.method, self.prefix + spec.path, _adapt(spec))
+
+
+async def _read_up_to(request: web.Request, size: int) -> bytes:
+    """The body, stopping after `size` bytes. StreamReader.read(n) returns what has arrived so far, which
+    for a large body is only its first part, so read until the end."""
+    raw = bytearray()
+    while len(raw) < size:
+        chunk = await request.content.read(size - len(raw))
+        if not chunk:
+            break
+        raw += chunk
+    return bytes(raw)
+
+
+async def read_json_body(request: web.Request, model: type[B]) -> B:
+    """Parse and validate a JSON body. Every malformed input becomes a 4xx with a message."""
+    settings = request.app.get(keys.SETTINGS)
+    limit = settings.server.max_body_bytes if settings is not None else request.app[keys.MAX_BODY_BYTES]
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"request body larger than {limit} bytes")
+    raw = await _read_up_to(request, limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"request body larger than {limit} bytes")
+    if not raw:
+        raise InvalidInput("request body is empty; expected a JSON object")
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"request body is not valid JSON: {exc}", code="malformed_json") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput("request body failed validation", details=validation_details(exc)) from None
+
+
+def _adapt(spec: RouteSpec) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    from vms_server.auth.principal import authenticate
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        principal: Principal | None = None
+        if spec.role is not None:
+            token = request.query.get("access_token") if spec.query_token else None
+            if token and "Authorization" not in request.headers:
+                request = request.clone(headers={**request.headers, "Authorization": f"Bearer {token}"})
+            principal = await (spec.authenticator or authenticate)(request)
+            if principal is None:
+                raise Unauthenticated("missing or invalid access token")
+            if not principal.role.at_least(spec.role):
+                raise Forbidden(f"this action needs the {spec.role.value} role")
+        body: BaseModel = NoBody()
+        if spec.body is not None:
+            body = await read_json_body(request, spec.body)
+        result = await spec.handler(Call(request=request, principal=principal, body=body))
+        if isinstance(result, web.StreamResponse):
+            return result
+        if result is None:
+            return web.Response(status=204 if spec.status == 200 else spec.status)
+        return web.Response(
+            status=spec.status, body=result.model_dump_json(by_alias=True), content_type="application/json"
+        )
+
+    handle.__name__ = spec.handler.__name__
+    return handle

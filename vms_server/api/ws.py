@@ -1,0 +1,125 @@
+"""`/api/v1/ws`: one WebSocket per client for pushed events, incidents and camera status.
+
+Publishers call `Hub.publish(kind, payload, site_id=...)`; the hub fans out to connected clients whose
+user may see that site (None: every authenticated user). Clients subscribe to kinds by prefix
+(`{"subscribe": ["event.", "camera."]}`); by default they get everything. A slow client gets a bounded
+queue and is disconnected when it overflows, so one stuck operator console cannot stall the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from vms_server import keys
+from vms_server.auth.principal import Principal, authenticate
+
+logger = logging.getLogger(__name__)
+QUEUE_LIMIT = 1000
+
+
+@dataclass(eq=False)
+class Subscriber:
+    principal: Principal
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    prefixes: tuple[str, ...] = ("",)
+    overflowed: bool = False
+
+    def wants(self, kind: str, site_id: uuid.UUID | None) -> bool:
+        if site_id is not None and not self.principal.can_see_site(site_id):
+            return False
+        return kind.startswith(self.prefixes)
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._subscribers: set[Subscriber] = set()
+
+    @property
+    def client_count(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, kind: str, payload: dict[str, Any], *, site_id: uuid.UUID | None = None) -> int:
+        """Queue a message for every interested client; returns how many got it. Never blocks."""
+        text = json.dumps({"type": kind, "data": payload}, default=str)
+        delivered = 0
+        for sub in list(self._subscribers):
+            if not sub.wants(kind, site_id):
+                continue
+            try:
+                sub.queue.put_nowait(text)
+                delivered += 1
+            except asyncio.QueueFull:
+                sub.overflowed = True
+        return delivered
+
+    def add(self, sub: Subscriber) -> None:
+        self._subscribers.add(sub)
+
+    def remove(self, sub: Subscriber) -> None:
+        self._subscribers.discard(sub)
+
+
+async def _pump(ws: web.WebSocketResponse, sub: Subscriber) -> None:
+    while not ws.closed:
+        message = await sub.queue.get()
+        if sub.overflowed:
+            await ws.close(code=1013, message=b"client too slow; reconnect")
+            return
+        await ws.send_str(message)
+
+
+async def _read(ws: web.WebSocketResponse, sub: Subscriber) -> None:
+    async for msg in ws:
+        if msg.type != WSMsgType.TEXT:
+            continue
+        try:
+            wanted = json.loads(msg.data).get("subscribe")
+        except (json.JSONDecodeError, AttributeError):
+            await ws.send_str(json.dumps({"type": "error", "data": {"message": "expected JSON object"}}))
+            continue
+        if isinstance(wanted, list) and all(isinstance(p, str) for p in wanted):
+            sub.prefixes = tuple(wanted) or ("",)
+            await ws.send_str(json.dumps({"type": "subscribed", "data": {"prefixes": list(sub.prefixes)}}))
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """Authenticate with `Authorization: Bearer` or `?access_token=` (browsers cannot set WS headers)."""
+    token = request.query.get("access_token")
+    if token and "Authorization" not in request.headers:
+        request = request.clone(headers={**request.headers, "Authorization": f"Bearer {token}"})
+    principal = await authenticate(request)
+    if principal is None:
+        raise web.HTTPUnauthorized(text="missing or invalid access token")
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    hub = request.app[keys.HUB]
+    sub = Subscriber(principal)
+    hub.add(sub)
+    await ws.send_str(json.dumps({"type": "hello", "data": {"user": principal.username}}))
+    pump = asyncio.create_task(_pump(ws, sub))
+    try:
+        await _read(ws, sub)
+    finally:
+        hub.remove(sub)
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
+    return ws
+
+
+async def hub_context(app: web.Application) -> AsyncIterator[None]:
+    app[keys.HUB] = Hub()
+    yield
+
+
+def install(app: web.Application) -> None:
+    app.router.add_get("/api/v1/ws", websocket)

@@ -1,0 +1,125 @@
+"""The application factory. Services start in the order of CONTEXTS and stop in reverse; that list is the
+one place the start-up order is written down."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from vms_server import keys
+from vms_server.analytics.routes import router as analytics_routes
+from vms_server.analytics.service import analytics_context
+from vms_server.api import health, openapi, ws
+from vms_server.api.middleware import MIDDLEWARES
+from vms_server.api.routing import ApiRouter
+from vms_server.auth.passwords import Passwords
+from vms_server.auth.ratelimit import LoginRateLimiter
+from vms_server.auth.routes import router as auth_routes
+from vms_server.auth.service import AuthService
+from vms_server.auth.tokens import TokenIssuer
+from vms_server.cameras.routes import router as camera_routes
+from vms_server.cloudsync.pusher import cloudsync_context
+from vms_server.cloudsync.routes import router as sync_routes
+from vms_server.config.routes import config_context
+from vms_server.config.routes import router as config_routes
+from vms_server.db.engine import create_engine, session_factory
+from vms_server.db.migrate import check_current
+from vms_server.discovery.advertise import advertise_context
+from vms_server.events.routes import router as event_routes
+from vms_server.ingest.routes import router as ingest_routes
+from vms_server.layouts.routes import router as layout_routes
+from vms_server.licensing.routes import router as licence_routes
+from vms_server.metrics.routes import metrics_context
+from vms_server.metrics.routes import router as metrics_routes
+from vms_server.org.routes import router as org_routes
+from vms_server.playback import routes as playback_http
+from vms_server.playback.service import playback_context
+from vms_server.ptz.routes import ptz_context
+from vms_server.ptz.routes import router as ptz_routes
+from vms_server.recording.routes import router as recording_routes
+from vms_server.recording.service import recording_context
+from vms_server.security.keystore import SecretBox, load_master_secret
+from vms_server.settings import Settings
+from vms_server.sizing.routes import router as sizing_routes
+from vms_server.statistics.routes import router as statistics_routes
+from vms_server.watchdog.routes import router as watchdog_routes
+from vms_server.watchdog.service import watchdog_context
+
+logger = logging.getLogger(__name__)
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    """Open the engine and refuse to serve a schema this code was not written for."""
+    settings = app[keys.SETTINGS]
+    engine = create_engine(settings.database_url, pool_size=settings.database.pool_size,
+                           echo=settings.database.echo)
+    try:
+        await check_current(engine)
+    except Exception:
+        await engine.dispose()
+        raise
+    app[keys.ENGINE] = engine
+    app[keys.SESSIONS] = session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+async def secrets(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    master = load_master_secret(settings.data_dir, settings.security.key_store)
+    app[keys.SECRET_BOX] = SecretBox(master)
+    app[keys.TOKENS] = TokenIssuer(master, settings.security.access_token_minutes)
+    yield
+
+
+async def auth(app: web.Application) -> AsyncIterator[None]:
+    policy = app[keys.SETTINGS].security
+    app[keys.PASSWORDS] = Passwords(policy.argon2)
+    app[keys.RATE_LIMITER] = LoginRateLimiter(policy.login_rate_limit)
+    app[keys.AUTH_SERVICE] = AuthService(
+        sessions=app[keys.SESSIONS], tokens=app[keys.TOKENS], passwords=app[keys.PASSWORDS],
+        box=app[keys.SECRET_BOX], limiter=app[keys.RATE_LIMITER], policy=policy,
+    )
+    yield
+
+
+CONTEXTS: list[Callable[[web.Application], AsyncIterator[None]]] = [database, secrets, auth, ws.hub_context]
+CONTEXTS += [watchdog_context, config_context, metrics_context]
+CONTEXTS.append(ptz_context)
+CONTEXTS.append(advertise_context)  # LAN announcement last-ish: only once the API can serve
+CONTEXTS += [recording_context, playback_context]
+ROUTERS = [health.router, auth_routes, org_routes, camera_routes, licence_routes]
+ROUTERS.append(ptz_routes)
+ROUTERS.append(layout_routes)
+ROUTERS += [ingest_routes, recording_routes, playback_http.router]
+
+CONTEXTS.append(analytics_context)
+ROUTERS += [analytics_routes, event_routes]
+ROUTERS += [config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes]
+CONTEXTS.append(cloudsync_context)
+ROUTERS.append(sync_routes)
+
+
+def build_router() -> ApiRouter:
+    root = ApiRouter(prefix="")
+    for router in ROUTERS:
+        root.include(router)
+    return root
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the server application; nothing is opened until the app starts (cleanup contexts)."""
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.server.max_body_bytes)
+    app[keys.SETTINGS] = settings
+    app[keys.STARTED_AT] = time.monotonic()
+    router = build_router()
+    app[keys.ROUTER] = router
+    router.install(app)
+    openapi.install(app)
+    ws.install(app)
+    playback_http.install(app)
+    app.cleanup_ctx.extend(CONTEXTS)
+    return app

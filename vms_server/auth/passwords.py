@@ -1,0 +1,48 @@
+"""Password hashing with argon2id. Deliberately slow: it is what makes a stolen database expensive to crack."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from vms_server.settings import Argon2Section
+
+MIN_PASSWORD_LENGTH = 10
+
+
+class Passwords:
+    def __init__(self, params: Argon2Section) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=params.time_cost, memory_cost=params.memory_kib, parallelism=params.parallelism
+        )
+        # Verified against when the username does not exist, so timing does not reveal valid usernames.
+        self._dummy = self._hasher.hash(secrets.token_hex(16))
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored_hash or self._dummy, password) and stored_hash is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(stored_hash)
+
+
+def check_strength(password: str) -> str | None:
+    """Return why a password is refused, or None. Length over composition rules (NIST SP 800-63B)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"password must have at least {MIN_PASSWORD_LENGTH} characters"
+    if len(set(password)) < 4:
+        return "password is too repetitive"
+    return None
+
+
+def generate_password(length: int = 20) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))

@@ -1,0 +1,80 @@
+"""Who is calling: resolved from the bearer token on every request, checked against the database.
+
+The database check makes logout, family revocation and disabling a user take effect at once instead of
+when the access token expires.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from vms_server import keys
+from vms_server.auth.models import RefreshToken, Role, User
+from vms_server.auth.tokens import TokenError
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    username: str
+    role: Role
+    customer_id: uuid.UUID
+    family_id: uuid.UUID
+    site_ids: frozenset[uuid.UUID] | None  # None: every site
+
+    def can_see_site(self, site_id: uuid.UUID) -> bool:
+        return self.site_ids is None or site_id in self.site_ids
+
+
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def authenticate(request: web.Request) -> Principal | None:
+    """Return the caller, or None when there is no valid, unrevoked token for an active user."""
+    if PRINCIPAL_KEY in request:
+        return request[PRINCIPAL_KEY]
+    token = bearer_token(request)
+    if token is None:
+        return None
+    try:
+        claims = request.app[keys.TOKENS].read_access(token)
+    except TokenError:
+        return None
+    revoked = (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == claims.family_id, RefreshToken.revoked_at.is_not(None))
+        .exists()
+    )
+    # One round trip per request: the user, their sites and whether this login was revoked.
+    query = (select(User, revoked.label("revoked")).where(User.id == claims.user_id)
+             .options(joinedload(User.sites)))
+    async with request.app[keys.SESSIONS]() as session:
+        row = (await session.execute(query)).unique().first()
+    if row is None:
+        return None
+    user, is_revoked = row
+    if user.disabled or is_revoked:
+        return None
+    principal = Principal(
+        user_id=user.id,
+        username=user.username,
+        role=Role(user.role),
+        customer_id=user.customer_id,
+        family_id=claims.family_id,
+        site_ids=frozenset(site.id for site in user.sites) or None,
+    )
+    request[PRINCIPAL_KEY] = principal
+    return principal

@@ -1,0 +1,113 @@
+"""HTTP routes for /auth and /users."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from vms_server import keys
+from vms_server.api.context import actor_of, auth_service, client_ip
+from vms_server.api.routing import ApiRouter, Call, NoBody
+from vms_server.auth.models import Role, User
+from vms_server.auth.schemas import (
+    LoginRequest,
+    LoginResponse,
+    MfaEnrollment,
+    MfaRequest,
+    MfaTokenRequest,
+    RefreshRequest,
+    UserCreate,
+    UserList,
+    UserOut,
+    UserUpdate,
+)
+from vms_server.auth.users import create_user, update_user, user_out
+from vms_server.errors import NotFound
+
+router = ApiRouter()
+
+
+@router.route("POST", "/auth/login", role=None, body=LoginRequest, response=LoginResponse, tags=["auth"],
+              errors=(401, 429))
+async def login(call: Call[LoginRequest]) -> LoginResponse:
+    """Log in with a password (and a TOTP code, or answer the MFA challenge next)."""
+    b = call.body
+    return await auth_service(call).login(b.username, b.password, b.totp_code, client_ip(call.request))
+
+
+@router.route("POST", "/auth/mfa/enroll", role=None, body=MfaTokenRequest, response=MfaEnrollment,
+              tags=["auth"], errors=(401, 409))
+async def mfa_enroll(call: Call[MfaTokenRequest]) -> MfaEnrollment:
+    """Start TOTP enrolment after a password login that asked for it."""
+    return await auth_service(call).enroll(call.body.mfa_token, client_ip(call.request))
+
+
+@router.route("POST", "/auth/mfa/verify", role=None, body=MfaRequest, response=LoginResponse, tags=["auth"],
+              errors=(401, 429))
+async def mfa_verify(call: Call[MfaRequest]) -> LoginResponse:
+    """Exchange the MFA token and a TOTP code for tokens (this also confirms an enrolment)."""
+    return await auth_service(call).verify_mfa(call.body.mfa_token, call.body.code, client_ip(call.request))
+
+
+@router.route("POST", "/auth/refresh", role=None, body=RefreshRequest, response=LoginResponse, tags=["auth"],
+              errors=(401,))
+async def refresh(call: Call[RefreshRequest]) -> LoginResponse:
+    """Rotate the refresh token: the old one is spent; reusing it revokes the login."""
+    return await auth_service(call).refresh(call.body.refresh_token, client_ip(call.request))
+
+
+@router.route("POST", "/auth/logout", role=Role.VIEWER, status=204, tags=["auth"])
+async def logout(call: Call[NoBody]) -> None:
+    """Revoke this login: its refresh tokens and, at once, its access tokens."""
+    await auth_service(call).revoke_family(call.user.family_id, actor_of(call), "auth.logout")
+
+
+@router.route("GET", "/auth/me", role=Role.VIEWER, response=UserOut, tags=["auth"])
+async def me(call: Call[NoBody]) -> UserOut:
+    """The calling user."""
+    async with call.app[keys.SESSIONS]() as session:
+        user = await session.get(User, call.user.user_id)
+        assert user is not None
+        return user_out(user)
+
+
+@router.route("GET", "/users", role=Role.SUPERVISOR, response=UserList, tags=["users"])
+async def list_users(call: Call[NoBody]) -> UserList:
+    """All users of this server."""
+    async with call.app[keys.SESSIONS]() as session:
+        users = (await session.scalars(select(User).order_by(User.username))).all()
+        return UserList(items=[user_out(u) for u in users])
+
+
+@router.route("POST", "/users", role=Role.ADMIN, body=UserCreate, response=UserOut, status=201, tags=["users"],
+              errors=(409, 422))
+async def add_user(call: Call[UserCreate]) -> UserOut:
+    """Create a user."""
+    async with call.app[keys.SESSIONS].begin() as session:
+        user = await create_user(session, call.app[keys.PASSWORDS], call.user.customer_id, call.body, actor_of(call))
+        return user_out(user)
+
+
+async def _get(call: Call[NoBody], user_id: uuid.UUID) -> UserOut:
+    async with call.app[keys.SESSIONS]() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound("no such user")
+        return user_out(user)
+
+
+@router.route("GET", "/users/{user_id}", role=Role.SUPERVISOR, response=UserOut, tags=["users"], errors=(404,))
+async def get_user(call: Call[NoBody]) -> UserOut:
+    """One user."""
+    return await _get(call, call.path_uuid("user_id"))
+
+
+@router.route("PATCH", "/users/{user_id}", role=Role.ADMIN, body=UserUpdate, response=UserOut, tags=["users"],
+              errors=(404, 409, 422))
+async def patch_user(call: Call[UserUpdate]) -> UserOut:
+    """Change a user's role, sites, password or state; reset their MFA."""
+    async with call.app[keys.SESSIONS].begin() as session:
+        user = await update_user(session, call.app[keys.PASSWORDS], call.path_uuid("user_id"), call.body,
+                                 actor_of(call))
+        return user_out(user)

@@ -1,0 +1,1 @@
+"""Cameras: endpoints, stream profiles, credentials, tags and groups."""

@@ -1,0 +1,37 @@
+"""In-process notification that a camera's configuration changed (ingest restarts its workers)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from vms_server import keys
+
+Listener = Callable[[uuid.UUID], Coroutine[Any, Any, None]]
+
+
+class CameraChanges:
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def notify(self, camera_id: uuid.UUID) -> None:
+        """Never blocks the caller; listeners run as tasks."""
+        for listener in self._listeners:
+            task: asyncio.Task[None] = asyncio.get_running_loop().create_task(listener(camera_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+
+def camera_changed(app: web.Application, camera_id: uuid.UUID) -> None:
+    """Call after the change is committed. A no-op when nothing listens (e.g. recording disabled)."""
+    changes = app.get(keys.CAMERA_CHANGES)
+    if changes is not None:
+        changes.notify(camera_id)

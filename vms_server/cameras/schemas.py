@@ -1,0 +1,149 @@
+"""Models of the cameras API. Credentials go in, never out: responses only say whether some are set."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class AuthMethod(enum.StrEnum):
+    NONE = "none"
+    BASIC = "basic"
+    DIGEST = "digest"
+    TOKEN = "token"
+    CERTIFICATE = "certificate"
+
+
+class Codec(enum.StrEnum):
+    H264 = "h264"
+    H265 = "h265"
+    MJPEG = "mjpeg"
+
+
+def check_rtsp_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("rtsp", "rtsps"):
+        raise ValueError("must be an rtsp:// or rtsps:// URL")
+    if not parts.hostname:
+        raise ValueError("has no host")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return url
+
+
+class StreamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["main", "sub"]
+    rtsp_url: str = Field(max_length=1000, description="Credentials in the URL are moved to the camera's secret")
+    codec: Codec | None = None
+    width: int | None = Field(None, ge=16, le=16384)
+    height: int | None = Field(None, ge=16, le=16384)
+    fps: int | None = Field(None, ge=1, le=240)
+    bitrate_kbps: int | None = Field(None, ge=1, le=1_000_000)
+
+    _url = field_validator("rtsp_url")(classmethod(lambda cls, v: check_rtsp_url(v)))
+
+
+class StreamOut(BaseModel):
+    role: Literal["main", "sub"]
+    rtsp_url: str
+    codec: Codec | None
+    width: int | None
+    height: int | None
+    fps: int | None
+    bitrate_kbps: int | None
+
+
+class CredentialsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    method: AuthMethod
+    username: str | None = Field(None, max_length=200)
+    secret: SecretStr | None = Field(None, description="Password, token or PEM certificate+key")
+
+
+class CameraCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    site_id: uuid.UUID
+    zone_id: uuid.UUID | None = None
+    manufacturer: str | None = Field(None, max_length=100)
+    model: str | None = Field(None, max_length=100)
+    onvif_url: str | None = Field(None, max_length=1000)
+    credentials: CredentialsIn | None = None
+    streams: list[StreamIn] = Field(min_length=1, max_length=2)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    groups: list[str] = Field(default_factory=list, max_length=50)
+    ptz: bool = False
+    enabled: bool = True
+
+    @field_validator("streams")
+    @classmethod
+    def _one_per_role(cls, streams: list[StreamIn]) -> list[StreamIn]:
+        roles = [s.role for s in streams]
+        if len(set(roles)) != len(roles):
+            raise ValueError("at most one main and one sub stream")
+        if "main" not in roles:
+            raise ValueError("a main stream is required")
+        return streams
+
+
+class CameraUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    zone_id: uuid.UUID | None = None
+    manufacturer: str | None = Field(None, max_length=100)
+    model: str | None = Field(None, max_length=100)
+    onvif_url: str | None = Field(None, max_length=1000)
+    credentials: CredentialsIn | None = None
+    streams: list[StreamIn] | None = Field(None, min_length=1, max_length=2)
+    tags: list[str] | None = Field(None, max_length=50)
+    groups: list[str] | None = Field(None, max_length=50)
+    ptz: bool | None = None
+    enabled: bool | None = None
+
+
+class CameraOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    site_id: uuid.UUID
+    zone_id: uuid.UUID | None
+    manufacturer: str | None
+    model: str | None
+    onvif_url: str | None
+    auth_method: AuthMethod
+    username: str | None
+    has_secret: bool
+    streams: list[StreamOut]
+    tags: list[str]
+    groups: list[str]
+    ptz: bool
+    enabled: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CameraPage(BaseModel):
+    items: list[CameraOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null at the end")
+
+
+class CameraQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site_id: uuid.UUID | None = None
+    zone_id: uuid.UUID | None = None
+    tag: str | None = Field(None, max_length=100)
+    q: str | None = Field(None, max_length=200, description="Text in the name")
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = Field(None, max_length=200)
+
+
+class TagsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tags: list[str] = Field(max_length=50)

@@ -1,0 +1,94 @@
+"""`vms-server run --simulate N`: serve N simulated cameras from this process and register them.
+
+The demo and the main job need cameras without hardware. The simulator picks free ports on every start, so
+cameras it registered earlier (recognised by manufacturer) get their URLs refreshed rather than duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from vms_server import keys
+from vms_server.audit.service import SYSTEM
+from vms_server.auth.models import Role
+from vms_server.auth.principal import Principal
+from vms_server.cameras.models import Camera
+from vms_server.cameras.schemas import AuthMethod, CameraCreate, CameraUpdate, Codec, CredentialsIn, StreamIn
+from vms_server.cameras.service import create_camera, update_camera
+from vms_server.licensing.service import status as licence_status
+from vms_server.org.models import Site
+from vms_server.simulator.config import CameraConfig, SceneKind, SimulatorConfig, StreamConfig
+from vms_server.simulator.handle import SimulatorHandle
+
+logger = logging.getLogger(__name__)
+MANUFACTURER = "VMS Simulator"
+SCENES = [SceneKind.PEOPLE, SceneKind.CAR, SceneKind.FIRE, SceneKind.TAMPER, SceneKind.MIXED]
+
+
+def fleet(count: int) -> SimulatorConfig:
+    """A mixed demo fleet: 720p main + 360p sub, one PTZ camera, scenes rotating through the built-ins."""
+    cameras = [
+        CameraConfig(name=f"sim{i + 1}", manufacturer=MANUFACTURER, scene=SCENES[i % len(SCENES)], ptz=i == 0,
+                     main=StreamConfig(width=1280, height=720, fps=15, bitrate_kbps=2000),
+                     sub=StreamConfig(width=640, height=360, fps=15, bitrate_kbps=512))
+        for i in range(count)
+    ]
+    return SimulatorConfig(rtsp_port=0, onvif_port=0, cameras=cameras)
+
+
+def _request(sim: SimulatorHandle, cam: CameraConfig, site_id: object) -> dict[str, object]:
+    return {
+        "onvif_url": sim.onvif_url(cam.name), "ptz": cam.ptz,
+        "streams": [StreamIn(role="main", rtsp_url=sim.rtsp_url(cam.name, "main"), codec=Codec.H264),
+                    StreamIn(role="sub", rtsp_url=sim.rtsp_url(cam.name, "sub"), codec=Codec.H264)],
+        "credentials": CredentialsIn(method=AuthMethod.DIGEST, username=cam.username, secret=SecretStr(cam.password)),
+    }
+
+
+async def register(app: web.Application, sim: SimulatorHandle) -> int:
+    """Create or refresh one camera row per simulated camera, within the licence. Returns how many exist."""
+    settings = app[keys.SETTINGS]
+    async with app[keys.SESSIONS].begin() as session:
+        site = await session.scalar(select(Site).order_by(Site.created_at).limit(1))
+        if site is None:
+            logger.warning("no site: run `vms-server init` first; simulated cameras not registered")
+            return 0
+        admin = Principal(user_id=SYSTEM.id or site.id, username="system", role=Role.ADMIN,
+                          customer_id=site.customer_id, family_id=site.id, site_ids=None)
+        existing = {c.model: c for c in (await session.scalars(
+            select(Camera).where(Camera.manufacturer == MANUFACTURER))).all()}
+        room = (await licence_status(session, settings.licensing)).max_cameras - int(
+            await session.scalar(select(func.count()).select_from(Camera)) or 0)
+        for cam in sim.config.cameras:
+            fields = _request(sim, cam, site.id)
+            if cam.name in existing:
+                await update_camera(session, app[keys.SECRET_BOX], existing[cam.name].id,
+                                    CameraUpdate.model_validate(fields), admin, SYSTEM)
+            elif room > 0:
+                await create_camera(session, app[keys.SECRET_BOX], settings.licensing, admin, CameraCreate(
+                    name=f"Simulated {cam.name}", site_id=site.id, manufacturer=MANUFACTURER, model=cam.name,
+                    **fields), SYSTEM)
+                room -= 1
+            else:
+                logger.warning("licence camera limit reached; simulated camera not registered",
+                               extra={"camera": cam.name})
+        return len(existing) + max(0, room)
+
+
+def simulated_cameras(count: int) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that runs the simulator for the app's lifetime."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        logger.info("starting simulated cameras (encoding scene loops once)", extra={"count": count})
+        async with SimulatorHandle.start(fleet(count)) as sim:
+            await register(app, sim)
+            urls = {cam.name: sim.rtsp_url(cam.name, "main") for cam in sim.config.cameras}
+            logger.info("simulated cameras ready", extra={"cameras": urls})
+            yield
+
+    return context

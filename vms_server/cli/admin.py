@@ -1,0 +1,137 @@
+"""user add/list/disable, licence show/import, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vms_server.audit.service import Actor, verify_chain
+from vms_server.auth.models import Role, User
+from vms_server.auth.passwords import Passwords
+from vms_server.auth.schemas import UserCreate, UserUpdate
+from vms_server.auth.users import create_user, update_user
+from vms_server.db.engine import create_engine, session_factory
+from vms_server.db.migrate import check_current
+from vms_server.errors import NotFound
+from vms_server.licensing import service as licensing
+from vms_server.org.models import Customer
+from vms_server.settings import Settings
+
+CLI_ACTOR = Actor(None, "cli")
+
+
+def register(sub: Any) -> None:
+    user = sub.add_parser("user", help="manage users", description="Add, list and disable users.")
+    users = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = users.add_parser("add", help="add a user", description="Add a user; the password is asked for "
+                                                                 "unless --password is given.")
+    add.add_argument("username")
+    add.add_argument("--role", choices=[r.value for r in Role], required=True, help="what the user may do")
+    add.add_argument("--password", help="password (default: asked on the terminal)")
+    add.set_defaults(handler=user_add)
+    users.add_parser("list", help="list users").set_defaults(handler=user_list)
+    disable = users.add_parser("disable", help="disable a user (their sessions end at once)")
+    disable.add_argument("username")
+    disable.set_defaults(handler=user_disable)
+
+    lic = sub.add_parser("license", aliases=["licence"], help="show or import the licence",
+                         description="Show the licence in force, or import a signed licence file.")
+    lics = lic.add_subparsers(dest="licence_command", required=True, metavar="ACTION")
+    lics.add_parser("show", help="show the licence state and limits").set_defaults(handler=licence_show)
+    imp = lics.add_parser("import", help="import a signed licence JSON file")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(handler=licence_import)
+
+    audit = sub.add_parser("audit", help="audit log tools")
+    audits = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audits.add_parser("verify", help="check the hash chain; report the first broken row").set_defaults(
+        handler=audit_verify)
+
+
+@asynccontextmanager
+async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    engine = create_engine(settings.database_url)
+    try:
+        await check_current(engine)
+        async with session_factory(engine).begin() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+async def _customer_id(session: AsyncSession) -> Any:
+    customer = await session.scalar(select(Customer.id).limit(1))
+    if customer is None:
+        raise NotFound("no customer: run `vms-server init` first")
+    return customer
+
+
+async def user_add(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password or getpass.getpass(f"password for {args.username}: ")
+    async with _session(settings) as session:
+        user = await create_user(session, Passwords(settings.security.argon2), await _customer_id(session),
+                                 UserCreate(username=args.username, password=password, role=Role(args.role)),
+                                 CLI_ACTOR)
+        print(f"added {user.username} ({user.role})")
+    return 0
+
+
+async def user_list(settings: Settings, args: argparse.Namespace) -> int:
+    async with _session(settings) as session:
+        users = (await session.scalars(select(User).order_by(User.username))).all()
+        print(f"{'USERNAME':<24} {'ROLE':<11} {'STATE':<9} MFA")
+        for u in users:
+            state = "disabled" if u.disabled else "active"
+            print(f"{u.username:<24} {u.role:<11} {state:<9} {'yes' if u.totp_enabled else 'no'}")
+    return 0
+
+
+async def user_disable(settings: Settings, args: argparse.Namespace) -> int:
+    async with _session(settings) as session:
+        user_id = await session.scalar(select(User.id).where(User.username == args.username))
+        if user_id is None:
+            raise NotFound(f"no user named {args.username}")
+        await update_user(session, Passwords(settings.security.argon2), user_id, UserUpdate(disabled=True),
+                          CLI_ACTOR)
+        print(f"disabled {args.username}")
+    return 0
+
+
+async def licence_show(settings: Settings, args: argparse.Namespace) -> int:
+    async with _session(settings) as session:
+        status = await licensing.status(session, settings.licensing)
+    print(json.dumps(status.model_dump(mode="json"), indent=2))
+    return 0
+
+
+async def licence_import(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        document = args.file.read_text()
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    async with _session(settings) as session:
+        status = await licensing.import_licence(session, settings.licensing, await _customer_id(session),
+                                                document, CLI_ACTOR)
+    print(f"imported: {status.message}; {status.max_cameras} cameras, until {status.valid_until}")
+    return 0
+
+
+async def audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    async with _session(settings) as session:
+        report = await verify_chain(session)
+    if report.first_broken_id is None:
+        print(f"audit chain intact: {report.rows} entries")
+        return 0
+    print(f"audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
+          f"({report.rows} entries verified before it)")
+    return 3

@@ -1,0 +1,124 @@
+"""init, migrate, run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from vms_server.audit.service import SYSTEM, record
+from vms_server.auth.models import Role, User
+from vms_server.auth.passwords import Passwords, check_strength, generate_password
+from vms_server.auth.schemas import UserCreate
+from vms_server.auth.users import create_user
+from vms_server.db.engine import create_engine, session_factory
+from vms_server.db.migrate import current_revision, head_revision, upgrade
+from vms_server.logsetup import configure_logging
+from vms_server.org.models import Customer, Site
+from vms_server.security.keystore import SECRET_FILE, create_master_secret
+from vms_server.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    init = sub.add_parser("init", help="create the data directory, database, secret key and first admin",
+                          description="Create a new installation. Prints the admin password once if generated.")
+    init.add_argument("--admin", default="admin", help="username of the first admin (default: admin)")
+    init.add_argument("--password", help="password of the first admin (default: $VMS_ADMIN_PASSWORD, "
+                                         "else a generated one, printed once)")
+    init.add_argument("--customer", default="My organisation", help="customer (organisation) name")
+    init.add_argument("--site", default="Main site", help="name of the first site")
+    init.add_argument("--exist-ok", action="store_true", help="succeed quietly if already initialised")
+    init.set_defaults(handler=init_command)
+    migrate = sub.add_parser("migrate", help="upgrade the database schema to this version",
+                             description="Apply pending database migrations (safe to run repeatedly).")
+    migrate.set_defaults(handler=migrate_command)
+    run = sub.add_parser("run", help="run the server (Ctrl-C or SIGTERM stops it gracefully)",
+                         description="Serve the API until stopped.")
+    run.add_argument("--host", help="listen address (default: server.host)")
+    run.add_argument("--port", type=int, help="listen port (default: server.port)")
+    run.add_argument("--simulate", type=int, default=0, metavar="N",
+                     help="also serve N simulated cameras from this process and register them (demo, tests)")
+    run.set_defaults(handler=None, sync=True)
+
+
+async def migrate_command(settings: Settings, args: argparse.Namespace) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        before = await current_revision(engine)
+        await upgrade(engine)
+        print(f"database at {head_revision()} (was {before or 'empty'})")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def init_command(settings: Settings, args: argparse.Namespace) -> int:
+    data_dir = settings.data_dir
+    initialised = (data_dir / SECRET_FILE).exists() if settings.security.key_store == "file" else False
+    password = args.password or os.environ.get("VMS_ADMIN_PASSWORD")
+    if password and (problem := check_strength(password)):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not initialised:
+        create_master_secret(data_dir, settings.security.key_store)
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        async with sessions.begin() as session:
+            if await session.scalar(select(User.id).limit(1)) is not None:
+                if args.exist_ok:
+                    print(f"already initialised: {data_dir}")
+                    return 0
+                print(f"error: {data_dir} is already initialised (users exist); use `vms-server user add`",
+                      file=sys.stderr)
+                return 1
+            customer = Customer(name=args.customer)
+            session.add(customer)
+            await session.flush()
+            session.add(Site(customer_id=customer.id, name=args.site))
+            generated = password is None
+            password = password or generate_password()
+            await create_user(session, Passwords(settings.security.argon2), customer.id,
+                              UserCreate(username=args.admin, password=password, role=Role.ADMIN), SYSTEM)
+            await record(session, SYSTEM, "system.initialised", new={"data_dir": str(data_dir)})
+    finally:
+        await engine.dispose()
+    print(f"initialised {data_dir}")
+    print(f"admin user: {args.admin}")
+    if generated:
+        print(f"admin password (shown once, change it after first login): {password}")
+    if settings.security.mfa_required:
+        print("the first login asks the admin to enrol an authenticator app (TOTP)")
+    return 0
+
+
+def run_server(settings: Settings, args: argparse.Namespace) -> int:
+    from vms_server.app import create_app
+
+    configure_logging(settings.logging.level, settings.logging.format)
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    logger.info("starting", extra={"host": host, "port": port, "data_dir": str(settings.data_dir)})
+    app = create_app(settings)
+    if args.simulate:
+        if not 0 < args.simulate <= 64:
+            print("error: --simulate takes 1 to 64 cameras", file=sys.stderr)
+            return 2
+        from vms_server.app import auth
+        from vms_server.cameras.simulated import simulated_cameras
+
+        # After the database, secrets and auth (camera rows need them), before anything that reads cameras.
+        app.cleanup_ctx.insert(list(app.cleanup_ctx).index(auth) + 1, simulated_cameras(args.simulate))
+    web.run_app(app, host=host, port=port, access_log=None, print=None,
+                shutdown_timeout=settings.server.shutdown_timeout)
+    logger.info("stopped")
+    return 0

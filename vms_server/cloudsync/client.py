@@ -1,0 +1,142 @@
+"""HTTP client of the cloud backend's edge API. Network trouble and 5xx become CloudUnavailable (retry
+later); a refusal (4xx) becomes CloudRefused with the backend's message (retrying will not help)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+from pydantic import BaseModel
+
+from vms_cloud_sync.protocol.sync import (
+    ClipStart,
+    ClipState,
+    EnrolIn,
+    EnrolOut,
+    HeartbeatIn,
+    IngestBatch,
+    IngestResult,
+    LicenceOut,
+    SettingsOut,
+)
+
+M = TypeVar("M", bound=BaseModel)
+TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
+
+
+class CloudUnavailable(Exception):
+    """The backend could not be reached or failed; try again later."""
+
+
+class CloudRefused(Exception):
+    """The backend refused the request (bad credential, invalid item); `status` is the HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"cloud refused the request ({status}): {message}")
+        self.status = status
+
+
+async def _json_or_raise(resp: aiohttp.ClientResponse, model: type[M]) -> M:
+    text = await resp.text()
+    if resp.status >= 500:
+        raise CloudUnavailable(f"cloud answered {resp.status}")
+    if resp.status >= 400:
+        try:
+            message = str(json.loads(text)["error"]["message"])
+        except (ValueError, KeyError, TypeError):
+            message = text[:200]
+        raise CloudRefused(resp.status, message)
+    return model.model_validate_json(text)
+
+
+async def enrol(cloud_url: str, body: EnrolIn) -> EnrolOut:
+    """Redeem a one-time enrolment token. Raises CloudUnavailable or CloudRefused."""
+    try:
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as http, \
+                http.post(f"{cloud_url.rstrip('/')}/api/v1/edge/enrol", json=body.model_dump(mode="json")) as resp:
+            return await _json_or_raise(resp, EnrolOut)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise CloudUnavailable(f"cannot reach {cloud_url}: {type(exc).__name__}: {exc}") from None
+
+
+class RateLimit:
+    """A token bucket in bytes per second; 0 means unlimited."""
+
+    def __init__(self, bytes_per_s: float) -> None:
+        self.rate = bytes_per_s
+        self.started = time.monotonic()
+        self.sent = 0
+
+    async def take(self, n: int) -> None:
+        if self.rate <= 0:
+            return
+        self.sent += n
+        ahead = self.sent / self.rate - (time.monotonic() - self.started)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+
+class CloudClient:
+    def __init__(self, base_url: str, credential: str) -> None:
+        self.base = base_url.rstrip("/") + "/api/v1/edge"
+        self._http = aiohttp.ClientSession(timeout=TIMEOUT, headers={"Authorization": f"Bearer {credential}"})
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def _request(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
+        try:
+            async with self._http.request(method, self.base + path, **kwargs) as resp:
+                return await _json_or_raise(resp, model)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise CloudUnavailable(f"{type(exc).__name__}: {exc}") from None
+
+    async def ingest(self, batch: IngestBatch) -> IngestResult:
+        return await self._request("POST", "/ingest", IngestResult, data=batch.model_dump_json(),
+                                   headers={"Content-Type": "application/json"})
+
+    async def heartbeat(self, beat: HeartbeatIn) -> None:
+        await self._request("POST", "/heartbeat", SettingsOut, data=beat.model_dump_json(),
+                            headers={"Content-Type": "application/json"})
+
+    async def licence(self) -> LicenceOut:
+        return await self._request("GET", "/licence", LicenceOut)
+
+    async def settings(self) -> SettingsOut:
+        return await self._request("GET", "/settings", SettingsOut)
+
+    async def upload_clip(self, path: Path, start: ClipStart, chunk_bytes: int, limit: RateLimit) -> ClipState:
+        """Upload a clip from where the backend says it stopped; each chunk carries its SHA-256."""
+        state = await self._request("POST", "/clips", ClipState, data=start.model_dump_json(),
+                                    headers={"Content-Type": "application/json"})
+        while not state.complete and state.received < state.size:
+            chunk = await asyncio.to_thread(_read_chunk_blocking, path, state.received, chunk_bytes)
+            if not chunk:
+                raise CloudRefused(409, f"local clip {path.name} is shorter than announced")
+            await limit.take(len(chunk))
+            state = await self._request(
+                "PUT", f"/clips/{state.clip_id}/chunks?offset={state.received}", ClipState, data=chunk,
+                headers={"Content-Type": "application/octet-stream",
+                         "X-Chunk-Sha256": hashlib.sha256(chunk).hexdigest()})
+        if not state.complete:
+            state = await self._request("POST", f"/clips/{state.clip_id}/complete", ClipState)
+        return state
+
+
+def _read_chunk_blocking(path: Path, offset: int, size: int) -> bytes:
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        return fh.read(size)
+
+
+def file_sha256_blocking(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

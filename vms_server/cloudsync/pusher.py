@@ -1,0 +1,236 @@
+"""The background task that drains the outbox to the cloud, in outbox order, with backoff and jitter.
+
+Items are deleted only after the backend acknowledged them (stored or duplicate), so a crash, a restart or
+a week offline loses nothing: the next run starts again from the oldest item. A clip item blocks the items
+behind it until its file is uploaded, which keeps every camera's items in order at HQ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import delete, select
+
+from vms_cloud_sync.protocol.sync import ClipStart, IngestBatch, IngestItem
+from vms_server import __version__, keys
+from vms_server.cloudsync import health as sync_health
+from vms_server.cloudsync import observe
+from vms_server.cloudsync.client import CloudClient, CloudRefused, CloudUnavailable, RateLimit, file_sha256_blocking
+from vms_server.cloudsync.models import OutboxItem
+from vms_server.cloudsync.service import state_row
+from vms_server.db.base import utcnow
+from vms_server.events.models import Event
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PusherTuning:
+    """Defaults for a production link; tests shorten them. Cloud-side settings may override the last four."""
+
+    idle_poll_s: float = 2.0
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+    batch_size: int = 500
+    heartbeat_s: float = 30.0
+    pull_s: float = 600.0
+    clip_chunk_bytes: int = 1 << 20
+    clip_bytes_per_s: float = 0.0
+
+
+def backoff_delay(failures: int, base: float, cap: float) -> float:
+    """Exponential backoff with "equal jitter": at least half the step, so edges never hammer in step."""
+    step = min(cap, base * (2 ** min(failures - 1, 30)))
+    return float(step / 2 + random.uniform(0, step / 2))
+
+
+class Pusher:
+    def __init__(self, app: web.Application, tuning: PusherTuning) -> None:
+        self.app = app
+        self.tuning = tuning
+        self.wake = asyncio.Event()
+        self.failures = 0
+        self._client: CloudClient | None = None
+        self._credential: tuple[str, str] | None = None
+        self._next_heartbeat = 0.0
+        self._next_pull = 0.0
+        self.cloud_settings: dict[str, Any] = {}
+        self.gauges: observe.SyncGauges | None = None
+
+    def poke(self) -> None:
+        """Push now instead of at the next poll (called after enqueueing or changing the mode)."""
+        self.wake.set()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                delay = await self._step()
+            except Exception as exc:  # a database hiccup must not end the task; try again later
+                logger.exception("cloud sync round failed", extra={"error": type(exc).__name__})
+                self.failures += 1
+                delay = backoff_delay(self.failures, self.tuning.backoff_base_s, self.tuning.backoff_max_s)
+            if self.gauges is not None:
+                try:
+                    await self.gauges.refresh(self.app)
+                except Exception:
+                    logger.exception("could not refresh the cloud sync gauges")
+            self.wake.clear()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=delay)
+
+    async def _step(self) -> float:
+        """One round; returns how long to wait before the next."""
+        client = await self._current_client()
+        if client is None:
+            return self.tuning.idle_poll_s
+        try:
+            await self._periodic(client)
+            _, full = await self.push_once(client)
+        except CloudUnavailable as exc:
+            return await self._failed(str(exc))
+        except CloudRefused as exc:
+            return await self._failed(str(exc))
+        self.failures = 0
+        return 0.0 if full else self.tuning.idle_poll_s
+
+    async def _current_client(self) -> CloudClient | None:
+        async with self.app[keys.SESSIONS].begin() as session:
+            row = await state_row(session)
+            if row.mode != "on" or row.secret_sealed is None or row.cloud_url is None:
+                return None
+            credential = (row.cloud_url, self.app[keys.SECRET_BOX].open(row.secret_sealed))
+        if credential != self._credential:
+            await self.close()
+            self._client = CloudClient(*credential)
+            self._credential = credential
+        return self._client
+
+    async def _failed(self, message: str) -> float:
+        self.failures += 1
+        async with self.app[keys.SESSIONS].begin() as session:
+            row = await state_row(session)
+            row.last_error = message[:1000]
+            row.last_error_at = utcnow()
+        delay = backoff_delay(self.failures, self.tuning.backoff_base_s, self.tuning.backoff_max_s)
+        logger.warning("cloud push failed; retrying", extra={"error": message, "retry_in_s": round(delay, 2),
+                                                             "failures": self.failures})
+        return delay
+
+    async def push_once(self, client: CloudClient) -> tuple[int, bool]:
+        """Send the oldest items (a run of non-clip items, or one clip); return (sent, batch was full)."""
+        async with self.app[keys.SESSIONS]() as session:
+            items = list((await session.scalars(
+                select(OutboxItem).order_by(OutboxItem.seq).limit(self.tuning.batch_size))).all())
+        if not items:
+            return 0, False
+        if items[0].kind == "clip":
+            wire = [await self._upload_clip(client, items[0])]
+            done = [items[0].seq]
+        else:
+            run = []
+            for item in items:
+                if item.kind == "clip":
+                    break
+                run.append(item)
+            wire = [_wire(item, await self._with_snapshot(client, item)) for item in run]
+            done = [item.seq for item in run]
+        await client.ingest(IngestBatch(items=wire))
+        async with self.app[keys.SESSIONS].begin() as session:
+            # One transaction: the backlog and the counters never disagree.
+            await session.execute(delete(OutboxItem).where(OutboxItem.seq.in_(done)))
+            row = await state_row(session)
+            row.last_success_at = utcnow()
+            row.pushed_total += len(done)
+            row.last_error = None
+        return len(done), len(items) == self.tuning.batch_size or len(done) < len(items)
+
+    async def _upload_clip(self, client: CloudClient, item: OutboxItem) -> IngestItem:
+        payload = dict(item.payload)
+        path = Path(str(payload.pop("path", "")))
+        stat = await asyncio.to_thread(_stat_blocking, path)
+        if stat is None:
+            logger.error("clip file missing; sending its record without video",
+                         extra={"camera_id": str(item.camera_id), "path": str(path)})
+            return _wire(item, {**payload, "clip_id": None, "missing": True})
+        size = stat
+        digest = await asyncio.to_thread(file_sha256_blocking, path)
+        start = ClipStart(key=item.key, size=size, sha256=digest, camera_id=item.camera_id,
+                          content_type=str(payload.get("content_type", "video/mp4")),
+                          event_id=payload.get("event_id"), start=payload.get("start"), end=payload.get("end"))
+        rate = float(self.cloud_settings.get("clip_bytes_per_s", self.tuning.clip_bytes_per_s))
+        state = await client.upload_clip(path, start, self.tuning.clip_chunk_bytes, RateLimit(rate))
+        return _wire(item, {**payload, "clip_id": str(state.clip_id), "size": size, "sha256": digest})
+
+    async def _with_snapshot(self, client: CloudClient, item: OutboxItem) -> dict[str, Any]:
+        """An event's first item carries its snapshot along: the JPEG is uploaded (idempotent on its key)
+        and the item names the cloud copy, so HQ sees the picture with the event."""
+        payload = item.payload
+        if item.kind != "event" or not payload.get("snapshot_url") or not item.key.endswith(":NEW"):
+            return payload
+        try:
+            event_id = uuid.UUID(str(payload.get("id")))
+        except ValueError:
+            return payload
+        async with self.app[keys.SESSIONS]() as session:
+            path = await session.scalar(select(Event.snapshot_path).where(Event.id == event_id))
+        size = await asyncio.to_thread(_stat_blocking, Path(path)) if path else None
+        if not path or size is None:
+            return payload
+        digest = await asyncio.to_thread(file_sha256_blocking, Path(path))
+        start = ClipStart(key=f"snapshot:{payload['id']}", size=size, sha256=digest, camera_id=item.camera_id,
+                          content_type="image/jpeg", event_id=event_id)
+        state = await client.upload_clip(Path(path), start, self.tuning.clip_chunk_bytes, RateLimit(0))
+        return {**payload, "cloud_snapshot_id": str(state.clip_id)}
+
+    async def _periodic(self, client: CloudClient) -> None:
+        now = time.monotonic()
+        if now >= self._next_heartbeat:
+            await client.heartbeat(await sync_health.heartbeat(self.app, __version__))
+            self._next_heartbeat = now + self.tuning.heartbeat_s
+        if now >= self._next_pull:
+            self.cloud_settings = await sync_health.pull(self.app, client)
+            self._next_pull = now + self.tuning.pull_s
+
+
+def _wire(item: OutboxItem, payload: dict[str, Any]) -> IngestItem:
+    return IngestItem(key=item.key, kind=item.kind, seq=item.seq, camera_id=item.camera_id,
+                      queued_at=item.created_at, payload=payload)
+
+
+def _stat_blocking(path: Path) -> int | None:
+    """The file's size, or None when it is not a regular file."""
+    return path.stat().st_size if path.is_file() else None
+
+
+async def cloudsync_context(app: web.Application) -> AsyncIterator[None]:
+    """Runs after the database and secrets; the task idles while sync is off."""
+    tuning = app.get(keys.CLOUD_SYNC_TUNING) or PusherTuning()
+    pusher = Pusher(app, tuning)
+    app[keys.CLOUD_SYNC] = pusher
+    if keys.HEALTH_PROBES not in app:
+        app[keys.HEALTH_PROBES] = []
+    app[keys.HEALTH_PROBES].append(observe.health_probe)
+    if keys.METRICS in app:  # the server's /metrics registry (metrics_context starts earlier)
+        pusher.gauges = observe.SyncGauges(app[keys.METRICS].registry)
+    task = asyncio.create_task(pusher.run(), name="cloud-sync")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await pusher.close()

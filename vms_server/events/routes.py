@@ -1,0 +1,118 @@
+"""HTTP routes for /events: list, get, life cycle, notes, tags, snapshot and the 20 s clip."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+from aiohttp import web
+
+from vms_server import keys
+from vms_server.api.context import actor_of
+from vms_server.api.routing import ApiRouter, Call, NoBody
+from vms_server.auth.models import Role
+from vms_server.errors import NotFound, NotReady
+from vms_server.events import service
+from vms_server.events.models import Event
+from vms_server.events.schemas import EventOut, EventPage, EventQuery, NoteIn, StatusIn, TagsIn
+
+router = ApiRouter()
+TAGS = ["events"]
+CLIP_PRE_S = 10.0
+CLIP_POST_S = 10.0
+
+
+def publish_updated(app: web.Application, ev: Event) -> None:
+    app[keys.HUB].publish("event.updated", service.payload(ev), site_id=ev.site_id)
+
+
+@router.route("GET", "/events", role=Role.VIEWER, query=EventQuery, response=EventPage, tags=TAGS, errors=(422,))
+async def list_events(call: Call[NoBody]) -> EventPage:
+    """Events the caller may see, newest first, filtered, a page at a time."""
+    query = call.query(EventQuery)
+    async with call.app[keys.SESSIONS]() as session:
+        rows, cursor = await service.list_events(session, call.user, query)
+        return EventPage(items=[service.event_out(e) for e in rows], next_cursor=cursor)
+
+
+@router.route("GET", "/events/{event_id}", role=Role.VIEWER, response=EventOut, tags=TAGS, errors=(404,))
+async def get_event(call: Call[NoBody]) -> EventOut:
+    """One event with its notes and tags."""
+    async with call.app[keys.SESSIONS]() as session:
+        return service.event_out(await service.get_event(session, call.path_uuid("event_id"), call.user))
+
+
+@router.route("POST", "/events/{event_id}/status", role=Role.VIEWER, body=StatusIn, response=EventOut, tags=TAGS,
+              errors=(403, 404, 409, 422))
+async def change_event_status(call: Call[StatusIn]) -> EventOut:
+    """Acknowledge (any role), resolve or mark a false positive (supervisor), optionally with a note."""
+    async with call.app[keys.SESSIONS].begin() as session:
+        ev = await service.change_status(session, call.path_uuid("event_id"), call.body, call.user, actor_of(call))
+        out = service.event_out(ev)
+    publish_updated(call.app, ev)
+    return out
+
+
+@router.route("POST", "/events/{event_id}/notes", role=Role.VIEWER, body=NoteIn, response=EventOut, status=201,
+              tags=TAGS, errors=(404, 422))
+async def add_event_note(call: Call[NoteIn]) -> EventOut:
+    """Add a comment to an event."""
+    async with call.app[keys.SESSIONS].begin() as session:
+        ev = await service.add_note(session, call.path_uuid("event_id"), call.body.text, call.user, actor_of(call))
+        out = service.event_out(ev)
+    publish_updated(call.app, ev)
+    return out
+
+
+@router.route("PUT", "/events/{event_id}/tags", role=Role.SUPERVISOR, body=TagsIn, response=EventOut, tags=TAGS,
+              errors=(404, 422))
+async def set_event_tags(call: Call[TagsIn]) -> EventOut:
+    """Replace an event's tags (False Alarm, Critical...)."""
+    async with call.app[keys.SESSIONS].begin() as session:
+        ev = await service.set_tags(session, call.path_uuid("event_id"), call.body.tags, call.user, actor_of(call))
+        out = service.event_out(ev)
+    publish_updated(call.app, ev)
+    return out
+
+
+@router.route("GET", "/events/{event_id}/snapshot", role=Role.VIEWER, media_type="image/jpeg", query_token=True,
+              tags=TAGS, errors=(404,))
+async def event_snapshot(call: Call[NoBody]) -> web.StreamResponse:
+    """The frame the event was raised on (JPEG)."""
+    async with call.app[keys.SESSIONS]() as session:
+        ev = await service.get_event(session, call.path_uuid("event_id"), call.user)
+    if not ev.snapshot_path or not await asyncio.to_thread(Path(ev.snapshot_path).is_file):
+        raise NotFound("this event has no snapshot")
+    return web.FileResponse(ev.snapshot_path, headers={"Content-Type": "image/jpeg"})
+
+
+@router.route("GET", "/events/{event_id}/clip", role=Role.VIEWER, media_type="video/mp4", query_token=True,
+              tags=TAGS, errors=(404, 503))
+async def event_clip(call: Call[NoBody]) -> web.StreamResponse:
+    """The event's clip as MP4: 10 s before to 10 s after, cut from the recording on first request."""
+    app = call.app
+    async with app[keys.SESSIONS]() as session:
+        ev = await service.get_event(session, call.path_uuid("event_id"), call.user)
+    path = Path(ev.clip_path) if ev.clip_path else None
+    if path is None or not await asyncio.to_thread(path.is_file):
+        path = await _cut(app, ev)
+    name = f"event-{ev.id}.mp4"
+    return web.FileResponse(path, headers={"Content-Type": "video/mp4",
+                                           "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+async def _cut(app: web.Application, ev: Event) -> Path:
+    ready_at = ev.timestamp + dt.timedelta(seconds=CLIP_POST_S)
+    if dt.datetime.now(dt.UTC) < ready_at:
+        raise NotReady(f"the clip is complete {CLIP_POST_S:.0f} s after the event; retry after {ready_at.isoformat()}")
+    playback = app.get(keys.PLAYBACK)
+    if playback is None:
+        raise NotFound("this server does not record video, so events have no clips")
+    path = app[keys.SETTINGS].data_dir / "events" / "clips" / f"{ev.id}.mp4"
+    await playback.cut_clip(ev.camera_id, ev.timestamp - dt.timedelta(seconds=CLIP_PRE_S), ready_at, path)
+    async with app[keys.SESSIONS].begin() as session:
+        row = await session.get(Event, ev.id)
+        if row is not None:
+            row.clip_path = str(path)
+    return path

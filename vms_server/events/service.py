@@ -1,0 +1,214 @@
+"""Event storage and life cycle. Every change is audited in its own transaction; the caller publishes the
+returned event on the hub after the commit (so clients never see an event the database does not have)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vms_server.analytics.types import Priority
+from vms_server.audit.service import Actor, record
+from vms_server.auth.models import Role
+from vms_server.auth.principal import Principal
+from vms_server.cloudsync import outbox
+from vms_server.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vms_server.events.models import Event, EventNote
+from vms_server.events.schemas import (
+    TRANSITIONS,
+    DetectionOut,
+    EventOut,
+    EventQuery,
+    EventStatus,
+    NoteOut,
+    StatusIn,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def event_out(ev: Event) -> EventOut:
+    box = None if ev.box_x is None else [ev.box_x, ev.box_y or 0.0, ev.box_w or 0.0, ev.box_h or 0.0]
+    base = f"/api/v1/events/{ev.id}"
+    return EventOut(
+        id=ev.id, customer_id=ev.customer_id, camera_id=ev.camera_id, site_id=ev.site_id,
+        event_type=ev.event_type, model=ev.model, confidence=round(ev.confidence, 4), timestamp=ev.timestamp,
+        ended_at=ev.ended_at, detection=DetectionOut(bounding_box=box, object_class=ev.object_class,
+                                                     tracking_id=ev.tracking_id),
+        details=dict(ev.details or {}), clip_url=f"{base}/clip",
+        snapshot_url=f"{base}/snapshot" if ev.snapshot_path else None, priority=Priority(ev.priority),
+        status=EventStatus(ev.status), status_by=ev.status_by, status_at=ev.status_at,
+        notes=[NoteOut(id=n.id, author=n.author, at=n.at, text=n.text) for n in ev.notes],
+        tags=list(ev.tags or []), updated_at=ev.updated_at,
+    )
+
+
+def payload(ev: Event) -> dict[str, Any]:
+    """The hub/outbox form of an event (JSON-ready)."""
+    data: dict[str, Any] = event_out(ev).model_dump(mode="json")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """What the analytics side knows when an event qualifies."""
+
+    event_id: uuid.UUID
+    customer_id: uuid.UUID
+    camera_id: uuid.UUID
+    site_id: uuid.UUID
+    event_type: str
+    model: str
+    confidence: float
+    timestamp: dt.datetime
+    box: tuple[float, float, float, float] | None
+    object_class: str | None
+    tracking_id: uuid.UUID | None
+    priority: Priority
+    details: dict[str, Any]
+    snapshot_path: str | None
+
+
+async def _outbox(session: AsyncSession, ev: Event) -> None:
+    """Queue the event for the cloud in the same transaction (contract 6; nothing is queued when sync is off).
+    The key changes with the status so each life-cycle step reaches the cloud once."""
+    await outbox.enqueue(session, "event", f"event:{ev.id}:{ev.status}", payload(ev), ev.camera_id)
+
+
+async def create_event(session: AsyncSession, new: NewEvent, actor: Actor) -> Event:
+    box = new.box or (None, None, None, None)
+    ev = Event(id=new.event_id, customer_id=new.customer_id, camera_id=new.camera_id, site_id=new.site_id,
+               event_type=new.event_type, model=new.model, confidence=new.confidence, timestamp=new.timestamp,
+               box_x=box[0], box_y=box[1], box_w=box[2], box_h=box[3], object_class=new.object_class,
+               tracking_id=new.tracking_id, priority=new.priority.value, status=EventStatus.NEW.value, tags=[],
+               details=new.details, snapshot_path=new.snapshot_path, notes=[])
+    session.add(ev)
+    await session.flush()
+    await record(session, actor, "event.created", target_type="event", target_id=ev.id,
+                 new={"camera_id": str(ev.camera_id), "event_type": ev.event_type, "confidence": ev.confidence})
+    await _outbox(session, ev)
+    return ev
+
+
+async def end_event(session: AsyncSession, event_id: uuid.UUID, ended_at: dt.datetime,
+                    details: dict[str, Any] | None = None) -> Event | None:
+    """Record when a continuing event stopped (the correlator saw nothing for its merge gap)."""
+    ev = await session.get(Event, event_id)
+    if ev is None:
+        return None
+    ev.ended_at = ended_at
+    if details:
+        ev.details = {**(ev.details or {}), **details}
+    ev.updated_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    return ev
+
+
+async def get_event(session: AsyncSession, event_id: uuid.UUID, who: Principal) -> Event:
+    """The event, if the caller's customer and sites include it. Raises NotFound otherwise."""
+    ev = await session.get(Event, event_id)
+    if ev is None or ev.customer_id != who.customer_id or not who.can_see_site(ev.site_id):
+        raise NotFound(f"no such event: {event_id}")
+    return ev
+
+
+def _cursor(ts: dt.datetime, event_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{ts.isoformat()}|{event_id}".encode()).decode()
+
+
+def _uncursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        raw_ts, _, raw_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        ts = dt.datetime.fromisoformat(raw_ts)
+        if ts.tzinfo is None:
+            raise ValueError("naive")
+        return ts, uuid.UUID(raw_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor is not valid; start again without it", code="bad_cursor") from None
+
+
+async def list_events(session: AsyncSession, who: Principal, q: EventQuery) -> tuple[list[Event], str | None]:
+    """Newest first, keyset pagination on (timestamp, id)."""
+    for name in ("since", "until"):
+        value = getattr(q, name)
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} needs a time zone (for example 2026-01-01T00:00:00Z)")
+    query = select(Event).where(Event.customer_id == who.customer_id)
+    if who.site_ids is not None:
+        query = query.where(Event.site_id.in_(who.site_ids))
+    for column, value in ((Event.camera_id, q.camera_id), (Event.site_id, q.site_id), (Event.event_type, q.type),
+                          (Event.priority, q.priority), (Event.status, q.status)):
+        if value is not None:
+            query = query.where(column == value)
+    if q.since:
+        query = query.where(Event.timestamp >= q.since)
+    if q.until:
+        query = query.where(Event.timestamp < q.until)
+    if q.q:
+        needle = q.q.lower()
+        query = query.where(Event.notes.any(func.lower(EventNote.text).contains(needle, autoescape=True)))
+    if q.cursor:
+        ts, last = _uncursor(q.cursor)
+        query = query.where((Event.timestamp < ts) | ((Event.timestamp == ts) & (Event.id < last)))
+    query = query.order_by(Event.timestamp.desc(), Event.id.desc()).limit(q.limit + 1)
+    rows = list((await session.scalars(query)).all())
+    more = len(rows) > q.limit
+    rows = rows[: q.limit]
+    return rows, (_cursor(rows[-1].timestamp, rows[-1].id) if more and rows else None)
+
+
+def _add_note(ev: Event, who: Principal, text: str) -> EventNote:
+    note = EventNote(id=uuid.uuid4(), event_id=ev.id, author_id=who.user_id, author=who.username,
+                     at=dt.datetime.now(dt.UTC), text=text)
+    ev.notes.append(note)
+    return note
+
+
+async def change_status(session: AsyncSession, event_id: uuid.UUID, body: StatusIn, who: Principal,
+                        actor: Actor) -> Event:
+    """Move the event along its life cycle. Viewers may only acknowledge. Raises Forbidden, Conflict
+    (a move the life cycle does not allow), NotFound."""
+    ev = await get_event(session, event_id, who)
+    if not who.role.at_least(Role.SUPERVISOR) and body.status is not EventStatus.ACKNOWLEDGED:
+        raise Forbidden("viewers may only acknowledge events; resolving needs the supervisor role")
+    old = EventStatus(ev.status)
+    if body.status not in TRANSITIONS[old]:
+        raise Conflict(f"an event that is {old.value} cannot become {body.status.value}", code="bad_transition")
+    now = dt.datetime.now(dt.UTC)
+    ev.status, ev.status_by, ev.status_at, ev.updated_at = body.status.value, who.username, now, now
+    if body.note:
+        _add_note(ev, who, body.note)
+    await session.flush()
+    await record(session, actor, "event.status_changed", target_type="event", target_id=ev.id,
+                 old={"status": old.value}, new={"status": body.status.value, "note": body.note})
+    await _outbox(session, ev)
+    return ev
+
+
+async def add_note(session: AsyncSession, event_id: uuid.UUID, text: str, who: Principal, actor: Actor) -> Event:
+    ev = await get_event(session, event_id, who)
+    note = _add_note(ev, who, text)
+    ev.updated_at = note.at
+    await session.flush()
+    await record(session, actor, "event.note_added", target_type="event", target_id=ev.id,
+                 new={"note_id": str(note.id), "text": text})
+    return ev
+
+
+async def set_tags(session: AsyncSession, event_id: uuid.UUID, tags: list[str], who: Principal,
+                   actor: Actor) -> Event:
+    ev = await get_event(session, event_id, who)
+    old = list(ev.tags or [])
+    ev.tags = sorted(set(tags))
+    ev.updated_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    await record(session, actor, "event.tags_changed", target_type="event", target_id=ev.id,
+                 old={"tags": old}, new={"tags": ev.tags})
+    return ev

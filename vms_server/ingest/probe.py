@@ -1,0 +1,100 @@
+"""Trying a camera before it is added: an RTSP URL (codec, size, rate) or an ONVIF address (profiles
+and their stream URIs, read with onvif-zeep-async). Failures become 422s that say what is wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from vms_server.errors import InvalidInput
+from vms_server.ingest.health import StreamState
+from vms_server.ingest.source import SourceError, open_blocking, redact, with_credentials
+
+logger = logging.getLogger(__name__)
+CODEC_NAMES = {"H264": "h264", "H265": "hevc", "HEVC": "hevc", "JPEG": "mjpeg", "MJPEG": "mjpeg"}
+_CODES = {StreamState.UNAUTHORISED: "stream_unauthorised", StreamState.UNSUPPORTED: "stream_unsupported",
+          StreamState.OFFLINE: "stream_unreachable"}
+
+
+def probe_rtsp_blocking(url: str, username: str | None, password: str | None, transport: str,
+                        timeout: float) -> dict[str, Any]:
+    """Open the stream once and describe it. Raises InvalidInput with a code per failure kind."""
+    try:
+        container, info = open_blocking(with_credentials(url, username, password), transport, timeout, timeout)
+    except SourceError as exc:
+        raise InvalidInput(f"{redact(url)}: {exc}", code=_CODES.get(exc.state, "stream_unreachable")) from None
+    container.close()
+    return {"codec": info.codec, "width": info.width, "height": info.height, "fps": round(info.fps, 3)}
+
+
+def _address(onvif_url: str) -> tuple[str, int]:
+    parts = urlsplit(onvif_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("onvif_url must be an http(s):// address of the device service")
+    try:
+        return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise InvalidInput("onvif_url has an invalid port") from None
+
+
+def _is_auth_error(exc: BaseException) -> bool:
+    text = f"{exc} {getattr(exc, 'message', '')} {getattr(exc, 'subcodes', '')}".lower()
+    status = getattr(exc, "status_code", None)
+    return status in (401, 403) or "not authorized" in text or "notauthorized" in text or "401" in text
+
+
+async def _profiles(camera: Any) -> list[dict[str, Any]]:
+    media = await camera.create_media_service()
+    out = []
+    for profile in await media.GetProfiles():
+        uri = await media.GetStreamUri({"ProfileToken": profile.token, "StreamSetup": {
+            "Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}})
+        video = getattr(profile, "VideoEncoderConfiguration", None)
+        resolution = getattr(video, "Resolution", None)
+        rate = getattr(video, "RateControl", None)
+        out.append({"token": str(profile.token), "name": str(getattr(profile, "Name", "") or profile.token),
+                    "rtsp_url": redact(str(uri.Uri)),
+                    "codec": CODEC_NAMES.get(str(getattr(video, "Encoding", "") or "").upper()),
+                    "width": getattr(resolution, "Width", None), "height": getattr(resolution, "Height", None),
+                    "fps": getattr(rate, "FrameRateLimit", None)})
+    return out
+
+
+async def probe_onvif(onvif_url: str, username: str | None, password: str | None,
+                      limit_s: float = 10.0) -> dict[str, Any]:
+    """Device information and media profiles. Raises InvalidInput (codes onvif_unauthorised,
+    onvif_unreachable, onvif_failed)."""
+    from onvif import ONVIFCamera
+    from zeep.exceptions import Fault, TransportError
+
+    host, port = _address(onvif_url)
+    camera = ONVIFCamera(host, port, username or "", password or "")
+    try:
+        async with asyncio.timeout(limit_s):
+            await camera.update_xaddrs()
+            device = await camera.create_devicemgmt_service()
+            info = await device.GetDeviceInformation()
+            profiles = await _profiles(camera)
+    except (Fault, TransportError) as exc:
+        if _is_auth_error(exc):
+            raise InvalidInput("the camera refused the ONVIF credentials", code="onvif_unauthorised") from None
+        raise InvalidInput(f"the camera's ONVIF service failed: {exc}", code="onvif_failed") from None
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise InvalidInput(f"no ONVIF service reachable at {host}:{port} ({type(exc).__name__})",
+                           code="onvif_unreachable") from None
+    except Exception as exc:  # the library raises ONVIFError for auth and parse problems alike
+        if _is_auth_error(exc):
+            raise InvalidInput("the camera refused the ONVIF credentials", code="onvif_unauthorised") from None
+        raise InvalidInput(f"the camera's ONVIF service failed: {type(exc).__name__}: {exc}",
+                           code="onvif_failed") from None
+    finally:
+        try:
+            await camera.close()
+        except Exception:
+            logger.debug("closing the ONVIF client failed", exc_info=True)
+    return {"manufacturer": getattr(info, "Manufacturer", None), "model": getattr(info, "Model", None),
+            "serial": getattr(info, "SerialNumber", None), "profiles": profiles}

@@ -1,0 +1,1 @@
+"""Shared wall layouts: operators publish a layout so colleagues (and other consoles) can open it."""

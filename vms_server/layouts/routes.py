@@ -1,0 +1,100 @@
+"""HTTP routes for /layouts: everyone reads the customer's shared layouts; supervisors publish and edit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vms_server import keys
+from vms_server.api.context import actor_of
+from vms_server.api.routing import ApiRouter, Call, NoBody
+from vms_server.audit.service import record
+from vms_server.auth.models import Role
+from vms_server.errors import Conflict, NotFound
+from vms_server.layouts.models import SharedLayout
+from vms_server.layouts.schemas import LayoutIn, LayoutItemIn, LayoutList, LayoutOut
+
+router = ApiRouter()
+
+
+def layout_out(row: SharedLayout) -> LayoutOut:
+    return LayoutOut(id=row.id, name=row.name, rows=row.rows, cols=row.cols,
+                     items=[LayoutItemIn.model_validate(i) for i in row.items], created_by=row.created_by,
+                     created_at=row.created_at, updated_at=row.updated_at)
+
+
+def _items(body: LayoutIn) -> list[dict[str, Any]]:
+    return [i.model_dump(mode="json") for i in body.items]
+
+
+async def _get(session: AsyncSession, call: Call[Any]) -> SharedLayout:
+    row = await session.get(SharedLayout, call.path_uuid("layout_id"))
+    if row is None or row.customer_id != call.user.customer_id:
+        raise NotFound("no such layout")
+    return row
+
+
+async def _flush(session: AsyncSession, name: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(f"a shared layout named {name!r} already exists") from None
+
+
+@router.route("GET", "/layouts", role=Role.VIEWER, response=LayoutList, tags=["layouts"])
+async def list_layouts(call: Call[NoBody]) -> LayoutList:
+    """The shared layouts of the caller's organisation."""
+    async with call.app[keys.SESSIONS]() as session:
+        rows = (await session.scalars(select(SharedLayout).where(
+            SharedLayout.customer_id == call.user.customer_id).order_by(SharedLayout.name))).all()
+        return LayoutList(items=[layout_out(r) for r in rows])
+
+
+@router.route("POST", "/layouts", role=Role.SUPERVISOR, body=LayoutIn, response=LayoutOut, status=201,
+              tags=["layouts"], errors=(409, 422))
+async def create_layout(call: Call[LayoutIn]) -> LayoutOut:
+    """Publish a layout under a new name."""
+    body = call.body
+    async with call.app[keys.SESSIONS].begin() as session:
+        row = SharedLayout(customer_id=call.user.customer_id, name=body.name, rows=body.rows, cols=body.cols,
+                           items=_items(body), created_by=call.user.username)
+        session.add(row)
+        await _flush(session, body.name)
+        await record(session, actor_of(call), "layout.created", target_type="layout", target_id=row.id,
+                     new={"name": body.name, "tiles": len(body.items)})
+        return layout_out(row)
+
+
+@router.route("GET", "/layouts/{layout_id}", role=Role.VIEWER, response=LayoutOut, tags=["layouts"], errors=(404,))
+async def get_layout(call: Call[NoBody]) -> LayoutOut:
+    """One shared layout."""
+    async with call.app[keys.SESSIONS]() as session:
+        return layout_out(await _get(session, call))
+
+
+@router.route("PUT", "/layouts/{layout_id}", role=Role.SUPERVISOR, body=LayoutIn, response=LayoutOut,
+              tags=["layouts"], errors=(404, 409, 422))
+async def replace_layout(call: Call[LayoutIn]) -> LayoutOut:
+    """Replace a shared layout's name and grid."""
+    body = call.body
+    async with call.app[keys.SESSIONS].begin() as session:
+        row = await _get(session, call)
+        old = {"name": row.name, "tiles": len(row.items)}
+        row.name, row.rows, row.cols, row.items = body.name, body.rows, body.cols, _items(body)
+        await _flush(session, body.name)
+        await record(session, actor_of(call), "layout.changed", target_type="layout", target_id=row.id, old=old,
+                     new={"name": body.name, "tiles": len(body.items)})
+        return layout_out(row)
+
+
+@router.route("DELETE", "/layouts/{layout_id}", role=Role.SUPERVISOR, status=204, tags=["layouts"], errors=(404,))
+async def delete_layout(call: Call[NoBody]) -> None:
+    """Withdraw a shared layout (copies operators made locally stay)."""
+    async with call.app[keys.SESSIONS].begin() as session:
+        row = await _get(session, call)
+        await record(session, actor_of(call), "layout.deleted", target_type="layout", target_id=row.id,
+                     old={"name": row.name})
+        await session.delete(row)

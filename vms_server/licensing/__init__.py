@@ -1,0 +1,1 @@
+"""Signed licences: verification and the limits they grant."""

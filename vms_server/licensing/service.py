@@ -1,0 +1,127 @@
+"""The licence in force and the limits it grants.
+
+Expiry degrades gracefully: during the grace period everything works and the state says `grace`; after it,
+recording continues (footage is never dropped for a paperwork reason) but new cameras and analytics stop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vms_cloud_sync.protocol.licence import Analytics, LicenceInvalid, LicenceTerms, parse, verify
+from vms_server.audit.service import Actor, record
+from vms_server.cameras.models import Camera
+from vms_server.db.base import utcnow
+from vms_server.errors import Conflict, InvalidInput, LicenceError
+from vms_server.licensing.models import LicenceRecord
+from vms_server.settings import LicensingSection
+
+
+class LicenceState(enum.StrEnum):
+    UNLICENSED = "unlicensed"
+    NOT_YET_VALID = "not_yet_valid"
+    VALID = "valid"
+    GRACE = "grace"
+    EXPIRED = "expired"
+
+
+class LicenceStatus(BaseModel):
+    state: LicenceState
+    message: str
+    licence_id: str | None = None
+    customer_name: str | None = None
+    max_cameras: int = Field(description="Cameras allowed now (the evaluation allowance when unlicensed)")
+    cameras_used: int
+    analytics: list[Analytics] = Field(default_factory=list)
+    valid_from: dt.datetime | None = None
+    valid_until: dt.datetime | None = None
+    grace_days: int | None = None
+
+
+def state_of(terms: LicenceTerms, now: dt.datetime) -> LicenceState:
+    if now < terms.valid_from:
+        return LicenceState.NOT_YET_VALID
+    if now <= terms.valid_until:
+        return LicenceState.VALID
+    if now <= terms.valid_until + dt.timedelta(days=terms.grace_days):
+        return LicenceState.GRACE
+    return LicenceState.EXPIRED
+
+
+async def _latest_terms(session: AsyncSession, policy: LicensingSection) -> LicenceTerms | None:
+    rows = (await session.scalars(select(LicenceRecord).order_by(LicenceRecord.imported_at.desc()))).all()
+    for row in rows:
+        try:  # re-verified on every read: a row edited in the database is ignored, not trusted
+            return verify(parse(row.document), policy.public_keys)
+        except LicenceInvalid:
+            continue
+    return None
+
+
+async def status(session: AsyncSession, policy: LicensingSection) -> LicenceStatus:
+    used = int(await session.scalar(select(func.count()).select_from(Camera)) or 0)
+    terms = await _latest_terms(session, policy)
+    if terms is None:
+        return LicenceStatus(
+            state=LicenceState.UNLICENSED,
+            message=f"no licence imported: evaluation allows {policy.unlicensed_camera_limit} cameras",
+            max_cameras=policy.unlicensed_camera_limit,
+            cameras_used=used,
+        )
+    state = state_of(terms, utcnow())
+    usable = state in (LicenceState.VALID, LicenceState.GRACE)
+    messages = {
+        LicenceState.VALID: "licence valid",
+        LicenceState.GRACE: "licence expired; grace period running, renew it",
+        LicenceState.EXPIRED: "licence expired: recording continues, new cameras and analytics are refused",
+        LicenceState.NOT_YET_VALID: "licence not valid yet",
+    }
+    return LicenceStatus(
+        state=state,
+        message=messages[state],
+        licence_id=terms.licence_id,
+        customer_name=terms.customer_name,
+        max_cameras=terms.max_cameras if usable else 0,
+        cameras_used=used,
+        analytics=terms.analytics if usable else [],
+        valid_from=terms.valid_from,
+        valid_until=terms.valid_until,
+        grace_days=terms.grace_days,
+    )
+
+
+async def require_camera_slot(session: AsyncSession, policy: LicensingSection, adding: int = 1) -> None:
+    """Raise LicenceError when adding cameras would exceed what the licence allows."""
+    current = await status(session, policy)
+    if current.cameras_used + adding > current.max_cameras:
+        raise LicenceError(
+            f"licence allows {current.max_cameras} cameras and {current.cameras_used} are configured "
+            f"({current.message})",
+            code="licence_camera_limit",
+        )
+
+
+async def import_licence(
+    session: AsyncSession, policy: LicensingSection, customer_id: uuid.UUID, document: str, actor: Actor
+) -> LicenceStatus:
+    """Verify and store a signed licence. Raises InvalidInput with the reason when it is refused."""
+    try:
+        terms = verify(parse(document), policy.public_keys)
+    except LicenceInvalid as exc:
+        raise InvalidInput(f"licence refused: {exc}", code="licence_invalid") from None
+    state = state_of(terms, utcnow())
+    if state == LicenceState.EXPIRED:
+        raise InvalidInput(f"licence refused: it expired on {terms.valid_until:%Y-%m-%d}", code="licence_expired")
+    if await session.scalar(select(LicenceRecord.id).where(LicenceRecord.licence_id == terms.licence_id)):
+        raise Conflict(f"licence {terms.licence_id} is already imported")
+    session.add(LicenceRecord(customer_id=customer_id, licence_id=terms.licence_id, document=document))
+    await session.flush()
+    await record(session, actor, "licence.imported", target_type="licence", target_id=terms.licence_id,
+                 new=terms.model_dump(mode="json"))
+    return await status(session, policy)

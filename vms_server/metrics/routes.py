@@ -1,0 +1,35 @@
+"""`GET /metrics` (Prometheus text format). Authentication: the `metrics.token` scrape token, or an Admin
+access token; both as `Authorization: Bearer ...`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from vms_server import keys
+from vms_server.api.routing import ApiRouter, Call, NoBody
+from vms_server.auth.models import Role
+from vms_server.metrics.collectors import AppMetrics
+
+router = ApiRouter(prefix="")
+
+
+@router.route("GET", "/metrics", role=Role.ADMIN, media_type="text/plain", tags=["monitoring"])
+async def metrics(call: Call[NoBody]) -> web.Response:
+    """Prometheus metrics: HTTP, cameras, models, queues, process, GPU, events, incidents."""
+    body = await call.app[keys.METRICS].render(call.app)
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+async def metrics_context(app: web.Application) -> AsyncIterator[None]:
+    """After the watchdog, so job timings can be observed."""
+    collected = AppMetrics()
+    app[keys.METRICS] = collected
+    timings = app.get(keys.JOB_TIMINGS)
+    if timings is not None:
+        timings.add_listener(collected.observe_job)
+    yield

@@ -1,0 +1,1 @@
+"""The customer and its physical hierarchy: site > building > floor > zone."""

@@ -1,0 +1,58 @@
+"""Models of the site hierarchy API."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class NodeCreate(BaseModel):
+    """Create a site, building, floor or zone."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    address: str | None = Field(None, max_length=500, description="Sites only")
+    timezone: str | None = Field(None, max_length=64, description="Sites only (IANA name)")
+    level: int | None = Field(None, ge=-20, le=300, description="Floors only")
+
+
+class NodeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    address: str | None = Field(None, max_length=500)
+    timezone: str | None = Field(None, max_length=64)
+    level: int | None = Field(None, ge=-20, le=300)
+
+
+class NodeOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    name: str
+    parent_id: uuid.UUID | None
+    address: str | None = None
+    timezone: str | None = None
+    level: int | None = None
+
+
+class NodeList(BaseModel):
+    items: list[NodeOut]
+
+
+class TreeCamera(BaseModel):
+    id: uuid.UUID
+    name: str
+    enabled: bool
+    tags: list[str]
+
+
+class TreeNode(BaseModel):
+    id: uuid.UUID
+    kind: str
+    name: str
+    children: list[TreeNode] = Field(default_factory=list)
+    cameras: list[TreeCamera] = Field(default_factory=list)
+
+
+class Tree(BaseModel):
+    sites: list[TreeNode]

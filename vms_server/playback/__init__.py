@@ -1,0 +1,1 @@
+"""Playback: timeline queries, snapshots, fMP4 playback, MP4 export jobs and the live restream."""

@@ -1,0 +1,107 @@
+"""Live restream: one camera connection, any number of viewers.
+
+A LiveTap is a consumer on a stream worker; it only does work while someone watches. Each viewer gets a
+bounded queue; a viewer that falls behind skips to the next keyframe instead of slowing anyone else.
+Wire format (WebSocket binary message): 8-byte big-endian signed wall clock in microseconds, 1 flags
+byte (bit 0 = keyframe), one access unit (Annex-B with parameter sets before keyframes, or one JPEG).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import threading
+from dataclasses import dataclass, field
+
+from vms_server.ingest.source import StreamInfo
+from vms_server.ingest.worker import MediaPacket, StreamWorker
+
+QUEUE_LIMIT = 200
+_HEADER = struct.Struct(">qB")
+
+
+def _has_parameter_sets(codec: str, data: bytes) -> bool:
+    head = data[:256]
+    index = head.find(b"\x00\x00\x01")
+    while index != -1 and index + 3 < len(head):
+        nal = head[index + 3]
+        if (codec == "h264" and nal & 0x1F == 7) or (codec == "hevc" and (nal >> 1) & 0x3F == 32):
+            return True
+        index = head.find(b"\x00\x00\x01", index + 3)
+    return False
+
+
+def frame_message(info: StreamInfo, pkt: MediaPacket) -> bytes:
+    data = bytes(pkt.packet)
+    if pkt.keyframe and info.codec != "mjpeg" and info.extradata and not _has_parameter_sets(info.codec, data):
+        data = info.extradata + data
+    return _HEADER.pack(pkt.wall_us, 1 if pkt.keyframe else 0) + data
+
+
+@dataclass(eq=False)
+class Viewer:
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[bytes | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    after_us: int = -1
+    need_key: bool = True  # until the first keyframe reaches the client
+
+    def offer(self, message: bytes, keyframe: bool, wall_us: int) -> None:
+        """On the loop: enqueue, or drop until the next keyframe when the client is too slow."""
+        if wall_us <= self.after_us:
+            return
+        if self.need_key and not keyframe:
+            return
+        try:
+            self.queue.put_nowait(message)
+            self.need_key = False
+        except asyncio.QueueFull:
+            self.need_key = True
+
+    def closed(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+
+
+class LiveTap:
+    """PacketConsumer fanning one stream out to viewers (created on first view, kept while the worker lives)."""
+
+    def __init__(self, worker: StreamWorker) -> None:
+        self.worker = worker
+        self.info: StreamInfo | None = None
+        self._viewers: set[Viewer] = set()
+        self._lock = threading.Lock()
+        worker.add(self)
+
+    def subscribe(self, viewer: Viewer) -> list[bytes]:
+        """Register a viewer; returns the messages of the current GOP (keyframe first) to send first."""
+        with self._lock:
+            info = self.info
+            gop = self.worker.gop() if info is not None else []
+            viewer.after_us = gop[-1].wall_us if gop else -1
+            viewer.need_key = not gop
+            self._viewers.add(viewer)
+        return [frame_message(info, p) for p in gop] if info is not None else []
+
+    def unsubscribe(self, viewer: Viewer) -> None:
+        with self._lock:
+            self._viewers.discard(viewer)
+
+    @property
+    def viewers(self) -> int:
+        return len(self._viewers)
+
+    def on_open(self, info: StreamInfo) -> None:
+        self.info = info
+
+    def on_close(self, reason: str) -> None:
+        self.info = None
+
+    def on_packet(self, pkt: MediaPacket) -> None:
+        with self._lock:
+            if not self._viewers or self.info is None:
+                return
+            message = frame_message(self.info, pkt)
+            for viewer in self._viewers:
+                with contextlib.suppress(RuntimeError):
+                    viewer.loop.call_soon_threadsafe(viewer.offer, message, pkt.keyframe, pkt.wall_us)

@@ -1,0 +1,239 @@
+"""HTTP routes of playback: the timeline and exports (declared), plus binary and streaming endpoints
+(snapshot, fMP4 playback, export download) that authenticate themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from vms_server import keys
+from vms_server.api.context import actor_of
+from vms_server.api.routing import ApiRouter, Call, NoBody, validation_details
+from vms_server.audit.service import record
+from vms_server.auth.models import Role
+from vms_server.auth.principal import Principal, authenticate
+from vms_server.cameras.models import Camera
+from vms_server.cameras.service import get_camera
+from vms_server.errors import InvalidInput, NotFound, Unauthenticated
+from vms_server.playback.media import MediaError, decode_last_blocking, remux_blocking, snapshot_blocking
+from vms_server.playback.schemas import (
+    ExportIn,
+    ExportOut,
+    GapOut,
+    PlaybackQuery,
+    RangeOut,
+    RangeQuery,
+    RecordingsOut,
+    SnapshotQuery,
+)
+from vms_server.playback.service import to_us
+from vms_server.playback.timeline import Span, merge, segments_between
+from vms_server.recording.models import ExportJob
+
+router = ApiRouter()
+TAGS = ["playback"]
+FMP4_STREAM = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+
+
+@router.route("GET", "/cameras/{camera_id}/recordings", role=Role.VIEWER, query=RangeQuery,
+              response=RecordingsOut, tags=TAGS, errors=(404, 422))
+async def recordings(call: Call[NoBody]) -> RecordingsOut:
+    """Recorded ranges and gaps of a camera in a period (the timeline)."""
+    camera_id = call.path_uuid("camera_id")
+    q = call.query(RangeQuery)
+    async with call.app[keys.SESSIONS]() as session:
+        await get_camera(session, camera_id, call.user)
+        rows = await segments_between(session, camera_id, None, q.start, q.end)
+    spans = [Span(r.start_at, r.end_at, r.stream) for r in rows]
+    recorder = call.app[keys.RECORDER].recorder(camera_id)
+    live = recorder.current() if recorder is not None else None
+    if live is not None:
+        spans.append(Span(dt.datetime.fromtimestamp(live[0] / 1e6, dt.UTC),
+                          dt.datetime.fromtimestamp(live[1] / 1e6, dt.UTC), "main"))
+    ranges, gaps = merge(spans, q.start, q.end)
+    return RecordingsOut(ranges=[RangeOut(start=r.start, end=r.end, stream=r.stream) for r in ranges],
+                         gaps=[GapOut(start=g.start, end=g.end) for g in gaps])
+
+
+def _export_out(job: ExportJob, progress: float) -> ExportOut:
+    return ExportOut(id=job.id, camera_id=job.camera_id, start=job.start_at, end=job.end_at, stream=job.stream,
+                     state=job.state, progress=progress, error=job.error, bytes=job.bytes,
+                     created_at=job.created_at)
+
+
+@router.route("POST", "/exports", role=Role.VIEWER, body=ExportIn, response=ExportOut, status=202, tags=TAGS,
+              errors=(404, 422))
+async def create_export(call: Call[ExportIn]) -> ExportOut:
+    """Export a time range (across segments) as one MP4, in the background; poll for progress."""
+    body = call.body
+    service = call.app[keys.PLAYBACK]
+    if (body.end - body.start).total_seconds() > service.max_seconds:
+        raise InvalidInput(f"exports are limited to {service.max_seconds:.0f} seconds")
+    async with call.app[keys.SESSIONS].begin() as session:
+        camera = await get_camera(session, body.camera_id, call.user)
+        job = ExportJob(camera_id=camera.id, customer_id=camera.customer_id, site_id=camera.site_id,
+                        stream=body.stream, start_at=body.start, end_at=body.end, state="queued", progress=0.0,
+                        created_by=call.user.username)
+        session.add(job)
+        await session.flush()
+        out = _export_out(job, 0.0)
+        await record(session, actor_of(call), "recording.exported", target_type="camera", target_id=camera.id,
+                     new={"export_id": str(job.id), "start": body.start.isoformat(), "end": body.end.isoformat(),
+                          "stream": body.stream})
+    service.start_export(out.id)
+    return out
+
+
+async def _job(app: web.Application, job_id: uuid.UUID, who: Principal) -> ExportJob:
+    async with app[keys.SESSIONS]() as session:
+        job = await session.get(ExportJob, job_id)
+        if job is None or job.customer_id != who.customer_id or not who.can_see_site(job.site_id):
+            raise NotFound("no such export")
+        return job
+
+
+@router.route("GET", "/exports/{export_id}", role=Role.VIEWER, response=ExportOut, tags=TAGS, errors=(404,))
+async def get_export(call: Call[NoBody]) -> ExportOut:
+    """State and progress of an export."""
+    job = await _job(call.app, call.path_uuid("export_id"), call.user)
+    return _export_out(job, call.app[keys.PLAYBACK].progress(job))
+
+
+# --- raw endpoints ----------------------------------------------------------------------------------
+async def principal_of(request: web.Request) -> Principal:
+    """Bearer header or `?access_token=` (video elements and players cannot set headers)."""
+    token = request.query.get("access_token")
+    if token and "Authorization" not in request.headers:
+        request = request.clone(headers={**request.headers, "Authorization": f"Bearer {token}"})
+    principal = await authenticate(request)
+    if principal is None:
+        raise Unauthenticated("missing or invalid access token")
+    return principal
+
+
+def parse_query(request: web.Request, model: type[Any]) -> Any:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise InvalidInput("invalid query parameters", details=validation_details(exc)) from None
+
+
+async def camera_for(request: web.Request, who: Principal) -> Camera:
+    raw = request.match_info["camera_id"]
+    try:
+        camera_id = uuid.UUID(raw)
+    except ValueError:
+        raise NotFound("no such camera") from None
+    async with request.app[keys.SESSIONS]() as session:
+        return await get_camera(session, camera_id, who)
+
+
+@router.route("GET", "/cameras/{camera_id}/snapshot", role=Role.VIEWER, query=SnapshotQuery, media_type="image/jpeg",
+              query_token=True, tags=TAGS, errors=(404, 422))
+async def snapshot(call: Call[NoBody]) -> web.StreamResponse:
+    """A JPEG of the camera now (live) or at `at` (from the recording)."""
+    request = call.request
+    q = call.query(SnapshotQuery)
+    camera = await camera_for(request, call.user)
+    try:
+        if q.at is None:
+            data = await _live_snapshot(request.app, camera.id, q.stream)
+        else:
+            pieces = await request.app[keys.PLAYBACK].pieces(camera.id, q.stream, q.at,
+                                                             q.at + dt.timedelta(milliseconds=1))
+            if not pieces:
+                raise NotFound("nothing recorded at this time")
+            data = await asyncio.to_thread(snapshot_blocking, pieces[0], to_us(q.at))
+    except MediaError as exc:
+        raise NotFound(str(exc)) from None
+    return web.Response(body=data, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+async def _live_snapshot(app: web.Application, camera_id: uuid.UUID, stream: str) -> bytes:
+    worker = app[keys.PLAYBACK].runtime(camera_id).worker(stream)
+    info, gop = worker.info, worker.gop()
+    if info is None or not gop:
+        raise NotFound("the camera is not streaming")
+    return await asyncio.to_thread(decode_last_blocking, info.codec, info.extradata, [bytes(p.packet) for p in gop])
+
+
+class _ChunkWriter:
+    """A write-only file object for PyAV that hands chunks to the event loop with back-pressure."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None],
+                 cancelled: threading.Event) -> None:
+        self.loop, self.queue, self.cancelled = loop, queue, cancelled
+
+    def write(self, data: bytes) -> int:
+        if self.cancelled.is_set():
+            raise OSError("client went away")
+        asyncio.run_coroutine_threadsafe(self.queue.put(bytes(data)), self.loop).result()
+        return len(data)
+
+
+@router.route("GET", "/cameras/{camera_id}/playback.mp4", role=Role.VIEWER, query=PlaybackQuery,
+              media_type="video/mp4", query_token=True, tags=TAGS, errors=(404, 422))
+async def playback(call: Call[NoBody]) -> web.StreamResponse:
+    """Recorded video from `start` to `end` as streamed fragmented MP4 (seek by asking a new start)."""
+    request = call.request
+    q = call.query(PlaybackQuery)
+    camera = await camera_for(request, call.user)
+    pieces = await request.app[keys.PLAYBACK].pieces(camera.id, q.stream, q.start, q.end)
+    if not pieces:
+        raise NotFound("nothing recorded in this range")
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(8)
+    cancelled = threading.Event()
+    writer = _ChunkWriter(loop, queue, cancelled)
+
+    def produce() -> None:
+        try:
+            remux_blocking(pieces, to_us(q.start), to_us(q.end), writer, options=FMP4_STREAM, speed=q.speed,
+                           progress=lambda _f: not cancelled.is_set())
+        except (MediaError, OSError):
+            pass
+        finally:
+            if not cancelled.is_set():
+                asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
+
+    response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
+    task = asyncio.create_task(asyncio.to_thread(produce))
+    try:
+        await response.prepare(request)
+        while (chunk := await queue.get()) is not None:
+            await response.write(chunk)
+        await response.write_eof()
+    finally:
+        cancelled.set()
+        while not queue.empty():
+            queue.get_nowait()
+        with contextlib.suppress(Exception):
+            await task
+    return response
+
+
+@router.route("GET", "/exports/{export_id}/file", role=Role.VIEWER, media_type="video/mp4", query_token=True,
+              tags=TAGS, errors=(404,))
+async def export_file(call: Call[NoBody]) -> web.StreamResponse:
+    """Download a finished export."""
+    job = await _job(call.app, call.path_uuid("export_id"), call.user)
+    if job.state != "done" or not job.path or not await asyncio.to_thread(Path(job.path).is_file):
+        raise NotFound(f"the export is {job.state}; its file is not available")
+    name = f"camera-{job.camera_id}-{job.start_at:%Y%m%dT%H%M%S}.mp4"
+    return web.FileResponse(job.path, headers={"Content-Type": "video/mp4",
+                                               "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def install(app: web.Application) -> None:
+    from vms_server.playback import live_routes
+
+    live_routes.install(app)
+

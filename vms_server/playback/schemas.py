@@ -1,0 +1,77 @@
+"""API models of playback and export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+
+class RangeQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: AwareDatetime = Field(description="ISO 8601 with a time zone")
+    end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _order(self) -> RangeQuery:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class PlaybackQuery(RangeQuery):
+    stream: Literal["main", "sub"] = "main"
+    speed: float = Field(1.0, ge=0.25, le=64, description="Playback speed; above 4x only keyframes are sent")
+    access_token: str | None = Field(None, description="For players that cannot send headers")
+
+
+class SnapshotQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at: AwareDatetime | None = Field(None, description="Recorded picture at this time; omitted: live")
+    stream: Literal["main", "sub"] = "main"
+    access_token: str | None = None
+
+
+class RangeOut(BaseModel):
+    start: dt.datetime
+    end: dt.datetime
+    stream: str
+
+
+class GapOut(BaseModel):
+    start: dt.datetime
+    end: dt.datetime
+
+
+class RecordingsOut(BaseModel):
+    ranges: list[RangeOut]
+    gaps: list[GapOut]
+
+
+class ExportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    camera_id: uuid.UUID
+    start: AwareDatetime
+    end: AwareDatetime
+    stream: Literal["main", "sub"] = "main"
+
+    @model_validator(mode="after")
+    def _order(self) -> ExportIn:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class ExportOut(BaseModel):
+    id: uuid.UUID
+    camera_id: uuid.UUID
+    start: dt.datetime
+    end: dt.datetime
+    stream: str
+    state: Literal["queued", "running", "done", "failed"]
+    progress: float = Field(ge=0, le=1)
+    error: str | None
+    bytes: int | None
+    created_at: dt.datetime

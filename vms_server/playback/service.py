@@ -1,0 +1,159 @@
+"""Playback service (`app[keys.PLAYBACK]`): footage lookup, clips, export jobs and live taps."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import update
+
+from vms_server import keys
+from vms_server.errors import InvalidInput, NotFound, NotReady
+from vms_server.ingest.manager import CameraRuntime
+from vms_server.playback.live import LiveTap
+from vms_server.playback.media import MediaError, Piece, remux_blocking
+from vms_server.playback.timeline import segments_between
+from vms_server.recording.models import ExportJob
+
+logger = logging.getLogger(__name__)
+EXPORT_OPTIONS = {"movflags": "+faststart"}
+
+
+def to_us(value: dt.datetime) -> int:
+    return int(value.timestamp() * 1_000_000)
+
+
+class PlaybackService:
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.sessions = app[keys.SESSIONS]
+        self.export_dir = app[keys.SETTINGS].data_dir / "exports"
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+        self.max_seconds = app[keys.SETTINGS].recording.export_max_seconds
+        self._jobs: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._progress: dict[uuid.UUID, float] = {}
+        self._slots = asyncio.Semaphore(2)
+
+    async def pieces(self, camera_id: uuid.UUID, stream: str, start: dt.datetime, end: dt.datetime) -> list[Piece]:
+        if end <= start:
+            raise InvalidInput("end must be after start")
+        if (end - start).total_seconds() > self.max_seconds:
+            raise InvalidInput(f"ranges are limited to {self.max_seconds:.0f} seconds")
+        async with self.sessions() as session:
+            rows = await segments_between(session, camera_id, stream, start, end)
+        pieces = [Piece(Path(r.volume) / r.path, to_us(r.start_at), to_us(r.end_at)) for r in rows]
+        recorder = self.app[keys.RECORDER].recorder(camera_id)
+        current = recorder.open_file() if recorder is not None and recorder.stream == stream else None
+        overlaps = current is not None and current[1] < to_us(end) and current[2] > to_us(start)
+        if current is not None and overlaps and (not pieces or pieces[-1].start_us < current[1]):
+            pieces.append(Piece(*current))
+        return pieces
+
+    async def cut_clip(self, camera_id: uuid.UUID, start: dt.datetime, end: dt.datetime, path: Path,
+                       stream: str = "main") -> Path:
+        """Write [start, end] of a camera's recording to an MP4 file (event clips). Raises NotFound when
+        nothing is recorded in the range, InvalidInput for a bad range."""
+        pieces = await self.pieces(camera_id, stream, start, end)
+        if not pieces:
+            raise NotFound("no recording in this range")
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        try:
+            await asyncio.to_thread(remux_blocking, pieces, to_us(start), to_us(end), str(path),
+                                    options=EXPORT_OPTIONS)
+        except MediaError as exc:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+            raise NotFound(str(exc)) from None
+        return path
+
+    # --- exports ------------------------------------------------------------------------------------
+    def progress(self, job: ExportJob) -> float:
+        return self._progress.get(job.id, job.progress)
+
+    def start_export(self, job_id: uuid.UUID) -> None:
+        self._jobs[job_id] = asyncio.create_task(self._run_export(job_id))
+
+    async def _set(self, job_id: uuid.UUID, **values: object) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(update(ExportJob).where(ExportJob.id == job_id).values(**values))
+
+    async def _run_export(self, job_id: uuid.UUID) -> None:
+        async with self._slots:
+            async with self.sessions() as session:
+                job = await session.get(ExportJob, job_id)
+            if job is None:
+                return
+            await self._set(job_id, state="running")
+            path = self.export_dir / f"{job_id}.mp4"
+            loop = asyncio.get_running_loop()
+            last = [time.monotonic()]
+
+            def report(fraction: float) -> bool:
+                self._progress[job_id] = min(max(fraction, 0.0), 0.99)
+                if time.monotonic() - last[0] > 1.0:
+                    last[0] = time.monotonic()
+                    asyncio.run_coroutine_threadsafe(self._set(job_id, progress=self._progress[job_id]), loop)
+                return True
+
+            try:
+                pieces = await self.pieces(job.camera_id, job.stream, job.start_at, job.end_at)
+                if not pieces:
+                    raise MediaError("no recorded video in this range")
+                await asyncio.to_thread(remux_blocking, pieces, to_us(job.start_at), to_us(job.end_at), str(path),
+                                        options=EXPORT_OPTIONS, progress=report)
+                await self._set(job_id, state="done", progress=1.0, path=str(path), bytes=path.stat().st_size)
+            except (MediaError, InvalidInput, OSError) as exc:
+                path.unlink(missing_ok=True)
+                logger.warning("export %s failed: %s", job_id, exc, extra={"camera_id": str(job.camera_id)})
+                await self._set(job_id, state="failed", error=str(exc))
+            finally:
+                self._progress.pop(job_id, None)
+                self._jobs.pop(job_id, None)
+
+    async def resume(self) -> None:
+        """Jobs interrupted by a restart run again from the start."""
+        async with self.sessions() as session:
+            from sqlalchemy import select
+
+            ids = (await session.scalars(select(ExportJob.id).where(ExportJob.state.in_(("queued", "running")))))
+            pending = list(ids.all())
+        for job_id in pending:
+            self.start_export(job_id)
+
+    async def close(self) -> None:
+        for task in list(self._jobs.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # --- live ---------------------------------------------------------------------------------------
+    def runtime(self, camera_id: uuid.UUID) -> CameraRuntime:
+        runtime = self.app[keys.RECORDER].ingest.runtimes.get(camera_id)
+        if runtime is None:
+            raise NotReady("the camera is disabled or not connected by this server")
+        return runtime
+
+    def tap(self, camera_id: uuid.UUID, role: str) -> LiveTap:
+        runtime = self.runtime(camera_id)
+        worker = runtime.worker(role)
+        key = f"live:{worker.role}"
+        tap = runtime.attachments.get(key)
+        if tap is None:
+            tap = LiveTap(worker)
+            runtime.attachments[key] = tap
+        assert isinstance(tap, LiveTap)
+        return tap
+
+
+async def playback_context(app: web.Application) -> AsyncIterator[None]:
+    service = PlaybackService(app)
+    app[keys.PLAYBACK] = service
+    await service.resume()
+    yield
+    await service.close()

@@ -1,0 +1,160 @@
+"""PTZ on behalf of operators: finds the camera's ONVIF address and sealed credentials, keeps one ONVIF
+client per camera, and runs preset tours as server-side tasks (so a tour survives the operator closing
+the client)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vms_server.auth.principal import Principal
+from vms_server.cameras.service import get_camera
+from vms_server.errors import Conflict, NotFound
+from vms_server.ptz.device import PtzDevice
+from vms_server.ptz.schemas import PresetOut, PtzMove, PtzStatus, TourState
+from vms_server.security.keystore import SecretBox
+
+logger = logging.getLogger(__name__)
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass
+class _Tour:
+    name: str
+    presets: list[str]
+    task: asyncio.Task[None]
+
+
+class PtzService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
+        self._sessions = sessions
+        self._box = box
+        self._devices: dict[uuid.UUID, tuple[str, PtzDevice]] = {}
+        self._tours: dict[uuid.UUID, _Tour] = {}
+
+    async def device(self, camera_id: uuid.UUID, who: Principal) -> PtzDevice:
+        """The camera's PTZ head, after checking the caller may see it. Raises NotFound or Conflict."""
+        async with self._sessions() as session:
+            camera = await get_camera(session, camera_id, who)
+            if not camera.ptz:
+                raise Conflict("this camera is not configured as a PTZ camera")
+            if not camera.onvif_url:
+                raise Conflict("this camera has no ONVIF address, so it cannot be steered")
+            password = self._box.open(camera.secret_sealed) if camera.secret_sealed else None
+            fingerprint = f"{camera.onvif_url}|{camera.username}|{camera.secret_sealed}"
+            cached = self._devices.get(camera_id)
+            if cached is not None and cached[0] == fingerprint:
+                return cached[1]
+            device = PtzDevice(camera.onvif_url, camera.username, password)
+        if cached is not None:
+            await cached[1].close()
+        self._devices[camera_id] = (fingerprint, device)
+        return device
+
+    async def move(self, camera_id: uuid.UUID, who: Principal, move: PtzMove) -> None:
+        device = await self.device(camera_id, who)
+        self._cancel_tour(camera_id)
+        params: dict[str, Any] = {"Velocity": {"PanTilt": {"x": move.pan, "y": move.tilt}, "Zoom": {"x": move.zoom}}}
+        if move.timeout_s is not None:
+            params["Timeout"] = f"PT{move.timeout_s:.3f}S"
+        await device.call("ContinuousMove", **params)
+
+    async def stop(self, camera_id: uuid.UUID, who: Principal) -> None:
+        device = await self.device(camera_id, who)
+        self._cancel_tour(camera_id)
+        await device.call("Stop", PanTilt=True, Zoom=True)
+
+    async def status(self, camera_id: uuid.UUID, who: Principal) -> PtzStatus:
+        device = await self.device(camera_id, who)
+        status = await device.call("GetStatus")
+        position, moves = getattr(status, "Position", None), getattr(status, "MoveStatus", None)
+        pan_tilt = getattr(position, "PanTilt", None)
+        zoom = getattr(position, "Zoom", None)
+        tour = self._tours.get(camera_id)
+        return PtzStatus(
+            pan=_num(getattr(pan_tilt, "x", None)), tilt=_num(getattr(pan_tilt, "y", None)),
+            zoom=_num(getattr(zoom, "x", None)),
+            pan_tilt_moving=str(getattr(moves, "PanTilt", "IDLE")) == "MOVING",
+            zoom_moving=str(getattr(moves, "Zoom", "IDLE")) == "MOVING",
+            tour=tour.name if tour is not None and not tour.task.done() else None,
+        )
+
+    async def presets(self, camera_id: uuid.UUID, who: Principal) -> list[PresetOut]:
+        device = await self.device(camera_id, who)
+        return [PresetOut(token=str(p.token), name=str(getattr(p, "Name", None) or p.token))
+                for p in (await device.call("GetPresets") or [])]
+
+    async def save_preset(self, camera_id: uuid.UUID, who: Principal, name: str) -> PresetOut:
+        device = await self.device(camera_id, who)
+        token = await device.call("SetPreset", PresetName=name)
+        return PresetOut(token=str(token), name=name)
+
+    async def goto_preset(self, camera_id: uuid.UUID, who: Principal, token: str) -> None:
+        device = await self.device(camera_id, who)
+        self._cancel_tour(camera_id)
+        await self._goto(device, camera_id, token)
+
+    async def _goto(self, device: PtzDevice, camera_id: uuid.UUID, token: str) -> None:
+        await device.call("GotoPreset", PresetToken=token)
+        logger.info("PTZ preset %s", token, extra={"camera_id": str(camera_id)})
+
+    async def delete_preset(self, camera_id: uuid.UUID, who: Principal, token: str) -> None:
+        device = await self.device(camera_id, who)
+        await device.call("RemovePreset", PresetToken=token)
+
+    async def start_tour(self, camera_id: uuid.UUID, who: Principal, name: str, dwell_s: float) -> TourState:
+        """Visit the presets whose name starts with `name` ('all': every preset), `dwell_s` at each, until
+        stopped or a manual move. Raises Conflict when no preset belongs to the tour."""
+        presets = await self.presets(camera_id, who)
+        device = await self.device(camera_id, who)
+        wanted = [p.token for p in presets
+                  if name.lower() == "all" or p.name.lower().startswith(name.lower())]
+        if not wanted:
+            raise Conflict(f"no preset belongs to tour {name!r}: name presets '{name} 1', '{name} 2', ...")
+        self._cancel_tour(camera_id)
+        task = asyncio.create_task(self._run_tour(device, camera_id, wanted, dwell_s))
+        self._tours[camera_id] = _Tour(name, wanted, task)
+        return TourState(name=name, running=True, presets=wanted)
+
+    async def stop_tour(self, camera_id: uuid.UUID, who: Principal, name: str) -> TourState:
+        await self.device(camera_id, who)  # the same visibility checks as every other call
+        tour = self._tours.get(camera_id)
+        if tour is None or tour.name != name or tour.task.done():
+            raise NotFound(f"tour {name!r} is not running on this camera")
+        self._cancel_tour(camera_id)
+        return TourState(name=name, running=False, presets=tour.presets)
+
+    async def _run_tour(self, device: PtzDevice, camera_id: uuid.UUID, tokens: list[str], dwell_s: float) -> None:
+        try:
+            while True:
+                for token in tokens:
+                    await self._goto(device, camera_id, token)
+                    await asyncio.sleep(dwell_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("PTZ tour stopped by an error", exc_info=True, extra={"camera_id": str(camera_id)})
+
+    def _cancel_tour(self, camera_id: uuid.UUID) -> None:
+        tour = self._tours.pop(camera_id, None)
+        if tour is not None:
+            tour.task.cancel()
+
+    async def close(self) -> None:
+        for camera_id in list(self._tours):
+            tour = self._tours.pop(camera_id)
+            tour.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tour.task
+        for _, device in self._devices.values():
+            await device.close()
+        self._devices.clear()

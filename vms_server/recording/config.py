@@ -1,0 +1,41 @@
+"""Recording settings (the `[recording]` section of the server configuration).
+
+Per-camera choices (modes, schedule, pre/post-roll, retention override) live in the database and are
+edited through the API; this section holds the node-wide defaults and where footage is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class VolumeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: Path = Field(description="Directory footage is written to (created if missing)")
+    min_free_bytes: int = Field(
+        2 * 1024**3, ge=0, description="Delete the oldest unprotected footage when free space falls below this"
+    )
+    max_bytes: int | None = Field(
+        None, ge=1, description="Optional quota: footage on this volume is kept under this many bytes"
+    )
+
+
+class RecordingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(True, description="Start ingest workers and recorders for enabled cameras")
+    volumes: list[VolumeConfig] = Field(
+        default_factory=list, description="Storage volumes; empty means <data_dir>/recordings"
+    )
+    segment_seconds: float = Field(60.0, ge=1, le=900, description="Target segment length (cut on keyframes)")
+    retention_days: float = Field(30.0, gt=0, le=3650, description="System default retention")
+    cleanup_interval_s: float = Field(60.0, ge=0.5, le=3600, description="How often retention and quota run")
+    transport: Literal["tcp", "udp"] = Field("tcp", description="Default RTSP transport")
+    open_timeout_s: float = Field(10.0, gt=0, le=120, description="RTSP connect/DESCRIBE timeout")
+    read_timeout_s: float = Field(10.0, gt=0, le=120, description="No packet for this long means the stream is down")
+    backoff_initial_s: float = Field(1.0, gt=0, le=60, description="First reconnect delay")
+    backoff_max_s: float = Field(30.0, gt=0, le=600, description="Reconnect delay cap")
+    status_interval_s: float = Field(15.0, ge=1, le=600, description="Period of camera.status pushes")
+    export_max_seconds: float = Field(6 * 3600, gt=0, description="Longest export or clip accepted")

@@ -1,0 +1,184 @@
+"""The per-camera recorder: decides, packet by packet on the ingest thread, whether footage is kept.
+
+Modes combine: continuous, schedule (weekly table), motion and event (both hold recording open until
+their post-roll ends). Pre-roll comes from an in-memory ring of packets starting at a keyframe, so an
+event or motion start can reach back in time without recording all the time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vms_server.ingest.source import StreamInfo
+from vms_server.ingest.worker import MediaPacket
+from vms_server.recording.schedule import ScheduleWindow, in_schedule
+from vms_server.recording.segments import SegmentResult, SegmentWriter
+
+logger = logging.getLogger(__name__)
+RING_MIN_S = 10.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """An immutable snapshot of a camera's recording policy (replaced whole when it changes)."""
+
+    continuous: bool = True
+    motion: bool = False
+    event: bool = True
+    schedule: tuple[ScheduleWindow, ...] = ()
+    timezone: str = "UTC"
+    pre_s: float = 5.0
+    post_s: float = 10.0
+
+    @property
+    def ring_s(self) -> float:
+        if self.continuous and not self.schedule:
+            return 0.0
+        return max(self.pre_s, RING_MIN_S) if (self.motion or self.event) else self.pre_s
+
+
+@dataclass
+class _Hold:
+    until_us: int = 0
+    reason: str = ""
+    since_us: int = 0
+
+
+@dataclass
+class Recorder:
+    camera_id: str
+    stream: str
+    pick_volume: Callable[[], Path]
+    segment_seconds: float
+    sink: Callable[[SegmentResult], None]
+    policy: Policy = field(default_factory=Policy)
+    info: StreamInfo | None = None
+    writer: SegmentWriter | None = None
+    ring: deque[MediaPacket] = field(default_factory=deque)
+    hold: _Hold = field(default_factory=_Hold)
+    written_until_us: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def trigger(self, reason: str, at_us: int, pre_s: float, post_s: float) -> None:
+        """Keep footage from `at - pre_s` until `at + post_s` (extends an open hold)."""
+        with self._lock:
+            start = at_us - int(pre_s * 1e6)
+            if self.hold.until_us < at_us:
+                self.hold = _Hold(until_us=at_us + int(post_s * 1e6), reason=reason, since_us=start)
+            else:
+                self.hold.until_us = max(self.hold.until_us, at_us + int(post_s * 1e6))
+
+    def current(self) -> tuple[int, int] | None:
+        """(start_us, last_us) of the segment being written, for the live end of the timeline."""
+        writer = self.writer
+        return (writer.start_us, writer.last_us) if writer is not None else None
+
+    def open_file(self) -> tuple[Path, int, int] | None:
+        """(temporary path, start_us, last_us) of the segment being written: readable up to its last
+        flushed fragment, so clips and playback can reach the last seconds before the segment closes."""
+        writer = self.writer
+        return (writer.temp, writer.start_us, writer.last_us) if writer is not None else None
+
+    def _why(self, now_us: int) -> str | None:
+        policy = self.policy
+        if policy.continuous:
+            return "continuous"
+        if policy.schedule and in_schedule(list(policy.schedule), policy.timezone,
+                                           dt.datetime.fromtimestamp(now_us / 1e6, dt.UTC)):
+            return "schedule"
+        with self._lock:
+            if now_us <= self.hold.until_us:
+                return self.hold.reason
+        return None
+
+    # PacketConsumer
+    def on_open(self, info: StreamInfo) -> None:
+        self.info = info
+        self.ring.clear()
+
+    def on_close(self, reason: str) -> None:
+        self._finish()
+        self.ring.clear()
+        self.info = None
+
+    def on_packet(self, pkt: MediaPacket) -> None:
+        if self.info is None:
+            return
+        self._remember(pkt)
+        why = self._why(pkt.wall_us)
+        if self.writer is None:
+            if why is not None:
+                self._begin(pkt, why)
+            return
+        if why is None:
+            self._finish()
+            return
+        if pkt.keyframe and (pkt.wall_us - self.writer.start_us) / 1e6 >= self.segment_seconds - 0.001:
+            self._finish()
+            self._begin(pkt, why)
+            return
+        self.writer.write(pkt)
+        self.written_until_us = pkt.wall_us
+
+    def _remember(self, pkt: MediaPacket) -> None:
+        span = self.policy.ring_s
+        if span <= 0:
+            if self.ring:
+                self.ring.clear()
+            return
+        self.ring.append(pkt)
+        if not pkt.keyframe:
+            return
+        # Drop whole GOPs older than the horizon (checked once per GOP), keeping a keyframe at the head.
+        horizon = pkt.wall_us - int(span * 1e6)
+        while len(self.ring) > 1:
+            nxt = next((i for i in range(1, len(self.ring)) if self.ring[i].keyframe), None)
+            if nxt is None or self.ring[nxt].wall_us > horizon:
+                break
+            for _ in range(nxt):
+                self.ring.popleft()
+
+    def _begin(self, pkt: MediaPacket, why: str) -> None:
+        with self._lock:
+            since = self.hold.since_us if why == self.hold.reason else pkt.wall_us
+        since = max(since, self.written_until_us + 1)
+        backlog = [p for p in self.ring if p.wall_us >= self.written_until_us + 1]
+        start = None
+        for index, packet in enumerate(backlog):
+            if packet.keyframe and packet.wall_us <= max(since, backlog[0].wall_us):
+                start = index
+        if start is None:
+            start = next((i for i, p in enumerate(backlog) if p.keyframe), None)
+        packets = backlog[start:] if start is not None else []
+        if not packets:
+            if not pkt.keyframe:
+                return  # wait for a keyframe: a segment must start decodable
+            packets = [pkt]
+        assert self.info is not None
+        try:
+            self.writer = SegmentWriter(self.pick_volume(), self.camera_id, self.stream, self.info, packets[0],
+                                        why)
+            for packet in packets:
+                self.writer.write(packet)
+            self.written_until_us = packets[-1].wall_us
+        except Exception:
+            logger.exception("cannot start a segment", extra={"camera_id": self.camera_id})
+            self.writer = None
+
+    def _finish(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is None:
+            return
+        try:
+            result = writer.close()
+        except Exception:
+            logger.exception("cannot finish a segment", extra={"camera_id": self.camera_id})
+            return
+        if result is not None:
+            self.sink(result)

@@ -1,0 +1,172 @@
+"""HTTP routes of recording: stream status, policies, event triggers, evidence locks and retention."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from vms_server import keys
+from vms_server.api.context import actor_of
+from vms_server.api.routing import ApiRouter, Call, NoBody
+from vms_server.audit.service import record
+from vms_server.auth.models import Role
+from vms_server.cameras.service import get_camera
+from vms_server.errors import NotFound
+from vms_server.recording.models import CustomerRetention, EvidenceLock, RecordingPolicy
+from vms_server.recording.schemas import (
+    CameraStatus,
+    LockIn,
+    LockOut,
+    LockPage,
+    LockQuery,
+    PolicyIn,
+    PolicyOut,
+    RetentionIn,
+    RetentionOut,
+    StreamStatus,
+    TriggerIn,
+    TriggerOut,
+)
+
+router = ApiRouter()
+TAGS = ["recording"]
+
+
+@router.route("GET", "/cameras/{camera_id}/status", role=Role.VIEWER, response=CameraStatus, tags=TAGS,
+              errors=(404,))
+async def camera_status(call: Call[NoBody]) -> CameraStatus:
+    """Health of each stream of a camera (also pushed as `camera.status` on /api/v1/ws)."""
+    camera_id = call.path_uuid("camera_id")
+    async with call.app[keys.SESSIONS]() as session:
+        await get_camera(session, camera_id, call.user)
+    service = call.app[keys.RECORDER]
+    body = service.ingest.status(camera_id)
+    recorder = service.recorder(camera_id)
+    streams = [StreamStatus.model_validate(s) for s in body["streams"]] if body else []
+    return CameraStatus(camera_id=camera_id, recording=bool(recorder and recorder.current()), streams=streams)
+
+
+def _policy_out(camera_id: object, row: RecordingPolicy | None) -> PolicyOut:
+    if row is None:
+        return PolicyOut.model_validate({"camera_id": camera_id})
+    return PolicyOut.model_validate({"camera_id": camera_id, **{
+        name: getattr(row, name) for name in PolicyIn.model_fields}})
+
+
+@router.route("GET", "/cameras/{camera_id}/recording-policy", role=Role.VIEWER, response=PolicyOut, tags=TAGS,
+              errors=(404,))
+async def get_policy(call: Call[NoBody]) -> PolicyOut:
+    """How a camera records (modes, schedule, pre/post-roll, retention override)."""
+    camera_id = call.path_uuid("camera_id")
+    async with call.app[keys.SESSIONS]() as session:
+        await get_camera(session, camera_id, call.user)
+        return _policy_out(camera_id, await session.get(RecordingPolicy, camera_id))
+
+
+@router.route("PUT", "/cameras/{camera_id}/recording-policy", role=Role.ADMIN, body=PolicyIn, response=PolicyOut,
+              tags=TAGS, errors=(404, 422))
+async def put_policy(call: Call[PolicyIn]) -> PolicyOut:
+    """Replace a camera's recording policy; applied at once."""
+    camera_id = call.path_uuid("camera_id")
+    async with call.app[keys.SESSIONS].begin() as session:
+        await get_camera(session, camera_id, call.user)
+        row = await session.get(RecordingPolicy, camera_id)
+        old = _policy_out(camera_id, row).model_dump(mode="json")
+        if row is None:
+            row = RecordingPolicy(camera_id=camera_id)
+            session.add(row)
+        for name, value in call.body.model_dump(mode="json").items():
+            setattr(row, name, value)
+        out = _policy_out(camera_id, row)
+        await record(session, actor_of(call), "recording.policy_changed", target_type="camera",
+                     target_id=camera_id, old=old, new=out.model_dump(mode="json"))
+    await call.app[keys.RECORDER].policy_changed(camera_id)
+    return out
+
+
+@router.route("POST", "/cameras/{camera_id}/recording/trigger", role=Role.SUPERVISOR, body=TriggerIn,
+              response=TriggerOut, tags=TAGS, errors=(404, 422))
+async def trigger(call: Call[TriggerIn]) -> TriggerOut:
+    """Start event recording now (with pre-roll from memory), as analytics do."""
+    camera_id = call.path_uuid("camera_id")
+    async with call.app[keys.SESSIONS]() as session:
+        await get_camera(session, camera_id, call.user)
+    body = call.body
+    return TriggerOut(recording=call.app[keys.RECORDER].trigger(camera_id, body.reason, body.pre_s, body.post_s))
+
+
+def _lock_out(lock: EvidenceLock) -> LockOut:
+    return LockOut(id=lock.id, camera_id=lock.camera_id, start=lock.start_at, end=lock.end_at, reason=lock.reason,
+                   created_by=lock.created_by, created_at=lock.created_at)
+
+
+@router.route("POST", "/evidence-locks", role=Role.SUPERVISOR, body=LockIn, response=LockOut, status=201,
+              tags=TAGS, errors=(404, 422))
+async def create_lock(call: Call[LockIn]) -> LockOut:
+    """Protect a camera's footage in a time range from retention and space cleanup."""
+    async with call.app[keys.SESSIONS].begin() as session:
+        camera = await get_camera(session, call.body.camera_id, call.user)
+        lock = EvidenceLock(camera_id=camera.id, customer_id=camera.customer_id, start_at=call.body.start,
+                            end_at=call.body.end, reason=call.body.reason, created_by=call.user.username)
+        session.add(lock)
+        await session.flush()
+        out = _lock_out(lock)
+        await record(session, actor_of(call), "recording.evidence_locked", target_type="camera",
+                     target_id=camera.id, new=out.model_dump(mode="json"))
+        return out
+
+
+@router.route("GET", "/evidence-locks", role=Role.VIEWER, query=LockQuery, response=LockPage, tags=TAGS,
+              errors=(422,))
+async def list_locks(call: Call[NoBody]) -> LockPage:
+    """Evidence locks of the caller's customer (optionally of one camera)."""
+    query = call.query(LockQuery)
+    stmt = select(EvidenceLock).where(EvidenceLock.customer_id == call.user.customer_id)
+    if query.camera_id is not None:
+        stmt = stmt.where(EvidenceLock.camera_id == query.camera_id)
+    async with call.app[keys.SESSIONS]() as session:
+        rows = (await session.scalars(stmt.order_by(EvidenceLock.start_at).limit(1000))).all()
+        return LockPage(items=[_lock_out(r) for r in rows])
+
+
+@router.route("DELETE", "/evidence-locks/{lock_id}", role=Role.ADMIN, status=204, tags=TAGS, errors=(404,))
+async def delete_lock(call: Call[NoBody]) -> None:
+    """Release an evidence lock (the footage then ages out normally)."""
+    async with call.app[keys.SESSIONS].begin() as session:
+        lock = await session.get(EvidenceLock, call.path_uuid("lock_id"))
+        if lock is None or lock.customer_id != call.user.customer_id:
+            raise NotFound("no such evidence lock")
+        old = _lock_out(lock).model_dump(mode="json")
+        await session.delete(lock)
+        await record(session, actor_of(call), "recording.evidence_unlocked", target_type="camera",
+                     target_id=lock.camera_id, old=old)
+
+
+@router.route("GET", "/recording/retention", role=Role.VIEWER, response=RetentionOut, tags=TAGS)
+async def get_retention(call: Call[NoBody]) -> RetentionOut:
+    """The caller's customer retention (override and per event type) and the system default."""
+    async with call.app[keys.SESSIONS]() as session:
+        row = await session.get(CustomerRetention, call.user.customer_id)
+    system = call.app[keys.SETTINGS].recording.retention_days
+    if row is None:
+        return RetentionOut(system_retention_days=system)
+    return RetentionOut(retention_days=row.retention_days, event_retention_days=row.event_retention_days,
+                        system_retention_days=system)
+
+
+@router.route("PUT", "/recording/retention", role=Role.ADMIN, body=RetentionIn, response=RetentionOut, tags=TAGS,
+              errors=(422,))
+async def put_retention(call: Call[RetentionIn]) -> RetentionOut:
+    """Set the customer's retention override and per-event-type retention."""
+    async with call.app[keys.SESSIONS].begin() as session:
+        row = await session.get(CustomerRetention, call.user.customer_id)
+        old = None if row is None else {"retention_days": row.retention_days,
+                                         "event_retention_days": row.event_retention_days}
+        if row is None:
+            row = CustomerRetention(customer_id=call.user.customer_id)
+            session.add(row)
+        row.retention_days = call.body.retention_days
+        row.event_retention_days = dict(call.body.event_retention_days)
+        await record(session, actor_of(call), "recording.retention_changed", target_type="customer",
+                     target_id=call.user.customer_id, old=old, new=call.body.model_dump(mode="json"))
+    system = call.app[keys.SETTINGS].recording.retention_days
+    return RetentionOut(**call.body.model_dump(), system_retention_days=system)

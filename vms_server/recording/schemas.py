@@ -1,0 +1,116 @@
+"""API models of recording: stream status, policies, triggers, evidence locks, retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from vms_server.recording.schedule import ScheduleWindow, check_timezone
+
+
+class StreamStatus(BaseModel):
+    role: str
+    state: str = Field(description="connecting | online | offline | unauthorised | unsupported | stopped")
+    reason: str | None
+    fps: float
+    bitrate_kbps: float
+    last_keyframe_at: dt.datetime | None
+    reconnects: int
+    gaps: int
+    packet_loss: int | None = Field(description="Lost packets where the transport reports them (null over TCP)")
+    time_source: Literal["ntp", "server"]
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class CameraStatus(BaseModel):
+    camera_id: uuid.UUID
+    recording: bool = Field(description="A segment is being written now")
+    streams: list[StreamStatus]
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    continuous: bool = True
+    motion: bool = False
+    event: bool = True
+    schedule: list[ScheduleWindow] = Field(default_factory=list, max_length=50)
+    timezone: str = Field("UTC", max_length=64, description="IANA zone the schedule is written in")
+    pre_s: float = Field(5.0, ge=0, le=60, description="Pre-roll kept in memory (seconds)")
+    post_s: float = Field(10.0, ge=0, le=3600, description="Post-roll after motion or an event (seconds)")
+    motion_sensitivity: float = Field(0.5, ge=0, le=1)
+    retention_days: float | None = Field(None, gt=0, le=3650, description="Camera override of retention")
+    transport: Literal["tcp", "udp"] | None = Field(None, description="RTSP transport; null = server default")
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+
+
+class PolicyOut(PolicyIn):
+    model_config = ConfigDict(extra="ignore")
+    camera_id: uuid.UUID
+
+
+class TriggerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("manual", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+    pre_s: float = Field(5.0, ge=0, le=60)
+    post_s: float = Field(10.0, ge=0, le=3600)
+
+
+class TriggerOut(BaseModel):
+    recording: bool = Field(description="False when the camera is offline or has event recording off")
+
+
+class LockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    camera_id: uuid.UUID
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _order(self) -> LockIn:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class LockOut(BaseModel):
+    id: uuid.UUID
+    camera_id: uuid.UUID
+    start: dt.datetime
+    end: dt.datetime
+    reason: str
+    created_by: str
+    created_at: dt.datetime
+
+
+class LockPage(BaseModel):
+    items: list[LockOut]
+
+
+class LockQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    camera_id: uuid.UUID | None = None
+
+
+class RetentionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    retention_days: float | None = Field(None, gt=0, le=3650, description="Customer override; null = system")
+    event_retention_days: dict[str, float] = Field(
+        default_factory=dict, description="Event type -> days footage recorded for that event type is kept")
+
+    @field_validator("event_retention_days")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(v <= 0 or v > 3650 or len(k) > 100 for k, v in value.items()):
+            raise ValueError("days must be in (0, 3650] and event types at most 100 characters")
+        return value
+
+
+class RetentionOut(RetentionIn):
+    system_retention_days: float

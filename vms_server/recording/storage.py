@@ -1,0 +1,150 @@
+"""Storage volumes: where a new segment goes, and deleting footage when a volume is full or old.
+
+Deletion order is always oldest first, and a segment overlapping an evidence lock is never deleted
+(neither by retention nor by the free-space threshold: a volume full of evidence stops being written to
+rather than losing evidence).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vms_server.recording.config import VolumeConfig
+from vms_server.recording.models import CustomerRetention, EvidenceLock, RecordingPolicy, RecordingSegment
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Volume:
+    config: VolumeConfig
+    used_bytes: int = 0  # footage bytes indexed on this volume (for the optional quota)
+
+    @property
+    def path(self) -> Path:
+        return self.config.path
+
+    def room_bytes(self) -> int:
+        """How much more may be written before the threshold (negative: over it)."""
+        free = shutil.disk_usage(self.path).free - self.config.min_free_bytes
+        if self.config.max_bytes is not None:
+            free = min(free, self.config.max_bytes - self.used_bytes)
+        return free
+
+
+class VolumeSet:
+    def __init__(self, configs: list[VolumeConfig]) -> None:
+        self.volumes = [Volume(c) for c in configs]
+        for volume in self.volumes:
+            volume.path.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def pick(self) -> Path:
+        """The volume with the most room: spreads cameras and fills volumes evenly. Thread-safe."""
+        with self._lock:
+            best = max(self.volumes, key=lambda v: v.room_bytes())
+            return best.path
+
+    def by_path(self, path: str) -> Volume | None:
+        return next((v for v in self.volumes if str(v.path) == path), None)
+
+    def add_bytes(self, path: str, amount: int) -> None:
+        with self._lock:
+            volume = self.by_path(path)
+            if volume is not None:
+                volume.used_bytes += amount
+
+    async def refresh_usage(self, session: AsyncSession) -> None:
+        rows = (await session.execute(select(RecordingSegment.volume, func.sum(RecordingSegment.bytes))
+                                      .group_by(RecordingSegment.volume))).all()
+        totals = {volume: int(total or 0) for volume, total in rows}
+        with self._lock:
+            for volume in self.volumes:
+                volume.used_bytes = totals.get(str(volume.path), 0)
+
+
+def _unprotected() -> ColumnElement[bool]:
+    return ~exists().where(and_(EvidenceLock.camera_id == RecordingSegment.camera_id,
+                                EvidenceLock.start_at < RecordingSegment.end_at,
+                                EvidenceLock.end_at > RecordingSegment.start_at))
+
+
+def _remove_files_blocking(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            logger.warning("cannot delete %s: %s", path, exc)
+
+
+async def _delete_segments(session: AsyncSession, rows: list[RecordingSegment], volumes: VolumeSet) -> int:
+    import asyncio
+
+    await asyncio.to_thread(_remove_files_blocking, [Path(r.volume) / r.path for r in rows])
+    ids = [r.id for r in rows]
+    for start in range(0, len(ids), 500):
+        await session.execute(delete(RecordingSegment).where(RecordingSegment.id.in_(ids[start:start + 500])))
+    for row in rows:
+        volumes.add_bytes(row.volume, -row.bytes)
+    return len(rows)
+
+
+async def enforce_thresholds(session: AsyncSession, volumes: VolumeSet, batch: int = 20) -> int:
+    """Delete the oldest unprotected segments of each volume that is over its threshold."""
+    deleted = 0
+    for volume in volumes.volumes:
+        while volume.room_bytes() < 0:
+            rows = list((await session.scalars(
+                select(RecordingSegment).where(RecordingSegment.volume == str(volume.path), _unprotected())
+                .order_by(RecordingSegment.start_at).limit(batch))).all())
+            if not rows:
+                logger.error("volume %s is full of protected footage; recording there will fail", volume.path)
+                break
+            deleted += await _delete_segments(session, rows, volumes)
+            await session.commit()
+    return deleted
+
+
+async def _retention_days(session: AsyncSession, default_days: float) -> tuple[
+        dict[uuid.UUID, float], dict[uuid.UUID, CustomerRetention]]:
+    per_camera = {camera_id: days for camera_id, days in (await session.execute(
+        select(RecordingPolicy.camera_id, RecordingPolicy.retention_days)
+        .where(RecordingPolicy.retention_days.is_not(None)))).all() if days is not None}
+    customers = {c.customer_id: c for c in (await session.scalars(select(CustomerRetention))).all()}
+    return per_camera, customers
+
+
+async def apply_retention(session: AsyncSession, volumes: VolumeSet, default_days: float,
+                          camera_customers: dict[uuid.UUID, uuid.UUID], now: dt.datetime) -> int:
+    """Delete unprotected segments older than their retention (camera > customer > system; footage kept
+    for an event keeps the longest of its event type's retention and the camera's)."""
+    per_camera, customers = await _retention_days(session, default_days)
+    oldest_cut = now - dt.timedelta(days=min([default_days, *per_camera.values(),
+                                              *[c.retention_days for c in customers.values()
+                                                if c.retention_days is not None]]))
+    rows = (await session.scalars(select(RecordingSegment).where(
+        RecordingSegment.end_at < oldest_cut, _unprotected()).order_by(RecordingSegment.start_at)
+        .limit(5000))).all()
+    doomed = []
+    for row in rows:
+        customer = customers.get(camera_customers.get(row.camera_id, uuid.UUID(int=0)))
+        days = per_camera.get(row.camera_id)
+        if days is None:
+            days = customer.retention_days if customer and customer.retention_days is not None else default_days
+        if row.reason.startswith("event:") and customer is not None:
+            event_type = row.reason.removeprefix("event:")
+            days = max(days, customer.event_retention_days.get(event_type, 0.0))
+        if row.end_at < now - dt.timedelta(days=days):
+            doomed.append(row)
+    deleted = await _delete_segments(session, doomed, volumes) if doomed else 0
+    await session.commit()
+    return deleted

@@ -1,0 +1,237 @@
+"""ONVIF device management and media (profile S) operations.
+
+Handlers take the camera context and the operation element and return the response body XML.
+Element order follows the ONVIF schema because zeep parses sequences in order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element
+from xml.sax.saxutils import escape
+
+from vms_server.simulator.camera import CameraRuntime
+from vms_server.simulator.config import Codec, StreamConfig
+from vms_server.simulator.onvif.soap import NS, SoapFault, invalid_arg, text
+
+SERVICE_PATHS = {"device": "device_service", "media": "media_service", "ptz": "ptz_service",
+                 "events": "events_service"}
+
+
+@dataclass
+class OnvifContext:
+    """What a handler needs: the camera, its HTTP base URL and its RTSP URLs."""
+
+    camera: CameraRuntime
+    base_url: str
+    rtsp_urls: dict[str, str]
+
+    def xaddr(self, service: str) -> str:
+        """Absolute address of one of this camera's services."""
+        return f"{self.base_url}/onvif/{SERVICE_PATHS[service]}"
+
+    def stream(self, token: str | None) -> StreamConfig:
+        """The stream behind a media profile token. Raises the ONVIF NoProfile fault."""
+        feed = self.camera.feeds.get(token or "")
+        if feed is None:
+            raise invalid_arg("NoProfile", f"no profile {token!r}")
+        return feed.stream
+
+
+Handler = Callable[[OnvifContext, Element], str]
+
+
+def get_device_information(ctx: OnvifContext, op: Element) -> str:
+    """Identity of the camera from its configuration."""
+    cam = ctx.camera.config
+    return ("<tds:GetDeviceInformationResponse>"
+            f"<tds:Manufacturer>{escape(cam.manufacturer)}</tds:Manufacturer>"
+            f"<tds:Model>{escape(cam.model)}</tds:Model><tds:FirmwareVersion>1.0.0</tds:FirmwareVersion>"
+            f"<tds:SerialNumber>{escape(cam.serial_number)}</tds:SerialNumber>"
+            f"<tds:HardwareId>{escape(cam.model)}-HW</tds:HardwareId></tds:GetDeviceInformationResponse>")
+
+
+def _datetime_xml(tag: str, now: dt.datetime) -> str:
+    return (f"<tt:{tag}><tt:Time><tt:Hour>{now.hour}</tt:Hour><tt:Minute>{now.minute}</tt:Minute>"
+            f"<tt:Second>{now.second}</tt:Second></tt:Time><tt:Date><tt:Year>{now.year}</tt:Year>"
+            f"<tt:Month>{now.month}</tt:Month><tt:Day>{now.day}</tt:Day></tt:Date></tt:{tag}>")
+
+
+def get_system_date_and_time(ctx: OnvifContext, op: Element) -> str:
+    """The simulator's clock in UTC (clients use it to correct WS-Security timestamps)."""
+    now = dt.datetime.now(dt.UTC)
+    return ("<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
+            "<tt:DateTimeType>NTP</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings>"
+            "<tt:TimeZone><tt:TZ>UTC0</tt:TZ></tt:TimeZone>"
+            f"{_datetime_xml('UTCDateTime', now)}{_datetime_xml('LocalDateTime', now)}"
+            "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>")
+
+
+def get_capabilities(ctx: OnvifContext, op: Element) -> str:
+    """Top-level capabilities with the XAddr of every service this camera has."""
+    ptz = f"<tt:PTZ><tt:XAddr>{ctx.xaddr('ptz')}</tt:XAddr></tt:PTZ>" if ctx.camera.ptz else ""
+    return ("<tds:GetCapabilitiesResponse><tds:Capabilities>"
+            f"<tt:Device><tt:XAddr>{ctx.xaddr('device')}</tt:XAddr></tt:Device>"
+            f"<tt:Events><tt:XAddr>{ctx.xaddr('events')}</tt:XAddr>"
+            "<tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport>"
+            "<tt:WSPullPointSupport>true</tt:WSPullPointSupport>"
+            "<tt:WSPausableSubscriptionManagerInterfaceSupport>false"
+            "</tt:WSPausableSubscriptionManagerInterfaceSupport></tt:Events>"
+            f"<tt:Media><tt:XAddr>{ctx.xaddr('media')}</tt:XAddr><tt:StreamingCapabilities>"
+            "<tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP>"
+            "<tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>"
+            f"{ptz}</tds:Capabilities></tds:GetCapabilitiesResponse>")
+
+
+def get_services(ctx: OnvifContext, op: Element) -> str:
+    """Every service with its namespace, address and version."""
+    services = [("device", NS["tds"]), ("media", NS["trt"]), ("events", NS["tev"])]
+    if ctx.camera.ptz:
+        services.append(("ptz", NS["tptz"]))
+    items = "".join(f"<tds:Service><tds:Namespace>{ns}</tds:Namespace><tds:XAddr>{ctx.xaddr(name)}</tds:XAddr>"
+                    "<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>"
+                    for name, ns in services)
+    return f"<tds:GetServicesResponse>{items}</tds:GetServicesResponse>"
+
+
+def get_network_interfaces(ctx: OnvifContext, op: Element) -> str:
+    """One wired interface with the address the simulator serves on."""
+    host = ctx.base_url.split("//", 1)[1].rsplit(":", 1)[0]
+    digest = hashlib.sha256(ctx.camera.name.encode()).digest()  # stable across restarts
+    mac = "02:00:" + ":".join(f"{b:02x}" for b in digest[:4])
+    return ('<tds:GetNetworkInterfacesResponse><tds:NetworkInterfaces token="eth0">'
+            "<tt:Enabled>true</tt:Enabled><tt:Info><tt:Name>eth0</tt:Name>"
+            f"<tt:HwAddress>{mac}</tt:HwAddress><tt:MTU>1500</tt:MTU></tt:Info>"
+            "<tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config><tt:Manual>"
+            f"<tt:Address>{escape(host)}</tt:Address><tt:PrefixLength>24</tt:PrefixLength></tt:Manual>"
+            "<tt:DHCP>false</tt:DHCP></tt:Config></tt:IPv4>"
+            "</tds:NetworkInterfaces></tds:GetNetworkInterfacesResponse>")
+
+
+def scopes(ctx: OnvifContext) -> list[str]:
+    """ONVIF scopes (also announced by WS-Discovery)."""
+    cam = ctx.camera.config
+    kinds = ["video_encoder", "Network_Video_Transmitter"] + (["ptz"] if cam.ptz else [])
+    return ([f"onvif://www.onvif.org/type/{k}" for k in kinds] + [
+        "onvif://www.onvif.org/Profile/Streaming",
+        f"onvif://www.onvif.org/name/{cam.manufacturer.replace(' ', '_')}_{cam.name}",
+        f"onvif://www.onvif.org/hardware/{cam.model.replace(' ', '_')}",
+        "onvif://www.onvif.org/location/simulator"])
+
+
+def get_scopes(ctx: OnvifContext, op: Element) -> str:
+    """The scopes as fixed scope items."""
+    items = "".join(f"<tds:Scopes><tt:ScopeDef>Fixed</tt:ScopeDef><tt:ScopeItem>{escape(s)}</tt:ScopeItem>"
+                    "</tds:Scopes>" for s in scopes(ctx))
+    return f"<tds:GetScopesResponse>{items}</tds:GetScopesResponse>"
+
+
+def get_hostname(ctx: OnvifContext, op: Element) -> str:
+    """The camera name as host name."""
+    return (f"<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP>"
+            f"<tt:Name>{escape(ctx.camera.name)}</tt:Name></tds:HostnameInformation></tds:GetHostnameResponse>")
+
+
+_ENCODING = {Codec.H264: "H264", Codec.H265: "H265", Codec.MJPEG: "JPEG"}
+
+
+def _ptz_configuration(ctx: OnvifContext) -> str:
+    lim = ctx.camera.config.ptz_limits
+    space = "http://www.onvif.org/ver10/tptz"
+    return ('<tt:PTZConfiguration token="ptz0"><tt:Name>ptz0</tt:Name><tt:UseCount>2</tt:UseCount>'
+            "<tt:NodeToken>node0</tt:NodeToken>"
+            f"<tt:DefaultAbsolutePantTiltPositionSpace>{space}/PanTiltSpaces/PositionGenericSpace"
+            "</tt:DefaultAbsolutePantTiltPositionSpace>"
+            f"<tt:DefaultAbsoluteZoomPositionSpace>{space}/ZoomSpaces/PositionGenericSpace"
+            "</tt:DefaultAbsoluteZoomPositionSpace>"
+            "<tt:DefaultPTZTimeout>PT5S</tt:DefaultPTZTimeout>"
+            f"<tt:PanTiltLimits><tt:Range><tt:URI>{space}/PanTiltSpaces/PositionGenericSpace</tt:URI>"
+            f"<tt:XRange><tt:Min>{lim.pan_min}</tt:Min><tt:Max>{lim.pan_max}</tt:Max></tt:XRange>"
+            f"<tt:YRange><tt:Min>{lim.tilt_min}</tt:Min><tt:Max>{lim.tilt_max}</tt:Max></tt:YRange>"
+            "</tt:Range></tt:PanTiltLimits>"
+            f"<tt:ZoomLimits><tt:Range><tt:URI>{space}/ZoomSpaces/PositionGenericSpace</tt:URI>"
+            f"<tt:XRange><tt:Min>{lim.zoom_min}</tt:Min><tt:Max>{lim.zoom_max}</tt:Max></tt:XRange>"
+            "</tt:Range></tt:ZoomLimits></tt:PTZConfiguration>")
+
+
+def _profile(ctx: OnvifContext, token: str, stream: StreamConfig) -> str:
+    main = ctx.camera.config.main
+    gov = max(1, round(stream.gop_seconds * stream.fps))
+    codec_block = f"<tt:H264><tt:GovLength>{gov}</tt:GovLength><tt:H264Profile>Main</tt:H264Profile></tt:H264>" \
+        if stream.codec is Codec.H264 else ""
+    ptz = _ptz_configuration(ctx) if ctx.camera.ptz else ""
+    return (f'<trt:Profiles token="{token}" fixed="true"><tt:Name>{token}</tt:Name>'
+            '<tt:VideoSourceConfiguration token="vsc0"><tt:Name>vsc0</tt:Name><tt:UseCount>2</tt:UseCount>'
+            "<tt:SourceToken>vsrc0</tt:SourceToken>"
+            f'<tt:Bounds x="0" y="0" width="{main.width}" height="{main.height}"/></tt:VideoSourceConfiguration>'
+            f'<tt:VideoEncoderConfiguration token="vec_{token}"><tt:Name>{token}</tt:Name>'
+            f"<tt:UseCount>1</tt:UseCount><tt:Encoding>{_ENCODING[stream.codec]}</tt:Encoding>"
+            f"<tt:Resolution><tt:Width>{stream.width}</tt:Width><tt:Height>{stream.height}</tt:Height>"
+            "</tt:Resolution><tt:Quality>5</tt:Quality><tt:RateControl>"
+            f"<tt:FrameRateLimit>{stream.fps}</tt:FrameRateLimit><tt:EncodingInterval>1</tt:EncodingInterval>"
+            f"<tt:BitrateLimit>{stream.bitrate_kbps}</tt:BitrateLimit></tt:RateControl>{codec_block}"
+            "<tt:SessionTimeout>PT60S</tt:SessionTimeout></tt:VideoEncoderConfiguration>"
+            f"{ptz}</trt:Profiles>")
+
+
+def get_profiles(ctx: OnvifContext, op: Element) -> str:
+    """One media profile per stream, tokens 'main' and 'sub'."""
+    body = "".join(_profile(ctx, token, feed.stream) for token, feed in ctx.camera.feeds.items())
+    return f"<trt:GetProfilesResponse>{body}</trt:GetProfilesResponse>"
+
+
+def get_profile(ctx: OnvifContext, op: Element) -> str:
+    """A single profile by token."""
+    token = text(op, "ProfileToken") or ""
+    stream = ctx.stream(token)
+    return f"<trt:GetProfileResponse>{_profile(ctx, token, stream).replace('trt:Profiles', 'trt:Profile')}" \
+           "</trt:GetProfileResponse>"
+
+
+def _media_uri(tag: str, uri: str) -> str:
+    return (f"<trt:{tag}Response><trt:MediaUri><tt:Uri>{escape(uri)}</tt:Uri>"
+            "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>"
+            "<tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout>"
+            f"</trt:MediaUri></trt:{tag}Response>")
+
+
+def get_stream_uri(ctx: OnvifContext, op: Element) -> str:
+    """The RTSP URL of the profile's stream (unicast RTSP/TCP and UDP both work)."""
+    token = text(op, "ProfileToken")
+    ctx.stream(token)
+    protocol = text(op, "StreamSetup", "Transport", "Protocol")
+    if text(op, "StreamSetup", "Stream") == "RTP-Multicast":
+        raise SoapFault("Sender", ("ter:InvalidArgVal", "ter:InvalidStreamSetup"), "multicast not supported")
+    if protocol not in (None, "RTSP", "UDP", "TCP"):
+        raise SoapFault("Sender", ("ter:InvalidArgVal", "ter:InvalidStreamSetup"), f"protocol {protocol}")
+    return _media_uri("GetStreamUri", ctx.rtsp_urls[token or ""])
+
+
+def get_snapshot_uri(ctx: OnvifContext, op: Element) -> str:
+    """An HTTP URL serving a JPEG of the profile's current picture."""
+    token = text(op, "ProfileToken")
+    ctx.stream(token)
+    return _media_uri("GetSnapshotUri", f"{ctx.base_url}/onvif/snapshot/{token}.jpg")
+
+
+def get_video_sources(ctx: OnvifContext, op: Element) -> str:
+    """The single video source."""
+    main = ctx.camera.config.main
+    return ('<trt:GetVideoSourcesResponse><trt:VideoSources token="vsrc0">'
+            f"<tt:Framerate>{main.fps}</tt:Framerate><tt:Resolution><tt:Width>{main.width}</tt:Width>"
+            f"<tt:Height>{main.height}</tt:Height></tt:Resolution></trt:VideoSources>"
+            "</trt:GetVideoSourcesResponse>")
+
+
+DEVICE_OPS: dict[str, Handler] = {
+    "GetDeviceInformation": get_device_information, "GetSystemDateAndTime": get_system_date_and_time,
+    "GetCapabilities": get_capabilities, "GetServices": get_services,
+    "GetNetworkInterfaces": get_network_interfaces, "GetScopes": get_scopes, "GetHostname": get_hostname,
+}
+MEDIA_OPS: dict[str, Handler] = {
+    "GetProfiles": get_profiles, "GetProfile": get_profile, "GetStreamUri": get_stream_uri,
+    "GetSnapshotUri": get_snapshot_uri, "GetVideoSources": get_video_sources,
+}

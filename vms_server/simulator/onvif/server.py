@@ -1,0 +1,194 @@
+"""aiohttp front end of the ONVIF services: one small app (and port) per camera.
+
+Standard clients (onvif-zeep-async among them) always start at ``/onvif/device_service`` on the
+port they are given, so cameras are told apart by port, not by path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+from xml.etree.ElementTree import Element
+
+import cv2
+from aiohttp import web
+from multidict import CIMultiDict
+
+from vms_server.simulator.camera import CameraRuntime
+from vms_server.simulator.encoder import decode_loop_picture_blocking, overlay_blocking
+from vms_server.simulator.feeds import LoopFeed
+from vms_server.simulator.onvif.device_media import DEVICE_OPS, MEDIA_OPS, Handler, OnvifContext
+from vms_server.simulator.onvif.ptz_events import PTZ_OPS, EventService
+from vms_server.simulator.onvif.soap import (
+    SoapFault,
+    check_username_token,
+    envelope,
+    fault_envelope,
+    local,
+    not_authorized,
+    parse_request,
+)
+from vms_server.simulator.scenes import FULL_VIEW
+
+if TYPE_CHECKING:
+    from vms_server.simulator.handle import SimulatorHandle
+
+log = logging.getLogger(__name__)
+
+CONTEXT_KEY = web.AppKey("onvif_context", OnvifContext)
+EVENTS_KEY = web.AppKey("onvif_events", EventService)
+_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
+_NO_AUTH_OPS = {"GetSystemDateAndTime"}
+_MAX_BODY = 256 * 1024
+
+
+def _soap_response(xml: str, status: int = 200) -> web.Response:
+    return web.Response(text=xml, status=status, content_type="application/soap+xml", charset="utf-8")
+
+
+def _authorise(ctx: OnvifContext, header: Element | None, operation: str) -> None:
+    cam = ctx.camera.config
+    if cam.faults.refuse_auth:
+        raise not_authorized()
+    if not cam.onvif_auth or operation in _NO_AUTH_OPS:
+        return
+    if not check_username_token(header, cam.username, cam.password):
+        raise not_authorized()
+
+
+async def _read_soap(request: web.Request) -> tuple[Element | None, Element]:
+    if request.content_length is not None and request.content_length > _MAX_BODY:
+        raise SoapFault("Sender", ("ter:WellFormed",), "request too large")
+    return parse_request(await request.read())
+
+
+def _service_handler(ops: dict[str, Handler]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        ctx = request.app[CONTEXT_KEY]
+        try:
+            header, op = await _read_soap(request)
+            name = local(op.tag)
+            events = request.app[EVENTS_KEY]
+            handler = ops.get(name)
+            if handler is None and ops is _EVENT_OPS:
+                handler = {"CreatePullPointSubscription": events.create,
+                           "GetEventProperties": events.properties}.get(name)
+            if handler is None:
+                raise SoapFault("Receiver", ("ter:ActionNotSupported",), f"{name} is not supported", 500)
+            _authorise(ctx, header, name)
+            return _soap_response(envelope(handler(ctx, op)))
+        except SoapFault as fault:
+            return _soap_response(fault_envelope(fault), fault.http_status)
+
+    return handle
+
+
+_EVENT_OPS: dict[str, Handler] = {}
+
+
+async def _subscription(request: web.Request) -> web.StreamResponse:
+    ctx, events = request.app[CONTEXT_KEY], request.app[EVENTS_KEY]
+    try:
+        header, op = await _read_soap(request)
+        name = local(op.tag)
+        _authorise(ctx, header, name)
+        sub = events.get(request.match_info["sid"])
+        if name == "PullMessages":
+            return _soap_response(envelope(await events.pull(sub, op)))
+        if name == "Renew":
+            return _soap_response(envelope(events.renew(sub, op)))
+        if name == "Unsubscribe":
+            return _soap_response(envelope(events.unsubscribe(sub)))
+        if name == "SetSynchronizationPoint":
+            sub.motion = sub.tamper = None  # the next pull reports the current state again
+            return _soap_response(envelope("<tev:SetSynchronizationPointResponse/>"))
+        raise SoapFault("Receiver", ("ter:ActionNotSupported",), f"{name} is not supported", 500)
+    except SoapFault as fault:
+        return _soap_response(fault_envelope(fault), fault.http_status)
+
+
+def _snapshot_blocking(camera: CameraRuntime, token: str) -> bytes:
+    """The picture on air now: decoded from the shared loop, or rendered for live (PTZ) feeds."""
+    feed = camera.feeds[token]
+    now = time.time()
+    if isinstance(feed, LoopFeed):
+        frame = decode_loop_picture_blocking(feed.loop, feed.index_at(now))
+    else:
+        stream = feed.stream
+        view = camera.ptz.view(now) if camera.ptz else FULL_VIEW
+        frame = camera.scene.render(camera.phase(now), stream.width, stream.height, view)
+        overlay_blocking(frame, int(now * 1000), 0, time.strftime("%H:%M:%S", time.gmtime(now)))
+    ok, data = cv2.imencode(".jpg", frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise web.HTTPInternalServerError(text="JPEG encoding failed")
+    return bytes(data.tobytes())
+
+
+async def _snapshot(request: web.Request) -> web.StreamResponse:
+    camera = request.app[CONTEXT_KEY].camera
+    token = request.match_info["token"]
+    if token not in camera.feeds:
+        raise web.HTTPNotFound(text="no such profile")
+    if not camera.auth.check("GET", request.headers.get("Authorization")):
+        headers: CIMultiDict[str] = CIMultiDict()
+        for name, value in camera.auth.challenge().items():
+            headers.add(name.split("#")[0], value)
+        return web.Response(status=401, headers=headers, text="authentication required")
+    data = await asyncio.to_thread(_snapshot_blocking, camera, token)
+    return web.Response(body=data, content_type="image/jpeg")
+
+
+def create_onvif_app(ctx: OnvifContext) -> web.Application:
+    """The ONVIF app of one camera."""
+    app = web.Application(client_max_size=_MAX_BODY)
+    app[CONTEXT_KEY] = ctx
+    app[EVENTS_KEY] = EventService(ctx.camera)
+    app.router.add_post("/onvif/device_service", _service_handler(DEVICE_OPS))
+    app.router.add_post("/onvif/media_service", _service_handler(MEDIA_OPS))
+    app.router.add_post("/onvif/ptz_service", _service_handler(PTZ_OPS))
+    app.router.add_post("/onvif/events_service", _service_handler(_EVENT_OPS))
+    app.router.add_post("/onvif/subscription/{sid}", _subscription)
+    app.router.add_get("/onvif/snapshot/{token}.jpg", _snapshot)
+    return app
+
+
+class OnvifServers:
+    """Runs one ONVIF app per camera on consecutive ports (or free ports when the base is 0)."""
+
+    def __init__(self, handle: SimulatorHandle) -> None:
+        self.handle = handle
+        self._runners: list[web.AppRunner] = []
+
+    async def start(self) -> None:
+        """Bind every camera's port. Raises OSError when a port is taken."""
+        cfg = self.handle.config
+        base = cfg.onvif_port or 0
+        for index, camera in enumerate(self.handle.cameras.values()):
+            port = base + index if base else 0
+            ctx = OnvifContext(camera, "", {})
+            runner = web.AppRunner(create_onvif_app(ctx), access_log=None)
+            await runner.setup()
+            self._runners.append(runner)
+            site = web.TCPSite(runner, cfg.host, port)
+            await site.start()
+            server = runner.server
+            assert server is not None
+            camera.onvif_port = _bound_port(runner) or port
+            ctx.base_url = f"http://{cfg.public_host}:{camera.onvif_port}"
+            ctx.rtsp_urls = {name: self.handle.rtsp_url(camera.name, name) for name in camera.feeds}
+
+    async def close(self) -> None:
+        """Stop every app."""
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return 0

@@ -1,0 +1,1 @@
+"""Watchdog: job timings against SLAs, worker heartbeats and restarts, incidents, remediation."""
