@@ -260,7 +260,7 @@ class AnalyticsService:
         self.pipelines.clear()
         await self.queue.close()
         await asyncio.gather(*(p.stop() for p in self.pools.values()))
-        await self.sink.flush()
+        await self.sink.close()
 
     async def status(self) -> dict[str, Any]:
         return {"queue": self.settings.queue, "depth": await self.queue.depth(), "dropped": self.queue.dropped(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from pathlib import Path
 
 from aiohttp import web
@@ -12,15 +11,14 @@ from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.api.routing import ApiRouter, Call, NoBody
 from vms_server.auth.models import Role
-from vms_server.errors import NotFound, NotReady
+from vms_server.errors import NotFound
 from vms_server.events import service
+from vms_server.events.clips import cut_event_clip
 from vms_server.events.models import Event
 from vms_server.events.schemas import EventOut, EventPage, EventQuery, NoteIn, StatusIn, TagsIn
 
 router = ApiRouter()
 TAGS = ["events"]
-CLIP_PRE_S = 10.0
-CLIP_POST_S = 10.0
 
 
 def publish_updated(app: web.Application, ev: Event) -> None:
@@ -96,23 +94,7 @@ async def event_clip(call: Call[NoBody]) -> web.StreamResponse:
         ev = await service.get_event(session, call.path_uuid("event_id"), call.user)
     path = Path(ev.clip_path) if ev.clip_path else None
     if path is None or not await asyncio.to_thread(path.is_file):
-        path = await _cut(app, ev)
+        path = await cut_event_clip(app, ev.id, ev.camera_id, ev.timestamp)
     name = f"event-{ev.id}.mp4"
     return web.FileResponse(path, headers={"Content-Type": "video/mp4",
                                            "Content-Disposition": f'attachment; filename="{name}"'})
-
-
-async def _cut(app: web.Application, ev: Event) -> Path:
-    ready_at = ev.timestamp + dt.timedelta(seconds=CLIP_POST_S)
-    if dt.datetime.now(dt.UTC) < ready_at:
-        raise NotReady(f"the clip is complete {CLIP_POST_S:.0f} s after the event; retry after {ready_at.isoformat()}")
-    playback = app.get(keys.PLAYBACK)
-    if playback is None:
-        raise NotFound("this server does not record video, so events have no clips")
-    path = app[keys.SETTINGS].data_dir / "events" / "clips" / f"{ev.id}.mp4"
-    await playback.cut_clip(ev.camera_id, ev.timestamp - dt.timedelta(seconds=CLIP_PRE_S), ready_at, path)
-    async with app[keys.SESSIONS].begin() as session:
-        row = await session.get(Event, ev.id)
-        if row is not None:
-            row.clip_path = str(path)
-    return path

@@ -1,6 +1,6 @@
 """Where detections end: the correlator decides, this stores. Runs on the event loop; blocking work
 (snapshot JPEG) goes to a thread. Each new event is audited, pushed to clients (`event.created`), queued for
-the cloud and starts event recording; an ended event is updated (`event.updated`)."""
+the cloud and starts event recording (and its clip, when sync is on); an ended event is updated (`event.updated`)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from vms_server import keys
 from vms_server.analytics.types import Detection, Image, Priority
 from vms_server.audit.service import SYSTEM
 from vms_server.events import service
+from vms_server.events.clips import CLIP_POST_S, CLIP_PRE_S, ClipScheduler
 from vms_server.events.correlation import Change, Correlator, Rules
-from vms_server.events.routes import CLIP_POST_S, CLIP_PRE_S
 from vms_server.events.service import NewEvent
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class EventSink:
         self.created = 0
         self.created_at: dict[uuid.UUID, float] = {}  # event id -> wall time it became visible (benchmarks)
         self._lock = asyncio.Lock()
+        self.clips = ClipScheduler(app)
 
     async def feed(self, camera: CameraRef, model: str, priority: Priority, detections: list[Detection],
                    last_ts: float | None) -> list[uuid.UUID]:
@@ -57,6 +58,10 @@ class EventSink:
         async with self._lock:
             for change in self.correlator.flush():
                 await self._ended(change)
+
+    async def close(self) -> None:
+        await self.flush()
+        await self.clips.close()
 
     async def _apply(self, camera: CameraRef, priority: Priority, changes: list[Change]) -> list[uuid.UUID]:
         created = []
@@ -89,6 +94,7 @@ class EventSink:
         recorder = self.app.get(keys.RECORDER)
         if recorder is not None:
             recorder.trigger(camera.camera_id, ev.event_type, CLIP_PRE_S, CLIP_POST_S)
+            self.clips.schedule(ev.event_id, camera.camera_id, _utc(ev.first_ts))
         logger.info("event %s %s", ev.event_type, ev.event_id, extra={"camera_id": str(camera.camera_id)})
         return ev.event_id
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import av
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
@@ -20,6 +21,8 @@ from vms_server import keys
 from vms_server.analytics.config import AnalyticsSettings
 from vms_server.app import create_app
 from vms_server.auth.models import Role
+from vms_server.cloudsync.models import OutboxItem
+from vms_server.cloudsync.service import state_row
 from vms_server.simulator import SimulatorConfig, SimulatorHandle
 from vms_server.simulator.config import AuthMode, CameraConfig, SceneKind, StreamConfig
 
@@ -51,6 +54,29 @@ async def _events(api: ApiClient) -> list[dict[str, Any]]:
     return list((await api.ok("GET", "/api/v1/events?limit=500", Role.VIEWER))["items"])
 
 
+async def _pause_sync(api: ApiClient) -> None:
+    """Sync paused (as after enrolment): items are queued for the cloud but not pushed."""
+    async with api.client.app[keys.SESSIONS].begin() as session:
+        (await state_row(session)).mode = "paused"
+
+
+async def _queued_clip(api: ApiClient, event: dict[str, Any]) -> dict[str, Any]:
+    """With sync on, the clip is cut without anyone asking, and queued for the cloud after its event."""
+    deadline = dt.datetime.fromisoformat(event["timestamp"]).timestamp() + 30
+    while True:
+        async with api.client.app[keys.SESSIONS]() as session:
+            items = list((await session.scalars(select(OutboxItem).order_by(OutboxItem.seq))).all())
+        keys_in_order = [i.key for i in items]
+        if f"clip:{event['id']}" in keys_in_order or time.time() > deadline:
+            break
+        await asyncio.sleep(1.0)
+    assert f"clip:{event['id']}" in keys_in_order, keys_in_order
+    assert keys_in_order.index(f"event:{event['id']}:NEW") < keys_in_order.index(f"clip:{event['id']}")
+    payload = dict(next(i.payload for i in items if i.key == f"clip:{event['id']}"))
+    assert payload["event_id"] == event["id"] and Path(payload["path"]).stat().st_size > 10_000
+    return payload
+
+
 async def _check_clip(api: ApiClient, event: dict[str, Any]) -> None:
     """The 20 s clip (10 s before, 10 s after) is cut from the continuous recording once the post-roll is over."""
     ready = dt.datetime.fromisoformat(event["timestamp"]).timestamp() + 10.5
@@ -77,6 +103,7 @@ async def test_simulated_camera_raises_tampering_and_motion_events(api_fast: Api
         {"role": "main", "rtsp_url": sim.rtsp_url("gate", "main"), "width": 640, "height": 480,
          "bitrate_kbps": 1200, "fps": 15}]}
     camera = await api.ok("POST", "/api/v1/cameras", json=body, status=201)
+    await _pause_sync(api)
     cam_url = f"/api/v1/cameras/{camera['id']}/analytics"
     # 480p is enough for intrusion, not for crowd (720p): refused with the reason.
     resp = await api.call("PUT", f"{cam_url}/crowd", json={"enabled": True})
@@ -102,7 +129,9 @@ async def test_simulated_camera_raises_tampering_and_motion_events(api_fast: Api
     assert {"covered", "defocus"} <= reasons, reasons
     assert "motion" in types
     assert types <= {"motion", "tampering"}  # nothing else raised
-    await _check_clip(api, next(e for e in await _events(api) if e["details"].get("reason") == "covered"))
+    covered = next(e for e in await _events(api) if e["details"].get("reason") == "covered")
+    await _queued_clip(api, covered)
+    await _check_clip(api, covered)
     status = await api.ok("GET", "/api/v1/analytics/status", Role.VIEWER)
     cams = status["cameras"]
     assert len(cams) == 1 and cams[0]["frames_out"] > 0 and cams[0]["error"] is None

@@ -90,5 +90,6 @@ async def test_camera_stream_metrics(api: ApiClient) -> None:
                     break
         assert 5 < fps < 30  # 10 fps; the first seconds include the burst up to the first keyframe
         assert value(samples, "vms_camera_online", camera_id=camera, stream="main") == 1
-        assert value(samples, "vms_camera_bitrate_kbps", camera_id=camera, stream="main") > 50
+        # libx264 undershoots its 300 kbit/s target on this simple scene (45-60 kbit/s seen); a dead counter reads 0.
+        assert value(samples, "vms_camera_bitrate_kbps", camera_id=camera, stream="main") > 10
         assert value(samples, "vms_camera_reconnects", camera_id=camera, stream="main") >= 0
