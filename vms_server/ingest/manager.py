@@ -61,6 +61,8 @@ class IngestManager:
         self.runtimes: dict[uuid.UUID, CameraRuntime] = {}
         self.on_start: list[Listener] = []
         self.on_stop: list[Listener] = []
+        # Extra fields of a camera's status (the recorder adds `recording`), pushed with it.
+        self.status_fields: list[Callable[[CameraRuntime], dict[str, Any]]] = []
         self._sync_lock = asyncio.Lock()
         self._loop = asyncio.get_running_loop()
 
@@ -125,13 +127,19 @@ class IngestManager:
         runtime = self.runtimes.get(camera_id)
         if runtime is None:
             return None
-        return {"camera_id": str(camera_id),
-                "streams": [w.health.snapshot() for _, w in sorted(runtime.workers.items())]}
+        body: dict[str, Any] = {"camera_id": str(camera_id)}
+        for extra in self.status_fields:
+            body.update(extra(runtime))
+        body["streams"] = [w.health.snapshot() for _, w in sorted(runtime.workers.items())]
+        return body
 
     def _changed(self, worker: StreamWorker) -> None:
-        """Called on an ingest thread: hop to the loop to push the new status."""
+        self.notify(worker.camera_id)
+
+    def notify(self, camera_id: uuid.UUID) -> None:
+        """Push the camera's status soon; safe to call from an ingest thread."""
         with contextlib.suppress(RuntimeError):  # the loop is closing
-            self._loop.call_soon_threadsafe(self.publish, worker.camera_id)
+            self._loop.call_soon_threadsafe(self.publish, camera_id)
 
     def publish(self, camera_id: uuid.UUID) -> None:
         runtime = self.runtimes.get(camera_id)

@@ -58,6 +58,7 @@ class Recorder:
     segment_seconds: float
     sink: Callable[[SegmentResult], None]
     policy: Policy = field(default_factory=Policy)
+    on_recording: Callable[[bool], None] | None = None  # told when recording starts or stops (not at cuts)
     info: StreamInfo | None = None
     writer: SegmentWriter | None = None
     ring: deque[MediaPacket] = field(default_factory=deque)
@@ -103,9 +104,18 @@ class Recorder:
         self.ring.clear()
 
     def on_close(self, reason: str) -> None:
+        was = self.writer is not None
         self._finish()
         self.ring.clear()
         self.info = None
+        self._tell(was, False)
+
+    def _tell(self, was: bool, now: bool) -> None:
+        if was != now and self.on_recording is not None:
+            try:
+                self.on_recording(now)
+            except Exception:
+                logger.exception("recording state listener failed", extra={"camera_id": self.camera_id})
 
     def on_packet(self, pkt: MediaPacket) -> None:
         if self.info is None:
@@ -115,9 +125,11 @@ class Recorder:
         if self.writer is None:
             if why is not None:
                 self._begin(pkt, why)
+                self._tell(False, self.writer is not None)
             return
         if why is None:
             self._finish()
+            self._tell(True, False)
             return
         if pkt.keyframe and (pkt.wall_us - self.writer.start_us) / 1e6 >= self.segment_seconds - 0.001:
             self._finish()

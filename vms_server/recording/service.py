@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
@@ -57,6 +58,7 @@ class RecordingService:
             WorkerOptions(s.transport, s.open_timeout_s, s.read_timeout_s, s.backoff_initial_s, s.backoff_max_s),
             transport_of=lambda cid: self.rows[cid].transport if cid in self.rows else None)
         self.ingest.on_start.append(self._attach)
+        self.ingest.status_fields.append(self._recording_field)
         self._queue: asyncio.Queue[SegmentResult] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._wake_cleanup = asyncio.Event()
@@ -84,10 +86,16 @@ class RecordingService:
     def _attach(self, runtime: CameraRuntime) -> None:
         camera_id = runtime.spec.camera_id
         recorder = Recorder(str(camera_id), "main", self.volumes.pick, self.settings.segment_seconds,
-                            self._sink, policy=policy_of(self.rows.get(camera_id)))
+                            self._sink, policy=policy_of(self.rows.get(camera_id)),
+                            on_recording=lambda _on: self.ingest.notify(camera_id))
         runtime.workers["main"].add(recorder)
         runtime.attachments["recorder"] = recorder
         self._update_motion(runtime)
+
+    @staticmethod
+    def _recording_field(runtime: CameraRuntime) -> dict[str, Any]:
+        recorder: Recorder | None = runtime.attachments.get("recorder")
+        return {"recording": bool(recorder is not None and recorder.current())}
 
     def _update_motion(self, runtime: CameraRuntime) -> None:
         row = self.rows.get(runtime.spec.camera_id)

@@ -53,6 +53,8 @@ async def test_event_mode_with_pre_and_post_roll(lite_api: ApiClient, sim: Simul
     camera_id = await online_camera(lite_api, sim, continuous=False, event=True, pre_s=2, post_s=2)
     await asyncio.sleep(3)  # longer than the pre-roll: the ring must hold it, nothing is written yet
     assert await rows_of(lite_api, camera_id) == []
+    token = (await lite_api.login(Role.VIEWER))["access_token"]
+    hub = await lite_api.client.ws_connect(f"/api/v1/ws?access_token={token}")
     triggered = dt.datetime.now(dt.UTC)
     body = await lite_api.ok("POST", f"/api/v1/cameras/{camera_id}/recording/trigger", Role.SUPERVISOR,
                             json={"reason": "intrusion", "pre_s": 2, "post_s": 2})
@@ -65,6 +67,12 @@ async def test_event_mode_with_pre_and_post_roll(lite_api: ApiClient, sim: Simul
 
     await wait_for(stopped, limit=15)
     await asyncio.sleep(0.5)  # the last segment's row is written just after its file
+    pushed: list[bool] = []  # the recording dot of the operator's tile follows these pushes
+    while not (True in pushed and pushed[-1] is False):
+        message = await hub.receive_json(timeout=10)
+        if message["type"] == "camera.status" and message["data"]["camera_id"] == camera_id:
+            pushed.append(message["data"]["recording"])
+    await hub.close()
     rows = await rows_of(lite_api, camera_id)
     assert all(r.reason == "event:intrusion" for r in rows)
     start, end = rows[0].start_at, rows[-1].end_at

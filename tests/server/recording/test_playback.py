@@ -160,11 +160,11 @@ async def test_hls_and_status_push(lite_api: ApiClient, sim: SimulatorHandle) ->
     hub = await lite_api.client.ws_connect(f"/api/v1/ws?access_token={token}")
     camera_id = await add_camera(lite_api, sim.rtsp_url("cam1", "main"), sub_url=sim.rtsp_url("cam1", "sub"))
     try:
-        while True:  # camera.status is pushed when a stream changes state
+        while True:  # camera.status is pushed when a stream changes state and when recording starts
             message = await hub.receive_json(timeout=15)
             data = message["data"]
             if message["type"] == "camera.status" and data["camera_id"] == camera_id and any(
-                    s["state"] == "online" for s in data["streams"]):
+                    s["state"] == "online" for s in data["streams"]) and data["recording"]:
                 break
     finally:
         await hub.close()
