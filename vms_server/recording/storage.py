@@ -7,6 +7,7 @@ rather than losing evidence).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import shutil
@@ -87,8 +88,6 @@ def _remove_files_blocking(paths: list[Path]) -> None:
 
 
 async def _delete_segments(session: AsyncSession, rows: list[RecordingSegment], volumes: VolumeSet) -> int:
-    import asyncio
-
     await asyncio.to_thread(_remove_files_blocking, [Path(r.volume) / r.path for r in rows])
     ids = [r.id for r in rows]
     for start in range(0, len(ids), 500):
@@ -99,17 +98,24 @@ async def _delete_segments(session: AsyncSession, rows: list[RecordingSegment], 
 
 
 async def enforce_thresholds(session: AsyncSession, volumes: VolumeSet, batch: int = 20) -> int:
-    """Delete the oldest unprotected segments of each volume that is over its threshold."""
+    """Delete the oldest unprotected segments of each volume that is over its threshold, and no more than
+    it takes to get back under it: every deleted segment is footage someone may still need."""
     deleted = 0
     for volume in volumes.volumes:
-        while volume.room_bytes() < 0:
+        while (over := -volume.room_bytes()) > 0:
             rows = list((await session.scalars(
                 select(RecordingSegment).where(RecordingSegment.volume == str(volume.path), _unprotected())
                 .order_by(RecordingSegment.start_at).limit(batch))).all())
             if not rows:
                 logger.error("volume %s is full of protected footage; recording there will fail", volume.path)
                 break
-            deleted += await _delete_segments(session, rows, volumes)
+            chosen, freed = [], 0
+            for row in rows:
+                chosen.append(row)
+                freed += max(row.bytes, 1)
+                if freed >= over:
+                    break
+            deleted += await _delete_segments(session, chosen, volumes)
             await session.commit()
     return deleted
 

@@ -26,7 +26,7 @@ from vms_server.db.engine import create_engine, session_factory
 from vms_server.recording.config import VolumeConfig
 from vms_server.recording.models import RecordingSegment
 from vms_server.recording.recovery import reconcile
-from vms_server.recording.storage import VolumeSet
+from vms_server.recording.storage import VolumeSet, enforce_thresholds
 from vms_server.simulator.config import FaultConfig, SimulatorConfig
 from vms_server.simulator.handle import SimulatorHandle
 
@@ -71,6 +71,31 @@ async def test_full_volumes_delete_oldest_unprotected_and_recording_goes_on(
         assert on_disk <= 250_000 + 150_000  # at most one segment over before cleanup runs
     newest = rows[-1]
     assert (dt.datetime.now(dt.UTC) - newest.end_at).total_seconds() < 5  # still recording
+
+
+async def test_threshold_deletes_only_what_it_takes(rec_api: ApiClient, tmp_path: Path) -> None:
+    """Over the quota by 500 bytes with 300-byte segments: the two oldest go, nothing more."""
+    app = rec_api.client.app
+    camera_id = uuid.UUID(await add_camera(rec_api, "rtsp://127.0.0.1:9/none"))
+    volumes = VolumeSet([VolumeConfig(path=tmp_path / "quota", min_free_bytes=0, max_bytes=1000)])
+    volume = volumes.volumes[0].path
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    rows = []
+    for i in range(5):
+        (volume / f"{i}.mp4").write_bytes(b"x" * 300)
+        at = start + dt.timedelta(seconds=60 * i)
+        rows.append(RecordingSegment(camera_id=camera_id, stream="main", start_at=at,
+                                     end_at=at + dt.timedelta(seconds=60), duration_s=60, frames=600, bytes=300,
+                                     volume=str(volume), path=f"{i}.mp4", codec="h264", width=320, height=240,
+                                     reason="continuous"))
+    async with app[keys.SESSIONS].begin() as session:
+        session.add_all(rows)
+    async with app[keys.SESSIONS]() as session:
+        await volumes.refresh_usage(session)
+        assert volumes.volumes[0].room_bytes() == -500
+        assert await enforce_thresholds(session, volumes) == 2
+    assert sorted(p.name for p in volume.iterdir()) == ["2.mp4", "3.mp4", "4.mp4"]
+    assert [r.path for r in await rows_of(app, str(camera_id))] == ["2.mp4", "3.mp4", "4.mp4"]
 
 
 async def test_retention_by_camera_customer_event_type_and_lock(rec_api: ApiClient, tmp_path: Path) -> None:
