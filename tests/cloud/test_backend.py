@@ -71,7 +71,9 @@ async def test_health_openapi_metrics(cloud: Cloud) -> None:
     doc = await cloud.ok("GET", "/api/v1/openapi.json", None)
     assert "/api/v1/edge/ingest" in doc["paths"] and "/api/v1/events" in doc["paths"]
     validate(doc)
-    assert (await cloud.client.get("/docs")).status == 200
+    assert doc["info"]["title"] == "VMS cloud API"
+    docs = await cloud.client.get("/docs")
+    assert docs.status == 200 and "<title>VMS cloud API</title>" in await docs.text()
     _, admin = await cloud.tenant("acme")
     edge = await cloud.enrolled_edge(admin)
     await cloud.ok("POST", "/api/v1/edge/ingest", edge, json={"items": [item("k1", 1, uuid.uuid4())]})

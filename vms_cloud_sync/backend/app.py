@@ -104,7 +104,8 @@ def create_cloud_app(settings: CloudSettings, **extra: Any) -> web.Application:
     router = build_router()
     app[server_keys.ROUTER] = router
     router.install(app)
-    openapi.install(app)
+    openapi.install(app, ("VMS cloud API", "Multi-tenant backend: edge enrolment and sync ingest, licences, HQ users. "
+                                         "Authenticate with /api/v1/auth/login (HQ users) or as an enrolled edge."))
     app.router.add_get("/metrics", metrics_view)
     from vms_cloud_sync.portal.views import install as install_portal
 

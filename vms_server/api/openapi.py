@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,11 @@ def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], str], Any]) ->
     return op
 
 
-def build_document(router: ApiRouter) -> dict[str, Any]:
+SERVER_INFO = ("VMS server API", "Recording and analytics server. Authenticate with /auth/login, then send "
+                                 "`Authorization: Bearer <access_token>`.")
+
+
+def build_document(router: ApiRouter, info: tuple[str, str] = SERVER_INFO) -> dict[str, Any]:
     models = _models(router.specs)
     pairs = [(m, mode) for m in models for mode in ("validation", "serialization")]
     refs, schema = models_json_schema(pairs, ref_template=REF)  # type: ignore[arg-type]
@@ -86,9 +91,7 @@ def build_document(router: ApiRouter) -> dict[str, Any]:
         paths.setdefault(router.prefix + spec.path, {})[spec.method.lower()] = _operation(spec, refs)  # type: ignore[arg-type]
     return {
         "openapi": "3.1.0",
-        "info": {"title": "VMS server API", "version": __version__,
-                 "description": "Recording and analytics server. Authenticate with /auth/login, then send "
-                                "`Authorization: Bearer <access_token>`."},
+        "info": {"title": info[0], "version": __version__, "description": info[1]},
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {"schemas": components,
@@ -97,7 +100,7 @@ def build_document(router: ApiRouter) -> dict[str, Any]:
 
 
 DOCS_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>VMS server API</title>
+<html><head><meta charset="utf-8"><title>{title}</title>
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
@@ -106,19 +109,20 @@ DOCS_HTML = """<!doctype html>
 DOCS_INIT = "window.ui = SwaggerUIBundle({url: '/api/v1/openapi.json', dom_id: '#swagger-ui'});\n"
 
 
-def install(app: web.Application) -> None:
-    """Serve the document at /api/v1/openapi.json and Swagger UI at /docs from local files."""
+def install(app: web.Application, info: tuple[str, str] = SERVER_INFO) -> None:
+    """Serve the document at /api/v1/openapi.json and Swagger UI at /docs from local files (no CDN: control
+    rooms are often offline). `info` is the (title, description) of the API being served."""
     from swagger_ui_bundle import swagger_ui_path
 
     cached: dict[str, Any] = {}
 
     async def document(request: web.Request) -> web.Response:
         if "doc" not in cached:
-            cached["doc"] = build_document(request.app[keys.ROUTER])
+            cached["doc"] = build_document(request.app[keys.ROUTER], info)
         return web.json_response(cached["doc"])
 
     async def docs(_: web.Request) -> web.Response:
-        return web.Response(text=DOCS_HTML, content_type="text/html")
+        return web.Response(text=DOCS_HTML.replace("{title}", html.escape(info[0])), content_type="text/html")
 
     async def init_js(_: web.Request) -> web.Response:
         return web.Response(text=DOCS_INIT, content_type="application/javascript")
