@@ -60,7 +60,8 @@ async def _profiles(camera: Any) -> list[dict[str, Any]]:
                     "rtsp_url": redact(str(uri.Uri)),
                     "codec": CODEC_NAMES.get(str(getattr(video, "Encoding", "") or "").upper()),
                     "width": getattr(resolution, "Width", None), "height": getattr(resolution, "Height", None),
-                    "fps": getattr(rate, "FrameRateLimit", None)})
+                    "fps": getattr(rate, "FrameRateLimit", None),
+                    "ptz": getattr(profile, "PTZConfiguration", None) is not None})
     return out
 
 

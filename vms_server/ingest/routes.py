@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from vms_server import keys
+from vms_server.api.context import actor_of
 from vms_server.api.routing import ApiRouter, Call
 from vms_server.auth.models import Role
-from vms_server.cameras.schemas import check_rtsp_url
+from vms_server.cameras import service
+from vms_server.cameras.changes import camera_changed
+from vms_server.cameras.schemas import (
+    AuthMethod,
+    CameraCreate,
+    CameraOut,
+    Codec,
+    CredentialsIn,
+    StreamIn,
+    check_rtsp_url,
+)
 from vms_server.cameras.service import split_url_credentials
+from vms_server.errors import InvalidInput
 from vms_server.ingest.probe import probe_onvif, probe_rtsp_blocking
 
 router = ApiRouter()
@@ -32,6 +45,7 @@ class OnvifProfile(BaseModel):
     width: int | None
     height: int | None
     fps: float | None
+    ptz: bool = Field(False, description="The profile has a PTZ configuration")
 
 
 class OnvifProbeOut(BaseModel):
@@ -39,6 +53,13 @@ class OnvifProbeOut(BaseModel):
     model: str | None
     serial: str | None
     profiles: list[OnvifProfile]
+
+
+class OnvifAddIn(OnvifProbeIn):
+    name: str = Field(min_length=1, max_length=200)
+    site_id: uuid.UUID
+    zone_id: uuid.UUID | None = None
+    tags: list[str] = Field(default_factory=list, max_length=50)
 
 
 class RtspProbeIn(BaseModel):
@@ -66,6 +87,45 @@ async def onvif_probe(call: Call[OnvifProbeIn]) -> OnvifProbeOut:
     result = await probe_onvif(body.onvif_url, body.username,
                                body.password.get_secret_value() if body.password else None)
     return OnvifProbeOut.model_validate(result)
+
+
+def _stream(role: str, profile: OnvifProfile) -> StreamIn:
+    codec = Codec(profile.codec) if profile.codec in {c.value for c in Codec} else None
+    return StreamIn(role=role, rtsp_url=profile.rtsp_url, codec=codec, width=profile.width,
+                    height=profile.height, fps=round(profile.fps) if profile.fps else None)
+
+
+def camera_from_probe(body: OnvifAddIn, found: OnvifProbeOut) -> CameraCreate:
+    """Main stream: the largest profile; sub stream: the smallest, when the camera has two sizes. The ONVIF
+    credentials are the RTSP ones too (that is how cameras ship)."""
+    if not found.profiles:
+        raise InvalidInput("the camera has no media profile with an RTSP stream", code="onvif_no_profiles")
+    by_size = sorted(found.profiles, key=lambda p: (p.width or 0) * (p.height or 0), reverse=True)
+    streams = [_stream("main", by_size[0])]
+    if len(by_size) > 1 and by_size[-1].rtsp_url != by_size[0].rtsp_url:
+        streams.append(_stream("sub", by_size[-1]))
+    credentials = None
+    if body.username:
+        credentials = CredentialsIn(method=AuthMethod.DIGEST, username=body.username, secret=body.password)
+    return CameraCreate(name=body.name, site_id=body.site_id, zone_id=body.zone_id, manufacturer=found.manufacturer,
+                        model=found.model, onvif_url=body.onvif_url, credentials=credentials, streams=streams,
+                        tags=body.tags, ptz=any(p.ptz for p in found.profiles))
+
+
+@router.route("POST", "/cameras/from-onvif", role=Role.ADMIN, body=OnvifAddIn, response=CameraOut, status=201,
+              tags=TAGS, errors=(403, 409, 422))
+async def add_from_onvif(call: Call[OnvifAddIn]) -> CameraOut:
+    """Add a camera from its ONVIF address in one step: identity, streams and PTZ read from the device."""
+    body, app = call.body, call.app
+    found = OnvifProbeOut.model_validate(await probe_onvif(
+        body.onvif_url, body.username, body.password.get_secret_value() if body.password else None))
+    create = camera_from_probe(body, found)
+    async with app[keys.SESSIONS].begin() as session:
+        camera = await service.create_camera(session, app[keys.SECRET_BOX], app[keys.SETTINGS].licensing,
+                                             call.user, create, actor_of(call))
+        out = service.camera_out(camera)
+    camera_changed(app, out.id)
+    return out
 
 
 @router.route("POST", "/cameras/rtsp-probe", role=Role.ADMIN, body=RtspProbeIn, response=RtspProbeOut, tags=TAGS,

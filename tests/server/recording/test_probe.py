@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.server.helpers import ApiClient
-from tests.server.recording.conftest import camera
+from tests.server.recording.conftest import camera, wait_for
 from vms_server.auth.models import Role
 from vms_server.simulator.config import AuthMode, SimulatorConfig
 from vms_server.simulator.handle import SimulatorHandle
@@ -52,3 +52,31 @@ async def test_onvif_probe(lite_api: ApiClient, onvif_sim: SimulatorHandle) -> N
                                json={"onvif_url": "http://127.0.0.1:9/onvif/device_service", "username": "a",
                                      "password": "b"})
     assert gone.status == 422 and (await gone.json())["error"]["code"] == "onvif_unreachable"
+
+
+async def test_add_a_camera_from_its_onvif_address(lite_api: ApiClient) -> None:
+    """One call: identity, main (largest) and sub (smallest) streams and PTZ from the device; the same
+    credentials open the RTSP streams, so the camera comes online."""
+    config = SimulatorConfig(rtsp_port=0, onvif_port=0, cameras=[camera(auth=AuthMode.DIGEST, ptz=True)])
+    async with SimulatorHandle.start(config) as sim:
+        body = {"name": "lobby", "site_id": str(lite_api.seeded.site_id), "onvif_url": sim.onvif_url("cam1"),
+                "username": "admin", "password": "nope"}
+        wrong = await lite_api.call("POST", "/api/v1/cameras/from-onvif", Role.ADMIN, json=body)
+        assert wrong.status == 422 and (await wrong.json())["error"]["code"] == "onvif_unauthorised"
+        assert (await lite_api.ok("GET", "/api/v1/cameras", Role.ADMIN))["items"] == []
+        assert (await lite_api.call("POST", "/api/v1/cameras/from-onvif", Role.SUPERVISOR,
+                                    json=body)).status == 403
+        added = await lite_api.ok("POST", "/api/v1/cameras/from-onvif", Role.ADMIN, status=201,
+                                  json={**body, "password": "admin"})
+        assert added["manufacturer"] == "VMS Simulator" and added["ptz"] is True and added["has_secret"]
+        streams = {s["role"]: s for s in added["streams"]}
+        assert streams["main"]["rtsp_url"] == sim.rtsp_url("cam1", "main")
+        assert streams["sub"]["rtsp_url"] == sim.rtsp_url("cam1", "sub")
+        assert streams["main"]["width"] > streams["sub"]["width"]
+        assert "admin" not in str(added["streams"])
+
+        async def online() -> bool:
+            status = await lite_api.ok("GET", f"/api/v1/cameras/{added['id']}/status", Role.VIEWER)
+            return len(status["streams"]) == 2 and all(s["state"] == "online" for s in status["streams"])
+
+        await wait_for(online, limit=20)
