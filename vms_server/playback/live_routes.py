@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Literal
 
 from aiohttp import WSMsgType, web
@@ -16,6 +17,7 @@ from vms_server.ingest.health import StreamState
 from vms_server.playback.live import Viewer
 from vms_server.playback.routes import camera_for, parse_query, principal_of
 
+logger = logging.getLogger(__name__)
 STATUS_WAIT_S = 1.0
 
 
@@ -53,6 +55,8 @@ async def live_ws(request: web.Request) -> web.StreamResponse:
     reader = asyncio.create_task(_drain_client(ws))
     try:
         await _serve(ws, tap, viewer)
+    except ConnectionResetError:  # the viewer went away mid-send: the normal end of watching
+        logger.debug("live viewer disconnected", extra={"camera_id": str(camera.id)})
     finally:
         tap.unsubscribe(viewer)
         reader.cancel()
