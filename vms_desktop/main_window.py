@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
         self.centre_box.addWidget(self.tabs, 1)
         self.playback = PlaybackBar(client, self.commands)
         self.centre_box.addWidget(self.playback)
-        self.tabs.currentChanged.connect(lambda _: self.playback.attach(self.wall))
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.setCentralWidget(self.centre)
         self._dock("Resources", self.tree, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.ptz = PtzController(client, self.commands)
@@ -208,6 +208,13 @@ class MainWindow(QMainWindow):
         except ClientError:
             return  # no health endpoint yet, or no permission: keep "unknown"
         self.camera_status(camera_id, status)
+
+    def _tab_changed(self, current: int) -> None:
+        for index in range(self.tabs.count()):
+            wall = self.tabs.widget(index)
+            if isinstance(wall, VideoWall):
+                wall.set_active(index == current)
+        self.playback.attach(self.wall)
 
     def add_layout(self, layout: Layout) -> VideoWall:
         wall = VideoWall(self.client, self.resource_model.cameras, layout)

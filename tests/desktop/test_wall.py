@@ -79,10 +79,13 @@ async def test_drag_and_drop_2x2_frames_and_maximise(qtbot: QtBot, desk: Desk, t
     qtbot.mouseDClick(first, Qt.MouseButton.LeftButton)
     assert wall.maximised is first and first.stream == "main"
     assert not wall.tiles[(1, 1)].isVisible()
+    assert list(wall.feeds) == [(0, 0)]  # covered tiles stop decoding
     await wait_until(lambda: first.source_size == (320, 192), 20, "main stream frames")
+    shown = {cell: t.frames_shown for cell, t in wall.tiles.items()}
     qtbot.mouseDClick(first, Qt.MouseButton.LeftButton)
-    assert wall.maximised is None and first.stream == "sub"
+    assert wall.maximised is None and first.stream == "sub" and len(wall.feeds) == 4
     await wait_until(lambda: first.source_size == (160, 96), 20, "back to the sub stream")
+    await wait_until(lambda: all(t.frames_shown > shown[c] for c, t in wall.tiles.items()), 20, "all tiles again")
     await window.shutdown()
 
 
@@ -110,6 +113,11 @@ async def test_zone_drop_search_and_tabs(qtbot: QtBot, desk: Desk, tmp_path: Pat
     assert extra.wall.layout_model.items[0].row_span == 2 and len(extra.wall.tiles) == 6
     window.commands.trigger("wall.layout.new_tab")
     assert window.tabs.count() == 2 and window.wall is not wall
+    assert not wall.active and wall.feeds == {}  # a hidden layout tab decodes nothing
+    before = big.frames_shown
+    window.tabs.setCurrentIndex(0)
+    assert wall.active and list(wall.feeds) == [(0, 0)]
+    await wait_until(lambda: big.frames_shown > before, 10, "the tab plays again")
     await window.shutdown()
 
 

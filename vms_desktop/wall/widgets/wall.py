@@ -54,6 +54,7 @@ class VideoWall(QWidget):
         self.selected: VideoTile | None = None
         self.feed_factory: FeedFactory = self.live_feed
         self.recording: dict[str, bool] = {}  # camera id -> recording now (kept up to date by the window)
+        self.active = True  # False while the wall's layout tab is not on screen
         self._grid = QGridLayout(self)
         self._grid.setSpacing(2)
         self._grid.setContentsMargins(0, 0, 0, 0)
@@ -164,8 +165,35 @@ class VideoWall(QWidget):
         big = tile is self.maximised or tile.width() >= MAIN_STREAM_MIN_WIDTH
         return "main" if big else "sub"
 
+    def _live(self) -> bool:
+        return self.feed_factory == self.live_feed
+
+    def _decodes(self, tile: VideoTile) -> bool:
+        """Only what is on screen decodes: not a hidden layout tab, not the tiles a maximised live tile covers
+        (a control room keeps several 16-tile layouts open; decoding them all would cost cores). Playback
+        keeps covered tiles running so that they stay in step."""
+        return self.active and (not self._live() or self.maximised is None or tile is self.maximised)
+
+    def set_active(self, active: bool) -> None:
+        """Called when the layout tab is shown or hidden: stop every feed, or start them again (live view
+        starts at the last keyframe, so the picture is back at once)."""
+        if active == self.active:
+            return
+        self.active = active
+        self._sync_feeds()
+
+    def _sync_feeds(self) -> None:
+        for cell, tile in self.tiles.items():
+            running = cell in self.feeds
+            if running and not self._decodes(tile):
+                self._stop_feed(cell)
+            elif not running and tile.camera_id and self._decodes(tile):
+                self._start_feed(tile)
+
     def _start_feed(self, tile: VideoTile) -> None:
         assert tile.camera_id is not None
+        if not self._decodes(tile):
+            return
         tile.stream = self.wanted_stream(tile)
         feed = self.feed_factory(tile.camera_id, tile.stream, tile.sink)
         feed.sig_status.connect(tile.set_state)
@@ -240,4 +268,5 @@ class VideoWall(QWidget):
             other.setVisible(self.maximised is None or other is self.maximised)
         if tile.camera_id and self.wanted_stream(tile) != tile.stream:
             self.restart_feed(tile)
+        self._sync_feeds()
         self.sig_maximised.emit(self.maximised)
