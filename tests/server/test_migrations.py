@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
@@ -12,6 +13,14 @@ from tests.conftest import PG_ADMIN_URL
 from vms_server.db.engine import create_engine
 from vms_server.db.migrate import MigrationError, check_current, head_revision, offline_sql, upgrade
 from vms_server.db.models import Base
+
+
+def _drift(sync_conn: Any) -> list[Any]:
+    """What autogenerate would still write: the migrations must build exactly the models' schema."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    return list(compare_metadata(MigrationContext.configure(sync_conn), Base.metadata))
 
 
 def _tables(sync_conn: object) -> set[str]:
@@ -29,6 +38,8 @@ async def _migrate_and_compare(url: str) -> None:
         async with engine.connect() as conn:
             tables = await conn.run_sync(_tables)
         assert set(Base.metadata.tables) <= tables
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_drift) == []
         async with engine.begin() as conn:
             # One row per head (each domain has its own branch): replace them all by an unknown revision.
             await conn.execute(text("DELETE FROM alembic_version"))

@@ -21,7 +21,7 @@ class ConfigValue(UuidPk, Base):
     scope_ref: Mapped[str] = mapped_column(String(36), index=True)
     model: Mapped[str] = mapped_column(String(50))
     key: Mapped[str] = mapped_column(String(200))
-    value: Mapped[Any] = mapped_column(JSON)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)  # a key may be set to null
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 

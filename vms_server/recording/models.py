@@ -50,6 +50,7 @@ class RecordingPolicy(Timestamps, Base):
     pre_s: Mapped[float] = mapped_column(Float, default=5.0)
     post_s: Mapped[float] = mapped_column(Float, default=10.0)
     motion_sensitivity: Mapped[float] = mapped_column(Float, default=0.5)
+    motion_mask: Mapped[list[dict[str, float]]] = mapped_column(JSON, default=list)
     retention_days: Mapped[float | None] = mapped_column(Float)
     transport: Mapped[str | None] = mapped_column(String(3))
 

@@ -21,18 +21,36 @@ logger = logging.getLogger(__name__)
 SIZE = (64, 36)
 
 
-def changed_fraction(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8], level: int = 25) -> float:
-    """Share of pixels whose grey level moved by more than `level`."""
-    diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
-    return float((diff > level).mean())
+def changed_fraction(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8], level: int = 25,
+                     keep: npt.NDArray[np.bool_] | None = None) -> float:
+    """Share of the (unmasked) pixels whose grey level moved by more than `level`."""
+    moved = np.abs(a.astype(np.int16) - b.astype(np.int16)) > level
+    if keep is None:
+        return float(moved.mean())
+    return float(moved[keep].mean()) if keep.any() else 0.0
+
+
+def keep_mask(rects: list[dict[str, float]]) -> npt.NDArray[np.bool_] | None:
+    """Pixels of the small grey picture that count, from rectangles (fractions of the picture) to ignore."""
+    if not rects:
+        return None
+    keep = np.ones((SIZE[1], SIZE[0]), dtype=bool)
+    for r in rects:
+        x0, y0 = int(r["x"] * SIZE[0]), int(r["y"] * SIZE[1])
+        x1 = max(x0 + 1, round((r["x"] + r["w"]) * SIZE[0]))
+        y1 = max(y0 + 1, round((r["y"] + r["h"]) * SIZE[1]))
+        keep[y0:y1, x0:x1] = False
+    return keep
 
 
 class MotionDetector:
     """PacketConsumer on the analytics/live stream. `sensitivity` 0..1 (1 = the smallest change counts)."""
 
-    def __init__(self, camera_id: str, sensitivity: float, on_motion: Callable[[int], None]) -> None:
+    def __init__(self, camera_id: str, sensitivity: float, on_motion: Callable[[int], None],
+                 mask: list[dict[str, float]] | None = None) -> None:
         self.camera_id = camera_id
         self.threshold = 0.002 + (1.0 - sensitivity) * 0.1
+        self.keep = keep_mask(mask or [])
         self.on_motion = on_motion
         self._decoder: Any = None
         self._last: npt.NDArray[np.uint8] | None = None
@@ -59,6 +77,6 @@ class MotionDetector:
             return
         for frame in frames:
             grey = frame.reformat(width=SIZE[0], height=SIZE[1], format="gray").to_ndarray()
-            if self._last is not None and changed_fraction(grey, self._last) >= self.threshold:
+            if self._last is not None and changed_fraction(grey, self._last, keep=self.keep) >= self.threshold:
                 self.on_motion(pkt.wall_us)
             self._last = grey

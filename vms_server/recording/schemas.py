@@ -33,6 +33,23 @@ class CameraStatus(BaseModel):
     streams: list[StreamStatus]
 
 
+class MaskRect(BaseModel):
+    """A part of the picture where motion is ignored (a clock overlay, trees, a road outside the fence), in
+    fractions of the picture so that it fits main and sub stream alike."""
+
+    model_config = ConfigDict(extra="forbid")
+    x: float = Field(ge=0, le=1)
+    y: float = Field(ge=0, le=1)
+    w: float = Field(gt=0, le=1)
+    h: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _inside(self) -> MaskRect:
+        if self.x + self.w > 1.0001 or self.y + self.h > 1.0001:
+            raise ValueError("the rectangle leaves the picture (x + w and y + h must be at most 1)")
+        return self
+
+
 class PolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     continuous: bool = True
@@ -43,6 +60,8 @@ class PolicyIn(BaseModel):
     pre_s: float = Field(5.0, ge=0, le=60, description="Pre-roll kept in memory (seconds)")
     post_s: float = Field(10.0, ge=0, le=3600, description="Post-roll after motion or an event (seconds)")
     motion_sensitivity: float = Field(0.5, ge=0, le=1)
+    motion_mask: list[MaskRect] = Field(default_factory=list, max_length=32,
+                                        description="Rectangles where motion is ignored")
     retention_days: float | None = Field(None, gt=0, le=3650, description="Camera override of retention")
     transport: Literal["tcp", "udp"] | None = Field(None, description="RTSP transport; null = server default")
 

@@ -107,7 +107,8 @@ class RecordingService:
             recorder: Recorder = runtime.attachments["recorder"]
             detector = MotionDetector(str(runtime.spec.camera_id), row.motion_sensitivity,
                                       lambda at_us: recorder.trigger("motion", at_us, recorder.policy.pre_s,
-                                                                     recorder.policy.post_s))
+                                                                     recorder.policy.post_s),
+                                      mask=list(row.motion_mask or []))
             source.add(detector)
             runtime.attachments["motion"] = detector
 

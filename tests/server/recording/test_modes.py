@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from tests.server.recording.conftest import add_camera, wait_for
 from vms_server import keys
 from vms_server.auth.models import Role
 from vms_server.recording.models import RecordingSegment
+from vms_server.recording.motion import SIZE, changed_fraction, keep_mask
 from vms_server.simulator.handle import SimulatorHandle
 
 pytestmark = pytest.mark.slow
@@ -109,3 +111,32 @@ async def test_motion_mode(lite_api: ApiClient, sim: SimulatorHandle) -> None:
     assert rows[0].reason == "motion"
     assert rows[0].start_at.timestamp() >= began - 3
     assert frames_in(Path(rows[0].volume) / rows[0].path) == rows[0].frames
+
+
+async def test_motion_mask_ignores_what_it_covers(lite_api: ApiClient, sim: SimulatorHandle) -> None:
+    """The whole picture masked: the moving scene records nothing; mask removed: motion records at once."""
+    whole = [{"x": 0, "y": 0, "w": 1, "h": 1}]
+    camera_id = await online_camera(lite_api, sim, continuous=False, event=False, motion=True,
+                                    motion_sensitivity=0.9, pre_s=1, post_s=2, motion_mask=whole)
+    policy = await lite_api.ok("GET", f"/api/v1/cameras/{camera_id}/recording-policy", Role.VIEWER)
+    assert policy["motion_mask"] == whole
+    await asyncio.sleep(5)  # several GOPs of a moving scene
+    assert await rows_of(lite_api, camera_id) == []
+    bad = await lite_api.call("PUT", f"/api/v1/cameras/{camera_id}/recording-policy", Role.ADMIN,
+                              json={"motion": True, "motion_mask": [{"x": 0.8, "y": 0, "w": 0.5, "h": 1}]})
+    assert bad.status == 422 and "leaves the picture" in (await bad.text())
+    await set_policy(lite_api, camera_id, continuous=False, event=False, motion=True, motion_sensitivity=0.9,
+                     pre_s=1, post_s=2, motion_mask=[{"x": 0, "y": 0, "w": 0.1, "h": 0.1}])
+    rows = await wait_for(lambda: rows_of(lite_api, camera_id), limit=20)
+    assert rows[0].reason == "motion"
+
+
+def test_masked_pixels_do_not_count() -> None:
+    still = np.zeros((SIZE[1], SIZE[0]), dtype=np.uint8)
+    moved = still.copy()
+    moved[0:9, 48:64] = 200  # a clock overlay ticking in the top right corner
+    assert changed_fraction(moved, still) > 0.05
+    keep = keep_mask([{"x": 0.75, "y": 0.0, "w": 0.25, "h": 0.25}])
+    assert keep is not None and changed_fraction(moved, still, keep=keep) == 0.0
+    moved[20:30, 0:10] = 200  # a person walking in the unmasked part still counts
+    assert changed_fraction(moved, still, keep=keep) > 0.03
