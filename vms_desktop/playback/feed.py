@@ -76,7 +76,8 @@ class PlaybackFeed(QObject):
 
     def _run(self, url: str, start_us: int, generation: int) -> None:
         try:
-            with av.open(url, timeout=10) as container:
+            # FFmpeg's rw_timeout, not PyAV's read timeout (which takes the GIL on every I/O poll).
+            with av.open(url, options={"rw_timeout": "10000000"}, timeout=(10, None)) as container:
                 self._play(container, start_us, generation)
         except av.error.HTTPNotFoundError:
             self._status("offline", "nothing recorded here")

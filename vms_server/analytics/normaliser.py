@@ -88,7 +88,8 @@ class RtspSource:
     def _open(self) -> Any:
         options = {"rtsp_transport": self.transport, "timeout": str(int(self.open_timeout_s * 1e6))} \
             if self.url.startswith("rtsp") else {}
-        return av.open(self.url, options=options, timeout=self.open_timeout_s)
+        # Reads time out in FFmpeg's socket layer: PyAV's read timeout would take the GIL on every poll.
+        return av.open(self.url, options=options, timeout=(self.open_timeout_s, None))
 
     def frames(self) -> Iterator[RawFrame]:
         while not self._stop.is_set():

@@ -85,12 +85,16 @@ def classify(exc: BaseException) -> SourceError:
 
 def open_blocking(url: str, transport: str, open_timeout: float, read_timeout: float) -> tuple[Any, StreamInfo]:
     """Connect and describe; raises SourceError. The caller closes the returned container."""
+    # The read timeout is FFmpeg's own socket timeout (microseconds), not PyAV's: PyAV enforces its timeouts
+    # in an interrupt callback that takes the GIL every time FFmpeg polls it, many times per RTP packet,
+    # which serialised 64 camera threads on the GIL. PyAV's timeout still bounds the opening handshake.
     options = {"rtsp_transport": transport, "rtsp_flags": "prefer_tcp" if transport == "tcp" else "",
                "analyzeduration": "1000000", "probesize": "500000", "fflags": "nobuffer",
-               "max_delay": "500000", "reorder_queue_size": "64" if transport == "udp" else "0"}
+               "max_delay": "500000", "reorder_queue_size": "64" if transport == "udp" else "0",
+               "timeout": str(int(read_timeout * 1_000_000))}
     options = {k: v for k, v in options.items() if v}
     try:
-        container = av.open(url, options=options, timeout=(open_timeout, read_timeout))
+        container = av.open(url, options=options, timeout=(open_timeout, None))
     except Exception as exc:
         raise classify(exc) from None
     try:

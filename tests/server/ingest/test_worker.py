@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from tests.server.recording.conftest import wait_for
 from vms_server.ingest.health import StreamState
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket, StreamWorker, WorkerOptions
-from vms_server.simulator.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
+from vms_server.simulator.config import AuthMode, CameraConfig, FaultConfig, SimulatorConfig, StreamConfig
 from vms_server.simulator.handle import SimulatorHandle
 
 FAST = WorkerOptions(open_timeout_s=3, read_timeout_s=3, backoff_initial_s=0.3, backoff_max_s=1)
@@ -83,3 +84,27 @@ async def test_fan_out_and_udp_packet_loss(sim: SimulatorHandle) -> None:
     assert snap["packet_loss"] > 0
     tcp = await run_worker(url, FAST, 2.5, Counting())
     assert tcp["packet_loss"] is None  # not reported over TCP
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+async def test_a_camera_that_goes_silent_is_noticed_by_the_read_timeout(transport: str) -> None:
+    """The connection stays open but media stops: FFmpeg's socket timeout ends the session, the gap is
+    counted and the worker reconnects (and stop does not hang while the camera is silent)."""
+    cams = [CameraConfig(name="cam1", auth=AuthMode.NONE, sub=None, faults=FaultConfig(stall_every_s=6,
+                                                                                         stall_for_s=3),
+                         main=StreamConfig(width=320, height=240, fps=10, bitrate_kbps=300, gop_seconds=1.0))]
+    async with SimulatorHandle.start(SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=cams)) as sim:
+        options = WorkerOptions(transport, open_timeout_s=5, read_timeout_s=1.0, backoff_initial_s=0.2,
+                                backoff_max_s=0.5)
+        counting = Counting()
+        worker = StreamWorker("cam", "main", lambda: sim.rtsp_url("cam1", "main"), options)
+        worker.add(counting)
+        worker.start()
+        try:
+            await wait_for(lambda: worker.health.gaps >= 1, limit=15)
+            assert worker.health.reconnects >= 1
+            assert counting.packets > 10
+        finally:
+            began = time.monotonic()
+            await asyncio.to_thread(worker.stop_blocking)
+            assert time.monotonic() - began < 3.0
