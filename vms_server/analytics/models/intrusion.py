@@ -3,6 +3,10 @@ raising an event when a person stays inside a zone polygon for the dwell time.""
 
 from __future__ import annotations
 
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +56,16 @@ class PersonModel(AnalyticsModel):
         self.detector(PersonModelConfig())
 
     def sampled(self, job: VideoJob, ctx: CameraContext, fps: float) -> list[Frame]:
+        """The first frame of each 1/fps tick of the frame clock: every person model at the same rate picks the
+        same frames of a camera, whenever it was enabled, so they can share one detector run per frame."""
         out = []
-        next_ts = float(ctx.state.get("next_ts", 0.0))
+        last = ctx.state.get("tick")
         for frame in new_frames(job.decoded_frames(), ctx):
-            if frame.ts + 1e-3 >= next_ts:
+            tick = math.floor(frame.ts * fps + 1e-6)
+            if last is None or tick > last:
                 out.append(frame)
-                next_ts = max(next_ts + 1 / fps, frame.ts) if next_ts else frame.ts + 1 / fps
-        ctx.state["next_ts"] = next_ts
+                last = tick
+        ctx.state["tick"] = last
         return out
 
     def people(self, frame: Frame, cfg: PersonModelConfig, ctx: CameraContext) -> list[PersonBox]:
@@ -71,10 +78,57 @@ class PersonModel(AnalyticsModel):
             changed = np.count_nonzero(cv2.absdiff(grey, previous) > 20) / grey.size
             if changed < 0.001:
                 return []
-        self.inferences += 1
-        found = self.detector(cfg).detect(frame.image, cfg.min_score)
+        key = (cfg.detector_path, cfg.person_class, ctx.camera_id, round(frame.ts, 4))
+        found = SHARED.get_or_compute(key, cfg.min_score, lambda score: self._infer(frame, cfg, score))
         ctx.state["seen_people"] = bool(found)
         return found
+
+    def _infer(self, frame: Frame, cfg: PersonModelConfig, min_score: float) -> list[PersonBox]:
+        self.inferences += 1
+        return self.detector(cfg).detect(frame.image, min_score)
+
+
+Key = tuple[str | None, int, Any, float]
+
+
+class SharedDetections:
+    """Person boxes per (detector, camera, frame time). Intrusion and crowd on one camera need the same
+    detector on the same frames; the second model to reach a frame takes the first one's boxes (or waits
+    for them while they are being computed) instead of running the network again."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.hits = 0
+        self._lock = threading.Lock()
+        self._done: OrderedDict[Key, tuple[float, list[PersonBox]]] = OrderedDict()
+        self._running: dict[Key, threading.Event] = {}
+
+    def get_or_compute(self, key: Key, min_score: float,
+                       compute: Callable[[float], list[PersonBox]]) -> list[PersonBox]:
+        while True:
+            with self._lock:
+                hit = self._done.get(key)
+                if hit is not None and hit[0] <= min_score:  # boxes kept at a lower score serve a higher one
+                    self.hits += 1
+                    return [p for p in hit[1] if p.score >= min_score]
+                running = self._running.get(key)
+                if running is None:
+                    self._running[key] = threading.Event()
+                    break
+            running.wait(5.0)
+        try:
+            found = compute(min_score)
+            with self._lock:
+                self._done[key] = (min_score, found)
+                while len(self._done) > self.size:
+                    self._done.popitem(last=False)
+            return found
+        finally:
+            with self._lock:
+                self._running.pop(key).set()
+
+
+SHARED = SharedDetections()
 
 
 def centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
