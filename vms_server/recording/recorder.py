@@ -10,10 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import av
 
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
@@ -22,6 +25,7 @@ from vms_server.recording.segments import SegmentResult, SegmentWriter
 
 logger = logging.getLogger(__name__)
 RING_MIN_S = 10.0
+LOG_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class Recorder:
     sink: Callable[[SegmentResult], None]
     policy: Policy = field(default_factory=Policy)
     on_recording: Callable[[bool], None] | None = None  # told when recording starts or stops (not at cuts)
+    on_volume_error: Callable[[Path, str], None] | None = None  # a write failed on this volume
+    error: str | None = None  # the last storage failure; cleared when a segment starts again
+    _logged: dict[str, float] = field(default_factory=dict)
     info: StreamInfo | None = None
     writer: SegmentWriter | None = None
     ring: deque[MediaPacket] = field(default_factory=deque)
@@ -134,9 +141,40 @@ class Recorder:
         if pkt.keyframe and (pkt.wall_us - self.writer.start_us) / 1e6 >= self.segment_seconds - 0.001:
             self._finish()
             self._begin(pkt, why)
+            if self.writer is None:
+                self._tell(True, False)  # the next segment could not start (storage): say recording stopped
             return
-        self.writer.write(pkt)
+        try:
+            self.writer.write(pkt)
+        except (OSError, av.error.FFmpegError) as exc:
+            self._write_failed(exc)
+            return
         self.written_until_us = pkt.wall_us
+
+    def _write_failed(self, exc: Exception) -> None:
+        """Disk full, I/O error, volume gone: keep what the segment has, avoid the volume, and start again on
+        another one at the next keyframe. The camera connection (live view, analytics) is not touched."""
+        writer, self.writer = self.writer, None
+        assert writer is not None
+        self._storage_error(writer.volume, exc)
+        try:
+            result = writer.close_damaged()
+        except Exception:
+            logger.exception("cannot keep the damaged segment", extra={"camera_id": self.camera_id})
+            result = None
+        if result is not None:
+            self.sink(result)
+        self._tell(True, False)
+
+    def _storage_error(self, volume: Path, exc: Exception) -> None:
+        text = f"writing to {volume} failed: {exc}"
+        self.error = text
+        if self.on_volume_error is not None:
+            self.on_volume_error(volume, str(exc))
+        now = time.monotonic()
+        if now - self._logged.get(text, -1e9) >= LOG_EVERY_S:  # a full disk must not flood the log
+            self._logged[text] = now
+            logger.error("recording: %s", text, extra={"camera_id": self.camera_id})
 
     def _remember(self, pkt: MediaPacket) -> None:
         span = self.policy.ring_s
@@ -173,12 +211,18 @@ class Recorder:
                 return  # wait for a keyframe: a segment must start decodable
             packets = [pkt]
         assert self.info is not None
+        volume = self.pick_volume()
         try:
-            self.writer = SegmentWriter(self.pick_volume(), self.camera_id, self.stream, self.info, packets[0],
-                                        why)
+            self.writer = SegmentWriter(volume, self.camera_id, self.stream, self.info, packets[0], why)
             for packet in packets:
                 self.writer.write(packet)
             self.written_until_us = packets[-1].wall_us
+            self.error = None
+        except (OSError, av.error.FFmpegError) as exc:
+            if self.writer is not None:
+                self._write_failed(exc)
+            else:
+                self._storage_error(volume, exc)
         except Exception:
             logger.exception("cannot start a segment", extra={"camera_id": self.camera_id})
             self.writer = None

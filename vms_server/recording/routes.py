@@ -42,7 +42,8 @@ async def camera_status(call: Call[NoBody]) -> CameraStatus:
     body = service.ingest.status(camera_id)
     recorder = service.recorder(camera_id)
     streams = [StreamStatus.model_validate(s) for s in body["streams"]] if body else []
-    return CameraStatus(camera_id=camera_id, recording=bool(recorder and recorder.current()), streams=streams)
+    return CameraStatus(camera_id=camera_id, recording=bool(recorder and recorder.current()),
+                        recording_error=recorder.error if recorder else None, streams=streams)
 
 
 def _policy_out(camera_id: object, row: RecordingPolicy | None) -> PolicyOut:

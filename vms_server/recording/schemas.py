@@ -30,6 +30,8 @@ class StreamStatus(BaseModel):
 class CameraStatus(BaseModel):
     camera_id: uuid.UUID
     recording: bool = Field(description="A segment is being written now")
+    recording_error: str | None = Field(None, description="Why recording failed last (disk full, I/O error); "
+                                                          "cleared when a segment starts again")
     streams: list[StreamStatus]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import struct
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -107,6 +108,51 @@ class SegmentWriter:
             start_us=self.start_us, end_us=self.last_us + self._frame_us, frames=self.frames,
             bytes=self.final.stat().st_size, codec=self.info.codec, width=self.info.width,
             height=self.info.height, reason=self.reason)
+
+    def close_damaged(self) -> SegmentResult | None:
+        """Keep what a segment whose write failed (disk full, I/O error) has on disk: finish it as well as
+        the disk allows, then index what can really be read back. None (and no file) when nothing can."""
+        with contextlib.suppress(av.error.FFmpegError, OSError):
+            self._out.close()
+        with contextlib.suppress(OSError):
+            cut_torn_fragment(self.temp)
+        probed = probe_blocking(self.temp) if self.temp.exists() else None
+        if probed is None:
+            with contextlib.suppress(OSError):
+                self.temp.unlink(missing_ok=True)
+            return None
+        frames, seconds, codec, width, height = probed
+        os.replace(self.temp, self.final)
+        return SegmentResult(
+            camera_id=self.camera_id, stream=self.stream, volume=str(self.volume), path=self.relpath,
+            start_us=self.start_us, end_us=self.start_us + int(seconds * 1e6), frames=frames,
+            bytes=self.final.stat().st_size, codec=codec, width=width, height=height, reason=self.reason)
+
+
+def cut_torn_fragment(path: Path) -> int:
+    """Truncate a fragmented MP4 after its last complete fragment (moof + mdat); returns the new size.
+
+    Truncating needs no free space, which matters when the write failed because the disk is full: the
+    file then ends on a whole fragment and every packet in it decodes."""
+    size = path.stat().st_size
+    good = offset = 0
+    after_moof = False
+    with path.open("rb") as f:
+        while offset + 8 <= size:
+            f.seek(offset)
+            head = f.read(16)
+            length, kind = struct.unpack(">I4s", head[:8])
+            if length == 1 and len(head) == 16:
+                length = struct.unpack(">Q", head[8:16])[0]
+            if length < 8 or offset + length > size:
+                break  # torn (or size-to-end) box: nothing from here is complete
+            offset += length
+            if kind in (b"ftyp", b"moov") or (kind == b"mdat" and after_moof):
+                good = offset
+            after_moof = kind == b"moof"
+    if good < size:
+        os.truncate(path, good)
+    return good
 
 
 def probe_blocking(path: Path) -> tuple[int, float, str, int, int] | None:

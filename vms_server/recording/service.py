@@ -87,7 +87,8 @@ class RecordingService:
         camera_id = runtime.spec.camera_id
         recorder = Recorder(str(camera_id), "main", self.volumes.pick, self.settings.segment_seconds,
                             self._sink, policy=policy_of(self.rows.get(camera_id)),
-                            on_recording=lambda _on: self.ingest.notify(camera_id))
+                            on_recording=lambda _on: self.ingest.notify(camera_id),
+                            on_volume_error=self.volumes.mark_failed)
         runtime.workers["main"].add(recorder)
         runtime.attachments["recorder"] = recorder
         self._update_motion(runtime)
@@ -95,7 +96,8 @@ class RecordingService:
     @staticmethod
     def _recording_field(runtime: CameraRuntime) -> dict[str, Any]:
         recorder: Recorder | None = runtime.attachments.get("recorder")
-        return {"recording": bool(recorder is not None and recorder.current())}
+        return {"recording": bool(recorder is not None and recorder.current()),
+                "recording_error": recorder.error if recorder is not None else None}
 
     def _update_motion(self, runtime: CameraRuntime) -> None:
         row = self.rows.get(runtime.spec.camera_id)

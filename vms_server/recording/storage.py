@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import shutil
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,15 @@ from vms_server.recording.models import CustomerRetention, EvidenceLock, Recordi
 logger = logging.getLogger(__name__)
 
 
+FAILED_VOLUME_RETRY_S = 60.0
+
+
 @dataclass
 class Volume:
     config: VolumeConfig
     used_bytes: int = 0  # footage bytes indexed on this volume (for the optional quota)
+    failed_until: float = 0.0  # monotonic time before which new segments avoid this volume
+    failure: str | None = None  # the last write error (disk full, I/O error, read-only), for status
 
     @property
     def path(self) -> Path:
@@ -50,10 +56,21 @@ class VolumeSet:
         self._lock = threading.Lock()
 
     def pick(self) -> Path:
-        """The volume with the most room: spreads cameras and fills volumes evenly. Thread-safe."""
+        """The volume with the most room: spreads cameras and fills volumes evenly. A volume that failed a
+        write recently is avoided while another one works (all failed: try them again). Thread-safe."""
         with self._lock:
-            best = max(self.volumes, key=lambda v: v.room_bytes())
+            now = time.monotonic()
+            healthy = [v for v in self.volumes if v.failed_until <= now] or self.volumes
+            best = max(healthy, key=lambda v: v.room_bytes())
             return best.path
+
+    def mark_failed(self, path: Path, reason: str) -> None:
+        """A write to this volume failed: new segments go elsewhere for a while."""
+        with self._lock:
+            for volume in self.volumes:
+                if volume.path == path:
+                    volume.failed_until = time.monotonic() + FAILED_VOLUME_RETRY_S
+                    volume.failure = reason
 
     def by_path(self, path: str) -> Volume | None:
         return next((v for v in self.volumes if str(v.path) == path), None)

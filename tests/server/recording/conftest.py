@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
 from tests.conftest import make_settings, seed
@@ -95,3 +96,9 @@ async def wait_for(check: Callable[[], Any], limit: float = 20.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(interval)
+
+
+def frames_in(path: Path) -> int:
+    """Frames a file really decodes to."""
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(container.streams.video[0]))

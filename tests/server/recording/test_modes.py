@@ -8,13 +8,12 @@ import time
 import uuid
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from sqlalchemy import select
 
 from tests.server.helpers import ApiClient
-from tests.server.recording.conftest import add_camera, wait_for
+from tests.server.recording.conftest import add_camera, frames_in, wait_for
 from vms_server import keys
 from vms_server.auth.models import Role
 from vms_server.recording.models import RecordingSegment
@@ -44,11 +43,6 @@ async def online_camera(api: ApiClient, sim: SimulatorHandle, **policy: object) 
 
     await wait_for(online)
     return camera_id
-
-
-def frames_in(path: Path) -> int:
-    with av.open(str(path)) as container:
-        return sum(1 for _ in container.decode(container.streams.video[0]))
 
 
 async def test_event_mode_with_pre_and_post_roll(lite_api: ApiClient, sim: SimulatorHandle) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from tests.conftest import seed
 from tests.server.helpers import ApiClient
-from tests.server.recording.conftest import add_camera, camera, recording_settings, wait_for
+from tests.server.recording.conftest import add_camera, camera, frames_in, recording_settings, wait_for
 from vms_server import keys
 from vms_server.auth.models import Role
 from vms_server.db.engine import create_engine, session_factory
@@ -208,3 +208,63 @@ async def test_kill_9_loses_at_most_the_last_fragment(sim: SimulatorHandle, tmp_
     with av.open(str(volume / row.path)) as container:
         frames = sum(1 for _ in container.decode(container.streams.video[0]))
     assert frames == row.frames
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Any:
+    """A real 1 MiB file system (tmpfs), to fill up for real. Needs root, as the test command does."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+                          check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs (run the tests as root): {done.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def fill_up(path: Path) -> None:
+    """Another program fills the disk: write until the file system refuses."""
+    with path.open("wb") as ballast:
+        try:
+            while True:
+                ballast.write(b"\0" * 65536)
+                ballast.flush()
+        except OSError:
+            pass
+
+
+async def test_a_full_disk_moves_recording_to_another_volume_without_dropping_the_camera(
+        tmp_path: Path, sqlite_url: str, aiohttp_client: Any, sim: SimulatorHandle, tiny_disk: Path) -> None:
+    """The disk under the segment being written fills up for real (ENOSPC, another program's file): what the
+    segment holds is kept and indexed, recording goes on on the other volume at the next keyframe, the camera
+    connection stays up (live view and analytics are not touched), the log says it once."""
+    from vms_server.app import create_app
+
+    other = tmp_path / "other"
+    volumes = [{"path": str(tiny_disk), "min_free_bytes": 0},
+               {"path": str(other), "min_free_bytes": 0, "max_bytes": 500_000}]  # less room: picked second
+    settings = recording_settings(tmp_path, sqlite_url, volumes=volumes, segment_seconds=30.0)
+    seeded = await seed(settings)
+    api = ApiClient(await aiohttp_client(create_app(settings)), seeded)
+    app = api.client.app
+    camera_id = await add_camera(api, sim.rtsp_url("cam1", "main"))
+    service = app[keys.RECORDER]
+
+    def writer() -> Any:
+        runtime = service.ingest.runtimes.get(uuid.UUID(camera_id))
+        return runtime.attachments["recorder"].writer if runtime is not None else None
+
+    await wait_for(lambda: writer() is not None and writer().volume == tiny_disk and writer().frames > 20)
+    await asyncio.to_thread(fill_up, tiny_disk / "ballast")
+    await wait_for(lambda: writer() is not None and writer().volume == other and writer().frames > 20, limit=20)
+
+    rows = await wait_for(lambda: rows_of(app, camera_id))
+    assert [r.volume for r in rows] == [str(tiny_disk)]
+    # Kept up to its last whole fragment (GOP 1 s = 10 frames), and every kept frame decodes.
+    assert rows[0].frames >= 10 and frames_in(tiny_disk / rows[0].path) == rows[0].frames
+    status = await api.ok("GET", f"/api/v1/cameras/{camera_id}/status", Role.VIEWER)
+    stream = status["streams"][0]
+    assert stream["state"] == "online" and stream["reconnects"] == 0 and stream["gaps"] == 0
+    assert status["recording"] and status["recording_error"] is None  # recording again, elsewhere
+    assert "No space left" in str(service.volumes.volumes[0].failure)
