@@ -1,4 +1,4 @@
-"""Health of what the server depends on: database, Redis, disk, camera streams."""
+"""Health of what the server depends on: database, Redis, disk, recording volumes, camera streams."""
 
 from __future__ import annotations
 
@@ -74,7 +74,22 @@ def cameras(app: web.Application) -> list[dict[str, Any]]:
     return result
 
 
+def volumes(app: web.Application) -> list[Probe]:
+    """One probe per recording volume: failing while new segments avoid it after a write error."""
+    recorder = app.get(keys.RECORDER)
+    if recorder is None:
+        return []
+    now = time.monotonic()
+    out = []
+    for volume in recorder.volumes.volumes:
+        failing = volume.failed_until > now
+        out.append(Probe(f"volume:{volume.path}", not failing,
+                         detail={"path": str(volume.path), "footage_bytes": volume.used_bytes},
+                         error=f"writes fail: {volume.failure}" if failing else None))
+    return out
+
+
 async def probe_all(app: web.Application, min_free: float) -> list[Probe]:
-    probes = [await database(app), await disk(app, min_free)]
+    probes = [await database(app), await disk(app, min_free), *volumes(app)]
     shared = await redis(app)
     return probes + ([shared] if shared is not None else [])

@@ -268,3 +268,8 @@ async def test_a_full_disk_moves_recording_to_another_volume_without_dropping_th
     assert stream["state"] == "online" and stream["reconnects"] == 0 and stream["gaps"] == 0
     assert status["recording"] and status["recording_error"] is None  # recording again, elsewhere
     assert "No space left" in str(service.volumes.volumes[0].failure)
+    # The watchdog's volume probe turns it into an incident for the operators.
+    probes = {p.name: p for p in await app[keys.WATCHDOG].probe()}
+    assert not probes[f"volume:{tiny_disk}"].ok and probes[f"volume:{other}"].ok
+    incidents = (await api.ok("GET", "/api/v1/incidents", Role.VIEWER))["items"]
+    assert any(i["service"] == f"volume:{tiny_disk}" and i["incident_type"] == "SERVICE_FAILURE" for i in incidents)
