@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
+from vms_server import keys
 from vms_server.app import create_app
 from vms_server.auth.models import Role
 
@@ -40,4 +41,5 @@ async def test_heartbeats_and_probes(tmp_path: Path, db_url: str, aiohttp_client
     assert incident["service"] == "disk" and incident["severity"] == "CRITICAL"
     assert incident["incident_type"] == "SERVICE_FAILURE"
     status = await api.ok("GET", "/api/v1/watchdog/status", Role.SUPERVISOR)
-    assert {p["name"] for p in status["probes"]} == {"database", "disk"}
+    volume = f"volume:{api.client.app[keys.SETTINGS].data_dir / 'recordings'}"
+    assert {p["name"] for p in status["probes"]} == {"database", "disk", volume}
