@@ -37,6 +37,7 @@ class CameraSpec:
     username: str | None
     secret_sealed: str | None
     transport: str
+    onvif_url: str | None = None
 
 
 @dataclass
@@ -72,7 +73,7 @@ class IngestManager:
             return {c.id: CameraSpec(
                 camera_id=c.id, customer_id=c.customer_id, site_id=c.site_id, name=c.name,
                 urls=tuple((s.role, s.rtsp_url) for s in c.streams), username=c.username,
-                secret_sealed=c.secret_sealed,
+                secret_sealed=c.secret_sealed, onvif_url=c.onvif_url,
                 transport=self._transport_of(c.id) or self._options.transport) for c in cameras}
 
     async def sync(self) -> None:

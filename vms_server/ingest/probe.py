@@ -31,7 +31,7 @@ def probe_rtsp_blocking(url: str, username: str | None, password: str | None, tr
     return {"codec": info.codec, "width": info.width, "height": info.height, "fps": round(info.fps, 3)}
 
 
-def _address(onvif_url: str) -> tuple[str, int]:
+def onvif_address(onvif_url: str) -> tuple[str, int]:
     parts = urlsplit(onvif_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("onvif_url must be an http(s):// address of the device service")
@@ -72,7 +72,7 @@ async def probe_onvif(onvif_url: str, username: str | None, password: str | None
     from onvif import ONVIFCamera
     from zeep.exceptions import Fault, TransportError
 
-    host, port = _address(onvif_url)
+    host, port = onvif_address(onvif_url)
     camera = ONVIFCamera(host, port, username or "", password or "")
     try:
         async with asyncio.timeout(limit_s):

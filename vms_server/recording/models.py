@@ -51,6 +51,7 @@ class RecordingPolicy(Timestamps, Base):
     post_s: Mapped[float] = mapped_column(Float, default=10.0)
     motion_sensitivity: Mapped[float] = mapped_column(Float, default=0.5)
     motion_mask: Mapped[list[dict[str, float]]] = mapped_column(JSON, default=list)
+    motion_source: Mapped[str] = mapped_column(String(8), default="frames")
     retention_days: Mapped[float | None] = mapped_column(Float)
     transport: Mapped[str | None] = mapped_column(String(3))
 

@@ -10,7 +10,7 @@ from vms_server.api.routing import ApiRouter, Call, NoBody
 from vms_server.audit.service import record
 from vms_server.auth.models import Role
 from vms_server.cameras.service import get_camera
-from vms_server.errors import NotFound
+from vms_server.errors import InvalidInput, NotFound
 from vms_server.recording.models import CustomerRetention, EvidenceLock, RecordingPolicy
 from vms_server.recording.schemas import (
     CameraStatus,
@@ -43,7 +43,8 @@ async def camera_status(call: Call[NoBody]) -> CameraStatus:
     recorder = service.recorder(camera_id)
     streams = [StreamStatus.model_validate(s) for s in body["streams"]] if body else []
     return CameraStatus(camera_id=camera_id, recording=bool(recorder and recorder.current()),
-                        recording_error=recorder.error if recorder else None, streams=streams)
+                        recording_error=recorder.error if recorder else None,
+                        motion_error=body.get("motion_error") if body else None, streams=streams)
 
 
 def _policy_out(camera_id: object, row: RecordingPolicy | None) -> PolicyOut:
@@ -69,7 +70,10 @@ async def put_policy(call: Call[PolicyIn]) -> PolicyOut:
     """Replace a camera's recording policy; applied at once."""
     camera_id = call.path_uuid("camera_id")
     async with call.app[keys.SESSIONS].begin() as session:
-        await get_camera(session, camera_id, call.user)
+        camera = await get_camera(session, camera_id, call.user)
+        if call.body.motion and call.body.motion_source == "onvif" and not camera.onvif_url:
+            raise InvalidInput("motion_source onvif needs the camera's ONVIF address (onvif_url); add the camera "
+                               "with POST /cameras/from-onvif or set onvif_url", code="no_onvif_address")
         row = await session.get(RecordingPolicy, camera_id)
         old = _policy_out(camera_id, row).model_dump(mode="json")
         if row is None:

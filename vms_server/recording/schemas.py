@@ -32,6 +32,7 @@ class CameraStatus(BaseModel):
     recording: bool = Field(description="A segment is being written now")
     recording_error: str | None = Field(None, description="Why recording failed last (disk full, I/O error); "
                                                           "cleared when a segment starts again")
+    motion_error: str | None = Field(None, description="Why the camera's ONVIF motion events are not arriving")
     streams: list[StreamStatus]
 
 
@@ -64,6 +65,9 @@ class PolicyIn(BaseModel):
     motion_sensitivity: float = Field(0.5, ge=0, le=1)
     motion_mask: list[MaskRect] = Field(default_factory=list, max_length=32,
                                         description="Rectangles where motion is ignored")
+    motion_source: Literal["frames", "onvif"] = Field(
+        "frames", description="frames: keyframe differencing on the server; onvif: the camera's own motion "
+                              "alarm (PullPoint events; needs the camera's ONVIF address)")
     retention_days: float | None = Field(None, gt=0, le=3650, description="Camera override of retention")
     transport: Literal["tcp", "udp"] | None = Field(None, description="RTSP transport; null = server default")
 

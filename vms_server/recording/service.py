@@ -27,6 +27,7 @@ from vms_server.ingest.worker import StreamWorker, WorkerOptions
 from vms_server.recording.config import RecordingSettings, VolumeConfig
 from vms_server.recording.models import RecordingPolicy, RecordingSegment
 from vms_server.recording.motion import MotionDetector
+from vms_server.recording.onvif_motion import OnvifMotion
 from vms_server.recording.recorder import Policy, Recorder
 from vms_server.recording.recovery import reconcile
 from vms_server.recording.schedule import ScheduleWindow
@@ -58,6 +59,7 @@ class RecordingService:
             WorkerOptions(s.transport, s.open_timeout_s, s.read_timeout_s, s.backoff_initial_s, s.backoff_max_s),
             transport_of=lambda cid: self.rows[cid].transport if cid in self.rows else None)
         self.ingest.on_start.append(self._attach)
+        self.ingest.on_stop.append(self._detach)
         self.ingest.status_fields.append(self._recording_field)
         self._queue: asyncio.Queue[SegmentResult] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
@@ -96,23 +98,45 @@ class RecordingService:
     @staticmethod
     def _recording_field(runtime: CameraRuntime) -> dict[str, Any]:
         recorder: Recorder | None = runtime.attachments.get("recorder")
+        motion = runtime.attachments.get("motion")
         return {"recording": bool(recorder is not None and recorder.current()),
-                "recording_error": recorder.error if recorder is not None else None}
+                "recording_error": recorder.error if recorder is not None else None,
+                "motion_error": motion.error if isinstance(motion, OnvifMotion) else None}
+
+    def _detach(self, runtime: CameraRuntime) -> None:
+        motion = runtime.attachments.pop("motion", None)
+        if isinstance(motion, OnvifMotion):
+            motion.stop()
 
     def _update_motion(self, runtime: CameraRuntime) -> None:
+        """Motion from keyframe differencing on the sub stream, or from the camera's ONVIF motion alarm."""
         row = self.rows.get(runtime.spec.camera_id)
-        current: MotionDetector | None = runtime.attachments.pop("motion", None)
         source = runtime.worker("sub")
-        if current is not None:
+        current = runtime.attachments.pop("motion", None)
+        if isinstance(current, MotionDetector):
             source.remove(current)
-        if row is not None and row.motion:
-            recorder: Recorder = runtime.attachments["recorder"]
-            detector = MotionDetector(str(runtime.spec.camera_id), row.motion_sensitivity,
-                                      lambda at_us: recorder.trigger("motion", at_us, recorder.policy.pre_s,
-                                                                     recorder.policy.post_s),
-                                      mask=list(row.motion_mask or []))
-            source.add(detector)
-            runtime.attachments["motion"] = detector
+        elif isinstance(current, OnvifMotion):
+            current.stop()
+        if row is None or not row.motion:
+            return
+        recorder: Recorder = runtime.attachments["recorder"]
+
+        def on_motion(at_us: int) -> None:
+            recorder.trigger("motion", at_us, recorder.policy.pre_s, recorder.policy.post_s)
+
+        spec = runtime.spec
+        if row.motion_source == "onvif" and spec.onvif_url:
+            sealed = spec.secret_sealed
+            box = self.app[keys.SECRET_BOX]
+            onvif = OnvifMotion(str(spec.camera_id), spec.onvif_url, spec.username,
+                                lambda: box.open(sealed) if sealed else None, on_motion)
+            onvif.start()
+            runtime.attachments["motion"] = onvif
+            return
+        detector = MotionDetector(str(spec.camera_id), row.motion_sensitivity, on_motion,
+                                  mask=list(row.motion_mask or []))
+        source.add(detector)
+        runtime.attachments["motion"] = detector
 
     def recorder(self, camera_id: uuid.UUID) -> Recorder | None:
         runtime = self.ingest.runtimes.get(camera_id)

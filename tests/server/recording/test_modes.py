@@ -13,11 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.server.helpers import ApiClient
-from tests.server.recording.conftest import add_camera, frames_in, wait_for
+from tests.server.recording.conftest import add_camera, camera, frames_in, wait_for
 from vms_server import keys
 from vms_server.auth.models import Role
 from vms_server.recording.models import RecordingSegment
-from vms_server.recording.motion import SIZE, changed_fraction, keep_mask
+from vms_server.recording.motion import SIZE, MotionDetector, changed_fraction, keep_mask
+from vms_server.recording.onvif_motion import OnvifMotion
+from vms_server.simulator.config import AuthMode, SimulatorConfig
 from vms_server.simulator.handle import SimulatorHandle
 
 pytestmark = pytest.mark.slow
@@ -134,3 +136,29 @@ def test_masked_pixels_do_not_count() -> None:
     assert keep is not None and changed_fraction(moved, still, keep=keep) == 0.0
     moved[20:30, 0:10] = 200  # a person walking in the unmasked part still counts
     assert changed_fraction(moved, still, keep=keep) > 0.03
+
+
+async def test_motion_from_the_cameras_onvif_alarm(lite_api: ApiClient) -> None:
+    """Motion source 'onvif': the camera's own motion alarm (PullPoint) holds recording open; the server
+    decodes nothing for it. A camera without an ONVIF address is refused with the reason."""
+    config = SimulatorConfig(rtsp_port=0, onvif_port=0, cameras=[camera(auth=AuthMode.DIGEST)])
+    async with SimulatorHandle.start(config) as onvif_sim:
+        plain = await add_camera(lite_api, onvif_sim.rtsp_url("cam1", "main"), name="no onvif")
+        bad = await lite_api.call("PUT", f"/api/v1/cameras/{plain}/recording-policy", Role.ADMIN,
+                                  json={"continuous": False, "motion": True, "motion_source": "onvif"})
+        assert bad.status == 422 and (await bad.json())["error"]["code"] == "no_onvif_address"
+        await lite_api.ok("DELETE", f"/api/v1/cameras/{plain}", Role.ADMIN, status=204)
+        added = await lite_api.ok("POST", "/api/v1/cameras/from-onvif", Role.ADMIN, status=201, json={
+            "name": "door", "site_id": str(lite_api.seeded.site_id), "onvif_url": onvif_sim.onvif_url("cam1"),
+            "username": "admin", "password": "admin"})
+        camera_id = added["id"]
+        await set_policy(lite_api, camera_id, continuous=False, event=False, motion=True, motion_source="onvif",
+                         pre_s=1, post_s=2)
+        rows = await wait_for(lambda: rows_of(lite_api, camera_id), limit=30)
+        assert rows[0].reason == "motion" and frames_in(Path(rows[0].volume) / rows[0].path) == rows[0].frames
+        runtime = lite_api.client.app[keys.RECORDER].ingest.runtimes[uuid.UUID(camera_id)]
+        motion = runtime.attachments["motion"]
+        assert isinstance(motion, OnvifMotion) and motion.connected and motion.alarms >= 1
+        assert all(not isinstance(c, MotionDetector) for w in runtime.workers.values() for c in w._consumers)
+        status = await lite_api.ok("GET", f"/api/v1/cameras/{camera_id}/status", Role.VIEWER)
+        assert status["motion_error"] is None
