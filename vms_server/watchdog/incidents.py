@@ -7,15 +7,20 @@ so a breach that lasts an hour is one incident with its history, not 720 rows.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import enum
 import logging
+import random
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from vms_server.api.ws import Hub
 from vms_server.cameras.models import Camera
@@ -88,7 +93,18 @@ class IncidentService:
         self.raised = 0
 
     async def report(self, draft: Draft) -> Incident:
-        """Open an incident, or add the new measurement to the open one with the same fingerprint."""
+        """Open an incident, or add the new measurement to the open one with the same fingerprint. When
+        another server opens the same incident at the same moment, the database's unique index on open
+        fingerprints refuses the second one, which then becomes a measurement of the first."""
+        incident, created = await _retrying(lambda: self._report_once(draft))
+        self.raised += int(created)
+        self._push("incident.created" if created else "incident.updated", incident)
+        log = logger.warning if created else logger.info
+        log("incident %s %s: %s", incident.incident_type, "opened" if created else "updated", draft.message,
+            extra={"camera_id": str(draft.camera_id) if draft.camera_id else None})
+        return incident
+
+    async def _report_once(self, draft: Draft) -> tuple[Incident, bool]:
         async with self.sessions.begin() as session:
             incident = await _open(session, draft.fingerprint)
             created = incident is None
@@ -102,15 +118,16 @@ class IncidentService:
                     incident.severity = draft.severity.value
             await session.flush()
             await _outbox(session, incident)
-        self.raised += int(created)
-        self._push("incident.created" if created else "incident.updated", incident)
-        log = logger.warning if created else logger.info
-        log("incident %s %s: %s", incident.incident_type, "opened" if created else "updated", draft.message,
-            extra={"camera_id": str(draft.camera_id) if draft.camera_id else None})
-        return incident
+        return incident, created
 
     async def note(self, fingerprint: str, action: str, text: str, resolve: bool = False) -> Incident | None:
         """Add an update (a remediation step, a recovery) to the open incident with this fingerprint."""
+        incident = await _retrying(lambda: self._note_once(fingerprint, action, text, resolve))
+        if incident is not None:
+            self._push("incident.updated", incident)
+        return incident
+
+    async def _note_once(self, fingerprint: str, action: str, text: str, resolve: bool) -> Incident | None:
         async with self.sessions.begin() as session:
             incident = await _open(session, fingerprint)
             if incident is None:
@@ -119,7 +136,6 @@ class IncidentService:
             if resolve:
                 incident.state, incident.resolved_at = "RESOLVED", utcnow()
             await _outbox(session, incident)
-        self._push("incident.updated", incident)
         return incident
 
     async def resolve_by_id(self, incident_id: uuid.UUID, who: str, text: str | None) -> Incident | None:
@@ -161,6 +177,22 @@ class IncidentService:
     def _push(self, kind: str, incident: Incident) -> None:
         if self.hub is not None:
             self.hub.publish(kind, as_dict(incident), site_id=incident.site_id)
+
+
+T = TypeVar("T")
+
+
+async def _retrying(attempt: Callable[[], Awaitable[T]], tries: int = 5) -> T:
+    """Run a read-modify-write again when another server changed the incident first (stale version) or
+    opened it first (unique open fingerprint)."""
+    for left in range(tries - 1, -1, -1):
+        try:
+            return await attempt()
+        except (IntegrityError, StaleDataError):
+            if left == 0:
+                raise
+            await asyncio.sleep(0.01 * random.random())
+    raise AssertionError("unreachable")
 
 
 async def _open(session: AsyncSession, fingerprint: str) -> Incident | None:

@@ -6,14 +6,19 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Float, String, Uuid
+from sqlalchemy import JSON, Float, Index, Integer, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vms_server.db.base import Base, UtcDateTime, UuidPk, utcnow
 
+OPEN_ONLY = text("state = 'OPEN'")
+
 
 class Incident(UuidPk, Base):
     __tablename__ = "incidents"
+    # One open incident per fingerprint, even with several servers reporting the same failure at once.
+    __table_args__ = (Index("uq_incidents_open_fingerprint", "fingerprint", unique=True, sqlite_where=OPEN_ONLY,
+                            postgresql_where=OPEN_ONLY, mssql_where=OPEN_ONLY),)
     opened_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
@@ -31,3 +36,6 @@ class Incident(UuidPk, Base):
     message: Mapped[str] = mapped_column(String(500))
     fingerprint: Mapped[str] = mapped_column(String(300), index=True)
     updates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Optimistic concurrency: two servers appending to one incident at once must not lose an update.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    __mapper_args__ = {"version_id_col": version}

@@ -14,6 +14,9 @@ from tests.server.helpers import ApiClient
 from tests.server.watchdog.workers import ModelWorker, produce
 from vms_server import keys
 from vms_server.auth.models import Role
+from vms_server.db.engine import create_engine, session_factory
+from vms_server.settings import Settings
+from vms_server.watchdog.incidents import Draft, IncidentService, IncidentType, Severity
 from vms_server.watchdog.service import WatchdogService
 
 
@@ -150,3 +153,23 @@ async def test_a_stopped_worker_and_failing_jobs_raise_service_failures(api: Api
     finally:
         await worker.stop()
         await ws.close()
+
+
+async def test_two_servers_reporting_the_same_failure_open_one_incident(settings: Settings, api: ApiClient) -> None:
+    """Two nodes (their own engines and services) report the same fault at the same moment, several times:
+    one open incident, every report in it as a measurement."""
+    engines = [create_engine(settings.database.url) for _ in range(2)]
+    try:
+        nodes = [IncidentService(session_factory(engine), None) for engine in engines]
+        draft = Draft(IncidentType.SERVICE_FAILURE, Severity.CRITICAL, 0, 1, "ok", "database: timed out",
+                      service="database")
+        for _ in range(3):
+            await asyncio.gather(*(node.report(draft) for node in nodes))
+        items = (await api.ok("GET", "/api/v1/incidents?state=OPEN", Role.VIEWER))["items"]
+        same = [i for i in items if i["service"] == "database"]
+        assert len(same) == 1
+        assert sum(1 for u in same[0]["updates"] if u["action"] in ("opened", "measurement")) == 6
+        assert sum(node.raised for node in nodes) == 1
+    finally:
+        for engine in engines:
+            await engine.dispose()
