@@ -18,6 +18,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from vms_server import keys
+from vms_server.api.health import Component
 from vms_server.cameras.changes import CameraChanges
 from vms_server.cameras.models import Camera
 from vms_server.db.base import utcnow
@@ -287,5 +288,21 @@ async def recording_context(app: web.Application) -> AsyncIterator[None]:
             await service.ingest.sync()
 
         changes.subscribe(on_change)
+        app.setdefault(keys.HEALTH_PROBES, []).append(recording_health)
     yield
     await service.close()
+
+
+async def recording_health(app: web.Application) -> Component:
+    """The recording line of /health/detailed: which cameras record, which streams are up, failing volumes."""
+    service = app[keys.RECORDER]
+    runtimes = list(service.ingest.runtimes.values())
+    recording = sum(1 for rt in runtimes if (rec := rt.attachments.get("recorder")) is not None and rec.current())
+    streams = [w for rt in runtimes for w in rt.workers.values()]
+    online = sum(1 for w in streams if w.health.state is StreamState.ONLINE)
+    now = time.monotonic()
+    failing = [f"{v.path} ({v.failure})" for v in service.volumes.volumes if v.failed_until > now]
+    detail = f"{recording} of {len(runtimes)} cameras recording, {online} of {len(streams)} streams online"
+    if failing:
+        detail += "; writes failing on " + ", ".join(failing)
+    return Component(name="recording", ok=not failing, detail=detail, value=float(recording))

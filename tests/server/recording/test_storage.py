@@ -271,5 +271,9 @@ async def test_a_full_disk_moves_recording_to_another_volume_without_dropping_th
     # The watchdog's volume probe turns it into an incident for the operators.
     probes = {p.name: p for p in await app[keys.WATCHDOG].probe()}
     assert not probes[f"volume:{tiny_disk}"].ok and probes[f"volume:{other}"].ok
+    health = await api.ok("GET", "/health/detailed", Role.SUPERVISOR)
+    line = next(c for c in health["components"] if c["name"] == "recording")
+    assert health["status"] == "degraded" and not line["ok"] and str(tiny_disk) in line["detail"]
+    assert line["detail"].startswith("1 of 1 cameras recording, 1 of 1 streams online")
     incidents = (await api.ok("GET", "/api/v1/incidents", Role.VIEWER))["items"]
     assert any(i["service"] == f"volume:{tiny_disk}" and i["incident_type"] == "SERVICE_FAILURE" for i in incidents)
