@@ -72,7 +72,8 @@ async def test_detailed_health_reports_components(api: ApiClient) -> None:
     names = {c["name"]: c for c in report["components"]}
     assert names["database"]["ok"] and names["database"]["value"] >= 0
     assert names["licence"]["detail"].startswith("no licence imported")
-    assert names["recording"]["ok"] and names["recording"]["detail"] == "0 of 0 cameras recording, 0 of 0 streams online"
+    recording = names["recording"]
+    assert recording["ok"] and recording["detail"] == "0 of 0 cameras recording, 0 of 0 streams online"
     assert report["status"] in ("ok", "degraded") and report["uptime_s"] >= 0
 
 
