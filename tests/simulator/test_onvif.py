@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import os
 import time
 from collections.abc import AsyncIterator
 
@@ -174,3 +177,30 @@ async def test_ptz_moves_the_picture(onvif_sim: SimulatorHandle) -> None:
     await ptz.RemovePreset({"ProfileToken": "main", "PresetToken": token})
     assert await ptz.GetPresets({"ProfileToken": "main"}) == []
     await cam.close()
+
+
+def _digest_request(username: str, password: str) -> bytes:
+    nonce = os.urandom(16)
+    created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest()).decode()
+    wsse = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+    wsu = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+    kind = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+    return (f'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header>'
+            f'<Security xmlns="{wsse}"><UsernameToken><Username>{username}</Username>'
+            f'<Password Type="{kind}">{digest}</Password><Nonce>{base64.b64encode(nonce).decode()}</Nonce>'
+            f'<Created xmlns="{wsu}">{created}</Created></UsernameToken></Security></s:Header><s:Body>'
+            '<GetDeviceInformation xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>').encode()
+
+
+async def test_a_replayed_digest_is_refused(onvif_sim: SimulatorHandle) -> None:
+    """A captured request with a valid digest works once; sent again (same nonce) it is refused."""
+    url = onvif_sim.onvif_url("fixed")
+    request = _digest_request("admin", "admin")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, data=request) as response:
+            assert response.status == 200 and "GetDeviceInformationResponse" in await response.text()
+        async with http.post(url, data=request) as response:
+            assert response.status == 400 and "ter:NotAuthorized" in await response.text()
+        async with http.post(url, data=_digest_request("admin", "admin")) as response:
+            assert response.status == 200  # a fresh nonce is fine

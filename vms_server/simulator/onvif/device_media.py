@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 from vms_server.simulator.camera import CameraRuntime
 from vms_server.simulator.config import Codec, StreamConfig
-from vms_server.simulator.onvif.soap import NS, SoapFault, invalid_arg, text
+from vms_server.simulator.onvif.soap import NS, SeenNonces, SoapFault, invalid_arg, text
 
 SERVICE_PATHS = {"device": "device_service", "media": "media_service", "ptz": "ptz_service",
                  "events": "events_service"}
@@ -28,6 +28,7 @@ class OnvifContext:
     camera: CameraRuntime
     base_url: str
     rtsp_urls: dict[str, str]
+    nonces: SeenNonces = field(default_factory=SeenNonces)
 
     def xaddr(self, service: str) -> str:
         """Absolute address of one of this camera's services."""

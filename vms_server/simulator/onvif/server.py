@@ -55,7 +55,7 @@ def _authorise(ctx: OnvifContext, header: Element | None, operation: str) -> Non
         raise not_authorized()
     if not cam.onvif_auth or operation in _NO_AUTH_OPS:
         return
-    if not check_username_token(header, cam.username, cam.password):
+    if not check_username_token(header, cam.username, cam.password, ctx.nonces):
         raise not_authorized()
 
 

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import time
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
@@ -107,8 +108,27 @@ def _parse_created(value: str) -> dt.datetime | None:
     return created if created.tzinfo else created.replace(tzinfo=dt.UTC)
 
 
-def check_username_token(header: ET.Element | None, username: str, password: str) -> bool:
-    """Validate a WS-Security UsernameToken (PasswordDigest or PasswordText)."""
+class SeenNonces:
+    """Nonces of accepted digests, kept for twice the allowed clock skew: a captured request cannot be
+    replayed (WS-Security UsernameToken profile: a receiver should reject a nonce it has already seen)."""
+
+    def __init__(self) -> None:
+        self._until: dict[bytes, float] = {}
+
+    def first_use(self, nonce: bytes) -> bool:
+        now = time.monotonic()
+        if len(self._until) > 4096:
+            self._until = {n: t for n, t in self._until.items() if t > now}
+        if self._until.get(nonce, 0.0) > now:
+            return False
+        self._until[nonce] = now + 2 * MAX_CLOCK_SKEW.total_seconds()
+        return True
+
+
+def check_username_token(header: ET.Element | None, username: str, password: str,
+                         seen: SeenNonces | None = None) -> bool:
+    """Validate a WS-Security UsernameToken (PasswordDigest or PasswordText); with `seen`, a digest whose
+    nonce was already accepted is refused."""
     token = child(header, "Security", "UsernameToken")
     if token is None or text(token, "Username") != username:
         return False
@@ -127,7 +147,9 @@ def check_username_token(header: ET.Element | None, username: str, password: str
     except ValueError:
         return False
     digest = hashlib.sha1(nonce + created.encode() + password.encode(), usedforsecurity=False).digest()
-    return hmac.compare_digest(base64.b64encode(digest).decode(), supplied)
+    if not hmac.compare_digest(base64.b64encode(digest).decode(), supplied):
+        return False
+    return seen is None or seen.first_use(nonce)
 
 
 def utc_now_iso() -> str:
