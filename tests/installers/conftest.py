@@ -17,8 +17,7 @@ def build_bundle(name: str) -> Path:
                              "--out", str(BUILD)], capture_output=True, text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     folder = BUILD / "dist" / f"vms-{name}"
-    if not (folder / f"vms-{name}").is_file():
-        pytest.skip(f"vms-{name} bundle not built: {result.stdout.strip()}")
+    assert (folder / f"vms-{name}").is_file(), f"vms-{name} bundle not built: {result.stdout.strip()}"
     return folder
 
 
