@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from openapi_spec_validator import validate
+from pydantic import SecretStr
 
 from tests.cloud.conftest import Cloud
 
@@ -77,5 +78,14 @@ async def test_health_openapi_metrics(cloud: Cloud) -> None:
     _, admin = await cloud.tenant("acme")
     edge = await cloud.enrolled_edge(admin)
     await cloud.ok("POST", "/api/v1/edge/ingest", edge, json={"items": [item("k1", 1, uuid.uuid4())]})
-    text = await (await cloud.client.get("/metrics")).text()
-    assert 'vms_cloud_ingest_items_total{kind="all",result="stored"} 1.0' in text
+    # Metrics: the platform operator or the scrape token; nobody else (not even a tenant's admin).
+    assert (await cloud.client.get("/metrics")).status == 401
+    assert (await cloud.client.get("/metrics", headers={"Authorization": f"Bearer {admin}"})).status == 403
+    assert (await cloud.client.get("/metrics", headers={"Authorization": f"Bearer {edge}"})).status == 403
+    scrape = "s" * 40
+    cloud.settings.server.metrics_token = SecretStr(scrape)
+    assert (await cloud.client.get("/metrics", headers={"Authorization": "Bearer " + "t" * 40})).status == 401
+    for token in (cloud.operator_token, scrape):
+        resp = await cloud.client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert resp.status == 200
+        assert 'vms_cloud_ingest_items_total{kind="all",result="stored"} 1.0' in await resp.text()

@@ -3,6 +3,7 @@ error middleware) with its own authenticator, database and services."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from vms_cloud_sync.backend import keys
-from vms_cloud_sync.backend.auth import Authenticator, TokenSigner, load_signing_secret
+from vms_cloud_sync.backend.auth import Authenticator, TokenSigner, cloud_principal, load_signing_secret
 from vms_cloud_sync.backend.db import make_engine
 from vms_cloud_sync.backend.metrics import CloudMetrics
 from vms_cloud_sync.backend.migrate import check_current
@@ -28,7 +29,7 @@ from vms_server.api import openapi
 from vms_server.api.middleware import errors, request_context, security_headers
 from vms_server.api.routing import ApiRouter, Call, NoBody
 from vms_server.auth.passwords import Passwords
-from vms_server.errors import NotReady
+from vms_server.errors import Forbidden, NotReady, Unauthenticated
 
 logger = logging.getLogger(__name__)
 health_router = ApiRouter(prefix="")
@@ -79,6 +80,18 @@ async def database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def metrics_view(request: web.Request) -> web.Response:
+    """Prometheus text. Only the configured scrape token or a platform operator may read it: counters of all
+    tenants together are the platform's business, not a tenant's or the public's."""
+    expected = request.app[keys.SETTINGS].server.metrics_token
+    supplied = request.headers.get("Authorization", "")
+    scraper = expected is not None and hmac.compare_digest(supplied.encode(),
+                                                           f"Bearer {expected.get_secret_value()}".encode())
+    if not scraper:
+        principal = await request.app[keys.AUTHENTICATOR](request)
+        if principal is None:
+            raise Unauthenticated("send the scrape token (server.metrics_token) or a platform operator's token")
+        if not cloud_principal(principal).platform:
+            raise Forbidden("metrics are for the platform operator")
     return web.Response(body=generate_latest(request.app[keys.REGISTRY]),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 

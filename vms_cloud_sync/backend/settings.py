@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from vms_server.settings import Argon2Section
@@ -42,6 +42,8 @@ class ServerSection(_Section):
                                 description="Largest request body (ingest batch or clip chunk)")
     token_hours: float = Field(12.0, gt=0, le=720, description="Lifetime of an HQ login")
     enrolment_token_hours: float = Field(72.0, gt=0, le=24 * 90)
+    metrics_token: SecretStr | None = Field(None, description="Bearer token Prometheus presents for /metrics "
+                                                               "(platform operators may scrape too)")
 
 
 class CloudSettings(BaseSettings):
