@@ -89,3 +89,21 @@ async def test_health_openapi_metrics(cloud: Cloud) -> None:
         resp = await cloud.client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
         assert resp.status == 200
         assert 'vms_cloud_ingest_items_total{kind="all",result="stored"} 1.0' in await resp.text()
+
+
+async def test_detailed_health_for_the_platform_operator(cloud: Cloud) -> None:
+    """Database, clip storage and the edge fleet by heartbeat age; operators only (tenants see nothing of it)."""
+    _, admin = await cloud.tenant("acme")
+    _, other = await cloud.tenant("globex")
+    beating = await cloud.enrolled_edge(admin, "north")
+    await cloud.enrolled_edge(admin, "south")  # never sends a heartbeat
+    await cloud.enrolled_edge(other, "east")  # never sends a heartbeat
+    await cloud.ok("POST", "/api/v1/edge/heartbeat", beating, json={
+        "at": dt.datetime.now(dt.UTC).isoformat(), "version": "0.1.0", "backlog": 0})
+    assert (await cloud.client.get("/health/detailed")).status == 401
+    assert (await cloud.client.get("/health/detailed", headers={"Authorization": f"Bearer {admin}"})).status == 403
+    report = await cloud.ok("GET", "/health/detailed", cloud.operator_token)
+    parts = {c["name"]: c for c in report["components"]}
+    assert report["status"] == "ok" and parts["database"]["ok"] and parts["database"]["value"] >= 0
+    assert parts["clip_storage"]["ok"] and parts["clip_storage"]["value"] > 0
+    assert parts["edges"]["detail"] == "3 edges in 2 tenants, 2 silent for over 10 min"

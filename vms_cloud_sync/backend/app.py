@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from vms_cloud_sync.backend import keys
 from vms_cloud_sync.backend.auth import Authenticator, TokenSigner, cloud_principal, load_signing_secret
 from vms_cloud_sync.backend.db import make_engine
+from vms_cloud_sync.backend.health import router as detailed_health_router
 from vms_cloud_sync.backend.metrics import CloudMetrics
 from vms_cloud_sync.backend.migrate import check_current
 from vms_cloud_sync.backend.routes_edge import router as edge_router
@@ -98,7 +99,7 @@ async def metrics_view(request: web.Request) -> web.Response:
 
 def build_router() -> ApiRouter:
     root = ApiRouter(prefix="")
-    for router in (health_router, edge_router, hq_router):
+    for router in (health_router, detailed_health_router, edge_router, hq_router):
         root.include(router)
     return root
 
