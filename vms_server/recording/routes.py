@@ -22,7 +22,6 @@ from vms_server.recording.schemas import (
     PolicyOut,
     RetentionIn,
     RetentionOut,
-    StreamStatus,
     TriggerIn,
     TriggerOut,
 )
@@ -38,13 +37,10 @@ async def camera_status(call: Call[NoBody]) -> CameraStatus:
     camera_id = call.path_uuid("camera_id")
     async with call.app[keys.SESSIONS]() as session:
         await get_camera(session, camera_id, call.user)
-    service = call.app[keys.RECORDER]
-    body = service.ingest.status(camera_id)
-    recorder = service.recorder(camera_id)
-    streams = [StreamStatus.model_validate(s) for s in body["streams"]] if body else []
-    return CameraStatus(camera_id=camera_id, recording=bool(recorder and recorder.current()),
-                        recording_error=recorder.error if recorder else None,
-                        motion_error=body.get("motion_error") if body else None, streams=streams)
+    body = call.app[keys.RECORDER].ingest.status(camera_id)  # the same body `camera.status` pushes
+    if body is None:
+        return CameraStatus(camera_id=camera_id, recording=False, streams=[])
+    return CameraStatus.model_validate(body)
 
 
 def _policy_out(camera_id: object, row: RecordingPolicy | None) -> PolicyOut:

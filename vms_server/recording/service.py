@@ -300,8 +300,7 @@ async def recording_health(app: web.Application) -> Component:
     recording = sum(1 for rt in runtimes if (rec := rt.attachments.get("recorder")) is not None and rec.current())
     streams = [w for rt in runtimes for w in rt.workers.values()]
     online = sum(1 for w in streams if w.health.state is StreamState.ONLINE)
-    now = time.monotonic()
-    failing = [f"{v.path} ({v.failure})" for v in service.volumes.volumes if v.failed_until > now]
+    failing = [f"{v.path} ({v.failure})" for v in service.volumes.volumes if v.failing()]
     detail = f"{recording} of {len(runtimes)} cameras recording, {online} of {len(streams)} streams online"
     if failing:
         detail += "; writes failing on " + ", ".join(failing)

@@ -40,6 +40,10 @@ class Volume:
     def path(self) -> Path:
         return self.config.path
 
+    def failing(self, now: float | None = None) -> bool:
+        """A write failed here recently: new segments avoid this volume and health reports it."""
+        return self.failed_until > (time.monotonic() if now is None else now)
+
     def room_bytes(self) -> int:
         """How much more may be written before the threshold (negative: over it)."""
         free = shutil.disk_usage(self.path).free - self.config.min_free_bytes
@@ -60,7 +64,7 @@ class VolumeSet:
         write recently is avoided while another one works (all failed: try them again). Thread-safe."""
         with self._lock:
             now = time.monotonic()
-            healthy = [v for v in self.volumes if v.failed_until <= now] or self.volumes
+            healthy = [v for v in self.volumes if not v.failing(now)] or self.volumes
             best = max(healthy, key=lambda v: v.room_bytes())
             return best.path
 

@@ -79,10 +79,9 @@ def volumes(app: web.Application) -> list[Probe]:
     recorder = app.get(keys.RECORDER)
     if recorder is None:
         return []
-    now = time.monotonic()
     out = []
     for volume in recorder.volumes.volumes:
-        failing = volume.failed_until > now
+        failing = volume.failing()
         out.append(Probe(f"volume:{volume.path}", not failing,
                          detail={"path": str(volume.path), "footage_bytes": volume.used_bytes},
                          error=f"writes fail: {volume.failure}" if failing else None))
