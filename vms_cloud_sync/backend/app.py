@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from vms_cloud_sync.backend import keys
 from vms_cloud_sync.backend.auth import Authenticator, TokenSigner, cloud_principal, load_signing_secret
 from vms_cloud_sync.backend.db import make_engine
+from vms_cloud_sync.backend.health import database_check
 from vms_cloud_sync.backend.health import router as detailed_health_router
 from vms_cloud_sync.backend.metrics import CloudMetrics
 from vms_cloud_sync.backend.migrate import check_current
@@ -30,6 +31,7 @@ from vms_server.api import openapi
 from vms_server.api.middleware import errors, request_context, security_headers
 from vms_server.api.routing import ApiRouter, Call, NoBody
 from vms_server.auth.passwords import Passwords
+from vms_server.auth.principal import bearer_token
 from vms_server.errors import Forbidden, NotReady, Unauthenticated
 
 logger = logging.getLogger(__name__)
@@ -57,9 +59,7 @@ async def live(call: Call[NoBody]) -> Health:
 async def ready(call: Call[NoBody]) -> Health:
     """Readiness: the database answers as the application role and its schema is current."""
     try:
-        async with call.app[keys.ENGINE].connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        await check_current(call.app[keys.ENGINE])
+        await database_check(call.app)
     except Exception as exc:
         raise NotReady(f"database not ready: {type(exc).__name__}") from None
     return Health()
@@ -84,9 +84,9 @@ async def metrics_view(request: web.Request) -> web.Response:
     """Prometheus text. Only the configured scrape token or a platform operator may read it: counters of all
     tenants together are the platform's business, not a tenant's or the public's."""
     expected = request.app[keys.SETTINGS].server.metrics_token
-    supplied = request.headers.get("Authorization", "")
-    scraper = expected is not None and hmac.compare_digest(supplied.encode(),
-                                                           f"Bearer {expected.get_secret_value()}".encode())
+    presented = bearer_token(request)
+    scraper = expected is not None and presented is not None and hmac.compare_digest(
+        presented.encode(), expected.get_secret_value().encode())
     if not scraper:
         principal = await request.app[keys.AUTHENTICATOR](request)
         if principal is None:
@@ -109,6 +109,7 @@ def create_cloud_app(settings: CloudSettings, **extra: Any) -> web.Application:
     app = web.Application(middlewares=[request_context, security_headers, errors],
                           client_max_size=settings.server.max_body_bytes + 1024)
     app[keys.SETTINGS] = settings
+    app[keys.STARTED_AT] = time.monotonic()
     app[server_keys.MAX_BODY_BYTES] = settings.server.max_body_bytes
     app[keys.SIGNER] = TokenSigner(load_signing_secret(settings.data_dir), settings.server.token_hours)
     app[keys.PASSWORDS] = Passwords(settings.argon2)

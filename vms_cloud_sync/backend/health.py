@@ -25,16 +25,20 @@ from vms_server.auth.models import Role
 
 router = ApiRouter(prefix="", authenticator=authenticate)
 SILENT_AFTER = dt.timedelta(minutes=10)
-STARTED_AT = time.monotonic()
 MIN_FREE_BYTES = 1 << 30
+
+
+async def database_check(app: web.Application) -> None:
+    """The database answers as the application role and its schema is current; raises otherwise."""
+    async with app[keys.ENGINE].connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    await check_current(app[keys.ENGINE])
 
 
 async def _database(app: web.Application) -> Component:
     started = time.perf_counter()
     try:
-        async with app[keys.ENGINE].connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        await check_current(app[keys.ENGINE])
+        await database_check(app)
     except Exception as exc:
         return Component(name="database", ok=False, detail=f"{type(exc).__name__}: {exc}"[:300])
     return Component(name="database", ok=True, detail="PostgreSQL, schema current",
@@ -77,4 +81,4 @@ async def detailed(call: Call[NoBody]) -> DetailedHealth:
     require_platform(call.user)
     components = [await _database(call.app), await _storage(call.app), await _edges(call.app)]
     return DetailedHealth(status="ok" if all(c.ok for c in components) else "degraded", version=__version__,
-                          uptime_s=round(time.monotonic() - STARTED_AT, 1), components=components)
+                          uptime_s=round(time.monotonic() - call.app[keys.STARTED_AT], 1), components=components)
