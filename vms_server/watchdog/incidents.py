@@ -139,6 +139,12 @@ class IncidentService:
         return incident
 
     async def resolve_by_id(self, incident_id: uuid.UUID, who: str, text: str | None) -> Incident | None:
+        incident = await _retrying(lambda: self._resolve_once(incident_id, who, text))
+        if incident is not None:
+            self._push("incident.updated", incident)
+        return incident
+
+    async def _resolve_once(self, incident_id: uuid.UUID, who: str, text: str | None) -> Incident | None:
         async with self.sessions.begin() as session:
             incident = await session.get(Incident, incident_id)
             if incident is None:
@@ -147,7 +153,6 @@ class IncidentService:
                 _append(incident, "resolved", text or f"resolved by {who}", by=who)
                 incident.state, incident.resolved_at = "RESOLVED", utcnow()
                 await _outbox(session, incident)
-        self._push("incident.updated", incident)
         return incident
 
     async def purge(self, older_than: dt.timedelta) -> int:
@@ -183,8 +188,8 @@ T = TypeVar("T")
 
 
 async def _retrying(attempt: Callable[[], Awaitable[T]], tries: int = 5) -> T:
-    """Run a read-modify-write again when another server changed the incident first (stale version) or
-    opened it first (unique open fingerprint)."""
+    """Run a read-modify-write of an incident again when another server (or the watchdog, while an operator
+    resolves it) changed it first (stale version) or opened it first (unique open fingerprint)."""
     for left in range(tries - 1, -1, -1):
         try:
             return await attempt()
