@@ -90,7 +90,7 @@ async def test_fan_out_and_udp_packet_loss(sim: SimulatorHandle) -> None:
 async def test_a_camera_that_goes_silent_is_noticed_by_the_read_timeout(transport: str) -> None:
     """The connection stays open but media stops: FFmpeg's socket timeout ends the session, the gap is
     counted and the worker reconnects (and stop does not hang while the camera is silent)."""
-    cams = [CameraConfig(name="cam1", auth=AuthMode.NONE, sub=None, faults=FaultConfig(stall_every_s=6,
+    cams = [CameraConfig(name="cam1", auth=AuthMode.NONE, sub=None, faults=FaultConfig(stall_every_s=10,
                                                                                          stall_for_s=3),
                          main=StreamConfig(width=320, height=240, fps=10, bitrate_kbps=300, gop_seconds=1.0))]
     async with SimulatorHandle.start(SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=cams)) as sim:
