@@ -38,6 +38,7 @@ class ActionId(enum.StrEnum):
     PLAY_PAUSE = "playback.play_pause"
     STEP_FRAME = "playback.step"
     GO_LIVE = "playback.live"
+    JUMP_NOW = "playback.now"
     EVENT_ACKNOWLEDGE = "events.acknowledge"
 
 
@@ -60,6 +61,7 @@ DEFAULT_SPECS: dict[ActionId, ActionSpec] = {
     ActionId.PLAY_PAUSE: ActionSpec("Play / pause", "Space", wall_only=True),
     ActionId.STEP_FRAME: ActionSpec("Step one frame", ".", wall_only=True),
     ActionId.GO_LIVE: ActionSpec("Back to live", "L", wall_only=True),
+    ActionId.JUMP_NOW: ActionSpec("Jump to now", "N", wall_only=True),
     ActionId.EVENT_ACKNOWLEDGE: ActionSpec("Acknowledge event", "Ctrl+K"),
     ActionId.LAYOUT_NEW_TAB: ActionSpec("New layout tab", "Ctrl+T"),
     ActionId.PTZ_STOP: ActionSpec("Stop PTZ", "Escape"),

@@ -37,6 +37,7 @@ from vms_desktop.wall.widgets.wall import Feed, VideoWall
 logger = logging.getLogger(__name__)
 SPEEDS = ("0.25", "0.5", "1", "2", "4", "8", "16")
 STEP_US = 100_000  # one frame at 10 fps; good enough for cameras at 10-30 fps
+NOW_INTERVAL_MS = 500  # how often the present moves on the timeline (and a following view with it)
 
 
 def now_us() -> int:
@@ -57,6 +58,8 @@ class PlaybackBar(QWidget):
         self._tasks: set[asyncio.Future[Any]] = set()
         self.timeline = TimelineWidget()
         self.live_button = QPushButton("Live")
+        self.now_button = QPushButton("Now")
+        self.now_button.setToolTip("Jump to now: show the present on the timeline and follow it")
         self.play_button = QPushButton("Play")
         self.step_button = QPushButton("Step")
         self.speed = QComboBox()
@@ -71,8 +74,14 @@ class PlaybackBar(QWidget):
         self._ticker = QTimer(self)
         self._ticker.setInterval(100)
         self._ticker.timeout.connect(self._tick)
+        self._now_timer = QTimer(self)
+        self._now_timer.setInterval(NOW_INTERVAL_MS)
+        self._now_timer.timeout.connect(lambda: self.timeline.set_now(now_us()))
+        self._now_timer.start()
+        self.timeline.set_now(now_us())
         self.timeline.sig_seek.connect(self.seek)
         self.live_button.clicked.connect(self.go_live)
+        self.now_button.clicked.connect(self.jump_to_now)
         self.play_button.clicked.connect(self.toggle_play)
         self.step_button.clicked.connect(self.step)
         self.speed.currentTextChanged.connect(lambda text: self.clock.set_speed(float(text.rstrip("x"))))
@@ -80,10 +89,12 @@ class PlaybackBar(QWidget):
         commands.on(ActionId.PLAY_PAUSE, lambda _: self.toggle_play())
         commands.on(ActionId.STEP_FRAME, lambda _: self.step())
         commands.on(ActionId.GO_LIVE, lambda _: self.go_live())
+        commands.on(ActionId.JUMP_NOW, lambda _: self.jump_to_now())
 
     def _build(self) -> None:
         controls = QHBoxLayout()
-        for widget in (self.live_button, self.play_button, self.step_button, self.speed, self.export_button):
+        for widget in (self.live_button, self.now_button, self.play_button, self.step_button, self.speed,
+                       self.export_button):
             controls.addWidget(widget)
         controls.addWidget(self.progress, 1)
         controls.addWidget(self.label)
@@ -159,6 +170,7 @@ class PlaybackBar(QWidget):
         self.timeline.set_playhead(self.clock.position_us())
         if self.mode != "playback":
             self.mode = "playback"
+            self.timeline.following = False  # the playhead leads the view now, not the present
             self.clock.play()
             self._ticker.start()
             self.sig_mode.emit("playback")
@@ -181,6 +193,12 @@ class PlaybackBar(QWidget):
             self.clock.step(STEP_US)
             self._show_state()
 
+    def jump_to_now(self) -> None:
+        """The present: back to live (nothing is recorded after now) with the timeline following it."""
+        if self.mode == "playback":
+            self.go_live()
+        self.timeline.jump_to_now(now_us())
+
     def go_live(self) -> None:
         if self.mode == "live":
             return
@@ -188,6 +206,7 @@ class PlaybackBar(QWidget):
         self.clock.pause()
         self._ticker.stop()
         self.timeline.set_playhead(None)
+        self.timeline.jump_to_now(now_us())
         if self.wall is not None:
             self._use_live(self.wall)
         self.sig_mode.emit("live")
@@ -238,5 +257,6 @@ class PlaybackBar(QWidget):
 
     async def shutdown(self) -> None:
         self._ticker.stop()
+        self._now_timer.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)

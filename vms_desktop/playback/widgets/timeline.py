@@ -1,7 +1,11 @@
 """The timeline under the wall: recorded ranges, gaps, event markers and the playhead.
 
 Wheel zooms around the mouse (from about ten seconds to a week on screen), dragging pans, a click seeks,
-shift+drag selects the range to export.
+shift+drag selects the range to export. While `following`, the view slides along with the present (the
+live view); panning by hand stops that until `jump_to_now`.
+
+Times are microseconds since the epoch (about 1.8e15 today): they travel through signals as `object`,
+because a `Signal(int)` is a 32-bit C int in PySide and truncates them (a click sought to 1969-12-31).
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ class Marker:
 
 
 class TimelineWidget(QWidget):
-    sig_seek = Signal(int)  # microseconds since the epoch
-    sig_selection = Signal(int, int)
+    sig_seek = Signal(object)  # int, microseconds since the epoch (object: 64-bit safe)
+    sig_selection = Signal(object, object)  # start, end microseconds
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -39,6 +43,8 @@ class TimelineWidget(QWidget):
         self.gaps: list[tuple[int, int]] = []
         self.markers: list[Marker] = []
         self.playhead_us: int | None = None
+        self.now_us: int | None = None  # the present, drawn as a line; set by the playback bar's timer
+        self.following = True  # slide the view with the present (live mode) until the operator pans
         self.selection: tuple[int, int] | None = None
         self._press: QPointF | None = None
         self._press_view = (0, 0)
@@ -80,6 +86,25 @@ class TimelineWidget(QWidget):
         self.ranges, self.gaps = ranges, gaps
         self.update()
 
+    def set_now(self, us: int) -> None:
+        """Move the present; while following, the view slides by as much, so that whatever zoom the
+        operator chose stays put relative to "now" instead of the present walking off the right edge."""
+        if self.following and self.now_us is not None and self._press is None:
+            delta = us - self.now_us
+            self.view_start_us += delta
+            self.view_end_us += delta
+        self.now_us = us
+        self.update()
+
+    def jump_to_now(self, us: int) -> None:
+        """Bring the present into view (near the right edge, keeping the zoom) and follow it again."""
+        self.following = True
+        self.now_us = us
+        span = self.span_us
+        self.view_end_us = us + span // 10
+        self.view_start_us = self.view_end_us - span
+        self.update()
+
     def set_playhead(self, us: int | None) -> None:
         self.playhead_us = us
         self.update()
@@ -103,6 +128,7 @@ class TimelineWidget(QWidget):
             a, b = sorted((self.us_at(self._press.x()), self.us_at(event.position().x())))
             self.selection = (a, b)
         else:
+            self.following = False  # the operator looks elsewhere: do not pull the view back
             shift = int((self._press.x() - event.position().x()) / max(1, self.width()) * self.span_us)
             self.view_start_us, self.view_end_us = self._press_view[0] + shift, self._press_view[1] + shift
         self.update()
@@ -135,6 +161,10 @@ class TimelineWidget(QWidget):
             painter.setPen(QPen(marker.colour, 3))
             painter.drawLine(QPointF(x, 14), QPointF(x, h - 8))
         self._paint_ticks(painter)
+        if self.now_us is not None:
+            x = self.x_of(self.now_us)
+            painter.setPen(QPen(QColor(255, 90, 90), 1, Qt.PenStyle.DashLine))
+            painter.drawLine(QPointF(x, 0), QPointF(x, h))
         if self.playhead_us is not None:
             x = self.x_of(self.playhead_us)
             painter.setPen(QPen(QColor(255, 255, 255), 2))
