@@ -68,7 +68,7 @@ class VideoWall(QWidget):
 
     def rebuild(self) -> None:
         """Recreate tiles for the layout; feeds of cameras that stay in the same cell keep running."""
-        self.maximised = None
+        self._restore_grid()  # kept tiles must not stay hidden or stretched over the whole wall
         layout = self.layout_model
         keep: dict[tuple[int, int], str] = {}
         for cell, tile in list(self.tiles.items()):
@@ -263,10 +263,29 @@ class VideoWall(QWidget):
         if tile is None:
             return
         self.select(row, col)
-        self.maximised = None if self.maximised is tile else tile
-        for other in self.tiles.values():
-            other.setVisible(self.maximised is None or other is self.maximised)
+        if self.maximised is tile:
+            self._restore_grid()
+        else:
+            self._restore_grid()
+            self.maximised = tile
+            for other in self.tiles.values():
+                other.setVisible(other is tile)
+            # Hiding the others is not enough: the grid keeps the tile in its own cell, so it would stay
+            # small in its corner. It covers every cell while maximised.
+            self._grid.removeWidget(tile)
+            self._grid.addWidget(tile, 0, 0, self.layout_model.rows, self.layout_model.cols)
         if tile.camera_id and self.wanted_stream(tile) != tile.stream:
             self.restart_feed(tile)
         self._sync_feeds()
         self.sig_maximised.emit(self.maximised)
+
+    def _restore_grid(self) -> None:
+        """Undo a maximise: the tile goes back to its own cell (and span), every tile is shown again."""
+        tile, self.maximised = self.maximised, None
+        if tile is not None and self.tiles.get((tile.row, tile.col)) is tile:
+            item = self.layout_model.item_at(tile.row, tile.col)
+            spans = (item.row_span, item.col_span) if item is not None else (1, 1)
+            self._grid.removeWidget(tile)
+            self._grid.addWidget(tile, tile.row, tile.col, *spans)
+        for other in self.tiles.values():
+            other.setVisible(True)
