@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import percentile, print_table
+from vms_camsim import SimulatorConfig, spawn_simulator
+from vms_camsim.config import AuthMode, CameraConfig, SceneKind, StreamConfig
+from vms_camsim.scenes import make_scene
 from vms_server.analytics.base import CameraContext
 from vms_server.analytics.models.crowd import CrowdModel
 from vms_server.analytics.models.intrusion import IntrusionModel
@@ -39,8 +42,6 @@ from vms_server.analytics.pipeline import CameraPipeline, CameraPlan
 from vms_server.analytics.queues import InProcessQueue
 from vms_server.analytics.segmenter import Window
 from vms_server.analytics.workers import JobResult, WorkerPool
-from vms_server.simulator import SimulatorConfig, spawn_simulator
-from vms_server.simulator.config import AuthMode, CameraConfig, SceneKind, StreamConfig
 
 FPS = 15.0
 
@@ -111,7 +112,6 @@ async def throughput(urls: list[str], seconds: float, names: list[str], workers:
 def inference_ms(runs: int) -> tuple[float, float, list[str]]:
     import numpy as np
 
-    from vms_server.simulator.scenes import make_scene
 
     detector = load_person_detector(None)
     image = np.ascontiguousarray(make_scene(SceneKind.PEOPLE).render(0.5, 640, 480))
@@ -181,8 +181,8 @@ async def event_latency(seconds: float, loop_s: float, workdir: Path) -> dict[st
 def accuracy() -> list[tuple[str, str, int, int, float, float, float]]:
     """Precision, recall and start error of the four models on the ground-truth scenes (see the tests)."""
     from tests.server.analytics.tiny_yolo import build_tiny_yolo
+    from vms_camsim.scenes import ZONES, make_scene
     from vms_server.analytics.evaluation import run_model, scene_frames, score, truth_intervals
-    from vms_server.simulator.scenes import ZONES, make_scene
 
     loop_s, t0 = 30.0, 1_000_000.0
 
@@ -190,20 +190,20 @@ def accuracy() -> list[tuple[str, str, int, int, float, float, float]]:
         return ((ts - t0) % loop_s) / loop_s
 
     rows = []
-    tamper = list(scene_frames(SceneKind.TAMPER, 2 * loop_s, loop_seconds=loop_s, t0=t0))
+    tamper = list(scene_frames(make_scene(SceneKind.TAMPER), 2 * loop_s, loop_seconds=loop_s, t0=t0))
     words = {"cover": "covered", "defocus": "defocus", "redirect": "redirected"}
     scene = make_scene(SceneKind.TAMPER)
     truth = truth_intervals([(f.ts, words.get(scene.tamper_at(phase(f.ts)) or "")) for f in tamper])
     s = score("tampering", run_model(TamperingModel(), tamper, TamperingModel.default_rules), truth)
     rows.append(("tampering", "simulator 'tamper' scene, 60 s", s.truth, s.predicted, s.precision, s.recall,
                  s.mean_start_error))
-    car = list(scene_frames(SceneKind.CAR, 2 * loop_s, loop_seconds=loop_s, t0=t0))
+    car = list(scene_frames(make_scene(SceneKind.CAR), 2 * loop_s, loop_seconds=loop_s, t0=t0))
     scene = make_scene(SceneKind.CAR)
     truth = truth_intervals([(f.ts, "motion" if scene.motion_at(phase(f.ts)) else None) for f in car])
     s = score("motion", run_model(MotionModel(), car, MotionModel.default_rules), truth)
     rows.append(("motion", "simulator 'car' scene, 60 s", s.truth, s.predicted, s.precision, s.recall,
                  s.mean_start_error))
-    people = list(scene_frames(SceneKind.PEOPLE, loop_s, loop_seconds=loop_s, t0=t0))
+    people = list(scene_frames(make_scene(SceneKind.PEOPLE), loop_s, loop_seconds=loop_s, t0=t0))
     zx, zy, zw, zh = ZONES["A"]
     zone = {"name": "A", "points": [(zx, zy), (zx + zw, zy), (zx + zw, zy + zh), (zx, zy + zh)]}
     scene = make_scene(SceneKind.PEOPLE)

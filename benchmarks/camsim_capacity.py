@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from vms_server.simulator import CameraConfig, SimulatorConfig, StreamConfig, spawn_simulator
+from vms_camsim import CameraConfig, SimulatorConfig, StreamConfig, spawn_simulator
 
 MAIN = StreamConfig(width=1920, height=1080, fps=25, bitrate_kbps=4000)
 SUB = StreamConfig(width=640, height=360, fps=15, bitrate_kbps=512)

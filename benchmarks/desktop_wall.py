@@ -27,8 +27,8 @@ import numpy as np
 import psutil
 
 from benchmarks._common import ServerProcess, percentile, print_table
-from vms_server.simulator import CameraConfig, SimulatorConfig, StreamConfig, spawn_simulator
-from vms_server.simulator.barcode import decode_stamp
+from vms_camsim import CameraConfig, SimulatorConfig, StreamConfig, spawn_simulator
+from vms_camsim.barcode import decode_stamp
 
 PASSWORD = "Benchmark-Pass-1"
 PROBE_EVERY = 5  # read the stamp of every 5th decoded frame per tile

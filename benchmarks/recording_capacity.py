@@ -28,7 +28,7 @@ from pathlib import Path
 import psutil
 
 from benchmarks._common import percentile, print_table
-from vms_server.simulator import CameraConfig, SimulatorConfig, StreamConfig, spawn_simulator
+from vms_camsim import CameraConfig, SimulatorConfig, StreamConfig, spawn_simulator
 
 
 def child(urls: list[str], volume: Path, seconds: float, segment_s: float) -> None:
@@ -36,11 +36,11 @@ def child(urls: list[str], volume: Path, seconds: float, segment_s: float) -> No
     import av
     import numpy as np
 
+    from vms_camsim.barcode import decode_stamp
     from vms_server.ingest.worker import StreamWorker, WorkerOptions
     from vms_server.playback.live import LiveTap, Viewer
     from vms_server.recording.recorder import Policy, Recorder
     from vms_server.recording.segments import SegmentResult
-    from vms_server.simulator.barcode import decode_stamp
 
     results: list[SegmentResult] = []
     lock = threading.Lock()

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 @dataclass(frozen=True)
 class Executable:
     name: str  # file name in the bundle, e.g. vms-camsim
-    module: str  # vms_server.simulator.cli
+    module: str  # vms_camsim.cli
     function: str  # main
 
     def source(self) -> Path:
@@ -42,7 +42,7 @@ class Bundle:
 
 BUNDLES: dict[str, Bundle] = {
     "server": Bundle("server", "vms-server", "vms_server",
-                     {"vms-server": "vms_server.cli.main:main", "vms-camsim": "vms_server.simulator.cli:main"},
+                     {"vms-server": "vms_server.cli.main:main", "vms-camsim": "vms_camsim.cli:main"},
                      excludes=("PySide6", "PyQt5", "PyQt6", "tkinter", "pygame", "matplotlib", "IPython", "pytest")),
     "desktop": Bundle("desktop", "vms-desktop", "vms_desktop", {"vms-desktop": "vms_desktop.__main__:main"},
                       excludes=("tkinter", "matplotlib", "IPython", "pytest", "onnxruntime", "cv2")),

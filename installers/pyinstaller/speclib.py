@@ -54,10 +54,6 @@ def _datas(bundle: Bundle) -> list[tuple[str, str]]:
     datas += collect_data_files(bundle.package, include_py_files=True, includes=["**/migrations/**"])
     for package in DATA_PACKAGES[bundle.key]:
         datas += collect_data_files(package)
-    if bundle.key == "server":
-        # sys.prefix is the bundle's _internal folder; the person detector looks under share/vms/models.
-        datas += [(str(p), "share/vms/models") for p in sorted((REPO / "resources" / "models").iterdir())
-                  if p.is_file()]
     return datas
 
 

@@ -22,6 +22,8 @@ from tests.cloud.media import write_jpeg_blocking, write_mp4_blocking
 from tests.cloud.proxy import TcpProxy
 from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
+from vms_camsim.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
+from vms_camsim.handle import SimulatorHandle
 from vms_cloud_sync.backend import licences
 from vms_server import keys
 from vms_server.analytics.types import Priority
@@ -30,8 +32,6 @@ from vms_server.auth.models import Role
 from vms_server.cloudsync import outbox
 from vms_server.cloudsync.pusher import PusherTuning
 from vms_server.events.service import NewEvent, create_event
-from vms_server.simulator.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
-from vms_server.simulator.handle import SimulatorHandle
 
 FAST = PusherTuning(idle_poll_s=0.2, backoff_base_s=0.2, backoff_max_s=1.0, batch_size=50, heartbeat_s=0.5,
                     pull_s=1.0, clip_chunk_bytes=4096)

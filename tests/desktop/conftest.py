@@ -101,7 +101,7 @@ class Desk:
 
 
 def sim_config(names: list[str], ptz: tuple[str, ...] = ()) -> Any:
-    from vms_server.simulator.config import CameraConfig, SimulatorConfig, StreamConfig
+    from vms_camsim.config import CameraConfig, SimulatorConfig, StreamConfig
 
     main = StreamConfig(width=320, height=192, fps=10, bitrate_kbps=300, gop_seconds=1)
     sub = StreamConfig(width=160, height=96, fps=10, bitrate_kbps=100, gop_seconds=1)

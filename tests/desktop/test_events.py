@@ -15,11 +15,11 @@ from pytestqt.qtbot import QtBot
 
 from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
 from tests.desktop.test_wall import drop_on, open_window
+from vms_camsim.handle import SimulatorHandle
 from vms_server import keys
 from vms_server.analytics.types import Detection, Priority
 from vms_server.auth.models import Role
 from vms_server.events.sink import CameraRef
-from vms_server.simulator.handle import SimulatorHandle
 
 pytestmark = pytest.mark.slow
 

@@ -13,10 +13,10 @@ from pytestqt.qtbot import QtBot
 
 from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
 from tests.desktop.test_wall import drop_on, open_window
+from vms_camsim.handle import SimulatorHandle
 from vms_desktop.actions import ActionId, ActionManager
 from vms_desktop.joystick.devices import description_for, load_descriptions
 from vms_desktop.joystick.mapper import JoystickMapper, shape
-from vms_server.simulator.handle import SimulatorHandle
 
 pytestmark = pytest.mark.slow
 

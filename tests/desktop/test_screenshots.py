@@ -14,8 +14,8 @@ from pytestqt.qtbot import QtBot
 from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
 from tests.desktop.test_events import raise_event
 from tests.desktop.test_wall import drop_on, open_window
+from vms_camsim.handle import SimulatorHandle
 from vms_server.analytics.types import Priority
-from vms_server.simulator.handle import SimulatorHandle
 
 pytestmark = pytest.mark.slow
 DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

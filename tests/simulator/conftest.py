@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from vms_server.simulator import AuthMode, SimulatorConfig, SimulatorHandle
+from vms_camsim import AuthMode, SimulatorConfig, SimulatorHandle
 
 from .helpers import small_camera
 

@@ -8,7 +8,7 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 
-from vms_server.simulator import CameraConfig, Codec, StreamConfig
+from vms_camsim import CameraConfig, Codec, StreamConfig
 
 
 def small_stream(codec: Codec = Codec.H264, width: int = 320, height: int = 176, fps: int = 25,

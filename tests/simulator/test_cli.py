@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vms_server.simulator.cli import main
+from vms_camsim.cli import main
 
 
 def test_help_explains_usage(capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,7 +46,7 @@ def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     ready = tmp_path / "ready.json"
     truth = tmp_path / "truth"
-    proc = subprocess.Popen([sys.executable, "-m", "vms_server.simulator", "--cameras", "2", "--scene", "fire",
+    proc = subprocess.Popen([sys.executable, "-m", "vms_camsim", "--cameras", "2", "--scene", "fire",
                              "--main-size", "160x96", "--main-fps", "5", "--no-sub", "--loop-seconds", "2",
                              "--rtsp-port", "0", "--onvif-port", "0", "--ground-truth", str(truth),
                              "--ready-file", str(ready)], stderr=subprocess.PIPE)

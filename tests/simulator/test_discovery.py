@@ -21,7 +21,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("ip") is None, reason="iproute2 ('ip') is not installed"),
 ]
 
-PROBE = ("import json, sys; from vms_server.simulator.discovery import probe_blocking; "
+PROBE = ("import json, sys; from vms_camsim.discovery import probe_blocking; "
          "print(json.dumps(probe_blocking(2.5, interface='127.0.0.1', target=sys.argv[1])))")
 
 
@@ -45,7 +45,7 @@ def netns() -> Iterator[str]:
 @pytest.fixture(params=["one-interface", "all-interfaces"])
 def responder(netns: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[subprocess.Popen[bytes]]:
     ready = tmp_path / "ready.json"
-    cmd = ["ip", "netns", "exec", netns, sys.executable, "-m", "vms_server.simulator", "--cameras", "3",
+    cmd = ["ip", "netns", "exec", netns, sys.executable, "-m", "vms_camsim", "--cameras", "3",
            "--main-size", "160x96", "--main-fps", "5", "--no-sub", "--loop-seconds", "1", "--rtsp-port", "0",
            "--onvif-port", "18080", "--discovery", "--ready-file", str(ready), "--log-level", "WARNING"]
     if request.param == "one-interface":

@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from vms_server.simulator import (
+from vms_camsim import (
     AuthMode,
     FaultConfig,
     SceneKind,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import av
 import pytest
 
-from vms_server.simulator import AuthMode, Codec, SimulatorConfig, SimulatorProcess, decode_stamp, spawn_simulator
+from vms_camsim import AuthMode, Codec, SimulatorConfig, SimulatorProcess, decode_stamp, spawn_simulator
 
 from .helpers import small_camera
 

@@ -17,7 +17,7 @@ import pytest
 from onvif import ONVIFCamera
 from zeep.exceptions import Fault
 
-from vms_server.simulator import SceneKind, SimulatorConfig, SimulatorHandle, decode_stamp
+from vms_camsim import SceneKind, SimulatorConfig, SimulatorHandle, decode_stamp
 
 from .helpers import small_camera, small_stream
 

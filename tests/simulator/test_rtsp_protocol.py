@@ -7,8 +7,8 @@ import itertools
 import struct
 import time
 
-from vms_server.simulator import SimulatorHandle
-from vms_server.simulator.rtp import NTP_EPOCH_OFFSET
+from vms_camsim import SimulatorHandle
+from vms_camsim.rtp import NTP_EPOCH_OFFSET
 
 from .helpers import RawRtsp, digest_header
 

@@ -10,18 +10,18 @@ import cv2
 import numpy as np
 import pytest
 
-from vms_server.simulator import ConfigError, SceneKind
-from vms_server.simulator.barcode import FrameStamp, decode_stamp, draw_stamp
-from vms_server.simulator.config import PtzLimits, build_config, expand_fleet, load_fleet_file
-from vms_server.simulator.ptz import PtzState
-from vms_server.simulator.rtp import (
+from vms_camsim import ConfigError, SceneKind
+from vms_camsim.barcode import FrameStamp, decode_stamp, draw_stamp
+from vms_camsim.config import PtzLimits, build_config, expand_fleet, load_fleet_file
+from vms_camsim.ptz import PtzState
+from vms_camsim.rtp import (
     packetize_h264,
     packetize_h265,
     packetize_jpeg,
     parse_jpeg,
     sender_report,
 )
-from vms_server.simulator.scenes import make_scene
+from vms_camsim.scenes import make_scene
 
 
 @pytest.mark.parametrize(("width", "value", "period"), [(320, 0, 10), (1920, 9_999, 10), (640, 1 << 39, 0)])
@@ -167,8 +167,8 @@ def test_unreadable_fleet_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("codec", ["h264", "h265", "mjpeg"])
 def test_loop_pictures_decode_to_their_stamp(codec: str) -> None:
-    from vms_server.simulator import StreamConfig
-    from vms_server.simulator.encoder import decode_loop_picture_blocking, encode_loop_blocking, scene_frames_blocking
+    from vms_camsim import StreamConfig
+    from vms_camsim.encoder import decode_loop_picture_blocking, encode_loop_blocking, scene_frames_blocking
 
     stream = StreamConfig.model_validate({"codec": codec, "width": 320, "height": 176, "fps": 25,
                                           "bitrate_kbps": 400})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -51,13 +51,17 @@ class Score:
         return float(np.mean(self.start_errors)) if self.start_errors else 0.0
 
 
-def scene_frames(kind: Any, seconds: float, *, loop_seconds: float, fps: float = 15.0, width: int = 640,
-                 height: int = 480, jpeg_quality: int | None = 75, t0: float = 1_000_000.0) -> Iterator[Frame]:
-    """Render a simulator scene (what the simulated camera encodes), through a lossy JPEG round trip so the
-    models see compression noise. Blocking."""
-    from vms_server.simulator.scenes import make_scene
+class Scene(Protocol):
+    """A scene with ground truth that can draw itself (the simulator's scenes are; the server never imports
+    the simulator, so callers pass one in)."""
 
-    scene = make_scene(kind)
+    def render(self, phase: float, width: int, height: int) -> Any: ...
+
+
+def scene_frames(scene: Scene, seconds: float, *, loop_seconds: float, fps: float = 15.0, width: int = 640,
+                 height: int = 480, jpeg_quality: int | None = 75, t0: float = 1_000_000.0) -> Iterator[Frame]:
+    """Render a scene (what the simulated camera encodes), through a lossy JPEG round trip so the
+    models see compression noise. Blocking."""
     for i in range(int(seconds * fps)):
         t = i / fps
         image = scene.render((t % loop_seconds) / loop_seconds, width, height)

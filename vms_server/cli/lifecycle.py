@@ -114,7 +114,7 @@ def run_server(settings: Settings, args: argparse.Namespace) -> int:
             print("error: --simulate takes 1 to 64 cameras", file=sys.stderr)
             return 2
         from vms_server.app import auth
-        from vms_server.cameras.simulated import simulated_cameras
+        from vms_server.cli.demo import simulated_cameras
 
         # After the database, secrets and auth (camera rows need them), before anything that reads cameras.
         app.cleanup_ctx.insert(list(app.cleanup_ctx).index(auth) + 1, simulated_cameras(args.simulate))

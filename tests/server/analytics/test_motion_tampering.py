@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
 import pytest
 
+from vms_camsim.config import SceneKind
+from vms_camsim.scenes import make_scene
 from vms_server.analytics.evaluation import Interval, run_model, scene_frames, score, truth_intervals
 from vms_server.analytics.models.motion import MotionModel
 from vms_server.analytics.models.tampering import TamperingModel
 from vms_server.analytics.normaliser import letterbox
 from vms_server.analytics.types import Frame
 from vms_server.events.correlation import Rules
-from vms_server.simulator.config import SceneKind
-from vms_server.simulator.scenes import make_scene
 
 LOOP = 30.0
 T0 = 1_000_000.0
@@ -29,8 +30,12 @@ def _phase(ts: float) -> float:
     return ((ts - T0) % LOOP) / LOOP
 
 
+def _frames(kind: SceneKind, seconds: float, **kwargs: Any) -> list[Frame]:
+    return list(scene_frames(make_scene(kind), seconds, **kwargs))
+
+
 async def test_tampering_reasons_match_the_scene() -> None:
-    frames = await asyncio.to_thread(lambda: list(scene_frames(SceneKind.TAMPER, LOOP, loop_seconds=LOOP, t0=T0)))
+    frames = await asyncio.to_thread(_frames, SceneKind.TAMPER, LOOP, loop_seconds=LOOP, t0=T0)
     scene = make_scene(SceneKind.TAMPER)
     truth = truth_intervals([(f.ts, TAMPER_WORDS.get(scene.tamper_at(_phase(f.ts)) or "")) for f in frames])
     assert [t.label for t in truth] == ["defocus", "redirected", "covered"]
@@ -43,12 +48,12 @@ async def test_tampering_reasons_match_the_scene() -> None:
 
 
 async def test_no_tampering_on_a_normal_scene() -> None:
-    frames = await asyncio.to_thread(lambda: list(scene_frames(SceneKind.PEOPLE, 15, loop_seconds=LOOP, t0=T0)))
+    frames = await asyncio.to_thread(_frames, SceneKind.PEOPLE, 15, loop_seconds=LOOP, t0=T0)
     assert await asyncio.to_thread(run_model, TamperingModel(), frames, Rules(0.5, 1.5, 1.0, 3)) == []
 
 
 async def test_motion_follows_the_movers() -> None:
-    frames = await asyncio.to_thread(lambda: list(scene_frames(SceneKind.CAR, 2 * LOOP, loop_seconds=LOOP, t0=T0)))
+    frames = await asyncio.to_thread(_frames, SceneKind.CAR, 2 * LOOP, loop_seconds=LOOP, t0=T0)
     scene = make_scene(SceneKind.CAR)
     truth = truth_intervals([(f.ts, "motion" if scene.motion_at(_phase(f.ts)) else None) for f in frames])
     events = await asyncio.to_thread(run_model, MotionModel(), frames, Rules(0.5, 1.0, 1.5, 3))
@@ -59,7 +64,7 @@ async def test_motion_follows_the_movers() -> None:
 
 
 async def test_motion_ignores_lighting_change_and_masked_areas() -> None:
-    base = await asyncio.to_thread(lambda: list(scene_frames(SceneKind.CAR, 10, loop_seconds=LOOP, t0=T0)))
+    base = await asyncio.to_thread(_frames, SceneKind.CAR, 10, loop_seconds=LOOP, t0=T0)
     # The lights change twice (darker, then brighter) while the car crosses: one continuing motion event,
     # not a burst of global changes.
     lit = [Frame(f.index, f.ts, np.clip(f.image.astype(np.int16) + (-60 if 40 <= f.index < 80 else 0), 0, 255)

@@ -12,6 +12,8 @@ import pytest
 
 from tests.server.analytics.test_motion_tampering import T0, VTEST, _vtest_frames
 from tests.server.analytics.tiny_yolo import build_tiny_yolo
+from vms_camsim.config import SceneKind
+from vms_camsim.scenes import ZONES, make_scene
 from vms_server.analytics.base import CameraContext
 from vms_server.analytics.evaluation import Interval, jobs_of, run_model, scene_frames, score, truth_intervals
 from vms_server.analytics.models.crowd import CrowdModel
@@ -24,8 +26,6 @@ from vms_server.analytics.models.person_detector import (
     load_person_detector,
 )
 from vms_server.analytics.types import Frame
-from vms_server.simulator.config import SceneKind
-from vms_server.simulator.scenes import ZONES, make_scene
 
 LOOP = 30.0
 ZX, ZY, ZW, ZH = ZONES["A"]
@@ -39,7 +39,7 @@ def tiny_yolo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def people_frames() -> list[Frame]:
-    return list(scene_frames(SceneKind.PEOPLE, LOOP, loop_seconds=LOOP, t0=T0))
+    return list(scene_frames(make_scene(SceneKind.PEOPLE), LOOP, loop_seconds=LOOP, t0=T0))
 
 
 def _inside(box: tuple[float, float, float, float] | None) -> bool:
@@ -131,7 +131,7 @@ def vtest() -> list[Frame]:
 
 def test_bundled_ssdlite_finds_pedestrians_in_real_footage(vtest: list[Frame]) -> None:
     path = bundled_model()
-    assert path is not None, "resources/models/person_ssdlite_mobilenet_v2.onnx is missing"
+    assert path is not None, "vms_server/analytics/models/weights/person_ssdlite_mobilenet_v2.onnx is missing"
     detector = load_person_detector(None)
     assert isinstance(detector, SsdDetector)
     assert detector.providers == ["CPUExecutionProvider"]
@@ -176,7 +176,7 @@ def test_detector_is_skipped_while_the_picture_is_still_and_empty(tiny_yolo: Pat
     from vms_server.analytics.evaluation import jobs_of
 
     # The car scene's first second: nobody is there yet and nothing moves.
-    still = list(scene_frames(SceneKind.CAR, 1.4, loop_seconds=100, t0=T0))
+    still = list(scene_frames(make_scene(SceneKind.CAR), 1.4, loop_seconds=100, t0=T0))
     model = IntrusionModel()
     ctx = CameraContext(uuid.uuid4(), model.parse_config({"detector_path": str(tiny_yolo)}))
     for job in jobs_of(still, "intrusion"):

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.server.analytics.tiny_yolo import build_tiny_yolo
+from vms_camsim.config import SceneKind
+from vms_camsim.scenes import make_scene
 from vms_server.analytics.base import CameraContext, NoConfig
 from vms_server.analytics.errors import ModelUnavailable
 from vms_server.analytics.evaluation import jobs_of, scene_frames
 from vms_server.analytics.onnx_runtime import LoadedSession, SessionCache, choose_providers
 from vms_server.analytics.registry import ModelRegistry
-from vms_server.simulator.config import SceneKind
 
 PLUGIN = '''
 from vms_server.analytics.base import AnalyticsModel, Requirements
@@ -50,7 +51,7 @@ def test_third_party_model_through_an_entry_point(tmp_path: Path, monkeypatch: p
     assert "brightness" in names
     assert registry.get("motion").__module__ == "vms_server.analytics.models.motion"  # built-ins are not shadowed
     model = registry.get("brightness")()
-    frames = list(scene_frames(SceneKind.TAMPER, 30, loop_seconds=30, width=160, height=120))
+    frames = list(scene_frames(make_scene(SceneKind.TAMPER), 30, loop_seconds=30, width=160, height=120))
     ctx = CameraContext(uuid.uuid4(), NoConfig())
     dark = [d for job in jobs_of(frames, "brightness") for d in model.process(job, ctx)]
     assert dark and all(d.event_type == "dark" for d in dark)  # the covered lens
@@ -63,7 +64,7 @@ def test_declared_models_are_listed_but_do_not_run() -> None:
     assert sorted(declared) == ["abnormal_behavior", "anpr", "fallen", "fire_smoke", "missing_object",
                                 "tailgating"]
     model = registry.get("fire_smoke")()
-    frames = list(scene_frames(SceneKind.FIRE, 1, loop_seconds=10, width=160, height=120))
+    frames = list(scene_frames(make_scene(SceneKind.FIRE), 1, loop_seconds=10, width=160, height=120))
     with pytest.raises(ModelUnavailable, match="declared only"):
         model.process(next(jobs_of(frames, "fire_smoke")), CameraContext(uuid.uuid4(), NoConfig()))
     with pytest.raises(KeyError):

@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from vms_camsim.config import SceneKind
+from vms_camsim.scenes import make_scene
 from vms_server.analytics.base import CameraContext
 from vms_server.analytics.evaluation import jobs_of, scene_frames
 from vms_server.analytics.models.motion import MotionModel
@@ -15,15 +17,14 @@ from vms_server.analytics.queues import InProcessQueue, JobQueue
 from vms_server.analytics.redis_queue import RedisStreamQueue
 from vms_server.analytics.tracker import Tracker
 from vms_server.analytics.workers import JobResult, WorkerPool
-from vms_server.simulator.config import SceneKind
 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])
 async def test_pool_analyses_each_camera_in_order(kind: str, request: pytest.FixtureRequest) -> None:
     queue: JobQueue = InProcessQueue() if kind == "memory" else RedisStreamQueue(
         request.getfixturevalue("redis_url"), ["motion"], claim_idle_s=5)
-    frames = await asyncio.to_thread(lambda: list(scene_frames(SceneKind.CAR, 12, loop_seconds=30, width=320,
-                                                               height=240)))
+    car = make_scene(SceneKind.CAR)
+    frames = await asyncio.to_thread(lambda: list(scene_frames(car, 12, loop_seconds=30, width=320, height=240)))
     model = MotionModel()
     cameras = [uuid.uuid4(), uuid.uuid4()]
     contexts = {c: CameraContext(c, model.parse_config({})) for c in cameras}

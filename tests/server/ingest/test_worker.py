@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from tests.server.recording.conftest import wait_for
+from vms_camsim.config import AuthMode, CameraConfig, FaultConfig, SimulatorConfig, StreamConfig
+from vms_camsim.handle import SimulatorHandle
 from vms_server.ingest.health import StreamState
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket, StreamWorker, WorkerOptions
-from vms_server.simulator.config import AuthMode, CameraConfig, FaultConfig, SimulatorConfig, StreamConfig
-from vms_server.simulator.handle import SimulatorHandle
 
 FAST = WorkerOptions(open_timeout_s=3, read_timeout_s=3, backoff_initial_s=0.3, backoff_max_s=1)
 

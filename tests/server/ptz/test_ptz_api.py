@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from vms_camsim.config import CameraConfig, SimulatorConfig, StreamConfig
+from vms_camsim.handle import SimulatorHandle
 from vms_server.auth.models import Role
-from vms_server.simulator.config import CameraConfig, SimulatorConfig, StreamConfig
-from vms_server.simulator.handle import SimulatorHandle
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import pytest
 
 from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
+from vms_camsim.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
+from vms_camsim.handle import SimulatorHandle
 from vms_server.auth.models import Role
 from vms_server.settings import Settings
-from vms_server.simulator.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
-from vms_server.simulator.handle import SimulatorHandle
 
 SMALL = StreamConfig(width=320, height=240, fps=10, bitrate_kbps=300, gop_seconds=1.0)
 SMALL_SUB = StreamConfig(width=160, height=120, fps=5, bitrate_kbps=100, gop_seconds=1.0)

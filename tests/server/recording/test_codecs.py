@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from tests.server.helpers import ApiClient
 from tests.server.recording.conftest import add_camera, camera, wait_for
+from vms_camsim.config import Codec, SimulatorConfig, StreamConfig
+from vms_camsim.handle import SimulatorHandle
 from vms_server import keys
 from vms_server.auth.models import Role
 from vms_server.recording.models import RecordingSegment
-from vms_server.simulator.config import Codec, SimulatorConfig, StreamConfig
-from vms_server.simulator.handle import SimulatorHandle
 
 pytestmark = pytest.mark.slow
 

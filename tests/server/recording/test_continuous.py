@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from tests.server.helpers import ApiClient
 from tests.server.recording.conftest import add_camera, wait_for
+from vms_camsim.handle import SimulatorHandle
 from vms_server import keys
 from vms_server.auth.models import Role
 from vms_server.recording.models import RecordingSegment
-from vms_server.simulator.handle import SimulatorHandle
 
 pytestmark = pytest.mark.slow
 

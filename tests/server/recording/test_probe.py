@@ -8,9 +8,9 @@ import pytest
 
 from tests.server.helpers import ApiClient
 from tests.server.recording.conftest import camera, wait_for
+from vms_camsim.config import AuthMode, SimulatorConfig
+from vms_camsim.handle import SimulatorHandle
 from vms_server.auth.models import Role
-from vms_server.simulator.config import AuthMode, SimulatorConfig
-from vms_server.simulator.handle import SimulatorHandle
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from sqlalchemy import select
 from tests.conftest import seed
 from tests.server.helpers import ApiClient
 from tests.server.recording.conftest import add_camera, camera, frames_in, recording_settings, wait_for
+from vms_camsim.config import FaultConfig, SimulatorConfig
+from vms_camsim.handle import SimulatorHandle
 from vms_server import keys
 from vms_server.auth.models import Role
 from vms_server.db.engine import create_engine, session_factory
@@ -27,8 +29,6 @@ from vms_server.recording.config import VolumeConfig
 from vms_server.recording.models import RecordingSegment
 from vms_server.recording.recovery import reconcile
 from vms_server.recording.storage import VolumeSet, enforce_thresholds
-from vms_server.simulator.config import FaultConfig, SimulatorConfig
-from vms_server.simulator.handle import SimulatorHandle
 
 pytestmark = pytest.mark.slow
 

@@ -15,12 +15,12 @@ import pytest
 from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
 from tests.server.recording.conftest import add_camera, camera, sqlite_url, wait_for
+from vms_camsim.config import SimulatorConfig
+from vms_camsim.handle import SimulatorHandle
 from vms_server import keys
 from vms_server.auth.models import Role
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
-from vms_server.simulator.config import SimulatorConfig
-from vms_server.simulator.handle import SimulatorHandle
 
 pytestmark = pytest.mark.slow
 __all__ = ["sqlite_url"]  # the SQLite-only fixture of the recording tests

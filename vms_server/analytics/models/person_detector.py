@@ -7,8 +7,8 @@ suppression. Sessions come from the process-wide cache, so a model's worker pool
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from vms_server.analytics.models import weights
 from vms_server.analytics.onnx_runtime import SESSIONS
 from vms_server.analytics.types import Box, Image
 
@@ -38,10 +39,11 @@ class PersonDetector(Protocol):
 
 
 def bundled_model() -> Path | None:
-    """The shipped SSDLite model: in the installed data files, else in the source checkout."""
-    candidates = [Path(sys.prefix) / "share" / "vms" / "models" / BUNDLED_NAME,
-                  Path(__file__).resolve().parents[3] / "resources" / "models" / BUNDLED_NAME]
-    return next((p for p in candidates if p.is_file()), None)
+    """The shipped SSDLite model, package data beside this module: found the same way in a checkout, a wheel
+    (`pip install --user` or system Python included) and a PyInstaller bundle, where a lookup under
+    `sys.prefix` missed and the server silently fell back to HOG."""
+    resource = importlib.resources.files(weights) / BUNDLED_NAME
+    return Path(str(resource)) if resource.is_file() else None
 
 
 def _nms(boxes: list[tuple[float, float, float, float]], scores: list[float], min_score: float,

@@ -14,9 +14,9 @@ import struct
 import time
 from dataclasses import dataclass
 
-from vms_server.simulator.config import Codec
-from vms_server.simulator.encoder import AccessUnit
-from vms_server.simulator.errors import EncodeError
+from vms_camsim.config import Codec
+from vms_camsim.encoder import AccessUnit
+from vms_camsim.errors import EncodeError
 
 MAX_PAYLOAD = 1400
 NTP_EPOCH_OFFSET = 2_208_988_800

@@ -1,5 +1,7 @@
 """`vms-server run --simulate N`: serve N simulated cameras from this process and register them.
 
+The only place the server imports the simulator (a demo feature of the CLI, not of any domain package).
+
 The demo and the main job need cameras without hardware. The simulator picks free ports on every start, so
 cameras it registered earlier (recognised by manufacturer) get their URLs refreshed rather than duplicated.
 """
@@ -13,6 +15,8 @@ from aiohttp import web
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from vms_camsim.config import CameraConfig, SceneKind, SimulatorConfig, StreamConfig
+from vms_camsim.handle import SimulatorHandle
 from vms_server import keys
 from vms_server.audit.service import SYSTEM
 from vms_server.auth.models import Role
@@ -22,8 +26,6 @@ from vms_server.cameras.schemas import AuthMethod, CameraCreate, CameraUpdate, C
 from vms_server.cameras.service import create_camera, update_camera
 from vms_server.licensing.service import status as licence_status
 from vms_server.org.models import Site
-from vms_server.simulator.config import CameraConfig, SceneKind, SimulatorConfig, StreamConfig
-from vms_server.simulator.handle import SimulatorHandle
 
 logger = logging.getLogger(__name__)
 MANUFACTURER = "VMS Simulator"
@@ -31,11 +33,14 @@ SCENES = [SceneKind.PEOPLE, SceneKind.CAR, SceneKind.FIRE, SceneKind.TAMPER, Sce
 
 
 def fleet(count: int) -> SimulatorConfig:
-    """A mixed demo fleet: 720p main + 360p sub, one PTZ camera, scenes rotating through the built-ins."""
+    """A mixed demo fleet: 720p main + 360p sub, one PTZ camera, scenes rotating through the built-ins.
+
+    The sub stream's target is well above the 512 kbit/s that motion and tampering require: an encoder lands
+    a few percent under its target, and at exactly 512 the demo flooded the queue with `stream_degraded`."""
     cameras = [
         CameraConfig(name=f"sim{i + 1}", manufacturer=MANUFACTURER, scene=SCENES[i % len(SCENES)], ptz=i == 0,
                      main=StreamConfig(width=1280, height=720, fps=15, bitrate_kbps=2000),
-                     sub=StreamConfig(width=640, height=360, fps=15, bitrate_kbps=512))
+                     sub=StreamConfig(width=640, height=360, fps=15, bitrate_kbps=768))
         for i in range(count)
     ]
     return SimulatorConfig(rtsp_port=0, onvif_port=0, cameras=cameras)

@@ -22,10 +22,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from vms_server.simulator.camera import CameraRuntime, FeedCache, build_camera
-from vms_server.simulator.config import SimulatorConfig
-from vms_server.simulator.errors import SimulatorError
-from vms_server.simulator.rtsp_server import RtspServer
+from vms_camsim.camera import CameraRuntime, FeedCache, build_camera
+from vms_camsim.config import SimulatorConfig
+from vms_camsim.errors import SimulatorError
+from vms_camsim.rtsp_server import RtspServer
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +72,13 @@ class SimulatorHandle:
         await self.rtsp.start()
         self._stack.push_async_callback(self.rtsp.close)
         if cfg.onvif_port is not None:
-            from vms_server.simulator.onvif.server import OnvifServers
+            from vms_camsim.onvif.server import OnvifServers
 
             onvif = OnvifServers(self)
             await onvif.start()
             self._stack.push_async_callback(onvif.close)
         if cfg.discovery:
-            from vms_server.simulator.discovery import DiscoveryResponder
+            from vms_camsim.discovery import DiscoveryResponder
 
             responder = DiscoveryResponder(self)
             await responder.start()
@@ -171,7 +171,7 @@ def spawn_simulator(config: SimulatorConfig, workdir: Path, timeout: float = 120
     ready = workdir / "ready.json"
     fleet.write_text(config.model_dump_json(), encoding="utf-8")
     ready.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "vms_server.simulator", "--fleet", str(fleet), "--ready-file", str(ready)]
+    cmd = [sys.executable, "-m", "vms_camsim", "--fleet", str(fleet), "--ready-file", str(ready)]
     log_file = (workdir / "camsim.log").open("wb")
     # The command is our own interpreter and module with paths we created: no untrusted input.
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=dict(os.environ))  # noqa: S603

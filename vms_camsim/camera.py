@@ -14,19 +14,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from vms_server.simulator.barcode import Frame
-from vms_server.simulator.config import CameraConfig, SceneKind, StreamConfig
-from vms_server.simulator.encoder import (
+from vms_camsim.barcode import Frame
+from vms_camsim.config import CameraConfig, SceneKind, StreamConfig
+from vms_camsim.encoder import (
     encode_loop_blocking,
     file_frames_blocking,
     make_encoder,
     overlay_blocking,
     scene_frames_blocking,
 )
-from vms_server.simulator.feeds import Feed, LiveFeed, LoopFeed
-from vms_server.simulator.ptz import PtzState
-from vms_server.simulator.rtsp_proto import Authenticator
-from vms_server.simulator.scenes import Scene, make_scene
+from vms_camsim.feeds import Feed, LiveFeed, LoopFeed
+from vms_camsim.ptz import PtzState
+from vms_camsim.rtsp_proto import Authenticator
+from vms_camsim.scenes import Scene, make_scene
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-from vms_server.simulator.camera import CameraRuntime
-from vms_server.simulator.onvif.device_media import Handler, OnvifContext
-from vms_server.simulator.onvif.soap import (
+from vms_camsim.camera import CameraRuntime
+from vms_camsim.onvif.device_media import Handler, OnvifContext
+from vms_camsim.onvif.soap import (
     SoapFault,
     child,
     invalid_arg,
@@ -23,7 +23,7 @@ from vms_server.simulator.onvif.soap import (
     text,
     utc_now_iso,
 )
-from vms_server.simulator.ptz import PtzState, Vector
+from vms_camsim.ptz import PtzState, Vector
 
 _SPACE = "http://www.onvif.org/ver10/tptz"
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from vms_server.simulator.errors import ConfigError
+from vms_camsim.errors import ConfigError
 
 
 class Codec(StrEnum):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from vms_server.simulator.config import PtzLimits
-from vms_server.simulator.scenes import View
+from vms_camsim.config import PtzLimits
+from vms_camsim.scenes import View
 
 Vector = tuple[float, float, float]
 _WORLD_FRACTION = 0.5  # at zoom 0 the view shows half the world's width: pan always shows something new

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from vms_server.simulator.barcode import Frame
-from vms_server.simulator.config import StreamConfig
-from vms_server.simulator.encoder import AccessUnit, EncodedLoop, FrameEncoder, JpegEncoder, ParameterSets
-from vms_server.simulator.rtp import PacketTemplate, build_template
+from vms_camsim.barcode import Frame
+from vms_camsim.config import StreamConfig
+from vms_camsim.encoder import AccessUnit, EncodedLoop, FrameEncoder, JpegEncoder, ParameterSets
+from vms_camsim.rtp import PacketTemplate, build_template
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import socket
 import time
 from dataclasses import dataclass
 
-from vms_server.simulator.camera import CameraRuntime
-from vms_server.simulator.feeds import Feed
-from vms_server.simulator.rtp import HEADER_SIZE, PacketTemplate, sender_report, stamp_packets
-from vms_server.simulator.rtsp_proto import TransportSpec
+from vms_camsim.camera import CameraRuntime
+from vms_camsim.feeds import Feed
+from vms_camsim.rtp import HEADER_SIZE, PacketTemplate, sender_report, stamp_packets
+from vms_camsim.rtsp_proto import TransportSpec
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ import cv2
 from aiohttp import web
 from multidict import CIMultiDict
 
-from vms_server.simulator.camera import CameraRuntime
-from vms_server.simulator.encoder import decode_loop_picture_blocking, overlay_blocking
-from vms_server.simulator.feeds import LoopFeed
-from vms_server.simulator.onvif.device_media import DEVICE_OPS, MEDIA_OPS, Handler, OnvifContext
-from vms_server.simulator.onvif.ptz_events import PTZ_OPS, EventService
-from vms_server.simulator.onvif.soap import (
+from vms_camsim.camera import CameraRuntime
+from vms_camsim.encoder import decode_loop_picture_blocking, overlay_blocking
+from vms_camsim.feeds import LoopFeed
+from vms_camsim.onvif.device_media import DEVICE_OPS, MEDIA_OPS, Handler, OnvifContext
+from vms_camsim.onvif.ptz_events import PTZ_OPS, EventService
+from vms_camsim.onvif.soap import (
     SoapFault,
     check_username_token,
     envelope,
@@ -31,10 +31,10 @@ from vms_server.simulator.onvif.soap import (
     not_authorized,
     parse_request,
 )
-from vms_server.simulator.scenes import FULL_VIEW
+from vms_camsim.scenes import FULL_VIEW
 
 if TYPE_CHECKING:
-    from vms_server.simulator.handle import SimulatorHandle
+    from vms_camsim.handle import SimulatorHandle
 
 log = logging.getLogger(__name__)
 

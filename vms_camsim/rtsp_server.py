@@ -12,8 +12,8 @@ import logging
 import socket
 from collections.abc import Mapping
 
-from vms_server.simulator.camera import CameraRuntime
-from vms_server.simulator.rtsp_proto import (
+from vms_camsim.camera import CameraRuntime
+from vms_camsim.rtsp_proto import (
     MAX_BODY,
     MAX_HEADER_LINES,
     METHODS,
@@ -26,7 +26,7 @@ from vms_server.simulator.rtsp_proto import (
     parse_head,
     parse_target,
 )
-from vms_server.simulator.rtsp_session import Session, UdpSockets
+from vms_camsim.rtsp_session import Session, UdpSockets
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vms_server.simulator.config import (
+from vms_camsim.config import (
     AuthMode,
     Codec,
     SceneKind,
@@ -25,7 +25,7 @@ from vms_server.simulator.config import (
     expand_fleet,
     load_fleet_file,
 )
-from vms_server.simulator.errors import SimulatorError
+from vms_camsim.errors import SimulatorError
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
 
 async def serve(config: SimulatorConfig, ready_file: Path | None) -> None:
     """Run until SIGINT/SIGTERM."""
-    from vms_server.simulator.handle import SimulatorHandle
+    from vms_camsim.handle import SimulatorHandle
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

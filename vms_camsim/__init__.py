@@ -4,8 +4,8 @@ Public API: :class:`SimulatorHandle` (in-process), :func:`spawn_simulator` (chil
 config models, and :func:`decode_stamp` to read the capture-time stamp from decoded frames.
 """
 
-from vms_server.simulator.barcode import FrameStamp, decode_stamp
-from vms_server.simulator.config import (
+from vms_camsim.barcode import FrameStamp, decode_stamp
+from vms_camsim.config import (
     AuthMode,
     CameraConfig,
     Codec,
@@ -15,8 +15,8 @@ from vms_server.simulator.config import (
     SimulatorConfig,
     StreamConfig,
 )
-from vms_server.simulator.errors import ConfigError, EncodeError, SimulatorError
-from vms_server.simulator.handle import SimulatorHandle, SimulatorProcess, spawn_simulator
+from vms_camsim.errors import ConfigError, EncodeError, SimulatorError
+from vms_camsim.handle import SimulatorHandle, SimulatorProcess, spawn_simulator
 
 __all__ = [
     "AuthMode",

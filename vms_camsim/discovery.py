@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
-from vms_server.simulator.onvif.device_media import OnvifContext, scopes
-from vms_server.simulator.onvif.soap import child, local, text
+from vms_camsim.onvif.device_media import OnvifContext, scopes
+from vms_camsim.onvif.soap import child, local, text
 
 if TYPE_CHECKING:
-    from vms_server.simulator.handle import SimulatorHandle
+    from vms_camsim.handle import SimulatorHandle
 
 log = logging.getLogger(__name__)
 

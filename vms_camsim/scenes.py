@@ -16,8 +16,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vms_server.simulator.barcode import Frame
-from vms_server.simulator.config import SceneKind
+from vms_camsim.barcode import Frame
+from vms_camsim.config import SceneKind
 
 Box = tuple[float, float, float, float]  # x, y, w, h normalised to the full world
 

@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 from av.video.codeccontext import VideoCodecContext
 
-from vms_server.simulator.barcode import Frame, draw_stamp
-from vms_server.simulator.config import Codec, StreamConfig
-from vms_server.simulator.errors import EncodeError
-from vms_server.simulator.scenes import FULL_VIEW, Scene, View
+from vms_camsim.barcode import Frame, draw_stamp
+from vms_camsim.config import Codec, StreamConfig
+from vms_camsim.errors import EncodeError
+from vms_camsim.scenes import FULL_VIEW, Scene, View
 
 log = logging.getLogger(__name__)
 

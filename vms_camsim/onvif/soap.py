@@ -14,7 +14,7 @@ import time
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
-from vms_server.simulator.errors import SimulatorError
+from vms_camsim.errors import SimulatorError
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",

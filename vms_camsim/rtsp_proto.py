@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from vms_server.simulator.config import AuthMode, Codec
-from vms_server.simulator.encoder import ParameterSets
-from vms_server.simulator.errors import SimulatorError
-from vms_server.simulator.rtp import payload_type
+from vms_camsim.config import AuthMode, Codec
+from vms_camsim.encoder import ParameterSets
+from vms_camsim.errors import SimulatorError
+from vms_camsim.rtp import payload_type
 
 MAX_HEADER_LINES = 64
 MAX_BODY = 65_536

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-from vms_server.simulator.camera import CameraRuntime
-from vms_server.simulator.config import Codec, StreamConfig
-from vms_server.simulator.onvif.soap import NS, SeenNonces, SoapFault, invalid_arg, text
+from vms_camsim.camera import CameraRuntime
+from vms_camsim.config import Codec, StreamConfig
+from vms_camsim.onvif.soap import NS, SeenNonces, SoapFault, invalid_arg, text
 
 SERVICE_PATHS = {"device": "device_service", "media": "media_service", "ptz": "ptz_service",
                  "events": "events_service"}

@@ -1,0 +1,1 @@
+"""The shipped model weights (package data, found with importlib.resources), each with its licence notice."""
