@@ -20,6 +20,7 @@ from vms_desktop.client.api import VmsClient
 from vms_desktop.playback.models.clock import PlaybackClock
 from vms_desktop.video.decoder import to_qimage
 from vms_desktop.video.frames import Frame, FrameSink
+from vms_desktop.video.messages import playback_error, redact
 
 logger = logging.getLogger(__name__)
 LOOKAHEAD_US = 6 * 3600 * 1_000_000  # request this far; the stream ends where the recording ends
@@ -43,6 +44,7 @@ class PlaybackFeed(QObject):
         self.sink = sink
         self.clock = clock
         self.target = (0, 0)
+        self.open_timeout_s = 10.0  # no answer within this: "Server unreachable"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -77,13 +79,14 @@ class PlaybackFeed(QObject):
     def _run(self, url: str, start_us: int, generation: int) -> None:
         try:
             # FFmpeg's rw_timeout, not PyAV's read timeout (which takes the GIL on every I/O poll).
-            with av.open(url, options={"rw_timeout": "10000000"}, timeout=(10, None)) as container:
+            with av.open(url, options={"rw_timeout": "10000000"}, timeout=(self.open_timeout_s, None)) as container:
                 self._play(container, start_us, generation)
-        except av.error.HTTPNotFoundError:
-            self._status("offline", "nothing recorded here")
         except (av.error.FFmpegError, OSError) as exc:
             if not self._stop.is_set():
-                self._status("offline", f"playback failed: {exc}")
+                # The exception's text holds the URL and its access token: the log gets it masked, the tile
+                # a plain state (never the text itself).
+                logger.debug("playback of camera %s failed: %s", self.camera_id, redact(repr(exc)))
+                self._status(*playback_error(exc))
 
     def _play(self, container: Any, start_us: int, generation: int) -> None:
         stream = container.streams.video[0]
@@ -95,7 +98,7 @@ class PlaybackFeed(QObject):
             self.sink.stats.decoded += 1
             self._deliver(frame, wall_us)
         if not self._stop.is_set():
-            self._status("offline", "end of recording")
+            self._status("no_recording", "the recording ends here")
 
     def _wait_until(self, wall_us: int, generation: int) -> bool:
         while True:

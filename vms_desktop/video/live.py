@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from vms_desktop.client.api import ClientError, VmsClient
 from vms_desktop.video.decoder import DecodeWorker, Probe
 from vms_desktop.video.frames import FrameSink
+from vms_desktop.video.messages import redact
 
 logger = logging.getLogger(__name__)
 HEADER = struct.Struct(">qB")
@@ -88,13 +89,17 @@ class LiveFeed(QObject):
                 if await self._session():
                     delay = 0.5
             except aiohttp.WSServerHandshakeError as exc:
-                state, message = _HANDSHAKE_STATES.get(exc.status, ("offline", f"server answered {exc.status}"))
+                # Never str(exc): it holds the URL with the access token.
+                logger.debug("live view of camera %s refused: HTTP %s", self.camera_id, exc.status)
+                state, message = _HANDSHAKE_STATES.get(
+                    exc.status, ("error", f"the server could not start the live view (HTTP {exc.status})"))
                 if exc.status == 401:
                     with contextlib.suppress(ClientError):
                         await self.client.refresh()
                 self._set_state(state, message)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                self._set_state("offline", f"server unreachable ({type(exc).__name__}); retrying")
+                logger.debug("live view of camera %s: %s", self.camera_id, redact(repr(exc)))
+                self._set_state("unreachable", "retrying")
             self._stop_worker()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 8.0)

@@ -22,15 +22,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from vms_desktop.mime import cameras_from_mime
 from vms_desktop.video.frames import Frame, FrameSink
-
-_STATE_TEXT = {
-    "connecting": "Connecting…",
-    "offline": "Camera offline",
-    "unauthorised": "Not authorised",
-    "unsupported": "Unsupported stream",
-    "licence": "No licence for this camera",
-    "empty": "Drop a camera here",
-}
+from vms_desktop.video.messages import STATE_TEXT, plain
 
 
 class VideoTile(QWidget):
@@ -71,7 +63,8 @@ class VideoTile(QWidget):
         self.set_state("connecting" if camera_id else "empty")
 
     def set_state(self, state: str, message: str = "") -> None:
-        self.state, self.state_message = state, message
+        """The feed's state; the message is stripped of URLs (and tokens) whatever sent it."""
+        self.state, self.state_message = state, plain(message)
         if state not in ("playing", "connecting"):
             self.image = None
         self.update()
@@ -89,6 +82,13 @@ class VideoTile(QWidget):
         self.event_box, self.event_label = box, label
         self.update()
 
+    def status_text(self) -> str:
+        """What the tile paints without a picture: a headline, then the reason on a second line."""
+        text = STATE_TEXT.get(self.state, self.state.capitalize())
+        if self.state_message and self.state != "empty":
+            text += f"\n{self.state_message}"
+        return text
+
     # --- painting --------------------------------------------------------------------------------
 
     def _picture_rect(self) -> QRect:
@@ -105,10 +105,8 @@ class VideoTile(QWidget):
             painter.drawImage(target, self.image)
         else:
             painter.setPen(QColor(170, 170, 170))
-            text = _STATE_TEXT.get(self.state, self.state.capitalize())
-            if self.state_message and self.state != "empty":
-                text += f"\n{self.state_message}"
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self.status_text())
         self._paint_overlays(painter, target)
         painter.end()
 
