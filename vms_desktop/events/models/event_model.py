@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QBrush, QColor, QPixmap
 
 PRIORITY_COLOURS = {"CRITICAL": QColor(220, 40, 40), "HIGH": QColor(240, 130, 20),
@@ -22,6 +29,11 @@ def parse_time(value: str) -> dt.datetime:
 
 
 class EventModel(QAbstractTableModel):
+    # Around every add or update: views re-select the operator's event by id afterwards, since a filtering
+    # and sorting proxy moves (or drops) rows, and Qt then slides the selection onto a neighbour.
+    sig_changing = Signal()
+    sig_changed = Signal()
+
     def __init__(self) -> None:
         super().__init__()
         self.events: list[dict[str, Any]] = []
@@ -84,15 +96,19 @@ class EventModel(QAbstractTableModel):
 
     def upsert(self, event: dict[str, Any]) -> bool:
         """Add or replace an event (by id); returns True when it is new."""
-        row = self.row_of(str(event["id"]))
-        if row >= 0:
-            self.events[row] = event
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-            return False
-        self.beginInsertRows(QModelIndex(), 0, 0)
-        self.events.insert(0, event)
-        self.endInsertRows()
-        return True
+        self.sig_changing.emit()
+        try:
+            row = self.row_of(str(event["id"]))
+            if row >= 0:
+                self.events[row] = event
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+                return False
+            self.beginInsertRows(QModelIndex(), 0, 0)
+            self.events.insert(0, event)
+            self.endInsertRows()
+            return True
+        finally:
+            self.sig_changed.emit()
 
     def set_thumbnail(self, event_id: str, pixmap: QPixmap) -> None:
         self.thumbnails[event_id] = pixmap

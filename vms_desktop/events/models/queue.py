@@ -89,7 +89,11 @@ class EventQueue(QObject):
 
     async def escalate(self, event_id: str, reason: str = "") -> dict[str, Any] | None:
         """Mark for the supervisor: an 'escalated' tag plus a note saying who and why (the notify service
-        routes tagged events; there is no separate escalation endpoint in the contract)."""
+        routes tagged events; there is no separate escalation endpoint in the contract). A NEW event is
+        acknowledged first: someone has looked at it, and it must not keep ringing as unseen."""
+        row = self.model.row_of(event_id)
+        if row >= 0 and self.model.events[row].get("status") == "NEW":
+            await self.set_status(event_id, "ACKNOWLEDGED")
         await self.add_tag(event_id, ESCALATED_TAG)
         return await self.add_note(event_id, f"Escalated by {self.client.username}" + (f": {reason}" if reason else ""))
 

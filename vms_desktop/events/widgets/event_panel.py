@@ -1,6 +1,11 @@
 """The event queue dock: filterable table of events with the operator's actions.
 
 Double-clicking an event asks the main window to play its clip in a tile and move the timeline there.
+
+During a busy shift events keep arriving at the top. Actions therefore always name the event by id, the
+rows the operator is looking at do not move when new ones are inserted above them, a state change never
+moves the selection onto another event, and the final states (resolved, false positive) ask first: an
+operator's double-click once closed two events.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QAbstractItemView,
     QApplication,
     QComboBox,
@@ -17,6 +23,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -29,6 +36,7 @@ from vms_desktop.events.models.queue import EventQueue
 _STATUS_FILTERS = {"Open": set(OPEN_STATES), "New": {"NEW"}, "Acknowledged": {"ACKNOWLEDGED"},
                    "Closed": {"RESOLVED", "FALSE_POSITIVE"},
                    "All": {"NEW", "ACKNOWLEDGED", "RESOLVED", "FALSE_POSITIVE"}}
+_FINAL = {"RESOLVED": "resolved", "FALSE_POSITIVE": "a false positive"}
 
 
 class EventPanel(QWidget):
@@ -64,6 +72,8 @@ class EventPanel(QWidget):
         self.tag = QLineEdit()
         self.tag.setPlaceholderText("Tag (Enter to add)")
         self.message = QLabel()
+        self.confirm_box: QMessageBox | None = None  # the open "really resolve?" question, if any
+        self._anchor: tuple[str, int] | None = None  # the selected event's id and its row's y, during a change
         self._build()
         self._wire()
 
@@ -94,12 +104,14 @@ class EventPanel(QWidget):
         self.ack.clicked.connect(lambda: self._status("ACKNOWLEDGED"))
         self.resolve.clicked.connect(lambda: self._status("RESOLVED"))
         self.false_positive.clicked.connect(lambda: self._status("FALSE_POSITIVE"))
-        self.escalate.clicked.connect(lambda: self._on_selected(lambda e: self.queue.escalate(e, self.note.text())))
+        self.escalate.clicked.connect(self._escalate)
         self.note.returnPressed.connect(self._add_note)
         self.tag.returnPressed.connect(self._add_tag)
         self.table.doubleClicked.connect(self._play)
         self.queue.sig_alarm.connect(self._alarm)
         self.queue.sig_error.connect(self.message.setText)
+        self.queue.model.sig_changing.connect(self._remember_selection)
+        self.queue.model.sig_changed.connect(self._restore_selection)
 
     def selected_event(self) -> dict[str, Any] | None:
         rows = self.table.selectionModel().selectedRows()
@@ -109,26 +121,106 @@ class EventPanel(QWidget):
         return event if isinstance(event, dict) else None
 
     def select_event(self, event_id: str) -> bool:
-        for row in range(self.proxy.rowCount()):
-            index = self.proxy.index(row, 0)
-            if str(index.data(EVENT_ROLE)["id"]) == event_id:
-                self.table.selectRow(row)
-                return True
-        return False
+        row = self._proxy_row(event_id)
+        if row >= 0:
+            self.table.selectRow(row)
+        return row >= 0
 
     def _on_selected(self, action: Any) -> None:
         event = self.selected_event()
         if event is None:
             self.message.setText("Select an event first")
             return
-        task = asyncio.ensure_future(action(str(event["id"])))
+        self._spawn(action(str(event["id"])))
+
+    def _status(self, status: str) -> None:
+        event = self.selected_event()
+        if event is None:
+            self.message.setText("Select an event first")
+            return
+        if status in _FINAL:
+            self._confirm(event, status)
+            return
+        self._send_status(str(event["id"]), status)
+
+    def _send_status(self, event_id: str, status: str) -> None:
+        note = self.note.text().strip() or None
+        self._spawn(self.queue.set_status(event_id, status, note))
+        self.note.clear()
+
+    def _confirm(self, event: dict[str, Any], status: str) -> None:
+        """Ask before a final state, naming the event; the answer applies to that event (by id), whatever
+        is selected by then."""
+        if self.confirm_box is not None and self.confirm_box.isVisible():
+            return  # already asking (a double-click): one question, one answer
+        camera = self.queue.model.camera_names.get(str(event.get("camera_id")), "a camera")
+        box = QMessageBox(QMessageBox.Icon.Question, "Close the event",
+                          f"Mark {event.get('event_type')} on {camera} as {_FINAL[status]}?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        event_id = str(event["id"])
+
+        def answered(button: QAbstractButton) -> None:
+            if box.standardButton(button) == QMessageBox.StandardButton.Yes:
+                self._send_status(event_id, status)
+
+        box.buttonClicked.connect(answered)
+        box.finished.connect(box.deleteLater)
+        box.destroyed.connect(lambda *_: setattr(self, "confirm_box", None) if self.confirm_box is box else None)
+        self.confirm_box = box
+        box.open()
+
+    def _escalate(self) -> None:
+        reason = self.note.text().strip()
+        self._on_selected(lambda event_id: self.queue.escalate(event_id, reason))
+        self.note.clear()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _status(self, status: str) -> None:
-        note = self.note.text().strip() or None
-        self._on_selected(lambda event_id: self.queue.set_status(event_id, status, note))
-        self.note.clear()
+    # --- rows that stay put ------------------------------------------------------------------------
+
+    def _remember_selection(self) -> None:
+        """Before the model changes: which event the operator is on, and where its row is on screen."""
+        event = self.selected_event()
+        if event is None:
+            self._anchor = None
+            return
+        row = self.table.selectionModel().selectedRows()[0].row()
+        self._anchor = (str(event["id"]), self.table.rowViewportPosition(row))
+
+    def _restore_selection(self) -> None:
+        """After the change: the same event stays selected (by id) and its row stays under the cursor;
+        an event that left the list leaves nothing selected rather than its neighbour (which the next
+        click would close)."""
+        anchor, self._anchor = self._anchor, None
+        if anchor is None:
+            return
+        event_id, old_y = anchor
+        row = self._proxy_row(event_id)
+        selection = self.table.selectionModel()
+        if row < 0:
+            selection.clearSelection()
+            selection.clearCurrentIndex()
+            return
+        current = self.selected_event()
+        if current is None or str(current["id"]) != event_id:
+            self.table.selectRow(row)
+        moved = self.table.rowViewportPosition(row) - old_y
+        if moved:
+            self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+            bar = self.table.verticalScrollBar()
+            bar.setMaximum(max(bar.maximum(), bar.value() + moved))
+            bar.setValue(bar.value() + moved)
+
+    def _proxy_row(self, event_id: str) -> int:
+        for row in range(self.proxy.rowCount()):
+            if str(self.proxy.index(row, 0).data(EVENT_ROLE)["id"]) == event_id:
+                return row
+        return -1
 
     def _add_note(self) -> None:
         text = self.note.text().strip()
