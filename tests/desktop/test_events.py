@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
@@ -97,6 +98,8 @@ async def test_event_queue_live_acknowledge_note_tag_and_play(qtbot: QtBot, desk
     # Resolve the other one: it leaves the open queue.
     assert panel.select_event(old)
     panel.resolve.click()
+    assert panel.confirm_box is not None  # a final state asks first
+    panel.confirm_box.button(QMessageBox.StandardButton.Yes).click()
     await wait_until(lambda: panel.proxy.rowCount() == 1, 10, "resolved event leaves the open list")
     panel.status_filter.setCurrentText("All")
     assert panel.proxy.rowCount() == 2
