@@ -8,9 +8,15 @@ import contextlib
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vms_desktop.client.api import VmsClient
+
+if TYPE_CHECKING:
+    from vms_desktop.client.discovery import ServerBrowser
+    from vms_desktop.login.dialogs.login_dialog import LoginDialog
+
+logger = logging.getLogger(__name__)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -28,8 +34,35 @@ def _resolve(future: asyncio.Future[Any], value: Any) -> None:
         future.set_result(value)
 
 
+async def _log_in(dialog: LoginDialog, browser: ServerBrowser | None) -> VmsClient | None:
+    """The remembered session, or the one the operator logs in with; None when the dialog is cancelled."""
+    from PySide6.QtWidgets import QDialog
+
+    try:
+        resumed = await dialog.try_resume()
+        if resumed is not None:
+            return resumed
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        dialog.finished.connect(lambda code: _resolve(done, code))
+        dialog.show()
+        if await done != QDialog.DialogCode.Accepted:
+            return None
+        return dialog.client
+    finally:
+        if browser is not None:
+            await browser.close()
+
+
 async def _run(args: argparse.Namespace) -> int:
-    from PySide6.QtWidgets import QApplication, QDialog
+    """The whole session: log in, then the main window until the last window is closed.
+
+    This coroutine, not Qt, decides when the application ends. With Qt's default (quit when the last
+    window closes) closing the login dialog quit Qt before the main window existed, which stopped the
+    asyncio loop under this coroutine (issue #17); closing the main window would likewise stop the loop
+    before `shutdown` ran. So automatic quitting stays off for the whole session: `lastWindowClosed`
+    only resolves a future here, and returning from this coroutine is what stops the loop.
+    """
+    from PySide6.QtWidgets import QApplication
 
     from vms_desktop.client.credentials import CredentialStore
     from vms_desktop.client.discovery import ServerBrowser
@@ -38,6 +71,9 @@ async def _run(args: argparse.Namespace) -> int:
     from vms_desktop.main_window import MainWindow
     from vms_desktop.store import LocalStore
 
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)
     dialog = LoginDialog(CredentialStore())
     if args.server:
         dialog.server.setEditText(args.server)
@@ -45,24 +81,16 @@ async def _run(args: argparse.Namespace) -> int:
     if browser is not None:
         with contextlib.suppress(OSError):
             await browser.start()
-    client: VmsClient | None = await dialog.try_resume()
+    client = await _log_in(dialog, browser)
     if client is None:
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        dialog.finished.connect(lambda code: _resolve(done, code))
-        dialog.show()
-        if await done != QDialog.DialogCode.Accepted or dialog.client is None:
-            return 1
-        client = dialog.client
-    if browser is not None:
-        await browser.close()
+        logger.info("login cancelled; exiting")
+        return 1
     store = LocalStore(args.state)
     window = MainWindow(client, store)
     joysticks = SdlJoysticks(window.commands, args.joysticks, store, window.user)
     joysticks.start()
     window.joysticks = joysticks
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
     app.lastWindowClosed.connect(lambda: _resolve(closed, None))
     window.show()
     await window.load()

@@ -10,6 +10,7 @@ import asyncio
 import logging
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -81,6 +82,15 @@ class LoginDialog(QDialog):
         box.addWidget(self.message)
         box.addWidget(self.login_button)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        """Put the cursor in the first empty field, so an operator with a pre-filled address just types."""
+        super().showEvent(event)
+        texts = [(self.server, self.server.currentText()), (self.username, self.username.text()),
+                 (self.password, self.password.text())]
+        empty = next((field for field, text in texts if not text.strip()), None)
+        if empty is not None:
+            empty.setFocus()
+
     def _show_totp(self, visible: bool) -> None:
         self.totp.setVisible(visible)
         self.totp_label.setVisible(visible)
@@ -135,6 +145,7 @@ class LoginDialog(QDialog):
             self._mfa_token = result.mfa_token
             self._show_totp(True)
             self.totp.setFocus()
+            logger.info("%s asks %s for a one-time code", client.base_url, self.username.text().strip())
             self.say("This server asks for a second factor: enter the 6-digit code from your authenticator app.")
             return
         if result.status == "mfa_enrollment_required" and result.mfa_token:
@@ -143,6 +154,7 @@ class LoginDialog(QDialog):
             self.enrolment_uri = uri
             self._show_totp(True)
             self.totp.setFocus()
+            logger.info("%s asks %s to enrol an authenticator", client.base_url, self.username.text().strip())
             self.say("This account needs an authenticator. Add this key to your authenticator app "
                      f"(or scan {uri}):\n{secret}\nthen enter the 6-digit code it shows.")
             return
@@ -154,6 +166,7 @@ class LoginDialog(QDialog):
             self._remember(client, client.tokens)
             client.on_tokens = lambda tokens: self._remember(client, tokens)
         self.say("Connected.")
+        logger.info("logged in to %s as %s", client.base_url, client.username)
         self.sig_logged_in.emit(client)
         self.accept()
 
