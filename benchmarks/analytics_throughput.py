@@ -129,10 +129,10 @@ async def event_latency(seconds: float, loop_s: float, workdir: Path) -> dict[st
 
     from tests.conftest import make_settings, seed
     from tests.server.helpers import ApiClient
+    from vms_common.auth.roles import Role
     from vms_server import keys
     from vms_server.analytics.config import AnalyticsSettings
     from vms_server.app import create_app
-    from vms_server.auth.models import Role
     from vms_server.db.engine import create_engine
     from vms_server.db.migrate import upgrade
 

@@ -12,8 +12,10 @@ export VMS_TEST_PG_URL="${VMS_TEST_PG_URL:-postgresql+asyncpg://vms_test:vms_tes
 export QT_QPA_PLATFORM=offscreen
 
 echo "== ruff"
-.venv/bin/ruff check vms_server vms_cloud_sync vms_desktop tests benchmarks
+.venv/bin/ruff check vms_common vms_server vms_camsim vms_cloud_sync vms_desktop tests benchmarks
 echo "== mypy --strict"
-.venv/bin/mypy vms_server vms_cloud_sync
+.venv/bin/mypy vms_common vms_server vms_camsim vms_cloud_sync
+echo "== import contracts"
+.venv/bin/lint-imports
 echo "== pytest"
 .venv/bin/pytest -q -p no:cacheprovider --durations=15 "$@"

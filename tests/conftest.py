@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from vms_server.auth.models import Role
+from vms_common.auth.roles import Role
 from vms_server.db.engine import create_engine
 from vms_server.db.migrate import upgrade
 from vms_server.db.models import Base
@@ -136,9 +136,9 @@ class Seeded:
 
 
 async def seed(settings: Settings) -> Seeded:
+    from vms_common.auth.passwords import Passwords
     from vms_server.audit.service import SYSTEM
     from vms_server.auth.models import User
-    from vms_server.auth.passwords import Passwords
     from vms_server.auth.schemas import UserCreate
     from vms_server.auth.users import create_user
     from vms_server.db.engine import session_factory

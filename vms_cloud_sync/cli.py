@@ -21,9 +21,9 @@ from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.migrate import CloudMigrationError, upgrade
 from vms_cloud_sync.backend.models import Tenant
 from vms_cloud_sync.backend.settings import CloudSettings, CloudSettingsError, load_cloud_settings
-from vms_server import __version__
-from vms_server.auth.passwords import Passwords
-from vms_server.errors import VmsError
+from vms_common import __version__
+from vms_common.auth.passwords import Passwords
+from vms_common.errors import VmsError
 
 Command = Callable[[CloudSettings, argparse.Namespace], Coroutine[Any, Any, int]]
 

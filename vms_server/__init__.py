@@ -1,3 +1,1 @@
 """VMS recording and analytics server."""
-
-__version__ = "0.1.0"

@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from vms_common.auth.passwords import Argon2Section
 from vms_server.config.settings import ConfigCacheSettings
 from vms_server.metrics.settings import MetricsSettings
 from vms_server.recording.config import RecordingSettings
@@ -68,12 +69,6 @@ class DatabaseSection(_Section):
 class LoggingSection(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = Field("json", description="json for journald/log shippers, text for humans")
-
-
-class Argon2Section(_Section):
-    time_cost: int = Field(3, ge=1, le=20, description="argon2id passes")
-    memory_kib: int = Field(65536, ge=8, le=4 * 1024 * 1024, description="argon2id memory in KiB")
-    parallelism: int = Field(2, ge=1, le=16, description="argon2id lanes")
 
 
 class RateLimitSection(_Section):

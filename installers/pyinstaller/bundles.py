@@ -46,9 +46,11 @@ BUNDLES: dict[str, Bundle] = {
                      excludes=("PySide6", "PyQt5", "PyQt6", "tkinter", "pygame", "matplotlib", "IPython", "pytest")),
     "desktop": Bundle("desktop", "vms-desktop", "vms_desktop", {"vms-desktop": "vms_desktop.__main__:main"},
                       excludes=("tkinter", "matplotlib", "IPython", "pytest", "onnxruntime", "cv2")),
+    # The cloud runs on vms_common alone: excluding the other parts makes a stray import fail the build's
+    # smoke test instead of silently shipping the recording server.
     "cloud": Bundle("cloud", "vms-cloud", "vms_cloud_sync", {"vms-cloud": "vms_cloud_sync.cli:main"},
                     excludes=("PySide6", "tkinter", "pygame", "matplotlib", "IPython", "pytest", "onnxruntime",
-                              "cv2", "av")),
+                              "cv2", "av", "vms_server", "vms_camsim", "vms_desktop")),
 }
 
 
@@ -78,7 +80,7 @@ def executables(bundle: Bundle) -> tuple[list[Executable], list[str]]:
 
 def version() -> str:
     """The suite's version, read from the source so the build needs no import of the application."""
-    for line in (REPO / "vms_server" / "__init__.py").read_text().splitlines():
+    for line in (REPO / "vms_common" / "__init__.py").read_text().splitlines():
         if line.startswith("__version__"):
             return line.split("=", 1)[1].strip().strip("\"'")
-    raise RuntimeError("vms_server/__init__.py has no __version__")
+    raise RuntimeError("vms_common/__init__.py has no __version__")

@@ -30,7 +30,7 @@ if __name__ == "__main__":
 DATA_PACKAGES: dict[str, tuple[str, ...]] = {
     "server": ("swagger_ui_bundle", "onvif", "alembic"),
     "desktop": (),
-    "cloud": ("alembic",),
+    "cloud": ("swagger_ui_bundle", "alembic"),  # vms_common.api.openapi serves Swagger UI from its files
 }
 # Modules loaded by name at run time (SQLAlchemy dialect drivers), invisible to the import analysis.
 HIDDEN: dict[str, tuple[str, ...]] = {

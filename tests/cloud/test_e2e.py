@@ -25,10 +25,10 @@ from tests.server.helpers import ApiClient
 from vms_camsim.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
 from vms_cloud_sync.backend import licences
+from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.analytics.types import Priority
 from vms_server.audit.service import SYSTEM
-from vms_server.auth.models import Role
 from vms_server.cloudsync import outbox
 from vms_server.cloudsync.pusher import PusherTuning
 from vms_server.events.service import NewEvent, create_event

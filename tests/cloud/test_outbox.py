@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from vms_common.auth.roles import Role
 from vms_server.audit.service import SYSTEM
-from vms_server.auth.models import Role
 from vms_server.cli.main import main as cli_main
 from vms_server.cloudsync import outbox, service
 from vms_server.cloudsync.models import OutboxItem

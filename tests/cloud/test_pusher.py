@@ -16,8 +16,8 @@ from tests.cloud.proxy import TcpProxy
 from tests.cloud.test_e2e import FAST, until
 from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import Role
 from vms_server.cloudsync import outbox
 from vms_server.cloudsync.pusher import backoff_delay
 from vms_server.settings import Settings

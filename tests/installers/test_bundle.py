@@ -34,7 +34,7 @@ def wait_recording(base: str, token: str, camera_id: str, timeout: float = 30) -
 
 
 def test_version_and_help_from_the_bundle(server_bundle: Path, tmp_path: Path) -> None:
-    from vms_server import __version__
+    from vms_common import __version__
 
     env = clean_env(tmp_path)
     version = run([str(server_bundle / "vms-server"), "--version"], env)
@@ -101,7 +101,7 @@ def test_bundled_server_records_the_bundled_simulator(server_bundle: Path, tmp_p
 @pytest.mark.slow
 def test_cloud_bundle_version_and_help(tmp_path: Path) -> None:
     from tests.installers.conftest import build_bundle
-    from vms_server import __version__
+    from vms_common import __version__
 
     bundle = build_bundle("cloud")
     env = clean_env(tmp_path)

@@ -9,7 +9,7 @@ import pyotp
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import PASSWORD, Seeded
-from vms_server.auth.models import Role
+from vms_common.auth.roles import Role
 
 
 def totp_now(secret: str, offset_steps: int = 0) -> str:

@@ -6,7 +6,7 @@ import pyotp
 
 from tests.conftest import PASSWORD
 from tests.server.helpers import ApiClient, totp_now
-from vms_server.auth.models import Role
+from vms_common.auth.roles import Role
 
 
 async def test_password_only_login_asks_for_mfa_then_issues_tokens(api: ApiClient) -> None:

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import select
 
 from tests.server.helpers import ApiClient
-from vms_server.auth.models import Role
+from vms_common.auth.roles import Role
 from vms_server.settings import Settings
 
 

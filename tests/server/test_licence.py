@@ -10,8 +10,8 @@ import pytest
 from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
 from tests.server.licence_helpers import Issuer
+from vms_common.auth.roles import Role
 from vms_server.app import create_app
-from vms_server.auth.models import Role
 
 ISSUER = Issuer()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from openapi_spec_validator import validate
 
 from tests.server.helpers import ApiClient
-from vms_server import keys
+from vms_common.api import keys
 
 UNDOCUMENTED = ("/docs", "/api/v1/openapi.json")
 

@@ -10,8 +10,8 @@ import re
 import uuid
 
 from tests.server.helpers import ApiClient
-from vms_server import keys
-from vms_server.auth.models import Role
+from vms_common.api import keys
+from vms_common.auth.roles import Role
 
 ROLES = [Role.VIEWER, Role.SUPERVISOR, Role.ADMIN]
 PINNED = {

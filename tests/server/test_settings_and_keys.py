@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from tests.server.helpers import ApiClient
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import Role
 from vms_server.security.keystore import KeyStoreError, SecretBox, create_master_secret, load_master_secret
 from vms_server.settings import SettingsError, load_settings
 

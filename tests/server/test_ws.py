@@ -8,8 +8,8 @@ import aiohttp
 import pytest
 
 from tests.server.helpers import ApiClient
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import Role
 
 
 async def _next(ws: aiohttp.ClientWebSocketResponse) -> dict[str, object]:

@@ -1,5 +1,5 @@
-"""The backend application factory, built on the server's API framework (declared routes, OpenAPI,
-error middleware) with its own authenticator, database and services."""
+"""The backend application factory, built on the shared API framework (`vms_common.api`: declared routes,
+OpenAPI, error middleware) with its own authenticator, database and services. It needs no recording server."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from vms_cloud_sync.backend import keys
 from vms_cloud_sync.backend.auth import Authenticator, TokenSigner, cloud_principal, load_signing_secret
+from vms_cloud_sync.backend.common import authenticate
 from vms_cloud_sync.backend.db import make_engine
 from vms_cloud_sync.backend.health import database_check
 from vms_cloud_sync.backend.health import router as detailed_health_router
@@ -25,14 +26,14 @@ from vms_cloud_sync.backend.routes_edge import router as edge_router
 from vms_cloud_sync.backend.routes_hq import router as hq_router
 from vms_cloud_sync.backend.settings import CloudSettings
 from vms_cloud_sync.backend.storage import make_store
-from vms_server import __version__
-from vms_server import keys as server_keys
-from vms_server.api import openapi
-from vms_server.api.middleware import errors, request_context, security_headers
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.passwords import Passwords
-from vms_server.auth.principal import bearer_token
-from vms_server.errors import Forbidden, NotReady, Unauthenticated
+from vms_common import __version__
+from vms_common.api import keys as api_keys
+from vms_common.api import openapi
+from vms_common.api.middleware import errors, request_context, security_headers
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.passwords import Passwords
+from vms_common.auth.principal import bearer_token
+from vms_common.errors import Forbidden, NotReady, Unauthenticated
 
 logger = logging.getLogger(__name__)
 health_router = ApiRouter(prefix="")
@@ -110,14 +111,14 @@ def create_cloud_app(settings: CloudSettings, **extra: Any) -> web.Application:
                           client_max_size=settings.server.max_body_bytes + 1024)
     app[keys.SETTINGS] = settings
     app[keys.STARTED_AT] = time.monotonic()
-    app[server_keys.MAX_BODY_BYTES] = settings.server.max_body_bytes
+    app[api_keys.MAX_BODY_BYTES] = settings.server.max_body_bytes
+    app[api_keys.AUTHENTICATOR] = authenticate
     app[keys.SIGNER] = TokenSigner(load_signing_secret(settings.data_dir), settings.server.token_hours)
     app[keys.PASSWORDS] = Passwords(settings.argon2)
     app[keys.STORE] = make_store(settings.data_dir, settings.storage)
     app[keys.REGISTRY] = CollectorRegistry()
     app[keys.METRICS] = CloudMetrics(app[keys.REGISTRY])
     router = build_router()
-    app[server_keys.ROUTER] = router
     router.install(app)
     openapi.install(app, ("VMS cloud API", "Multi-tenant backend: edge enrolment and sync ingest, licences, HQ users. "
                                          "Authenticate with /api/v1/auth/login (HQ users) or as an enrolled edge."))

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.models import Edge, HqUser, Operator
 from vms_cloud_sync.protocol.sync import split_edge_token
-from vms_server.auth.models import Role
-from vms_server.auth.principal import PRINCIPAL_KEY, Principal, bearer_token
-from vms_server.errors import Forbidden
+from vms_common.auth.principal import PRINCIPAL_KEY, Principal, bearer_token
+from vms_common.auth.roles import Role
+from vms_common.errors import Forbidden
 
 COOKIE = "vms_cloud_session"
 HQ_ROLES = {"tenant_admin": Role.ADMIN, "analyst": Role.SUPERVISOR, "viewer": Role.VIEWER}

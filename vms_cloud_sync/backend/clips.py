@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vms_cloud_sync.backend.models import Clip
 from vms_cloud_sync.backend.storage import ClipRef, ClipStore
 from vms_cloud_sync.protocol.sync import ClipStart, ClipState
-from vms_server.errors import Conflict, InvalidInput, NotFound
+from vms_common.errors import Conflict, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from vms_cloud_sync.backend import keys
-from vms_server.auth.principal import Principal
+from vms_common.auth.principal import Principal
 
 
 async def authenticate(request: web.Request) -> Principal | None:

@@ -18,10 +18,10 @@ from vms_cloud_sync.backend.common import authenticate
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.migrate import check_current
 from vms_cloud_sync.backend.models import Edge, Tenant
-from vms_server import __version__
-from vms_server.api.health import Component, DetailedHealth
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role
+from vms_common import __version__
+from vms_common.api.health import Component, DetailedHealth
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
 
 router = ApiRouter(prefix="", authenticator=authenticate)
 SILENT_AFTER = dt.timedelta(minutes=10)

@@ -21,7 +21,7 @@ from vms_cloud_sync.backend.schemas import (
     SiteOut,
 )
 from vms_cloud_sync.protocol.licence import parse
-from vms_server.errors import InvalidInput, NotFound
+from vms_common.errors import InvalidInput, NotFound
 
 
 def event_out(ev: CloudEvent) -> CloudEventOut:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_cloud_sync.backend.models import CloudEvent, CloudIncident, CloudSite, Edge, IngestKey
 from vms_cloud_sync.protocol.sync import HeartbeatIn, IngestBatch, IngestItem, IngestResult, ItemResult
-from vms_server.db.base import utcnow
+from vms_common.db.base import utcnow
 
 EVENT_FIELDS = ("status", "payload", "priority", "event_type", "timestamp", "camera_id", "site_id")
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from vms_cloud_sync.backend.metrics import CloudMetrics
     from vms_cloud_sync.backend.settings import CloudSettings
     from vms_cloud_sync.backend.storage import ClipStore
-    from vms_server.auth.passwords import Passwords
+    from vms_common.auth.passwords import Passwords
 
 SETTINGS: web.AppKey[CloudSettings] = web.AppKey("cloud_settings")
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("cloud_engine")

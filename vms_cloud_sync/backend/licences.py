@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vms_cloud_sync import licensing
 from vms_cloud_sync.backend.models import IssuedLicence, Tenant
 from vms_cloud_sync.protocol.licence import Analytics, LicenceTerms
-from vms_server.db.base import utcnow
-from vms_server.errors import InvalidInput, NotFound, NotReady
+from vms_common.db.base import utcnow
+from vms_common.errors import InvalidInput, NotFound, NotReady
 
 KEY_FILE = "licence-signing.pem"
 

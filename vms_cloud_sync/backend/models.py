@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Identity, Integer, MetaData, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from vms_server.db.base import NAMING, UtcDateTime, utcnow
+from vms_common.db.base import NAMING, UtcDateTime, utcnow
 
 
 class CloudBase(DeclarativeBase):

@@ -19,9 +19,9 @@ from vms_cloud_sync.protocol.sync import (
     LicenceOut,
     SettingsOut,
 )
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role
-from vms_server.errors import InvalidInput, PayloadTooLarge
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.errors import InvalidInput, PayloadTooLarge
 
 router = ApiRouter(authenticator=authenticate)
 EDGE = Role.VIEWER  # edges carry the lowest role; require_edge() keeps HQ users out of these routes

@@ -32,9 +32,9 @@ from vms_cloud_sync.backend.schemas import (
     UserOut,
 )
 from vms_cloud_sync.backend.storage import ClipRef
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role
-from vms_server.errors import NotFound, Unauthenticated
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.errors import NotFound, Unauthenticated
 
 router = ApiRouter(authenticator=authenticate)
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from vms_server.settings import Argon2Section
+from vms_common.auth.passwords import Argon2Section
 
 
 class _Section(BaseModel):

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vms_cloud_sync.backend.auth import new_secret, secret_hash
 from vms_cloud_sync.backend.models import Edge, EnrolmentToken, HqUser, Operator, Tenant
 from vms_cloud_sync.protocol.sync import edge_token
-from vms_server.auth.passwords import Passwords, check_strength
-from vms_server.db.base import utcnow
-from vms_server.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from vms_common.auth.passwords import Passwords, check_strength
+from vms_common.db.base import utcnow
+from vms_common.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
 logger = logging.getLogger(__name__)
 ENROL_PREFIX = "t1"

@@ -17,7 +17,7 @@ from vms_cloud_sync.backend.auth import COOKIE, CloudPrincipal
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.routes_hq import login_with
 from vms_cloud_sync.backend.schemas import EventFilter, LoginIn
-from vms_server.errors import NotFound, Unauthenticated
+from vms_common.errors import NotFound, Unauthenticated
 
 HERE = Path(__file__).parent
 

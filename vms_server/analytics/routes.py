@@ -10,16 +10,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
+from vms_common.api.routing import ApiRouter, Call, NoBody, validation_details
+from vms_common.auth.roles import Role
+from vms_common.errors import InvalidInput, NotFound
 from vms_server import keys
 from vms_server.analytics.jobs import SourceQuality
 from vms_server.analytics.types import Priority
 from vms_server.api.context import actor_of
-from vms_server.api.routing import ApiRouter, Call, NoBody, validation_details
 from vms_server.audit.service import record
-from vms_server.auth.models import Role
 from vms_server.cameras import service as cameras
 from vms_server.cameras.models import Camera
-from vms_server.errors import InvalidInput, NotFound
 from vms_server.events.models import CameraAnalytics, CustomerAnalytics
 
 router = ApiRouter()

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from vms_common.api.routing import Call
 from vms_server import keys
-from vms_server.api.routing import Call
 from vms_server.audit.service import Actor
 from vms_server.auth.service import AuthService
 

@@ -6,18 +6,19 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import text
 
-from vms_server import __version__, keys
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role
+from vms_common import __version__
+from vms_common.api.health import Component, DetailedHealth
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.errors import NotReady
+from vms_server import keys
 from vms_server.db.migrate import MigrationError, check_current, current_revision
-from vms_server.errors import NotReady
 from vms_server.licensing import service as licensing
 
 router = ApiRouter(prefix="")
@@ -26,24 +27,6 @@ router = ApiRouter(prefix="")
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str = __version__
-
-
-class Component(BaseModel):
-    name: str
-    ok: bool
-    detail: str
-    value: float | None = Field(None, description="A measurement, e.g. latency in ms or free bytes")
-
-
-HealthProbe = Callable[[web.Application], Awaitable[Component]]
-"""A service's own line in /health/detailed; services add theirs to app[keys.HEALTH_PROBES] when they start."""
-
-
-class DetailedHealth(BaseModel):
-    status: Literal["ok", "degraded"]
-    version: str
-    uptime_s: float
-    components: list[Component]
 
 
 @router.route("GET", "/health", role=None, response=Health, tags=["health"])

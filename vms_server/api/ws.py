@@ -19,8 +19,10 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from vms_common.auth.principal import Principal
 from vms_server import keys
-from vms_server.auth.principal import Principal, authenticate
+from vms_server.auth import principal
+from vms_server.auth.principal import authenticate
 
 logger = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
@@ -122,4 +124,7 @@ async def hub_context(app: web.Application) -> AsyncIterator[None]:
 
 
 def install(app: web.Application) -> None:
+    """Serve the socket, and make `authenticate` the authenticator of the server's declared routes too: they
+    and this socket must accept exactly the same callers."""
+    principal.install(app)
     app.router.add_get("/api/v1/ws", websocket)

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vms_server.db.base import Base, UtcDateTime
+from vms_common.db.base import UtcDateTime
+from vms_server.db.base import Base
 
 
 class AuditEntry(Base):

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vms_common.db.base import utcnow
 from vms_server.audit.models import AuditEntry
-from vms_server.db.base import utcnow
 
 GENESIS = "0" * 64
 _ADVISORY_KEY = 0x564D5341  # "VMSA"

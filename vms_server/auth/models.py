@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import uuid
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, String, Table, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from vms_server.db.base import Base, Timestamps, UtcDateTime, UuidPk, utcnow
+from vms_common.db.base import Timestamps, UtcDateTime, UuidPk, utcnow
+from vms_server.db.base import Base
 from vms_server.org.models import Site
-
-
-class Role(enum.StrEnum):
-    VIEWER = "viewer"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-    def at_least(self, other: Role) -> bool:
-        return self.rank >= other.rank
-
-
-_RANK = {Role.VIEWER: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
 
 user_sites = Table(
     "user_sites",

@@ -1,45 +1,21 @@
-"""Who is calling: resolved from the bearer token on every request, checked against the database.
+"""The server's authenticator: the caller resolved from the bearer token, checked against the database.
 
 The database check makes logout, family revocation and disabling a user take effect at once instead of
-when the access token expires.
+when the access token expires. The Principal type itself is shared (`vms_common.auth.principal`).
 """
 
 from __future__ import annotations
-
-import uuid
-from dataclasses import dataclass
 
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from vms_common.api import keys as api_keys
+from vms_common.auth.principal import PRINCIPAL_KEY, Principal, bearer_token
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import RefreshToken, Role, User
+from vms_server.auth.models import RefreshToken, User
 from vms_server.auth.tokens import TokenError
-
-
-@dataclass(frozen=True)
-class Principal:
-    user_id: uuid.UUID
-    username: str
-    role: Role
-    customer_id: uuid.UUID
-    family_id: uuid.UUID
-    site_ids: frozenset[uuid.UUID] | None  # None: every site
-
-    def can_see_site(self, site_id: uuid.UUID) -> bool:
-        return self.site_ids is None or site_id in self.site_ids
-
-
-PRINCIPAL_KEY = web.RequestKey("principal", Principal)
-
-
-def bearer_token(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
 
 
 async def authenticate(request: web.Request) -> Principal | None:
@@ -78,3 +54,8 @@ async def authenticate(request: web.Request) -> Principal | None:
     )
     request[PRINCIPAL_KEY] = principal
     return principal
+
+
+def install(app: web.Application) -> None:
+    """Make `authenticate` the authenticator of the server's declared routes (they name none themselves)."""
+    app[api_keys.AUTHENTICATOR] = authenticate

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from vms_server.errors import RateLimited
+from vms_common.errors import RateLimited
 from vms_server.settings import RateLimitSection
 
 

@@ -6,10 +6,12 @@ import uuid
 
 from sqlalchemy import select
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.errors import NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of, auth_service, client_ip
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role, User
+from vms_server.auth.models import User
 from vms_server.auth.schemas import (
     LoginRequest,
     LoginResponse,
@@ -23,7 +25,6 @@ from vms_server.auth.schemas import (
     UserUpdate,
 )
 from vms_server.auth.users import create_user, update_user, user_out
-from vms_server.errors import NotFound
 
 router = ApiRouter()
 

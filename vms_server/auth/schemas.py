@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vms_server.auth.models import Role
+from vms_common.auth.roles import Role
 
 
 class _In(BaseModel):

@@ -12,15 +12,15 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.auth.passwords import Passwords
+from vms_common.db.base import utcnow
+from vms_common.errors import Conflict, InvalidInput, Unauthenticated
 from vms_server.audit.service import Actor, record
 from vms_server.auth import mfa
 from vms_server.auth.models import RefreshToken, User
-from vms_server.auth.passwords import Passwords
 from vms_server.auth.ratelimit import LoginRateLimiter
 from vms_server.auth.schemas import LoginResponse, MfaEnrollment
 from vms_server.auth.tokens import TokenError, TokenIssuer, hash_refresh_token, new_refresh_token
-from vms_server.db.base import utcnow
-from vms_server.errors import Conflict, InvalidInput, Unauthenticated
 from vms_server.security.keystore import SecretBox
 from vms_server.settings import SecuritySection
 

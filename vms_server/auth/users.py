@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vms_common.auth.passwords import Passwords, check_strength
+from vms_common.auth.roles import Role
+from vms_common.errors import Conflict, InvalidInput, NotFound
 from vms_server.audit.service import Actor, record
-from vms_server.auth.models import Role, User
-from vms_server.auth.passwords import Passwords, check_strength
+from vms_server.auth.models import User
 from vms_server.auth.schemas import UserCreate, UserOut, UserUpdate
-from vms_server.errors import Conflict, InvalidInput, NotFound
 from vms_server.org.models import Site
 
 

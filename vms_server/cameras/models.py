@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from vms_server.db.base import Base, Timestamps, UuidPk
+from vms_common.db.base import Timestamps, UuidPk
+from vms_server.db.base import Base
 
 camera_tags = Table(
     "camera_tags",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.api.context import actor_of
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role
 from vms_server.cameras import service
 from vms_server.cameras.changes import camera_changed
 from vms_server.cameras.schemas import CameraCreate, CameraOut, CameraPage, CameraQuery, CameraUpdate, TagsIn

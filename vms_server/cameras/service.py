@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vms_common.auth.principal import Principal
+from vms_common.errors import Conflict, InvalidInput, NotFound
 from vms_server.audit.service import Actor, record
-from vms_server.auth.principal import Principal
 from vms_server.cameras.models import Camera, CameraGroup, CameraStream, Tag
 from vms_server.cameras.schemas import (
     AuthMethod,
@@ -25,7 +26,6 @@ from vms_server.cameras.schemas import (
     StreamIn,
     StreamOut,
 )
-from vms_server.errors import Conflict, InvalidInput, NotFound
 from vms_server.licensing.service import require_camera_slot
 from vms_server.org.models import Building, Floor, Site, Zone
 from vms_server.security.keystore import SecretBox

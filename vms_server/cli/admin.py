@@ -14,14 +14,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vms_common.auth.passwords import Passwords
+from vms_common.auth.roles import Role
+from vms_common.errors import NotFound
 from vms_server.audit.service import Actor, verify_chain
-from vms_server.auth.models import Role, User
-from vms_server.auth.passwords import Passwords
+from vms_server.auth.models import User
 from vms_server.auth.schemas import UserCreate, UserUpdate
 from vms_server.auth.users import create_user, update_user
 from vms_server.db.engine import create_engine, session_factory
 from vms_server.db.migrate import check_current
-from vms_server.errors import NotFound
 from vms_server.licensing import service as licensing
 from vms_server.org.models import Customer
 from vms_server.settings import Settings

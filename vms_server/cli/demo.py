@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 
 from vms_camsim.config import CameraConfig, SceneKind, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.principal import Principal
+from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.audit.service import SYSTEM
-from vms_server.auth.models import Role
-from vms_server.auth.principal import Principal
 from vms_server.cameras.models import Camera
 from vms_server.cameras.schemas import AuthMethod, CameraCreate, CameraUpdate, Codec, CredentialsIn, StreamIn
 from vms_server.cameras.service import create_camera, update_camera

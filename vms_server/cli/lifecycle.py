@@ -11,14 +11,15 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from vms_common.auth.passwords import Passwords, check_strength, generate_password
+from vms_common.auth.roles import Role
+from vms_common.logsetup import configure_logging
 from vms_server.audit.service import SYSTEM, record
-from vms_server.auth.models import Role, User
-from vms_server.auth.passwords import Passwords, check_strength, generate_password
+from vms_server.auth.models import User
 from vms_server.auth.schemas import UserCreate
 from vms_server.auth.users import create_user
 from vms_server.db.engine import create_engine, session_factory
 from vms_server.db.migrate import current_revision, head_revision, upgrade
-from vms_server.logsetup import configure_logging
 from vms_server.org.models import Customer, Site
 from vms_server.security.keystore import SECRET_FILE, create_master_secret
 from vms_server.settings import Settings

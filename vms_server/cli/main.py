@@ -11,11 +11,11 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from vms_server import __version__
+from vms_common import __version__
+from vms_common.errors import VmsError
 from vms_server.cli import admin, lifecycle
 from vms_server.cloudsync import cli as sync_cli
 from vms_server.db.migrate import MigrationError
-from vms_server.errors import VmsError
 from vms_server.security.keystore import KeyStoreError
 from vms_server.settings import Settings, SettingsError, load_settings
 from vms_server.sizing import cli as sizing_cli

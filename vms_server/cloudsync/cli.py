@@ -9,13 +9,13 @@ import json
 from typing import Any
 
 from vms_cloud_sync.protocol.sync import EnrolIn
-from vms_server import __version__
+from vms_common import __version__
+from vms_common.errors import InvalidInput, NotReady
 from vms_server.audit.service import Actor
 from vms_server.cloudsync import client, service
 from vms_server.cloudsync.schemas import Mode
 from vms_server.db.engine import create_engine, session_factory
 from vms_server.db.migrate import check_current
-from vms_server.errors import InvalidInput, NotReady
 from vms_server.security.keystore import SecretBox, load_master_secret
 from vms_server.settings import Settings
 

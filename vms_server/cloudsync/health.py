@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_cloud_sync.protocol.licence import parse
 from vms_cloud_sync.protocol.sync import CameraHealth, HeartbeatIn, SiteInfo
+from vms_common.db.base import utcnow
+from vms_common.errors import Conflict, InvalidInput
 from vms_server import keys
 from vms_server.audit.service import Actor
 from vms_server.cameras.models import Camera
 from vms_server.cloudsync.client import CloudClient
 from vms_server.cloudsync.models import OutboxItem
 from vms_server.cloudsync.service import state_row
-from vms_server.db.base import utcnow
-from vms_server.errors import Conflict, InvalidInput
 from vms_server.licensing import service as licensing
 from vms_server.licensing.models import LicenceRecord
 from vms_server.org.models import Customer, Site

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vms_server.db.base import Base, UtcDateTime, utcnow
+from vms_common.db.base import UtcDateTime, utcnow
+from vms_server.db.base import Base
 
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
 

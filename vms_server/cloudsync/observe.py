@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 
+from vms_common.api.health import Component
 from vms_server import keys
-from vms_server.api.health import Component
 from vms_server.cloudsync import service
 from vms_server.cloudsync.schemas import SyncStatus
 

@@ -22,13 +22,14 @@ from aiohttp import web
 from sqlalchemy import delete, select
 
 from vms_cloud_sync.protocol.sync import ClipStart, IngestBatch, IngestItem
-from vms_server import __version__, keys
+from vms_common import __version__
+from vms_common.db.base import utcnow
+from vms_server import keys
 from vms_server.cloudsync import health as sync_health
 from vms_server.cloudsync import observe
 from vms_server.cloudsync.client import CloudClient, CloudRefused, CloudUnavailable, RateLimit, file_sha256_blocking
 from vms_server.cloudsync.models import OutboxItem
 from vms_server.cloudsync.service import state_row
-from vms_server.db.base import utcnow
 from vms_server.events.models import Event
 
 logger = logging.getLogger(__name__)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from vms_cloud_sync.protocol.sync import EnrolIn
-from vms_server import __version__, keys
+from vms_common import __version__
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.errors import InvalidInput, NotReady
+from vms_server import keys
 from vms_server.api.context import actor_of
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role
 from vms_server.cloudsync import client, observe, service
 from vms_server.cloudsync.schemas import EnrolRequest, SyncStatus, SyncUpdate
-from vms_server.errors import InvalidInput, NotReady
 
 router = ApiRouter()
 

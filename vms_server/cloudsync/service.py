@@ -8,11 +8,11 @@ import logging
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vms_common.db.base import utcnow
+from vms_common.errors import Conflict
 from vms_server.audit.service import Actor, record
 from vms_server.cloudsync.models import OutboxItem, SyncState
 from vms_server.cloudsync.schemas import Mode, SyncStatus
-from vms_server.db.base import utcnow
-from vms_server.errors import Conflict
 from vms_server.security.keystore import SecretBox
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vms_server.db.base import Base, UtcDateTime, UuidPk, utcnow
+from vms_common.db.base import UtcDateTime, UuidPk, utcnow
+from vms_server.db.base import Base
 
 
 class ConfigValue(UuidPk, Base):

@@ -11,15 +11,15 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.errors import Forbidden, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role
 from vms_server.config import schema
 from vms_server.config.cache import ConfigCache
 from vms_server.config.models import ConfigValue, ConfigVersion
 from vms_server.config.service import ConfigService, Resolved
-from vms_server.errors import Forbidden, NotFound
 
 router = ApiRouter()
 TAGS = ["configuration"]

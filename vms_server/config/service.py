@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.errors import Conflict, InvalidInput, NotFound
 from vms_server.audit import service as audit
 from vms_server.cameras.models import Camera
 from vms_server.config import schema
 from vms_server.config.cache import ALL, ConfigCache
 from vms_server.config.models import ConfigValue, ConfigVersion
-from vms_server.errors import Conflict, InvalidInput, NotFound
 from vms_server.org.models import Customer, Site
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from aiohttp import web
 from zeroconf import IPVersion, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-from vms_server import __version__, keys
+from vms_common import __version__
+from vms_server import keys
 
 logger = logging.getLogger(__name__)
 SERVICE_TYPE = "_vms._tcp.local."

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from vms_common.errors import NotFound, NotReady
 from vms_server import keys
 from vms_server.cloudsync import outbox
-from vms_server.errors import NotFound, NotReady
 from vms_server.events.models import Event
 
 logger = logging.getLogger(__name__)

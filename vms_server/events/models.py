@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from vms_server.db.base import Base, Timestamps, UtcDateTime, UuidPk, utcnow
+from vms_common.db.base import Timestamps, UtcDateTime, UuidPk, utcnow
+from vms_server.db.base import Base
 
 
 class Event(UuidPk, Timestamps, Base):

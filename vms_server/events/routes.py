@@ -7,11 +7,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.errors import NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role
-from vms_server.errors import NotFound
 from vms_server.events import service
 from vms_server.events.clips import cut_event_clip
 from vms_server.events.models import Event

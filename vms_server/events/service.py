@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vms_common.auth.principal import Principal
+from vms_common.auth.roles import Role
+from vms_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vms_server.analytics.types import Priority
 from vms_server.audit.service import Actor, record
-from vms_server.auth.models import Role
-from vms_server.auth.principal import Principal
 from vms_server.cloudsync import outbox
-from vms_server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vms_server.events.models import Event, EventNote
 from vms_server.events.schemas import (
     TRANSITIONS,

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vms_server.db.base import Base, Timestamps, UuidPk
+from vms_common.db.base import Timestamps, UuidPk
+from vms_server.db.base import Base
 
 
 class SharedLayout(UuidPk, Timestamps, Base):

@@ -8,12 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.errors import Conflict, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
-from vms_server.api.routing import ApiRouter, Call, NoBody
 from vms_server.audit.service import record
-from vms_server.auth.models import Role
-from vms_server.errors import Conflict, NotFound
 from vms_server.layouts.models import SharedLayout
 from vms_server.layouts.schemas import LayoutIn, LayoutItemIn, LayoutList, LayoutOut
 

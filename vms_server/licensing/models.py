@@ -8,7 +8,8 @@ import uuid
 from sqlalchemy import ForeignKey, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vms_server.db.base import Base, UtcDateTime, UuidPk, utcnow
+from vms_common.db.base import UtcDateTime, UuidPk, utcnow
+from vms_server.db.base import Base
 
 
 class LicenceRecord(UuidPk, Base):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from vms_cloud_sync.protocol.licence import SignedLicence
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.api.context import actor_of
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role
 from vms_server.licensing import service
 from vms_server.licensing.service import LicenceStatus
 

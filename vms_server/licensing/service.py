@@ -15,12 +15,19 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_cloud_sync.protocol.licence import Analytics, LicenceInvalid, LicenceTerms, parse, verify
+from vms_common.db.base import utcnow
+from vms_common.errors import Conflict, InvalidInput, VmsError
 from vms_server.audit.service import Actor, record
 from vms_server.cameras.models import Camera
-from vms_server.db.base import utcnow
-from vms_server.errors import Conflict, InvalidInput, LicenceError
 from vms_server.licensing.models import LicenceRecord
 from vms_server.settings import LicensingSection
+
+
+class LicenceError(VmsError):
+    """The licence does not allow the action (too many cameras, an analytic not licensed)."""
+
+    status = 403
+    code = "licence"
 
 
 class LicenceState(enum.StrEnum):

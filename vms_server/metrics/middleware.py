@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from vms_common.auth.principal import PRINCIPAL_KEY, Principal, bearer_token
+from vms_common.auth.roles import Role
+from vms_common.errors import VmsError
 from vms_server import keys
-from vms_server.auth.models import Role
-from vms_server.auth.principal import PRINCIPAL_KEY, Principal, bearer_token
-from vms_server.errors import VmsError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 METRICS_PATH = "/metrics"

@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vms_server.db.base import Base, Timestamps, UuidPk
+from vms_common.db.base import Timestamps, UuidPk
+from vms_server.db.base import Base
 
 
 class Customer(UuidPk, Timestamps, Base):

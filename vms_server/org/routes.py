@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.api.context import actor_of
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role
 from vms_server.cameras.models import Camera
 from vms_server.org import service
 from vms_server.org.models import Building, Floor, Site, Zone

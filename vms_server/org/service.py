@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vms_common.auth.principal import Principal
+from vms_common.errors import Conflict, InvalidInput, NotFound
 from vms_server.audit.service import Actor, record
-from vms_server.auth.principal import Principal
 from vms_server.db.base import Base
-from vms_server.errors import Conflict, InvalidInput, NotFound
 from vms_server.org.models import Building, Floor, Site, Zone
 from vms_server.org.schemas import NodeCreate, NodeOut, NodeUpdate
 

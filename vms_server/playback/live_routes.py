@@ -11,8 +11,8 @@ from typing import Literal
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict
 
+from vms_common.errors import VmsError
 from vms_server import keys
-from vms_server.errors import VmsError
 from vms_server.ingest.health import StreamState
 from vms_server.playback.live import Viewer
 from vms_server.playback.routes import camera_for, parse_query, principal_of

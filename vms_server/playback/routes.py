@@ -14,15 +14,16 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from vms_common.api.routing import ApiRouter, Call, NoBody, validation_details
+from vms_common.auth.principal import Principal
+from vms_common.auth.roles import Role
+from vms_common.errors import InvalidInput, NotFound, Unauthenticated
 from vms_server import keys
 from vms_server.api.context import actor_of
-from vms_server.api.routing import ApiRouter, Call, NoBody, validation_details
 from vms_server.audit.service import record
-from vms_server.auth.models import Role
-from vms_server.auth.principal import Principal, authenticate
+from vms_server.auth.principal import authenticate
 from vms_server.cameras.models import Camera
 from vms_server.cameras.service import get_camera
-from vms_server.errors import InvalidInput, NotFound, Unauthenticated
 from vms_server.playback.media import MediaError, decode_last_blocking, remux_blocking, snapshot_blocking
 from vms_server.playback.schemas import (
     ExportIn,

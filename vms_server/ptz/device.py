@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from zeep.exceptions import Fault, TransportError
 
-from vms_server.errors import Conflict, InvalidInput, NotReady, VmsError
+from vms_common.errors import Conflict, InvalidInput, NotReady, VmsError
 
 logger = logging.getLogger(__name__)
 

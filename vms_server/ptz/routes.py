@@ -7,12 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.errors import InvalidInput
 from vms_server import keys
 from vms_server.api.context import actor_of
-from vms_server.api.routing import ApiRouter, Call, NoBody
 from vms_server.audit.service import record
-from vms_server.auth.models import Role
-from vms_server.errors import InvalidInput
 from vms_server.ptz.schemas import PresetIn, PresetList, PresetOut, PtzMove, PtzStatus, TourQuery, TourState
 from vms_server.ptz.service import PtzService
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vms_server.auth.principal import Principal
+from vms_common.auth.principal import Principal
+from vms_common.errors import Conflict, NotFound
 from vms_server.cameras.service import get_camera
-from vms_server.errors import Conflict, NotFound
 from vms_server.ptz.device import PtzDevice
 from vms_server.ptz.schemas import PresetOut, PtzMove, PtzStatus, TourState
 from vms_server.security.keystore import SecretBox

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vms_server.db.base import Base, Timestamps, UtcDateTime, UuidPk, utcnow
+from vms_common.db.base import Timestamps, UtcDateTime, UuidPk, utcnow
+from vms_server.db.base import Base
 
 
 class RecordingSegment(UuidPk, Base):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.errors import InvalidInput, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
-from vms_server.api.routing import ApiRouter, Call, NoBody
 from vms_server.audit.service import record
-from vms_server.auth.models import Role
 from vms_server.cameras.service import get_camera
-from vms_server.errors import InvalidInput, NotFound
 from vms_server.recording.models import CustomerRetention, EvidenceLock, RecordingPolicy
 from vms_server.recording.schemas import (
     CameraStatus,

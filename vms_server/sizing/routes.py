@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vms_server.api.routing import ApiRouter, Call
-from vms_server.auth.models import Role
+from vms_common.api.routing import ApiRouter, Call
+from vms_common.auth.roles import Role
 from vms_server.sizing.calculator import SizingInput, SizingResult, size
 
 router = ApiRouter()

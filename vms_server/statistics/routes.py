@@ -12,12 +12,12 @@ import psutil
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.db.base import utcnow
+from vms_common.errors import InvalidInput, NotFound
 from vms_server import keys
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role
 from vms_server.cameras.models import Camera
-from vms_server.db.base import utcnow
-from vms_server.errors import InvalidInput, NotFound
 from vms_server.statistics import service as stats
 
 router = ApiRouter()

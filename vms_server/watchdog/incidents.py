@@ -22,9 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from vms_common.db.base import utcnow
 from vms_server.api.ws import Hub
 from vms_server.cameras.models import Camera
-from vms_server.db.base import utcnow
 from vms_server.watchdog.models import Incident
 
 logger = logging.getLogger(__name__)

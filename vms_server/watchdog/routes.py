@@ -10,10 +10,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.errors import NotFound
 from vms_server import keys
-from vms_server.api.routing import ApiRouter, Call, NoBody
-from vms_server.auth.models import Role
-from vms_server.errors import NotFound
 from vms_server.watchdog.incidents import as_dict
 from vms_server.watchdog.models import Incident
 

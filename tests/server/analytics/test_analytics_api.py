@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 
 from tests.server.helpers import ApiClient
+from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.analytics.jobs import SourceQuality
 from vms_server.audit.models import AuditEntry
-from vms_server.auth.models import Role
 from vms_server.events.sink import CameraRef
 
 

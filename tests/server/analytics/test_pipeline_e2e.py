@@ -19,10 +19,10 @@ from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
 from vms_camsim import SimulatorConfig, SimulatorHandle
 from vms_camsim.config import AuthMode, CameraConfig, SceneKind, StreamConfig
+from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.analytics.config import AnalyticsSettings
 from vms_server.app import create_app
-from vms_server.auth.models import Role
 from vms_server.cloudsync.models import OutboxItem
 from vms_server.cloudsync.service import state_row
 

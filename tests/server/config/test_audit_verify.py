@@ -10,8 +10,8 @@ import sys
 from sqlalchemy import delete, select, update
 
 from tests.server.helpers import ApiClient
+from vms_common.auth.roles import Role
 from vms_server.audit.models import AuditEntry
-from vms_server.auth.models import Role
 from vms_server.db.engine import create_engine, session_factory
 from vms_server.settings import Settings
 

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import update
 
 from tests.server.helpers import ApiClient
+from vms_common.auth.roles import Role
 from vms_server.audit.models import AuditEntry
 from vms_server.audit.service import verify_chain
-from vms_server.auth.models import Role
 from vms_server.db.engine import create_engine, session_factory
 
 KEY = "analytics.confidence"

@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import PASSWORD, Seeded, make_settings, seed
 from tests.server.config.conftest import free_port
 from tests.server.helpers import totp_now
-from vms_server.auth.models import Role
+from vms_common.auth.roles import Role
 
 KEY = "video.segment_s"
 

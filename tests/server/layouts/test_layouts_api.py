@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vms_server.auth.models import Role
+from vms_common.auth.roles import Role
 
 
 async def _camera(api: Any) -> str:

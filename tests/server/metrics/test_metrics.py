@@ -12,8 +12,8 @@ from tests.server.helpers import ApiClient
 from tests.server.metrics.conftest import SCRAPE_TOKEN
 from vms_camsim.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import Role
 from vms_server.watchdog.incidents import Draft, IncidentType, Severity
 
 SMALL = StreamConfig(width=320, height=240, fps=10, bitrate_kbps=300, gop_seconds=1.0)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from tests.server.helpers import ApiClient
-from vms_server.auth.models import Role
+from vms_common.auth.roles import Role
 from vms_server.sizing.calculator import SizingInput, size
 
 

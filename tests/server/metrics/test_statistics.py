@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 from tests.server.helpers import ApiClient
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import Role
 from vms_server.events.models import Event
 
 DAY1 = dt.datetime(2026, 3, 1, 10, 15, tzinfo=dt.UTC)

@@ -10,7 +10,7 @@ import pytest
 
 from vms_camsim.config import CameraConfig, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
-from vms_server.auth.models import Role
+from vms_common.auth.roles import Role
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
 from vms_camsim.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
-from vms_server.auth.models import Role
+from vms_common.auth.roles import Role
 from vms_server.settings import Settings
 
 SMALL = StreamConfig(width=320, height=240, fps=10, bitrate_kbps=300, gop_seconds=1.0)

@@ -13,8 +13,8 @@ from tests.server.helpers import ApiClient
 from tests.server.recording.conftest import add_camera, camera, wait_for
 from vms_camsim.config import Codec, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import Role
 from vms_server.recording.models import RecordingSegment
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from tests.server.helpers import ApiClient
 from tests.server.recording.conftest import add_camera, wait_for
 from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import Role
 from vms_server.recording.models import RecordingSegment
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,8 @@ from tests.server.helpers import ApiClient
 from tests.server.recording.conftest import add_camera, camera, frames_in, wait_for
 from vms_camsim.config import AuthMode, SimulatorConfig
 from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import Role
 from vms_server.recording.models import RecordingSegment
 from vms_server.recording.motion import SIZE, MotionDetector, changed_fraction, keep_mask
 from vms_server.recording.onvif_motion import OnvifMotion

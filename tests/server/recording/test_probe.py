@@ -10,7 +10,7 @@ from tests.server.helpers import ApiClient
 from tests.server.recording.conftest import camera, wait_for
 from vms_camsim.config import AuthMode, SimulatorConfig
 from vms_camsim.handle import SimulatorHandle
-from vms_server.auth.models import Role
+from vms_common.auth.roles import Role
 
 
 @pytest.fixture

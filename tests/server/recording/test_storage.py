@@ -22,8 +22,8 @@ from tests.server.helpers import ApiClient
 from tests.server.recording.conftest import add_camera, camera, frames_in, recording_settings, wait_for
 from vms_camsim.config import FaultConfig, SimulatorConfig
 from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import Role
 from vms_server.db.engine import create_engine, session_factory
 from vms_server.recording.config import VolumeConfig
 from vms_server.recording.models import RecordingSegment

@@ -17,8 +17,8 @@ from tests.server.helpers import ApiClient
 from tests.server.recording.conftest import add_camera, camera, sqlite_url, wait_for
 from vms_camsim.config import SimulatorConfig
 from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import Role
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
+from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.app import create_app
-from vms_server.auth.models import Role
 
 
 async def test_heartbeats_and_probes(tmp_path: Path, db_url: str, aiohttp_client: Any) -> None:

@@ -12,8 +12,8 @@ import aiohttp
 
 from tests.server.helpers import ApiClient
 from tests.server.watchdog.workers import ModelWorker, produce
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import Role
 from vms_server.db.engine import create_engine, session_factory
 from vms_server.settings import Settings
 from vms_server.watchdog.incidents import Draft, IncidentService, IncidentType, Severity

@@ -13,8 +13,8 @@ from onnx import TensorProto, helper
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail
 
 from tests.server.helpers import ApiClient
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.models import Role
 from vms_server.watchdog.fallback import FallbackSession
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import vms_server.db.base
+import vms_common.db.base
 
 revision: str = 'cloud_0001'
 down_revision: str | None = None
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('received', sa.BigInteger(), nullable=False),
     sa.Column('complete', sa.Boolean(), nullable=False),
     sa.Column('content_type', sa.String(length=100), nullable=False),
-    sa.Column('created_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_clips')),
     sa.UniqueConstraint('tenant_id', 'key', name=op.f('uq_clips_tenant_id'))
     )
@@ -44,9 +44,9 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('secret_hash', sa.String(length=64), nullable=False),
     sa.Column('version', sa.String(length=50), nullable=False),
-    sa.Column('created_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('last_heartbeat_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('last_heartbeat_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('health', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_edges'))
     )
@@ -55,8 +55,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('expires_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('edge_id', sa.Uuid(), nullable=True),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_enrolment_tokens')),
@@ -74,10 +74,10 @@ def upgrade() -> None:
     sa.Column('event_type', sa.String(length=60), nullable=False),
     sa.Column('priority', sa.String(length=10), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('timestamp', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('timestamp', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('clip_id', sa.Uuid(), nullable=True),
-    sa.Column('received_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_events')),
     sa.UniqueConstraint('arrival', name=op.f('uq_events_arrival'))
     )
@@ -93,7 +93,7 @@ def upgrade() -> None:
     sa.Column('origin_seq', sa.BigInteger(), nullable=False),
     sa.Column('camera_id', sa.Uuid(), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('received_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', 'key', name=op.f('pk_incidents')),
     sa.UniqueConstraint('arrival', name=op.f('uq_incidents_arrival'))
     )
@@ -102,7 +102,7 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('edge_id', sa.Uuid(), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
-    sa.Column('received_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', 'key', name=op.f('pk_ingest_keys'))
     )
     op.create_table('licences',
@@ -110,7 +110,7 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('licence_id', sa.String(length=100), nullable=False),
     sa.Column('document', sa.Text(), nullable=False),
-    sa.Column('issued_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('issued_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('issued_by', sa.String(length=100), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_licences'))
     )
@@ -119,7 +119,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('username', sa.String(length=100), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=False),
-    sa.Column('created_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_operators')),
     sa.UniqueConstraint('username', name=op.f('uq_operators_username'))
     )
@@ -128,7 +128,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('edge_id', sa.Uuid(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('last_seen_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_sites'))
     )
     op.create_table('tenant_settings',
@@ -141,7 +141,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('slug', sa.String(length=60), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('created_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tenants')),
     sa.UniqueConstraint('slug', name=op.f('uq_tenants_slug'))
     )
@@ -152,7 +152,7 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=200), nullable=False),
     sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('disabled', sa.Boolean(), nullable=False),
-    sa.Column('created_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('tenant_id', 'username', name=op.f('uq_users_tenant_id'))
     )

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import vms_server.db.base
+import vms_common.db.base
 
 revision: str = "cfg_0001"
 down_revision: str | None = "0001"
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("value", sa.JSON(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("updated_at", vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_config_values")),
         sa.UniqueConstraint("scope", "scope_ref", "model", "key", name="uq_config_values_entry"),
     )
@@ -35,7 +35,7 @@ def upgrade() -> None:
     op.create_table(
         "config_versions",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("at", vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.Uuid(), nullable=True),
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.Column("comment", sa.String(length=500), nullable=True),

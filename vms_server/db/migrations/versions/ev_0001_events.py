@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import vms_server.db.base
+import vms_common.db.base
 
 revision: str = "ev_0001"
 down_revision: str | None = "0001"
@@ -33,7 +33,7 @@ def upgrade() -> None:
     sa.Column('confidence', sa.Float(), nullable=True),
     sa.Column('low_latency', sa.Boolean(), nullable=False),
     sa.Column('config', sa.JSON(), nullable=False),
-    sa.Column('updated_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], name=op.f('fk_camera_analytics_camera_id_cameras'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('camera_id', 'model', name=op.f('pk_camera_analytics'))
     )
@@ -44,8 +44,8 @@ def upgrade() -> None:
     sa.Column('event_type', sa.String(length=50), nullable=False),
     sa.Column('model', sa.String(length=50), nullable=False),
     sa.Column('confidence', sa.Float(), nullable=False),
-    sa.Column('timestamp', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('timestamp', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('box_x', sa.Float(), nullable=True),
     sa.Column('box_y', sa.Float(), nullable=True),
     sa.Column('box_w', sa.Float(), nullable=True),
@@ -55,14 +55,14 @@ def upgrade() -> None:
     sa.Column('priority', sa.String(length=10), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('status_by', sa.String(length=100), nullable=True),
-    sa.Column('status_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('status_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('tags', sa.JSON(), nullable=False),
     sa.Column('details', sa.JSON(), nullable=False),
     sa.Column('snapshot_path', sa.String(length=1000), nullable=True),
     sa.Column('clip_path', sa.String(length=1000), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], name=op.f('fk_events_camera_id_cameras'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_events_customer_id_customers')),
     sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_events_site_id_sites')),
@@ -76,7 +76,7 @@ def upgrade() -> None:
     sa.Column('event_id', sa.Uuid(), nullable=False),
     sa.Column('author_id', sa.Uuid(), nullable=True),
     sa.Column('author', sa.String(length=100), nullable=False),
-    sa.Column('at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_event_notes_event_id_events'), ondelete='CASCADE'),

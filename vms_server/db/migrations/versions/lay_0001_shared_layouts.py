@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import vms_server.db.base
+import vms_common.db.base
 
 revision: str = "lay_0001"
 down_revision: str | None = "0001"
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('items', sa.JSON(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_shared_layouts_customer_id_customers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_shared_layouts')),
     sa.UniqueConstraint('customer_id', 'name', name=op.f('uq_shared_layouts_customer_id'))

@@ -9,14 +9,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import vms_server.db.base
+import vms_common.db.base
 
 revision: str = "rec_0001"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-UTC = vms_server.db.base.UtcDateTime(timezone=True)
+UTC = vms_common.db.base.UtcDateTime(timezone=True)
 
 
 def upgrade() -> None:

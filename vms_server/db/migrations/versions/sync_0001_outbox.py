@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import vms_server.db.base
+import vms_common.db.base
 
 revision: str = "sync_0001"
 down_revision: str | None = "0001"
@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('camera_id', sa.Uuid(), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('created_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_sync_outbox')),
@@ -37,13 +37,13 @@ def upgrade() -> None:
     sa.Column('cloud_url', sa.String(length=500), nullable=True),
     sa.Column('edge_id', sa.String(length=100), nullable=True),
     sa.Column('secret_sealed', sa.Text(), nullable=True),
-    sa.Column('last_success_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('last_success_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('last_error_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('last_error_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('pushed_total', sa.BigInteger(), nullable=False),
-    sa.Column('licence_pulled_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('licence_pulled_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('cloud_settings', sa.JSON(), nullable=False),
-    sa.Column('updated_at', vms_server.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', vms_common.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_state'))
     )
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import vms_server.db.base
+import vms_common.db.base
 
 revision: str = "wd_0001"
 down_revision: str | None = "0001"
@@ -20,7 +20,7 @@ _INDEXED = ("opened_at", "customer_id", "camera_id", "incident_type", "state", "
 
 
 def upgrade() -> None:
-    utc = vms_server.db.base.UtcDateTime(timezone=True)
+    utc = vms_common.db.base.UtcDateTime(timezone=True)
     op.create_table(
         "incidents",
         sa.Column("id", sa.Uuid(), nullable=False),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import vms_server.db.base
+import vms_common.db.base
 
 revision: str = "wd_0002"
 down_revision: str | None = "wd_0001"
@@ -19,8 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 OPEN_ONLY = sa.text("state = 'OPEN'")
 INCIDENTS = sa.table("incidents", sa.column("id", sa.Uuid()), sa.column("fingerprint", sa.String()),
-                     sa.column("state", sa.String()), sa.column("opened_at", vms_server.db.base.UtcDateTime()),
-                     sa.column("resolved_at", vms_server.db.base.UtcDateTime()))
+                     sa.column("state", sa.String()), sa.column("opened_at", vms_common.db.base.UtcDateTime()),
+                     sa.column("resolved_at", vms_common.db.base.UtcDateTime()))
 
 
 def upgrade() -> None:

@@ -16,10 +16,10 @@ from typing import Any, Generic, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from vms_server import keys
-from vms_server.auth.models import Role
-from vms_server.auth.principal import Principal
-from vms_server.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
+from vms_common.api import keys
+from vms_common.auth.principal import Authenticator, Principal
+from vms_common.auth.roles import Role
+from vms_common.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
 
 B = TypeVar("B", bound=BaseModel)
 Q = TypeVar("Q", bound=BaseModel)
@@ -67,7 +67,6 @@ class Call(Generic[B]):
 
 
 Handler = Callable[[Call[B]], Awaitable[BaseModel | web.StreamResponse | None]]
-Authenticator = Callable[[web.Request], Awaitable[Principal | None]]
 
 
 @dataclass
@@ -91,8 +90,8 @@ class RouteSpec:
 class ApiRouter:
     """Collects RouteSpecs; `install` binds them to an aiohttp app under a prefix.
 
-    `authenticator` replaces the server's bearer-token check for another service built on this framework
-    (the cloud backend): it returns the caller (a Principal, possibly a subclass) or None.
+    `authenticator` is how this router's routes find their caller; without one they use the app's
+    (`keys.AUTHENTICATOR`), so a service can set it once for all its routers.
     """
 
     def __init__(self, prefix: str = "/api/v1", authenticator: Authenticator | None = None) -> None:
@@ -151,6 +150,8 @@ class ApiRouter:
         self.specs.extend(replace(spec, path=other.prefix + spec.path) for spec in other.specs)
 
     def install(self, app: web.Application) -> None:
+        """Bind the routes to `app` and record this router as its route table (the OpenAPI document's source)."""
+        app[keys.ROUTER] = self
         for spec in self.specs:
             app.router.add_route(spec.method, self.prefix + spec.path, _adapt(spec))
 
@@ -169,8 +170,7 @@ async def _read_up_to(request: web.Request, size: int) -> bytes:
 
 async def read_json_body(request: web.Request, model: type[B]) -> B:
     """Parse and validate a JSON body. Every malformed input becomes a 4xx with a message."""
-    settings = request.app.get(keys.SETTINGS)
-    limit = settings.server.max_body_bytes if settings is not None else request.app[keys.MAX_BODY_BYTES]
+    limit = request.app.get(keys.MAX_BODY_BYTES, request.client_max_size)
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"request body larger than {limit} bytes")
     raw = await _read_up_to(request, limit + 1)
@@ -188,16 +188,22 @@ async def read_json_body(request: web.Request, model: type[B]) -> B:
         raise InvalidInput("request body failed validation", details=validation_details(exc)) from None
 
 
-def _adapt(spec: RouteSpec) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    from vms_server.auth.principal import authenticate
+def _authenticator(spec: RouteSpec, app: web.Application) -> Authenticator:
+    authenticator = spec.authenticator or app.get(keys.AUTHENTICATOR)
+    if authenticator is None:
+        # A wiring mistake, not the caller's: refuse rather than let a protected route through.
+        raise RuntimeError(f"{spec.method} {spec.path} needs a role but the app sets no AUTHENTICATOR")
+    return authenticator
 
+
+def _adapt(spec: RouteSpec) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         principal: Principal | None = None
         if spec.role is not None:
             token = request.query.get("access_token") if spec.query_token else None
             if token and "Authorization" not in request.headers:
                 request = request.clone(headers={**request.headers, "Authorization": f"Bearer {token}"})
-            principal = await (spec.authenticator or authenticate)(request)
+            principal = await _authenticator(spec, request.app)(request)
             if principal is None:
                 raise Unauthenticated("missing or invalid access token")
             if not principal.role.at_least(spec.role):

@@ -7,10 +7,18 @@ import string
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
-from vms_server.settings import Argon2Section
+from pydantic import BaseModel, ConfigDict, Field
 
 MIN_PASSWORD_LENGTH = 10
+
+
+# The hasher's cost: a settings section of every service that stores passwords (server, cloud). No docstring:
+# it would become the section's description in the generated settings schema and docs.
+class Argon2Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    time_cost: int = Field(3, ge=1, le=20, description="argon2id passes")
+    memory_kib: int = Field(65536, ge=8, le=4 * 1024 * 1024, description="argon2id memory in KiB")
+    parallelism: int = Field(2, ge=1, le=16, description="argon2id lanes")
 
 
 class Passwords:

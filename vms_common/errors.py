@@ -1,4 +1,5 @@
-"""The server's exception hierarchy. The API maps each class to one HTTP status."""
+"""The exception hierarchy of every VMS service. The API error middleware maps each class to one HTTP status,
+so services raise these and never build error responses themselves."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 
 class VmsError(Exception):
-    """Base of every error the server raises on purpose. `code` is stable; `message` is for humans."""
+    """Base of every error a service raises on purpose. `code` is stable; `message` is for humans."""
 
     status = 400
     code = "bad_request"
@@ -56,11 +57,6 @@ class RateLimited(VmsError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message, details={"retry_after": retry_after})
         self.retry_after = retry_after
-
-
-class LicenceError(VmsError):
-    status = 403
-    code = "licence"
 
 
 class NotReady(VmsError):

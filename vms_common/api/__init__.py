@@ -1,0 +1,1 @@
+"""aiohttp API framework: declared routes, middlewares, OpenAPI document, health report types."""

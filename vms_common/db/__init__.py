@@ -1,0 +1,1 @@
+"""Portable SQLAlchemy pieces: naming convention, UTC timestamps, key and timestamp mixins."""
