@@ -92,7 +92,7 @@ async def _run(args: argparse.Namespace) -> int:
     window.joysticks = joysticks
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     app.lastWindowClosed.connect(lambda: _resolve(closed, None))
-    window.show()
+    window.show_initial()
     await window.load()
     await closed
     joysticks.stop()

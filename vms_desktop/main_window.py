@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QByteArray, QRect, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -61,6 +61,7 @@ _PTZ_KEYS = {Qt.Key.Key_Left: ActionId.PTZ_LEFT, Qt.Key.Key_Right: ActionId.PTZ_
 
 
 EVENT_OVERLAY_MS = 8000
+GEOMETRY_KEY = "window.geometry"  # local preference: the main window's last geometry (Qt's saveGeometry)
 
 
 def _clear_event(tile: VideoTile, label: str) -> None:
@@ -114,7 +115,7 @@ class MainWindow(QMainWindow):
         self.centre_box.addWidget(self.playback)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.setCentralWidget(self.centre)
-        self._dock("Resources", self.tree, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tree_dock = self._dock("Resources", self.tree, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.ptz = PtzController(client, self.commands)
         self.ptz_panel = PtzPanel(self.ptz, self.commands)
         self.ptz_panel.set_camera(None)
@@ -130,6 +131,41 @@ class MainWindow(QMainWindow):
         self._toolbar()
         self.commands.install(self, self.tabs)
         self._bind_actions()
+        self._normal_geometry: QRect | None = None  # where to come back to from full screen
+
+    def show_initial(self) -> None:
+        """Show the window where the operator left it, or maximised on first start.
+
+        A plain `show()` opened the window at its size hint (1092x720) in a corner of a 1920x1080 control
+        room screen, so every operator began the shift by resizing it."""
+        saved = self.store.preference(self.user, GEOMETRY_KEY)
+        if isinstance(saved, str) and self.restoreGeometry(QByteArray.fromBase64(saved.encode())):
+            self.show()
+        else:
+            self.showMaximized()
+
+    def toggle_full_screen(self) -> None:
+        """Full screen that does not depend on a window manager.
+
+        `showFullScreen()` only asks the window manager; a kiosk X session without one (or one that ignores
+        the request) left the window where it was. The geometry is set to the screen's as well, and put back
+        on the way out."""
+        if self._normal_geometry is not None:
+            normal, self._normal_geometry = self._normal_geometry, None
+            self.showNormal()
+            self.setGeometry(normal)
+            return
+        self._normal_geometry = self.geometry()
+        screen = self.screen()
+        if screen is not None:
+            self.setGeometry(screen.geometry())  # first: a later setGeometry would drop the full-screen state
+        self.showFullScreen()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._normal_geometry is None:
+            geometry = bytes(self.saveGeometry().toBase64().data()).decode()
+            self.store.set_preference(self.user, GEOMETRY_KEY, geometry)
+        super().closeEvent(event)
 
     def _session_expired(self, message: str) -> None:
         self.connection.setText("Session expired")
@@ -165,7 +201,7 @@ class MainWindow(QMainWindow):
         a = self.commands
         a.on(ActionId.LAYOUT_GRID, self._set_grid)
         a.on(ActionId.LAYOUT_NEW_TAB, self._new_tab)
-        a.on(ActionId.FULLSCREEN, lambda _: self.showNormal() if self.isFullScreen() else self.showFullScreen())
+        a.on(ActionId.FULLSCREEN, lambda _: self.toggle_full_screen())
         a.on(ActionId.TILE_NEXT, lambda _: self.wall.select_next(1) if self.wall else None)
         a.on(ActionId.TILE_PREVIOUS, lambda _: self.wall.select_next(-1) if self.wall else None)
         a.on(ActionId.TILE_MAXIMISE, lambda _: self._maximise_selected())

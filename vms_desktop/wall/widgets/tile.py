@@ -11,6 +11,7 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QFont,
+    QFontMetrics,
     QImage,
     QMouseEvent,
     QPainter,
@@ -23,6 +24,8 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from vms_desktop.mime import cameras_from_mime
 from vms_desktop.video.frames import Frame, FrameSink
 from vms_desktop.video.messages import STATE_TEXT, plain
+
+HEADER_HEIGHT = 20  # the top bar: camera name on the left, picture time on the right
 
 
 class VideoTile(QWidget):
@@ -110,18 +113,29 @@ class VideoTile(QWidget):
         self._paint_overlays(painter, target)
         painter.end()
 
+    def header(self, metrics: QFontMetrics) -> tuple[str, QRect, str, QRect]:
+        """The top bar's (name, its rect, clock, its rect): the clock keeps its room on the right and the
+        name is elided to what is left, since at the default 16-tile size a long name ran under the clock."""
+        stamp = ""
+        if self.frame_time_us:
+            stamp = dt.datetime.fromtimestamp(self.frame_time_us / 1e6).strftime("%H:%M:%S")
+        stamp_width = metrics.horizontalAdvance(stamp) if stamp else 0
+        stamp_rect = QRect(self.width() - 6 - stamp_width, 0, stamp_width, HEADER_HEIGHT)
+        room = max(0, stamp_rect.left() - 6 - (8 if stamp else 0))
+        name = metrics.elidedText(self.camera_name, Qt.TextElideMode.ElideRight, room)
+        return name, QRect(6, 0, room, HEADER_HEIGHT), stamp, stamp_rect
+
     def _paint_overlays(self, painter: QPainter, target: QRect) -> None:
         font = QFont(painter.font())
         font.setPointSize(9)
         painter.setFont(font)
         if self.camera_id:
-            painter.fillRect(QRect(0, 0, self.width(), 20), QColor(0, 0, 0, 140))
+            painter.fillRect(QRect(0, 0, self.width(), HEADER_HEIGHT), QColor(0, 0, 0, 140))
             painter.setPen(QColor(235, 235, 235))
-            painter.drawText(QRect(6, 0, self.width() - 12, 20), Qt.AlignmentFlag.AlignVCenter, self.camera_name)
-            if self.frame_time_us:
-                stamp = dt.datetime.fromtimestamp(self.frame_time_us / 1e6).strftime("%H:%M:%S")
-                painter.drawText(QRect(6, 0, self.width() - 12, 20),
-                                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, stamp)
+            name, name_rect, stamp, stamp_rect = self.header(QFontMetrics(font))
+            painter.drawText(name_rect, Qt.AlignmentFlag.AlignVCenter, name)
+            if stamp:
+                painter.drawText(stamp_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, stamp)
         if self.recording:
             painter.setBrush(QColor(220, 30, 30))
             painter.setPen(Qt.PenStyle.NoPen)
