@@ -130,8 +130,6 @@ async def event_latency(seconds: float, loop_s: float, workdir: Path) -> dict[st
     from tests.conftest import make_settings, seed
     from tests.server.helpers import ApiClient
     from vms_common.auth.roles import Role
-    from vms_server import keys
-    from vms_server.analytics.config import AnalyticsSettings
     from vms_server.app import create_app
     from vms_server.db.engine import create_engine
     from vms_server.db.migrate import upgrade
@@ -144,7 +142,6 @@ async def event_latency(seconds: float, loop_s: float, workdir: Path) -> dict[st
     seeded = await seed(settings)
     sim = await asyncio.to_thread(spawn_simulator, _fleet(2, SceneKind.TAMPER, loop_s), workdir / "sim")
     app = create_app(settings)
-    app[keys.ANALYTICS_SETTINGS] = AnalyticsSettings()
     client = TestClient(TestServer(app))
     await client.start_server()
     api = ApiClient(client, seeded)

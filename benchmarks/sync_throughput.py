@@ -30,8 +30,8 @@ from sqlalchemy.engine import make_url
 
 from benchmarks._common import PG_ADMIN_URL, free_port, print_table
 from vms_server import keys
+from vms_server.cloudsync.config import CloudSyncSettings
 from vms_server.cloudsync.models import OutboxItem
-from vms_server.cloudsync.pusher import PusherTuning
 from vms_server.db.engine import create_engine
 from vms_server.db.migrate import upgrade
 from vms_server.settings import load_settings
@@ -130,8 +130,8 @@ async def start_edge(workdir: Path, backend: Backend, admin: str) -> web.AppRunn
     engine = create_engine(settings.database_url)
     await upgrade(engine)
     await engine.dispose()
+    settings.cloud_sync = CloudSyncSettings(idle_poll_s=0.2, heartbeat_s=30, pull_s=600)
     app = create_app(settings)
-    app[keys.CLOUD_SYNC_TUNING] = PusherTuning(idle_poll_s=0.2, heartbeat_s=30, pull_s=600)
     runner = web.AppRunner(app)
     await runner.setup()
     async with aiohttp.ClientSession() as http:

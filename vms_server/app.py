@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from aiohttp import web
 
+from vms_common.api.routing import ApiRouter
+from vms_common.auth.passwords import Passwords
 from vms_server import keys
 from vms_server.analytics.routes import router as analytics_routes
 from vms_server.analytics.service import analytics_context
 from vms_server.api import health, openapi, ws
 from vms_server.api.middleware import MIDDLEWARES
-from vms_server.api.routing import ApiRouter
-from vms_server.auth.passwords import Passwords
+from vms_server.auth import principal
 from vms_server.auth.ratelimit import LoginRateLimiter
 from vms_server.auth.routes import router as auth_routes
 from vms_server.auth.service import AuthService
@@ -29,7 +30,9 @@ from vms_server.db.engine import create_engine, session_factory
 from vms_server.db.migrate import check_current
 from vms_server.discovery.advertise import advertise_context
 from vms_server.events.routes import router as event_routes
+from vms_server.events.sink import events_context
 from vms_server.ingest.routes import router as ingest_routes
+from vms_server.ingest.service import ingest_context, ingest_run_context
 from vms_server.layouts.routes import router as layout_routes
 from vms_server.licensing.routes import router as licence_routes
 from vms_server.metrics.routes import metrics_context
@@ -86,21 +89,23 @@ async def auth(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-CONTEXTS: list[Callable[[web.Application], AsyncIterator[None]]] = [database, secrets, auth, ws.hub_context]
-CONTEXTS += [watchdog_context, config_context, metrics_context]
-CONTEXTS.append(ptz_context)
-CONTEXTS.append(advertise_context)  # LAN announcement last-ish: only once the API can serve
-CONTEXTS += [recording_context, playback_context]
-ROUTERS = [health.router, auth_routes, org_routes, camera_routes, licence_routes]
-ROUTERS.append(ptz_routes)
-ROUTERS.append(layout_routes)
-ROUTERS += [ingest_routes, recording_routes, playback_http.router]
+Context = Callable[[web.Application], AsyncIterator[None]]
 
-CONTEXTS.append(analytics_context)
-ROUTERS += [analytics_routes, event_routes]
-ROUTERS += [config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes]
-CONTEXTS.append(cloudsync_context)
-ROUTERS.append(sync_routes)
+# Start order, written once; stop order is the reverse. Ingest is created before its consumers (recording,
+# playback, analytics) subscribe, and connects cameras last (`ingest_run_context`), so that at shutdown the
+# producers stop first and every consumer flushes what they produced.
+CONTEXTS: list[Context] = [
+    database, secrets, auth, ws.hub_context, watchdog_context, config_context, metrics_context, ptz_context,
+    advertise_context,  # LAN announcement: only once the API can serve
+    # camera sources given to create_app (the CLI's simulated demo cameras) start here
+    events_context, ingest_context, recording_context, playback_context, analytics_context, cloudsync_context,
+    ingest_run_context,
+]
+ROUTERS = [
+    health.router, auth_routes, org_routes, camera_routes, licence_routes, ptz_routes, layout_routes, ingest_routes,
+    recording_routes, playback_http.router, analytics_routes, event_routes, config_routes, watchdog_routes,
+    metrics_routes, statistics_routes, sizing_routes, sync_routes,
+]
 
 
 def build_router() -> ApiRouter:
@@ -110,16 +115,19 @@ def build_router() -> ApiRouter:
     return root
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the server application; nothing is opened until the app starts (cleanup contexts)."""
+def create_app(settings: Settings, camera_sources: Sequence[Context] = ()) -> web.Application:
+    """Build the server application; nothing is opened until the app starts (cleanup contexts).
+
+    `camera_sources` start after authentication (they may create camera rows) and before ingest reads them."""
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.server.max_body_bytes)
     app[keys.SETTINGS] = settings
     app[keys.STARTED_AT] = time.monotonic()
-    router = build_router()
-    app[keys.ROUTER] = router
-    router.install(app)
+    # The declared routes and the WebSocket must accept exactly the same callers.
+    principal.install(app)
+    build_router().install(app)
     openapi.install(app)
     ws.install(app)
     playback_http.install(app)
-    app.cleanup_ctx.extend(CONTEXTS)
+    at = CONTEXTS.index(ingest_context)
+    app.cleanup_ctx.extend([*CONTEXTS[:at], *camera_sources, *CONTEXTS[at:]])
     return app

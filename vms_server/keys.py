@@ -8,18 +8,18 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 if TYPE_CHECKING:
-    from vms_server.analytics.config import AnalyticsSettings
+    from vms_common.api.health import HealthProbe
+    from vms_common.auth.passwords import Passwords
     from vms_server.analytics.service import AnalyticsService
-    from vms_server.api.health import HealthProbe
-    from vms_server.api.routing import ApiRouter
     from vms_server.api.ws import Hub
-    from vms_server.auth.passwords import Passwords
     from vms_server.auth.ratelimit import LoginRateLimiter
     from vms_server.auth.service import AuthService
     from vms_server.auth.tokens import TokenIssuer
     from vms_server.cameras.changes import CameraChanges
-    from vms_server.cloudsync.pusher import Pusher, PusherTuning
+    from vms_server.cloudsync.pusher import Pusher
     from vms_server.config.service import ConfigService
+    from vms_server.events.sink import EventSink
+    from vms_server.ingest.service import IngestService
     from vms_server.metrics.collectors import AppMetrics
     from vms_server.playback.service import PlaybackService
     from vms_server.ptz.service import PtzService
@@ -35,24 +35,21 @@ SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
 SECRET_BOX: web.AppKey[SecretBox] = web.AppKey("secret_box")
 TOKENS: web.AppKey[TokenIssuer] = web.AppKey("tokens")
 RATE_LIMITER: web.AppKey[LoginRateLimiter] = web.AppKey("rate_limiter")
-ROUTER: web.AppKey[ApiRouter] = web.AppKey("router")
 STARTED_AT: web.AppKey[float] = web.AppKey("started_at")
 PASSWORDS: web.AppKey[Passwords] = web.AppKey("passwords")
 AUTH_SERVICE: web.AppKey[AuthService] = web.AppKey("auth_service")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 PTZ: web.AppKey[PtzService] = web.AppKey("ptz")
 CAMERA_CHANGES: web.AppKey[CameraChanges] = web.AppKey("camera_changes")
+EVENTS: web.AppKey[EventSink] = web.AppKey("events")
+INGEST: web.AppKey[IngestService] = web.AppKey("ingest")
 RECORDER: web.AppKey[RecordingService] = web.AppKey("recorder")
 PLAYBACK: web.AppKey[PlaybackService] = web.AppKey("playback")
 ANALYTICS: web.AppKey[AnalyticsService] = web.AppKey("analytics")
-ANALYTICS_SETTINGS: web.AppKey[AnalyticsSettings] = web.AppKey("analytics_settings")
 JOB_TIMINGS: web.AppKey[JobTimings] = web.AppKey("job_timings")
 WATCHDOG: web.AppKey[WatchdogService] = web.AppKey("watchdog")
 CONFIG: web.AppKey[ConfigService] = web.AppKey("config")
 METRICS: web.AppKey[AppMetrics] = web.AppKey("metrics")
 CLOUD_SYNC: web.AppKey[Pusher] = web.AppKey("cloud_sync")
-CLOUD_SYNC_TUNING: web.AppKey[PusherTuning] = web.AppKey("cloud_sync_tuning")
 
-# Request-body limit for apps without server Settings (the cloud backend built on the same router).
-MAX_BODY_BYTES: web.AppKey[int] = web.AppKey("max_body_bytes")
 HEALTH_PROBES: web.AppKey[list[HealthProbe]] = web.AppKey("health_probes")

@@ -21,6 +21,8 @@ from pydantic_settings import (
 )
 
 from vms_common.auth.passwords import Argon2Section
+from vms_server.analytics.config import AnalyticsSettings
+from vms_server.cloudsync.config import CloudSyncSettings
 from vms_server.config.settings import ConfigCacheSettings
 from vms_server.metrics.settings import MetricsSettings
 from vms_server.recording.config import RecordingSettings
@@ -118,6 +120,8 @@ class Settings(BaseSettings):
     watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     config_cache: ConfigCacheSettings = Field(default_factory=ConfigCacheSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    cloud_sync: CloudSyncSettings = Field(default_factory=CloudSyncSettings)
 
     @field_validator("data_dir")
     @classmethod

@@ -30,10 +30,10 @@ from vms_server import keys
 from vms_server.analytics.types import Priority
 from vms_server.audit.service import SYSTEM
 from vms_server.cloudsync import outbox
-from vms_server.cloudsync.pusher import PusherTuning
+from vms_server.cloudsync.config import CloudSyncSettings
 from vms_server.events.service import NewEvent, create_event
 
-FAST = PusherTuning(idle_poll_s=0.2, backoff_base_s=0.2, backoff_max_s=1.0, batch_size=50, heartbeat_s=0.5,
+FAST = CloudSyncSettings(idle_poll_s=0.2, backoff_base_s=0.2, backoff_max_s=1.0, batch_size=50, heartbeat_s=0.5,
                     pull_s=1.0, clip_chunk_bytes=4096)
 SMALL = StreamConfig(width=160, height=120, fps=5, bitrate_kbps=100, gop_seconds=1.0)
 
@@ -104,8 +104,8 @@ async def test_sync_survives_a_cut_link(cloud: Cloud, sim: SimulatorHandle, tmp_
     seeded = await seed(settings)
     from vms_server.app import create_app
 
+    settings.cloud_sync = FAST
     app = create_app(settings)
-    app[keys.CLOUD_SYNC_TUNING] = FAST
     edge = Edge(ApiClient(await aiohttp_client(app), seeded))
     proxy = TcpProxy("127.0.0.1", cloud.client.port or 0)
     await proxy.start()

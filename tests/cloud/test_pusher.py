@@ -33,8 +33,8 @@ def test_backoff_grows_with_jitter_and_a_cap() -> None:
 async def _edge(settings: Settings, seeded: Any) -> ApiClient:
     from vms_server.app import create_app
 
+    settings.cloud_sync = FAST
     app = create_app(settings)
-    app[keys.CLOUD_SYNC_TUNING] = FAST
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     return ApiClient(client, seeded)

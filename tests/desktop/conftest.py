@@ -112,9 +112,9 @@ def sim_config(names: list[str], ptz: tuple[str, ...] = ()) -> Any:
 async def start_desk(settings: Any, aiohttp_client: Any, sim: Any, role: Any = None) -> Desk:
     from tests.conftest import seed
     from tests.server.helpers import ApiClient
+    from vms_common.auth.roles import Role
     from vms_desktop.client.api import Tokens, VmsClient
     from vms_server.app import create_app
-    from vms_server.auth.models import Role
 
     role = role or Role.ADMIN
     seeded = await seed(settings)

@@ -17,10 +17,9 @@ from pytestqt.qtbot import QtBot
 from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
 from tests.desktop.test_wall import drop_on, open_window
 from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.analytics.types import Detection, Priority
-from vms_server.auth.models import Role
-from vms_server.events.sink import CameraRef
+from vms_server.analytics.types import CameraRef, Detection, Priority
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ from pytestqt.qtbot import QtBot
 from tests.conftest import PASSWORD
 from tests.desktop.conftest import MemoryKeyring, wait_until
 from tests.server.helpers import totp_now
+from vms_common.auth.roles import Role
 from vms_desktop.client.api import VmsClient
 from vms_desktop.client.credentials import SERVICE, CredentialStore
 from vms_desktop.login.dialogs.login_dialog import LoginDialog
-from vms_server.auth.models import Role
 
 
 def _base(api: Any) -> str:

@@ -15,9 +15,9 @@ from pytestqt.qtbot import QtBot
 from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
 from tests.desktop.test_wall import drop_on, open_window
 from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.roles import Role
 from vms_desktop.playback.feed import PlaybackFeed
 from vms_desktop.video.live import LiveFeed
-from vms_server.auth.models import Role
 
 pytestmark = pytest.mark.slow
 

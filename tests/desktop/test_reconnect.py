@@ -15,11 +15,11 @@ from tests.desktop.conftest import sim_config, wait_until
 from tests.desktop.test_wall import drop_on
 from tests.server.helpers import totp_now
 from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.roles import Role
 from vms_desktop.client.api import VmsClient
 from vms_desktop.main_window import MainWindow
 from vms_desktop.store import LocalStore
 from vms_server.app import create_app
-from vms_server.auth.models import Role
 
 pytestmark = pytest.mark.slow
 

@@ -14,11 +14,11 @@ from pytestqt.qtbot import QtBot
 
 from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
 from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.roles import Role
 from vms_desktop.main_window import MainWindow
 from vms_desktop.resources.models.resource_model import STATUS_ROLE
 from vms_desktop.store import LocalStore
 from vms_desktop.wall.widgets.tile import VideoTile
-from vms_server.auth.models import Role
 
 pytestmark = pytest.mark.slow
 

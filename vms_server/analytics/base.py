@@ -13,8 +13,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from vms_server.analytics.jobs import SourceQuality, VideoJob
-from vms_server.analytics.types import Detection, Priority
-from vms_server.events.correlation import Rules
+from vms_server.analytics.types import Detection, Priority, Rules
 
 
 class ModelConfig(BaseModel):

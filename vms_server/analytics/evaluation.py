@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 
 from vms_server.analytics.base import AnalyticsModel, CameraContext
+from vms_server.analytics.correlation import Correlator
 from vms_server.analytics.jobs import JobMetadata, SourceQuality, VideoJob
-from vms_server.analytics.types import Frame, Priority
-from vms_server.events.correlation import Correlator, Rules
+from vms_server.analytics.types import Frame, Priority, Rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,30 +14,42 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.errors import VmsError
 from vms_server import keys
 from vms_server.analytics.base import AnalyticsModel, CameraContext
 from vms_server.analytics.config import AnalyticsSettings
+from vms_server.analytics.feed import EventFeed, EventWriter
 from vms_server.analytics.jobs import SourceQuality, VideoJob
 from vms_server.analytics.normaliser import FrameSource, RtspSource
 from vms_server.analytics.pipeline import CameraPipeline, CameraPlan
 from vms_server.analytics.queues import InProcessQueue, JobQueue
 from vms_server.analytics.registry import ModelRegistry
 from vms_server.analytics.segmenter import Window
+from vms_server.analytics.types import CameraRef, Rules
 from vms_server.analytics.workers import JobResult, WorkerPool, priority_of
 from vms_server.cameras.models import Camera
-from vms_server.errors import VmsError
-from vms_server.events.correlation import Rules
+from vms_server.config.service import ConfigService
 from vms_server.events.models import CameraAnalytics, CustomerAnalytics
-from vms_server.events.sink import CameraRef, EventSink
+from vms_server.ingest.service import IngestService
+from vms_server.security.keystore import SecretBox
+from vms_server.watchdog.service import WatchdogService
+from vms_server.watchdog.timings import JobTimings
 
 logger = logging.getLogger(__name__)
+RECOVERY_MARGIN = 1.1  # a degraded stream must beat the requirement by 10 % to count as recovered
 
 
 class AnalyticsService:
-    def __init__(self, app: web.Application, settings: AnalyticsSettings | None = None) -> None:
-        self.app = app
-        self.settings = settings or app.get(keys.ANALYTICS_SETTINGS) or AnalyticsSettings()
+    def __init__(self, settings: AnalyticsSettings, sessions: async_sessionmaker[AsyncSession], box: SecretBox,
+                 events: EventWriter, *, ingest: IngestService | None, config: ConfigService | None,
+                 watchdog: WatchdogService | None, timings: JobTimings | None) -> None:
+        """`ingest` None: this node does not connect cameras, analytics opens its own RTSP connections.
+        `config` None: no configuration hierarchy, node settings and model defaults apply."""
+        self.settings = settings
+        self._sessions, self._box = sessions, box
+        self._ingest, self._config, self._watchdog, self._timings_sink = ingest, config, watchdog, timings
         self.registry = ModelRegistry()
         self.models: dict[str, AnalyticsModel] = {}
         self.pools: dict[str, WorkerPool] = {}
@@ -47,7 +59,7 @@ class AnalyticsService:
         self.refs: dict[uuid.UUID, CameraRef] = {}
         self.degraded: set[tuple[uuid.UUID, str]] = set()
         self.queue: JobQueue = self._make_queue()
-        self.sink = EventSink(app, self.rule)
+        self.sink = EventFeed(events, self.rule)
         self.source_factory: Callable[[CameraPlan], FrameSource] = self._default_source
         self.node = socket.gethostname()
         self._sync_lock = asyncio.Lock()
@@ -72,18 +84,20 @@ class AnalyticsService:
         return self.rules.get((camera_id, model)) or self.model(model).default_rules
 
     def _default_source(self, plan: CameraPlan) -> FrameSource:
-        recorder = self.app.get(keys.RECORDER)
-        runtime = recorder.ingest.runtimes.get(plan.camera_id) if recorder is not None else None
-        if runtime is not None:
+        """The camera's analytics stream through ingest's subscription (one connection per camera stream,
+        kept across reconnects and worker restarts); a connection of its own only when this node does not
+        connect cameras (recording disabled)."""
+        ingest = self._ingest
+        if ingest is not None and ingest.enabled:
             from vms_server.analytics.ingest_source import IngestSource
 
-            return IngestSource(runtime.worker("sub"))
+            return IngestSource(ingest.stream(plan.camera_id, "sub"))
         return RtspSource(plan.url, transport=self.settings.rtsp_transport)
 
     # --- configuration -------------------------------------------------------------------------------
     async def _load(self) -> tuple[dict[uuid.UUID, CameraPlan], dict[tuple[uuid.UUID, str], Any]]:
-        box = self.app[keys.SECRET_BOX]
-        async with self.app[keys.SESSIONS]() as session:
+        box = self._box
+        async with self._sessions() as session:
             rows = (await session.execute(
                 select(CameraAnalytics, Camera).join(Camera, Camera.id == CameraAnalytics.camera_id)
                 .where(CameraAnalytics.enabled.is_(True), Camera.enabled.is_(True)))).all()
@@ -111,7 +125,7 @@ class AnalyticsService:
 
     async def _configured(self, camera_id: uuid.UUID, model: str | None, key: str) -> float | None:
         """A value from the configuration service when someone set it at some level (None: keep ours)."""
-        config = self.app.get(keys.CONFIG)
+        config = self._config
         if config is None:
             return None
         try:
@@ -179,7 +193,7 @@ class AnalyticsService:
         def context(camera_id: uuid.UUID) -> CameraContext | None:
             return self.contexts.get((camera_id, name))
 
-        watchdog = self.app.get(keys.WATCHDOG)
+        watchdog = self._watchdog
         beat = (lambda: watchdog.heartbeat(f"analytics.{name}")) if watchdog is not None else None
         pool = WorkerPool(self.model(name), self.queue, context, self._on_result,
                           size=self.settings.pool_size.get(name, 1), batch_size=self.settings.batch_size,
@@ -193,7 +207,7 @@ class AnalyticsService:
     def submit(self, job: VideoJob) -> None:
         """Called on the event loop by a pipeline when it cut a job. While the watchdog sheds load on a model's
         queue, STANDARD jobs for it are not queued."""
-        admit = getattr(self.app.get(keys.WATCHDOG), "admit", None)
+        admit = self._watchdog.admit if self._watchdog is not None else None
         if admit is not None and job.metadata.priority.value == "STANDARD":
             models = [m for m in job.metadata.enabled_models if admit(f"analytics.{m}", "STANDARD")]
             if not models:
@@ -215,7 +229,7 @@ class AnalyticsService:
         await self.sink.feed(ref, model, result.delivery.priority, result.detections, last)
 
     def _timings(self, model: str, result: JobResult) -> None:
-        timings = self.app.get(keys.JOB_TIMINGS)
+        timings = self._timings_sink
         if timings is not None:
             timings.record(model, result.delivery.priority.value, result.delivery.job.camera_id,
                            result.queued_ms, result.run_ms, result.ok)
@@ -230,8 +244,12 @@ class AnalyticsService:
         if problems and key not in self.degraded:
             self.degraded.add(key)
             await self.sink.warning(ref, model, problems, times[-1] if times else 0.0)
-        elif not problems:
-            self.degraded.discard(key)
+        elif not problems and key in self.degraded:
+            # Hysteresis: re-armed only once the stream clears the requirement with a margin, so a bitrate
+            # hovering at the limit raises one warning, not one per measurement.
+            margin = replace(quality, bitrate_kbps=quality.bitrate_kbps / RECOVERY_MARGIN)
+            if not self.model(model).requirements.problems(margin):
+                self.degraded.discard(key)
 
     # --- lifecycle and health ------------------------------------------------------------------------
     def start_monitor(self) -> None:
@@ -239,7 +257,7 @@ class AnalyticsService:
 
     async def _report_queues(self) -> None:
         """Tell the watchdog how full each model's queue is (load shedding, /metrics)."""
-        pressure = getattr(self.app.get(keys.WATCHDOG), "queue_pressure", None)
+        pressure = self._watchdog.queue_pressure if self._watchdog is not None else None
         if pressure is None:
             return
         while True:
@@ -285,8 +303,10 @@ def _plan_of(camera: Camera, box: Any) -> CameraPlan:
 
 
 async def analytics_context(app: web.Application) -> AsyncIterator[None]:
-    """Start after the database, hub and recording; stop before them."""
-    service = AnalyticsService(app)
+    """After events (its writer) and ingest's consumers; stops before them, flushing its open events."""
+    service = AnalyticsService(app[keys.SETTINGS].analytics, app[keys.SESSIONS], app[keys.SECRET_BOX],
+                               app[keys.EVENTS], ingest=app[keys.INGEST], config=app[keys.CONFIG],
+                               watchdog=app[keys.WATCHDOG], timings=app[keys.JOB_TIMINGS])
     app[keys.ANALYTICS] = service
     if service.settings.enabled:
         await service.sync()

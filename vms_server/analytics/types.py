@@ -53,3 +53,22 @@ class Detection:
     details: dict[str, Any] = field(default_factory=dict)
     frame: Image | None = None  # the frame it was seen on (for the snapshot); not serialised
     warning: bool = False  # a pipeline warning (degraded stream), not a detection of the scene
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """How one model's detections become events."""
+
+    confidence: float = 0.5
+    min_duration_s: float = 2.0
+    merge_gap_s: float = 2.0  # a pause shorter than this continues the same event
+    min_hits: int = 3  # object persistence: detections needed before an event is raised
+
+
+@dataclass(frozen=True, slots=True)
+class CameraRef:
+    """The identity an event needs (customer, site) for a camera."""
+
+    camera_id: uuid.UUID
+    customer_id: uuid.UUID
+    site_id: uuid.UUID

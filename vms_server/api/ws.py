@@ -21,7 +21,6 @@ from aiohttp import WSMsgType, web
 
 from vms_common.auth.principal import Principal
 from vms_server import keys
-from vms_server.auth import principal
 from vms_server.auth.principal import authenticate
 
 logger = logging.getLogger(__name__)
@@ -124,7 +123,4 @@ async def hub_context(app: web.Application) -> AsyncIterator[None]:
 
 
 def install(app: web.Application) -> None:
-    """Serve the socket, and make `authenticate` the authenticator of the server's declared routes too: they
-    and this socket must accept exactly the same callers."""
-    principal.install(app)
     app.router.add_get("/api/v1/ws", websocket)

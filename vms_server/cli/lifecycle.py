@@ -109,16 +109,15 @@ def run_server(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     logger.info("starting", extra={"host": host, "port": port, "data_dir": str(settings.data_dir)})
-    app = create_app(settings)
+    sources = []
     if args.simulate:
         if not 0 < args.simulate <= 64:
             print("error: --simulate takes 1 to 64 cameras", file=sys.stderr)
             return 2
-        from vms_server.app import auth
         from vms_server.cli.demo import simulated_cameras
 
-        # After the database, secrets and auth (camera rows need them), before anything that reads cameras.
-        app.cleanup_ctx.insert(list(app.cleanup_ctx).index(auth) + 1, simulated_cameras(args.simulate))
+        sources.append(simulated_cameras(args.simulate))
+    app = create_app(settings, camera_sources=sources)
     web.run_app(app, host=host, port=port, access_log=None, print=None,
                 shutdown_timeout=settings.server.shutdown_timeout)
     logger.info("stopped")

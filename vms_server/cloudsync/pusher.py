@@ -14,7 +14,6 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,25 +27,12 @@ from vms_server import keys
 from vms_server.cloudsync import health as sync_health
 from vms_server.cloudsync import observe
 from vms_server.cloudsync.client import CloudClient, CloudRefused, CloudUnavailable, RateLimit, file_sha256_blocking
+from vms_server.cloudsync.config import CloudSyncSettings
 from vms_server.cloudsync.models import OutboxItem
 from vms_server.cloudsync.service import state_row
 from vms_server.events.models import Event
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class PusherTuning:
-    """Defaults for a production link; tests shorten them. Cloud-side settings may override the last four."""
-
-    idle_poll_s: float = 2.0
-    backoff_base_s: float = 1.0
-    backoff_max_s: float = 300.0
-    batch_size: int = 500
-    heartbeat_s: float = 30.0
-    pull_s: float = 600.0
-    clip_chunk_bytes: int = 1 << 20
-    clip_bytes_per_s: float = 0.0
 
 
 def backoff_delay(failures: int, base: float, cap: float) -> float:
@@ -56,7 +42,7 @@ def backoff_delay(failures: int, base: float, cap: float) -> float:
 
 
 class Pusher:
-    def __init__(self, app: web.Application, tuning: PusherTuning) -> None:
+    def __init__(self, app: web.Application, tuning: CloudSyncSettings) -> None:
         self.app = app
         self.tuning = tuning
         self.wake = asyncio.Event()
@@ -221,7 +207,7 @@ def _stat_blocking(path: Path) -> int | None:
 
 async def cloudsync_context(app: web.Application) -> AsyncIterator[None]:
     """Runs after the database and secrets; the task idles while sync is off."""
-    tuning = app.get(keys.CLOUD_SYNC_TUNING) or PusherTuning()
+    tuning = app[keys.SETTINGS].cloud_sync
     pusher = Pusher(app, tuning)
     app[keys.CLOUD_SYNC] = pusher
     if keys.HEALTH_PROBES not in app:

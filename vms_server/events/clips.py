@@ -13,13 +13,14 @@ import datetime as dt
 import logging
 import uuid
 from pathlib import Path
+from typing import Protocol
 
-from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_common.errors import NotFound, NotReady
-from vms_server import keys
 from vms_server.cloudsync import outbox
 from vms_server.events.models import Event
+from vms_server.events.sink import CreatedEvent
 
 logger = logging.getLogger(__name__)
 
@@ -28,20 +29,26 @@ CLIP_POST_S = 10.0
 SETTLE_S = 3.0  # the fragment holding the clip's end is flushed at the next keyframe (GOPs are 1-2 s)
 
 
-async def cut_event_clip(app: web.Application, event_id: uuid.UUID, camera_id: uuid.UUID,
-                         timestamp: dt.datetime) -> Path:
+class ClipCutter(Protocol):
+    """The playback service as clips use it."""
+
+    async def cut_clip(self, camera_id: uuid.UUID, start: dt.datetime, end: dt.datetime, path: Path,
+                       stream: str = "main") -> Path: ...
+
+
+async def cut_event_clip(sessions: async_sessionmaker[AsyncSession], data_dir: Path, cutter: ClipCutter | None,
+                         event_id: uuid.UUID, camera_id: uuid.UUID, timestamp: dt.datetime) -> Path:
     """Cut (or cut again) an event's clip and record it. Raises NotReady before the post-roll has passed,
     NotFound when this server records nothing for the event's time."""
     ready_at = timestamp + dt.timedelta(seconds=CLIP_POST_S)
     if dt.datetime.now(dt.UTC) < ready_at:
         raise NotReady(f"the clip is complete {CLIP_POST_S:.0f} s after the event; retry after {ready_at.isoformat()}")
-    playback = app.get(keys.PLAYBACK)
-    if playback is None:
+    if cutter is None:
         raise NotFound("this server does not record video, so events have no clips")
-    path = app[keys.SETTINGS].data_dir / "events" / "clips" / f"{event_id}.mp4"
+    path = data_dir / "events" / "clips" / f"{event_id}.mp4"
     start = timestamp - dt.timedelta(seconds=CLIP_PRE_S)
-    await playback.cut_clip(camera_id, start, ready_at, path)
-    async with app[keys.SESSIONS].begin() as session:
+    await cutter.cut_clip(camera_id, start, ready_at, path)
+    async with sessions.begin() as session:
         row = await session.get(Event, event_id)
         if row is not None:
             row.clip_path = str(path)
@@ -52,12 +59,16 @@ async def cut_event_clip(app: web.Application, event_id: uuid.UUID, camera_id: u
 
 
 class ClipScheduler:
-    """Cuts each new event's clip once its post-roll is recorded, when cloud sync wants it."""
+    """Cuts each new event's clip once its post-roll is recorded, when cloud sync wants it. Subscribed to
+    events by the playback context."""
 
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], data_dir: Path, cutter: ClipCutter) -> None:
+        self._sessions, self._data_dir, self._cutter = sessions, data_dir, cutter
         self._tasks: set[asyncio.Task[None]] = set()
         self.cut = 0
+
+    def on_event(self, event: CreatedEvent) -> None:
+        self.schedule(event.event_id, event.camera_id, event.timestamp)
 
     def schedule(self, event_id: uuid.UUID, camera_id: uuid.UUID, timestamp: dt.datetime) -> None:
         task = asyncio.create_task(self._run(event_id, camera_id, timestamp), name=f"clip-{event_id}")
@@ -67,11 +78,11 @@ class ClipScheduler:
     async def _run(self, event_id: uuid.UUID, camera_id: uuid.UUID, timestamp: dt.datetime) -> None:
         due = timestamp + dt.timedelta(seconds=CLIP_POST_S + SETTLE_S)
         await asyncio.sleep(max(0.0, (due - dt.datetime.now(dt.UTC)).total_seconds()))
-        async with self.app[keys.SESSIONS]() as session:
+        async with self._sessions() as session:
             if await outbox.sync_mode(session) == "off":
                 return
         try:
-            await cut_event_clip(self.app, event_id, camera_id, timestamp)
+            await cut_event_clip(self._sessions, self._data_dir, self._cutter, event_id, camera_id, timestamp)
             self.cut += 1
         except NotFound as exc:
             logger.warning("no clip for event %s: %s", event_id, exc, extra={"camera_id": str(camera_id)})

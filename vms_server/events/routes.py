@@ -94,7 +94,8 @@ async def event_clip(call: Call[NoBody]) -> web.StreamResponse:
         ev = await service.get_event(session, call.path_uuid("event_id"), call.user)
     path = Path(ev.clip_path) if ev.clip_path else None
     if path is None or not await asyncio.to_thread(path.is_file):
-        path = await cut_event_clip(app, ev.id, ev.camera_id, ev.timestamp)
+        path = await cut_event_clip(app[keys.SESSIONS], app[keys.SETTINGS].data_dir, app.get(keys.PLAYBACK), ev.id,
+                                    ev.camera_id, ev.timestamp)
     name = f"event-{ev.id}.mp4"
     return web.FileResponse(path, headers={"Content-Type": "video/mp4",
                                            "Content-Disposition": f'attachment; filename="{name}"'})

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from vms_server.errors import InvalidInput
+from vms_common.errors import InvalidInput
 from vms_server.ingest.health import StreamState
 from vms_server.ingest.source import SourceError, open_blocking, redact, with_credentials
 

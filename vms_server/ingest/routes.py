@@ -7,10 +7,11 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from vms_common.api.routing import ApiRouter, Call
+from vms_common.auth.roles import Role
+from vms_common.errors import InvalidInput
 from vms_server import keys
 from vms_server.api.context import actor_of
-from vms_server.api.routing import ApiRouter, Call
-from vms_server.auth.models import Role
 from vms_server.cameras import service
 from vms_server.cameras.changes import camera_changed
 from vms_server.cameras.schemas import (
@@ -23,7 +24,6 @@ from vms_server.cameras.schemas import (
     check_rtsp_url,
 )
 from vms_server.cameras.service import split_url_credentials
-from vms_server.errors import InvalidInput
 from vms_server.ingest.probe import probe_onvif, probe_rtsp_blocking
 
 router = ApiRouter()

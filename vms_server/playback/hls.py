@@ -4,111 +4,23 @@ playlist request and stopped when no player has asked for a minute. Codec copy, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import shutil
-import threading
 import time
 import uuid
-from pathlib import Path
-from typing import Any
 
-import av
 from aiohttp import web
 
+from vms_common.errors import NotFound, NotReady
 from vms_server import keys
-from vms_server.errors import InvalidInput, NotFound, NotReady
-from vms_server.ingest.source import StreamInfo
-from vms_server.ingest.worker import MediaPacket, StreamWorker
+from vms_server.playback.hls_tap import SEGMENT_S, HlsTap
 from vms_server.playback.live_routes import LiveQuery
 from vms_server.playback.routes import camera_for, parse_query, principal_of
 
-IDLE_S = 60.0
-SEGMENT_S = 1.0
 _NAME = re.compile(r"^(init\.mp4|seg_\d{1,9}\.m4s)$")
 
 
-class HlsTap:
-    """PacketConsumer writing a rolling HLS playlist into `directory`."""
-
-    def __init__(self, worker: StreamWorker, directory: Path) -> None:
-        self.worker = worker
-        self.directory = directory
-        self.last_request = time.monotonic()
-        self._out: Any = None
-        self._stream: Any = None
-        self._base = 0
-        self._lock = threading.Lock()
-        self.stopped = False
-        directory.mkdir(parents=True, exist_ok=True)
-        worker.add(self)
-
-    @property
-    def playlist(self) -> Path:
-        return self.directory / "index.m3u8"
-
-    def _open(self, info: StreamInfo, first: MediaPacket) -> None:
-        self._out = av.open(str(self.playlist), "w", format="hls", options={
-            "hls_time": str(SEGMENT_S), "hls_list_size": "6", "hls_segment_type": "fmp4",
-            "hls_flags": "delete_segments+independent_segments+omit_endlist",
-            "hls_fmp4_init_filename": "init.mp4",
-            "hls_segment_filename": str(self.directory / "seg_%05d.m4s")})
-        self._stream = self._out.add_stream_from_template(info.stream)
-        self._base = first.dts
-
-    def _close(self) -> None:
-        out, self._out = self._out, None
-        if out is not None:
-            with contextlib.suppress(av.error.FFmpegError, OSError):
-                out.close()
-
-    def on_open(self, info: StreamInfo) -> None:
-        self.info = info
-
-    def on_close(self, reason: str) -> None:
-        with self._lock:
-            self._close()
-
-    def on_packet(self, pkt: MediaPacket) -> None:
-        with self._lock:
-            if self.stopped:
-                return
-            if time.monotonic() - self.last_request > IDLE_S:
-                self.stop_locked()
-                return
-            info = self.worker.info
-            if self._out is None:
-                if not pkt.keyframe or info is None:
-                    return
-                self._open(info, pkt)
-            packet = pkt.packet
-            packet.stream = self._stream
-            packet.time_base = info.time_base if info is not None else packet.time_base
-            packet.dts = pkt.dts - self._base
-            packet.pts = pkt.pts - self._base
-            try:
-                self._out.mux(packet)
-            except (av.error.FFmpegError, OSError):
-                self._close()
-
-    def stop_locked(self) -> None:
-        self.stopped = True
-        self._close()
-        self.worker.remove(self)
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-
 def _tap(app: web.Application, camera_id: uuid.UUID, role: str) -> HlsTap:
-    runtime = app[keys.PLAYBACK].runtime(camera_id)
-    worker = runtime.worker(role)
-    if worker.info is not None and worker.info.codec == "mjpeg":
-        raise InvalidInput("HLS cannot carry MJPEG; use the WebSocket live view", code="unsupported")
-    key = f"hls:{worker.role}"
-    tap = runtime.attachments.get(key)
-    if not isinstance(tap, HlsTap) or tap.stopped:
-        directory = app[keys.SETTINGS].data_dir / "hls" / str(camera_id) / worker.role
-        tap = HlsTap(worker, directory)
-        runtime.attachments[key] = tap
+    tap = app[keys.PLAYBACK].hls_tap(camera_id, role)
     tap.last_request = time.monotonic()
     return tap
 

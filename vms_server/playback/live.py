@@ -14,8 +14,9 @@ import struct
 import threading
 from dataclasses import dataclass, field
 
+from vms_server.ingest.service import Stream
 from vms_server.ingest.source import StreamInfo
-from vms_server.ingest.worker import MediaPacket, StreamWorker
+from vms_server.ingest.worker import MediaPacket
 
 QUEUE_LIMIT = 200
 _HEADER = struct.Struct(">qB")
@@ -64,20 +65,21 @@ class Viewer:
 
 
 class LiveTap:
-    """PacketConsumer fanning one stream out to viewers (created on first view, kept while the worker lives)."""
+    """PacketConsumer fanning one stream out to viewers (created on first view, kept by the playback service
+    until shutdown; it follows the stream across reconnects and worker restarts)."""
 
-    def __init__(self, worker: StreamWorker) -> None:
-        self.worker = worker
+    def __init__(self, stream: Stream) -> None:
+        self.stream = stream
         self.info: StreamInfo | None = None
         self._viewers: set[Viewer] = set()
         self._lock = threading.Lock()
-        worker.add(self)
+        stream.add(self)
 
     def subscribe(self, viewer: Viewer) -> list[bytes]:
         """Register a viewer; returns the messages of the current GOP (keyframe first) to send first."""
         with self._lock:
             info = self.info
-            gop = self.worker.gop() if info is not None else []
+            gop = self.stream.gop() if info is not None else []
             viewer.after_us = gop[-1].wall_us if gop else -1
             viewer.need_key = not gop
             self._viewers.add(viewer)

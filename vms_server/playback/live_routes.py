@@ -77,7 +77,7 @@ async def _serve(ws: web.WebSocketResponse, tap: object, viewer: Viewer) -> None
     assert isinstance(tap, LiveTap)
     last_state = None
     while not ws.closed:
-        health = tap.worker.health
+        health = tap.stream.health
         if tap.info is None or health.state is not StreamState.ONLINE:
             if health.state != last_state:
                 last_state = health.state
@@ -85,7 +85,7 @@ async def _serve(ws: web.WebSocketResponse, tap: object, viewer: Viewer) -> None
             await asyncio.sleep(STATUS_WAIT_S)
             continue
         info = tap.info
-        fps = info.fps or tap.worker.health.rates()[0]
+        fps = info.fps or tap.stream.health.rates()[0]
         await ws.send_str(_stream_message(info, fps, health.time_source))
         for first in tap.subscribe(viewer):
             await ws.send_bytes(first)

@@ -159,8 +159,8 @@ async def snapshot(call: Call[NoBody]) -> web.StreamResponse:
 
 
 async def _live_snapshot(app: web.Application, camera_id: uuid.UUID, stream: str) -> bytes:
-    worker = app[keys.PLAYBACK].runtime(camera_id).worker(stream)
-    info, gop = worker.info, worker.gop()
+    source = app[keys.PLAYBACK].stream(camera_id, stream)
+    info, gop = source.info, source.gop()
     if info is None or not gop:
         raise NotFound("the camera is not streaming")
     return await asyncio.to_thread(decode_last_blocking, info.codec, info.extradata, [bytes(p.packet) for p in gop])

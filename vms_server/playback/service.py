@@ -13,14 +13,18 @@ from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.errors import InvalidInput, NotFound, NotReady
 from vms_server import keys
-from vms_server.errors import InvalidInput, NotFound, NotReady
-from vms_server.ingest.manager import CameraRuntime
+from vms_server.events.clips import ClipScheduler
+from vms_server.ingest.service import IngestService, Stream
+from vms_server.playback.hls_tap import HlsTap
 from vms_server.playback.live import LiveTap
 from vms_server.playback.media import MediaError, Piece, remux_blocking
 from vms_server.playback.timeline import segments_between
 from vms_server.recording.models import ExportJob
+from vms_server.recording.service import RecordingService
 
 logger = logging.getLogger(__name__)
 EXPORT_OPTIONS = {"movflags": "+faststart"}
@@ -31,12 +35,20 @@ def to_us(value: dt.datetime) -> int:
 
 
 class PlaybackService:
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.sessions = app[keys.SESSIONS]
-        self.export_dir = app[keys.SETTINGS].data_dir / "exports"
+    """Footage lookup, clips and export jobs over the index; live and HLS taps on ingest's streams, owned here
+    and closed at shutdown."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], data_dir: Path, export_max_seconds: float,
+                 ingest: IngestService, recorder: RecordingService) -> None:
+        self.sessions = sessions
+        self.data_dir = data_dir
+        self.export_dir = data_dir / "exports"
         self.export_dir.mkdir(parents=True, exist_ok=True)
-        self.max_seconds = app[keys.SETTINGS].recording.export_max_seconds
+        self.max_seconds = export_max_seconds
+        self._ingest = ingest
+        self._recorder = recorder
+        self._live: dict[tuple[uuid.UUID, str], LiveTap] = {}
+        self._hls: dict[tuple[uuid.UUID, str], HlsTap] = {}
         self._jobs: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._progress: dict[uuid.UUID, float] = {}
         self._slots = asyncio.Semaphore(2)
@@ -49,7 +61,7 @@ class PlaybackService:
         async with self.sessions() as session:
             rows = await segments_between(session, camera_id, stream, start, end)
         pieces = [Piece(Path(r.volume) / r.path, to_us(r.start_at), to_us(r.end_at)) for r in rows]
-        recorder = self.app[keys.RECORDER].recorder(camera_id)
+        recorder = self._recorder.recorder(camera_id)
         current = recorder.open_file() if recorder is not None and recorder.stream == stream else None
         overlaps = current is not None and current[1] < to_us(end) and current[2] > to_us(start)
         if current is not None and overlaps and (not pieces or pieces[-1].start_us < current[1]):
@@ -131,29 +143,49 @@ class PlaybackService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for live in self._live.values():
+            live.stream.remove(live)
+        for hls in self._hls.values():
+            await asyncio.to_thread(hls.stop)
+        self._live.clear()
+        self._hls.clear()
 
     # --- live ---------------------------------------------------------------------------------------
-    def runtime(self, camera_id: uuid.UUID) -> CameraRuntime:
-        runtime = self.app[keys.RECORDER].ingest.runtimes.get(camera_id)
-        if runtime is None:
+    def stream(self, camera_id: uuid.UUID, role: str) -> Stream:
+        """A stream of a camera this server ingests. Raises NotReady for a camera it does not connect."""
+        if camera_id not in self._ingest.runtimes:
             raise NotReady("the camera is disabled or not connected by this server")
-        return runtime
+        return self._ingest.stream(camera_id, role)
 
     def tap(self, camera_id: uuid.UUID, role: str) -> LiveTap:
-        runtime = self.runtime(camera_id)
-        worker = runtime.worker(role)
-        key = f"live:{worker.role}"
-        tap = runtime.attachments.get(key)
+        stream = self.stream(camera_id, role)
+        key = (camera_id, stream.served_role)
+        tap = self._live.get(key)
         if tap is None:
-            tap = LiveTap(worker)
-            runtime.attachments[key] = tap
-        assert isinstance(tap, LiveTap)
+            tap = self._live[key] = LiveTap(stream)
+        return tap
+
+    def hls_tap(self, camera_id: uuid.UUID, role: str) -> HlsTap:
+        stream = self.stream(camera_id, role)
+        info = stream.info
+        if info is not None and info.codec == "mjpeg":
+            raise InvalidInput("HLS cannot carry MJPEG; use the WebSocket live view", code="unsupported")
+        key = (camera_id, stream.served_role)
+        tap = self._hls.get(key)
+        if tap is None or tap.stopped:
+            tap = self._hls[key] = HlsTap(stream, self.data_dir / "hls" / str(camera_id) / stream.served_role)
         return tap
 
 
 async def playback_context(app: web.Application) -> AsyncIterator[None]:
-    service = PlaybackService(app)
+    settings = app[keys.SETTINGS]
+    service = PlaybackService(app[keys.SESSIONS], settings.data_dir, settings.recording.export_max_seconds,
+                              app[keys.INGEST], app[keys.RECORDER])
     app[keys.PLAYBACK] = service
+    clips = ClipScheduler(app[keys.SESSIONS], settings.data_dir, service)
+    if settings.recording.enabled:
+        app[keys.EVENTS].subscribe(clips.on_event)
     await service.resume()
     yield
+    await clips.close()
     await service.close()

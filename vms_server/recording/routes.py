@@ -37,7 +37,7 @@ async def camera_status(call: Call[NoBody]) -> CameraStatus:
     camera_id = call.path_uuid("camera_id")
     async with call.app[keys.SESSIONS]() as session:
         await get_camera(session, camera_id, call.user)
-    body = call.app[keys.RECORDER].ingest.status(camera_id)  # the same body `camera.status` pushes
+    body = call.app[keys.INGEST].status(camera_id)  # the same body `camera.status` pushes
     if body is None:
         return CameraStatus(camera_id=camera_id, recording=False, streams=[])
     return CameraStatus.model_validate(body)

@@ -32,6 +32,9 @@ class CameraStatus(BaseModel):
     recording: bool = Field(description="A segment is being written now")
     recording_error: str | None = Field(None, description="Why recording failed last (disk full, I/O error); "
                                                           "cleared when a segment starts again")
+    motion_source: Literal["frames", "onvif"] | None = Field(
+        None, description="Where motion recording's motion comes from now: frame differencing on the sub stream, "
+                          "the camera's own ONVIF alarm, or nothing (motion recording off)")
     motion_error: str | None = Field(None, description="Why the camera's ONVIF motion events are not arriving")
     streams: list[StreamStatus]
 

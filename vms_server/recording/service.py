@@ -1,12 +1,11 @@
-"""The recording service (`app[keys.RECORDER]`): wires ingest workers to recorders, indexes segments,
-runs retention and the free-space threshold, and takes event triggers from analytics.
+"""The recording service (`app[keys.RECORDER]`): a recorder per camera on ingest's main stream, motion on the
+sub stream, the segment index, retention and the free-space threshold, and event triggers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 import uuid
@@ -16,15 +15,16 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.api.health import Component
+from vms_common.db.base import utcnow
 from vms_server import keys
-from vms_server.api.health import Component
-from vms_server.cameras.changes import CameraChanges
 from vms_server.cameras.models import Camera
-from vms_server.db.base import utcnow
+from vms_server.events.clips import CLIP_POST_S, CLIP_PRE_S
+from vms_server.events.sink import CreatedEvent
 from vms_server.ingest.health import StreamState
-from vms_server.ingest.manager import CameraRuntime, IngestManager
-from vms_server.ingest.worker import StreamWorker, WorkerOptions
+from vms_server.ingest.service import CameraRuntime, CameraSpec, IngestService
 from vms_server.recording.config import RecordingSettings, VolumeConfig
 from vms_server.recording.models import RecordingPolicy, RecordingSegment
 from vms_server.recording.motion import MotionDetector
@@ -34,6 +34,7 @@ from vms_server.recording.recovery import reconcile
 from vms_server.recording.schedule import ScheduleWindow
 from vms_server.recording.segments import SegmentResult
 from vms_server.recording.storage import VolumeSet, apply_retention, enforce_thresholds
+from vms_server.security.keystore import SecretBox
 
 logger = logging.getLogger(__name__)
 
@@ -47,101 +48,116 @@ def policy_of(row: RecordingPolicy | None) -> Policy:
 
 
 class RecordingService:
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.settings: RecordingSettings = app[keys.SETTINGS].recording
-        self.sessions = app[keys.SESSIONS]
-        configs = self.settings.volumes or [VolumeConfig(path=app[keys.SETTINGS].data_dir / "recordings")]
+    """A consumer of ingest: a recorder on each camera's main stream and motion on its sub stream, told by
+    ingest when a camera starts and stops; its own index writer, retention and free-space threshold."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: RecordingSettings, data_dir: Path,
+                 box: SecretBox, ingest: IngestService) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.ingest = ingest
+        self._box = box
+        configs = self.settings.volumes or [VolumeConfig(path=data_dir / "recordings")]
         self.volumes = VolumeSet(configs)
         self.rows: dict[uuid.UUID, RecordingPolicy] = {}
-        s = self.settings
-        self.ingest = IngestManager(
-            self.sessions, app[keys.SECRET_BOX], app[keys.HUB],
-            WorkerOptions(s.transport, s.open_timeout_s, s.read_timeout_s, s.backoff_initial_s, s.backoff_max_s),
-            transport_of=lambda cid: self.rows[cid].transport if cid in self.rows else None)
-        self.ingest.on_start.append(self._attach)
-        self.ingest.on_stop.append(self._detach)
-        self.ingest.status_fields.append(self._recording_field)
-        self._queue: asyncio.Queue[SegmentResult] = asyncio.Queue()
+        self.recorders: dict[uuid.UUID, Recorder] = {}
+        self._motion: dict[uuid.UUID, MotionDetector | OnvifMotion] = {}
+        ingest.transport_of = lambda cid: self.rows[cid].transport if cid in self.rows else None
+        ingest.add_listener(self)
+        ingest.add_status_field(self._recording_field)
+        self._queue: asyncio.Queue[SegmentResult | None] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._wake_cleanup = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._indexer_task: asyncio.Task[None] | None = None
+        self._cleanup_task: asyncio.Task[None] | None = None
         self.segments_indexed = 0
 
     async def start(self) -> None:
+        """Reconcile the index with the disks and load the policies; ingest connects the cameras later."""
         await reconcile(self.sessions, self.volumes)
         async with self.sessions() as session:
             await self.volumes.refresh_usage(session)
             self.rows = {r.camera_id: r for r in (await session.scalars(select(RecordingPolicy))).all()}
-        await self.ingest.sync()
-        for coro in (self._indexer(), self._cleanup_loop(), self._housekeeping(), self._heartbeats()):
-            self._tasks.append(asyncio.create_task(coro))
+        self._indexer_task = asyncio.create_task(self._indexer())
+        self._cleanup_task = asyncio.create_task(self._cleanup_loop())
 
     async def close(self) -> None:
-        await self.ingest.close()
-        await self._drain()
-        for task in self._tasks:
-            task.cancel()
+        """Index every segment finished before now (ingest has stopped, so the last ones are queued), then
+        stop. The indexer is told to finish rather than cancelled: cancelling it mid-commit lost a batch."""
+        if self._cleanup_task is not None:
+            self._cleanup_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._cleanup_task
+        if self._indexer_task is not None:
+            self._queue.put_nowait(None)
+            await self._indexer_task
 
-    # --- wiring -------------------------------------------------------------------------------------
-    def _attach(self, runtime: CameraRuntime) -> None:
+    # --- ingest listener ----------------------------------------------------------------------------
+    def camera_started(self, runtime: CameraRuntime) -> None:
         camera_id = runtime.spec.camera_id
         recorder = Recorder(str(camera_id), "main", self.volumes.pick, self.settings.segment_seconds,
                             self._sink, policy=policy_of(self.rows.get(camera_id)),
                             on_recording=lambda _on: self.ingest.notify(camera_id),
                             on_volume_error=self.volumes.mark_failed)
-        runtime.workers["main"].add(recorder)
-        runtime.attachments["recorder"] = recorder
-        self._update_motion(runtime)
+        self.recorders[camera_id] = recorder
+        self.ingest.stream(camera_id, "main").add(recorder)
+        self._update_motion(runtime.spec)
 
-    @staticmethod
-    def _recording_field(runtime: CameraRuntime) -> dict[str, Any]:
-        recorder: Recorder | None = runtime.attachments.get("recorder")
-        motion = runtime.attachments.get("motion")
+    def camera_stopped(self, runtime: CameraRuntime) -> None:
+        camera_id = runtime.spec.camera_id
+        recorder = self.recorders.pop(camera_id, None)
+        if recorder is not None:
+            self.ingest.stream(camera_id, "main").remove(recorder)
+        self._stop_motion(camera_id)
+
+    def _recording_field(self, camera_id: uuid.UUID) -> dict[str, Any]:
+        recorder = self.recorders.get(camera_id)
+        motion = self._motion.get(camera_id)
         return {"recording": bool(recorder is not None and recorder.current()),
                 "recording_error": recorder.error if recorder is not None else None,
+                "motion_source": self.motion_source(camera_id),
                 "motion_error": motion.error if isinstance(motion, OnvifMotion) else None}
 
-    def _detach(self, runtime: CameraRuntime) -> None:
-        motion = runtime.attachments.pop("motion", None)
-        if isinstance(motion, OnvifMotion):
-            motion.stop()
+    def motion_source(self, camera_id: uuid.UUID) -> str | None:
+        """Where the camera's motion comes from now: "frames", "onvif" or None (motion recording off)."""
+        motion = self._motion.get(camera_id)
+        if motion is None:
+            return None
+        return "onvif" if isinstance(motion, OnvifMotion) else "frames"
 
-    def _update_motion(self, runtime: CameraRuntime) -> None:
-        """Motion from keyframe differencing on the sub stream, or from the camera's ONVIF motion alarm."""
-        row = self.rows.get(runtime.spec.camera_id)
-        source = runtime.worker("sub")
-        current = runtime.attachments.pop("motion", None)
+    def _stop_motion(self, camera_id: uuid.UUID) -> None:
+        current = self._motion.pop(camera_id, None)
         if isinstance(current, MotionDetector):
-            source.remove(current)
+            self.ingest.stream(camera_id, "sub").remove(current)
         elif isinstance(current, OnvifMotion):
             current.stop()
-        if row is None or not row.motion:
+
+    def _update_motion(self, spec: CameraSpec) -> None:
+        """Motion from keyframe differencing on the sub stream, or from the camera's ONVIF motion alarm."""
+        camera_id = spec.camera_id
+        self._stop_motion(camera_id)
+        row = self.rows.get(camera_id)
+        recorder = self.recorders.get(camera_id)
+        if row is None or not row.motion or recorder is None:
             return
-        recorder: Recorder = runtime.attachments["recorder"]
 
         def on_motion(at_us: int) -> None:
             recorder.trigger("motion", at_us, recorder.policy.pre_s, recorder.policy.post_s)
 
-        spec = runtime.spec
         if row.motion_source == "onvif" and spec.onvif_url:
             sealed = spec.secret_sealed
-            box = self.app[keys.SECRET_BOX]
-            onvif = OnvifMotion(str(spec.camera_id), spec.onvif_url, spec.username,
+            box = self._box
+            onvif = OnvifMotion(str(camera_id), spec.onvif_url, spec.username,
                                 lambda: box.open(sealed) if sealed else None, on_motion)
             onvif.start()
-            runtime.attachments["motion"] = onvif
+            self._motion[camera_id] = onvif
             return
-        detector = MotionDetector(str(spec.camera_id), row.motion_sensitivity, on_motion,
-                                  mask=list(row.motion_mask or []))
-        source.add(detector)
-        runtime.attachments["motion"] = detector
+        detector = MotionDetector(str(camera_id), row.motion_sensitivity, on_motion, mask=list(row.motion_mask or []))
+        self.ingest.stream(camera_id, "sub").add(detector)
+        self._motion[camera_id] = detector
 
     def recorder(self, camera_id: uuid.UUID) -> Recorder | None:
-        runtime = self.ingest.runtimes.get(camera_id)
-        return runtime.attachments.get("recorder") if runtime is not None else None
+        return self.recorders.get(camera_id)
 
     async def policy_changed(self, camera_id: uuid.UUID) -> None:
         """Apply a saved policy at once (a transport change reconnects the camera)."""
@@ -152,12 +168,12 @@ class RecordingService:
             self.rows.pop(camera_id, None)
         else:
             self.rows[camera_id] = row
+        recorder = self.recorders.get(camera_id)
         runtime = self.ingest.runtimes.get(camera_id)
-        if runtime is not None:
-            recorder: Recorder = runtime.attachments["recorder"]
+        if recorder is not None and runtime is not None:
             recorder.policy = policy_of(row)
-            self._update_motion(runtime)
-        if (old.transport if old else None) != (row.transport if row else None):
+            self._update_motion(runtime.spec)
+        if (old.transport if old else None) != (row.transport if row else None) and self.ingest.enabled:
             await self.ingest.sync()
 
     def trigger(self, camera_id: uuid.UUID, reason: str, pre_s: float, post_s: float) -> bool:
@@ -169,11 +185,19 @@ class RecordingService:
         recorder.trigger(f"event:{reason}", time.time_ns() // 1000, max(0.0, pre_s), max(0.0, post_s))
         return True
 
+    def on_event(self, event: CreatedEvent) -> None:
+        """Event recording: the clip's span around each new event (subscribed to the events writer)."""
+        self.trigger(event.camera_id, event.event_type, CLIP_PRE_S, CLIP_POST_S)
+
     # --- index --------------------------------------------------------------------------------------
     def _sink(self, result: SegmentResult) -> None:
         """Called on an ingest thread when a segment is final."""
-        with contextlib.suppress(RuntimeError):
+        try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, result)
+        except RuntimeError:
+            # Only after the loop closed, which close() prevents by stopping ingest first; start-up
+            # reconciliation indexes the file.
+            logger.warning("segment %s finished after shutdown; indexed at the next start", result.path)
 
     async def _store(self, results: list[SegmentResult]) -> None:
         async with self.sessions.begin() as session:
@@ -188,28 +212,33 @@ class RecordingService:
         if any(v.room_bytes() < 0 for v in self.volumes.volumes):
             self._wake_cleanup.set()
 
-    async def _take_batch(self) -> list[SegmentResult]:
-        batch = [await self._queue.get()]
-        while not self._queue.empty() and len(batch) < 200:
-            batch.append(self._queue.get_nowait())
-        return batch
+    async def _take_batch(self) -> tuple[list[SegmentResult], bool]:
+        """Up to 200 queued segments, and whether the end marker was reached."""
+        batch: list[SegmentResult] = []
+        item = await self._queue.get()
+        while item is not None:
+            batch.append(item)
+            if self._queue.empty() or len(batch) >= 200:
+                return batch, False
+            item = self._queue.get_nowait()
+        return batch, True
 
     async def _indexer(self) -> None:
-        while True:
-            batch = await self._take_batch()
-            try:
-                await self._store(batch)
-            except Exception:
-                # The files are on disk; start-up reconciliation indexes them if this keeps failing.
-                logger.exception("cannot index %d segments", len(batch))
-                await asyncio.sleep(1)
-
-    async def _drain(self) -> None:
-        results = []
-        while not self._queue.empty():
-            results.append(self._queue.get_nowait())
-        if results:
-            await self._store(results)
+        """One writer for the index, batching what arrived meanwhile. Ends after the end marker, having
+        stored everything queued before it."""
+        done = False
+        while not done:
+            batch, done = await self._take_batch()
+            for attempt in range(3):
+                try:
+                    if batch:
+                        await self._store(batch)
+                    break
+                except Exception:
+                    # The files are on disk; start-up reconciliation indexes them if this keeps failing.
+                    logger.exception("cannot index %d segments (attempt %d)", len(batch), attempt + 1)
+                    if not done:
+                        await asyncio.sleep(1)
 
     # --- cleanup ------------------------------------------------------------------------------------
     async def run_cleanup(self) -> tuple[int, int]:
@@ -232,62 +261,21 @@ class RecordingService:
             except Exception:
                 logger.exception("cleanup failed")
 
-    async def _heartbeats(self) -> None:
-        """Contract 5: one watchdog entry per camera stream. A stream that is online but has passed no packet
-        for a while is stalled (a stuck thread or consumer); the remedy is reconnecting the camera. Streams
-        that are connecting or offline are idle: reconnecting them is the worker's own job."""
-        watchdog = self.app.get(keys.WATCHDOG)
-        if watchdog is None:
-            return
-        registered: set[str] = set()
-        stall = self.settings.read_timeout_s * 2 + 5
-        while True:
-            current: set[str] = set()
-            for camera_id, runtime in list(self.ingest.runtimes.items()):
-                for role, worker in runtime.workers.items():
-                    name = f"ingest:{camera_id}:{role}"
-                    current.add(name)
-                    if name not in registered:
-                        watchdog.register(name, functools.partial(self.ingest.restart, camera_id), stall,
-                                          is_idle=functools.partial(_not_online, worker))
-                    if worker.streaming(stall / 2):
-                        watchdog.heartbeat(name)
-            for name in registered - current:
-                watchdog.unregister(name)
-            registered = current
-            await asyncio.sleep(2.0)
-
-    async def _housekeeping(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.status_interval_s)
-            try:
-                await self.ingest.sync()
-                self.ingest.publish_all()
-            except Exception:
-                logger.exception("ingest sync failed")
-
-
-def _not_online(worker: StreamWorker) -> bool:
-    return worker.health.state is not StreamState.ONLINE
-
 
 def volume_of(service: RecordingService, segment: RecordingSegment) -> Path:
     return Path(segment.volume) / segment.path
 
 
 async def recording_context(app: web.Application) -> AsyncIterator[None]:
-    """Starts after the database, secrets and hub. With recording disabled, nothing connects to cameras."""
-    changes = CameraChanges()
-    app[keys.CAMERA_CHANGES] = changes
-    service = RecordingService(app)
+    """After ingest is created and before it connects cameras. With recording disabled, the service exists
+    (its routes answer) but nothing records."""
+    settings = app[keys.SETTINGS]
+    service = RecordingService(app[keys.SESSIONS], settings.recording, settings.data_dir, app[keys.SECRET_BOX],
+                               app[keys.INGEST])
     app[keys.RECORDER] = service
-    if app[keys.SETTINGS].recording.enabled:
+    if settings.recording.enabled:
         await service.start()
-
-        async def on_change(camera_id: uuid.UUID) -> None:
-            await service.ingest.sync()
-
-        changes.subscribe(on_change)
+        app[keys.EVENTS].subscribe(service.on_event)
         app.setdefault(keys.HEALTH_PROBES, []).append(recording_health)
     yield
     await service.close()
@@ -297,7 +285,7 @@ async def recording_health(app: web.Application) -> Component:
     """The recording line of /health/detailed: which cameras record, which streams are up, failing volumes."""
     service = app[keys.RECORDER]
     runtimes = list(service.ingest.runtimes.values())
-    recording = sum(1 for rt in runtimes if (rec := rt.attachments.get("recorder")) is not None and rec.current())
+    recording = sum(1 for rec in list(service.recorders.values()) if rec.current())
     streams = [w for rt in runtimes for w in rt.workers.values()]
     online = sum(1 for w in streams if w.health.state is StreamState.ONLINE)
     failing = [f"{v.path} ({v.failure})" for v in service.volumes.volumes if v.failing()]

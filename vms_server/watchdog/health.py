@@ -64,11 +64,11 @@ async def disk(app: web.Application, min_free: float) -> Probe:
 
 def cameras(app: web.Application) -> list[dict[str, Any]]:
     """Stream state of every camera this node ingests (contract 2 body, plus camera_id)."""
-    recorder = app.get(keys.RECORDER)
-    if recorder is None:
+    ingest = app.get(keys.INGEST)
+    if ingest is None:
         return []
     result = []
-    for camera_id, runtime in list(recorder.ingest.runtimes.items()):
+    for camera_id, runtime in list(ingest.runtimes.items()):
         for worker in runtime.workers.values():
             result.append({"camera_id": str(camera_id), **worker.health.snapshot()})
     return result

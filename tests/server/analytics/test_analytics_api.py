@@ -13,8 +13,8 @@ from tests.server.helpers import ApiClient
 from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.analytics.jobs import SourceQuality
+from vms_server.analytics.types import CameraRef
 from vms_server.audit.models import AuditEntry
-from vms_server.events.sink import CameraRef
 
 
 async def _camera(api: ApiClient, width: int | None = 1280, height: int | None = 720) -> dict[str, Any]:

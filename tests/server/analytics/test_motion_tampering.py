@@ -17,8 +17,7 @@ from vms_server.analytics.evaluation import Interval, run_model, scene_frames, s
 from vms_server.analytics.models.motion import MotionModel
 from vms_server.analytics.models.tampering import TamperingModel
 from vms_server.analytics.normaliser import letterbox
-from vms_server.analytics.types import Frame
-from vms_server.events.correlation import Rules
+from vms_server.analytics.types import Frame, Rules
 
 LOOP = 30.0
 T0 = 1_000_000.0

@@ -21,7 +21,6 @@ from vms_camsim import SimulatorConfig, SimulatorHandle
 from vms_camsim.config import AuthMode, CameraConfig, SceneKind, StreamConfig
 from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.analytics.config import AnalyticsSettings
 from vms_server.app import create_app
 from vms_server.cloudsync.models import OutboxItem
 from vms_server.cloudsync.service import state_row
@@ -33,11 +32,9 @@ LOOP = 20.0
 @pytest.fixture
 async def api_fast(tmp_path: Path, db_url: str, aiohttp_client: Any) -> AsyncIterator[ApiClient]:
     """The real app with short jobs (2 s) so events come quickly."""
-    settings = make_settings(tmp_path / "data", db_url)
+    settings = make_settings(tmp_path / "data", db_url, analytics={"segment_s": 2.0})
     seeded = await seed(settings)
-    app = create_app(settings)
-    app[keys.ANALYTICS_SETTINGS] = AnalyticsSettings(segment_s=2.0)
-    client = await aiohttp_client(app)
+    client = await aiohttp_client(create_app(settings))
     yield ApiClient(client, seeded)
 
 

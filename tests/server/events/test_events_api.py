@@ -16,9 +16,8 @@ from sqlalchemy import select
 from tests.server.helpers import ApiClient
 from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.analytics.types import Detection, Priority
+from vms_server.analytics.types import CameraRef, Detection, Priority
 from vms_server.audit.models import AuditEntry
-from vms_server.events.sink import CameraRef
 
 
 async def _camera(api: ApiClient, name: str = "door") -> dict[str, Any]:

@@ -252,8 +252,8 @@ async def test_a_full_disk_moves_recording_to_another_volume_without_dropping_th
     service = app[keys.RECORDER]
 
     def writer() -> Any:
-        runtime = service.ingest.runtimes.get(uuid.UUID(camera_id))
-        return runtime.attachments["recorder"].writer if runtime is not None else None
+        recorder = service.recorder(uuid.UUID(camera_id))
+        return recorder.writer if recorder is not None else None
 
     await wait_for(lambda: writer() is not None and writer().volume == tiny_disk and writer().frames > 20)
     await asyncio.to_thread(fill_up, tiny_disk / "ballast")

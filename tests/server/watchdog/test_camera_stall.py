@@ -60,7 +60,7 @@ async def test_a_stalled_camera_stream_is_reconnected_and_reported(api: ApiClien
     config = SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[camera(sub=None)])
     async with SimulatorHandle.start(config) as sim:
         camera_id = uuid.UUID(await add_camera(api, sim.rtsp_url("cam1", "main")))
-        ingest = api.client.app[keys.RECORDER].ingest
+        ingest = api.client.app[keys.INGEST]
 
         def streaming() -> bool:
             runtime = ingest.runtimes.get(camera_id)

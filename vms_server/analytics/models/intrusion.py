@@ -19,8 +19,7 @@ from vms_server.analytics.jobs import VideoJob
 from vms_server.analytics.models._frames import new_frames, small_grey
 from vms_server.analytics.models.person_detector import PersonBox, PersonDetector, load_person_detector
 from vms_server.analytics.tracker import Tracker
-from vms_server.analytics.types import Detection, Frame, Priority
-from vms_server.events.correlation import Rules
+from vms_server.analytics.types import Detection, Frame, Priority, Rules
 
 
 class PersonModelConfig(ModelConfig):

@@ -1,8 +1,8 @@
 """From detections to events: confidence filter, continuation across segments (same tracking id or key),
 merging of duplicates within a window, minimum duration and object persistence.
 
-Pure logic with no I/O: the event service feeds it and stores what it says. Time is the frames' time,
-not the wall clock, so replaying footage gives the same events.
+Pure logic with no I/O: analytics feeds it (`analytics.feed`) and the events writer stores what it says.
+Time is the frames' time, not the wall clock, so replaying footage gives the same events.
 """
 
 from __future__ import annotations
@@ -12,17 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vms_server.analytics.types import Detection
-
-
-@dataclass(frozen=True, slots=True)
-class Rules:
-    """How one model's detections become events."""
-
-    confidence: float = 0.5
-    min_duration_s: float = 2.0
-    merge_gap_s: float = 2.0  # a pause shorter than this continues the same event
-    min_hits: int = 3  # object persistence: detections needed before an event is raised
+from vms_server.analytics.types import Detection, Rules
 
 
 @dataclass
