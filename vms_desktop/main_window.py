@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QByteArray, QRect, Qt, QTimer
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QRect, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -251,6 +251,9 @@ class MainWindow(QMainWindow):
             if isinstance(wall, VideoWall):
                 wall.set_active(index == current)
         self.playback.attach(self.wall)
+        # The PTZ dock and the tree follow the selected tile of the tab now shown: they kept steering the
+        # camera of the previous tab's tile.
+        self.tile_selected(self.wall.selected if self.wall is not None else None)
 
     def add_layout(self, layout: Layout) -> VideoWall:
         wall = VideoWall(self.client, self.resource_model.cameras, layout)
@@ -282,11 +285,28 @@ class MainWindow(QMainWindow):
         self.extra_windows.append(window)
         return window
 
-    def tile_selected(self, tile: Any) -> None:
-        camera = self.resource_model.cameras.get(tile.camera_id or "", {})
-        self.ptz_panel.set_camera(tile.camera_id, str(camera.get("name", "")), bool(camera.get("ptz")))
-        self.playback.set_camera(tile.camera_id)
+    def tile_selected(self, tile: VideoTile | None) -> None:
+        """PTZ dock, timeline and resource tree follow the selected tile (or none)."""
+        camera_id = tile.camera_id if tile is not None else None
+        camera = self.resource_model.cameras.get(camera_id or "", {})
+        self.ptz_panel.set_camera(camera_id, str(camera.get("name", "")), bool(camera.get("ptz")))
+        self.playback.set_camera(camera_id)
+        self._select_in_tree(camera_id)
         self._update_markers()
+
+    def _select_in_tree(self, camera_id: str | None) -> None:
+        item = self.resource_model.camera_items.get(camera_id or "")
+        view = self.tree.view
+        selection = view.selectionModel()
+        if item is None:
+            selection.clearSelection()
+            return
+        index = self.tree.proxy.mapFromSource(item.index())
+        if index.isValid():
+            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            view.scrollTo(index)
+        else:  # hidden by the search text
+            selection.clearSelection()
 
     def _update_markers(self, *_: object) -> None:
         self.playback.set_event_markers(self.events.model.events)
@@ -306,15 +326,21 @@ class MainWindow(QMainWindow):
             self.commands.trigger(action, False)
 
     def play_event(self, event: dict[str, Any]) -> None:
-        """Show the event's camera in the selected tile (or the first one) at the event's time."""
-        wall = self.wall
+        """Show the event's camera at the event's time: in its tile if the wall shows it, else in a free
+        tile, else in a new "Events" tab. It used to replace the selected tile's camera without asking (the
+        PTZ camera vanished from the operator's wall)."""
         camera_id = str(event.get("camera_id", ""))
-        if wall is None or camera_id not in self.resource_model.cameras:
+        if self.wall is None or camera_id not in self.resource_model.cameras:
             return
-        tile = wall.selected or next(iter(sorted(wall.tiles.items())))[1]
-        if tile.camera_id != camera_id:
-            wall.drop_cameras(tile.row, tile.col, [camera_id])
-            tile = wall.tiles[(tile.row, tile.col)]
+        wall = self.wall
+        tile = wall.show_camera(camera_id)
+        if tile is None:
+            layout = Layout.grid(4, "Events")
+            layout.place(camera_id)
+            wall = self.add_layout(layout)
+            tile = wall.tile_of(camera_id)
+            if tile is None:
+                return
         wall.select(tile.row, tile.col)
         box = (event.get("detection") or {}).get("bounding_box")
         tile.show_event(tuple(box) if box and len(box) == 4 else None, str(event.get("event_type", "")))

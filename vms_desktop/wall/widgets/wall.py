@@ -114,13 +114,36 @@ class VideoWall(QWidget):
         tile.deleteLater()
 
     def drop_cameras(self, row: int, col: int, camera_ids: list[str]) -> None:
-        """Cameras dropped on a tile: the first goes there, the rest (a zone) fill free tiles."""
+        """Cameras dropped on a tile: the first goes there, the rest (a zone) fill free tiles.
+
+        A site or zone drop skips the cameras the wall already shows: dropping the whole site after placing
+        a few of its cameras by hand put those cameras on the wall twice."""
         known = [c for c in camera_ids if c in self.cameras]
+        if len(known) > 1:
+            shown = {i.camera_id for i in self.layout_model.items}
+            known = [c for c in known if c not in shown]
         if not known:
             return
         self.layout_model.place_many(known, row, col)
         self.rebuild()
         self.sig_layout_changed.emit(self.layout_model)
+
+    def tile_of(self, camera_id: str) -> VideoTile | None:
+        return next((t for _, t in sorted(self.tiles.items()) if t.camera_id == camera_id), None)
+
+    def show_camera(self, camera_id: str) -> VideoTile | None:
+        """The tile showing this camera, or a free tile it is put in; None when the wall is full.
+
+        Never replaces another camera: an event opened this way once took the PTZ camera off the wall."""
+        tile = self.tile_of(camera_id)
+        if tile is not None or camera_id not in self.cameras:
+            return tile
+        item = self.layout_model.place(camera_id)
+        if item is None:
+            return None
+        self.rebuild()
+        self.sig_layout_changed.emit(self.layout_model)
+        return self.tiles.get((item.row, item.col))
 
     def span_tile(self, row: int, col: int, rows: int, cols: int) -> bool:
         """Let a tile cover rows x cols cells (tiles underneath leave the layout). False if it does not fit."""
