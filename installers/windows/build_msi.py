@@ -45,7 +45,7 @@ class Product:
 PRODUCTS = {
     "server": Product("vms-server", HERE / "vms-server.wxs", ("vms-server-service.exe",),
                       ("vms-server.exe", "vms-camsim.exe", "vms-server-service.exe", "_internal/python311.dll",
-                       "_internal/vms_server/analytics/models/weights/NOTICE-person-detector.txt",
+                       "_internal/vms_server/analytics/plugins/weights/NOTICE-person-detector.txt",
                        "_internal/vms_server/db/migrations/versions/0001_initial_schema.py")),
     "desktop": Product("vms-desktop", HERE / "vms-desktop.wxs", ("vms-desktop.exe",),
                        ("vms-desktop.exe", "_internal/python311.dll",

@@ -52,7 +52,7 @@ def test_version_and_help_from_the_bundle(server_bundle: Path, tmp_path: Path) -
 
 def test_bundle_ships_models_and_migrations(server_bundle: Path) -> None:
     internal = server_bundle / "_internal"
-    weights = internal / "vms_server" / "analytics" / "models" / "weights"
+    weights = internal / "vms_server" / "analytics" / "plugins" / "weights"
     assert (weights / "person_ssdlite_mobilenet_v2.onnx").stat().st_size > 1_000_000
     versions = internal / "vms_server" / "db" / "migrations" / "versions"
     assert (versions / "0001_initial_schema.py").is_file()

@@ -15,16 +15,16 @@ ENTRY_POINT_GROUP = "vms.analytics"
 
 # name -> "module:Class"; the order is the requirements table's.
 BUILTIN: dict[str, str] = {
-    "intrusion": "vms_server.analytics.models.intrusion:IntrusionModel",
-    "motion": "vms_server.analytics.models.motion:MotionModel",
-    "tampering": "vms_server.analytics.models.tampering:TamperingModel",
-    "fire_smoke": "vms_server.analytics.models.fire_smoke:FireSmokeModel",
-    "crowd": "vms_server.analytics.models.crowd:CrowdModel",
-    "missing_object": "vms_server.analytics.models.missing_object:MissingObjectModel",
-    "abnormal_behavior": "vms_server.analytics.models.abnormal_behavior:AbnormalBehaviorModel",
-    "fallen": "vms_server.analytics.models.fallen:FallenModel",
-    "tailgating": "vms_server.analytics.models.tailgating:TailgatingModel",
-    "anpr": "vms_server.analytics.models.anpr:AnprModel",
+    "intrusion": "vms_server.analytics.plugins.intrusion:IntrusionModel",
+    "motion": "vms_server.analytics.plugins.motion:MotionModel",
+    "tampering": "vms_server.analytics.plugins.tampering:TamperingModel",
+    "fire_smoke": "vms_server.analytics.plugins.fire_smoke:FireSmokeModel",
+    "crowd": "vms_server.analytics.plugins.crowd:CrowdModel",
+    "missing_object": "vms_server.analytics.plugins.missing_object:MissingObjectModel",
+    "abnormal_behavior": "vms_server.analytics.plugins.abnormal_behavior:AbnormalBehaviorModel",
+    "fallen": "vms_server.analytics.plugins.fallen:FallenModel",
+    "tailgating": "vms_server.analytics.plugins.tailgating:TailgatingModel",
+    "anpr": "vms_server.analytics.plugins.anpr:AnprModel",
 }
 
 

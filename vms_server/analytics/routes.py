@@ -15,12 +15,12 @@ from vms_common.auth.roles import Role
 from vms_common.errors import InvalidInput, NotFound
 from vms_server import keys
 from vms_server.analytics.jobs import SourceQuality
+from vms_server.analytics.models import CameraAnalytics, CustomerAnalytics
 from vms_server.analytics.types import Priority
 from vms_server.api.context import actor_of
 from vms_server.audit.service import record
 from vms_server.cameras import service as cameras
 from vms_server.cameras.models import Camera
-from vms_server.events.models import CameraAnalytics, CustomerAnalytics
 
 router = ApiRouter()
 TAGS = ["analytics"]

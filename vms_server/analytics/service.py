@@ -22,6 +22,7 @@ from vms_server.analytics.base import AnalyticsModel, CameraContext
 from vms_server.analytics.config import AnalyticsSettings
 from vms_server.analytics.feed import EventFeed, EventWriter
 from vms_server.analytics.jobs import SourceQuality, VideoJob
+from vms_server.analytics.models import CameraAnalytics, CustomerAnalytics
 from vms_server.analytics.normaliser import FrameSource, RtspSource
 from vms_server.analytics.pipeline import CameraPipeline, CameraPlan
 from vms_server.analytics.queues import InProcessQueue, JobQueue
@@ -31,7 +32,6 @@ from vms_server.analytics.types import CameraRef, Rules
 from vms_server.analytics.workers import JobResult, WorkerPool, priority_of
 from vms_server.cameras.models import Camera
 from vms_server.config.service import ConfigService
-from vms_server.events.models import CameraAnalytics, CustomerAnalytics
 from vms_server.ingest.service import IngestService
 from vms_server.security.keystore import SecretBox
 from vms_server.watchdog.service import WatchdogService

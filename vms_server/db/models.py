@@ -1,12 +1,13 @@
 """Imports every domain's models so that `Base.metadata` is complete (migrations, tests)."""
 
+from vms_server.analytics.models import CameraAnalytics, CustomerAnalytics
 from vms_server.audit.models import AuditEntry
 from vms_server.auth.models import RefreshToken, User, user_sites
 from vms_server.cameras.models import Camera, CameraGroup, CameraStream, Tag, camera_group_members, camera_tags
 from vms_server.cloudsync.models import OutboxItem, SyncState
 from vms_server.config.models import ConfigValue, ConfigVersion
 from vms_server.db.base import Base
-from vms_server.events.models import CameraAnalytics, CustomerAnalytics, Event, EventNote
+from vms_server.events.models import Event, EventNote
 from vms_server.layouts.models import SharedLayout
 from vms_server.licensing.models import LicenceRecord
 from vms_server.org.models import Building, Customer, Floor, Site, Zone

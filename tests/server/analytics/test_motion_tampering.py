@@ -14,9 +14,9 @@ import pytest
 from vms_camsim.config import SceneKind
 from vms_camsim.scenes import make_scene
 from vms_server.analytics.evaluation import Interval, run_model, scene_frames, score, truth_intervals
-from vms_server.analytics.models.motion import MotionModel
-from vms_server.analytics.models.tampering import TamperingModel
 from vms_server.analytics.normaliser import letterbox
+from vms_server.analytics.plugins.motion import MotionModel
+from vms_server.analytics.plugins.tampering import TamperingModel
 from vms_server.analytics.types import Frame, Rules
 
 LOOP = 30.0

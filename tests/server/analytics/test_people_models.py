@@ -16,9 +16,9 @@ from vms_camsim.config import SceneKind
 from vms_camsim.scenes import ZONES, make_scene
 from vms_server.analytics.base import CameraContext
 from vms_server.analytics.evaluation import Interval, jobs_of, run_model, scene_frames, score, truth_intervals
-from vms_server.analytics.models.crowd import CrowdModel
-from vms_server.analytics.models.intrusion import SHARED, IntrusionModel
-from vms_server.analytics.models.person_detector import (
+from vms_server.analytics.plugins.crowd import CrowdModel
+from vms_server.analytics.plugins.intrusion import SHARED, IntrusionModel
+from vms_server.analytics.plugins.person_detector import (
     HogDetector,
     SsdDetector,
     YoloV8Detector,
@@ -131,7 +131,7 @@ def vtest() -> list[Frame]:
 
 def test_bundled_ssdlite_finds_pedestrians_in_real_footage(vtest: list[Frame]) -> None:
     path = bundled_model()
-    assert path is not None, "vms_server/analytics/models/weights/person_ssdlite_mobilenet_v2.onnx is missing"
+    assert path is not None, "vms_server/analytics/plugins/weights/person_ssdlite_mobilenet_v2.onnx is missing"
     detector = load_person_detector(None)
     assert isinstance(detector, SsdDetector)
     assert detector.providers == ["CPUExecutionProvider"]

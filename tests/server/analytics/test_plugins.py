@@ -49,7 +49,7 @@ def test_third_party_model_through_an_entry_point(tmp_path: Path, monkeypatch: p
     assert names[:10] == ["intrusion", "motion", "tampering", "fire_smoke", "crowd", "missing_object",
                           "abnormal_behavior", "fallen", "tailgating", "anpr"]
     assert "brightness" in names
-    assert registry.get("motion").__module__ == "vms_server.analytics.models.motion"  # built-ins are not shadowed
+    assert registry.get("motion").__module__ == "vms_server.analytics.plugins.motion"  # built-ins are not shadowed
     model = registry.get("brightness")()
     frames = list(scene_frames(make_scene(SceneKind.TAMPER), 30, loop_seconds=30, width=160, height=120))
     ctx = CameraContext(uuid.uuid4(), NoConfig())

@@ -12,7 +12,7 @@ from vms_camsim.config import SceneKind
 from vms_camsim.scenes import make_scene
 from vms_server.analytics.base import CameraContext
 from vms_server.analytics.evaluation import jobs_of, scene_frames
-from vms_server.analytics.models.motion import MotionModel
+from vms_server.analytics.plugins.motion import MotionModel
 from vms_server.analytics.queues import InProcessQueue, JobQueue
 from vms_server.analytics.redis_queue import RedisStreamQueue
 from vms_server.analytics.tracker import Tracker

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from vms_server.analytics.base import AnalyticsModel, CameraContext, ModelConfig, Requirements
 from vms_server.analytics.jobs import VideoJob
-from vms_server.analytics.models._frames import new_frames, small_grey
+from vms_server.analytics.plugins._frames import new_frames, small_grey
 from vms_server.analytics.types import Detection, Frame, Image, Priority, Rules
 
 REASONS = ("covered", "defocus", "redirected", "global_change")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vms_server.analytics.base import Requirements
-from vms_server.analytics.models._declared import DeclaredModel
+from vms_server.analytics.plugins._declared import DeclaredModel
 from vms_server.analytics.types import Priority
 
 

@@ -16,8 +16,8 @@ from pydantic import Field
 
 from vms_server.analytics.base import FULL_FRAME, AnalyticsModel, CameraContext, ModelConfig, Requirements, Zone
 from vms_server.analytics.jobs import VideoJob
-from vms_server.analytics.models._frames import new_frames, small_grey
-from vms_server.analytics.models.person_detector import PersonBox, PersonDetector, load_person_detector
+from vms_server.analytics.plugins._frames import new_frames, small_grey
+from vms_server.analytics.plugins.person_detector import PersonBox, PersonDetector, load_person_detector
 from vms_server.analytics.tracker import Tracker
 from vms_server.analytics.types import Detection, Frame, Priority, Rules
 

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from vms_server.analytics.base import CameraContext, Requirements
 from vms_server.analytics.jobs import VideoJob
-from vms_server.analytics.models.intrusion import PersonModel, PersonModelConfig, centre
+from vms_server.analytics.plugins.intrusion import PersonModel, PersonModelConfig, centre
 from vms_server.analytics.types import Detection, Priority, Rules
 
 

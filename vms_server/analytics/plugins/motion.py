@@ -9,7 +9,7 @@ from pydantic import Field
 
 from vms_server.analytics.base import FULL_FRAME, AnalyticsModel, CameraContext, ModelConfig, Requirements, Zone
 from vms_server.analytics.jobs import VideoJob
-from vms_server.analytics.models._frames import new_frames, small_grey, zone_mask
+from vms_server.analytics.plugins._frames import new_frames, small_grey, zone_mask
 from vms_server.analytics.types import Detection, Frame, Priority, Rules
 
 

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from vms_server.analytics.models import weights
 from vms_server.analytics.onnx_runtime import SESSIONS
+from vms_server.analytics.plugins import weights
 from vms_server.analytics.types import Box, Image
 
 logger = logging.getLogger(__name__)
