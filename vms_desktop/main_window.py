@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self._tasks: set[asyncio.Future[Any]] = set()
         self.recording: dict[str, bool] = {}  # camera id -> a segment is being written (status pushes)
         self.joysticks: SdlJoysticks | None = None
+        self._lost_connection = False  # the push channel went down: refresh what may be stale when back
         self.connection = QLabel("Connecting…")
         self.statusBar().addPermanentWidget(self.connection)
         self.hub.sig_connected.connect(self._connection_changed)
@@ -173,6 +174,18 @@ class MainWindow(QMainWindow):
 
     def _connection_changed(self, connected: bool) -> None:
         self.connection.setText("Connected" if connected else "Reconnecting to the server…")
+        if not connected:
+            self._lost_connection = True
+        elif self._lost_connection:
+            self._lost_connection = False
+            self._spawn(self._after_reconnect())
+
+    async def _after_reconnect(self) -> None:
+        """What changed while the server was away never arrived as pushes: recording state and camera status
+        (REC dots and tree), and the PTZ presets of the camera in the dock, are fetched again."""
+        if self.ptz.camera_id is not None:
+            self._spawn(self.ptz.load_presets())
+        await asyncio.gather(*(self._refresh_status(c) for c in list(self.resource_model.cameras)))
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -103,7 +103,7 @@ async def test_api_answers_of_a_restarting_server_are_unreachable(serve: Serve) 
 
 
 def test_retries_start_at_half_a_second_and_stop_growing_at_five() -> None:
-    from vms_desktop.video.live import retry_delays
+    from vms_desktop.client.api import retry_delays
 
     delays = retry_delays()
     assert [next(delays) for _ in range(7)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -18,6 +18,19 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 
 logger = logging.getLogger(__name__)
+# What a proxy or the server itself answers while the server restarts: a pause, not a refusal.
+RESTARTING_STATUSES = frozenset({502, 503, 504})
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 5.0
+
+
+def retry_delays() -> Iterator[float]:
+    """Reconnection backoff: 0.5 s, doubling, capped at 5 s. A restarted server is back within seconds; the
+    old 8-10 s cap left pictures away ~15 s after the server was up again."""
+    delay = RETRY_FIRST_S
+    while True:
+        yield delay
+        delay = min(delay * 2, RETRY_MAX_S)
 
 
 class ClientError(Exception):
@@ -202,6 +215,8 @@ class VmsClient:
                         continue
                     if resp.status >= 400:
                         message, code = _error_message(await self._json_or_none(resp), resp.status)
+                        if resp.status in RESTARTING_STATUSES:
+                            raise Unreachable(f"the server is not available ({message})", status=resp.status)
                         raise ServerError(message, status=resp.status, code=code)
                     return await resp.read()
             except (aiohttp.ClientConnectionError, TimeoutError) as exc:
@@ -235,4 +250,6 @@ class VmsClient:
         message, code = _error_message(data, status)
         if status == 401:
             raise AuthFailed(message, status=status, code=code)
+        if status in RESTARTING_STATUSES:
+            raise Unreachable(f"the server is not available ({message}); retrying", status=status, code=code)
         raise ServerError(message, status=status, code=code)

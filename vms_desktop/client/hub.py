@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from PySide6.QtCore import QObject, Signal
 
-from vms_desktop.client.api import ClientError, SessionExpired, VmsClient
+from vms_desktop.client.api import ClientError, SessionExpired, VmsClient, retry_delays
 
 logger = logging.getLogger(__name__)
 
@@ -49,20 +49,19 @@ class HubClient(QObject):
             self.sig_connected.emit(value)
 
     async def _run(self) -> None:
-        delay = 0.5
+        delays = retry_delays()
         while True:
             try:
                 await self._session()
-                delay = 0.5
+                delays = retry_delays()
             except SessionExpired as exc:
                 self._set_connected(False)
                 self.sig_session_expired.emit(exc.message)
                 return
             except (aiohttp.ClientError, ClientError, OSError, TimeoutError) as exc:
-                logger.info("push channel down (%s); retrying in %.1f s", exc, delay)
+                logger.info("push channel down (%s); retrying", exc)
             self._set_connected(False)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            await asyncio.sleep(next(delays))
 
     async def _session(self) -> None:
         try:

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from PySide6.QtCore import QObject, Signal
 
-from vms_desktop.client.api import ClientError, VmsClient
+from vms_desktop.client.api import RESTARTING_STATUSES, ClientError, SessionExpired, VmsClient, retry_delays
 from vms_desktop.video.decoder import DecodeWorker, Probe
 from vms_desktop.video.frames import FrameSink
 from vms_desktop.video.messages import redact
@@ -82,27 +82,44 @@ class LiveFeed(QObject):
             worker.stop()
 
     async def _run(self) -> None:
-        delay = 0.5
+        delays = retry_delays()
+        refreshed = False  # a 401 is answered with one token refresh before the tile says "Not authorised"
         while True:
             self._set_state("connecting", "connecting to the server")
             try:
                 if await self._session():
-                    delay = 0.5
+                    delays, refreshed = retry_delays(), False
             except aiohttp.WSServerHandshakeError as exc:
                 # Never str(exc): it holds the URL with the access token.
                 logger.debug("live view of camera %s refused: HTTP %s", self.camera_id, exc.status)
-                state, message = _HANDSHAKE_STATES.get(
-                    exc.status, ("error", f"the server could not start the live view (HTTP {exc.status})"))
-                if exc.status == 401:
-                    with contextlib.suppress(ClientError):
-                        await self.client.refresh()
-                self._set_state(state, message)
+                if exc.status == 401 and not refreshed:
+                    refreshed = True
+                    if await self._refresh():
+                        continue  # at once, with the new token
+                elif exc.status in RESTARTING_STATUSES:
+                    self._set_state("unreachable", "the server is restarting; retrying")
+                else:
+                    state, message = _HANDSHAKE_STATES.get(
+                        exc.status, ("error", f"the server could not start the live view (HTTP {exc.status})"))
+                    self._set_state(state, message)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 logger.debug("live view of camera %s: %s", self.camera_id, redact(repr(exc)))
                 self._set_state("unreachable", "retrying")
             self._stop_worker()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 8.0)
+            await asyncio.sleep(next(delays))
+
+    async def _refresh(self) -> bool:
+        """Right after a server restart the old access token may be refused once: refresh it rather than
+        tell the operator "Not authorised" (the tiles said so for 5-10 s after every restart)."""
+        try:
+            await self.client.refresh()
+        except SessionExpired as exc:
+            self._set_state("unauthorised", exc.message)
+            return False
+        except ClientError:
+            self._set_state("unreachable", "retrying")
+            return False
+        return True
 
     async def _session(self) -> bool:
         url = self.client.ws_url(f"/api/v1/cameras/{self.camera_id}/live/ws", {"stream": self.stream})
