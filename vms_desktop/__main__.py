@@ -6,15 +6,20 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vms_desktop.client.api import VmsClient
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
     from vms_desktop.client.discovery import ServerBrowser
     from vms_desktop.login.dialogs.login_dialog import LoginDialog
+    from vms_desktop.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +71,6 @@ async def _run(args: argparse.Namespace) -> int:
 
     from vms_desktop.client.credentials import CredentialStore
     from vms_desktop.client.discovery import ServerBrowser
-    from vms_desktop.joystick.sdl import SdlJoysticks
     from vms_desktop.login.dialogs.login_dialog import LoginDialog
     from vms_desktop.main_window import MainWindow
     from vms_desktop.store import LocalStore
@@ -86,14 +90,48 @@ async def _run(args: argparse.Namespace) -> int:
         logger.info("login cancelled; exiting")
         return 1
     store = LocalStore(args.state)
-    window = MainWindow(client, store)
-    joysticks = SdlJoysticks(window.commands, args.joysticks, store, window.user)
+    return await run_window(app, MainWindow(client, store), args.joysticks)
+
+
+def install_quit_signals(loop: asyncio.AbstractEventLoop, quit_: Callable[[], None]) -> None:
+    """SIGTERM and SIGINT end the session through `quit_` on the loop (the same path as closing the window,
+    so feeds stop and the tokens stay valid). Installed after the joysticks, and SDL is told to keep out
+    (`SDL_NO_SIGNAL_HANDLERS`): SDL's own handlers swallowed SIGTERM and the client ignored it for 20 s."""
+    def on_signal(signum: int) -> None:
+        logger.info("%s received: stopping", signal.Signals(signum).name)
+        quit_()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            signal.signal(signum, lambda n, _: loop.call_soon_threadsafe(on_signal, n))
+
+
+async def run_window(app: QApplication, window: MainWindow, joysticks_dir: Path | None) -> int:
+    """The logged-in part of the session: the main window until it is closed or a signal ends it."""
+    from vms_desktop.joystick.sdl import SdlJoysticks
+
+    joysticks = SdlJoysticks(window.commands, joysticks_dir, window.store, window.user)
     joysticks.start()
     window.joysticks = joysticks
-    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    closed: asyncio.Future[None] = loop.create_future()
     app.lastWindowClosed.connect(lambda: _resolve(closed, None))
+
+    def quit_() -> None:
+        window.close()
+        _resolve(closed, None)
+
+    install_quit_signals(loop, quit_)
     window.show_initial()
-    await window.load()
+    loading = asyncio.ensure_future(window.load())
+    await asyncio.wait([loading, closed], return_when=asyncio.FIRST_COMPLETED)
+    if closed.done() and not loading.done():
+        loading.cancel()  # a signal during a slow load (server away) must not wait for it
+    await asyncio.gather(loading, return_exceptions=True)
+    if loading.done() and not loading.cancelled() and loading.exception() is not None:
+        raise loading.exception()  # type: ignore[misc]
     await closed
     joysticks.stop()
     await window.shutdown()

@@ -40,6 +40,9 @@ class SdlJoysticks(QObject):
         """Open every connected joystick; returns how many. Zero without pygame or devices."""
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        # SDL would install SIGINT/SIGTERM handlers that turn the signal into an SDL_QUIT event nobody reads:
+        # the client then ignored SIGTERM. The client handles signals itself (vms_desktop.__main__).
+        os.environ["SDL_NO_SIGNAL_HANDLERS"] = "1"
         try:
             import pygame
         except ImportError:
