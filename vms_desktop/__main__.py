@@ -135,6 +135,9 @@ async def run_window(app: QApplication, window: MainWindow, joysticks_dir: Path 
     await closed
     joysticks.stop()
     await window.shutdown()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signum)
     return 0
 
 
