@@ -8,6 +8,7 @@ contract's way to seek.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -16,7 +17,8 @@ from typing import Any
 import av
 from PySide6.QtCore import QObject, Signal
 
-from vms_desktop.client.api import VmsClient
+from vms_desktop.client.api import ClientError, VmsClient
+from vms_desktop.events.models.event_model import parse_time
 from vms_desktop.playback.models.clock import PlaybackClock
 from vms_desktop.video.decoder import to_qimage
 from vms_desktop.video.frames import Frame, FrameSink
@@ -24,6 +26,8 @@ from vms_desktop.video.messages import playback_error, redact
 
 logger = logging.getLogger(__name__)
 LOOKAHEAD_US = 6 * 3600 * 1_000_000  # request this far; the stream ends where the recording ends
+SERVED_LOOKUP_US = 3600 * 1_000_000  # where a stream from a gap begins: the next range within this
+SERVED_LOOKUP_TIMEOUT_S = 3.0  # a silent server: play anyway (the playback request says why it fails)
 
 
 def iso(us: int) -> str:
@@ -48,6 +52,7 @@ class PlaybackFeed(QObject):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Future[None] | None = None
 
     def _status(self, state: str, message: str) -> None:
         """From the playback thread: the signal is emitted on the UI thread, never here."""
@@ -56,20 +61,56 @@ class PlaybackFeed(QObject):
 
     def start(self) -> None:
         start_us = self.clock.position_us()
-        url = self.client.url(f"/api/v1/cameras/{self.camera_id}/playback.mp4", {
-            "start": iso(start_us), "end": iso(start_us + LOOKAHEAD_US), "stream": self.stream,
-            "access_token": self.client.tokens.access_token if self.client.tokens else ""})
         self.sig_status.emit("connecting", "loading recording")
         try:
             self._loop = asyncio.get_running_loop()
         except RuntimeError:  # started outside the loop (scripts): statuses from the thread are dropped
             self._loop = None
-        self._thread = threading.Thread(target=self._run, args=(url, start_us, self.clock.generation),
+            self._start_thread(start_us, start_us, self.clock.generation)
+            return
+        self._task = asyncio.ensure_future(self._begin(start_us, self.clock.generation))
+
+    async def _begin(self, start_us: int, generation: int) -> None:
+        served_us = await self.served_start(start_us)
+        if not self._stop.is_set():
+            self._start_thread(start_us, served_us, generation)
+
+    async def served_start(self, start_us: int) -> int:
+        """Where the stream asked for at `start_us` really begins: the fMP4's clock starts at 0 there.
+
+        The server serves from the first recording at or after the requested moment; from a gap, that is
+        the next range's start, which the recordings API tells. Stamping pictures from the requested start
+        put the tile clock as far behind the burned-in clock as the gap was long (issue #26, defect 2).
+        Inside a range the stream starts at the keyframe before `start_us`, which no API tells yet: up to one
+        GOP early (a server header with the real start would make this exact)."""
+        try:
+            data = await asyncio.wait_for(self.client.request(
+                "GET", f"/api/v1/cameras/{self.camera_id}/recordings",
+                params={"start": iso(start_us), "end": iso(start_us + SERVED_LOOKUP_US)}), SERVED_LOOKUP_TIMEOUT_S)
+        except (ClientError, TimeoutError) as exc:
+            logger.debug("recordings of camera %s not available: %r", self.camera_id, exc)
+            return start_us
+        starts: list[int] = []
+        for item in data.get("ranges", []) if isinstance(data, dict) else []:
+            begin, end = (int(parse_time(str(item[k])).timestamp() * 1e6) for k in ("start", "end"))
+            if end > start_us:
+                starts.append(max(begin, start_us))
+        return min(starts, default=start_us)
+
+    def _start_thread(self, start_us: int, served_us: int, generation: int) -> None:
+        url = self.client.url(f"/api/v1/cameras/{self.camera_id}/playback.mp4", {
+            "start": iso(start_us), "end": iso(start_us + LOOKAHEAD_US), "stream": self.stream,
+            "access_token": self.client.tokens.access_token if self.client.tokens else ""})
+        self._thread = threading.Thread(target=self._run, args=(url, served_us, generation),
                                         name=f"playback-{self.camera_id[:8]}", daemon=True)
         self._thread.start()
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5)
 
