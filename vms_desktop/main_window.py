@@ -7,8 +7,7 @@ import functools
 import logging
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QRect, Qt, QTimer
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QRect, Qt
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -60,13 +59,18 @@ _PTZ_KEYS = {Qt.Key.Key_Left: ActionId.PTZ_LEFT, Qt.Key.Key_Right: ActionId.PTZ_
              Qt.Key.Key_PageUp: ActionId.PTZ_ZOOM_IN, Qt.Key.Key_PageDown: ActionId.PTZ_ZOOM_OUT}
 
 
-EVENT_OVERLAY_MS = 8000
+EVENT_OVERLAY_MS = 5000  # a detection without an end yet is outlined this long from its start
+
+
+def event_window(event: dict[str, Any]) -> tuple[int, int] | None:
+    """(start, end) us of an event: `timestamp` to `ended_at`, or EVENT_OVERLAY_MS without an end."""
+    try:
+        start = int(parse_time(str(event["timestamp"])).timestamp() * 1e6)
+        end = int(parse_time(str(event["ended_at"])).timestamp() * 1e6) if event.get("ended_at") else 0
+    except (KeyError, ValueError):
+        return None
+    return start, max(end, start) if end else start + EVENT_OVERLAY_MS * 1000
 GEOMETRY_KEY = "window.geometry"  # local preference: the main window's last geometry (Qt's saveGeometry)
-
-
-def _clear_event(tile: VideoTile, label: str) -> None:
-    if shiboken6.isValid(tile) and tile.event_label == label:
-        tile.show_event(None, "")
 
 
 class WallWindow(QMainWindow):
@@ -356,7 +360,8 @@ class MainWindow(QMainWindow):
                 return
         wall.select(tile.row, tile.col)
         box = (event.get("detection") or {}).get("bounding_box")
-        tile.show_event(tuple(box) if box and len(box) == 4 else None, str(event.get("event_type", "")))
+        tile.show_event(tuple(box) if box and len(box) == 4 else None, str(event.get("event_type", "")),
+                        event_window(event))
         self.on_event_chosen(event)
 
     def on_event_chosen(self, event: dict[str, Any]) -> None:
@@ -443,12 +448,12 @@ class MainWindow(QMainWindow):
             tile.update()
 
     def flash_event(self, event: dict[str, Any]) -> None:
-        """Outline a new detection on every live tile of its camera for a few seconds."""
+        """Outline a new detection on every tile of its camera while the picture is within its time window
+        (on the tile's frame time, so a live picture loses it once the event is over)."""
         box = (event.get("detection") or {}).get("bounding_box")
         label = str(event.get("event_type", ""))
         for tile in self.tiles_of(str(event.get("camera_id", ""))):
-            tile.show_event(tuple(box) if box and len(box) == 4 else None, label)
-            QTimer.singleShot(EVENT_OVERLAY_MS, functools.partial(_clear_event, tile, label))
+            tile.show_event(tuple(box) if box and len(box) == 4 else None, label, event_window(event))
 
     def on_push(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "camera.status" and "camera_id" in data:

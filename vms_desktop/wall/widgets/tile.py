@@ -51,6 +51,7 @@ class VideoTile(QWidget):
         self.frames_shown = 0
         self.event_box: tuple[float, float, float, float] | None = None
         self.event_label = ""
+        self.event_window: tuple[int, int] | None = None  # (start, end) us of the outlined event
         self.sink = FrameSink()
         self.sink.sig_frame.connect(self.show_frame)
         self.setAcceptDrops(True)
@@ -78,12 +79,26 @@ class VideoTile(QWidget):
         self.source_size = (frame.width, frame.height)
         self.frames_shown += 1
         self.state = "playing"
+        if self.event_window is not None and frame.timestamp_us > self.event_window[1]:
+            self.show_event(None, "")  # the picture has passed the event: the box goes for good
         self.update()
 
-    def show_event(self, box: tuple[float, float, float, float] | None, label: str) -> None:
-        """Outline a detection (x, y, w, h as fractions of the picture) until the next call."""
+    def show_event(self, box: tuple[float, float, float, float] | None, label: str,
+                   window: tuple[int, int] | None = None) -> None:
+        """Outline a detection (x, y, w, h as fractions of the picture) while the picture's time is within
+        `window` (start, end in us). A fixed rectangle shown whatever the picture's time was wrong before
+        the event and stayed on the live picture for minutes."""
         self.event_box, self.event_label = box, label
+        self.event_window = window if box is not None else None
         self.update()
+
+    def shows_event_box(self) -> bool:
+        """Whether the detection box belongs on the picture shown now (on the tile's frame time)."""
+        if self.event_box is None or self.image is None:
+            return False
+        if self.event_window is None:
+            return True
+        return self.event_window[0] <= self.frame_time_us <= self.event_window[1]
 
     def status_text(self) -> str:
         """What the tile paints without a picture: a headline, then the reason on a second line."""
@@ -144,7 +159,7 @@ class VideoTile(QWidget):
             painter.setPen(QColor(235, 235, 235))
             painter.drawText(QRect(0, 24, self.width() - 22, 14),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "REC")
-        if self.event_box is not None and self.image is not None:
+        if self.event_box is not None and self.shows_event_box():
             x, y, w, h = self.event_box
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(QColor(255, 170, 0), 2))
