@@ -204,6 +204,7 @@ class PlaybackBar(QWidget):
             return
         self.mode = "live"
         self.clock.pause()
+        self.speed.setCurrentText("1x")  # the next playback must not start at 16x unnoticed (issue #26, defect 5)
         self._ticker.stop()
         self.timeline.set_playhead(None)
         self.timeline.jump_to_now(now_us())
