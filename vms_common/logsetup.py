@@ -1,4 +1,5 @@
-"""Structured logging: one JSON object per line, with request and camera context.
+"""Logging: one JSON object per line for machines, one readable line for a terminal, both with request and
+camera context.
 
 A context variable carries the request id so that every line logged while serving a request carries it,
 without threading the id through every call.
@@ -21,6 +22,12 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 _REDACT = {"password", "secret", "token", "refresh_token", "access_token", "credentials", "totp_secret"}
 
 
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    """What the caller passed with `extra=` (camera, stream, ...), secrets masked."""
+    return {key: "***" if key in _REDACT else value for key, value in record.__dict__.items()
+            if key not in _STANDARD and not key.startswith("_")}
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -32,29 +39,45 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             line["request_id"] = request_id
-        for key, value in record.__dict__.items():
-            if key in _STANDARD or key.startswith("_"):
-                continue
-            line[key] = "***" if key in _REDACT else value
+        line.update(_extras(record))
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
 
 
 class TextFormatter(logging.Formatter):
+    """One readable line per record for a person at a terminal: time, level, logger, message, then the
+    context (`camera_id=... request=...`); a traceback follows on its own lines."""
+
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
+        context = [f"{key}={value}" for key, value in _extras(record).items()]
         request_id = request_id_var.get()
-        return f"{text} [req={request_id}]" if request_id else text
+        if request_id:
+            context.append(f"request={request_id}")
+        if not context:
+            return text
+        head, sep, tail = text.partition("\n")
+        return f"{head}  [{' '.join(context)}]{sep}{tail}"
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Route all logging to stderr in the chosen format; safe to call more than once."""
+def resolve_format(fmt: str, stream: Any = None) -> str:
+    """"auto" is text on a terminal (a new user's first run) and JSON anywhere else (journald, files, pipes)."""
+    if fmt != "auto":
+        return fmt
+    stream = stream if stream is not None else sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    return "text" if callable(isatty) and isatty() else "json"
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    """Route all logging to stderr in the chosen format ("json", "text" or "auto"); safe to call more than
+    once."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if resolve_format(fmt) == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -16,6 +16,7 @@ from vms_server.analytics.routes import router as analytics_routes
 from vms_server.analytics.service import analytics_context
 from vms_server.api import health, openapi, ws
 from vms_server.api.middleware import MIDDLEWARES
+from vms_server.api.streams import OpenStreams, close_streams
 from vms_server.auth import principal
 from vms_server.auth.ratelimit import LoginRateLimiter
 from vms_server.auth.routes import router as auth_routes
@@ -122,6 +123,8 @@ def create_app(settings: Settings, camera_sources: Sequence[Context] = ()) -> we
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.server.max_body_bytes)
     app[keys.SETTINGS] = settings
     app[keys.STARTED_AT] = time.monotonic()
+    app[keys.STREAMS] = OpenStreams()
+    app.on_shutdown.append(close_streams)
     # The declared routes and the WebSocket must accept exactly the same callers.
     principal.install(app)
     build_router().install(app)

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from vms_common.api.health import HealthProbe
     from vms_common.auth.passwords import Passwords
     from vms_server.analytics.service import AnalyticsService
+    from vms_server.api.streams import OpenStreams
     from vms_server.api.ws import Hub
     from vms_server.auth.ratelimit import LoginRateLimiter
     from vms_server.auth.service import AuthService
@@ -39,6 +40,7 @@ STARTED_AT: web.AppKey[float] = web.AppKey("started_at")
 PASSWORDS: web.AppKey[Passwords] = web.AppKey("passwords")
 AUTH_SERVICE: web.AppKey[AuthService] = web.AppKey("auth_service")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
+STREAMS: web.AppKey[OpenStreams] = web.AppKey("streams")
 PTZ: web.AppKey[PtzService] = web.AppKey("ptz")
 CAMERA_CHANGES: web.AppKey[CameraChanges] = web.AppKey("camera_changes")
 EVENTS: web.AppKey[EventSink] = web.AppKey("events")

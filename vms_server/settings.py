@@ -70,7 +70,8 @@ class DatabaseSection(_Section):
 
 class LoggingSection(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    format: Literal["json", "text"] = Field("json", description="json for journald/log shippers, text for humans")
+    format: Literal["auto", "json", "text"] = Field(
+        "auto", description="json for journald/log shippers, text for humans; auto: text on a terminal, json otherwise")
 
 
 class RateLimitSection(_Section):

@@ -60,6 +60,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
+    except ConnectionResetError:
+        # The client went away while a response streamed (a closed tile, a player that seeks): the normal end
+        # of watching, not a server fault; nothing can be sent back.
+        logger.debug("client disconnected", extra={"method": request.method, "path": request.path})
+        raise
     except Exception:
         logger.exception("unhandled error", extra={"method": request.method, "path": request.path})
         return error_response(500, "internal", "internal server error; see the server log for the request id")

@@ -308,8 +308,10 @@ async def analytics_context(app: web.Application) -> AsyncIterator[None]:
                                app[keys.EVENTS], ingest=app[keys.INGEST], config=app[keys.CONFIG],
                                watchdog=app[keys.WATCHDOG], timings=app[keys.JOB_TIMINGS])
     app[keys.ANALYTICS] = service
-    if service.settings.enabled:
-        await service.sync()
-        service.start_monitor()
-    yield
-    await service.close()
+    try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
+        if service.settings.enabled:
+            await service.sync()
+            service.start_monitor()
+        yield
+    finally:
+        await service.close()

@@ -108,7 +108,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await ws.send_str(json.dumps({"type": "hello", "data": {"user": principal.username}}))
     pump = asyncio.create_task(_pump(ws, sub))
     try:
-        await _read(ws, sub)
+        with request.app[keys.STREAMS].socket(ws):
+            await _read(ws, sub)
     finally:
         hub.remove(sub)
         pump.cancel()

@@ -345,7 +345,9 @@ async def ingest_run_context(app: web.Application) -> AsyncIterator[None]:
     first, so producers end before the consumers that flush what they produced (recorders, the indexer).
     With recording disabled nothing connects to cameras."""
     service = app[keys.INGEST]
-    if service.enabled:
-        await service.start()
-    yield
-    await service.close()
+    try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
+        if service.enabled:
+            await service.start()
+        yield
+    finally:
+        await service.close()

@@ -54,7 +54,8 @@ async def live_ws(request: web.Request) -> web.StreamResponse:
     viewer = Viewer(asyncio.get_running_loop())
     reader = asyncio.create_task(_drain_client(ws))
     try:
-        await _serve(ws, tap, viewer)
+        with request.app[keys.STREAMS].socket(ws):
+            await _serve(ws, tap, viewer)
     except ConnectionResetError:  # the viewer went away mid-send: the normal end of watching
         logger.debug("live viewer disconnected", extra={"camera_id": str(camera.id)})
     finally:

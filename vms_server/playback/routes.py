@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import threading
 import uuid
 from pathlib import Path
@@ -39,6 +40,7 @@ from vms_server.playback.service import to_us
 from vms_server.playback.timeline import Span, merge, segments_between
 from vms_server.recording.models import ExportJob
 
+logger = logging.getLogger(__name__)
 router = ApiRouter()
 TAGS = ["playback"]
 FMP4_STREAM = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
@@ -205,13 +207,16 @@ async def playback(call: Call[NoBody]) -> web.StreamResponse:
             if not cancelled.is_set():
                 asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
 
+    task = request.app[keys.PLAYBACK].start_stream(produce)
     response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
-    task = asyncio.create_task(asyncio.to_thread(produce))
     try:
-        await response.prepare(request)
-        while (chunk := await queue.get()) is not None:
-            await response.write(chunk)
-        await response.write_eof()
+        with request.app[keys.STREAMS].stream():
+            await response.prepare(request)
+            while (chunk := await queue.get()) is not None:
+                await response.write(chunk)
+            await response.write_eof()
+    except ConnectionResetError:
+        logger.debug("playback viewer disconnected", extra={"camera_id": str(camera.id)})
     finally:
         cancelled.set()
         while not queue.empty():

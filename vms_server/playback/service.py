@@ -8,7 +8,8 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiohttp import web
@@ -39,7 +40,7 @@ class PlaybackService:
     and closed at shutdown."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], data_dir: Path, export_max_seconds: float,
-                 ingest: IngestService, recorder: RecordingService) -> None:
+                 ingest: IngestService, recorder: RecordingService, max_streams: int = 64) -> None:
         self.sessions = sessions
         self.data_dir = data_dir
         self.export_dir = data_dir / "exports"
@@ -49,6 +50,12 @@ class PlaybackService:
         self._recorder = recorder
         self._live: dict[tuple[uuid.UUID, str], LiveTap] = {}
         self._hls: dict[tuple[uuid.UUID, str], HlsTap] = {}
+        # A playing stream holds a thread for as long as it plays (paced at 1x). On the loop's default
+        # executor (6 threads on 2 cores) the 7th tile of a wall waited forever and every other to_thread
+        # call of the server queued behind the streams.
+        self.max_streams = max_streams
+        self._stream_pool = ThreadPoolExecutor(max_workers=max_streams, thread_name_prefix="playback")
+        self._streams_open = 0
         self._jobs: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._progress: dict[uuid.UUID, float] = {}
         self._slots = asyncio.Semaphore(2)
@@ -149,6 +156,22 @@ class PlaybackService:
             await asyncio.to_thread(hls.stop)
         self._live.clear()
         self._hls.clear()
+        self._stream_pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- fMP4 streams -------------------------------------------------------------------------------
+    def start_stream(self, produce: Callable[[], None]) -> asyncio.Future[None]:
+        """Run a blocking stream producer on the playback pool. Raises NotReady, before anything is sent,
+        when every slot is taken."""
+        if self._streams_open >= self.max_streams:
+            raise NotReady(f"this server already serves {self.max_streams} playback streams; close some tiles "
+                           "or raise recording.max_playback_streams")
+        self._streams_open += 1
+        future = asyncio.get_running_loop().run_in_executor(self._stream_pool, produce)
+        future.add_done_callback(self._stream_ended)
+        return future
+
+    def _stream_ended(self, _future: asyncio.Future[None]) -> None:
+        self._streams_open -= 1
 
     # --- live ---------------------------------------------------------------------------------------
     def stream(self, camera_id: uuid.UUID, role: str) -> Stream:
@@ -180,12 +203,14 @@ class PlaybackService:
 async def playback_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     service = PlaybackService(app[keys.SESSIONS], settings.data_dir, settings.recording.export_max_seconds,
-                              app[keys.INGEST], app[keys.RECORDER])
+                              app[keys.INGEST], app[keys.RECORDER], settings.recording.max_playback_streams)
     app[keys.PLAYBACK] = service
     clips = ClipScheduler(app[keys.SESSIONS], settings.data_dir, service)
     if settings.recording.enabled:
         app[keys.EVENTS].subscribe(clips.on_event)
-    await service.resume()
-    yield
-    await clips.close()
-    await service.close()
+    try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
+        await service.resume()
+        yield
+    finally:
+        await clips.close()
+        await service.close()

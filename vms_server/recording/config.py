@@ -39,3 +39,6 @@ class RecordingSettings(BaseModel):
     backoff_max_s: float = Field(30.0, gt=0, le=600, description="Reconnect delay cap")
     status_interval_s: float = Field(15.0, ge=1, le=600, description="Period of camera.status pushes")
     export_max_seconds: float = Field(6 * 3600, gt=0, description="Longest export or clip accepted")
+    max_playback_streams: int = Field(
+        64, ge=1, le=1024, description="fMP4 playback streams served at once (each holds a thread of its own "
+                                       "while it plays); one more is refused with 503")

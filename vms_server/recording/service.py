@@ -273,12 +273,14 @@ async def recording_context(app: web.Application) -> AsyncIterator[None]:
     service = RecordingService(app[keys.SESSIONS], settings.recording, settings.data_dir, app[keys.SECRET_BOX],
                                app[keys.INGEST])
     app[keys.RECORDER] = service
-    if settings.recording.enabled:
-        await service.start()
-        app[keys.EVENTS].subscribe(service.on_event)
-        app.setdefault(keys.HEALTH_PROBES, []).append(recording_health)
-    yield
-    await service.close()
+    try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
+        if settings.recording.enabled:
+            await service.start()
+            app[keys.EVENTS].subscribe(service.on_event)
+            app.setdefault(keys.HEALTH_PROBES, []).append(recording_health)
+        yield
+    finally:
+        await service.close()
 
 
 async def recording_health(app: web.Application) -> Component:
