@@ -39,6 +39,8 @@ from vms_server.licensing.routes import router as licence_routes
 from vms_server.metrics.routes import metrics_context
 from vms_server.metrics.routes import router as metrics_routes
 from vms_server.org.routes import router as org_routes
+from vms_server.playback import hls as hls_routes
+from vms_server.playback import live_routes
 from vms_server.playback import routes as playback_http
 from vms_server.playback.service import playback_context
 from vms_server.ptz.routes import ptz_context
@@ -103,9 +105,9 @@ CONTEXTS: list[Context] = [
     ingest_run_context,
 ]
 ROUTERS = [
-    health.router, auth_routes, org_routes, camera_routes, licence_routes, ptz_routes, layout_routes, ingest_routes,
-    recording_routes, playback_http.router, analytics_routes, event_routes, config_routes, watchdog_routes,
-    metrics_routes, statistics_routes, sizing_routes, sync_routes,
+    health.router, ws.router, auth_routes, org_routes, camera_routes, licence_routes, ptz_routes, layout_routes,
+    ingest_routes, recording_routes, playback_http.router, live_routes.router, hls_routes.router, analytics_routes,
+    event_routes, config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes, sync_routes,
 ]
 
 
@@ -129,8 +131,6 @@ def create_app(settings: Settings, camera_sources: Sequence[Context] = ()) -> we
     principal.install(app)
     build_router().install(app)
     openapi.install(app)
-    ws.install(app)
-    playback_http.install(app)
     at = CONTEXTS.index(ingest_context)
     app.cleanup_ctx.extend([*CONTEXTS[:at], *camera_sources, *CONTEXTS[at:]])
     return app

@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from pydantic import BaseModel, ConfigDict, Field
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.principal import Principal
+from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.auth.principal import authenticate
 
 logger = logging.getLogger(__name__)
+router = ApiRouter()
 QUEUE_LIMIT = 1000
 
 
@@ -92,14 +95,20 @@ async def _read(ws: web.WebSocketResponse, sub: Subscriber) -> None:
             await ws.send_str(json.dumps({"type": "subscribed", "data": {"prefixes": list(sub.prefixes)}}))
 
 
-async def websocket(request: web.Request) -> web.StreamResponse:
-    """Authenticate with `Authorization: Bearer` or `?access_token=` (browsers cannot set WS headers)."""
-    token = request.query.get("access_token")
-    if token and "Authorization" not in request.headers:
-        request = request.clone(headers={**request.headers, "Authorization": f"Bearer {token}"})
-    principal = await authenticate(request)
-    if principal is None:
-        raise web.HTTPUnauthorized(text="missing or invalid access token")
+class SocketQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    access_token: str | None = Field(None, description="For browsers, which cannot set WebSocket headers")
+
+
+@router.route("GET", "/ws", role=Role.VIEWER, query=SocketQuery, media_type="application/json", query_token=True,
+              tags=["events"], errors=(422,))
+async def websocket(call: Call[NoBody]) -> web.StreamResponse:
+    """Push channel over a WebSocket (send `Upgrade: websocket`): JSON messages `{"type", "data"}` for events,
+    camera status, incidents and configuration changes, filtered to the caller's sites. Send
+    `{"subscribe": ["event.", "camera."]}` to receive only some types."""
+    request = call.request
+    call.query(SocketQuery)
+    principal = call.user
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     hub = request.app[keys.HUB]
@@ -121,7 +130,3 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 async def hub_context(app: web.Application) -> AsyncIterator[None]:
     app[keys.HUB] = Hub()
     yield
-
-
-def install(app: web.Application) -> None:
-    app.router.add_get("/api/v1/ws", websocket)

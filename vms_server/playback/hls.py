@@ -10,12 +10,15 @@ import uuid
 
 from aiohttp import web
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
 from vms_common.errors import NotFound, NotReady
 from vms_server import keys
+from vms_server.playback.access import camera_of
 from vms_server.playback.hls_tap import SEGMENT_S, HlsTap
 from vms_server.playback.live_routes import LiveQuery
-from vms_server.playback.routes import camera_for, parse_query, principal_of
 
+router = ApiRouter()
 _NAME = re.compile(r"^(init\.mp4|seg_\d{1,9}\.m4s)$")
 
 
@@ -25,10 +28,14 @@ def _tap(app: web.Application, camera_id: uuid.UUID, role: str) -> HlsTap:
     return tap
 
 
-async def playlist(request: web.Request) -> web.StreamResponse:
-    who = await principal_of(request)
-    q: LiveQuery = parse_query(request, LiveQuery)
-    camera = await camera_for(request, who)
+@router.route("GET", "/cameras/{camera_id}/live/hls/index.m3u8", role=Role.VIEWER, query=LiveQuery,
+              media_type="application/vnd.apple.mpegurl", query_token=True, tags=["live"], errors=(404, 422, 503))
+async def playlist(call: Call[NoBody]) -> web.StreamResponse:
+    """Live HLS playlist (fMP4 segments of about a second), started on the first request and stopped after
+    a minute without one; segment URLs carry the same `stream` and `access_token` (Viewer; site-scoped)."""
+    request = call.request
+    q = call.query(LiveQuery)
+    camera = await camera_of(call)
     tap = _tap(request.app, camera.id, q.stream)
     deadline = time.monotonic() + 4 * SEGMENT_S + 6
     while not tap.playlist.exists():
@@ -43,10 +50,13 @@ async def playlist(request: web.Request) -> web.StreamResponse:
                         headers={"Cache-Control": "no-store"})
 
 
-async def segment(request: web.Request) -> web.StreamResponse:
-    who = await principal_of(request)
-    q: LiveQuery = parse_query(request, LiveQuery)
-    camera = await camera_for(request, who)
+@router.route("GET", "/cameras/{camera_id}/live/hls/{name}", role=Role.VIEWER, query=LiveQuery,
+              media_type="video/mp4", query_token=True, tags=["live"], errors=(404, 422))
+async def segment(call: Call[NoBody]) -> web.StreamResponse:
+    """One segment (`seg_N.m4s`) or the initialisation segment (`init.mp4`) of the live HLS playlist."""
+    request = call.request
+    q = call.query(LiveQuery)
+    camera = await camera_of(call)
     name = request.match_info["name"]
     if not _NAME.match(name):
         raise NotFound("no such segment")
@@ -56,8 +66,3 @@ async def segment(request: web.Request) -> web.StreamResponse:
         raise NotFound("segment expired")
     kind = "video/mp4" if name.endswith(".mp4") else "video/iso.segment"
     return web.FileResponse(path, headers={"Content-Type": kind, "Cache-Control": "no-store"})
-
-
-def install(app: web.Application) -> None:
-    app.router.add_get("/api/v1/cameras/{camera_id}/live/hls/index.m3u8", playlist)
-    app.router.add_get("/api/v1/cameras/{camera_id}/live/hls/{name}", segment)

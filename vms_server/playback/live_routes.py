@@ -1,4 +1,4 @@
-"""Live view endpoints: fMP4-free WebSocket restream (the desktop contract) and HLS for browsers."""
+"""Live view over a WebSocket: the desktop contract (codec copy, no fMP4). HLS for browsers is in `hls`."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ from typing import Literal
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict
 
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
 from vms_common.errors import VmsError
 from vms_server import keys
 from vms_server.ingest.health import StreamState
+from vms_server.playback.access import camera_of
 from vms_server.playback.live import Viewer
-from vms_server.playback.routes import camera_for, parse_query, principal_of
 
 logger = logging.getLogger(__name__)
+router = ApiRouter()
 STATUS_WAIT_S = 1.0
 
 
@@ -37,11 +40,16 @@ def _status_message(state: str, message: str) -> str:
     return json.dumps({"type": "status", "state": wire, "message": message})
 
 
-async def live_ws(request: web.Request) -> web.StreamResponse:
-    """GET /api/v1/cameras/{camera_id}/live/ws?stream=main|sub (Viewer; site-scoped)."""
-    who = await principal_of(request)
-    q: LiveQuery = parse_query(request, LiveQuery)
-    camera = await camera_for(request, who)
+@router.route("GET", "/cameras/{camera_id}/live/ws", role=Role.VIEWER, query=LiveQuery,
+              media_type="application/octet-stream", query_token=True, tags=["live"], errors=(404, 422))
+async def live_ws(call: Call[NoBody]) -> web.StreamResponse:
+    """Live view over a WebSocket (send `Upgrade: websocket`): a JSON text message `stream` (codec, size,
+    fps, time source) or `status` (offline, connecting, unauthorised, unsupported), then one binary message
+    per encoded frame (a 24-byte header: flags, capture time in microseconds, then the access unit), starting
+    at the last keyframe. One camera connection serves every viewer (Viewer; site-scoped)."""
+    request = call.request
+    q = call.query(LiveQuery)
+    camera = await camera_of(call)
     service = request.app[keys.PLAYBACK]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
     await ws.prepare(request)
@@ -104,10 +112,3 @@ async def _serve(ws: web.WebSocketResponse, tap: object, viewer: Viewer) -> None
                 break
         tap.unsubscribe(viewer)
         last_state = None
-
-
-def install(app: web.Application) -> None:
-    from vms_server.playback.hls import install as install_hls
-
-    app.router.add_get("/api/v1/cameras/{camera_id}/live/ws", live_ws)
-    install_hls(app)

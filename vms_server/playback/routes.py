@@ -10,21 +10,18 @@ import logging
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
-from vms_common.api.routing import ApiRouter, Call, NoBody, validation_details
+from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
-from vms_common.errors import InvalidInput, NotFound, Unauthenticated
+from vms_common.errors import InvalidInput, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.audit.service import record
-from vms_server.auth.principal import authenticate
-from vms_server.cameras.models import Camera
 from vms_server.cameras.service import get_camera
+from vms_server.playback.access import camera_of
 from vms_server.playback.media import MediaError, decode_last_blocking, remux_blocking, snapshot_blocking
 from vms_server.playback.schemas import (
     ExportIn,
@@ -110,42 +107,13 @@ async def get_export(call: Call[NoBody]) -> ExportOut:
     return _export_out(job, call.app[keys.PLAYBACK].progress(job))
 
 
-# --- raw endpoints ----------------------------------------------------------------------------------
-async def principal_of(request: web.Request) -> Principal:
-    """Bearer header or `?access_token=` (video elements and players cannot set headers)."""
-    token = request.query.get("access_token")
-    if token and "Authorization" not in request.headers:
-        request = request.clone(headers={**request.headers, "Authorization": f"Bearer {token}"})
-    principal = await authenticate(request)
-    if principal is None:
-        raise Unauthenticated("missing or invalid access token")
-    return principal
-
-
-def parse_query(request: web.Request, model: type[Any]) -> Any:
-    try:
-        return model.model_validate(dict(request.query))
-    except ValidationError as exc:
-        raise InvalidInput("invalid query parameters", details=validation_details(exc)) from None
-
-
-async def camera_for(request: web.Request, who: Principal) -> Camera:
-    raw = request.match_info["camera_id"]
-    try:
-        camera_id = uuid.UUID(raw)
-    except ValueError:
-        raise NotFound("no such camera") from None
-    async with request.app[keys.SESSIONS]() as session:
-        return await get_camera(session, camera_id, who)
-
-
 @router.route("GET", "/cameras/{camera_id}/snapshot", role=Role.VIEWER, query=SnapshotQuery, media_type="image/jpeg",
               query_token=True, tags=TAGS, errors=(404, 422))
 async def snapshot(call: Call[NoBody]) -> web.StreamResponse:
     """A JPEG of the camera now (live) or at `at` (from the recording)."""
     request = call.request
     q = call.query(SnapshotQuery)
-    camera = await camera_for(request, call.user)
+    camera = await camera_of(call)
     try:
         if q.at is None:
             data = await _live_snapshot(request.app, camera.id, q.stream)
@@ -188,7 +156,7 @@ async def playback(call: Call[NoBody]) -> web.StreamResponse:
     """Recorded video from `start` to `end` as streamed fragmented MP4 (seek by asking a new start)."""
     request = call.request
     q = call.query(PlaybackQuery)
-    camera = await camera_for(request, call.user)
+    camera = await camera_of(call)
     pieces = await request.app[keys.PLAYBACK].pieces(camera.id, q.stream, q.start, q.end)
     if not pieces:
         raise NotFound("nothing recorded in this range")
@@ -236,10 +204,3 @@ async def export_file(call: Call[NoBody]) -> web.StreamResponse:
     name = f"camera-{job.camera_id}-{job.start_at:%Y%m%dT%H%M%S}.mp4"
     return web.FileResponse(job.path, headers={"Content-Type": "video/mp4",
                                                "Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def install(app: web.Application) -> None:
-    from vms_server.playback import live_routes
-
-    live_routes.install(app)
-
