@@ -45,9 +45,10 @@ async def _play(qtbot: QtBot, port: int, open_timeout_s: float = 10) -> tuple[Vi
     tile.set_camera(CAMERA, "Gate")
     feed = PlaybackFeed(_client(port), CAMERA, "main", tile.sink, PlaybackClock(1_795_800_000_000_000))
     feed.open_timeout_s = open_timeout_s
+    feed.max_tries = 2  # refused and silent servers are asked again (defect 3): once is enough here
     feed.sig_status.connect(tile.set_state)
     feed.start()
-    await wait_until(lambda: tile.state != "connecting", 20, "the feed gives up")
+    await wait_until(lambda: tile.state not in ("connecting", "loading"), 20, "the feed gives up")
     await feed.stop()
     return tile, feed
 

@@ -17,17 +17,18 @@ from typing import Any
 import av
 from PySide6.QtCore import QObject, Signal
 
-from vms_desktop.client.api import ClientError, VmsClient
+from vms_desktop.client.api import ClientError, VmsClient, retry_delays
 from vms_desktop.events.models.event_model import parse_time
 from vms_desktop.playback.models.clock import PlaybackClock
 from vms_desktop.video.decoder import to_qimage
 from vms_desktop.video.frames import Frame, FrameSink
-from vms_desktop.video.messages import playback_error, redact
+from vms_desktop.video.messages import playback_error, redact, retriable
 
 logger = logging.getLogger(__name__)
 LOOKAHEAD_US = 6 * 3600 * 1_000_000  # request this far; the stream ends where the recording ends
 SERVED_LOOKUP_US = 3600 * 1_000_000  # where a stream from a gap begins: the next range within this
 SERVED_LOOKUP_TIMEOUT_S = 3.0  # a silent server: play anyway (the playback request says why it fails)
+PLAYBACK_TRIES = 6  # requests before "Playback failed": waits of 0.5, 1, 2, 4, 5 s (12.5 s) in between
 
 
 def iso(us: int) -> str:
@@ -49,6 +50,8 @@ class PlaybackFeed(QObject):
         self.clock = clock
         self.target = (0, 0)
         self.open_timeout_s = 10.0  # no answer within this: "Server unreachable"
+        self.max_tries = PLAYBACK_TRIES
+        self._started = False  # a picture was delivered: a later failure is reported, not retried
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -61,7 +64,7 @@ class PlaybackFeed(QObject):
 
     def start(self) -> None:
         start_us = self.clock.position_us()
-        self.sig_status.emit("connecting", "loading recording")
+        self.sig_status.emit("loading", "opening the recording")
         try:
             self._loop = asyncio.get_running_loop()
         except RuntimeError:  # started outside the loop (scripts): statuses from the thread are dropped
@@ -118,16 +121,32 @@ class PlaybackFeed(QObject):
         self.target = (max(2, width - width % 2), max(2, height - height % 2))
 
     def _run(self, url: str, start_us: int, generation: int) -> None:
-        try:
-            # FFmpeg's rw_timeout, not PyAV's read timeout (which takes the GIL on every I/O poll).
-            with av.open(url, options={"rw_timeout": "10000000"}, timeout=(self.open_timeout_s, None)) as container:
-                self._play(container, start_us, generation)
-        except (av.error.FFmpegError, OSError) as exc:
-            if not self._stop.is_set():
+        """Open the stream; a refused or unanswered request is asked again with backoff before the tile
+        gives up. Without this a tile whose request met the server's stream limit (503) stayed on its last
+        live picture, looking live and frozen (issue #26, defect 3)."""
+        delays = retry_delays()
+        for attempt in range(1, self.max_tries + 1):
+            try:
+                # FFmpeg's rw_timeout, not PyAV's read timeout (which takes the GIL on every I/O poll).
+                with av.open(url, options={"rw_timeout": "10000000"},
+                             timeout=(self.open_timeout_s, None)) as container:
+                    self._play(container, start_us, generation)
+                return
+            except (av.error.FFmpegError, OSError) as exc:
+                if self._stop.is_set():
+                    return
                 # The exception's text holds the URL and its access token: the log gets it masked, the tile
                 # a plain state (never the text itself).
-                logger.debug("playback of camera %s failed: %s", self.camera_id, redact(repr(exc)))
-                self._status(*playback_error(exc))
+                logger.debug("playback of camera %s failed (try %d of %d): %s", self.camera_id, attempt,
+                             self.max_tries, redact(repr(exc)))
+                state, message = playback_error(exc)
+                if self._started or not retriable(exc) or attempt == self.max_tries:
+                    self._status(state, message)
+                    return
+                delay = next(delays)
+                self._status("loading", f"{message}; retrying in {delay:g} s")
+                if self._stop.wait(delay) or self.clock.generation != generation:
+                    return
 
     def _play(self, container: Any, start_us: int, generation: int) -> None:
         stream = container.streams.video[0]
@@ -137,6 +156,7 @@ class PlaybackFeed(QObject):
             if not self._wait_until(wall_us, generation):
                 return
             self.sink.stats.decoded += 1
+            self._started = True
             self._deliver(frame, wall_us)
         if not self._stop.is_set():
             self._status("no_recording", "the recording ends here")

@@ -16,6 +16,7 @@ import time
 import weakref
 from dataclasses import dataclass
 
+import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
@@ -58,7 +59,10 @@ class _Pump(QObject):
 
     def collect(self) -> None:
         for sink in list(self.sinks):
-            sink.deliver()
+            if shiboken6.isValid(sink):
+                sink.deliver()
+            else:  # its tile was deleted, and the sink with it (a feed may still hold the wrapper)
+                self.sinks.discard(sink)
 
 
 _PUMP: _Pump | None = None
@@ -76,17 +80,20 @@ class FrameSink(QObject):
 
     sig_frame = Signal(object)  # Frame
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.stats = FrameStats(started=time.monotonic())
         self._lock = threading.Lock()
         self._pending: Frame | None = None
+        self.retired = False
         pump = _pump()
         pump.sinks.add(self)
         if not pump.timer.isActive():
             pump.timer.start()
 
     def offer(self, frame: Frame) -> None:
+        if self.retired:
+            return  # its tile moved on (live <-> playback): a late picture of the old feed is dropped
         with self._lock:
             had = self._pending is not None
             self._pending = frame
@@ -102,6 +109,15 @@ class FrameSink(QObject):
         if frame is not None:
             self.stats.displayed += 1
             self.sig_frame.emit(frame)
+
+    def retire(self) -> None:
+        """UI thread: take no more pictures. The C++ object is released by deleteLater in the UI thread,
+        never by whichever decoder thread happens to drop the last Python reference."""
+        self.retired = True
+        with self._lock:
+            self._pending = None
+        _pump().sinks.discard(self)
+        self.deleteLater()
 
     def reset_stats(self) -> None:
         self.stats = FrameStats(started=time.monotonic())

@@ -16,6 +16,7 @@ import av
 # state -> headline. The state travels with a short plain message (the tile's second line).
 STATE_TEXT = {
     "connecting": "Connecting…",
+    "loading": "Loading…",
     "offline": "Camera offline",
     "unreachable": "Server unreachable",
     "failed": "Playback failed",
@@ -49,9 +50,18 @@ def playback_error(exc: BaseException) -> tuple[str, str]:
         return "no_recording", "no recording at this time"
     if isinstance(exc, (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError)):
         return "unauthorised", "not allowed to play this camera, or the session expired"
+    if isinstance(exc, av.error.HTTPServerError):
+        return "failed", "the server is busy or restarting (too many playback streams?)"
     if isinstance(exc, av.error.HTTPError):
         return "failed", "the server could not play this recording"
     # ExitError is the open timeout's interrupt ("Immediate exit requested"): the server did not answer.
     if isinstance(exc, (av.error.ExitError, ConnectionError, TimeoutError)):
         return "unreachable", "the server did not answer; retry or check the network"
     return "failed", "the recording could not be read"
+
+
+def retriable(exc: BaseException) -> bool:
+    """Whether a failed playback request is worth asking again: a 5xx (503 is the server's answer beyond
+    `recording.max_playback_streams`, 502/504 a restart), a refused connection or no answer. A 404 or 401
+    will not change by asking again."""
+    return isinstance(exc, (av.error.HTTPServerError, av.error.ExitError, ConnectionError, TimeoutError))

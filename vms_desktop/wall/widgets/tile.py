@@ -1,4 +1,9 @@
-"""One tile of the wall: paints the newest decoded picture with its overlays, or says why there is none."""
+"""One tile of the wall: paints the newest decoded picture with its overlays, or says why there is none.
+
+A tile is in live or playback mode. Switching mode drops the picture, its clock and the frame sink at once:
+a tile kept its last live picture, live clock and REC dot while its playback had not started, and looked
+live (issue #26, defect 3).
+"""
 
 from __future__ import annotations
 
@@ -19,13 +24,15 @@ from PySide6.QtGui import (
     QPen,
     QResizeEvent,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QPushButton, QSizePolicy, QWidget
 
 from vms_desktop.mime import cameras_from_mime
 from vms_desktop.video.frames import Frame, FrameSink
 from vms_desktop.video.messages import STATE_TEXT, plain
 
 HEADER_HEIGHT = 20  # the top bar: camera name on the left, picture time on the right
+RETRY_STATES = frozenset({"failed", "unreachable"})  # playback that gave up: the tile offers Retry
+KEEP_PICTURE_STATES = frozenset({"playing", "connecting", "loading"})
 
 
 class VideoTile(QWidget):
@@ -34,6 +41,7 @@ class VideoTile(QWidget):
     sig_selected = Signal(int, int)
     sig_resized = Signal(int, int)
     sig_context = Signal(int, int, object)  # row, col, global position
+    sig_retry = Signal(int, int)  # row, col: the operator asks for the failed playback again
 
     def __init__(self, row: int, col: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -41,6 +49,7 @@ class VideoTile(QWidget):
         self.camera_id: str | None = None
         self.camera_name = ""
         self.stream = "sub"
+        self.mode = "live"  # or "playback"
         self.state = "empty"
         self.state_message = ""
         self.recording = False
@@ -52,8 +61,11 @@ class VideoTile(QWidget):
         self.event_box: tuple[float, float, float, float] | None = None
         self.event_label = ""
         self.event_window: tuple[int, int] | None = None  # (start, end) us of the outlined event
-        self.sink = FrameSink()
+        self.sink = FrameSink(self)
         self.sink.sig_frame.connect(self.show_frame)
+        self.retry_button = QPushButton("Retry", self)
+        self.retry_button.setVisible(False)
+        self.retry_button.clicked.connect(lambda: self.sig_retry.emit(self.row, self.col))
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setMinimumSize(64, 36)
@@ -66,12 +78,38 @@ class VideoTile(QWidget):
         self.frames_shown = 0
         self.set_state("connecting" if camera_id else "empty")
 
+    def set_mode(self, mode: str) -> None:
+        """Live or playback. On a change the picture and its time go at once, and the tile takes a new frame
+        sink so that a picture the old feed's decoder still hands over can never come back."""
+        if mode == self.mode:
+            return
+        self.mode = mode
+        self.sink.sig_frame.disconnect(self.show_frame)
+        self.sink.retire()
+        self.sink = FrameSink(self)
+        self.sink.sig_frame.connect(self.show_frame)
+        self.image = None
+        self.frame_time_us = 0
+        self.frames_shown = 0
+        self.set_state(("loading" if mode == "playback" else "connecting") if self.camera_id else "empty")
+
+    def shows_recording_dot(self) -> bool:
+        """REC belongs to the present: never on recorded video."""
+        return self.recording and self.mode == "live"
+
     def set_state(self, state: str, message: str = "") -> None:
         """The feed's state; the message is stripped of URLs (and tokens) whatever sent it."""
         self.state, self.state_message = state, plain(message)
-        if state not in ("playing", "connecting"):
+        if state not in KEEP_PICTURE_STATES:
             self.image = None
+        self.retry_button.setVisible(self.mode == "playback" and state in RETRY_STATES)
+        self._place_retry()
         self.update()
+
+    def _place_retry(self) -> None:
+        hint = self.retry_button.sizeHint()
+        self.retry_button.move((self.width() - hint.width()) // 2,
+                               min(self.height() - hint.height(), self.height() // 2 + 28))
 
     def show_frame(self, frame: Frame) -> None:
         self.image = frame.image
@@ -79,6 +117,7 @@ class VideoTile(QWidget):
         self.source_size = (frame.width, frame.height)
         self.frames_shown += 1
         self.state = "playing"
+        self.retry_button.setVisible(False)
         if self.event_window is not None and frame.timestamp_us > self.event_window[1]:
             self.show_event(None, "")  # the picture has passed the event: the box goes for good
         self.update()
@@ -121,6 +160,10 @@ class VideoTile(QWidget):
         target = self._picture_rect()
         if self.image is not None:
             painter.drawImage(target, self.image)
+            if self.state == "loading":  # a new position is on its way: say so over the old picture
+                painter.fillRect(self.rect(), QColor(0, 0, 0, 120))
+                painter.setPen(QColor(235, 235, 235))
+                painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, STATE_TEXT["loading"])
         else:
             painter.setPen(QColor(170, 170, 170))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
@@ -151,11 +194,10 @@ class VideoTile(QWidget):
             painter.drawText(name_rect, Qt.AlignmentFlag.AlignVCenter, name)
             if stamp:
                 painter.drawText(stamp_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, stamp)
-        if self.recording:
+        if self.shows_recording_dot():
             painter.setBrush(QColor(220, 30, 30))
             painter.setPen(Qt.PenStyle.NoPen)
             painter.drawEllipse(QPoint(self.width() - 12, 30), 5, 5)
-        if self.recording:
             painter.setPen(QColor(235, 235, 235))
             painter.drawText(QRect(0, 24, self.width() - 22, 14),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "REC")
@@ -191,6 +233,7 @@ class VideoTile(QWidget):
         self.sig_context.emit(self.row, self.col, event.globalPos())
 
     def resizeEvent(self, event: QResizeEvent) -> None:
+        self._place_retry()
         self.sig_resized.emit(event.size().width(), event.size().height())
 
     def mousePressEvent(self, event: QMouseEvent) -> None:

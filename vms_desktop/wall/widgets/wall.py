@@ -96,6 +96,7 @@ class VideoWall(QWidget):
         tile.sig_selected.connect(self.select)
         tile.sig_resized.connect(lambda w, h, t=tile: self._tile_resized(t, w, h))
         tile.sig_context.connect(self._context_menu)
+        tile.sig_retry.connect(self.retry)
         spans = (item.row_span, item.col_span) if item else (1, 1)
         self._grid.addWidget(tile, row, col, *spans)
         self.tiles[(row, col)] = tile
@@ -171,6 +172,9 @@ class VideoWall(QWidget):
             menu.addAction(f"Span {size}x{size}", functools.partial(self.span_tile, row, col, size, size))
         menu.addAction("Span 2 wide", functools.partial(self.span_tile, row, col, 1, 2))
         menu.addAction("Remove from layout", functools.partial(self.remove_tile, row, col))
+        tile = self.tiles.get((row, col))
+        if tile is not None and tile.retry_button.isVisible():
+            menu.addAction("Retry", functools.partial(self.retry, row, col))
         menu.popup(position)
 
     def set_grid(self, tiles: int) -> None:
@@ -218,6 +222,7 @@ class VideoWall(QWidget):
         if not self._decodes(tile):
             return
         tile.stream = self.wanted_stream(tile)
+        tile.set_mode("live" if self._live() else "playback")  # before the feed: it takes the tile's sink
         feed = self.feed_factory(tile.camera_id, tile.stream, tile.sink)
         feed.sig_status.connect(tile.set_state)
         if tile.width() > 0:
@@ -247,6 +252,13 @@ class VideoWall(QWidget):
         self._stop_feed((tile.row, tile.col))
         if tile.camera_id:
             self._start_feed(tile)
+
+    def retry(self, row: int, col: int) -> None:
+        """The operator's Retry on a tile whose playback gave up: ask again from the clock's position."""
+        tile = self.tiles.get((row, col))
+        if tile is not None:
+            tile.set_state("loading")
+            self.restart_feed(tile)
 
     def restart_all(self) -> None:
         for tile in self.tiles.values():
