@@ -37,6 +37,7 @@ class ActionId(enum.StrEnum):
     FULLSCREEN = "window.fullscreen"
     PLAY_PAUSE = "playback.play_pause"
     STEP_FRAME = "playback.step"
+    STEP_BACK = "playback.step_back"
     GO_LIVE = "playback.live"
     JUMP_NOW = "playback.now"
     EVENT_ACKNOWLEDGE = "events.acknowledge"
@@ -60,6 +61,7 @@ DEFAULT_SPECS: dict[ActionId, ActionSpec] = {
     ActionId.FULLSCREEN: ActionSpec("Full screen", "F11"),
     ActionId.PLAY_PAUSE: ActionSpec("Play / pause", "Space", wall_only=True),
     ActionId.STEP_FRAME: ActionSpec("Step one frame", ".", wall_only=True),
+    ActionId.STEP_BACK: ActionSpec("Step back one second", ",", wall_only=True),
     ActionId.GO_LIVE: ActionSpec("Back to live", "L", wall_only=True),
     ActionId.JUMP_NOW: ActionSpec("Jump to now", "N", wall_only=True),
     ActionId.EVENT_ACKNOWLEDGE: ActionSpec("Acknowledge event", "Ctrl+K"),

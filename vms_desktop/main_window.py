@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         self.centre_box.setContentsMargins(0, 0, 0, 0)
         self.centre_box.addWidget(self.tabs, 1)
         self.playback = PlaybackBar(client, self.commands)
+        self.playback.sig_export_status.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.centre_box.addWidget(self.playback)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.setCentralWidget(self.centre)
@@ -202,7 +203,7 @@ class MainWindow(QMainWindow):
         bar = QToolBar("Layout")
         bar.setObjectName("layout-toolbar")
         for tiles in GRID_SIZES:
-            bar.addAction(f"{tiles}", lambda t=tiles: self.commands.trigger(ActionId.LAYOUT_GRID, t))  # type: ignore[misc]
+            bar.addAction(f"{tiles}", lambda t=tiles: self.commands.trigger(ActionId.LAYOUT_GRID, t))  # type: ignore[misc,unused-ignore]
         bar.addAction("+ Tab", lambda: self.commands.trigger(ActionId.LAYOUT_NEW_TAB))
         bar.addAction("Full screen", lambda: self.commands.trigger(ActionId.FULLSCREEN))
         bar.addAction("Wall on next monitor", self.open_wall_window)

@@ -93,7 +93,7 @@ async def test_timeline_seek_pause_step_sync_and_export(qtbot: QtBot, desk: Desk
     task = bar.start_export(tmp_path / "out" / "clip.mp4")
     assert task is not None
     await asyncio.wait_for(task, 60)
-    assert bar.progress.value() == 100 and "Exported to" in bar.label.text()
+    assert bar.progress.value() == 100 and "Exported to" in bar.export_label.text()
     assert _decode(tmp_path / "out" / "clip.mp4") >= 25
     # Back to live.
     bar.go_live()

@@ -15,7 +15,6 @@ from typing import Any
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -30,6 +29,7 @@ from vms_desktop.events.models.event_model import PRIORITY_COLOURS, parse_time
 from vms_desktop.playback.feed import PlaybackFeed, iso
 from vms_desktop.playback.models.clock import PlaybackClock
 from vms_desktop.playback.models.export import ExportJob
+from vms_desktop.playback.widgets.export_dialog import ExportDialog
 from vms_desktop.playback.widgets.timeline import Marker, TimelineWidget
 from vms_desktop.video.frames import FrameSink
 from vms_desktop.wall.widgets.wall import Feed, VideoWall
@@ -37,6 +37,7 @@ from vms_desktop.wall.widgets.wall import Feed, VideoWall
 logger = logging.getLogger(__name__)
 SPEEDS = ("0.25", "0.5", "1", "2", "4", "8", "16")
 STEP_US = 100_000  # one frame at 10 fps; good enough for cameras at 10-30 fps
+STEP_BACK_US = 1_000_000  # a step back re-seeks (a decoder cannot go backwards): one second, not a frame
 NOW_INTERVAL_MS = 500  # how often the present moves on the timeline (and a following view with it)
 
 
@@ -46,6 +47,7 @@ def now_us() -> int:
 
 class PlaybackBar(QWidget):
     sig_mode = Signal(str)  # "live" | "playback"
+    sig_export_status = Signal(str)  # for the window's status bar: the mode label is not overwritten
 
     def __init__(self, client: VmsClient, commands: ActionManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,6 +64,8 @@ class PlaybackBar(QWidget):
         self.now_button.setToolTip("Jump to now: show the present on the timeline and follow it")
         self.play_button = QPushButton("Play")
         self.step_button = QPushButton("Step")
+        self.step_back_button = QPushButton("Back 1 s")
+        self.step_back_button.setToolTip("Step back one second (,)")
         self.speed = QComboBox()
         self.speed.addItems([f"{s}x" for s in SPEEDS])
         self.speed.setCurrentText("1x")
@@ -70,6 +74,8 @@ class PlaybackBar(QWidget):
         self.progress.setRange(0, 100)
         self.progress.setVisible(False)
         self.label = QLabel("Live")
+        self.export_label = QLabel()
+        self.export_folder = Path.home()
         self._build()
         self._ticker = QTimer(self)
         self._ticker.setInterval(100)
@@ -84,19 +90,22 @@ class PlaybackBar(QWidget):
         self.now_button.clicked.connect(self.jump_to_now)
         self.play_button.clicked.connect(self.toggle_play)
         self.step_button.clicked.connect(self.step)
+        self.step_back_button.clicked.connect(self.step_back)
         self.speed.currentTextChanged.connect(lambda text: self.clock.set_speed(float(text.rstrip("x"))))
         self.export_button.clicked.connect(self._ask_export)
         commands.on(ActionId.PLAY_PAUSE, lambda _: self.toggle_play())
         commands.on(ActionId.STEP_FRAME, lambda _: self.step())
+        commands.on(ActionId.STEP_BACK, lambda _: self.step_back())
         commands.on(ActionId.GO_LIVE, lambda _: self.go_live())
         commands.on(ActionId.JUMP_NOW, lambda _: self.jump_to_now())
 
     def _build(self) -> None:
         controls = QHBoxLayout()
-        for widget in (self.live_button, self.now_button, self.play_button, self.step_button, self.speed,
-                       self.export_button):
+        for widget in (self.live_button, self.now_button, self.play_button, self.step_back_button,
+                       self.step_button, self.speed, self.export_button):
             controls.addWidget(widget)
         controls.addWidget(self.progress, 1)
+        controls.addWidget(self.export_label)
         controls.addWidget(self.label)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -193,6 +202,12 @@ class PlaybackBar(QWidget):
             self.clock.step(STEP_US)
             self._show_state()
 
+    def step_back(self) -> None:
+        """Back one second on the shared clock, paused: every tile seeks again (a decoder only goes forward)."""
+        if self.mode == "playback":
+            self.clock.pause()
+            self.seek(self.clock.position_us() - STEP_BACK_US)
+
     def jump_to_now(self) -> None:
         """The present: back to live (nothing is recorded after now) with the timeline following it."""
         if self.mode == "playback":
@@ -237,24 +252,49 @@ class PlaybackBar(QWidget):
         end = self.clock.position_us() if self.mode == "playback" else now_us()
         return end - 30_000_000, end
 
-    def _ask_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export to MP4", "export.mp4", "MP4 video (*.mp4)")
-        if path:
-            self.start_export(Path(path))
+    def _camera_name(self, camera_id: str) -> str:
+        cameras = self.wall.cameras if self.wall is not None else {}
+        return str(cameras.get(camera_id, {}).get("name", camera_id[:8]))
 
-    def start_export(self, target: Path) -> asyncio.Future[Any] | None:
+    def export_dialog(self) -> ExportDialog | None:
+        """Open the dialog that names the camera and the range; accepting it starts the export."""
         if not self.camera_id:
-            self.label.setText("Select a tile with a camera to export")
+            self._export_status("Select a tile with a camera to export")
             return None
+        camera_id = self.camera_id
         start, end = self.export_range()
+        dialog = ExportDialog(self._camera_name(camera_id), start, end, self.export_folder, self)
+        dialog.accepted.connect(lambda: self.start_export(dialog.target(), camera_id, (start, end)))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _ask_export(self) -> None:
+        self.export_dialog()
+
+    def _export_status(self, text: str) -> None:
+        """Export news goes beside the progress bar and to the status bar; the mode label keeps saying
+        Live or Playback (an export's result used to replace it)."""
+        self.export_label.setText(text)
+        self.sig_export_status.emit(text)
+
+    def start_export(self, target: Path, camera_id: str | None = None,
+                     span: tuple[int, int] | None = None) -> asyncio.Future[Any] | None:
+        camera_id = camera_id or self.camera_id
+        if not camera_id:
+            self._export_status("Select a tile with a camera to export")
+            return None
+        start, end = span or self.export_range()
+        self.export_folder = target.parent
         job = ExportJob(self.client)
         self.export_job = job
         self.progress.setValue(0)
         self.progress.setVisible(True)
+        self._export_status(f"Exporting {self._camera_name(camera_id)}…")
         job.sig_progress.connect(lambda p: self.progress.setValue(int(p * 100)))
-        job.sig_done.connect(lambda path: self.label.setText(f"Exported to {path}"))
-        job.sig_failed.connect(lambda message: self.label.setText(f"Export failed: {message}"))
-        return self._spawn(job.run(self.camera_id, start, end, target))
+        job.sig_done.connect(lambda path: self._export_status(f"Exported to {path}"))
+        job.sig_failed.connect(lambda message: self._export_status(f"Export failed: {message}"))
+        return self._spawn(job.run(camera_id, start, end, target))
 
     async def shutdown(self) -> None:
         self._ticker.stop()

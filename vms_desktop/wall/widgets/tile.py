@@ -33,6 +33,7 @@ from vms_desktop.video.messages import STATE_TEXT, plain
 HEADER_HEIGHT = 20  # the top bar: camera name on the left, picture time on the right
 RETRY_STATES = frozenset({"failed", "unreachable"})  # playback that gave up: the tile offers Retry
 KEEP_PICTURE_STATES = frozenset({"playing", "connecting", "loading"})
+PLAYBACK_COLOUR = QColor(255, 160, 0)  # border and badge of recorded video: never on a live tile
 
 
 class VideoTile(QWidget):
@@ -139,6 +140,14 @@ class VideoTile(QWidget):
             return True
         return self.event_window[0] <= self.frame_time_us <= self.event_window[1]
 
+    def badge_text(self) -> str:
+        """What the playback badge says: recorded video must never pass for live (issue #26, defect 5)."""
+        if self.mode != "playback" or not self.camera_id:
+            return ""
+        if not self.frame_time_us:
+            return "PLAYBACK"
+        return "PLAYBACK " + dt.datetime.fromtimestamp(self.frame_time_us / 1e6).strftime("%Y-%m-%d %H:%M:%S")
+
     def status_text(self) -> str:
         """What the tile paints without a picture: a headline, then the reason on a second line."""
         text = STATE_TEXT.get(self.state, self.state.capitalize())
@@ -209,6 +218,16 @@ class VideoTile(QWidget):
                           w * target.width(), h * target.height())
             painter.drawRect(rect)
             painter.drawText(rect.topLeft() + QPoint(2, -3), self.event_label)
+        badge = self.badge_text()
+        if badge:
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(PLAYBACK_COLOUR, 4))
+            painter.drawRect(self.rect().adjusted(2, 2, -2, -2))
+            width = QFontMetrics(painter.font()).horizontalAdvance(badge) + 12
+            box = QRect(6, self.height() - 6 - 18, width, 18)
+            painter.fillRect(box, PLAYBACK_COLOUR)
+            painter.setPen(QColor(0, 0, 0))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, badge)
         if self.selected:
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(QColor(60, 140, 255), 2))
