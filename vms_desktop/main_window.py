@@ -327,7 +327,7 @@ class MainWindow(QMainWindow):
             selection.clearSelection()
 
     def _update_markers(self, *_: object) -> None:
-        self.playback.set_event_markers(self.events.model.events)
+        self.playback.set_event_markers(self.events.model.all_events())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         action = _PTZ_KEYS.get(Qt.Key(event.key()))

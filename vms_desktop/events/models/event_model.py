@@ -1,4 +1,11 @@
-"""The event queue's table: one row per event, newest first, coloured by priority."""
+"""The event queue's table: one row per event, newest first, coloured by priority.
+
+Repeats are grouped: a NEW event of the same camera, type and model as a row whose first event is still NEW,
+within GROUP_WINDOW_US of one of that row's events, joins the row (type, MULTIPLICATION SIGN, count; the latest time)
+instead of adding one. A flapping warning filled the queue and pushed a real event out of sight (issue
+#26, defect 12). The row keeps its place (sorted by its first event's time), so a repeat never jumps above
+a newer event of another kind; acting on the row acts on every event in it (EventQueue.set_status).
+"""
 
 from __future__ import annotations
 
@@ -22,10 +29,20 @@ OPEN_STATES = {"NEW", "ACKNOWLEDGED"}
 COLUMNS = ("", "Priority", "Camera", "Type", "Time", "Status")
 EVENT_ROLE = Qt.ItemDataRole.UserRole + 10
 SORT_ROLE = Qt.ItemDataRole.UserRole + 11
+TIMES = "\N{MULTIPLICATION SIGN}"  # "stream_degraded" + " " + TIMES + "7"
+GROUP_WINDOW_US = 60_000_000  # repeats closer than this to one another share a row
 
 
 def parse_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _us(event: dict[str, Any]) -> int:
+    return int(parse_time(str(event["timestamp"])).timestamp() * 1e6)
+
+
+def _kind(event: dict[str, Any]) -> tuple[str, str, str]:
+    return str(event.get("camera_id", "")), str(event.get("event_type", "")), str(event.get("model", ""))
 
 
 class EventModel(QAbstractTableModel):
@@ -36,7 +53,9 @@ class EventModel(QAbstractTableModel):
 
     def __init__(self) -> None:
         super().__init__()
-        self.events: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []  # one per row: the row's first event
+        self.members: dict[str, list[dict[str, Any]]] = {}  # first event's id -> every event of its row
+        self._first_of: dict[str, str] = {}  # event id -> id of its row's first event
         self.camera_names: dict[str, str] = {}
         self.thumbnails: dict[str, QPixmap] = {}
 
@@ -81,30 +100,75 @@ class EventModel(QAbstractTableModel):
             camera = str(event.get("camera_id", ""))
             return self.camera_names.get(camera, camera[:8])
         if column == 3:
-            return str(event.get("event_type", ""))
+            return self.type_text(event)
         if column == 4:
-            return parse_time(str(event["timestamp"])).astimezone().strftime("%H:%M:%S")
+            return parse_time(str(self.latest(event)["timestamp"])).astimezone().strftime("%H:%M:%S")
         if column == 5:
             return str(event.get("status", ""))
         return ""
 
     def row_of(self, event_id: str) -> int:
+        """The row of an event, whether it is a row's first event or a repeat grouped into it."""
+        first = self._first_of.get(event_id, event_id)
         for row, event in enumerate(self.events):
-            if str(event["id"]) == event_id:
+            if str(event["id"]) == first:
+                return row
+        return -1
+
+    def first_id(self, event_id: str) -> str:
+        """The id of the row's first event: the one a row stands for in views and selections."""
+        return self._first_of.get(event_id, event_id)
+
+    def group(self, event_id: str) -> list[dict[str, Any]]:
+        """Every event of the row holding `event_id` (first one first)."""
+        return list(self.members.get(self._first_of.get(event_id, event_id), []))
+
+    def latest(self, event: dict[str, Any]) -> dict[str, Any]:
+        return max(self.group(str(event["id"])) or [event], key=_us)
+
+    def type_text(self, event: dict[str, Any]) -> str:
+        count = len(self.group(str(event["id"])))
+        return str(event.get("event_type", "")) + (f" {TIMES}{count}" if count > 1 else "")
+
+    def all_events(self) -> list[dict[str, Any]]:
+        return [e for first in self.events for e in self.members.get(str(first["id"]), [first])]
+
+    def _group_row(self, event: dict[str, Any]) -> int:
+        """The row a NEW event repeats, or -1."""
+        if event.get("status") != "NEW" or "timestamp" not in event:
+            return -1
+        at = _us(event)
+        for row, first in enumerate(self.events):
+            if first.get("status") != "NEW" or _kind(first) != _kind(event):
+                continue
+            if any(abs(at - _us(m)) < GROUP_WINDOW_US for m in self.members.get(str(first["id"]), [])):
                 return row
         return -1
 
     def upsert(self, event: dict[str, Any]) -> bool:
-        """Add or replace an event (by id); returns True when it is new."""
+        """Add or replace an event (by id); returns True when it makes a new row (not for a repeat)."""
         self.sig_changing.emit()
+        event_id = str(event["id"])
         try:
-            row = self.row_of(str(event["id"]))
+            row = self.row_of(event_id)
+            if row < 0:
+                row = self._group_row(event)
+                if row >= 0:
+                    first = str(self.events[row]["id"])
+                    self.members[first].append(event)
+                    self._first_of[event_id] = first
+            else:
+                first = self._first_of.get(event_id, event_id)
+                self.members[first] = [event if str(m["id"]) == event_id else m for m in self.members[first]]
+                if first == event_id:
+                    self.events[row] = event
             if row >= 0:
-                self.events[row] = event
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
                 return False
             self.beginInsertRows(QModelIndex(), 0, 0)
             self.events.insert(0, event)
+            self.members[event_id] = [event]
+            self._first_of[event_id] = event_id
             self.endInsertRows()
             return True
         finally:

@@ -74,8 +74,14 @@ class EventQueue(QObject):
         return None
 
     async def set_status(self, event_id: str, status: str, note: str | None = None) -> dict[str, Any] | None:
+        """Set the status of the event's whole row: repeats grouped into it are acknowledged or closed with
+        it (the server has no group; each event is changed, the note goes to the one the operator chose)."""
         body: dict[str, Any] = {"status": status, **({"note": note} if note else {})}
-        return await self._apply("POST", f"/api/v1/events/{event_id}/status", body)
+        result = await self._apply("POST", f"/api/v1/events/{event_id}/status", body)
+        for other in self.model.group(event_id):
+            if str(other["id"]) != event_id and other.get("status") != status:
+                await self._apply("POST", f"/api/v1/events/{other['id']}/status", {"status": status})
+        return result
 
     async def add_note(self, event_id: str, text: str) -> dict[str, Any] | None:
         return await self._apply("POST", f"/api/v1/events/{event_id}/notes", {"text": text})

@@ -155,7 +155,7 @@ class EventPanel(QWidget):
             return  # already asking (a double-click): one question, one answer
         camera = self.queue.model.camera_names.get(str(event.get("camera_id")), "a camera")
         box = QMessageBox(QMessageBox.Icon.Question, "Close the event",
-                          f"Mark {event.get('event_type')} on {camera} as {_FINAL[status]}?",
+                          f"Mark {self.queue.model.type_text(event)} on {camera} as {_FINAL[status]}?",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
         box.setDefaultButton(QMessageBox.StandardButton.No)
         box.setWindowModality(Qt.WindowModality.WindowModal)
@@ -217,6 +217,7 @@ class EventPanel(QWidget):
             bar.setValue(bar.value() + moved)
 
     def _proxy_row(self, event_id: str) -> int:
+        event_id = self.queue.model.first_id(event_id)  # a repeat is shown in its group's row
         for row in range(self.proxy.rowCount()):
             if str(self.proxy.index(row, 0).data(EVENT_ROLE)["id"]) == event_id:
                 return row
