@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vms_cloud_sync.protocol.sync import ClipStart, IngestBatch, IngestItem
+from vms_cloud_sync.protocol.sync import ClipStart, HeartbeatIn, IngestBatch, IngestItem
 from vms_common import __version__
 from vms_common.db.base import utcnow
 from vms_server import keys
@@ -31,6 +33,7 @@ from vms_server.cloudsync.config import CloudSyncSettings
 from vms_server.cloudsync.models import OutboxItem
 from vms_server.cloudsync.service import state_row
 from vms_server.events.models import Event
+from vms_server.security.keystore import SecretBox
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +44,18 @@ def backoff_delay(failures: int, base: float, cap: float) -> float:
     return float(step / 2 + random.uniform(0, step / 2))
 
 
+Heartbeat = Callable[[], Awaitable[HeartbeatIn]]
+Pull = Callable[[CloudClient], Awaitable[dict[str, Any]]]
+
+
 class Pusher:
-    def __init__(self, app: web.Application, tuning: CloudSyncSettings) -> None:
-        self.app = app
+    """Pushes the outbox to the cloud. `heartbeat` builds the site's health report, `pull` installs what the
+    cloud has for this site (licence, settings) and returns the cloud-side settings."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox, tuning: CloudSyncSettings,
+                 *, heartbeat: Heartbeat, pull: Pull) -> None:
+        self._sessions, self._box = sessions, box
+        self._heartbeat, self._pull = heartbeat, pull
         self.tuning = tuning
         self.wake = asyncio.Event()
         self.failures = 0
@@ -52,7 +64,7 @@ class Pusher:
         self._next_heartbeat = 0.0
         self._next_pull = 0.0
         self.cloud_settings: dict[str, Any] = {}
-        self.gauges: observe.SyncGauges | None = None
+        self.gauges: Callable[[], Awaitable[None]] | None = None  # refreshes the /metrics gauges
 
     def poke(self) -> None:
         """Push now instead of at the next poll (called after enqueueing or changing the mode)."""
@@ -73,7 +85,7 @@ class Pusher:
                 delay = backoff_delay(self.failures, self.tuning.backoff_base_s, self.tuning.backoff_max_s)
             if self.gauges is not None:
                 try:
-                    await self.gauges.refresh(self.app)
+                    await self.gauges()
                 except Exception:
                     logger.exception("could not refresh the cloud sync gauges")
             self.wake.clear()
@@ -97,11 +109,11 @@ class Pusher:
         return 0.0 if full else self.tuning.idle_poll_s
 
     async def _current_client(self) -> CloudClient | None:
-        async with self.app[keys.SESSIONS].begin() as session:
+        async with self._sessions.begin() as session:
             row = await state_row(session)
             if row.mode != "on" or row.secret_sealed is None or row.cloud_url is None:
                 return None
-            credential = (row.cloud_url, self.app[keys.SECRET_BOX].open(row.secret_sealed))
+            credential = (row.cloud_url, self._box.open(row.secret_sealed))
         if credential != self._credential:
             await self.close()
             self._client = CloudClient(*credential)
@@ -110,7 +122,7 @@ class Pusher:
 
     async def _failed(self, message: str) -> float:
         self.failures += 1
-        async with self.app[keys.SESSIONS].begin() as session:
+        async with self._sessions.begin() as session:
             row = await state_row(session)
             row.last_error = message[:1000]
             row.last_error_at = utcnow()
@@ -121,7 +133,7 @@ class Pusher:
 
     async def push_once(self, client: CloudClient) -> tuple[int, bool]:
         """Send the oldest items (a run of non-clip items, or one clip); return (sent, batch was full)."""
-        async with self.app[keys.SESSIONS]() as session:
+        async with self._sessions() as session:
             items = list((await session.scalars(
                 select(OutboxItem).order_by(OutboxItem.seq).limit(self.tuning.batch_size))).all())
         if not items:
@@ -138,7 +150,7 @@ class Pusher:
             wire = [_wire(item, await self._with_snapshot(client, item)) for item in run]
             done = [item.seq for item in run]
         await client.ingest(IngestBatch(items=wire))
-        async with self.app[keys.SESSIONS].begin() as session:
+        async with self._sessions.begin() as session:
             # One transaction: the backlog and the counters never disagree.
             await session.execute(delete(OutboxItem).where(OutboxItem.seq.in_(done)))
             row = await state_row(session)
@@ -174,7 +186,7 @@ class Pusher:
             event_id = uuid.UUID(str(payload.get("id")))
         except ValueError:
             return payload
-        async with self.app[keys.SESSIONS]() as session:
+        async with self._sessions() as session:
             path = await session.scalar(select(Event.snapshot_path).where(Event.id == event_id))
         size = await asyncio.to_thread(_stat_blocking, Path(path)) if path else None
         if not path or size is None:
@@ -188,10 +200,10 @@ class Pusher:
     async def _periodic(self, client: CloudClient) -> None:
         now = time.monotonic()
         if now >= self._next_heartbeat:
-            await client.heartbeat(await sync_health.heartbeat(self.app, __version__))
+            await client.heartbeat(await self._heartbeat())
             self._next_heartbeat = now + self.tuning.heartbeat_s
         if now >= self._next_pull:
-            self.cloud_settings = await sync_health.pull(self.app, client)
+            self.cloud_settings = await self._pull(client)
             self._next_pull = now + self.tuning.pull_s
 
 
@@ -208,13 +220,15 @@ def _stat_blocking(path: Path) -> int | None:
 async def cloudsync_context(app: web.Application) -> AsyncIterator[None]:
     """Runs after the database and secrets; the task idles while sync is off."""
     tuning = app[keys.SETTINGS].cloud_sync
-    pusher = Pusher(app, tuning)
+    pusher = Pusher(app[keys.SESSIONS], app[keys.SECRET_BOX], tuning,
+                    heartbeat=functools.partial(sync_health.heartbeat, app, __version__),
+                    pull=functools.partial(sync_health.pull, app))
     app[keys.CLOUD_SYNC] = pusher
     if keys.HEALTH_PROBES not in app:
         app[keys.HEALTH_PROBES] = []
     app[keys.HEALTH_PROBES].append(observe.health_probe)
     if keys.METRICS in app:  # the server's /metrics registry (metrics_context starts earlier)
-        pusher.gauges = observe.SyncGauges(app[keys.METRICS].registry)
+        pusher.gauges = functools.partial(observe.SyncGauges(app[keys.METRICS].registry).refresh, app)
     task = asyncio.create_task(pusher.run(), name="cloud-sync")
     yield
     task.cancel()

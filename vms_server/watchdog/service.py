@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_server import keys
+from vms_server.api.ws import Hub
 from vms_server.watchdog import health
 from vms_server.watchdog.incidents import Draft, IncidentService, IncidentType, Severity
 from vms_server.watchdog.registry import RestartReport, Watchdog
@@ -27,12 +30,15 @@ logger = logging.getLogger(__name__)
 
 
 class WatchdogService(Watchdog):
-    def __init__(self, app: web.Application, settings: WatchdogSettings, timings: JobTimings) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], hub: Hub, settings: WatchdogSettings,
+                 timings: JobTimings, probe_all: Callable[[], Awaitable[list[health.Probe]]]) -> None:
+        """`probe_all` checks the dependencies (database, disks, volumes, Redis) for the heartbeat round."""
         super().__init__()
-        self.app = app
+        self._hub = hub
+        self._probe_all = probe_all
         self.settings = settings
         self.timings = timings
-        self.incidents = IncidentService(app[keys.SESSIONS], app.get(keys.HUB))
+        self.incidents = IncidentService(sessions, hub)
         self.monitor = SlaMonitor(timings, settings)
         self.shedder = LoadShedder(settings.shed_at, settings.unshed_at, self._shedding_changed)
         self.backends: dict[str, InferenceBackend] = {}
@@ -86,7 +92,7 @@ class WatchdogService(Watchdog):
                     self._open.discard(fp)
 
     async def probe(self) -> list[health.Probe]:
-        self.probes = await health.probe_all(self.app, self.settings.min_free_disk)
+        self.probes = await self._probe_all()
         for p in self.probes:
             fp = Draft(IncidentType.SERVICE_FAILURE, Severity.CRITICAL, 0, 1, "", "", service=p.name).fingerprint
             if not p.ok:
@@ -106,11 +112,9 @@ class WatchdogService(Watchdog):
         with contextlib.suppress(Exception):
             await self.incidents.purge(dt.timedelta(days=self.settings.incident_retention_days))
         self.last_heartbeat = time.time()
-        hub = self.app.get(keys.HUB)
-        if hub is not None:
-            hub.publish("service.heartbeat", {"at": self.last_heartbeat,
-                                              "services": [asdict(s) for s in self.states()],
-                                              "probes": [asdict(p) for p in self.probes]})
+        self._hub.publish("service.heartbeat", {"at": self.last_heartbeat,
+                                                "services": [asdict(s) for s in self.states()],
+                                                "probes": [asdict(p) for p in self.probes]})
 
     async def _restarted(self, report: RestartReport) -> None:
         draft = Draft(IncidentType.SERVICE_FAILURE, Severity.HIGH, round(report.silent_s, 2), report.stall_after_s,
@@ -173,7 +177,8 @@ async def watchdog_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS].watchdog
     timings = JobTimings()
     app[keys.JOB_TIMINGS] = timings
-    service = WatchdogService(app, settings, timings)
+    service = WatchdogService(app[keys.SESSIONS], app[keys.HUB], settings, timings,
+                              functools.partial(health.probe_all, app, settings.min_free_disk))
     app[keys.WATCHDOG] = service
     task = asyncio.create_task(_loop(service)) if settings.enabled else None
     yield
