@@ -6,6 +6,7 @@ The database is SQLite only: these tests exercise the client, not the SQL back e
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
@@ -14,8 +15,28 @@ from typing import Any
 
 import keyring.backend
 import pytest
+import pytestqt.plugin as pytestqt_plugin
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _no_pass_outside_the_loop() -> None:
+    """pytest-qt processes Qt events between test phases, outside any asyncio loop. With qasync a Qt timer
+    or socket event runs asyncio callbacks, so tasks of the test's server (the recording indexer, aiosqlite
+    futures) then stepped with no running loop: "no running event loop" in teardown and, on PySide6 6.11,
+    segfaults. Pending events are processed the next time a loop runs instead."""
+
+
+pytestqt_plugin._process_events = _no_pass_outside_the_loop
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_ui_thread() -> Iterator[None]:
+    """Widgets and Qt objects of a finished test are freed here, on the UI thread. Left to Python's cyclic
+    collector they may be freed on whichever thread next allocates (a decoder thread of the next test), and
+    a QObject deleted off its thread leaves dangling timers behind."""
+    yield
+    gc.collect()
 
 
 def _qt_loop() -> asyncio.AbstractEventLoop:

@@ -55,15 +55,15 @@ async def test_first_start_opens_maximised_then_restores_the_saved_geometry(qtbo
 async def test_full_screen_covers_the_screen_by_itself_and_comes_back(qtbot: QtBot, tmp_path: Path) -> None:
     window = _window(qtbot, tmp_path / "state.json")
     window.show()
-    window.setGeometry(40, 40, 600, 400)
-    await wait_until(lambda: window.geometry().width() == 600, 3, "normal")
+    window.setGeometry(40, 40, 700, 450)  # above the window's minimum width on every Qt style
+    await wait_until(lambda: window.geometry().width() == 700, 3, "normal")
     window.commands.trigger(ActionId.FULLSCREEN)
     screen = window.screen().geometry()
     # Without a window manager nobody honours the full-screen request: the window sets the geometry itself.
     await wait_until(lambda: window.geometry() == screen, 3, f"full screen {window.geometry()} != {screen}")
     assert window.isFullScreen()
     window.commands.trigger(ActionId.FULLSCREEN)
-    await wait_until(lambda: not window.isFullScreen() and window.geometry().width() == 600, 3, "back")
+    await wait_until(lambda: not window.isFullScreen() and window.geometry().width() == 700, 3, "back")
 
 
 def test_long_camera_name_is_elided_before_the_clock(qtbot: QtBot) -> None:
@@ -89,11 +89,11 @@ async def test_full_screen_when_nobody_honours_the_request(qtbot: QtBot, tmp_pat
     """The offscreen platform plays window manager; here the request is ignored as on a bare X server."""
     window = _window(qtbot, tmp_path / "state.json")
     window.show()
-    window.setGeometry(40, 40, 600, 400)
-    await wait_until(lambda: window.geometry().width() == 600, 3, "normal")
+    window.setGeometry(40, 40, 700, 450)  # above the window's minimum width on every Qt style
+    await wait_until(lambda: window.geometry().width() == 700, 3, "normal")
     monkeypatch.setattr(window, "showFullScreen", lambda: None)
     window.commands.trigger(ActionId.FULLSCREEN)
     screen = window.screen().geometry()
     await wait_until(lambda: window.geometry() == screen, 3, f"full screen {window.geometry()} != {screen}")
     window.commands.trigger(ActionId.FULLSCREEN)
-    await wait_until(lambda: window.geometry().width() == 600, 3, "back")
+    await wait_until(lambda: window.geometry().width() == 700, 3, "back")
