@@ -32,6 +32,13 @@ DATA_PACKAGES: dict[str, tuple[str, ...]] = {
     "desktop": (),
     "cloud": ("swagger_ui_bundle", "alembic"),  # vms_common.api.openapi serves Swagger UI from its files
 }
+# Sibling packages of the bundle's own that its other executables run (`vms-camsim` in the server bundle): the
+# import analysis starts from the main executable only, and the server itself never imports the simulator.
+SIBLINGS: dict[str, tuple[str, ...]] = {
+    "server": ("vms_camsim",),
+    "desktop": (),
+    "cloud": (),
+}
 # Modules loaded by name at run time (SQLAlchemy dialect drivers), invisible to the import analysis.
 HIDDEN: dict[str, tuple[str, ...]] = {
     "server": ("aiosqlite", "asyncpg", "sqlalchemy.dialects.sqlite.aiosqlite",
@@ -73,6 +80,8 @@ def build(key: str, spec: dict[str, Any]) -> None:
     workdir = Path(spec["workpath"])
     launchers = [_launcher(exe, workdir) for exe in exes]
     hidden = collect_submodules(bundle.package) + list(HIDDEN[key])
+    for sibling in SIBLINGS[key]:
+        hidden += collect_submodules(sibling)
     if sys.platform == "win32" and key == "server":
         hidden += ["win32serviceutil", "win32service", "win32event", "servicemanager"]
     analysis = spec["Analysis"]([str(launchers[0])], pathex=[str(REPO)], datas=_datas(bundle),
