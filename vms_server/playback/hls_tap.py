@@ -10,13 +10,15 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 
-from vms_server.ingest.service import Stream
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
+
+if TYPE_CHECKING:  # the service's module pulls in the database layer; taps need only the type
+    from vms_server.ingest.service import Stream
 
 IDLE_S = 60.0
 SEGMENT_S = 1.0

@@ -13,10 +13,13 @@ import contextlib
 import struct
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from vms_server.ingest.service import Stream
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
+
+if TYPE_CHECKING:  # the service's module pulls in the database layer; taps need only the type
+    from vms_server.ingest.service import Stream
 
 QUEUE_LIMIT = 200
 _HEADER = struct.Struct(">qB")
