@@ -148,6 +148,11 @@ class MainWindow(QMainWindow):
         if isinstance(saved, str) and self.restoreGeometry(QByteArray.fromBase64(saved.encode())):
             self.show()
         else:
+            # Maximising is a request to the window manager; a control-room X session without one ignored it
+            # and left the window in a corner. The screen's geometry is set first, as for full screen.
+            screen = self.screen() or QGuiApplication.primaryScreen()
+            if screen is not None:
+                self.setGeometry(screen.availableGeometry())
             self.showMaximized()
 
     def toggle_full_screen(self) -> None:
