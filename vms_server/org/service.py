@@ -6,14 +6,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_common.auth.principal import Principal
 from vms_common.errors import Conflict, InvalidInput, NotFound
 from vms_server.audit.service import Actor, record
+from vms_server.auth.models import User, user_sites
 from vms_server.db.base import Base
+from vms_server.db.locks import serialise
 from vms_server.org.models import Building, Floor, Site, Zone
 from vms_server.org.schemas import NodeCreate, NodeOut, NodeUpdate
 
@@ -128,8 +130,31 @@ async def update_node(
     return out
 
 
+async def _refuse_if_users_restricted(session: AsyncSession, site_id: uuid.UUID) -> None:
+    """Refuse to delete a site while users are restricted to it.
+
+    An empty site set means "every site", and deleting the site cascades into `user_sites`: a user whose last
+    site went would silently gain access to all of them. Locks are taken first so that an assignment to the site
+    cannot slip in between this check and the delete: the site row (PostgreSQL: an insert into `user_sites` waits
+    on it) and the database's writer lock (SQLite).
+    """
+    await serialise(session, "org.site_delete")
+    await session.execute(select(Site.id).where(Site.id == site_id).with_for_update())
+    names = (await session.scalars(
+        select(User.username).join(user_sites, user_sites.c.user_id == User.id)
+        .where(user_sites.c.site_id == site_id).order_by(User.username).limit(5))).all()
+    if names:
+        total = int(await session.scalar(
+            select(func.count()).select_from(user_sites).where(user_sites.c.site_id == site_id)) or 0)
+        shown = ", ".join(names) + (f" and {total - len(names)} more" if total > len(names) else "")
+        raise Conflict(f"users are restricted to this site ({shown}); change their sites first",
+                       code="site_has_users")
+
+
 async def delete_node(session: AsyncSession, level: Level, node_id: uuid.UUID, who: Principal, actor: Actor) -> None:
     node = await get_node(session, level, node_id, who)
+    if level is SITE:
+        await _refuse_if_users_restricted(session, node_id)
     before = to_out(level, node).model_dump(mode="json")
     await session.delete(node)
     try:
