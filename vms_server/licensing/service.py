@@ -19,6 +19,7 @@ from vms_common.db.base import utcnow
 from vms_common.errors import Conflict, InvalidInput, VmsError
 from vms_server.audit.service import Actor, record
 from vms_server.cameras.models import Camera
+from vms_server.db.locks import serialise
 from vms_server.licensing.models import LicenceRecord
 from vms_server.settings import LicensingSection
 
@@ -104,7 +105,12 @@ async def status(session: AsyncSession, policy: LicensingSection) -> LicenceStat
 
 
 async def require_camera_slot(session: AsyncSession, policy: LicensingSection, adding: int = 1) -> None:
-    """Raise LicenceError when adding cameras would exceed what the licence allows."""
+    """Raise LicenceError when adding cameras would exceed what the licence allows.
+
+    Takes a lock held until the caller's transaction ends, so that the count and the caller's insert are one
+    step: concurrent adds otherwise all see the same count and together pass the limit.
+    """
+    await serialise(session, "licensing.camera_slots")
     current = await status(session, policy)
     if current.cameras_used + adding > current.max_cameras:
         raise LicenceError(
