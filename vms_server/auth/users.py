@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_common.auth.passwords import Passwords, check_strength
 from vms_common.auth.roles import Role
+from vms_common.db.base import utcnow
 from vms_common.errors import Conflict, InvalidInput, NotFound
 from vms_server.audit.service import Actor, record
-from vms_server.auth.models import User
+from vms_server.auth.models import RefreshToken, User
 from vms_server.auth.schemas import UserCreate, UserOut, UserUpdate
 from vms_server.org.models import Site
 
@@ -80,6 +82,22 @@ async def _admins_left(session: AsyncSession, excluding: uuid.UUID) -> int:
     )
 
 
+async def _revoke_sessions(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Revoke every login of the user; returns how many were live.
+
+    A password or MFA reset answers a suspected compromise and disabling answers a departure: tokens issued
+    before must stop working now, not when they expire (access tokens die with their family, see principal.py),
+    and must not come back if the account is enabled again.
+    """
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
 async def update_user(
     session: AsyncSession, passwords: Passwords, user_id: uuid.UUID, data: UserUpdate, actor: Actor
 ) -> User:
@@ -113,5 +131,7 @@ async def update_user(
     after = _public(user)
     if data.password is not None:
         after["password"] = "changed"
+    if data.password is not None or data.reset_mfa or data.disabled is True:
+        after["sessions_revoked"] = await _revoke_sessions(session, user.id)
     await record(session, actor, "user.updated", target_type="user", target_id=user.id, old=before, new=after)
     return user
