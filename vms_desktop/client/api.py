@@ -9,7 +9,10 @@ refresh token in the keyring.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +25,7 @@ logger = logging.getLogger(__name__)
 RESTARTING_STATUSES = frozenset({502, 503, 504})
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 5.0
+REFRESH_AHEAD_S = 30.0  # refresh an access token this long before it runs out (a quarter of shorter lives)
 
 
 def retry_delays() -> Iterator[float]:
@@ -31,6 +35,17 @@ def retry_delays() -> Iterator[float]:
     while True:
         yield delay
         delay = min(delay * 2, RETRY_MAX_S)
+
+
+def access_lifetime(token: str) -> float | None:
+    """Seconds an access JWT was issued to live (`exp - iat`), read without checking the signature: the
+    server checks that; the client only needs to know when to refresh. None for what is not a JWT."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return max(0.0, float(claims["exp"]) - float(claims["iat"]))
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
 
 
 class ClientError(Exception):
@@ -110,6 +125,9 @@ class VmsClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
         self._session: aiohttp.ClientSession | None = None
         self._refresh_lock = asyncio.Lock()
+        # (access token, monotonic time it should be refreshed by); measured from when the client first saw the
+        # token, so a client clock set minutes off the server's neither refreshes on every call nor never.
+        self._deadline: tuple[str, float | None] = ("", None)
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -174,6 +192,32 @@ class VmsClient:
                                      status=401) from None
             self._store_tokens(data)
 
+    async def ensure_fresh(self) -> None:
+        """Refresh the access token first when it has run out or is about to.
+
+        Access tokens live `security.access_token_minutes` (15) and only a 401 used to refresh them. The push
+        channel and the live tiles hold their sockets for hours without a request, so after a server restart
+        later in a shift every one of them reconnected with a token whose signature was still good but whose
+        time was up: the server answered 401 to all of them at once, tiles said "Not authorised" until a
+        refresh, and a playback tile retrying through the restart kept its stale URL and stayed refused.
+        Streams call this before they connect. Raises SessionExpired (log in again) or Unreachable."""
+        if self.tokens is None or not self.tokens.refresh_token:
+            return
+        token = self.tokens.access_token
+        if not token:
+            await self.refresh()
+            return
+        if self._deadline[0] != token:
+            lifetime = access_lifetime(token)
+            deadline = None
+            if lifetime is not None:
+                deadline = time.monotonic() + lifetime - min(REFRESH_AHEAD_S, lifetime / 4)
+            self._deadline = (token, deadline)
+        deadline = self._deadline[1]
+        if deadline is not None and time.monotonic() >= deadline:
+            logger.debug("access token about to expire; refreshing before the request")
+            await self.refresh()
+
     async def logout(self) -> None:
         try:
             await self.request("POST", "/api/v1/auth/logout")
@@ -197,6 +241,7 @@ class VmsClient:
 
     async def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
         """JSON request with the access token; refreshes once on 401. Returns the decoded body (None on 204)."""
+        await self.ensure_fresh()
         try:
             return await self._raw(method, path, body, params=params)
         except AuthFailed:
@@ -207,6 +252,7 @@ class VmsClient:
 
     async def get_bytes(self, path: str, params: dict[str, str] | None = None) -> bytes:
         """A binary resource (snapshot, export file)."""
+        await self.ensure_fresh()
         for attempt in range(2):
             try:
                 async with self.session.get(self.url(path, params), headers=self._headers()) as resp:

@@ -64,6 +64,7 @@ class HubClient(QObject):
             await asyncio.sleep(next(delays))
 
     async def _session(self) -> None:
+        await self.client.ensure_fresh()  # not an expired token after a restart: no 401 to answer first
         try:
             ws = await self.client.session.ws_connect(self.client.ws_url("/api/v1/ws"), heartbeat=20)
         except aiohttp.WSServerHandshakeError as exc:

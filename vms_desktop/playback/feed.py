@@ -17,7 +17,7 @@ from typing import Any
 import av
 from PySide6.QtCore import QObject, Signal
 
-from vms_desktop.client.api import ClientError, VmsClient, retry_delays
+from vms_desktop.client.api import ClientError, SessionExpired, VmsClient, retry_delays
 from vms_desktop.events.models.event_model import parse_time
 from vms_desktop.playback.models.clock import PlaybackClock
 from vms_desktop.video.decoder import to_qimage
@@ -101,10 +101,8 @@ class PlaybackFeed(QObject):
         return min(starts, default=start_us)
 
     def _start_thread(self, start_us: int, served_us: int, generation: int) -> None:
-        url = self.client.url(f"/api/v1/cameras/{self.camera_id}/playback.mp4", {
-            "start": iso(start_us), "end": iso(start_us + LOOKAHEAD_US), "stream": self.stream,
-            "access_token": self.client.tokens.access_token if self.client.tokens else ""})
-        self._thread = threading.Thread(target=self._run, args=(url, served_us, generation),
+        params = {"start": iso(start_us), "end": iso(start_us + LOOKAHEAD_US), "stream": self.stream}
+        self._thread = threading.Thread(target=self._run, args=(params, served_us, generation),
                                         name=f"playback-{self.camera_id[:8]}", daemon=True)
         self._thread.start()
 
@@ -120,12 +118,40 @@ class PlaybackFeed(QObject):
     def set_target_size(self, width: int, height: int) -> None:
         self.target = (max(2, width - width % 2), max(2, height - height % 2))
 
-    def _run(self, url: str, start_us: int, generation: int) -> None:
+    def _url(self, params: dict[str, str], *, refresh: bool) -> str:
+        """From the playback thread: the stream's URL with an access token good for this try, refreshed on
+        the UI loop first when it ran out (or, `refresh`, when the server refused it). Each try builds it
+        anew: a tile retrying through a server restart used to keep the token of its first try, which had
+        expired by then, and stopped at "Not authorised" once the server was back. Raises SessionExpired."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            future = asyncio.run_coroutine_threadsafe(
+                self.client.refresh() if refresh else self.client.ensure_fresh(), loop)
+            try:
+                future.result(self.open_timeout_s)
+            except SessionExpired:
+                raise
+            except (ClientError, TimeoutError) as exc:  # the request itself will tell what is wrong
+                future.cancel()
+                logger.debug("token refresh before playback of camera %s failed: %r", self.camera_id, exc)
+        token = self.client.tokens.access_token if self.client.tokens else ""
+        return self.client.url(f"/api/v1/cameras/{self.camera_id}/playback.mp4", {**params, "access_token": token})
+
+    def _run(self, params: dict[str, str], start_us: int, generation: int) -> None:
         """Open the stream; a refused or unanswered request is asked again with backoff before the tile
         gives up. Without this a tile whose request met the server's stream limit (503) stayed on its last
-        live picture, looking live and frozen (issue #26, defect 3)."""
+        live picture, looking live and frozen (issue #26, defect 3). A 401 is answered with one token
+        refresh and an immediate new try, as the live view does."""
         delays = retry_delays()
-        for attempt in range(1, self.max_tries + 1):
+        attempt, refresh, refreshed = 0, False, False
+        while attempt < self.max_tries:
+            attempt += 1
+            try:
+                url = self._url(params, refresh=refresh)
+            except SessionExpired as exc:
+                self._status("unauthorised", exc.message)
+                return
+            refresh = False
             try:
                 # FFmpeg's rw_timeout, not PyAV's read timeout (which takes the GIL on every I/O poll).
                 with av.open(url, options={"rw_timeout": "10000000"},
@@ -139,6 +165,10 @@ class PlaybackFeed(QObject):
                 # a plain state (never the text itself).
                 logger.debug("playback of camera %s failed (try %d of %d): %s", self.camera_id, attempt,
                              self.max_tries, redact(repr(exc)))
+                if isinstance(exc, av.error.HTTPUnauthorizedError) and not refreshed and not self._started:
+                    refresh, refreshed = True, True
+                    attempt -= 1  # the refused try was the token's fault, not the server's
+                    continue
                 state, message = playback_error(exc)
                 if self._started or not retriable(exc) or attempt == self.max_tries:
                     self._status(state, message)

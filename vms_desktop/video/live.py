@@ -102,7 +102,9 @@ class LiveFeed(QObject):
                     state, message = _HANDSHAKE_STATES.get(
                         exc.status, ("error", f"the server could not start the live view (HTTP {exc.status})"))
                     self._set_state(state, message)
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            except SessionExpired as exc:
+                self._set_state("unauthorised", exc.message)
+            except (aiohttp.ClientError, ClientError, OSError, TimeoutError) as exc:
                 logger.debug("live view of camera %s: %s", self.camera_id, redact(repr(exc)))
                 self._set_state("unreachable", "retrying")
             self._stop_worker()
@@ -122,6 +124,7 @@ class LiveFeed(QObject):
         return True
 
     async def _session(self) -> bool:
+        await self.client.ensure_fresh()  # the socket may have outlived the token (a reconnect after a restart)
         url = self.client.ws_url(f"/api/v1/cameras/{self.camera_id}/live/ws", {"stream": self.stream})
         got_media = False
         async with self.client.session.ws_connect(url, heartbeat=15, max_msg_size=32 * 1024 * 1024) as ws:
