@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from benchmarks._common import PG_ADMIN_URL, free_port, print_table
 from vms_server import keys
 from vms_server.cloudsync.config import CloudSyncSettings
+from vms_server.cloudsync.keys import CLOUD_SYNC
 from vms_server.cloudsync.models import OutboxItem
 from vms_server.db.engine import create_engine
 from vms_server.db.migrate import upgrade
@@ -164,7 +165,7 @@ async def drain(app: web.Application) -> float:
     started = time.perf_counter()
     async with app[keys.SESSIONS].begin() as session:
         await service.set_mode(session, "on", SYSTEM)
-    app[keys.CLOUD_SYNC].poke()
+    app[CLOUD_SYNC].poke()
     while True:
         async with app[keys.SESSIONS]() as session:
             left = await session.scalar(text("SELECT count(*) FROM sync_outbox"))

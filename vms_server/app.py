@@ -15,9 +15,11 @@ from vms_server import keys
 from vms_server.analytics.routes import router as analytics_routes
 from vms_server.analytics.service import analytics_context
 from vms_server.api import health, openapi, ws
+from vms_server.api.keys import STREAMS
 from vms_server.api.middleware import MIDDLEWARES
 from vms_server.api.streams import OpenStreams, close_streams
 from vms_server.auth import principal
+from vms_server.auth.keys import AUTH_SERVICE, RATE_LIMITER, TOKENS
 from vms_server.auth.ratelimit import LoginRateLimiter
 from vms_server.auth.routes import router as auth_routes
 from vms_server.auth.service import AuthService
@@ -77,17 +79,17 @@ async def secrets(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     master = load_master_secret(settings.data_dir, settings.security.key_store)
     app[keys.SECRET_BOX] = SecretBox(master)
-    app[keys.TOKENS] = TokenIssuer(master, settings.security.access_token_minutes)
+    app[TOKENS] = TokenIssuer(master, settings.security.access_token_minutes)
     yield
 
 
 async def auth(app: web.Application) -> AsyncIterator[None]:
     policy = app[keys.SETTINGS].security
     app[keys.PASSWORDS] = Passwords(policy.argon2)
-    app[keys.RATE_LIMITER] = LoginRateLimiter(policy.login_rate_limit)
-    app[keys.AUTH_SERVICE] = AuthService(
-        sessions=app[keys.SESSIONS], tokens=app[keys.TOKENS], passwords=app[keys.PASSWORDS],
-        box=app[keys.SECRET_BOX], limiter=app[keys.RATE_LIMITER], policy=policy,
+    app[RATE_LIMITER] = LoginRateLimiter(policy.login_rate_limit)
+    app[AUTH_SERVICE] = AuthService(
+        sessions=app[keys.SESSIONS], tokens=app[TOKENS], passwords=app[keys.PASSWORDS],
+        box=app[keys.SECRET_BOX], limiter=app[RATE_LIMITER], policy=policy,
     )
     yield
 
@@ -125,7 +127,8 @@ def create_app(settings: Settings, camera_sources: Sequence[Context] = ()) -> we
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.server.max_body_bytes)
     app[keys.SETTINGS] = settings
     app[keys.STARTED_AT] = time.monotonic()
-    app[keys.STREAMS] = OpenStreams()
+    app[keys.HEALTH_PROBES] = []  # features add their line of /health/detailed as they start
+    app[STREAMS] = OpenStreams()
     app.on_shutdown.append(close_streams)
     # The declared routes and the WebSocket must accept exactly the same callers.
     principal.install(app)

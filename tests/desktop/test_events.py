@@ -18,7 +18,7 @@ from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
 from tests.desktop.test_wall import drop_on, open_window
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
-from vms_server import keys
+from vms_server.analytics.keys import ANALYTICS
 from vms_server.analytics.types import CameraRef, Detection, Priority
 
 pytestmark = pytest.mark.slow
@@ -41,8 +41,8 @@ async def raise_event(desk: Desk, camera: str, model: str, priority: Priority, a
     t0 = time.time() - ago_s
     detections = [Detection(model, model, t0 + i / 5, 0.93, box=(0.2, 0.3, 0.25, 0.4), object_class="person",
                             key=model, frame=frame) for i in range(15)]
-    created = await app[keys.ANALYTICS].sink.feed(ref, model, priority, detections, t0 + 3)
-    await app[keys.ANALYTICS].sink.feed(ref, model, priority, [], t0 + 6)
+    created = await app[ANALYTICS].sink.feed(ref, model, priority, detections, t0 + 3)
+    await app[ANALYTICS].sink.feed(ref, model, priority, [], t0 + 6)
     assert created, "the sink raised no event"
     return str(created[0])
 

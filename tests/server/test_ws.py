@@ -9,7 +9,7 @@ import pytest
 
 from tests.server.helpers import ApiClient
 from vms_common.auth.roles import Role
-from vms_server import keys
+from vms_server.api.keys import HUB
 
 
 async def _next(ws: aiohttp.ClientWebSocketResponse) -> dict[str, object]:
@@ -30,7 +30,7 @@ async def test_ws_delivers_by_prefix_and_site(api: ApiClient) -> None:
     assert (await _next(ws))["type"] == "hello"
     await ws.send_json({"subscribe": ["event."]})
     assert (await _next(ws))["type"] == "subscribed"
-    hub = api.client.app[keys.HUB]
+    hub = api.client.app[HUB]
     assert hub.publish("camera.status", {"x": 1}) == 0  # not subscribed to camera.*
     assert hub.publish("event.created", {"id": "e1"}, site_id=api.seeded.site_id) == 1
     msg = await _next(ws)
@@ -45,7 +45,7 @@ async def test_ws_hides_sites_a_user_may_not_see(api: ApiClient) -> None:
     token = (await api.login(Role.VIEWER))["access_token"]
     ws = await api.client.ws_connect("/api/v1/ws", headers={"Authorization": f"Bearer {token}"})
     await _next(ws)
-    hub = api.client.app[keys.HUB]
+    hub = api.client.app[HUB]
     assert hub.publish("event.created", {"id": "hidden"}, site_id=uuid.UUID(other["id"])) == 0
     assert hub.publish("event.created", {"id": "shown"}, site_id=api.seeded.site_id) == 1
     assert (await _next(ws))["data"] == {"id": "shown"}

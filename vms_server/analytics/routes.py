@@ -15,6 +15,7 @@ from vms_common.auth.roles import Role
 from vms_common.errors import InvalidInput, NotFound
 from vms_server import keys
 from vms_server.analytics.jobs import SourceQuality
+from vms_server.analytics.keys import ANALYTICS
 from vms_server.analytics.models import CameraAnalytics, CustomerAnalytics
 from vms_server.analytics.types import Priority
 from vms_server.api.context import actor_of
@@ -87,7 +88,7 @@ class StatusOut(BaseModel):
 
 
 def _model_class(call: Call[Any], name: str) -> Any:
-    registry = call.app[keys.ANALYTICS].registry
+    registry = call.app[ANALYTICS].registry
     if name not in registry:
         raise NotFound(f"no analytics model named {name!r}; known: {', '.join(registry.names())}")
     return registry.get(name)
@@ -96,7 +97,7 @@ def _model_class(call: Call[Any], name: str) -> Any:
 @router.route("GET", "/analytics/models", role=Role.VIEWER, response=ModelList, tags=TAGS)
 async def list_analytics_models(call: Call[NoBody]) -> ModelList:
     """The ten built-in models and any plugins, with requirements and the providers obtained."""
-    service = call.app[keys.ANALYTICS]
+    service = call.app[ANALYTICS]
     return ModelList(items=[ModelInfo.model_validate(service.model(n).describe()) for n in service.registry.names()])
 
 
@@ -115,7 +116,7 @@ async def get_camera_analytics(call: Call[NoBody]) -> CameraModels:
         await cameras.get_camera(session, camera_id, call.user)
         rows = (await session.scalars(select(CameraAnalytics).where(CameraAnalytics.camera_id == camera_id)
                                       .order_by(CameraAnalytics.model))).all()
-    service = call.app[keys.ANALYTICS]
+    service = call.app[ANALYTICS]
     return CameraModels(camera_id=camera_id, items=[
         _out(r, service.model(r.model).default_priority) for r in rows if r.model in service.registry])
 
@@ -163,7 +164,7 @@ async def set_camera_analytics(call: Call[CameraModelIn]) -> CameraModelOut:
         await record(session, actor_of(call), "camera.analytics_changed", target_type="camera", target_id=camera_id,
                      old=old, new={"model": name, "enabled": body.enabled, "config": config})
         out = _out(row, cls.default_priority)
-    await call.app[keys.ANALYTICS].sync()
+    await call.app[ANALYTICS].sync()
     return out
 
 
@@ -181,7 +182,7 @@ async def remove_camera_analytics(call: Call[NoBody]) -> None:
         await session.delete(row)
         await record(session, actor_of(call), "camera.analytics_removed", target_type="camera", target_id=camera_id,
                      old={"model": name})
-    await call.app[keys.ANALYTICS].sync()
+    await call.app[ANALYTICS].sync()
 
 
 @router.route("PUT", "/analytics/thresholds/{model}", role=Role.ADMIN, body=ThresholdIn, response=ThresholdOut,
@@ -200,11 +201,11 @@ async def set_analytics_threshold(call: Call[ThresholdIn]) -> ThresholdOut:
         row.confidence = call.body.confidence
         await record(session, actor_of(call), "analytics.threshold_changed", target_type="model", target_id=name,
                      old={"confidence": old}, new={"confidence": call.body.confidence})
-    await call.app[keys.ANALYTICS].sync()
+    await call.app[ANALYTICS].sync()
     return ThresholdOut(model=name, customer_id=customer, confidence=call.body.confidence)
 
 
 @router.route("GET", "/analytics/status", role=Role.VIEWER, response=StatusOut, tags=TAGS)
 async def analytics_status(call: Call[NoBody]) -> StatusOut:
     """Queue depth, workers and their onnxruntime providers, per-camera frame rate and latency."""
-    return StatusOut.model_validate(await call.app[keys.ANALYTICS].status())
+    return StatusOut.model_validate(await call.app[ANALYTICS].status())

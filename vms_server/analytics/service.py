@@ -1,4 +1,4 @@
-"""The analytics service (`app[keys.ANALYTICS]`): camera pipelines, the job queue, worker pools per model,
+"""The analytics service (`app[ANALYTICS]`): camera pipelines, the job queue, worker pools per model,
 and the event sink. `sync()` brings running pipelines in line with the configuration in the database."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from vms_server.analytics.base import AnalyticsModel, CameraContext
 from vms_server.analytics.config import AnalyticsSettings
 from vms_server.analytics.feed import EventFeed, EventWriter
 from vms_server.analytics.jobs import SourceQuality, VideoJob
+from vms_server.analytics.keys import ANALYTICS, EVENT_WRITER
 from vms_server.analytics.models import CameraAnalytics, CustomerAnalytics
 from vms_server.analytics.normaliser import FrameSource, RtspSource
 from vms_server.analytics.pipeline import CameraPipeline, CameraPlan
@@ -31,9 +32,12 @@ from vms_server.analytics.segmenter import Window
 from vms_server.analytics.types import CameraRef, Rules
 from vms_server.analytics.workers import JobResult, WorkerPool, priority_of
 from vms_server.cameras.models import Camera
+from vms_server.config.keys import CONFIG
 from vms_server.config.service import ConfigService
+from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import IngestService
 from vms_server.security.keystore import SecretBox
+from vms_server.watchdog.keys import JOB_TIMINGS, WATCHDOG
 from vms_server.watchdog.service import WatchdogService
 from vms_server.watchdog.timings import JobTimings
 
@@ -305,9 +309,9 @@ def _plan_of(camera: Camera, box: Any) -> CameraPlan:
 async def analytics_context(app: web.Application) -> AsyncIterator[None]:
     """After events (its writer) and ingest's consumers; stops before them, flushing its open events."""
     service = AnalyticsService(app[keys.SETTINGS].analytics, app[keys.SESSIONS], app[keys.SECRET_BOX],
-                               app[keys.EVENTS], ingest=app[keys.INGEST], config=app[keys.CONFIG],
-                               watchdog=app[keys.WATCHDOG], timings=app[keys.JOB_TIMINGS])
-    app[keys.ANALYTICS] = service
+                               app[EVENT_WRITER], ingest=app[INGEST], config=app[CONFIG],
+                               watchdog=app[WATCHDOG], timings=app[JOB_TIMINGS])
+    app[ANALYTICS] = service
     try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
         if service.settings.enabled:
             await service.sync()

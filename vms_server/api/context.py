@@ -10,6 +10,7 @@ from aiohttp import web
 from vms_common.api.routing import Call
 from vms_server import keys
 from vms_server.audit.service import Actor
+from vms_server.auth.keys import AUTH_SERVICE
 from vms_server.auth.service import AuthService
 
 
@@ -25,7 +26,7 @@ def client_ip(request: web.Request) -> str:
 
 
 def auth_service(call: Call[Any]) -> AuthService:
-    return call.app[keys.AUTH_SERVICE]
+    return call.app[AUTH_SERVICE]
 
 
 def actor_of(call: Call[Any]) -> Actor:

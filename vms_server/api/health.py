@@ -79,7 +79,7 @@ async def detailed(call: Call[NoBody]) -> DetailedHealth:
         lic = await licensing.status(session, settings.licensing)
     components.append(Component(name="licence", ok=lic.state in ("valid", "grace", "unlicensed"),
                                 detail=lic.message, value=lic.max_cameras))
-    for probe in app.get(keys.HEALTH_PROBES, []):
+    for probe in app[keys.HEALTH_PROBES]:
         components.append(await probe(app))
     return DetailedHealth(
         status="ok" if all(c.ok for c in components) else "degraded",

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from aiohttp import WSCloseCode, web
 
-from vms_server import keys
+from vms_server.api.keys import STREAMS
 
 logger = logging.getLogger(__name__)
 
@@ -62,4 +62,4 @@ class OpenStreams:
 
 async def close_streams(app: web.Application) -> None:
     """`app.on_shutdown`: runs before aiohttp waits for the handlers to return."""
-    await app[keys.STREAMS].close_all()
+    await app[STREAMS].close_all()

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
-from vms_server import keys
+from vms_server.api.keys import HUB, STREAMS
 
 logger = logging.getLogger(__name__)
 router = ApiRouter()
@@ -37,8 +37,10 @@ class Subscriber:
     prefixes: tuple[str, ...] = ("",)
     overflowed: bool = False
 
-    def wants(self, kind: str, site_id: uuid.UUID | None) -> bool:
+    def wants(self, kind: str, site_id: uuid.UUID | None, min_role: Role = Role.VIEWER) -> bool:
         if site_id is not None and not self.principal.can_see_site(site_id):
+            return False
+        if not self.principal.role.at_least(min_role):
             return False
         return kind.startswith(self.prefixes)
 
@@ -51,13 +53,28 @@ class Hub:
     def client_count(self) -> int:
         return len(self._subscribers)
 
-    def publish(self, kind: str, payload: dict[str, Any], *, site_id: uuid.UUID | None = None) -> int:
-        """Queue a message for every interested client; returns how many got it. Never blocks."""
+    def publish(self, kind: str, payload: dict[str, Any], *, site_id: uuid.UUID | None = None,
+                min_role: Role = Role.VIEWER) -> int:
+        """Queue a message for every interested client; returns how many got it. Never blocks.
+
+        `site_id` limits it to users who may see that site, `min_role` to users of at least that role (service
+        health is the business of supervisors, not of every operator).
+        """
         text = json.dumps({"type": kind, "data": payload}, default=str)
+        return self.publish_each(kind, lambda _: text, min_role=min_role, site_id=site_id)
+
+    def publish_each(self, kind: str, render: Callable[[Principal], str | dict[str, Any] | None], *,
+                     site_id: uuid.UUID | None = None, min_role: Role = Role.VIEWER) -> int:
+        """Like `publish`, with the payload made per user by `render` (None: that user gets nothing), for
+        messages that name several sites and must show each user only the parts of their own sites."""
         delivered = 0
         for sub in list(self._subscribers):
-            if not sub.wants(kind, site_id):
+            if not sub.wants(kind, site_id, min_role):
                 continue
+            body = render(sub.principal)
+            if body is None:
+                continue
+            text = body if isinstance(body, str) else json.dumps({"type": kind, "data": body}, default=str)
             try:
                 sub.queue.put_nowait(text)
                 delivered += 1
@@ -111,13 +128,13 @@ async def websocket(call: Call[NoBody]) -> web.StreamResponse:
     principal = call.user
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
-    hub = request.app[keys.HUB]
+    hub = request.app[HUB]
     sub = Subscriber(principal)
     hub.add(sub)
     await ws.send_str(json.dumps({"type": "hello", "data": {"user": principal.username}}))
     pump = asyncio.create_task(_pump(ws, sub))
     try:
-        with request.app[keys.STREAMS].socket(ws):
+        with request.app[STREAMS].socket(ws):
             await _read(ws, sub)
     finally:
         hub.remove(sub)
@@ -128,5 +145,5 @@ async def websocket(call: Call[NoBody]) -> web.StreamResponse:
 
 
 async def hub_context(app: web.Application) -> AsyncIterator[None]:
-    app[keys.HUB] = Hub()
+    app[HUB] = Hub()
     yield

@@ -14,6 +14,7 @@ from vms_common.api import keys as api_keys
 from vms_common.auth.principal import PRINCIPAL_KEY, Principal, bearer_token
 from vms_common.auth.roles import Role
 from vms_server import keys
+from vms_server.auth.keys import TOKENS
 from vms_server.auth.models import RefreshToken, User
 from vms_server.auth.tokens import TokenError
 
@@ -26,7 +27,7 @@ async def authenticate(request: web.Request) -> Principal | None:
     if token is None:
         return None
     try:
-        claims = request.app[keys.TOKENS].read_access(token)
+        claims = request.app[TOKENS].read_access(token)
     except TokenError:
         return None
     revoked = (

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from vms_server import keys
+from vms_server.cameras.keys import CAMERA_CHANGES
 
 Listener = Callable[[uuid.UUID], Coroutine[Any, Any, None]]
 
@@ -31,7 +31,5 @@ class CameraChanges:
 
 
 def camera_changed(app: web.Application, camera_id: uuid.UUID) -> None:
-    """Call after the change is committed. A no-op when nothing listens (e.g. recording disabled)."""
-    changes = app.get(keys.CAMERA_CHANGES)
-    if changes is not None:
-        changes.notify(camera_id)
+    """Call after the change is committed; ingest (and through it every consumer) hears of it."""
+    app[CAMERA_CHANGES].notify(camera_id)

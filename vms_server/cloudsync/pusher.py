@@ -30,9 +30,11 @@ from vms_server.cloudsync import health as sync_health
 from vms_server.cloudsync import observe
 from vms_server.cloudsync.client import CloudClient, CloudRefused, CloudUnavailable, RateLimit, file_sha256_blocking
 from vms_server.cloudsync.config import CloudSyncSettings
+from vms_server.cloudsync.keys import CLOUD_SYNC
 from vms_server.cloudsync.models import OutboxItem
 from vms_server.cloudsync.service import state_row
 from vms_server.events.models import Event
+from vms_server.metrics.keys import METRICS
 from vms_server.security.keystore import SecretBox
 
 logger = logging.getLogger(__name__)
@@ -223,12 +225,9 @@ async def cloudsync_context(app: web.Application) -> AsyncIterator[None]:
     pusher = Pusher(app[keys.SESSIONS], app[keys.SECRET_BOX], tuning,
                     heartbeat=functools.partial(sync_health.heartbeat, app, __version__),
                     pull=functools.partial(sync_health.pull, app))
-    app[keys.CLOUD_SYNC] = pusher
-    if keys.HEALTH_PROBES not in app:
-        app[keys.HEALTH_PROBES] = []
+    app[CLOUD_SYNC] = pusher
     app[keys.HEALTH_PROBES].append(observe.health_probe)
-    if keys.METRICS in app:  # the server's /metrics registry (metrics_context starts earlier)
-        pusher.gauges = functools.partial(observe.SyncGauges(app[keys.METRICS].registry).refresh, app)
+    pusher.gauges = functools.partial(observe.SyncGauges(app[METRICS].registry).refresh, app)
     task = asyncio.create_task(pusher.run(), name="cloud-sync")
     yield
     task.cancel()

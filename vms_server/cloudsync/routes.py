@@ -12,14 +12,15 @@ from vms_common.errors import InvalidInput, NotReady
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.cloudsync import client, observe, service
+from vms_server.cloudsync.keys import CLOUD_SYNC
 from vms_server.cloudsync.schemas import EnrolRequest, SyncStatus, SyncUpdate
 
 router = ApiRouter()
 
 
 def _poke(app: web.Application) -> None:
-    if keys.CLOUD_SYNC in app:
-        app[keys.CLOUD_SYNC].poke()
+    if CLOUD_SYNC in app:
+        app[CLOUD_SYNC].poke()
 
 
 @router.route("GET", "/sync", role=Role.ADMIN, response=SyncStatus, tags=["sync"])

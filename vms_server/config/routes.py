@@ -16,8 +16,10 @@ from vms_common.auth.roles import Role
 from vms_common.errors import Forbidden, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
+from vms_server.api.keys import HUB
 from vms_server.config import schema
 from vms_server.config.cache import ConfigCache
+from vms_server.config.keys import CONFIG
 from vms_server.config.models import ConfigValue, ConfigVersion
 from vms_server.config.service import ConfigService, Resolved
 
@@ -110,7 +112,7 @@ class VersionsOut(BaseModel):
 
 
 def _service(call: Call[Any]) -> ConfigService:
-    return call.app[keys.CONFIG]
+    return call.app[CONFIG]
 
 
 def _out(r: Resolved) -> ResolvedOut:
@@ -120,7 +122,7 @@ def _out(r: Resolved) -> ResolvedOut:
 def _announce(call: Call[Any], v: ConfigVersion) -> None:
     """Tell connected clients (the desktop's settings pages) to re-read what they show."""
     scopes = sorted({(c["scope"], c["scope_ref"]) for c in v.changes})
-    call.app[keys.HUB].publish("config.changed", {"version": v.id, "keys": sorted({c["key"] for c in v.changes}),
+    call.app[HUB].publish("config.changed", {"version": v.id, "keys": sorted({c["key"] for c in v.changes}),
                                                   "scopes": [{"scope": s, "scope_id": r or None} for s, r in scopes]})
 
 
@@ -267,6 +269,6 @@ async def config_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS].config_cache
     cache = ConfigCache(settings.ttl_s, settings.redis_url, settings.channel, settings.refresh_margin_s)
     await cache.start()
-    app[keys.CONFIG] = ConfigService(app[keys.SESSIONS], cache)
+    app[CONFIG] = ConfigService(app[keys.SESSIONS], cache)
     yield
     await cache.close()

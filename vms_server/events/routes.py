@@ -12,8 +12,10 @@ from vms_common.auth.roles import Role
 from vms_common.errors import NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
+from vms_server.api.keys import HUB
 from vms_server.events import service
 from vms_server.events.clips import cut_event_clip
+from vms_server.events.keys import CLIP_CUTTER
 from vms_server.events.models import Event
 from vms_server.events.schemas import EventOut, EventPage, EventQuery, NoteIn, StatusIn, TagsIn
 
@@ -22,7 +24,7 @@ TAGS = ["events"]
 
 
 def publish_updated(app: web.Application, ev: Event) -> None:
-    app[keys.HUB].publish("event.updated", service.payload(ev), site_id=ev.site_id)
+    app[HUB].publish("event.updated", service.payload(ev), site_id=ev.site_id)
 
 
 @router.route("GET", "/events", role=Role.VIEWER, query=EventQuery, response=EventPage, tags=TAGS, errors=(422,))
@@ -94,7 +96,7 @@ async def event_clip(call: Call[NoBody]) -> web.StreamResponse:
         ev = await service.get_event(session, call.path_uuid("event_id"), call.user)
     path = Path(ev.clip_path) if ev.clip_path else None
     if path is None or not await asyncio.to_thread(path.is_file):
-        path = await cut_event_clip(app[keys.SESSIONS], app[keys.SETTINGS].data_dir, app.get(keys.PLAYBACK), ev.id,
+        path = await cut_event_clip(app[keys.SESSIONS], app[keys.SETTINGS].data_dir, app.get(CLIP_CUTTER), ev.id,
                                     ev.camera_id, ev.timestamp)
     name = f"event-{ev.id}.mp4"
     return web.FileResponse(path, headers={"Content-Type": "video/mp4",

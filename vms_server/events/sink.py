@@ -18,10 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_server import keys
 from vms_server.analytics.correlation import OpenEvent
+from vms_server.analytics.keys import EVENT_WRITER
 from vms_server.analytics.types import CameraRef, Image, Priority
+from vms_server.api.keys import HUB
 from vms_server.api.ws import Hub
 from vms_server.audit.service import SYSTEM
 from vms_server.events import service
+from vms_server.events.keys import EVENTS
 from vms_server.events.service import NewEvent
 
 logger = logging.getLogger(__name__)
@@ -115,5 +118,7 @@ class EventSink:
 async def events_context(app: web.Application) -> AsyncIterator[None]:
     """Before ingest and its consumers, so that recording and playback can subscribe; analytics is handed
     the writer. Stops after analytics has flushed its open events."""
-    app[keys.EVENTS] = EventSink(app[keys.SESSIONS], app[keys.HUB], app[keys.SETTINGS].data_dir)
+    sink = EventSink(app[keys.SESSIONS], app[HUB], app[keys.SETTINGS].data_dir)
+    app[EVENTS] = sink
+    app[EVENT_WRITER] = sink
     yield

@@ -1,4 +1,4 @@
-"""The ingest service (`app[keys.INGEST]`): one set of stream workers per enabled camera, the camera-change bus,
+"""The ingest service (`app[INGEST]`): one set of stream workers per enabled camera, the camera-change bus,
 and the subscriptions through which recording, motion, analytics and live view get packets.
 
 Consumers never hold a `StreamWorker`: they subscribe to a camera stream (`stream(camera_id, role).add(c)`)
@@ -28,13 +28,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_server import keys
+from vms_server.api.keys import HUB
 from vms_server.api.ws import Hub
 from vms_server.cameras.changes import CameraChanges
+from vms_server.cameras.keys import CAMERA_CHANGES
 from vms_server.cameras.models import Camera
 from vms_server.ingest.health import StreamHealth, StreamState
+from vms_server.ingest.keys import INGEST
 from vms_server.ingest.source import StreamInfo, with_credentials
 from vms_server.ingest.worker import MediaPacket, PacketConsumer, StreamWorker, WorkerOptions
 from vms_server.security.keystore import SecretBox
+from vms_server.watchdog.keys import WATCHDOG
 
 logger = logging.getLogger(__name__)
 
@@ -331,11 +335,11 @@ async def ingest_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     s = settings.recording
     service = IngestService(
-        app[keys.SESSIONS], app[keys.SECRET_BOX], app[keys.HUB],
+        app[keys.SESSIONS], app[keys.SECRET_BOX], app[HUB],
         WorkerOptions(s.transport, s.open_timeout_s, s.read_timeout_s, s.backoff_initial_s, s.backoff_max_s),
-        watchdog=app[keys.WATCHDOG], status_interval_s=s.status_interval_s, enabled=s.enabled)
-    app[keys.INGEST] = service
-    app[keys.CAMERA_CHANGES] = service.changes
+        watchdog=app[WATCHDOG], status_interval_s=s.status_interval_s, enabled=s.enabled)
+    app[INGEST] = service
+    app[CAMERA_CHANGES] = service.changes
     yield
     await service.close()
 
@@ -344,7 +348,7 @@ async def ingest_run_context(app: web.Application) -> AsyncIterator[None]:
     """The last context: connects the cameras once every consumer is registered, and at shutdown stops them
     first, so producers end before the consumers that flush what they produced (recorders, the indexer).
     With recording disabled nothing connects to cameras."""
-    service = app[keys.INGEST]
+    service = app[INGEST]
     try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
         if service.enabled:
             await service.start()

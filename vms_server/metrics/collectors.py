@@ -18,6 +18,9 @@ from prometheus_client.process_collector import ProcessCollector
 from sqlalchemy import func, select
 
 from vms_server import keys
+from vms_server.analytics.keys import ANALYTICS
+from vms_server.config.keys import CONFIG
+from vms_server.watchdog.keys import WATCHDOG
 from vms_server.watchdog.timings import JobTiming
 
 logger = logging.getLogger(__name__)
@@ -72,7 +75,9 @@ class AppMetrics:
         self.model_jobs.labels(timing.model, "true" if timing.ok else "false").inc()
 
     async def render(self, app: web.Application) -> bytes:
-        """Refresh the state gauges and produce the exposition text."""
+        """Refresh the state gauges and produce the exposition text.
+
+        Called by GET /metrics, which aiohttp serves only once every context has started: each service is there."""
         for step in (self._cameras, self._queues, self._process_stats, self._config):
             try:
                 step(app)
@@ -98,10 +103,7 @@ class AppMetrics:
             self.camera_up.labels(*labels).set(1 if s.get("state") == "online" else 0)
 
     def _queues(self, app: web.Application) -> None:
-        watchdog = app.get(keys.WATCHDOG)
-        if watchdog is None:
-            return
-        for q in watchdog.shedder.queues.values():
+        for q in app[WATCHDOG].shedder.queues.values():
             self.queue_depth.labels(q.name).set(q.depth)
             self.queue_lag.labels(q.name).set(q.lag_s)
             self.queue_shed.labels(q.name).set(q.shed_jobs)
@@ -111,15 +113,12 @@ class AppMetrics:
         self.memory.set(self._process.memory_info().rss)
 
     def _config(self, app: web.Application) -> None:
-        service = app.get(keys.CONFIG)
-        if service is not None:
-            self.config_cache.labels("hit").set(service.cache.hits)
-            self.config_cache.labels("miss").set(service.cache.misses)
+        service = app[CONFIG]
+        self.config_cache.labels("hit").set(service.cache.hits)
+        self.config_cache.labels("miss").set(service.cache.misses)
 
     async def _analytics(self, app: web.Application) -> None:
-        analytics = app.get(keys.ANALYTICS)
-        if analytics is None:
-            return
+        analytics = app[ANALYTICS]
         self.analytics_depth.clear()
         for model, per_priority in (await analytics.queue.depth()).items():
             for priority, waiting in per_priority.items():

@@ -17,6 +17,7 @@ from vms_common.auth.principal import PRINCIPAL_KEY, Principal, bearer_token
 from vms_common.auth.roles import Role
 from vms_common.errors import VmsError
 from vms_server import keys
+from vms_server.metrics.keys import METRICS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 METRICS_PATH = "/metrics"
@@ -46,7 +47,7 @@ def _scrape_token_ok(request: web.Request) -> bool:
 async def request_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path == METRICS_PATH and _scrape_token_ok(request):
         request[PRINCIPAL_KEY] = SCRAPER
-    metrics = request.app.get(keys.METRICS)
+    metrics = request.app.get(METRICS)
     started = time.perf_counter()
     status = 500
     try:

@@ -10,8 +10,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.roles import Role
-from vms_server import keys
 from vms_server.metrics.collectors import AppMetrics
+from vms_server.metrics.keys import METRICS
+from vms_server.watchdog.keys import JOB_TIMINGS
 
 router = ApiRouter(prefix="")
 
@@ -19,7 +20,7 @@ router = ApiRouter(prefix="")
 @router.route("GET", "/metrics", role=Role.ADMIN, media_type="text/plain", tags=["monitoring"])
 async def metrics(call: Call[NoBody]) -> web.Response:
     """Prometheus metrics: HTTP, cameras, models, queues, process, GPU, events, incidents."""
-    body = await call.app[keys.METRICS].render(call.app)
+    body = await call.app[METRICS].render(call.app)
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
@@ -28,8 +29,6 @@ async def metrics(call: Call[NoBody]) -> web.Response:
 async def metrics_context(app: web.Application) -> AsyncIterator[None]:
     """After the watchdog, so job timings can be observed."""
     collected = AppMetrics()
-    app[keys.METRICS] = collected
-    timings = app.get(keys.JOB_TIMINGS)
-    if timings is not None:
-        timings.add_listener(collected.observe_job)
+    app[METRICS] = collected
+    app[JOB_TIMINGS].add_listener(collected.observe_job)
     yield

@@ -13,9 +13,9 @@ from aiohttp import web
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.roles import Role
 from vms_common.errors import NotFound, NotReady
-from vms_server import keys
 from vms_server.playback.access import camera_of
 from vms_server.playback.hls_tap import SEGMENT_S, HlsTap
+from vms_server.playback.keys import PLAYBACK
 from vms_server.playback.live_routes import LiveQuery
 
 router = ApiRouter()
@@ -23,7 +23,7 @@ _NAME = re.compile(r"^(init\.mp4|seg_\d{1,9}\.m4s)$")
 
 
 def _tap(app: web.Application, camera_id: uuid.UUID, role: str) -> HlsTap:
-    tap = app[keys.PLAYBACK].hls_tap(camera_id, role)
+    tap = app[PLAYBACK].hls_tap(camera_id, role)
     tap.last_request = time.monotonic()
     return tap
 

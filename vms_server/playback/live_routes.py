@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.roles import Role
 from vms_common.errors import VmsError
-from vms_server import keys
+from vms_server.api.keys import STREAMS
 from vms_server.ingest.health import StreamState
 from vms_server.playback.access import camera_of
+from vms_server.playback.keys import PLAYBACK
 from vms_server.playback.live import Viewer
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ async def live_ws(call: Call[NoBody]) -> web.StreamResponse:
     request = call.request
     q = call.query(LiveQuery)
     camera = await camera_of(call)
-    service = request.app[keys.PLAYBACK]
+    service = request.app[PLAYBACK]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
     await ws.prepare(request)
     try:
@@ -62,7 +63,7 @@ async def live_ws(call: Call[NoBody]) -> web.StreamResponse:
     viewer = Viewer(asyncio.get_running_loop())
     reader = asyncio.create_task(_drain_client(ws))
     try:
-        with request.app[keys.STREAMS].socket(ws):
+        with request.app[STREAMS].socket(ws):
             await _serve(ws, tap, viewer)
     except ConnectionResetError:  # the viewer went away mid-send: the normal end of watching
         logger.debug("live viewer disconnected", extra={"camera_id": str(camera.id)})

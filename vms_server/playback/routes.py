@@ -19,9 +19,11 @@ from vms_common.auth.roles import Role
 from vms_common.errors import InvalidInput, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
+from vms_server.api.keys import STREAMS
 from vms_server.audit.service import record
 from vms_server.cameras.service import get_camera
 from vms_server.playback.access import camera_of
+from vms_server.playback.keys import PLAYBACK
 from vms_server.playback.media import MediaError, decode_last_blocking, remux_blocking, snapshot_blocking
 from vms_server.playback.schemas import (
     ExportIn,
@@ -35,6 +37,7 @@ from vms_server.playback.schemas import (
 )
 from vms_server.playback.service import to_us
 from vms_server.playback.timeline import Span, merge, segments_between
+from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import ExportJob
 
 logger = logging.getLogger(__name__)
@@ -53,7 +56,7 @@ async def recordings(call: Call[NoBody]) -> RecordingsOut:
         await get_camera(session, camera_id, call.user)
         rows = await segments_between(session, camera_id, None, q.start, q.end)
     spans = [Span(r.start_at, r.end_at, r.stream) for r in rows]
-    recorder = call.app[keys.RECORDER].recorder(camera_id)
+    recorder = call.app[RECORDER].recorder(camera_id)
     live = recorder.current() if recorder is not None else None
     if live is not None:
         spans.append(Span(dt.datetime.fromtimestamp(live[0] / 1e6, dt.UTC),
@@ -74,7 +77,7 @@ def _export_out(job: ExportJob, progress: float) -> ExportOut:
 async def create_export(call: Call[ExportIn]) -> ExportOut:
     """Export a time range (across segments) as one MP4, in the background; poll for progress."""
     body = call.body
-    service = call.app[keys.PLAYBACK]
+    service = call.app[PLAYBACK]
     if (body.end - body.start).total_seconds() > service.max_seconds:
         raise InvalidInput(f"exports are limited to {service.max_seconds:.0f} seconds")
     async with call.app[keys.SESSIONS].begin() as session:
@@ -104,7 +107,7 @@ async def _job(app: web.Application, job_id: uuid.UUID, who: Principal) -> Expor
 async def get_export(call: Call[NoBody]) -> ExportOut:
     """State and progress of an export."""
     job = await _job(call.app, call.path_uuid("export_id"), call.user)
-    return _export_out(job, call.app[keys.PLAYBACK].progress(job))
+    return _export_out(job, call.app[PLAYBACK].progress(job))
 
 
 @router.route("GET", "/cameras/{camera_id}/snapshot", role=Role.VIEWER, query=SnapshotQuery, media_type="image/jpeg",
@@ -118,7 +121,7 @@ async def snapshot(call: Call[NoBody]) -> web.StreamResponse:
         if q.at is None:
             data = await _live_snapshot(request.app, camera.id, q.stream)
         else:
-            pieces = await request.app[keys.PLAYBACK].pieces(camera.id, q.stream, q.at,
+            pieces = await request.app[PLAYBACK].pieces(camera.id, q.stream, q.at,
                                                              q.at + dt.timedelta(milliseconds=1))
             if not pieces:
                 raise NotFound("nothing recorded at this time")
@@ -129,7 +132,7 @@ async def snapshot(call: Call[NoBody]) -> web.StreamResponse:
 
 
 async def _live_snapshot(app: web.Application, camera_id: uuid.UUID, stream: str) -> bytes:
-    source = app[keys.PLAYBACK].stream(camera_id, stream)
+    source = app[PLAYBACK].stream(camera_id, stream)
     info, gop = source.info, source.gop()
     if info is None or not gop:
         raise NotFound("the camera is not streaming")
@@ -157,7 +160,7 @@ async def playback(call: Call[NoBody]) -> web.StreamResponse:
     request = call.request
     q = call.query(PlaybackQuery)
     camera = await camera_of(call)
-    pieces = await request.app[keys.PLAYBACK].pieces(camera.id, q.stream, q.start, q.end)
+    pieces = await request.app[PLAYBACK].pieces(camera.id, q.stream, q.start, q.end)
     if not pieces:
         raise NotFound("nothing recorded in this range")
     loop = asyncio.get_running_loop()
@@ -175,10 +178,10 @@ async def playback(call: Call[NoBody]) -> web.StreamResponse:
             if not cancelled.is_set():
                 asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
 
-    task = request.app[keys.PLAYBACK].start_stream(produce)
+    task = request.app[PLAYBACK].start_stream(produce)
     response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
     try:
-        with request.app[keys.STREAMS].stream():
+        with request.app[STREAMS].stream():
             await response.prepare(request)
             while (chunk := await queue.get()) is not None:
                 await response.write(chunk)

@@ -1,4 +1,4 @@
-"""Playback service (`app[keys.PLAYBACK]`): footage lookup, clips, export jobs and live taps."""
+"""Playback service (`app[PLAYBACK]`): footage lookup, clips, export jobs and live taps."""
 
 from __future__ import annotations
 
@@ -19,11 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vms_common.errors import InvalidInput, NotFound, NotReady
 from vms_server import keys
 from vms_server.events.clips import ClipScheduler
+from vms_server.events.keys import CLIP_CUTTER, EVENTS
+from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import IngestService, Stream
 from vms_server.playback.hls_tap import HlsTap
+from vms_server.playback.keys import PLAYBACK
 from vms_server.playback.live import LiveTap
 from vms_server.playback.media import MediaError, Piece, remux_blocking
 from vms_server.playback.timeline import segments_between
+from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import ExportJob
 from vms_server.recording.service import RecordingService
 
@@ -203,11 +207,12 @@ class PlaybackService:
 async def playback_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     service = PlaybackService(app[keys.SESSIONS], settings.data_dir, settings.recording.export_max_seconds,
-                              app[keys.INGEST], app[keys.RECORDER], settings.recording.max_playback_streams)
-    app[keys.PLAYBACK] = service
+                              app[INGEST], app[RECORDER], settings.recording.max_playback_streams)
+    app[PLAYBACK] = service
+    app[CLIP_CUTTER] = service
     clips = ClipScheduler(app[keys.SESSIONS], settings.data_dir, service)
     if settings.recording.enabled:
-        app[keys.EVENTS].subscribe(clips.on_event)
+        app[EVENTS].subscribe(clips.on_event)
     try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
         await service.resume()
         yield

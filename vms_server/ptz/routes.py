@@ -13,6 +13,7 @@ from vms_common.errors import InvalidInput
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.audit.service import record
+from vms_server.ptz.keys import PTZ
 from vms_server.ptz.schemas import PresetIn, PresetList, PresetOut, PtzMove, PtzStatus, TourQuery, TourState
 from vms_server.ptz.service import PtzService
 
@@ -22,7 +23,7 @@ _ERRORS = (404, 409, 422, 502, 503)
 
 
 def _ptz(call: Call[Any]) -> PtzService:
-    return call.app[keys.PTZ]
+    return call.app[PTZ]
 
 
 def _token(call: Call[Any]) -> str:
@@ -110,6 +111,6 @@ def _name(call: Call[Any]) -> str:
 
 async def ptz_context(app: web.Application) -> AsyncIterator[None]:
     """The PTZ service: one ONVIF client per camera, tours; closed on shutdown."""
-    app[keys.PTZ] = PtzService(app[keys.SESSIONS], app[keys.SECRET_BOX])
+    app[PTZ] = PtzService(app[keys.SESSIONS], app[keys.SECRET_BOX])
     yield
-    await app[keys.PTZ].close()
+    await app[PTZ].close()

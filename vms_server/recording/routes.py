@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import uuid
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
 from vms_common.errors import InvalidInput, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.audit.service import record
+from vms_server.cameras.models import Camera
 from vms_server.cameras.service import get_camera
+from vms_server.ingest.keys import INGEST
+from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import CustomerRetention, EvidenceLock, RecordingPolicy
 from vms_server.recording.schemas import (
     CameraStatus,
@@ -37,7 +44,7 @@ async def camera_status(call: Call[NoBody]) -> CameraStatus:
     camera_id = call.path_uuid("camera_id")
     async with call.app[keys.SESSIONS]() as session:
         await get_camera(session, camera_id, call.user)
-    body = call.app[keys.INGEST].status(camera_id)  # the same body `camera.status` pushes
+    body = call.app[INGEST].status(camera_id)  # the same body `camera.status` pushes
     if body is None:
         return CameraStatus(camera_id=camera_id, recording=False, streams=[])
     return CameraStatus.model_validate(body)
@@ -80,7 +87,7 @@ async def put_policy(call: Call[PolicyIn]) -> PolicyOut:
         out = _policy_out(camera_id, row)
         await record(session, actor_of(call), "recording.policy_changed", target_type="camera",
                      target_id=camera_id, old=old, new=out.model_dump(mode="json"))
-    await call.app[keys.RECORDER].policy_changed(camera_id)
+    await call.app[RECORDER].policy_changed(camera_id)
     return out
 
 
@@ -92,7 +99,20 @@ async def trigger(call: Call[TriggerIn]) -> TriggerOut:
     async with call.app[keys.SESSIONS]() as session:
         await get_camera(session, camera_id, call.user)
     body = call.body
-    return TriggerOut(recording=call.app[keys.RECORDER].trigger(camera_id, body.reason, body.pre_s, body.post_s))
+    return TriggerOut(recording=call.app[RECORDER].trigger(camera_id, body.reason, body.pre_s, body.post_s))
+
+
+def _cameras_of_sites(site_ids: frozenset[uuid.UUID]) -> Select[tuple[uuid.UUID]]:
+    """Ids of the cameras on these sites: a lock is as confidential as its camera's footage (its reason too)."""
+    return select(Camera.id).where(Camera.site_id.in_(site_ids))
+
+
+async def _may_see_lock(session: AsyncSession, lock: EvidenceLock, who: Principal) -> bool:
+    """Site-restricted users see locks of their sites' cameras only (a lock of a deleted camera: nobody's)."""
+    if who.site_ids is None:
+        return True
+    camera = await session.get(Camera, lock.camera_id)
+    return camera is not None and who.can_see_site(camera.site_id)
 
 
 def _lock_out(lock: EvidenceLock) -> LockOut:
@@ -122,6 +142,8 @@ async def list_locks(call: Call[NoBody]) -> LockPage:
     """Evidence locks of the caller's customer (optionally of one camera)."""
     query = call.query(LockQuery)
     stmt = select(EvidenceLock).where(EvidenceLock.customer_id == call.user.customer_id)
+    if call.user.site_ids is not None:
+        stmt = stmt.where(EvidenceLock.camera_id.in_(_cameras_of_sites(call.user.site_ids)))
     if query.camera_id is not None:
         stmt = stmt.where(EvidenceLock.camera_id == query.camera_id)
     async with call.app[keys.SESSIONS]() as session:
@@ -134,7 +156,8 @@ async def delete_lock(call: Call[NoBody]) -> None:
     """Release an evidence lock (the footage then ages out normally)."""
     async with call.app[keys.SESSIONS].begin() as session:
         lock = await session.get(EvidenceLock, call.path_uuid("lock_id"))
-        if lock is None or lock.customer_id != call.user.customer_id:
+        if lock is None or lock.customer_id != call.user.customer_id or not await _may_see_lock(
+                session, lock, call.user):
             raise NotFound("no such evidence lock")
         old = _lock_out(lock).model_dump(mode="json")
         await session.delete(lock)

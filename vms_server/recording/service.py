@@ -1,4 +1,4 @@
-"""The recording service (`app[keys.RECORDER]`): a recorder per camera on ingest's main stream, motion on the
+"""The recording service (`app[RECORDER]`): a recorder per camera on ingest's main stream, motion on the
 sub stream, the segment index, retention and the free-space threshold, and event triggers.
 """
 
@@ -22,10 +22,13 @@ from vms_common.db.base import utcnow
 from vms_server import keys
 from vms_server.cameras.models import Camera
 from vms_server.events.clips import CLIP_POST_S, CLIP_PRE_S
+from vms_server.events.keys import EVENTS
 from vms_server.events.sink import CreatedEvent
 from vms_server.ingest.health import StreamState
+from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import CameraRuntime, CameraSpec, IngestService
 from vms_server.recording.config import RecordingSettings, VolumeConfig
+from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import RecordingPolicy, RecordingSegment
 from vms_server.recording.motion import MotionDetector
 from vms_server.recording.onvif_motion import OnvifMotion
@@ -271,13 +274,13 @@ async def recording_context(app: web.Application) -> AsyncIterator[None]:
     (its routes answer) but nothing records."""
     settings = app[keys.SETTINGS]
     service = RecordingService(app[keys.SESSIONS], settings.recording, settings.data_dir, app[keys.SECRET_BOX],
-                               app[keys.INGEST])
-    app[keys.RECORDER] = service
+                               app[INGEST])
+    app[RECORDER] = service
     try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
         if settings.recording.enabled:
             await service.start()
-            app[keys.EVENTS].subscribe(service.on_event)
-            app.setdefault(keys.HEALTH_PROBES, []).append(recording_health)
+            app[EVENTS].subscribe(service.on_event)
+            app[keys.HEALTH_PROBES].append(recording_health)
         yield
     finally:
         await service.close()
@@ -285,7 +288,7 @@ async def recording_context(app: web.Application) -> AsyncIterator[None]:
 
 async def recording_health(app: web.Application) -> Component:
     """The recording line of /health/detailed: which cameras record, which streams are up, failing volumes."""
-    service = app[keys.RECORDER]
+    service = app[RECORDER]
     runtimes = list(service.ingest.runtimes.values())
     recording = sum(1 for rec in list(service.recorders.values()) if rec.current())
     streams = [w for rt in runtimes for w in rt.workers.values()]

@@ -19,6 +19,7 @@ from vms_common.errors import InvalidInput, NotFound
 from vms_server import keys
 from vms_server.cameras.models import Camera
 from vms_server.statistics import service as stats
+from vms_server.watchdog.keys import JOB_TIMINGS, WATCHDOG
 
 router = ApiRouter()
 TAGS = ["statistics"]
@@ -74,7 +75,7 @@ def _events_out(result: stats.EventStats) -> EventStatsOut:
 
 
 def _sla(call: Call[Any], model: str, seconds: float) -> dict[str, Any]:
-    service = call.app[keys.WATCHDOG]
+    service = call.app[WATCHDOG]
     summary = service.timings.summary(model, seconds)
     target = service.monitor.target(summary.priority)
     return {**dataclasses.asdict(summary), "window_s": seconds, "sla_response_ms": target.response_ms,
@@ -100,7 +101,7 @@ async def statistics_system(call: Call[NoBody]) -> SystemOut:
     user = call.user
     now = utcnow()
     since = now - dt.timedelta(days=1)
-    watchdog = call.app[keys.WATCHDOG]
+    watchdog = call.app[WATCHDOG]
     async with call.app[keys.SESSIONS]() as session:
         cameras = await stats.camera_counts(session, user.customer_id, None)
         sites = await stats.site_count(session, user.customer_id)
@@ -174,7 +175,7 @@ async def statistics_camera(call: Call[NoBody]) -> CameraOut:
         incidents = await stats.incident_counts(session, since, camera_id=camera_id)
         storage = await stats.storage(session, [camera_id])
         name = camera.name
-    timings = call.app[keys.JOB_TIMINGS]
+    timings = call.app[JOB_TIMINGS]
     models = [dataclasses.asdict(timings.summary(m, 3600, camera_id)) for m in timings.models()]
     return CameraOut(camera_id=camera_id, name=name, events=_events_out(events), incidents=incidents,
                      storage=storage, streams=[s for s in stream_states(call.app) if s["camera_id"] == str(camera_id)],

@@ -1,4 +1,9 @@
-"""Health of what the server depends on: database, Redis, disk, recording volumes, camera streams."""
+"""Health of what the server depends on: database, Redis, disk, recording volumes, camera streams.
+
+The watchdog runs these probes from early in start-up, before ingest, recording and the configuration service
+exist, so here (and only here) a missing service is a state ("not started yet": nothing to report), read with
+`app.get`, not a wiring error.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,9 @@ from aiohttp import web
 from sqlalchemy import text
 
 from vms_server import keys
+from vms_server.config.keys import CONFIG
+from vms_server.ingest.keys import INGEST
+from vms_server.recording.keys import RECORDER
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,7 @@ async def database(app: web.Application) -> Probe:
 
 
 async def redis(app: web.Application) -> Probe | None:
-    service = app.get(keys.CONFIG)
+    service = app.get(CONFIG)
     if service is None or not service.cache.shared:
         return None
     started = time.perf_counter()
@@ -64,7 +72,7 @@ async def disk(app: web.Application, min_free: float) -> Probe:
 
 def cameras(app: web.Application) -> list[dict[str, Any]]:
     """Stream state of every camera this node ingests (contract 2 body, plus camera_id)."""
-    ingest = app.get(keys.INGEST)
+    ingest = app.get(INGEST)
     if ingest is None:
         return []
     result = []
@@ -76,7 +84,7 @@ def cameras(app: web.Application) -> list[dict[str, Any]]:
 
 def volumes(app: web.Application) -> list[Probe]:
     """One probe per recording volume: failing while new segments avoid it after a write error."""
-    recorder = app.get(keys.RECORDER)
+    recorder = app.get(RECORDER)
     if recorder is None:
         return []
     out = []

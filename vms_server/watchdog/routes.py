@@ -15,6 +15,7 @@ from vms_common.auth.roles import Role
 from vms_common.errors import NotFound
 from vms_server import keys
 from vms_server.watchdog.incidents import as_dict
+from vms_server.watchdog.keys import WATCHDOG
 from vms_server.watchdog.models import Incident
 
 router = ApiRouter()
@@ -104,7 +105,7 @@ async def resolve_incident(call: Call[ResolveIn]) -> IncidentOut:
         found = await session.get(Incident, incident_id)
     if found is None or not _visible(call, found):
         raise NotFound("no such incident")
-    done = await call.app[keys.WATCHDOG].incidents.resolve_by_id(incident_id, call.user.username, call.body.note)
+    done = await call.app[WATCHDOG].incidents.resolve_by_id(incident_id, call.user.username, call.body.note)
     if done is None:
         raise NotFound("no such incident")
     return IncidentOut.model_validate(as_dict(done))
@@ -139,7 +140,7 @@ async def watchdog_status(call: Call[NoBody]) -> WatchdogStatus:
     """Live health: service heartbeats, database/Redis/disk probes, per-model SLA figures, queues, streams."""
     from vms_server.watchdog import health
 
-    service = call.app[keys.WATCHDOG]
+    service = call.app[WATCHDOG]
     probes = await service.probe()
     models = []
     for model in service.timings.models():

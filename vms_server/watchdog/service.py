@@ -1,4 +1,4 @@
-"""The watchdog service (`app[keys.WATCHDOG]`): the worker registry of contract 5 plus SLA checks, incidents,
+"""The watchdog service (`app[WATCHDOG]`): the worker registry of contract 5 plus SLA checks, incidents,
 remediation and the 30-second service heartbeat, all driven by one loop."""
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.auth.roles import Role
 from vms_server import keys
+from vms_server.api.keys import HUB
 from vms_server.api.ws import Hub
 from vms_server.watchdog import health
 from vms_server.watchdog.incidents import Draft, IncidentService, IncidentType, Severity
+from vms_server.watchdog.keys import JOB_TIMINGS, WATCHDOG
 from vms_server.watchdog.registry import RestartReport, Watchdog
 from vms_server.watchdog.remediation import InferenceBackend, LoadShedder, QueueState
 from vms_server.watchdog.settings import WatchdogSettings
@@ -112,9 +115,11 @@ class WatchdogService(Watchdog):
         with contextlib.suppress(Exception):
             await self.incidents.purge(dt.timedelta(days=self.settings.incident_retention_days))
         self.last_heartbeat = time.time()
+        # Service and dependency health is a Supervisor's concern (as /watchdog/status is), not every Viewer's.
         self._hub.publish("service.heartbeat", {"at": self.last_heartbeat,
                                                 "services": [asdict(s) for s in self.states()],
-                                                "probes": [asdict(p) for p in self.probes]})
+                                                "probes": [asdict(p) for p in self.probes]},
+                          min_role=Role.SUPERVISOR)
 
     async def _restarted(self, report: RestartReport) -> None:
         draft = Draft(IncidentType.SERVICE_FAILURE, Severity.HIGH, round(report.silent_s, 2), report.stall_after_s,
@@ -176,10 +181,10 @@ async def watchdog_context(app: web.Application) -> AsyncIterator[None]:
     """Early in CONTEXTS (after the database and hub) so that later services find the sinks."""
     settings = app[keys.SETTINGS].watchdog
     timings = JobTimings()
-    app[keys.JOB_TIMINGS] = timings
-    service = WatchdogService(app[keys.SESSIONS], app[keys.HUB], settings, timings,
+    app[JOB_TIMINGS] = timings
+    service = WatchdogService(app[keys.SESSIONS], app[HUB], settings, timings,
                               functools.partial(health.probe_all, app, settings.min_free_disk))
-    app[keys.WATCHDOG] = service
+    app[WATCHDOG] = service
     task = asyncio.create_task(_loop(service)) if settings.enabled else None
     yield
     if task is not None:

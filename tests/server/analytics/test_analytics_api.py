@@ -13,8 +13,10 @@ from tests.server.helpers import ApiClient
 from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.analytics.jobs import SourceQuality
+from vms_server.analytics.keys import ANALYTICS
 from vms_server.analytics.types import CameraRef
 from vms_server.audit.models import AuditEntry
+from vms_server.watchdog.keys import WATCHDOG
 
 
 async def _camera(api: ApiClient, width: int | None = 1280, height: int | None = 720) -> dict[str, Any]:
@@ -55,7 +57,7 @@ async def test_camera_models_are_validated_and_audited(api: ApiClient) -> None:
     assert out["priority"] == "CRITICAL" and out["low_latency"] is True
     listed = await api.ok("GET", url, Role.VIEWER)
     assert [i["model"] for i in listed["items"]] == ["crowd", "intrusion"]
-    service = api.client.app[keys.ANALYTICS]
+    service = api.client.app[ANALYTICS]
     cam_id = uuid.UUID(camera["id"])
     assert service.rule(cam_id, "crowd").confidence == 0.6
     assert set(service.pipelines) == {cam_id}
@@ -86,7 +88,7 @@ async def test_thresholds_customer_then_camera(api: ApiClient) -> None:
     camera = await _camera(api)
     url = f"/api/v1/cameras/{camera['id']}/analytics/motion"
     await api.ok("PUT", url, json={})
-    service = api.client.app[keys.ANALYTICS]
+    service = api.client.app[ANALYTICS]
     cam_id = uuid.UUID(camera["id"])
     assert service.rule(cam_id, "motion").confidence == 0.5  # the model's default
     out = await api.ok("PUT", "/api/v1/analytics/thresholds/motion", json={"confidence": 0.7})
@@ -104,7 +106,7 @@ async def test_thresholds_customer_then_camera(api: ApiClient) -> None:
 
 async def test_degraded_stream_raises_one_warning_until_it_recovers(api: ApiClient) -> None:
     camera = await _camera(api)
-    service = api.client.app[keys.ANALYTICS]
+    service = api.client.app[ANALYTICS]
     ref = CameraRef(uuid.UUID(camera["id"]), api.seeded.customer_id, api.seeded.site_id)
     poor = SourceQuality(640, 360, 300, 15, "h264")
     good = SourceQuality(1280, 720, 2500, 15, "h264")
@@ -128,7 +130,7 @@ async def test_queue_pressure_reaches_the_watchdog_and_shedding_is_honoured(api:
     camera = await _camera(api)
     await api.ok("PUT", f"/api/v1/cameras/{camera['id']}/analytics/motion", json={})
     app = api.client.app
-    watchdog, service = app[keys.WATCHDOG], app[keys.ANALYTICS]
+    watchdog, service = app[WATCHDOG], app[ANALYTICS]
     for _ in range(150):  # the monitor reports every 2 s
         if "analytics.motion" in watchdog.shedder.queues:  # type: ignore[attr-defined]
             break

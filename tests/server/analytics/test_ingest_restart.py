@@ -18,8 +18,8 @@ from tests.server.helpers import ApiClient
 from vms_camsim import SimulatorConfig, SimulatorHandle
 from vms_camsim.config import AuthMode, CameraConfig, SceneKind, StreamConfig
 from vms_common.auth.roles import Role
-from vms_server import keys
 from vms_server.app import create_app
+from vms_server.ingest.keys import INGEST
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +82,7 @@ async def test_analytics_follows_a_restarted_stream_and_an_edited_camera(api: Ap
 
     # The watchdog's remedy for a stalled stream: the camera's workers are dropped and rebuilt.
     restarted = time.time()
-    await api.client.app[keys.INGEST].restart(camera_id)
+    await api.client.app[INGEST].restart(camera_id)
     await _keeps_analysing(api, since=restarted)
 
     # An edit that reconnects the camera (its name is part of what ingest runs).

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from tests.server.helpers import ApiClient
 from vms_common.auth.roles import Role
 from vms_server import keys
+from vms_server.analytics.keys import ANALYTICS
 from vms_server.analytics.types import CameraRef, Detection, Priority
 from vms_server.audit.models import AuditEntry
 
@@ -35,7 +36,7 @@ def _covered(t0: float, seconds: float, fps: float = 5.0, confidence: float = 0.
 async def _raise_events(api: ApiClient, camera: dict[str, Any], n: int = 1, start: float | None = None) -> None:
     app = api.client.app
     ref = CameraRef(uuid.UUID(camera["id"]), api.seeded.customer_id, api.seeded.site_id)
-    sink = app[keys.ANALYTICS].sink
+    sink = app[ANALYTICS].sink
     t = start or time.time() - 600
     for i in range(n):
         t0 = t + i * 10
@@ -146,7 +147,7 @@ async def test_correlation_rules_on_the_sink(api: ApiClient) -> None:
     camera = await _camera(api)
     app = api.client.app
     ref = CameraRef(uuid.UUID(camera["id"]), api.seeded.customer_id, api.seeded.site_id)
-    sink = app[keys.ANALYTICS].sink
+    sink = app[ANALYTICS].sink
     t0 = time.time() - 300
     # Too short (tampering needs 1.5 s), and too unsure: nothing.
     await sink.feed(ref, "tampering", Priority.HIGH, _covered(t0, 1.0), t0 + 1)

@@ -13,8 +13,8 @@ from tests.server.metrics.conftest import SCRAPE_TOKEN
 from vms_camsim.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
-from vms_server import keys
 from vms_server.watchdog.incidents import Draft, IncidentType, Severity
+from vms_server.watchdog.keys import JOB_TIMINGS, WATCHDOG
 
 SMALL = StreamConfig(width=320, height=240, fps=10, bitrate_kbps=300, gop_seconds=1.0)
 
@@ -54,10 +54,10 @@ async def test_metrics_carry_real_values(api: ApiClient) -> None:
     assert (await api.call("GET", f"/api/v1/cameras/{uuid.uuid4()}", Role.VIEWER)).status == 404
     camera_id = uuid.uuid4()
     for ms in (30.0, 80.0, 700.0):
-        app[keys.JOB_TIMINGS].record("fire_smoke", "CRITICAL", camera_id, 5.0, ms, ok=ms < 500)
-    await app[keys.WATCHDOG].incidents.report(Draft(IncidentType.SERVICE_FAILURE, Severity.HIGH, 0, 1, "ok",
+        app[JOB_TIMINGS].record("fire_smoke", "CRITICAL", camera_id, 5.0, ms, ok=ms < 500)
+    await app[WATCHDOG].incidents.report(Draft(IncidentType.SERVICE_FAILURE, Severity.HIGH, 0, 1, "ok",
                                                     "test", service="disk"))
-    app[keys.WATCHDOG].queue_pressure("video-jobs-high", 7, 10, lag_s=1.5)
+    app[WATCHDOG].queue_pressure("video-jobs-high", 7, 10, lag_s=1.5)
     samples = await scrape(api)
     assert value(samples, "vms_http_requests_total", route="/api/v1/cameras", status="200") == 2
     assert value(samples, "vms_http_errors_total", route="/api/v1/cameras/{camera_id}", status_class="4xx") == 1

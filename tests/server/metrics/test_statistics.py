@@ -11,6 +11,7 @@ from tests.server.helpers import ApiClient
 from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.events.models import Event
+from vms_server.watchdog.keys import JOB_TIMINGS
 
 DAY1 = dt.datetime(2026, 3, 1, 10, 15, tzinfo=dt.UTC)
 DAY2 = dt.datetime(2026, 3, 2, 8, 5, tzinfo=dt.UTC)
@@ -58,7 +59,7 @@ async def test_event_statistics(api: ApiClient) -> None:
 
 async def test_system_customer_model_statistics(api: ApiClient) -> None:
     camera = await _seed_events(api)
-    timings = api.client.app[keys.JOB_TIMINGS]
+    timings = api.client.app[JOB_TIMINGS]
     for ms in (100.0, 200.0, 900.0):
         timings.record("intrusion", "MEDIUM", uuid.UUID(camera), 10.0, ms, ok=True)
     system = await api.ok("GET", "/api/v1/statistics/system", Role.SUPERVISOR)

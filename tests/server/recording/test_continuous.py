@@ -17,6 +17,7 @@ from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.recording.models import RecordingSegment
+from vms_server.watchdog.keys import WATCHDOG
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +43,7 @@ async def test_records_segments_with_index_and_status(rec_api: ApiClient, sim: S
     rows = await wait_for(lambda: _at_least(rec_api, camera_id, 3), limit=30)
 
     status = await rec_api.ok("GET", f"/api/v1/cameras/{camera_id}/status", Role.VIEWER)
-    watched = {s.name: s for s in rec_api.client.app[keys.WATCHDOG].states()}
+    watched = {s.name: s for s in rec_api.client.app[WATCHDOG].states()}
     assert watched[f"ingest:{camera_id}:main"].beats > 0  # contract 5: stream workers heartbeat
     assert watched[f"ingest:{camera_id}:main"].state == "ok"
     main = next(s for s in status["streams"] if s["role"] == "main")

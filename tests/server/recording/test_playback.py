@@ -24,6 +24,8 @@ from tests.server.recording.conftest import add_camera, recording_settings, wait
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
 from vms_server import keys
+from vms_server.playback.keys import PLAYBACK
+from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import RecordingSegment
 
 pytestmark = pytest.mark.slow
@@ -151,14 +153,14 @@ async def test_clip_reaches_into_the_segment_being_written(tmp_path: Path, sqlit
     assert await _rows(api, camera_id, 1) is None  # nothing finalised yet: all of it is in the open segment
     assert recorder.open_file() is not None
     end = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=0.5)
-    clip = await api.client.app[keys.PLAYBACK].cut_clip(uuid.UUID(camera_id), end - dt.timedelta(seconds=2.5), end,
+    clip = await api.client.app[PLAYBACK].cut_clip(uuid.UUID(camera_id), end - dt.timedelta(seconds=2.5), end,
                                                         tmp_path / "clip.mp4")
     frames, span = _decode(clip.read_bytes())
     assert 2.0 <= span <= 3.6 and frames >= 20
 
 
 def _recording(api: ApiClient, camera_id: str) -> Any:
-    recorder = api.client.app[keys.RECORDER].recorder(uuid.UUID(camera_id))
+    recorder = api.client.app[RECORDER].recorder(uuid.UUID(camera_id))
     return recorder if recorder is not None and recorder.current() is not None else None
 
 

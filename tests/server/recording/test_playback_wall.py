@@ -23,6 +23,7 @@ from vms_camsim.config import StreamConfig
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
 from vms_server import keys
+from vms_server.api.keys import STREAMS
 from vms_server.app import create_app
 from vms_server.recording.models import RecordingSegment
 
@@ -79,8 +80,8 @@ async def test_every_tile_of_a_wall_plays_and_a_stop_ends_the_streams(
     events = await api.client.ws_connect("/api/v1/ws", headers=await api.headers(Role.VIEWER))
     assert (await events.receive_json(timeout=5))["type"] == "hello"
     began = time.monotonic()
-    await api.client.app[keys.STREAMS].close_all()
+    await api.client.app[STREAMS].close_all()
     message = await events.receive(timeout=5)
     assert message.type == aiohttp.WSMsgType.CLOSE and message.data == aiohttp.WSCloseCode.GOING_AWAY
-    await wait_for(lambda: api.client.app[keys.STREAMS].count == 0 or None, limit=5)
+    await wait_for(lambda: api.client.app[STREAMS].count == 0 or None, limit=5)
     assert time.monotonic() - began < 3.0

@@ -15,9 +15,9 @@ from tests.conftest import seed
 from tests.server.helpers import ApiClient
 from tests.server.recording.conftest import add_camera, recording_settings, wait_for
 from vms_camsim.handle import SimulatorHandle
-from vms_server import keys
 from vms_server.app import create_app
 from vms_server.db.engine import create_engine, session_factory
+from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import RecordingSegment
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ async def test_segments_written_up_to_the_stop_are_indexed(tmp_path: Path, db_ur
     try:
         api = ApiClient(client, seeded)
         await add_camera(api, sim.rtsp_url("cam1", "main"))
-        recorder = client.app[keys.RECORDER]
+        recorder = client.app[RECORDER]
 
         def open_segment_frames() -> int | None:
             writers = [r.writer for r in recorder.recorders.values() if r.writer is not None]

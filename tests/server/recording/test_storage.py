@@ -26,9 +26,11 @@ from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.db.engine import create_engine, session_factory
 from vms_server.recording.config import VolumeConfig
+from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import RecordingSegment
 from vms_server.recording.recovery import reconcile
 from vms_server.recording.storage import VolumeSet, enforce_thresholds
+from vms_server.watchdog.keys import WATCHDOG
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +62,7 @@ async def test_full_volumes_delete_oldest_unprotected_and_recording_goes_on(
     await quota_api.ok("POST", "/api/v1/evidence-locks", Role.SUPERVISOR, status=201, json={
         "camera_id": camera_id, "start": first.start_at.isoformat(), "end": first.end_at.isoformat(),
         "reason": "incident 42"})
-    service = app[keys.RECORDER]
+    service = app[RECORDER]
     await wait_for(lambda: service.segments_indexed >= 14, limit=40)
     rows = await rows_of(app, camera_id)
     assert first.id in {r.id for r in rows}  # protected footage survives
@@ -107,7 +109,7 @@ async def test_retention_by_camera_customer_event_type_and_lock(rec_api: ApiClie
     await rec_api.ok("PUT", "/api/v1/recording/retention", Role.ADMIN,
                      json={"retention_days": 20, "event_retention_days": {"fire": 90}})
     now = dt.datetime.now(dt.UTC)
-    volume = app[keys.RECORDER].volumes.volumes[0].path
+    volume = app[RECORDER].volumes.volumes[0].path
 
     def old(camera_id: str, days: float, reason: str = "continuous") -> RecordingSegment:
         start = now - dt.timedelta(days=days)
@@ -125,7 +127,7 @@ async def test_retention_by_camera_customer_event_type_and_lock(rec_api: ApiClie
     await rec_api.ok("POST", "/api/v1/evidence-locks", Role.SUPERVISOR, status=201, json={
         "camera_id": plain, "start": locked.start_at.isoformat(), "end": locked.end_at.isoformat(),
         "reason": "court case"})
-    _, by_age = await app[keys.RECORDER].run_cleanup()
+    _, by_age = await app[RECORDER].run_cleanup()
     assert by_age == 1
     left = {r.id for r in await rows_of(app)}
     assert left == {recent.id, fire.id, locked.id, camera_override.id}
@@ -249,7 +251,7 @@ async def test_a_full_disk_moves_recording_to_another_volume_without_dropping_th
     api = ApiClient(await aiohttp_client(create_app(settings)), seeded)
     app = api.client.app
     camera_id = await add_camera(api, sim.rtsp_url("cam1", "main"))
-    service = app[keys.RECORDER]
+    service = app[RECORDER]
 
     def writer() -> Any:
         recorder = service.recorder(uuid.UUID(camera_id))
@@ -269,7 +271,7 @@ async def test_a_full_disk_moves_recording_to_another_volume_without_dropping_th
     assert status["recording"] and status["recording_error"] is None  # recording again, elsewhere
     assert "No space left" in str(service.volumes.volumes[0].failure)
     # The watchdog's volume probe turns it into an incident for the operators.
-    probes = {p.name: p for p in await app[keys.WATCHDOG].probe()}
+    probes = {p.name: p for p in await app[WATCHDOG].probe()}
     assert not probes[f"volume:{tiny_disk}"].ok and probes[f"volume:{other}"].ok
     health = await api.ok("GET", "/health/detailed", Role.SUPERVISOR)
     line = next(c for c in health["components"] if c["name"] == "recording")

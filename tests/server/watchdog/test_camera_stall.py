@@ -18,9 +18,10 @@ from tests.server.recording.conftest import add_camera, camera, sqlite_url, wait
 from vms_camsim.config import SimulatorConfig
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
-from vms_server import keys
+from vms_server.ingest.keys import INGEST
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
+from vms_server.recording.keys import RECORDER
 
 pytestmark = pytest.mark.slow
 __all__ = ["sqlite_url"]  # the SQLite-only fixture of the recording tests
@@ -60,7 +61,7 @@ async def test_a_stalled_camera_stream_is_reconnected_and_reported(api: ApiClien
     config = SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[camera(sub=None)])
     async with SimulatorHandle.start(config) as sim:
         camera_id = uuid.UUID(await add_camera(api, sim.rtsp_url("cam1", "main")))
-        ingest = api.client.app[keys.INGEST]
+        ingest = api.client.app[INGEST]
 
         def streaming() -> bool:
             runtime = ingest.runtimes.get(camera_id)
@@ -88,5 +89,5 @@ async def test_a_stalled_camera_stream_is_reconnected_and_reported(api: ApiClien
         assert incident["incident_type"] == "SERVICE_FAILURE" and incident["actual_value"] >= 7
         kinds = [u["action"] for u in incident["updates"]]
         assert "restart" in kinds, incident["updates"]
-        segments = api.client.app[keys.RECORDER].segments_indexed
-        await wait_for(lambda: api.client.app[keys.RECORDER].segments_indexed > segments, limit=15)
+        segments = api.client.app[RECORDER].segments_indexed
+        await wait_for(lambda: api.client.app[RECORDER].segments_indexed > segments, limit=15)

@@ -13,10 +13,10 @@ import aiohttp
 from tests.server.helpers import ApiClient
 from tests.server.watchdog.workers import ModelWorker, produce
 from vms_common.auth.roles import Role
-from vms_server import keys
 from vms_server.db.engine import create_engine, session_factory
 from vms_server.settings import Settings
 from vms_server.watchdog.incidents import Draft, IncidentService, IncidentType, Severity
+from vms_server.watchdog.keys import WATCHDOG
 from vms_server.watchdog.service import WatchdogService
 
 
@@ -63,7 +63,7 @@ async def subscribe(api: ApiClient) -> aiohttp.ClientWebSocketResponse:
 async def test_slow_jobs_raise_a_latency_breach_that_resolves(api: ApiClient) -> None:
     camera = await camera_of(api)
     app = api.client.app
-    service = app[keys.WATCHDOG]
+    service = app[WATCHDOG]
     worker = ModelWorker(app, "fire_smoke", "CRITICAL", camera)
     await worker.start()
     ws = await subscribe(api)
@@ -94,7 +94,7 @@ async def test_slow_jobs_raise_a_latency_breach_that_resolves(api: ApiClient) ->
 async def test_anomaly_and_throughput_drop_against_the_baseline(api: ApiClient) -> None:
     camera = await camera_of(api)
     app = api.client.app
-    service = app[keys.WATCHDOG]
+    service = app[WATCHDOG]
     worker = ModelWorker(app, "motion", "STANDARD", camera)  # SLA 200 ms in these tests
     await worker.start()
     try:
@@ -119,7 +119,7 @@ async def test_anomaly_and_throughput_drop_against_the_baseline(api: ApiClient) 
 async def test_a_stopped_worker_and_failing_jobs_raise_service_failures(api: ApiClient) -> None:
     camera = await camera_of(api)
     app = api.client.app
-    service = app[keys.WATCHDOG]
+    service = app[WATCHDOG]
     worker = ModelWorker(app, "anpr", "MEDIUM", camera)
     service.register("analytics.anpr", worker.restart, stall_after_s=0.3)
     await worker.start()

@@ -16,6 +16,7 @@ from tests.server.helpers import ApiClient
 from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.watchdog.fallback import FallbackSession
+from vms_server.watchdog.keys import WATCHDOG
 
 
 async def _wait_for(api: ApiClient, predicate: Any, **params: str) -> list[dict[str, Any]]:
@@ -28,7 +29,7 @@ async def _wait_for(api: ApiClient, predicate: Any, **params: str) -> list[dict[
 
 
 async def test_standard_jobs_are_shed_while_a_queue_overflows(api: ApiClient) -> None:
-    service = api.client.app[keys.WATCHDOG]
+    service = api.client.app[WATCHDOG]
     queue: asyncio.Queue[str] = asyncio.Queue()
     capacity = 10
     done: list[str] = []
@@ -89,7 +90,7 @@ class GpuThatFails(FallbackSession):
 
 
 async def test_a_failing_gpu_provider_falls_back_to_cpu(api: ApiClient, tmp_path: Path) -> None:
-    service = api.client.app[keys.WATCHDOG]
+    service = api.client.app[WATCHDOG]
     path = tmp_path / "add_one.onnx"
     _add_one_model(path)
     session = GpuThatFails("fire_smoke", path, ["CUDAExecutionProvider", "CPUExecutionProvider"],
@@ -115,7 +116,7 @@ async def test_resolved_incidents_are_purged_after_retention(api: ApiClient) -> 
     from vms_server.watchdog.incidents import Draft, IncidentType, Severity
     from vms_server.watchdog.models import Incident
 
-    service = api.client.app[keys.WATCHDOG].incidents
+    service = api.client.app[WATCHDOG].incidents
     old = await service.report(Draft(IncidentType.SERVICE_FAILURE, Severity.LOW, 0, 1, "ok", "old", service="a"))
     await service.report(Draft(IncidentType.SERVICE_FAILURE, Severity.LOW, 0, 1, "ok", "open", service="b"))
     await service.resolve_by_id(old.id, "admin1", None)

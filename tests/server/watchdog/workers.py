@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from vms_server import keys
+from vms_server.watchdog.keys import JOB_TIMINGS, WATCHDOG
 
 
 @dataclass
@@ -60,13 +60,13 @@ class ModelWorker:
             if self.hung:  # stuck: neither works nor beats
                 await asyncio.sleep(0.01)
                 continue
-            self.app[keys.WATCHDOG].heartbeat(f"analytics.{self.model}")
+            self.app[WATCHDOG].heartbeat(f"analytics.{self.model}")
             if job is None:
                 continue
             started = time.perf_counter()
             await asyncio.sleep(self.work_s)
             done = time.perf_counter()
-            self.app[keys.JOB_TIMINGS].record(self.model, self.priority, job.camera_id,
+            self.app[JOB_TIMINGS].record(self.model, self.priority, job.camera_id,
                                               (started - job.queued_at) * 1000, (done - started) * 1000,
                                               ok=not self.fail)
 
