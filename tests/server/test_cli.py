@@ -91,7 +91,8 @@ def test_run_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     assert result.returncode == 2 and "vms-server init" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args", [[], ["init"], ["run"], ["user"], ["user", "add"], ["license"], ["migrate"]])
+@pytest.mark.parametrize("args", [[], ["init"], ["run"], ["user"], ["user", "add"], ["license"], ["migrate"],
+                                  ["backup"], ["restore"]])
 def test_help_explains_each_command(tmp_path: Path, args: list[str]) -> None:
     result = vms(tmp_path, *args, "--help")
     assert result.returncode == 0 and "usage: vms-server" in result.stdout

@@ -13,6 +13,7 @@ from typing import Any
 
 from vms_common import __version__
 from vms_common.errors import VmsError
+from vms_server.backup import cli as backup_cli
 from vms_server.cli import admin, lifecycle
 from vms_server.cloudsync import cli as sync_cli
 from vms_server.db.migrate import MigrationError
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     lifecycle.register(sub)
     admin.register(sub)
+    backup_cli.register(sub)
     sizing_cli.register(sub)
     sync_cli.register(sub)
     return parser

@@ -1,0 +1,1 @@
+"""Backup and restore of one installation: database, master secret, configuration, optionally the footage."""

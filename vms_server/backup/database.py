@@ -1,0 +1,113 @@
+"""Copying the database out of a running server and back: SQLite's online backup API, PostgreSQL's pg_dump.
+
+Both give a consistent snapshot while the server keeps writing, so a backup never needs downtime. Everything
+here blocks (file copies, subprocesses) and is called through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+
+SQLITE_MEMBER = "database/vms.db"
+PG_MEMBER = "database/vms.pgdump"
+
+
+class BackupError(Exception):
+    """The backup or restore cannot go on; the message says why and what to do, for a human."""
+
+
+def dialect(url: str) -> str:
+    """'sqlite' or 'postgresql'; other databases (the DDL-only SQL Server path) have no backup tool here."""
+    name = make_url(url).get_backend_name()
+    if name not in ("sqlite", "postgresql"):
+        raise BackupError(f"backing up a {name} database is not supported; use the database's own tools")
+    return name
+
+
+def sqlite_path(url: str) -> Path:
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        raise BackupError(f"no SQLite database file in {url}")
+    return Path(database)
+
+
+def copy_sqlite_blocking(source: Path, target: Path) -> None:
+    """A consistent copy of a live SQLite database (WAL included) with the online backup API."""
+    if not source.is_file():
+        raise BackupError(f"database {source} not found; is this server initialised (`vms-server init`)?")
+    src = sqlite3.connect(source)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot copy the database {source}: {exc}") from None
+    finally:
+        src.close()
+
+
+def install_sqlite_blocking(copy: Path, target: Path) -> None:
+    """Put a restored database in place; the old one's WAL and shared-memory files would corrupt it."""
+    try:
+        with sqlite3.connect(copy) as check:
+            result = check.execute("PRAGMA quick_check").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"the database in the backup is damaged: {exc}") from None
+    if result is None or result[0] != "ok":
+        raise BackupError(f"the database in the backup is damaged: {result}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("-wal", "-shm", "-journal"):
+        target.with_name(target.name + suffix).unlink(missing_ok=True)
+    staged = target.with_name(target.name + ".restoring")
+    shutil.copyfile(copy, staged)
+    os.replace(staged, target)
+
+
+def _libpq(url: str) -> tuple[str, dict[str, str]]:
+    """The libpq URL for pg_dump/pg_restore and its environment: the password travels in PGPASSWORD, never in
+    argv (which every local user can read in /proc)."""
+    parsed: URL = make_url(url)
+    env = dict(os.environ)
+    if parsed.password:
+        env["PGPASSWORD"] = str(parsed.password)
+    plain = parsed.set(drivername="postgresql", password=None, query={})
+    return plain.render_as_string(hide_password=False), env
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise BackupError(f"{name} not found; install the PostgreSQL client tools (apt install postgresql-client)")
+    return path
+
+
+def _run(argv: list[str], env: dict[str, str], what: str) -> None:
+    try:
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    except OSError as exc:
+        raise BackupError(f"{what} failed: {exc}") from None
+    if result.returncode != 0:
+        detail = result.stderr.strip().splitlines()[-3:] or [f"exit status {result.returncode}"]
+        raise BackupError(f"{what} failed: " + " / ".join(detail))
+
+
+def dump_postgres_blocking(url: str, target: Path) -> None:
+    """pg_dump in custom format: one consistent snapshot (a single repeatable-read transaction)."""
+    conn, env = _libpq(url)
+    _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-acl", f"--file={target}", f"--dbname={conn}"],
+         env, "pg_dump")
+
+
+def restore_postgres_blocking(url: str, dump: Path) -> None:
+    """Replace the configured database's objects with the dump's, in one transaction (all or nothing)."""
+    conn, env = _libpq(url)
+    _run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-acl", "--single-transaction",
+          f"--dbname={conn}", str(dump)], env, "pg_restore")
