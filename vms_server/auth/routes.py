@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select
 
 from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
 from vms_common.errors import NotFound
 from vms_server import keys
@@ -75,10 +76,25 @@ async def me(call: Call[NoBody]) -> UserOut:
 
 @router.route("GET", "/users", role=Role.SUPERVISOR, response=UserList, tags=["users"])
 async def list_users(call: Call[NoBody]) -> UserList:
-    """All users of this server."""
+    """The users of this server the caller's sites concern (all of them for an unrestricted caller)."""
     async with call.app[keys.SESSIONS]() as session:
         users = (await session.scalars(select(User).order_by(User.username))).all()
-        return UserList(items=[user_out(u) for u in users])
+        shown = (_scoped_out(u, call.user) for u in users)
+        return UserList(items=[out for out in shown if out is not None])
+
+
+def _scoped_out(user: User, who: Principal) -> UserOut | None:
+    """A user as a site-restricted caller may see them: only users sharing a site with the caller (or with every
+    site), and of their site ids only the caller's own; other sites' ids are not theirs to learn."""
+    if user.customer_id != who.customer_id:
+        return None
+    out = user_out(user)
+    if who.site_ids is None:
+        return out
+    if out.site_ids and not who.site_ids.intersection(out.site_ids):
+        return None
+    out.site_ids = [s for s in out.site_ids if s in who.site_ids]
+    return out
 
 
 @router.route("POST", "/users", role=Role.ADMIN, body=UserCreate, response=UserOut, status=201, tags=["users"],
@@ -93,9 +109,10 @@ async def add_user(call: Call[UserCreate]) -> UserOut:
 async def _get(call: Call[NoBody], user_id: uuid.UUID) -> UserOut:
     async with call.app[keys.SESSIONS]() as session:
         user = await session.get(User, user_id)
-        if user is None:
+        out = None if user is None else _scoped_out(user, call.user)
+        if out is None:
             raise NotFound("no such user")
-        return user_out(user)
+        return out
 
 
 @router.route("GET", "/users/{user_id}", role=Role.SUPERVISOR, response=UserOut, tags=["users"], errors=(404,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, Literal
 
 from aiohttp import web
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
 from vms_common.errors import Forbidden, NotFound
 from vms_server import keys
@@ -22,6 +23,7 @@ from vms_server.config.cache import ConfigCache
 from vms_server.config.keys import CONFIG
 from vms_server.config.models import ConfigValue, ConfigVersion
 from vms_server.config.service import ConfigService, Resolved
+from vms_server.config.visibility import ScopeIndex, scope_index
 
 router = ApiRouter()
 TAGS = ["configuration"]
@@ -119,16 +121,31 @@ def _out(r: Resolved) -> ResolvedOut:
     return ResolvedOut(key=r.key, value=r.value, level=r.level, model=r.model)
 
 
-def _announce(call: Call[Any], v: ConfigVersion) -> None:
-    """Tell connected clients (the desktop's settings pages) to re-read what they show."""
-    scopes = sorted({(c["scope"], c["scope_ref"]) for c in v.changes})
-    call.app[HUB].publish("config.changed", {"version": v.id, "keys": sorted({c["key"] for c in v.changes}),
-                                                  "scopes": [{"scope": s, "scope_id": r or None} for s, r in scopes]})
+async def _index(call: Call[Any], changes: Iterable[dict[str, Any]]) -> ScopeIndex:
+    async with call.app[keys.SESSIONS]() as session:
+        return await scope_index(session, ((c["scope"], c["scope_ref"]) for c in changes))
 
 
-def _version_out(v: ConfigVersion) -> VersionOut:
+async def _announce(call: Call[Any], v: ConfigVersion) -> None:
+    """Tell connected clients (the desktop's settings pages) to re-read what they show; each user hears only of
+    the levels they may see (a site-restricted user learns no other site's or camera's id)."""
+    index = await _index(call, v.changes)
+
+    def render(who: Principal) -> dict[str, Any] | None:
+        changes = index.changes_for(who, v.changes)
+        if not changes:
+            return None
+        scopes = sorted({(c["scope"], c["scope_ref"]) for c in changes})
+        return {"version": v.id, "keys": sorted({c["key"] for c in changes}),
+                "scopes": [{"scope": s, "scope_id": r or None} for s, r in scopes]}
+
+    call.app[HUB].publish_each("config.changed", render)
+
+
+def _version_out(v: ConfigVersion, index: ScopeIndex | None = None, who: Principal | None = None) -> VersionOut:
+    changes = v.changes if index is None or who is None else index.changes_for(who, v.changes)
     return VersionOut(version=v.id, at=v.at, actor=v.actor, comment=v.comment, restored_from=v.restored_from,
-                      changes=v.changes)
+                      changes=changes)
 
 
 @router.route("GET", "/config/schema", role=Role.VIEWER, response=SchemaOut, tags=TAGS)
@@ -193,6 +210,8 @@ async def config_values(call: Call[NoBody]) -> ValuesOut:
         stmt = stmt.where(ConfigValue.scope_ref == str(q.scope_id))
     async with call.app[keys.SESSIONS]() as session:
         rows = (await session.scalars(stmt)).all()
+        index = await scope_index(session, ((r.scope, r.scope_ref) for r in rows))
+    rows = [r for r in rows if index.visible(call.user, r.scope, r.scope_ref)]
     return ValuesOut(items=[ValueOut(scope=r.scope, scope_id=r.scope_ref or None, model=r.model or None,
                                      key=r.key, value=r.value, version=r.version) for r in rows])
 
@@ -208,7 +227,7 @@ async def config_put_values(call: Call[ValuesIn]) -> VersionOut:
         await _check_target(call, b.scope_id if b.scope == "camera" else None,
                             b.scope_id if b.scope == "site" else None, None)
     version = await _service(call).set_values(b.scope, b.scope_id, b.model, b.values, actor_of(call), b.comment)
-    _announce(call, version)
+    await _announce(call, version)
     return _version_out(version)
 
 
@@ -222,7 +241,10 @@ async def config_versions(call: Call[NoBody]) -> VersionsOut:
         stmt = stmt.where(ConfigVersion.id < q.before)
     async with call.app[keys.SESSIONS]() as session:
         rows = (await session.scalars(stmt)).all()
-    return VersionsOut(items=[_version_out(v) for v in rows])
+        index = await scope_index(session, ((c["scope"], c["scope_ref"]) for v in rows for c in v.changes))
+    shown = [_version_out(v, index, call.user) for v in rows]
+    # A restricted caller is not told of versions that changed only other sites' settings.
+    return VersionsOut(items=[v for v in shown if v.changes or call.user.site_ids is None])
 
 
 @router.route("GET", "/config/versions/{version}", role=Role.SUPERVISOR, response=VersionOut, tags=TAGS,
@@ -233,7 +255,10 @@ async def config_version(call: Call[NoBody]) -> VersionOut:
         version = await session.get(ConfigVersion, _version_id(call))
     if version is None:
         raise NotFound("no such configuration version")
-    return _version_out(version)
+    out = _version_out(version, await _index(call, version.changes), call.user)
+    if not out.changes and call.user.site_ids is not None:
+        raise NotFound("no such configuration version")
+    return out
 
 
 @router.route("POST", "/config/versions/{version}/restore", role=Role.ADMIN, response=VersionOut, status=201,
@@ -241,7 +266,7 @@ async def config_version(call: Call[NoBody]) -> VersionOut:
 async def config_restore(call: Call[NoBody]) -> VersionOut:
     """Restore the configuration as it was right after that version (a new, audited version)."""
     version = await _service(call).restore(_version_id(call), actor_of(call))
-    _announce(call, version)
+    await _announce(call, version)
     return _version_out(version)
 
 

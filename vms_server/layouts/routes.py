@@ -9,21 +9,34 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
 from vms_common.errors import Conflict, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.audit.service import record
+from vms_server.cameras.models import Camera
 from vms_server.layouts.models import SharedLayout
 from vms_server.layouts.schemas import LayoutIn, LayoutItemIn, LayoutList, LayoutOut
 
 router = ApiRouter()
 
 
-def layout_out(row: SharedLayout) -> LayoutOut:
+def layout_out(row: SharedLayout, visible: set[str] | None = None) -> LayoutOut:
+    """The layout; with `visible` (camera ids), only the tiles of those cameras."""
+    items = [i for i in row.items if visible is None or str(i.get("camera_id")) in visible]
     return LayoutOut(id=row.id, name=row.name, rows=row.rows, cols=row.cols,
-                     items=[LayoutItemIn.model_validate(i) for i in row.items], created_by=row.created_by,
+                     items=[LayoutItemIn.model_validate(i) for i in items], created_by=row.created_by,
                      created_at=row.created_at, updated_at=row.updated_at)
+
+
+async def _visible_cameras(session: AsyncSession, who: Principal) -> set[str] | None:
+    """Camera ids a site-restricted caller may see (None: every camera): a shared layout's tiles of other sites
+    would tell them those cameras' ids."""
+    if who.site_ids is None:
+        return None
+    ids = (await session.scalars(select(Camera.id).where(Camera.site_id.in_(who.site_ids)))).all()
+    return {str(i) for i in ids}
 
 
 def _items(body: LayoutIn) -> list[dict[str, Any]]:
@@ -50,7 +63,8 @@ async def list_layouts(call: Call[NoBody]) -> LayoutList:
     async with call.app[keys.SESSIONS]() as session:
         rows = (await session.scalars(select(SharedLayout).where(
             SharedLayout.customer_id == call.user.customer_id).order_by(SharedLayout.name))).all()
-        return LayoutList(items=[layout_out(r) for r in rows])
+        visible = await _visible_cameras(session, call.user)
+        return LayoutList(items=[layout_out(r, visible) for r in rows])
 
 
 @router.route("POST", "/layouts", role=Role.SUPERVISOR, body=LayoutIn, response=LayoutOut, status=201,
@@ -72,7 +86,7 @@ async def create_layout(call: Call[LayoutIn]) -> LayoutOut:
 async def get_layout(call: Call[NoBody]) -> LayoutOut:
     """One shared layout."""
     async with call.app[keys.SESSIONS]() as session:
-        return layout_out(await _get(session, call))
+        return layout_out(await _get(session, call), await _visible_cameras(session, call.user))
 
 
 @router.route("PUT", "/layouts/{layout_id}", role=Role.SUPERVISOR, body=LayoutIn, response=LayoutOut,

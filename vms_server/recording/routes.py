@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,7 +103,7 @@ async def trigger(call: Call[TriggerIn]) -> TriggerOut:
     return TriggerOut(recording=call.app[RECORDER].trigger(camera_id, body.reason, body.pre_s, body.post_s))
 
 
-def _cameras_of_sites(site_ids: frozenset[uuid.UUID]) -> Select[tuple[uuid.UUID]]:
+def _cameras_of_sites(site_ids: frozenset[uuid.UUID]) -> Select[Any]:
     """Ids of the cameras on these sites: a lock is as confidential as its camera's footage (its reason too)."""
     return select(Camera.id).where(Camera.site_id.in_(site_ids))
 

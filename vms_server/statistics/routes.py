@@ -102,12 +102,17 @@ async def statistics_system(call: Call[NoBody]) -> SystemOut:
     now = utcnow()
     since = now - dt.timedelta(days=1)
     watchdog = call.app[WATCHDOG]
+    # A site-restricted Supervisor gets the figures of their sites, not the whole server's.
     async with call.app[keys.SESSIONS]() as session:
-        cameras = await stats.camera_counts(session, user.customer_id, None)
-        sites = await stats.site_count(session, user.customer_id)
-        events = await stats.event_stats(session, stats.EventFilter(since, now, user.customer_id), "hour")
+        cameras = await stats.camera_counts(session, user.customer_id, user.site_ids)
+        sites = (await stats.site_count(session, user.customer_id) if user.site_ids is None
+                 else len(user.site_ids))
+        events = await stats.event_stats(
+            session, stats.EventFilter(since, now, user.customer_id, site_ids=user.site_ids), "hour")
         incidents = await stats.incident_counts(session, since)
-        storage = await stats.storage(session, None)
+        visible = None if user.site_ids is None else list((await session.scalars(
+            select(Camera.id).where(Camera.site_id.in_(user.site_ids)))).all())
+        storage = await stats.storage(session, visible)
     process = psutil.Process()
     return SystemOut(
         uptime_s=round(time.monotonic() - call.app[keys.STARTED_AT], 1), cameras=cameras, sites=sites,

@@ -14,6 +14,7 @@ from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.roles import Role
 from vms_common.errors import NotFound
 from vms_server import keys
+from vms_server.cameras.models import Camera
 from vms_server.watchdog.incidents import as_dict
 from vms_server.watchdog.keys import WATCHDOG
 from vms_server.watchdog.models import Incident
@@ -135,11 +136,24 @@ class WatchdogStatus(BaseModel):
     last_heartbeat: float | None
 
 
+async def _visible_cameras(call: Call[NoBody]) -> list[dict[str, Any]]:
+    """Stream health of the cameras the caller may see: a site-restricted Supervisor learns no other site's
+    camera ids."""
+    from vms_server.watchdog import health
+
+    every = health.cameras(call.app)
+    who = call.user
+    if who.site_ids is None or not every:
+        return every
+    async with call.app[keys.SESSIONS]() as session:
+        allowed = {str(c) for c in (await session.scalars(
+            select(Camera.id).where(Camera.site_id.in_(who.site_ids)))).all()}
+    return [c for c in every if c["camera_id"] in allowed]
+
+
 @router.route("GET", "/watchdog/status", role=Role.SUPERVISOR, response=WatchdogStatus, tags=TAGS)
 async def watchdog_status(call: Call[NoBody]) -> WatchdogStatus:
     """Live health: service heartbeats, database/Redis/disk probes, per-model SLA figures, queues, streams."""
-    from vms_server.watchdog import health
-
     service = call.app[WATCHDOG]
     probes = await service.probe()
     models = []
@@ -153,5 +167,5 @@ async def watchdog_status(call: Call[NoBody]) -> WatchdogStatus:
             within_sla=s.p95_ms <= target.response_ms and s.availability >= target.availability))
     queues = [{**asdict(q), "fill": q.fill} for q in service.shedder.queues.values()]
     return WatchdogStatus(services=[asdict(s) for s in service.states()], probes=[asdict(p) for p in probes],
-                          models=models, queues=queues, cameras=health.cameras(call.app),
+                          models=models, queues=queues, cameras=await _visible_cameras(call),
                           last_heartbeat=service.last_heartbeat)
