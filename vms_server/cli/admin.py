@@ -1,10 +1,11 @@
-"""user add/list/disable, licence show/import, audit verify."""
+"""user add/list/disable/reset-password/reset-mfa, licence show/import, audit verify."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import json
+import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vms_common.auth.passwords import Passwords
+from vms_common.auth.passwords import Passwords, generate_password
 from vms_common.auth.roles import Role
 from vms_common.errors import NotFound
 from vms_server.audit.service import Actor, verify_chain
@@ -27,6 +28,7 @@ from vms_server.licensing import service as licensing
 from vms_server.org.models import Customer
 from vms_server.settings import Settings
 
+logger = logging.getLogger(__name__)
 CLI_ACTOR = Actor(None, "cli")
 
 
@@ -43,6 +45,22 @@ def register(sub: Any) -> None:
     disable = users.add_parser("disable", help="disable a user (their sessions end at once)")
     disable.add_argument("username")
     disable.set_defaults(handler=user_disable)
+    reset = users.add_parser(
+        "reset-password", help="set a new password for a locked-out user (ends their sessions)",
+        description="Set a user's password from the server's shell, for an admin who cannot log in. Their "
+                    "logins are revoked at once. Needs read access to the configured database (run as root or "
+                    "as the service user).")
+    reset.add_argument("username")
+    given = reset.add_mutually_exclusive_group()
+    given.add_argument("--password", help="the new password (default: asked on the terminal)")
+    given.add_argument("--generate", action="store_true", help="generate a password and print it once")
+    reset.set_defaults(handler=user_reset_password)
+    mfa = users.add_parser(
+        "reset-mfa", help="forget a user's authenticator so they enrol again (ends their sessions)",
+        description="For a user who lost their authenticator app: their TOTP secret is deleted, their logins "
+                    "are revoked, and their next login asks them to enrol a new authenticator.")
+    mfa.add_argument("username")
+    mfa.set_defaults(handler=user_reset_mfa)
 
     lic = sub.add_parser("license", aliases=["licence"], help="show or import the licence",
                          description="Show the licence in force, or import a signed licence file.")
@@ -104,6 +122,45 @@ async def user_disable(settings: Settings, args: argparse.Namespace) -> int:
         await update_user(session, Passwords(settings.security.argon2), user_id, UserUpdate(disabled=True),
                           CLI_ACTOR)
         print(f"disabled {args.username}")
+    return 0
+
+
+async def _user_id(session: AsyncSession, username: str) -> Any:
+    user_id = await session.scalar(select(User.id).where(User.username == username))
+    if user_id is None:
+        raise NotFound(f"no user named {username}")
+    return user_id
+
+
+async def user_reset_password(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password
+    if args.generate:
+        password = generate_password()
+    elif password is None:
+        password = getpass.getpass(f"new password for {args.username}: ")
+        if password != getpass.getpass("again: "):
+            print("error: the passwords differ", file=sys.stderr)
+            return 2
+    async with _session(settings) as session:
+        user_id = await _user_id(session, args.username)
+        # update_user revokes every login of the user, so whoever locked the admin out loses it too.
+        await update_user(session, Passwords(settings.security.argon2), user_id, UserUpdate(password=password),
+                          CLI_ACTOR)
+    logger.info("password reset from the command line", extra={"username": args.username})
+    print(f"password of {args.username} changed; their sessions were ended")
+    if args.generate:
+        print(f"new password (shown once, change it after logging in): {password}")
+    return 0
+
+
+async def user_reset_mfa(settings: Settings, args: argparse.Namespace) -> int:
+    async with _session(settings) as session:
+        user_id = await _user_id(session, args.username)
+        await update_user(session, Passwords(settings.security.argon2), user_id, UserUpdate(reset_mfa=True),
+                          CLI_ACTOR)
+    logger.info("MFA reset from the command line", extra={"username": args.username})
+    print(f"authenticator of {args.username} forgotten; the next login enrols a new one; "
+          "their sessions were ended")
     return 0
 
 
