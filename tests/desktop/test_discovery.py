@@ -15,11 +15,10 @@ from vms_server import keys
 from vms_server.discovery.advertise import advertise_context
 
 
-async def test_announced_server_is_found(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VMS_MDNS_ADVERTISE", "1")
-    monkeypatch.setenv("VMS_MDNS_NAME", f"test-{tmp_path.name}")
+async def test_announced_server_is_found(tmp_path: Path, db_url: str) -> None:
     app = web.Application()
-    app[keys.SETTINGS] = make_settings(tmp_path / "data", db_url, server={"host": "127.0.0.1", "port": 18123})
+    app[keys.SETTINGS] = make_settings(tmp_path / "data", db_url, server={"host": "127.0.0.1", "port": 18123},
+                                       discovery={"advertise": True, "name": f"test-{tmp_path.name}"})
     found: list[FoundServer] = []
     browser = ServerBrowser(found.append)
     context = advertise_context(app)
@@ -35,7 +34,7 @@ async def test_announced_server_is_found(tmp_path: Path, db_url: str, monkeypatc
 
 
 async def test_off_by_default(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("VMS_MDNS_ADVERTISE", raising=False)
+    monkeypatch.delenv("VMS_DISCOVERY__ADVERTISE", raising=False)
     app = web.Application()
     app[keys.SETTINGS] = make_settings(tmp_path / "data", db_url)
     context = advertise_context(app)

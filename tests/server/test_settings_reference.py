@@ -26,3 +26,14 @@ def test_analytics_and_cloud_sync_come_from_the_file_and_the_environment(tmp_pat
     settings = load_settings(config)
     assert settings.analytics.queue == "redis" and settings.analytics.segment_s == 2.5
     assert settings.cloud_sync.batch_size == 50 and settings.cloud_sync.heartbeat_s == 5.0
+
+
+@pytest.mark.parametrize("packaged", ["installers/deb/server/server.toml", "installers/windows/server.toml"])
+def test_installed_configurations_load_and_announce_the_server(packaged: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """install.md promises desktops find an installed server on the LAN: the shipped files turn mDNS on (the model
+    leaves it off for tests and developers' runs)."""
+    for name in ("VMS_DATA_DIR", "VMS_DISCOVERY__ADVERTISE"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_settings(None).discovery.advertise is False
+    settings = load_settings(Path(__file__).parents[2] / packaged)
+    assert settings.discovery.advertise is True and settings.server.host == "0.0.0.0"

@@ -1,14 +1,13 @@
 """The server announces itself on the LAN as `_vms._tcp.local.` so operator clients list it at login.
 
-Off unless `VMS_MDNS_ADVERTISE=1` (multicast on a shared network is a choice site IT makes, and tests must
-not announce themselves); `VMS_MDNS_NAME` overrides the instance name (default: the host name). The
-settings model has no section for it yet, so the switch is an environment variable for now.
+Switched by `[discovery] advertise` (on in the packaged server.toml, off in the model: multicast on a shared
+network is a choice site IT makes, and tests must not announce themselves); `[discovery] name` overrides the
+instance name (default: "VMS on <host name>").
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from collections.abc import AsyncIterator
 
@@ -21,10 +20,6 @@ from vms_server import keys
 
 logger = logging.getLogger(__name__)
 SERVICE_TYPE = "_vms._tcp.local."
-
-
-def enabled() -> bool:
-    return os.environ.get("VMS_MDNS_ADVERTISE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _addresses(host: str) -> list[bytes]:
@@ -50,12 +45,11 @@ def service_info(name: str, host: str, port: int) -> ServiceInfo:
 
 async def advertise_context(app: web.Application) -> AsyncIterator[None]:
     """Register the service while the server runs (when enabled); a failure only logs, it never stops it."""
-    if not enabled():
+    settings = app[keys.SETTINGS]
+    if not settings.discovery.advertise:
         yield
         return
-    settings = app[keys.SETTINGS].server
-    name = os.environ.get("VMS_MDNS_NAME") or f"VMS on {socket.gethostname()}"
-    info = service_info(name, settings.host, settings.port)
+    info = service_info(settings.discovery.display_name(), settings.server.host, settings.server.port)
     zc = AsyncZeroconf(ip_version=IPVersion.V4Only)
     try:
         await zc.async_register_service(info, allow_name_change=True)
