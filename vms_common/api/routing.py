@@ -7,7 +7,6 @@ model (or None for 204). They never touch JSON or status codes for the happy pat
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -16,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from vms_common.api import keys
+from vms_common.api import keys, parsing
 from vms_common.auth.principal import Authenticator, Principal
 from vms_common.auth.roles import Role
 from vms_common.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
@@ -61,9 +60,11 @@ class Call(Generic[B]):
 
     def query(self, model: type[Q]) -> Q:
         try:
-            return model.model_validate(dict(self.request.query))
+            result = model.model_validate(dict(self.request.query))
         except ValidationError as exc:
             raise InvalidInput("invalid query parameters", details=validation_details(exc)) from None
+        parsing.check_values(result)
+        return result
 
 
 Handler = Callable[[Call[B]], Awaitable[BaseModel | web.StreamResponse | None]]
@@ -178,14 +179,13 @@ async def read_json_body(request: web.Request, model: type[B]) -> B:
         raise PayloadTooLarge(f"request body larger than {limit} bytes")
     if not raw:
         raise InvalidInput("request body is empty; expected a JSON object")
+    data = parsing.loads(raw)
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"request body is not valid JSON: {exc}", code="malformed_json") from None
-    try:
-        return model.model_validate(data)
+        body = model.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput("request body failed validation", details=validation_details(exc)) from None
+    parsing.check_values(body)
+    return body
 
 
 def _authenticator(spec: RouteSpec, app: web.Application) -> Authenticator:
