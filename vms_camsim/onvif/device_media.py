@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 
 from vms_camsim.camera import CameraRuntime
 from vms_camsim.config import Codec, StreamConfig
+from vms_camsim.onvif.ptz_nodes import configuration_xml
 from vms_camsim.onvif.soap import NS, SeenNonces, SoapFault, invalid_arg, text
 
 SERVICE_PATHS = {"device": "device_service", "media": "media_service", "ptz": "ptz_service",
@@ -139,31 +140,12 @@ def get_hostname(ctx: OnvifContext, op: Element) -> str:
 _ENCODING = {Codec.H264: "H264", Codec.H265: "H265", Codec.MJPEG: "JPEG"}
 
 
-def _ptz_configuration(ctx: OnvifContext) -> str:
-    lim = ctx.camera.config.ptz_limits
-    space = "http://www.onvif.org/ver10/tptz"
-    return ('<tt:PTZConfiguration token="ptz0"><tt:Name>ptz0</tt:Name><tt:UseCount>2</tt:UseCount>'
-            "<tt:NodeToken>node0</tt:NodeToken>"
-            f"<tt:DefaultAbsolutePantTiltPositionSpace>{space}/PanTiltSpaces/PositionGenericSpace"
-            "</tt:DefaultAbsolutePantTiltPositionSpace>"
-            f"<tt:DefaultAbsoluteZoomPositionSpace>{space}/ZoomSpaces/PositionGenericSpace"
-            "</tt:DefaultAbsoluteZoomPositionSpace>"
-            "<tt:DefaultPTZTimeout>PT5S</tt:DefaultPTZTimeout>"
-            f"<tt:PanTiltLimits><tt:Range><tt:URI>{space}/PanTiltSpaces/PositionGenericSpace</tt:URI>"
-            f"<tt:XRange><tt:Min>{lim.pan_min}</tt:Min><tt:Max>{lim.pan_max}</tt:Max></tt:XRange>"
-            f"<tt:YRange><tt:Min>{lim.tilt_min}</tt:Min><tt:Max>{lim.tilt_max}</tt:Max></tt:YRange>"
-            "</tt:Range></tt:PanTiltLimits>"
-            f"<tt:ZoomLimits><tt:Range><tt:URI>{space}/ZoomSpaces/PositionGenericSpace</tt:URI>"
-            f"<tt:XRange><tt:Min>{lim.zoom_min}</tt:Min><tt:Max>{lim.zoom_max}</tt:Max></tt:XRange>"
-            "</tt:Range></tt:ZoomLimits></tt:PTZConfiguration>")
-
-
 def _profile(ctx: OnvifContext, token: str, stream: StreamConfig) -> str:
     main = ctx.camera.config.main
     gov = max(1, round(stream.gop_seconds * stream.fps))
     codec_block = f"<tt:H264><tt:GovLength>{gov}</tt:GovLength><tt:H264Profile>Main</tt:H264Profile></tt:H264>" \
         if stream.codec is Codec.H264 else ""
-    ptz = _ptz_configuration(ctx) if ctx.camera.ptz else ""
+    ptz = configuration_xml("tt:PTZConfiguration", ctx.camera.config.ptz_limits) if ctx.camera.ptz else ""
     return (f'<trt:Profiles token="{token}" fixed="true"><tt:Name>{token}</tt:Name>'
             '<tt:VideoSourceConfiguration token="vsc0"><tt:Name>vsc0</tt:Name><tt:UseCount>2</tt:UseCount>'
             "<tt:SourceToken>vsrc0</tt:SourceToken>"

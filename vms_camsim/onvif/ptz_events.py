@@ -14,6 +14,7 @@ from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 from vms_camsim.camera import CameraRuntime
+from vms_camsim.onvif import ptz_nodes
 from vms_camsim.onvif.device_media import Handler, OnvifContext
 from vms_camsim.onvif.soap import (
     SoapFault,
@@ -152,6 +153,11 @@ PTZ_OPS: dict[str, Handler] = {
     "ContinuousMove": continuous_move, "RelativeMove": relative_move, "AbsoluteMove": absolute_move,
     "Stop": stop, "GetStatus": get_status, "GetPresets": get_presets, "SetPreset": set_preset,
     "GotoPreset": goto_preset, "RemovePreset": remove_preset,
+    "GetServiceCapabilities": ptz_nodes.get_service_capabilities, "GetNodes": ptz_nodes.get_nodes,
+    "GetNode": ptz_nodes.get_node, "GetConfigurations": ptz_nodes.get_configurations,
+    "GetConfiguration": ptz_nodes.get_configuration,
+    "GetCompatibleConfigurations": ptz_nodes.get_compatible_configurations,
+    "GetConfigurationOptions": ptz_nodes.get_configuration_options,
 }
 
 # --- events -------------------------------------------------------------------------------------
