@@ -152,3 +152,6 @@ def test_run_with_simulated_cameras_registers_them_once(tmp_path: Path) -> None:
     assert all(url.startswith("rtsp://127.0.0.1:") for _, url in first)
     second = serve_once()
     assert [name for name, _ in second] == ["Simulated sim1", "Simulated sim2"]
+    # Demo cameras use no licence slot: the whole evaluation allowance is left for the user's own cameras.
+    shown = json.loads(vms(data, "licence", "show").stdout)
+    assert shown["cameras_used"] == 0 and shown["max_cameras"] == 4

@@ -24,4 +24,6 @@ class AnalyticsSettings(BaseModel):
     pool_size: dict[str, int] = Field(default_factory=dict, description="Workers per model (default 1)")
     batch_size: int = Field(4, ge=1, le=64, description="Jobs a worker takes at once for non-critical models")
     confidence: dict[str, float] = Field(default_factory=dict, description="System confidence threshold per model")
+    licence_check_s: float = Field(60.0, gt=0, description="How often the licence is re-read, so that an expired "
+                                   "or replaced licence starts or stops models without a restart")
     rtsp_transport: Literal["tcp", "udp"] = "tcp"

@@ -22,6 +22,9 @@ from vms_server.api.context import actor_of
 from vms_server.audit.service import record
 from vms_server.cameras import service as cameras
 from vms_server.cameras.models import Camera
+from vms_server.licensing import entitlements
+from vms_server.licensing import service as licensing
+from vms_server.licensing.service import LicenceError
 
 router = ApiRouter()
 TAGS = ["analytics"]
@@ -37,6 +40,8 @@ class ModelInfo(BaseModel):
     requirements: dict[str, Any]
     providers: list[str]
     config_schema: dict[str, Any]
+    licensed: bool = Field(description="Whether the licence in force lets this model run")
+    licence_reason: str | None = Field(description="Why not, when it does not")
 
 
 class ModelList(BaseModel):
@@ -85,6 +90,8 @@ class StatusOut(BaseModel):
     models: list[dict[str, Any]]
     cameras: list[dict[str, Any]]
     events_created: int
+    unlicensed: dict[str, str] = Field(default_factory=dict,
+                                       description="Models configured on cameras that the licence stops, and why")
 
 
 def _model_class(call: Call[Any], name: str) -> Any:
@@ -98,7 +105,14 @@ def _model_class(call: Call[Any], name: str) -> Any:
 async def list_analytics_models(call: Call[NoBody]) -> ModelList:
     """The ten built-in models and any plugins, with requirements and the providers obtained."""
     service = call.app[ANALYTICS]
-    return ModelList(items=[ModelInfo.model_validate(service.model(n).describe()) for n in service.registry.names()])
+    async with call.app[keys.SESSIONS]() as session:
+        licence = await licensing.status(session, call.app[keys.SETTINGS].licensing)
+    items = []
+    for name in service.registry.names():
+        reason = entitlements.refusal(licence, name)
+        items.append(ModelInfo.model_validate({**service.model(name).describe(), "licensed": reason is None,
+                                               "licence_reason": reason}))
+    return ModelList(items=items)
 
 
 def _out(row: CameraAnalytics, default: Priority) -> CameraModelOut:
@@ -132,10 +146,10 @@ def _stream_problems(camera: Camera, requirements: Any) -> list[str]:
 
 
 @router.route("PUT", "/cameras/{camera_id}/analytics/{model}", role=Role.ADMIN, body=CameraModelIn,
-              response=CameraModelOut, tags=TAGS, errors=(404, 422))
+              response=CameraModelOut, tags=TAGS, errors=(403, 404, 422))
 async def set_camera_analytics(call: Call[CameraModelIn]) -> CameraModelOut:
-    """Enable or configure a model on a camera. Refused (422) with the reason when the model is not
-    available or the camera's analytics stream cannot serve it."""
+    """Enable or configure a model on a camera. Refused with the reason when the licence does not include it
+    (403), or the model is not available or the camera's analytics stream cannot serve it (422)."""
     name = call.request.match_info["model"]
     cls = _model_class(call, name)
     camera_id = call.path_uuid("camera_id")
@@ -148,6 +162,10 @@ async def set_camera_analytics(call: Call[CameraModelIn]) -> CameraModelOut:
         raise InvalidInput(f"invalid {name} configuration", details=validation_details(exc)) from None
     async with call.app[keys.SESSIONS].begin() as session:
         camera = await cameras.get_camera(session, camera_id, call.user)
+        if body.enabled:
+            reason = entitlements.refusal(await licensing.status(session, call.app[keys.SETTINGS].licensing), name)
+            if reason is not None:
+                raise LicenceError(reason, code="licence_model")
         problems = _stream_problems(camera, cls.requirements) if body.enabled else []
         if problems:
             raise InvalidInput(f"{name} is incompatible with this camera: " + "; ".join(problems),

@@ -36,7 +36,11 @@ from vms_server.config.keys import CONFIG
 from vms_server.config.service import ConfigService
 from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import IngestService
+from vms_server.licensing import entitlements
+from vms_server.licensing import service as licensing
+from vms_server.licensing.service import LicenceStatus
 from vms_server.security.keystore import SecretBox
+from vms_server.settings import LicensingSection
 from vms_server.watchdog.keys import JOB_TIMINGS, WATCHDOG
 from vms_server.watchdog.service import WatchdogService
 from vms_server.watchdog.timings import JobTimings
@@ -48,10 +52,17 @@ RECOVERY_MARGIN = 1.1  # a degraded stream must beat the requirement by 10 % to 
 class AnalyticsService:
     def __init__(self, settings: AnalyticsSettings, sessions: async_sessionmaker[AsyncSession], box: SecretBox,
                  events: EventWriter, *, ingest: IngestService | None, config: ConfigService | None,
-                 watchdog: WatchdogService | None, timings: JobTimings | None) -> None:
+                 watchdog: WatchdogService | None, timings: JobTimings | None,
+                 licensing: LicensingSection) -> None:
         """`ingest` None: this node does not connect cameras, analytics opens its own RTSP connections.
-        `config` None: no configuration hierarchy, node settings and model defaults apply."""
+        `config` None: no configuration hierarchy, node settings and model defaults apply.
+        `licensing`: the trusted keys and evaluation terms; a model the licence in force does not include
+        does not run (`licensing.entitlements`)."""
         self.settings = settings
+        self._licensing = licensing
+        self.unlicensed: dict[str, str] = {}  # model -> why the licence in force does not let it run
+        self._licence_seen: tuple[str, tuple[str, ...]] | None = None
+        self._licence_watch: asyncio.Task[None] | None = None
         self._sessions, self._box = sessions, box
         self._ingest, self._config, self._watchdog, self._timings_sink = ingest, config, watchdog, timings
         self.registry = ModelRegistry()
@@ -107,10 +118,20 @@ class AnalyticsService:
                 .where(CameraAnalytics.enabled.is_(True), Camera.enabled.is_(True)))).all()
             thresholds = {(c.customer_id, c.model): c.confidence
                           for c in (await session.scalars(select(CustomerAnalytics))).all()}
+            licence = await licensing.status(session, self._licensing)
+        self._licence_seen = _fingerprint(licence)
+        refused = {m: r for m in {row.model for row, _ in rows}
+                   if (r := entitlements.refusal(licence, m)) is not None}
+        for model_name, reason in refused.items():
+            if self.unlicensed.get(model_name) != reason:
+                logger.warning("analytics model stopped by the licence: %s", reason, extra={"model": model_name})
+        self.unlicensed = refused
         plans: dict[uuid.UUID, CameraPlan] = {}
         configs: dict[tuple[uuid.UUID, str], Any] = {}
         for row, camera in rows:
             if row.model not in self.registry or not self.registry.get(row.model).available:
+                continue
+            if row.model in refused:
                 continue
             model = self.model(row.model)
             try:
@@ -258,6 +279,21 @@ class AnalyticsService:
     # --- lifecycle and health ------------------------------------------------------------------------
     def start_monitor(self) -> None:
         self._monitor = asyncio.create_task(self._report_queues(), name="analytics-queue-monitor")
+        self._licence_watch = asyncio.create_task(self._watch_licence(), name="analytics-licence-watch")
+
+    async def _watch_licence(self) -> None:
+        """Re-read the licence now and then: an imported, replaced or expired licence starts or stops models
+        without a restart (expiry has no event of its own)."""
+        while True:
+            await asyncio.sleep(self.settings.licence_check_s)
+            try:
+                async with self._sessions() as session:
+                    seen = _fingerprint(await licensing.status(session, self._licensing))
+                if seen != self._licence_seen:
+                    logger.info("licence changed (%s); analytics re-planned", seen[0])
+                    await self.sync()
+            except Exception:  # a database hiccup must not end the watch
+                logger.warning("licence check failed", exc_info=True)
 
     async def _report_queues(self) -> None:
         """Tell the watchdog how full each model's queue is (load shedding, /metrics)."""
@@ -275,9 +311,10 @@ class AnalyticsService:
                 pressure(f"analytics.{model}", sum(depth.get(model, {}).values()), self.settings.max_queue_depth)
 
     async def close(self) -> None:
-        if self._monitor is not None:
-            self._monitor.cancel()
-            await asyncio.gather(self._monitor, return_exceptions=True)
+        for task in (self._monitor, self._licence_watch):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await asyncio.gather(*(p.stop() for p in self.pipelines.values()))
         self.pipelines.clear()
         await self.queue.close()
@@ -288,7 +325,12 @@ class AnalyticsService:
         return {"queue": self.settings.queue, "depth": await self.queue.depth(), "dropped": self.queue.dropped(),
                 "models": [p.stats() for p in self.pools.values()],
                 "cameras": [p.stats() for p in self.pipelines.values()],
-                "events_created": self.sink.created}
+                "events_created": self.sink.created, "unlicensed": dict(self.unlicensed)}
+
+
+def _fingerprint(licence: LicenceStatus) -> tuple[str, tuple[str, ...]]:
+    """What of the licence decides which models run: its state and its analytics."""
+    return licence.state.value, tuple(sorted(a.value for a in licence.analytics))
 
 
 def _plan_of(camera: Camera, box: Any) -> CameraPlan:
@@ -310,7 +352,8 @@ async def analytics_context(app: web.Application) -> AsyncIterator[None]:
     """After events (its writer) and ingest's consumers; stops before them, flushing its open events."""
     service = AnalyticsService(app[keys.SETTINGS].analytics, app[keys.SESSIONS], app[keys.SECRET_BOX],
                                app[EVENT_WRITER], ingest=app[INGEST], config=app[CONFIG],
-                               watchdog=app[WATCHDOG], timings=app[JOB_TIMINGS])
+                               watchdog=app[WATCHDOG], timings=app[JOB_TIMINGS],
+                               licensing=app[keys.SETTINGS].licensing)
     app[ANALYTICS] = service
     try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
         if service.settings.enabled:

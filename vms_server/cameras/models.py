@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vms_common.db.base import Timestamps, UuidPk
@@ -55,6 +55,8 @@ class Camera(UuidPk, Timestamps, Base):
     secret_sealed: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     ptz: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set only by `vms-server run --simulate` (never through the API): the demo's cameras use no licence slot.
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     streams: Mapped[list[CameraStream]] = relationship(
         back_populates="camera", cascade="all, delete-orphan", order_by="CameraStream.role", lazy="selectin"

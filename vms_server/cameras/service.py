@@ -125,13 +125,16 @@ async def _flush(session: AsyncSession, name: str | None) -> None:
 
 
 async def create_camera(session: AsyncSession, box: SecretBox, licensing: LicensingSection, who: Principal,
-                        data: CameraCreate, actor: Actor) -> Camera:
+                        data: CameraCreate, actor: Actor, *, simulated: bool = False) -> Camera:
+    """`simulated`: a demo camera of `vms-server run --simulate`, which uses no licence slot (the API never
+    sets it: a customer's own camera always counts)."""
     await _check_place(session, who, data.site_id, data.zone_id)
-    await require_camera_slot(session, licensing)
+    if not simulated:
+        await require_camera_slot(session, licensing)
     streams, from_url = _streams(data.streams)
     camera = Camera(customer_id=who.customer_id, site_id=data.site_id, zone_id=data.zone_id, name=data.name,
                     manufacturer=data.manufacturer, model=data.model, onvif_url=data.onvif_url, ptz=data.ptz,
-                    enabled=data.enabled, auth_method=AuthMethod.NONE.value, streams=streams,
+                    enabled=data.enabled, auth_method=AuthMethod.NONE.value, streams=streams, simulated=simulated,
                     tags=await _named(session, Tag, who.customer_id, data.tags),
                     groups=await _named(session, CameraGroup, who.customer_id, data.groups))
     _apply_credentials(camera, box, data.credentials, from_url)

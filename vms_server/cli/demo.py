@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from vms_camsim.config import CameraConfig, SceneKind, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
@@ -24,7 +24,6 @@ from vms_server.audit.service import SYSTEM
 from vms_server.cameras.models import Camera
 from vms_server.cameras.schemas import AuthMethod, CameraCreate, CameraUpdate, Codec, CredentialsIn, StreamIn
 from vms_server.cameras.service import create_camera, update_camera
-from vms_server.licensing.service import status as licence_status
 from vms_server.org.models import Site
 
 logger = logging.getLogger(__name__)
@@ -56,7 +55,9 @@ def _request(sim: SimulatorHandle, cam: CameraConfig, site_id: object) -> dict[s
 
 
 async def register(app: web.Application, sim: SimulatorHandle) -> int:
-    """Create or refresh one camera row per simulated camera, within the licence. Returns how many exist."""
+    """Create or refresh one camera row per simulated camera. Returns how many exist.
+
+    Simulated cameras use no licence slot: a new user's evaluation allowance stays free for their own cameras."""
     settings = app[keys.SETTINGS]
     async with app[keys.SESSIONS].begin() as session:
         site = await session.scalar(select(Site).order_by(Site.created_at).limit(1))
@@ -67,22 +68,17 @@ async def register(app: web.Application, sim: SimulatorHandle) -> int:
                           customer_id=site.customer_id, family_id=site.id, site_ids=None)
         existing = {c.model: c for c in (await session.scalars(
             select(Camera).where(Camera.manufacturer == MANUFACTURER))).all()}
-        room = (await licence_status(session, settings.licensing)).max_cameras - int(
-            await session.scalar(select(func.count()).select_from(Camera)) or 0)
         for cam in sim.config.cameras:
             fields = _request(sim, cam, site.id)
             if cam.name in existing:
-                await update_camera(session, app[keys.SECRET_BOX], existing[cam.name].id,
-                                    CameraUpdate.model_validate(fields), admin, SYSTEM)
-            elif room > 0:
+                row = await update_camera(session, app[keys.SECRET_BOX], existing[cam.name].id,
+                                          CameraUpdate.model_validate(fields), admin, SYSTEM)
+                row.simulated = True  # registered before simulated cameras were marked
+            else:
                 await create_camera(session, app[keys.SECRET_BOX], settings.licensing, admin, CameraCreate(
                     name=f"Simulated {cam.name}", site_id=site.id, manufacturer=MANUFACTURER, model=cam.name,
-                    **fields), SYSTEM)
-                room -= 1
-            else:
-                logger.warning("licence camera limit reached; simulated camera not registered",
-                               extra={"camera": cam.name})
-        return len(existing) + max(0, room)
+                    **fields), SYSTEM, simulated=True)
+        return len(set(existing) | {cam.name for cam in sim.config.cameras})
 
 
 def simulated_cameras(count: int) -> Callable[[web.Application], AsyncIterator[None]]:

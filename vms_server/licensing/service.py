@@ -45,7 +45,7 @@ class LicenceStatus(BaseModel):
     licence_id: str | None = None
     customer_name: str | None = None
     max_cameras: int = Field(description="Cameras allowed now (the evaluation allowance when unlicensed)")
-    cameras_used: int
+    cameras_used: int = Field(description="Cameras counted against the limit (simulated demo cameras are not)")
     analytics: list[Analytics] = Field(default_factory=list)
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
@@ -73,7 +73,8 @@ async def _latest_terms(session: AsyncSession, policy: LicensingSection) -> Lice
 
 
 async def status(session: AsyncSession, policy: LicensingSection) -> LicenceStatus:
-    used = int(await session.scalar(select(func.count()).select_from(Camera)) or 0)
+    used = int(await session.scalar(select(func.count()).select_from(Camera).where(Camera.simulated.is_(False)))
+               or 0)
     terms = await _latest_terms(session, policy)
     if terms is None:
         return LicenceStatus(
