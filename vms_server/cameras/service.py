@@ -31,11 +31,16 @@ from vms_server.org.models import Building, Floor, Site, Zone
 from vms_server.security.keystore import SecretBox
 from vms_server.settings import LicensingSection
 
+DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
+
 
 def camera_out(camera: Camera) -> CameraOut:
+    """The camera as the API shows it: no URL carries credentials (rows stored before they were split out
+    may still hold them in `onvif_url`)."""
+    onvif_url = split_url_credentials(camera.onvif_url)[0] if camera.onvif_url else None
     return CameraOut(
         id=camera.id, name=camera.name, site_id=camera.site_id, zone_id=camera.zone_id,
-        manufacturer=camera.manufacturer, model=camera.model, onvif_url=camera.onvif_url,
+        manufacturer=camera.manufacturer, model=camera.model, onvif_url=onvif_url,
         auth_method=AuthMethod(camera.auth_method), username=camera.username,
         has_secret=camera.secret_sealed is not None,
         streams=[StreamOut(role=s.role, rtsp_url=s.rtsp_url, codec=s.codec, width=s.width, height=s.height,
@@ -72,6 +77,38 @@ def _streams(items: list[StreamIn]) -> tuple[list[CameraStream], tuple[str | Non
         streams.append(CameraStream(role=item.role, rtsp_url=url, codec=item.codec, width=item.width,
                                     height=item.height, fps=item.fps, bitrate_kbps=item.bitrate_kbps))
     return streams, found
+
+
+def _endpoint(url: str) -> tuple[str, int | None]:
+    """(host, port) a URL connects to, the port made explicit where the scheme implies it."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(parts.scheme.lower())
+
+
+def _require_credentials_for_new_host(camera: Camera, data: CameraUpdate,
+                                      from_url: tuple[str | None, str | None]) -> None:
+    """Refuse to point a camera that has a stored secret at a new host unless its credentials come with it.
+
+    The server sends the stored password to whatever the camera's URLs name (RTSP digest/basic, ONVIF): an Admin,
+    who may never read the password, could otherwise change the host to a listener of theirs and collect it.
+    """
+    if camera.secret_sealed is None or data.credentials is not None or from_url[1] is not None:
+        return
+    known = {_endpoint(s.rtsp_url) for s in camera.streams}
+    if camera.onvif_url:
+        known.add(_endpoint(camera.onvif_url))
+    wanted = [s.rtsp_url for s in data.streams or []]
+    if "onvif_url" in data.model_fields_set and data.onvif_url:
+        wanted.append(data.onvif_url)
+    moved = sorted({_endpoint(url) for url in wanted} - known, key=str)
+    if moved:
+        host = moved[0][0] + (f":{moved[0][1]}" if moved[0][1] else "")
+        raise InvalidInput(f"the camera's address changes to {host}: send its credentials again (the stored "
+                           f"password is never sent to a new host)", code="credentials_required")
 
 
 def _apply_credentials(camera: Camera, box: SecretBox, creds: CredentialsIn | None,
@@ -157,6 +194,8 @@ async def update_camera(session: AsyncSession, box: SecretBox, camera_id: uuid.U
     camera = await get_camera(session, camera_id, who)
     before = _audit_view(camera)
     given = data.model_fields_set
+    # Credentials in an RTSP URL replace the stored ones (as on create); in `onvif_url` they are not used.
+    _require_credentials_for_new_host(camera, data, _streams(data.streams)[1] if data.streams else (None, None))
     if "zone_id" in given:
         await _check_place(session, who, camera.site_id, data.zone_id)
         camera.zone_id = data.zone_id
