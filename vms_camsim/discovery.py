@@ -1,4 +1,5 @@
-"""WS-Discovery (2005/04, as ONVIF uses it) responder: answers Probe with one ProbeMatch per camera.
+"""WS-Discovery (2005/04, as ONVIF uses it) responder: answers Probe with one ProbeMatch per camera
+whose types and scopes the probe asks for.
 
 It listens on the multicast group 239.255.255.250:3702 (joined on one interface when asked) and
 answers unicast probes on the same port. A Hello is multicast for every camera at start, so
@@ -14,6 +15,7 @@ import struct
 import time
 import uuid
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
@@ -56,13 +58,63 @@ def _match_body(tag: str, ctx: OnvifContext) -> str:
             f"<d:XAddrs>{escape(ctx.xaddr('device'))}</d:XAddrs><d:MetadataVersion>1</d:MetadataVersion></d:{tag}>")
 
 
-def probe_wants_us(probe: ET.Element) -> bool:
-    """True when the Probe's Types (if any) include something we are (NVT or Device)."""
+_RFC_RULES = {f"{_WSD}/rfc2396", "http://docs.oasis-open.org/ws-dd/ns/discovery/2009/01/rfc3986"}
+_STRCMP_RULES = {f"{_WSD}/strcmp0", "http://docs.oasis-open.org/ws-dd/ns/discovery/2009/01/strcmp0"}
+_UUID_RULES = {f"{_WSD}/uuid", "http://docs.oasis-open.org/ws-dd/ns/discovery/2009/01/uuid"}
+
+
+def _rfc_parts(uri: str) -> tuple[str, str, list[str]] | None:
+    """(scheme, authority, path segments) canonicalised for the RFC 2396/3986 rule, or None for a scope
+    with a '.' or '..' segment (the rule does not match those)."""
+    parts = urlsplit(uri)
+    segments = [unquote(seg) for seg in parts.path.split("/")]
+    if segments and segments[0] == "":
+        segments = segments[1:]  # the leading '/' of an absolute path
+    if segments and segments[-1] == "":
+        segments = segments[:-1]  # 'type/' and 'type' are the same scope
+    if "." in segments or ".." in segments:
+        return None
+    return parts.scheme.lower(), unquote(parts.netloc).lower(), segments
+
+
+def scope_matches(probe_scope: str, device_scope: str, rule: str | None = None) -> bool:
+    """WS-Discovery scope matching of one probe scope against one device scope.
+
+    The default (no MatchBy) and the rfc2396/rfc3986 rules: scheme and authority equal ignoring case,
+    the probe's path segments a segment-wise (case-sensitive) prefix of the device's; query and
+    fragment are not compared. strcmp0 is exact string equality, uuid compares UUIDs. An unknown
+    rule never matches (over UDP we stay silent rather than fault).
+    """
+    if rule is None or rule in _RFC_RULES:
+        probe, device = _rfc_parts(probe_scope), _rfc_parts(device_scope)
+        if probe is None or device is None or probe[:2] != device[:2]:
+            return False
+        return device[2][: len(probe[2])] == probe[2]
+    if rule in _STRCMP_RULES:
+        return probe_scope == device_scope
+    if rule in _UUID_RULES:
+        try:
+            return uuid.UUID(probe_scope.removeprefix("urn:uuid:")) == uuid.UUID(
+                device_scope.removeprefix("urn:uuid:"))
+        except ValueError:
+            return False
+    return False
+
+
+def probe_wants_us(probe: ET.Element, device_scopes: list[str]) -> bool:
+    """True when the Probe's Types (if any) include something we are (NVT or Device) and every scope
+    it lists matches one of ``device_scopes`` under its MatchBy rule (WS-Discovery, Probe matching)."""
     types = text(probe, "Types")
-    if not types:
+    if types:
+        names = {t.rsplit(":", 1)[-1] for t in types.split()}
+        if not names & {"NetworkVideoTransmitter", "Device"}:
+            return False
+    scopes_elem = child(probe, "Scopes")
+    if scopes_elem is None:
         return True
-    names = {t.rsplit(":", 1)[-1] for t in types.split()}
-    return bool(names & {"NetworkVideoTransmitter", "Device"})
+    rule = (scopes_elem.get("MatchBy") or "").strip() or None
+    wanted = (scopes_elem.text or "").split()
+    return all(any(scope_matches(want, have, rule) for have in device_scopes) for want in wanted)
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -124,9 +176,11 @@ class DiscoveryResponder:
             return
         probe = child(root, "Body", "Probe")
         message_id = text(root, "Header", "MessageID")
-        if probe is None or local(root.tag) != "Envelope" or not probe_wants_us(probe):
+        if probe is None or local(root.tag) != "Envelope":
             return
         for ctx in self._contexts():
+            if not probe_wants_us(probe, scopes(ctx)):
+                continue
             body = f"<d:ProbeMatches>{_match_body('ProbeMatch', ctx)}</d:ProbeMatches>"
             self._send(_envelope("ProbeMatches", message_id, body), addr)
 
@@ -172,8 +226,9 @@ def _multicast_socket(interface: str | None, port: int) -> socket.socket:
 
 
 def probe_blocking(timeout: float = 3.0, interface: str | None = None, port: int = 3702,
-                   target: str = GROUP) -> list[dict[str, str]]:
-    """Send one Probe and collect ProbeMatches for ``timeout`` seconds (a small client for tests/CLI).
+                   target: str = GROUP, scopes: list[str] | None = None) -> list[dict[str, str]]:
+    """Send one Probe (for ``scopes`` if given, default matching rule) and collect ProbeMatches for
+    ``timeout`` seconds (a small client for tests/CLI).
 
     Returns one dict per match: address (endpoint urn), xaddrs, scopes, types.
     """
@@ -183,7 +238,8 @@ def probe_blocking(timeout: float = 3.0, interface: str | None = None, port: int
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(interface))
     sock.bind((interface or "", 0))
     sock.settimeout(0.2)
-    probe = _envelope("Probe", None, "<d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe>")
+    wanted = f"<d:Scopes>{escape(' '.join(scopes))}</d:Scopes>" if scopes else ""
+    probe = _envelope("Probe", None, f"<d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types>{wanted}</d:Probe>")
     sock.sendto(probe, (target, port))
     found: dict[str, dict[str, str]] = {}
     deadline = time.monotonic() + timeout

@@ -22,7 +22,7 @@ pytestmark = [
 ]
 
 PROBE = ("import json, sys; from vms_camsim.discovery import probe_blocking; "
-         "print(json.dumps(probe_blocking(2.5, interface='127.0.0.1', target=sys.argv[1])))")
+         "print(json.dumps(probe_blocking(2.5, interface='127.0.0.1', target=sys.argv[1], scopes=sys.argv[2:])))")
 
 
 def _ip(*args: str) -> None:
@@ -63,8 +63,8 @@ def responder(netns: str, tmp_path: Path, request: pytest.FixtureRequest) -> Ite
     proc.wait(10)
 
 
-def _probe(netns: str, target: str) -> list[dict[str, str]]:
-    out = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", PROBE, target],
+def _probe(netns: str, target: str, *scopes: str) -> list[dict[str, str]]:
+    out = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", PROBE, target, *scopes],
                          capture_output=True, text=True, check=True, timeout=30)
     return list(json.loads(out.stdout))
 
@@ -83,3 +83,9 @@ def test_multicast_probe_finds_every_camera(netns: str, responder: subprocess.Po
 def test_unicast_probe_is_answered(netns: str, responder: subprocess.Popen[bytes]) -> None:
     assert len(_probe(netns, "127.0.0.1")) == 3
     assert responder.poll() is None
+
+
+def test_a_scoped_probe_finds_only_the_matching_camera(netns: str, responder: subprocess.Popen[bytes]) -> None:
+    matches = _probe(netns, "239.255.255.250", "onvif://www.onvif.org/name/VMS_Simulator_cam2")
+    assert [m["xaddrs"] for m in matches] == ["http://127.0.0.1:18081/onvif/device_service"]
+    assert _probe(netns, "127.0.0.1", "onvif://www.onvif.org/location/elsewhere") == []
