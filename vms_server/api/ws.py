@@ -20,14 +20,20 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field
 
+from vms_common.api import keys as api_keys
+from vms_common.api import parsing
 from vms_common.api.routing import ApiRouter, Call, NoBody
-from vms_common.auth.principal import Principal
+from vms_common.auth.principal import PRINCIPAL_KEY, Principal
 from vms_common.auth.roles import Role
+from vms_common.errors import InvalidInput
 from vms_server.api.keys import HUB, STREAMS
 
 logger = logging.getLogger(__name__)
 router = ApiRouter()
 QUEUE_LIMIT = 1000
+RECHECK_S = 30.0
+SESSION_ENDED = 4401
+"""Close code when the login behind a socket ends (logout, revocation, expiry, user disabled): log in again."""
 
 
 @dataclass(eq=False)
@@ -36,6 +42,7 @@ class Subscriber:
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     prefixes: tuple[str, ...] = ("",)
     overflowed: bool = False
+    recheck: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wants(self, kind: str, site_id: uuid.UUID | None, min_role: Role = Role.VIEWER) -> bool:
         if site_id is not None and not self.principal.can_see_site(site_id):
@@ -46,8 +53,17 @@ class Subscriber:
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, recheck_s: float = RECHECK_S) -> None:
         self._subscribers: set[Subscriber] = set()
+        self.recheck_s = recheck_s
+        """How often each socket re-checks its login even when nothing signalled a change (expiry, other nodes)."""
+
+    def recheck(self, user_id: uuid.UUID | None = None) -> None:
+        """Make the sockets of a user (None: of everyone) re-check their login now: after a logout, a revocation
+        or a change of the user's role, sites or state."""
+        for sub in list(self._subscribers):
+            if user_id is None or sub.principal.user_id == user_id:
+                sub.recheck.set()
 
     @property
     def client_count(self) -> int:
@@ -98,13 +114,39 @@ async def _pump(ws: web.WebSocketResponse, sub: Subscriber) -> None:
         await ws.send_str(message)
 
 
+async def _watch(ws: web.WebSocketResponse, sub: Subscriber, hub: Hub, probe: web.Request) -> None:
+    """Re-authenticate the socket's token on a timer and when signalled; close the socket once it fails.
+
+    A socket authenticates once at the upgrade; without this, pushes went on after logout, expiry or disabling.
+    A passing check takes the user's current role and sites, so a narrowed user stops getting other sites' pushes.
+    """
+    authenticator = probe.app[api_keys.AUTHENTICATOR]
+    while not ws.closed:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sub.recheck.wait(), hub.recheck_s)
+        sub.recheck.clear()
+        probe.pop(PRINCIPAL_KEY, None)  # the authenticator caches its answer on the request
+        try:
+            principal = await authenticator(probe)
+        except Exception:  # a database hiccup must not end every console's session; the next round retries
+            logger.warning("websocket login re-check failed", exc_info=True)
+            continue
+        if principal is None:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.send_str(json.dumps({"type": "session.ended", "data": {
+                    "reason": "the login ended (logout, revoked, expired or account disabled); log in again"}}))
+            await ws.close(code=SESSION_ENDED, message=b"login ended; log in again")
+            return
+        sub.principal = principal
+
+
 async def _read(ws: web.WebSocketResponse, sub: Subscriber) -> None:
     async for msg in ws:
         if msg.type != WSMsgType.TEXT:
             continue
         try:
-            wanted = json.loads(msg.data).get("subscribe")
-        except (json.JSONDecodeError, AttributeError):
+            wanted = parsing.loads(msg.data.encode()).get("subscribe")
+        except (InvalidInput, AttributeError):
             await ws.send_str(json.dumps({"type": "error", "data": {"message": "expected JSON object"}}))
             continue
         if isinstance(wanted, list) and all(isinstance(p, str) for p in wanted):
@@ -126,21 +168,24 @@ async def websocket(call: Call[NoBody]) -> web.StreamResponse:
     request = call.request
     call.query(SocketQuery)
     principal = call.user
+    probe = request.clone()  # the token, kept to re-authenticate while the socket is open
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     hub = request.app[HUB]
     sub = Subscriber(principal)
     hub.add(sub)
     await ws.send_str(json.dumps({"type": "hello", "data": {"user": principal.username}}))
-    pump = asyncio.create_task(_pump(ws, sub))
+    tasks = [asyncio.create_task(_pump(ws, sub)), asyncio.create_task(_watch(ws, sub, hub, probe))]
     try:
         with request.app[STREAMS].socket(ws):
             await _read(ws, sub)
     finally:
         hub.remove(sub)
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     return ws
 
 

@@ -12,6 +12,7 @@ from vms_common.auth.roles import Role
 from vms_common.errors import NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of, auth_service, client_ip
+from vms_server.api.keys import HUB
 from vms_server.auth.models import User
 from vms_server.auth.schemas import (
     LoginRequest,
@@ -61,8 +62,9 @@ async def refresh(call: Call[RefreshRequest]) -> LoginResponse:
 
 @router.route("POST", "/auth/logout", role=Role.VIEWER, status=204, tags=["auth"])
 async def logout(call: Call[NoBody]) -> None:
-    """Revoke this login: its refresh tokens and, at once, its access tokens."""
+    """Revoke this login: its refresh tokens and, at once, its access tokens (and its open push sockets)."""
     await auth_service(call).revoke_family(call.user.family_id, actor_of(call), "auth.logout")
+    call.app[HUB].recheck(call.user.user_id)
 
 
 @router.route("GET", "/auth/me", role=Role.VIEWER, response=UserOut, tags=["auth"])
@@ -128,4 +130,7 @@ async def patch_user(call: Call[UserUpdate]) -> UserOut:
     async with call.app[keys.SESSIONS].begin() as session:
         user = await update_user(session, call.app[keys.PASSWORDS], call.path_uuid("user_id"), call.body,
                                  actor_of(call))
-        return user_out(user)
+        out = user_out(user)
+    # Their open push sockets re-check at once: closed if disabled or revoked, narrowed if their sites changed.
+    call.app[HUB].recheck(out.id)
+    return out
