@@ -14,9 +14,10 @@ from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 from vms_camsim.camera import CameraRuntime
-from vms_camsim.config import Codec, StreamConfig
+from vms_camsim.config import AuthMode, Codec, StreamConfig
 from vms_camsim.onvif.ptz_nodes import configuration_xml
 from vms_camsim.onvif.soap import NS, SeenNonces, SoapFault, invalid_arg, text
+from vms_camsim.rtsp_proto import Authenticator
 
 SERVICE_PATHS = {"device": "device_service", "media": "media_service", "ptz": "ptz_service",
                  "events": "events_service"}
@@ -30,6 +31,13 @@ class OnvifContext:
     base_url: str
     rtsp_urls: dict[str, str]
     nonces: SeenNonces = field(default_factory=SeenNonces)
+    http_auth: Authenticator = field(init=False)
+
+    def __post_init__(self) -> None:
+        # ONVIF's HTTP-level authentication is Digest only (Basic would send the password in clear).
+        cam = self.camera.config
+        self.http_auth = Authenticator(f"ONVIF {cam.name}", cam.username, cam.password, AuthMode.DIGEST,
+                                       cam.faults.refuse_auth)
 
     def xaddr(self, service: str) -> str:
         """Absolute address of one of this camera's services."""

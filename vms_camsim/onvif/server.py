@@ -25,6 +25,7 @@ from vms_camsim.onvif.ptz_events import PTZ_OPS, EventService
 from vms_camsim.onvif.soap import (
     SoapFault,
     check_username_token,
+    child,
     envelope,
     fault_envelope,
     local,
@@ -49,14 +50,29 @@ def _soap_response(xml: str, status: int = 200) -> web.Response:
     return web.Response(text=xml, status=status, content_type="application/soap+xml", charset="utf-8")
 
 
-def _authorise(ctx: OnvifContext, header: Element | None, operation: str) -> None:
+def _authorise(ctx: OnvifContext, request: web.Request, header: Element | None, operation: str) -> None:
+    """WS-Security UsernameToken or HTTP Digest, as the ONVIF core specification has it: a refused token
+    is a SOAP fault (HTTP 400); a request without a token is taken to use HTTP Digest, so it gets 401
+    with a challenge unless its Authorization header is good."""
     cam = ctx.camera.config
+    has_token = child(header, "Security", "UsernameToken") is not None
     if cam.faults.refuse_auth:
-        raise not_authorized()
+        raise not_authorized(400 if has_token else 401)
     if not cam.onvif_auth or operation in _NO_AUTH_OPS:
         return
-    if not check_username_token(header, cam.username, cam.password, ctx.nonces):
-        raise not_authorized()
+    if has_token:
+        if not check_username_token(header, cam.username, cam.password, ctx.nonces):
+            raise not_authorized(400)
+        return
+    if not ctx.http_auth.check(request.method, request.headers.get("Authorization")):
+        raise not_authorized(401)
+
+
+def _fault_response(ctx: OnvifContext, fault: SoapFault) -> web.Response:
+    response = _soap_response(fault_envelope(fault), fault.http_status)
+    if fault.http_status == 401:
+        response.headers["WWW-Authenticate"] = ctx.http_auth.challenge()["WWW-Authenticate"]
+    return response
 
 
 async def _read_soap(request: web.Request) -> tuple[Element | None, Element]:
@@ -78,10 +94,10 @@ def _service_handler(ops: dict[str, Handler]) -> Callable[[web.Request], Awaitab
                            "GetEventProperties": events.properties}.get(name)
             if handler is None:
                 raise SoapFault("Receiver", ("ter:ActionNotSupported",), f"{name} is not supported", 500)
-            _authorise(ctx, header, name)
+            _authorise(ctx, request, header, name)
             return _soap_response(envelope(handler(ctx, op)))
         except SoapFault as fault:
-            return _soap_response(fault_envelope(fault), fault.http_status)
+            return _fault_response(ctx, fault)
 
     return handle
 
@@ -94,7 +110,7 @@ async def _subscription(request: web.Request) -> web.StreamResponse:
     try:
         header, op = await _read_soap(request)
         name = local(op.tag)
-        _authorise(ctx, header, name)
+        _authorise(ctx, request, header, name)
         sub = events.get(request.match_info["sid"])
         if name == "PullMessages":
             return _soap_response(envelope(await events.pull(sub, op)))
@@ -107,7 +123,7 @@ async def _subscription(request: web.Request) -> web.StreamResponse:
             return _soap_response(envelope("<tev:SetSynchronizationPointResponse/>"))
         raise SoapFault("Receiver", ("ter:ActionNotSupported",), f"{name} is not supported", 500)
     except SoapFault as fault:
-        return _soap_response(fault_envelope(fault), fault.http_status)
+        return _fault_response(ctx, fault)
 
 
 def _snapshot_blocking(camera: CameraRuntime, token: str) -> bytes:

@@ -41,9 +41,11 @@ class SoapFault(SimulatorError):
         self.code, self.subcodes, self.reason, self.http_status = code, subcodes, reason, http_status
 
 
-def not_authorized() -> SoapFault:
-    """The fault ONVIF prescribes for missing or wrong credentials."""
-    return SoapFault("Sender", ("ter:NotAuthorized",), "Sender not authorized", 400)
+def not_authorized(http_status: int = 400) -> SoapFault:
+    """The fault ONVIF prescribes for missing or wrong credentials: HTTP 400 (a SOAP Sender fault) when
+    a WS-Security token was refused, 401 (sent with an HTTP Digest challenge) when the request carried
+    no token, so the client is taken to use HTTP authentication."""
+    return SoapFault("Sender", ("ter:NotAuthorized",), "Sender not authorized", http_status)
 
 
 def invalid_arg(subcode: str, reason: str) -> SoapFault:
