@@ -88,7 +88,12 @@ class SecuritySection(_Section):
     ip_allowlist: list[IpNetwork] = Field(
         default_factory=list, description="If not empty, only these networks may call the API"
     )
-    trust_forwarded_for: bool = Field(False, description="Use X-Forwarded-For (only behind a trusted proxy)")
+    trust_forwarded_for: bool = Field(
+        False, description="Take the client address from X-Forwarded-For: the rightmost entry that is not a "
+                           "trusted proxy (only behind a reverse proxy)")
+    trusted_proxies: list[IpNetwork] = Field(
+        default_factory=list, description="Reverse proxies whose X-Forwarded-For entries are believed; empty: only "
+                                          "the directly connected one (the header is ignored from other callers)")
     argon2: Argon2Section = Field(default_factory=Argon2Section)
     login_rate_limit: RateLimitSection = Field(default_factory=RateLimitSection)
     key_store: Literal["file", "keyring"] = Field(
