@@ -61,7 +61,7 @@ DEFAULT_SPECS: dict[ActionId, ActionSpec] = {
     ActionId.FULLSCREEN: ActionSpec("Full screen", "F11"),
     ActionId.PLAY_PAUSE: ActionSpec("Play / pause", "Space", wall_only=True),
     ActionId.STEP_FRAME: ActionSpec("Step one frame", ".", wall_only=True),
-    ActionId.STEP_BACK: ActionSpec("Step back one second", ",", wall_only=True),
+    ActionId.STEP_BACK: ActionSpec("Step back one frame", ",", wall_only=True),
     ActionId.GO_LIVE: ActionSpec("Back to live", "L", wall_only=True),
     ActionId.JUMP_NOW: ActionSpec("Jump to now", "N", wall_only=True),
     ActionId.EVENT_ACKNOWLEDGE: ActionSpec("Acknowledge event", "Ctrl+K"),

@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.desktop.conftest import wait_until
 from tests.desktop.test_playback_loading import CAMERA, RECORDED_US, FakeServer, StillWall
-from vms_desktop.actions import ActionId, ActionManager
+from vms_desktop.actions import ActionManager
 from vms_desktop.client.api import Tokens, VmsClient
 from vms_desktop.playback.widgets.playback_bar import PlaybackBar
 from vms_desktop.wall.models.layout import Layout
@@ -108,25 +108,6 @@ async def test_the_tile_shows_a_playback_badge_and_border_only_in_playback(make_
         setup.bar.go_live()
         await wait_until(lambda: tile.image is not None, 5, "live again")
         assert tile.badge_text() == "" and not _amber(_border(tile))
-    finally:
-        await setup.close()
-
-
-async def test_step_back_moves_the_shared_clock_back_and_seeks_again(make_setup: Any, qtbot: QtBot) -> None:
-    setup: Setup = await make_setup()
-    bar = setup.bar
-    try:
-        bar.seek(RECORDED_US + 2_000_000)
-        bar.toggle_play()  # pause
-        held = bar.clock.position_us()
-        feed = setup.wall.feeds[(0, 0)]
-        setup.commands.trigger(ActionId.STEP_BACK)
-        assert bar.clock.position_us() == held - 1_000_000 and not bar.clock.playing
-        assert setup.wall.feeds[(0, 0)] is not feed, "the tile seeks again (a decoder cannot go backwards)"
-        await wait_until(lambda: RECORDED_US <= setup.tile.frame_time_us <= held - 1_000_000, 20,
-                         f"the picture a second earlier ({setup.tile.status_text()})")
-        bar.step_back_button.click()
-        assert bar.clock.position_us() == held - 2_000_000
     finally:
         await setup.close()
 

@@ -102,7 +102,8 @@ async def test_silent_server_says_unreachable_not_immediate_exit(
 
 async def test_nothing_recorded_is_not_camera_offline(qtbot: QtBot, serve: Any) -> None:
     async def missing(request: web.Request) -> web.StreamResponse:
-        assert request.query["access_token"] == TOKEN  # the token does travel, only to the server
+        # The token does travel, only to the server, and in a header: in no URL or error text.
+        assert request.headers["Authorization"] == f"Bearer {TOKEN}" and "access_token" not in request.query
         return web.json_response({"error": {"code": "not_found", "message": "no recording"}}, status=404)
 
     tile, _ = await _play(qtbot, await serve(missing))

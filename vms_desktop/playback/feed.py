@@ -8,10 +8,13 @@ contract's way to seek.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import datetime as dt
 import logging
 import threading
 import time
+import urllib.request
 from typing import Any
 
 import av
@@ -22,18 +25,34 @@ from vms_desktop.events.models.event_model import parse_time
 from vms_desktop.playback.models.clock import PlaybackClock
 from vms_desktop.video.decoder import to_qimage
 from vms_desktop.video.frames import Frame, FrameSink
-from vms_desktop.video.messages import playback_error, redact, retriable
+from vms_desktop.video.messages import http_status, playback_error, redact, retriable
 
 logger = logging.getLogger(__name__)
 LOOKAHEAD_US = 6 * 3600 * 1_000_000  # request this far; the stream ends where the recording ends
 SERVED_LOOKUP_US = 3600 * 1_000_000  # where a stream from a gap begins: the next range within this
 SERVED_LOOKUP_TIMEOUT_S = 3.0  # a silent server: play anyway (the playback request says why it fails)
+START_HEADER = "X-Playback-Start"
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+SHOWN_HISTORY = 256  # times of the last pictures delivered, for stepping back a frame (a GOP or more)
 PLAYBACK_TRIES = 6  # requests before "Playback failed": waits of 0.5, 1, 2, 4, 5 s (12.5 s) in between
 
 
-def iso(us: int) -> str:
-    import datetime as dt
+def stream_start_us(headers: Any) -> int | None:
+    """Wall time of a playback stream's first keyframe (its time zero) from `X-Playback-Start`, or None
+    (an older server). The requested start is up to one GOP late for it: a stream begins at a keyframe."""
+    value = headers.get(START_HEADER) if headers is not None else None
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return (moment - EPOCH) // dt.timedelta(microseconds=1)
 
+
+def iso(us: int) -> str:
     return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).isoformat()
 
 
@@ -52,6 +71,8 @@ class PlaybackFeed(QObject):
         self.open_timeout_s = 10.0  # no answer within this: "Server unreachable"
         self.max_tries = PLAYBACK_TRIES
         self._started = False  # a picture was delivered: a later failure is reported, not retried
+        self._shown_lock = threading.Lock()
+        self._shown: collections.deque[int] = collections.deque(maxlen=SHOWN_HISTORY)  # delivered times
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -84,8 +105,8 @@ class PlaybackFeed(QObject):
         The server serves from the first recording at or after the requested moment; from a gap, that is
         the next range's start, which the recordings API tells. Stamping pictures from the requested start
         put the tile clock as far behind the burned-in clock as the gap was long (issue #26, defect 2).
-        Inside a range the stream starts at the keyframe before `start_us`, which no API tells yet: up to one
-        GOP early (a server header with the real start would make this exact)."""
+        Inside a range the stream starts at the keyframe before `start_us`; the stream's `X-Playback-Start`
+        header says exactly where, and wins over this (which only an older server leaves to stand)."""
         try:
             data = await asyncio.wait_for(self.client.request(
                 "GET", f"/api/v1/cameras/{self.camera_id}/recordings",
@@ -115,14 +136,21 @@ class PlaybackFeed(QObject):
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5)
 
+    def frame_before(self, us: int) -> int | None:
+        """The time of the latest picture this feed delivered before `us`: where "back one frame" seeks.
+        None when `us` is this stream's first picture (the frame before is in an earlier GOP)."""
+        with self._shown_lock:
+            earlier = [t for t in self._shown if t < us]
+        return max(earlier, default=None)
+
     def set_target_size(self, width: int, height: int) -> None:
         self.target = (max(2, width - width % 2), max(2, height - height % 2))
 
-    def _url(self, params: dict[str, str], *, refresh: bool) -> str:
-        """From the playback thread: the stream's URL with an access token good for this try, refreshed on
-        the UI loop first when it ran out (or, `refresh`, when the server refused it). Each try builds it
-        anew: a tile retrying through a server restart used to keep the token of its first try, which had
-        expired by then, and stopped at "Not authorised" once the server was back. Raises SessionExpired."""
+    def _token(self, *, refresh: bool) -> str:
+        """From the playback thread: an access token good for this try, refreshed on the UI loop first when it
+        ran out (or, `refresh`, when the server refused it). Each try asks anew: a tile retrying through a
+        server restart used to keep the token of its first try, which had expired by then, and stopped at
+        "Not authorised" once the server was back. Raises SessionExpired."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             future = asyncio.run_coroutine_threadsafe(
@@ -134,8 +162,16 @@ class PlaybackFeed(QObject):
             except (ClientError, TimeoutError) as exc:  # the request itself will tell what is wrong
                 future.cancel()
                 logger.debug("token refresh before playback of camera %s failed: %r", self.camera_id, exc)
-        token = self.client.tokens.access_token if self.client.tokens else ""
-        return self.client.url(f"/api/v1/cameras/{self.camera_id}/playback.mp4", {**params, "access_token": token})
+        return self.client.tokens.access_token if self.client.tokens else ""
+
+    def _open(self, params: dict[str, str], token: str) -> Any:
+        """The HTTP response of the playback request (a file PyAV reads). Python's HTTP client rather than
+        FFmpeg's: FFmpeg gives no access to response headers, and `X-Playback-Start` is needed; the token
+        goes in a header, so it is in no URL or error text either. Raises HTTPError, URLError, OSError."""
+        url = self.client.url(f"/api/v1/cameras/{self.camera_id}/playback.mp4", params)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310 - base_url is http(s) only
+        return urllib.request.urlopen(request, timeout=self.open_timeout_s)  # noqa: S310
 
     def _run(self, params: dict[str, str], start_us: int, generation: int) -> None:
         """Open the stream; a refused or unanswered request is asked again with backoff before the tile
@@ -147,25 +183,21 @@ class PlaybackFeed(QObject):
         while attempt < self.max_tries:
             attempt += 1
             try:
-                url = self._url(params, refresh=refresh)
+                token = self._token(refresh=refresh)
             except SessionExpired as exc:
                 self._status("unauthorised", exc.message)
                 return
             refresh = False
             try:
-                # FFmpeg's rw_timeout, not PyAV's read timeout (which takes the GIL on every I/O poll).
-                with av.open(url, options={"rw_timeout": "10000000"},
-                             timeout=(self.open_timeout_s, None)) as container:
-                    self._play(container, start_us, generation)
+                with contextlib.closing(self._open(params, token)) as response, av.open(response) as container:
+                    self._play(container, stream_start_us(response.headers) or start_us, generation)
                 return
             except (av.error.FFmpegError, OSError) as exc:
                 if self._stop.is_set():
                     return
-                # The exception's text holds the URL and its access token: the log gets it masked, the tile
-                # a plain state (never the text itself).
                 logger.debug("playback of camera %s failed (try %d of %d): %s", self.camera_id, attempt,
                              self.max_tries, redact(repr(exc)))
-                if isinstance(exc, av.error.HTTPUnauthorizedError) and not refreshed and not self._started:
+                if http_status(exc) == 401 and not refreshed and not self._started:
                     refresh, refreshed = True, True
                     attempt -= 1  # the refused try was the token's fault, not the server's
                     continue
@@ -187,6 +219,8 @@ class PlaybackFeed(QObject):
                 return
             self.sink.stats.decoded += 1
             self._started = True
+            with self._shown_lock:
+                self._shown.append(wall_us)
             self._deliver(frame, wall_us)
         if not self._stop.is_set():
             self._status("no_recording", "the recording ends here")

@@ -10,6 +10,7 @@ the technical detail goes to the debug log with the token masked.
 from __future__ import annotations
 
 import re
+import urllib.error
 
 import av
 
@@ -44,8 +45,30 @@ def plain(text: str) -> str:
     return re.sub(r"\s+([:;,.])", r"\1", cleaned)
 
 
+def http_status(exc: BaseException) -> int:
+    """The HTTP status a failed playback request was answered with (FFmpeg's or Python's client), or 0."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return int(exc.code)
+    for cls, status in ((av.error.HTTPNotFoundError, 404), (av.error.HTTPUnauthorizedError, 401),
+                        (av.error.HTTPForbiddenError, 403), (av.error.HTTPServerError, 500)):
+        if isinstance(exc, cls):
+            return status
+    return 0
+
+
 def playback_error(exc: BaseException) -> tuple[str, str]:
     """(state, message) for an error opening or reading a recording over HTTP."""
+    if isinstance(exc, urllib.error.HTTPError):
+        status = http_status(exc)
+        if status == 404:
+            return "no_recording", "no recording at this time"
+        if status in (401, 403):
+            return "unauthorised", "not allowed to play this camera, or the session expired"
+        if status >= 500:
+            return "failed", "the server is busy or restarting (too many playback streams?)"
+        return "failed", "the server could not play this recording"
+    if isinstance(exc, urllib.error.URLError):  # no answer: refused, unknown host, timed out
+        return "unreachable", "the server did not answer; retry or check the network"
     if isinstance(exc, av.error.HTTPNotFoundError):
         return "no_recording", "no recording at this time"
     if isinstance(exc, (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError)):
@@ -64,4 +87,7 @@ def retriable(exc: BaseException) -> bool:
     """Whether a failed playback request is worth asking again: a 5xx (503 is the server's answer beyond
     `recording.max_playback_streams`, 502/504 a restart), a refused connection or no answer. A 404 or 401
     will not change by asking again."""
-    return isinstance(exc, (av.error.HTTPServerError, av.error.ExitError, ConnectionError, TimeoutError))
+    if isinstance(exc, urllib.error.HTTPError):
+        return http_status(exc) >= 500
+    return isinstance(exc, (av.error.HTTPServerError, av.error.ExitError, urllib.error.URLError, ConnectionError,
+                            TimeoutError))

@@ -80,12 +80,14 @@ def _packets(source: Any, stream: Any, piece: Piece, start_us: int, end_us: int)
 
 
 def remux_blocking(pieces: list[Piece], start_us: int, end_us: int, target: Any, *, options: dict[str, str],
-                   speed: float = 1.0, progress: Callable[[float], bool] | None = None) -> int:
+                   speed: float = 1.0, progress: Callable[[float], bool] | None = None,
+                   on_start: Callable[[int], None] | None = None) -> int:
     """Copy [start, end] of `pieces` into one MP4 written to `target` (path or file-like).
 
     Starts at the keyframe at or before `start` so the first picture decodes. `speed` > 1 compresses time
-    (keyframes only above 4x). `progress(fraction)` returning False cancels. Returns packets written;
-    raises MediaError when nothing could be written.
+    (keyframes only above 4x). `progress(fraction)` returning False cancels. `on_start(us)` is told the wall
+    time of that first keyframe, the output's time zero, before anything is written. Returns packets
+    written; raises MediaError when nothing could be written.
     """
     out = av.open(target, "w", format="mp4", options=options)
     out_stream = None
@@ -107,7 +109,10 @@ def remux_blocking(pieces: list[Piece], start_us: int, end_us: int, target: Any,
                 for packet, wall in _packets(source, stream, piece, start_us, end_us):
                     if base_us is None and not packet.is_keyframe:
                         continue
-                    base_us = wall if base_us is None else base_us
+                    if base_us is None:
+                        base_us = wall
+                        if on_start is not None:
+                            on_start(wall)
                     if speed > 4 and not packet.is_keyframe:
                         continue
                     delta = int((packet.pts - packet.dts) * scale) if packet.pts is not None else 0

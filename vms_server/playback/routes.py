@@ -44,6 +44,13 @@ logger = logging.getLogger(__name__)
 router = ApiRouter()
 TAGS = ["playback"]
 FMP4_STREAM = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+START_HEADER = "X-Playback-Start"  # wall time of the stream's first keyframe, its time zero
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def iso_us(us: int) -> str:
+    """Unix microseconds as ISO 8601 UTC, exact to the microsecond (no float on the way)."""
+    return (_EPOCH + dt.timedelta(microseconds=us)).isoformat()
 
 
 @router.route("GET", "/cameras/{camera_id}/recordings", role=Role.VIEWER, query=RangeQuery,
@@ -156,7 +163,11 @@ class _ChunkWriter:
 @router.route("GET", "/cameras/{camera_id}/playback.mp4", role=Role.VIEWER, query=PlaybackQuery,
               media_type="video/mp4", query_token=True, tags=TAGS, errors=(404, 422))
 async def playback(call: Call[NoBody]) -> web.StreamResponse:
-    """Recorded video from `start` to `end` as streamed fragmented MP4 (seek by asking a new start)."""
+    """Recorded video from `start` to `end` as streamed fragmented MP4 (seek by asking a new start).
+
+    The stream begins at the keyframe at or before `start` (or the first recording after it) and its time
+    zero is that keyframe; the `X-Playback-Start` header gives its wall time (ISO 8601, microseconds), so a
+    player's clock is exact instead of up to one GOP early."""
     request = call.request
     q = call.query(PlaybackQuery)
     camera = await camera_of(call)
@@ -167,11 +178,12 @@ async def playback(call: Call[NoBody]) -> web.StreamResponse:
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(8)
     cancelled = threading.Event()
     writer = _ChunkWriter(loop, queue, cancelled)
+    first_us: list[int] = []  # set by the producer before it writes its first chunk
 
     def produce() -> None:
         try:
             remux_blocking(pieces, to_us(q.start), to_us(q.end), writer, options=FMP4_STREAM, speed=q.speed,
-                           progress=lambda _f: not cancelled.is_set())
+                           progress=lambda _f: not cancelled.is_set(), on_start=first_us.append)
         except (MediaError, OSError):
             pass
         finally:
@@ -182,9 +194,13 @@ async def playback(call: Call[NoBody]) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
     try:
         with request.app[STREAMS].stream():
+            chunk = await queue.get()  # the headers wait for it: the start is known once something is written
+            if first_us:
+                response.headers[START_HEADER] = iso_us(first_us[0])
             await response.prepare(request)
-            while (chunk := await queue.get()) is not None:
+            while chunk is not None:
                 await response.write(chunk)
+                chunk = await queue.get()
             await response.write_eof()
     except ConnectionResetError:
         logger.debug("playback viewer disconnected", extra={"camera_id": str(camera.id)})

@@ -37,7 +37,6 @@ from vms_desktop.wall.widgets.wall import Feed, VideoWall
 logger = logging.getLogger(__name__)
 SPEEDS = ("0.25", "0.5", "1", "2", "4", "8", "16")
 STEP_US = 100_000  # one frame at 10 fps; good enough for cameras at 10-30 fps
-STEP_BACK_US = 1_000_000  # a step back re-seeks (a decoder cannot go backwards): one second, not a frame
 NOW_INTERVAL_MS = 500  # how often the present moves on the timeline (and a following view with it)
 
 
@@ -64,8 +63,8 @@ class PlaybackBar(QWidget):
         self.now_button.setToolTip("Jump to now: show the present on the timeline and follow it")
         self.play_button = QPushButton("Play")
         self.step_button = QPushButton("Step")
-        self.step_back_button = QPushButton("Back 1 s")
-        self.step_back_button.setToolTip("Step back one second (,)")
+        self.step_back_button = QPushButton("Back")
+        self.step_back_button.setToolTip("Step back one frame (,)")
         self.speed = QComboBox()
         self.speed.addItems([f"{s}x" for s in SPEEDS])
         self.speed.setCurrentText("1x")
@@ -203,10 +202,26 @@ class PlaybackBar(QWidget):
             self._show_state()
 
     def step_back(self) -> None:
-        """Back one second on the shared clock, paused: every tile seeks again (a decoder only goes forward)."""
+        """Back one frame, paused. A decoder only goes forward, so every tile seeks again: the server streams
+        from the keyframe before the new position and the tiles decode up to it (it was a whole second)."""
         if self.mode == "playback":
             self.clock.pause()
-            self.seek(self.clock.position_us() - STEP_BACK_US)
+            self.seek(self.previous_frame_us())
+
+    def previous_frame_us(self) -> int:
+        """The time of the picture before the one the reference tile shows (the selected tile, else the
+        first with a picture): its exact time when the tile's feed delivered it, else one microsecond before
+        the shown picture, which the tile's next stream then ends on. Other tiles follow the shared clock."""
+        position = self.clock.position_us()
+        tiles = list(self.wall.tiles.values()) if self.wall is not None else []
+        if self.wall is not None and self.wall.selected is not None:
+            tiles.insert(0, self.wall.selected)
+        for tile in tiles:
+            if 0 < tile.frame_time_us <= position:
+                feed = self.wall.feeds.get((tile.row, tile.col)) if self.wall is not None else None
+                before = feed.frame_before(tile.frame_time_us) if isinstance(feed, PlaybackFeed) else None
+                return before if before is not None else tile.frame_time_us - 1
+        return position - 1
 
     def jump_to_now(self) -> None:
         """The present: back to live (nothing is recorded after now) with the timeline following it."""
