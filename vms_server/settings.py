@@ -57,6 +57,12 @@ class ServerSection(_Section):
         1024 * 1024, ge=1024, le=512 * 1024 * 1024, description="Largest JSON request body accepted"
     )
     shutdown_timeout: float = Field(10.0, ge=0, le=300, description="Seconds to finish requests on shutdown")
+    ntp_server: str | None = Field(
+        None, description="NTP server (host or host:port) that /health/detailed compares the clock with; unset: "
+                          "the clock is not checked and no NTP query is sent")
+    max_clock_drift_s: float = Field(
+        10.0, gt=0, le=3600, description="Clock offset from the NTP server above which health is degraded "
+                                         "(TOTP codes work up to 30 s)")
 
 
 class DatabaseSection(_Section):

@@ -18,6 +18,7 @@ from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.roles import Role
 from vms_common.errors import NotReady
 from vms_server import keys
+from vms_server.api.clock import clock_component
 from vms_server.db.migrate import MigrationError, check_current, current_revision
 from vms_server.licensing import service as licensing
 
@@ -79,6 +80,7 @@ async def detailed(call: Call[NoBody]) -> DetailedHealth:
         lic = await licensing.status(session, settings.licensing)
     components.append(Component(name="licence", ok=lic.state in ("valid", "grace", "unlicensed"),
                                 detail=lic.message, value=lic.max_cameras))
+    components.append(await clock_component(settings.server))
     for probe in app[keys.HEALTH_PROBES]:
         components.append(await probe(app))
     return DetailedHealth(

@@ -75,6 +75,7 @@ class AuthService:
         user.last_login_at = utcnow()
         self.limiter.succeeded(user.username)
         await record(session, Actor(user.id, user.username, ip), "auth.login", new={"method": method})
+        logger.info("login", extra={"username": user.username, "client_ip": ip, "method": method})
         return response
 
     async def _new_pair(
@@ -134,6 +135,7 @@ class AuthService:
                     method = "password+totp-enrolment"
                     await record(session, Actor(user.id, user.username, ip), "auth.mfa_enrolled",
                                  target_type="user", target_id=user.id)
+                    logger.info("MFA enrolled", extra={"username": user.username, "client_ip": ip})
                 return await self._issue(session, user.id, ip, method)
         raise await self._fail(username, ip, "bad_totp", "wrong or already used MFA code")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any, cast
@@ -18,6 +19,8 @@ from vms_server.audit.service import Actor, record
 from vms_server.auth.models import RefreshToken, User
 from vms_server.auth.schemas import UserCreate, UserOut, UserUpdate
 from vms_server.org.models import Site
+
+logger = logging.getLogger(__name__)
 
 
 def user_out(user: User) -> UserOut:
@@ -131,6 +134,7 @@ async def update_user(
     after = _public(user)
     if data.password is not None:
         after["password"] = "changed"
+        logger.info("password changed", extra={"username": user.username, "by": actor.name, "client_ip": actor.ip})
     if data.password is not None or data.reset_mfa or data.disabled is True:
         after["sessions_revoked"] = await _revoke_sessions(session, user.id)
     await record(session, actor, "user.updated", target_type="user", target_id=user.id, old=before, new=after)

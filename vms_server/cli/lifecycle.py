@@ -10,7 +10,9 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
+from vms_common import __version__
 from vms_common.auth.passwords import Passwords, check_strength, generate_password
 from vms_common.auth.roles import Role
 from vms_common.logsetup import configure_logging
@@ -102,13 +104,24 @@ async def init_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_listening(message: str) -> None:
+    """aiohttp reports the sites it bound through `print` once they listen: turn that into a log line with the
+    URL(s), so journald shows where the API answers (and only once it really does)."""
+    urls = message.split("Running on ", 1)[-1].split(" =", 1)[0].strip()
+    logger.info("listening on %s", urls, extra={"urls": urls})
+
+
 def run_server(settings: Settings, args: argparse.Namespace) -> int:
     from vms_server.app import create_app
 
     configure_logging(settings.logging.level, settings.logging.format)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    logger.info("starting", extra={"host": host, "port": port, "data_dir": str(settings.data_dir)})
+    # The LAN announcement and the landing page read the address from the settings: give them the one in use.
+    settings = settings.model_copy(update={"server": settings.server.model_copy(update={"host": host, "port": port})})
+    database = make_url(settings.database_url).get_backend_name()  # the name only: the URL may hold a password
+    logger.info("starting version %s on %s:%d", __version__, host, port,
+                extra={"data_dir": str(settings.data_dir), "database": database})
     sources = []
     if args.simulate:
         if not 0 < args.simulate <= 64:
@@ -118,7 +131,7 @@ def run_server(settings: Settings, args: argparse.Namespace) -> int:
 
         sources.append(simulated_cameras(args.simulate))
     app = create_app(settings, camera_sources=sources)
-    web.run_app(app, host=host, port=port, access_log=None, print=None,
+    web.run_app(app, host=host, port=port, access_log=None, print=_log_listening,
                 shutdown_timeout=settings.server.shutdown_timeout)
     logger.info("stopped")
     return 0
