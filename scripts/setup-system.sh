@@ -39,3 +39,10 @@ if command -v redis-server >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >
   echo "setup: starting redis-server on 127.0.0.1:6379"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
 fi
+
+# Mosquitto on 127.0.0.1:1883 for the MQTT notification tests (no systemd in containers: start it by hand).
+if command -v mosquitto >/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+  echo "setup: starting mosquitto on 127.0.0.1:1883"
+  printf 'listener 1883 127.0.0.1\nallow_anonymous true\npersistence false\n' > /tmp/vms-test-mosquitto.conf
+  mosquitto -d -c /tmp/vms-test-mosquitto.conf
+fi

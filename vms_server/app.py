@@ -40,6 +40,8 @@ from vms_server.layouts.routes import router as layout_routes
 from vms_server.licensing.routes import router as licence_routes
 from vms_server.metrics.routes import metrics_context
 from vms_server.metrics.routes import router as metrics_routes
+from vms_server.notifications.routes import router as notification_routes
+from vms_server.notifications.service import notifications_context
 from vms_server.org.routes import router as org_routes
 from vms_server.playback import hls as hls_routes
 from vms_server.playback import live_routes
@@ -103,7 +105,9 @@ CONTEXTS: list[Context] = [
     database, secrets, auth, ws.hub_context, watchdog_context, config_context, metrics_context, ptz_context,
     advertise_context,  # LAN announcement: only once the API can serve
     # camera sources given to create_app (the CLI's simulated demo cameras) start here
-    events_context, ingest_context, recording_context, playback_context, analytics_context, cloudsync_context,
+    events_context, ingest_context, recording_context, playback_context, analytics_context,
+    notifications_context,  # a consumer of events: routes them to channels, runs deliveries and escalations
+    cloudsync_context,
     ingest_run_context,
 ]
 ROUTERS = [
@@ -111,6 +115,7 @@ ROUTERS = [
     layout_routes,
     ingest_routes, recording_routes, playback_http.router, live_routes.router, hls_routes.router, analytics_routes,
     event_routes, config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes, sync_routes,
+    notification_routes,
 ]
 
 

@@ -26,6 +26,7 @@ from vms_server.cloudsync.config import CloudSyncSettings
 from vms_server.config.settings import ConfigCacheSettings
 from vms_server.discovery.settings import DiscoverySettings
 from vms_server.metrics.settings import MetricsSettings
+from vms_server.notifications.settings import NotificationSettings
 from vms_server.recording.config import RecordingSettings
 from vms_server.watchdog.settings import WatchdogSettings
 
@@ -135,6 +136,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     cloud_sync: CloudSyncSettings = Field(default_factory=CloudSyncSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
 
     @field_validator("data_dir")

@@ -10,6 +10,7 @@ from vms_server.db.base import Base
 from vms_server.events.models import Event, EventNote
 from vms_server.layouts.models import SharedLayout
 from vms_server.licensing.models import LicenceRecord
+from vms_server.notifications.models import NotifyChannel, NotifyEscalation, NotifyMessage, NotifyRule
 from vms_server.org.models import Building, Customer, Floor, Site, Zone
 from vms_server.recording.models import (
     CustomerRetention,
@@ -40,6 +41,10 @@ __all__ = [
     "Floor",
     "Incident",
     "LicenceRecord",
+    "NotifyChannel",
+    "NotifyEscalation",
+    "NotifyMessage",
+    "NotifyRule",
     "OutboxItem",
     "RecordingPolicy",
     "RecordingSegment",

@@ -1,0 +1,180 @@
+"""Real servers the notification tests deliver to: an SMTP server (aiosmtpd, STARTTLS / implicit TLS, login),
+a webhook receiver that verifies the signature the way docs/notifications.md tells sites to, a Twilio-like
+Messages API, and an MQTT subscriber on the local Mosquitto broker."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import email.policy
+import ipaddress
+import json
+import socket
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+from aiohttp import web
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from vms_server.notifications.channels.webhook import verify
+
+MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1/localhost and its key (PEM files)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.rcpts: list[list[str]] = []
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        self.messages.append(email.message_from_bytes(raw, policy=email.policy.default))  # type: ignore[arg-type]
+        self.rcpts.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+
+@dataclass
+class SmtpServer:
+    controller: Controller
+    mailbox: _Mailbox
+    port: int
+
+
+def _authenticator(user: str, password: str) -> Any:
+    def check(server: Any, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and data.login == user.encode() and data.password == password.encode()
+        return AuthResult(success=ok, handled=False)
+    return check
+
+
+def start_smtp(cert: Path, key: Path, *, implicit_tls: bool, user: str = "vms", password: str = "s3cret"
+               ) -> SmtpServer:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    mailbox = _Mailbox()
+    port = free_port()
+    kwargs: dict[str, Any] = {"authenticator": _authenticator(user, password), "auth_required": True}
+    if implicit_tls:
+        kwargs["ssl_context"] = context
+    else:
+        kwargs.update(tls_context=context, require_starttls=True)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, server_hostname="localhost", **kwargs)
+    controller.start()
+    return SmtpServer(controller, mailbox, port)
+
+
+@dataclass
+class Receiver:
+    """Webhook endpoint and Twilio stand-in, on one aiohttp server."""
+
+    secret: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+    rejected: int = 0
+    fail_next: int = 0  # answer 503 this many times first
+    sms: list[dict[str, str]] = field(default_factory=list)
+    runner: web.AppRunner | None = None
+    port: int = 0
+
+    async def hook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return web.Response(status=503, text="try later")
+        ok = verify(self.secret, request.headers.get("X-VMS-Timestamp", ""), body,
+                    request.headers.get("X-VMS-Signature", ""), window_s=300)
+        if not ok:
+            self.rejected += 1
+            return web.Response(status=401, text="bad signature")
+        self.received.append({"body": json.loads(body), "delivery": request.headers["X-VMS-Delivery"]})
+        return web.Response(status=204)
+
+    async def twilio(self, request: web.Request) -> web.Response:
+        """Twilio's documented Messages resource: form in, 201 + JSON with `sid` out; errors as JSON."""
+        auth = request.headers.get("Authorization", "")
+        import base64
+        expected = "Basic " + base64.b64encode(f"{request.match_info['sid']}:token-1".encode()).decode()
+        if auth != expected:
+            return web.json_response({"code": 20003, "message": "Authenticate", "more_info": "", "status": 401},
+                                     status=401)
+        form = dict(await request.post())
+        if not str(form.get("To", "")).startswith("+"):
+            return web.json_response({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400},
+                                     status=400)
+        self.sms.append({k: str(v) for k, v in form.items()})
+        return web.json_response({"sid": f"SM{len(self.sms):032d}", "status": "queued", "to": form["To"],
+                                  "body": form.get("Body")}, status=201)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self.hook)
+        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.twilio)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        self.port = free_port()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+class MqttSubscriber:
+    """Collects what arrives under `prefix/#` on the local broker."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def _run(self) -> None:
+        async with aiomqtt.Client(MQTT_HOST, MQTT_PORT) as client:
+            await client.subscribe(f"{self.prefix}/#", qos=1)
+            self._ready.set()
+            async for message in client.messages:
+                payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+                self.messages.append((str(message.topic), payload, message.retain))
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self._ready.wait(), 10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

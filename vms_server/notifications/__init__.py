@@ -1,0 +1,1 @@
+"""Alerts that leave the console: routing rules, a durable delivery queue, channels, quiet hours, escalation."""

@@ -1,0 +1,55 @@
+"""What every channel implements: deliver one rendered message to one recipient, or say why not.
+
+A channel is built from its row (config plus the opened secret) for each delivery batch; it keeps no state
+that a restart would lose. Errors say whether another try can help (`permanent`): a refused password or a
+404 endpoint goes to the dead-letter list at once, a timeout or a 503 is retried with back-off."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ChannelError(Exception):
+    """A delivery failed. `permanent` means retrying the same message cannot succeed."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class ChannelConfigError(ValueError):
+    """A channel's configuration is unusable (mapped to 422 by the API)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message ready to send: the rendered texts and the structured payload (webhook JSON, MQTT body)."""
+
+    message_id: str
+    recipient: str
+    subject: str
+    text: str
+    html: str
+    payload: dict[str, Any]
+    snapshot: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Channel(abc.ABC):
+    """One configured channel. `send` raises ChannelError; anything else is treated as a retryable error."""
+
+    kind: str = ""
+    needs_recipient: bool = False  # email and SMS go to addresses; webhook and MQTT to their endpoint
+
+    @abc.abstractmethod
+    def __init__(self, config: dict[str, Any], secret: str | None) -> None:
+        """Build from the stored configuration and the opened secret; raises pydantic ValidationError."""
+
+    @abc.abstractmethod
+    async def send(self, message: Outgoing, timeout_s: float) -> str:
+        """Deliver `message`; return a short receipt (server reply, remote id) for the delivery record."""
+
+    async def close(self) -> None:  # noqa: B027 - most channels keep nothing open
+        """Release connections kept between sends (MQTT)."""

@@ -1,0 +1,53 @@
+"""SMS through Twilio's Messages API: `POST {base_url}/2010-04-01/Accounts/{AccountSid}/Messages.json`, form
+fields To, From (or MessagingServiceSid) and Body, HTTP basic auth (Account SID, auth token). A 201 carries the
+message `sid`; an error carries `{"code", "message", "more_info", "status"}`. The base URL is configurable so that
+a regional endpoint, a proxy or a test server can stand in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field
+
+from vms_server.notifications.channels.base import Channel, ChannelError, Outgoing
+
+
+class SmsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field("https://api.twilio.com", min_length=8, description="Twilio API base URL")
+    account_sid: str = Field(min_length=2, max_length=64, description="Account SID; the auth token is the secret")
+    from_number: str | None = Field(None, max_length=32, description="Sender number (E.164)")
+    messaging_service_sid: str | None = Field(None, max_length=64, description="Instead of from_number")
+    max_chars: int = Field(320, ge=70, le=1600, description="Longer texts are cut")
+
+
+class SmsChannel(Channel):
+    kind = "sms"
+    needs_recipient = True
+
+    def __init__(self, config: dict[str, Any], secret: str | None) -> None:
+        self.config = SmsConfig.model_validate(config)
+        self._token = secret or ""
+
+    async def send(self, message: Outgoing, timeout_s: float) -> str:
+        cfg = self.config
+        url = f"{cfg.base_url.rstrip('/')}/2010-04-01/Accounts/{cfg.account_sid}/Messages.json"
+        form = {"To": message.recipient, "Body": message.text[: cfg.max_chars]}
+        if cfg.messaging_service_sid:
+            form["MessagingServiceSid"] = cfg.messaging_service_sid
+        else:
+            form["From"] = cfg.from_number or ""
+        auth = aiohttp.BasicAuth(cfg.account_sid, self._token)
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session, \
+                    session.post(url, data=form, auth=auth) as resp:
+                body: dict[str, Any] = await resp.json(content_type=None) if resp.content_length != 0 else {}
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ChannelError(f"SMS provider unreachable: {type(exc).__name__}: {exc}") from None
+        if status in (200, 201):
+            return f"sid {body.get('sid', '?')} {body.get('status', '')}".strip()
+        detail = f"Twilio {status} code {body.get('code')}: {str(body.get('message', ''))[:150]}"
+        raise ChannelError(detail, permanent=400 <= status < 500 and status != 429)

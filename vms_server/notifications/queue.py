@@ -1,0 +1,95 @@
+"""The durable delivery queue: rows in `notify_messages`, claimed with a conditional UPDATE so that two
+workers (or a worker restarted after a crash) never both own a message, and a claim that outlives its lease
+(the process died mid-send) is taken again. Delivery is therefore at least once; a crash between a successful
+send and the SENT update is the only way a message goes out twice, and every channel carries the message id
+(webhook X-VMS-Delivery, e-mail Message-ID) so that the receiver can drop it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vms_common.db.base import utcnow
+from vms_server.notifications.models import NotifyMessage
+
+PENDING, SENDING, SENT, DEAD = "PENDING", "SENDING", "SENT", "DEAD"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: uuid.UUID
+    channel_id: uuid.UUID
+    recipient: str
+    payload: dict[str, Any]
+    count: int
+    attempts: int
+
+
+async def enqueue(session: AsyncSession, message: NotifyMessage) -> bool:
+    """Add `message` unless one with its dedup_key exists; True when added."""
+    if await session.scalar(select(NotifyMessage.id).where(NotifyMessage.dedup_key == message.dedup_key)):
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(message)
+    except IntegrityError:  # another writer queued the same delivery first
+        return False
+    return True
+
+
+async def claim(sessions: async_sessionmaker[AsyncSession], batch: int, lease_s: float) -> list[Claimed]:
+    """Up to `batch` due messages, each now SENDING under a lease of `lease_s`."""
+    now = utcnow()
+    due = or_(NotifyMessage.status == PENDING,
+              (NotifyMessage.status == SENDING) & (NotifyMessage.claimed_until < now))
+    claimed: list[Claimed] = []
+    async with sessions.begin() as session:
+        ids = (await session.scalars(select(NotifyMessage.id).where(due, NotifyMessage.next_attempt_at <= now)
+                                     .order_by(NotifyMessage.next_attempt_at).limit(batch))).all()
+        until = now + dt.timedelta(seconds=lease_s)
+        for mid in ids:
+            result = await session.execute(update(NotifyMessage).where(NotifyMessage.id == mid, due)
+                                           .values(status=SENDING, claimed_until=until)
+                                           .execution_options(synchronize_session=False))
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                row = await session.get(NotifyMessage, mid)
+                assert row is not None
+                claimed.append(Claimed(row.id, row.channel_id, row.recipient, dict(row.payload), row.count,
+                                       row.attempts))
+    return claimed
+
+
+def backoff_s(attempts: int, base_s: float, max_s: float) -> float:
+    """Delay after the `attempts`-th failure: base, 2·base, 4·base ... capped at max."""
+    return float(min(max_s, base_s * 2 ** max(0, attempts - 1)))
+
+
+async def finish(sessions: async_sessionmaker[AsyncSession], message_id: uuid.UUID, *, error: str | None,
+                 permanent: bool, max_attempts: int, base_s: float, max_s: float) -> str:
+    """Record one attempt's outcome; returns the new status (SENT, PENDING for a retry, or DEAD)."""
+    async with sessions.begin() as session:
+        row = await session.get(NotifyMessage, message_id)
+        if row is None:
+            return DEAD
+        row.attempts += 1
+        row.claimed_until = None
+        if error is None:
+            row.status, row.sent_at, row.last_error = SENT, utcnow(), None
+        elif permanent or row.attempts >= max_attempts:
+            row.status, row.last_error = DEAD, error[:2000]
+        else:
+            row.status, row.last_error = PENDING, error[:2000]
+            row.next_attempt_at = utcnow() + dt.timedelta(seconds=backoff_s(row.attempts, base_s, max_s))
+        return row.status
+
+
+async def requeue(session: AsyncSession, row: NotifyMessage) -> None:
+    """A dead letter tried again from the start (after its channel was fixed)."""
+    row.status, row.attempts, row.next_attempt_at, row.claimed_until = PENDING, 0, utcnow(), None
+    row.held_reason = None

@@ -1,0 +1,193 @@
+"""The notification service: takes new events from the EventSink, routes them into the durable queue, and
+runs the delivery worker (due messages, escalations). Started by `notifications_context` after analytics.
+
+Shutdown finishes the sends in flight instead of cancelling them mid-delivery, so a normal restart never
+leaves a message that went out still marked SENDING (which would send it again after the lease)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vms_common.db.base import utcnow
+from vms_server import keys
+from vms_server.config.keys import CONFIG
+from vms_server.config.service import ConfigService
+from vms_server.events.keys import EVENTS
+from vms_server.events.sink import CreatedEvent
+from vms_server.notifications import channels as registry
+from vms_server.notifications import escalation, queue
+from vms_server.notifications.channels.base import Channel, ChannelError
+from vms_server.notifications.keys import NOTIFIER
+from vms_server.notifications.models import NotifyChannel, NotifyMessage
+from vms_server.notifications.render import read_snapshot_blocking, render
+from vms_server.notifications.routing import load_context, route_event
+from vms_server.notifications.settings import NotificationSettings
+from vms_server.security.keystore import SecretBox
+
+logger = logging.getLogger(__name__)
+
+
+class NotificationService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox, config: ConfigService,
+                 settings: NotificationSettings) -> None:
+        self._sessions, self._box, self._config, self.settings = sessions, box, config, settings
+        self._events: asyncio.Queue[uuid.UUID | None] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._channels: dict[uuid.UUID, tuple[dt.datetime, Channel]] = {}
+        self.routed = 0  # events routed (benchmarks, metrics)
+        self.sent = 0
+
+    # --- input ------------------------------------------------------------------------------------------
+    def on_event(self, created: CreatedEvent) -> None:
+        """EventSink subscriber: never blocks, the routing happens on the service's own task."""
+        self._events.put_nowait(created.event_id)
+
+    def route_later(self, event_id: uuid.UUID) -> None:
+        self._events.put_nowait(event_id)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def route(self, event_id: uuid.UUID) -> int:
+        """Queue the messages for one stored event (idempotent: dedup keys)."""
+        async with self._sessions.begin() as session:
+            ctx = await load_context(session, self._config, event_id, self.settings.event_url)
+            if ctx is None:
+                return 0
+            queued = await route_event(session, ctx, self.settings.minute_s)
+        self.routed += 1
+        if queued:
+            self.wake()
+        return queued
+
+    # --- running ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._route_loop(), name="notify-router"),
+                       asyncio.create_task(self._work_loop(), name="notify-worker")]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._events.put_nowait(None)
+        self.wake()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for _, channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()
+
+    async def _route_loop(self) -> None:
+        while True:
+            event_id = await self._events.get()
+            if event_id is None:
+                return
+            try:
+                await self.route(event_id)
+            except Exception:
+                logger.exception("routing event %s failed", event_id)
+
+    async def _work_loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            busy = False
+            try:
+                await escalation.run_due(self._sessions, self._config, minute_s=self.settings.minute_s,
+                                         event_url=self.settings.event_url)
+                busy = await self.deliver_due() > 0
+            except Exception:
+                logger.exception("notification worker round failed")
+            if not busy and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
+
+    async def deliver_due(self) -> int:
+        """Claim and send one batch; returns how many were claimed."""
+        s = self.settings
+        claimed = await queue.claim(self._sessions, s.batch, s.lease_s)
+        gate = asyncio.Semaphore(s.concurrency)
+
+        async def one(item: queue.Claimed) -> None:
+            async with gate:
+                await self._deliver(item)
+
+        await asyncio.gather(*(one(item) for item in claimed))
+        return len(claimed)
+
+    async def _deliver(self, item: queue.Claimed, *, once: bool = False) -> str:
+        """Send one claimed message and record the outcome; `once` (test sends) never schedules a retry."""
+        s = self.settings
+        error: str | None = None
+        permanent = False
+        try:
+            channel = await self._channel(item.channel_id)
+            snapshot = None
+            if channel.kind == "email":
+                snapshot = await asyncio.to_thread(read_snapshot_blocking, item.payload)
+            outgoing = render(str(item.id), item.recipient, item.payload, item.count, snapshot)
+            receipt = await asyncio.wait_for(channel.send(outgoing, s.send_timeout_s), s.send_timeout_s + 5)
+            logger.debug("message %s delivered: %s", item.id, receipt)
+        except ChannelError as exc:
+            error, permanent = str(exc), exc.permanent
+        except registry.ChannelConfigError as exc:
+            error, permanent = str(exc), True
+        except Exception as exc:  # a bug in a channel must not stop the worker; the message is retried
+            logger.exception("channel crashed delivering message %s", item.id)
+            error = f"{type(exc).__name__}: {exc}"
+        status = await queue.finish(self._sessions, item.id, error=error, permanent=permanent or once,
+                                    max_attempts=s.max_attempts, base_s=s.backoff_base_s, max_s=s.backoff_max_s)
+        if status == queue.SENT:
+            self.sent += 1
+        elif status == queue.DEAD:
+            logger.warning("message %s moved to the dead-letter list: %s", item.id, error)
+        return status
+
+    async def _channel(self, channel_id: uuid.UUID) -> Channel:
+        async with self._sessions() as session:
+            row = await session.get(NotifyChannel, channel_id)
+        if row is None or not row.enabled:
+            raise ChannelError("channel deleted or disabled", permanent=True)
+        cached = self._channels.get(channel_id)
+        if cached is not None and cached[0] == row.updated_at:
+            return cached[1]
+        if cached is not None:
+            await cached[1].close()
+        secret = self._box.open(row.secret_sealed) if row.secret_sealed else None
+        channel = registry.build(row.kind, row.config, secret)
+        self._channels[channel_id] = (row.updated_at, channel)
+        return channel
+
+    # --- API helpers ------------------------------------------------------------------------------------
+    async def test_send(self, channel_id: uuid.UUID, customer_id: uuid.UUID, recipient: str) -> uuid.UUID:
+        """Queue a test message and deliver it now; returns the message id (its row has the outcome)."""
+        payload: dict[str, Any] = {"type": "test", "message": "Test message from the VMS notification service",
+                                   "sent_at": dt.datetime.now(dt.UTC).isoformat()}
+        message_id = uuid.uuid4()
+        lease = dt.timedelta(seconds=self.settings.lease_s)
+        async with self._sessions.begin() as session:
+            session.add(NotifyMessage(id=message_id, customer_id=customer_id, channel_id=channel_id,
+                                      recipient=recipient, kind="test", payload=payload,
+                                      dedup_key=f"test:{message_id}", status=queue.SENDING,
+                                      claimed_until=utcnow() + lease))
+        await self._deliver(queue.Claimed(message_id, channel_id, recipient, payload, 1, 0), once=True)
+        return message_id
+
+
+async def notifications_context(app: web.Application) -> AsyncIterator[None]:
+    """After analytics: subscribes to the EventSink, routes and delivers until shutdown."""
+    settings = app[keys.SETTINGS].notifications
+    service = NotificationService(app[keys.SESSIONS], app[keys.SECRET_BOX], app[CONFIG], settings)
+    app[NOTIFIER] = service
+    if settings.enabled:
+        app[EVENTS].subscribe(service.on_event)
+        service.start()
+    yield
+    await service.stop()
