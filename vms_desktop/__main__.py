@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -93,19 +94,53 @@ async def _run(args: argparse.Namespace) -> int:
     return await run_window(app, MainWindow(client, store), args.joysticks)
 
 
-def install_quit_signals(loop: asyncio.AbstractEventLoop, quit_: Callable[[], None]) -> None:
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def install_quit_signals(loop: asyncio.AbstractEventLoop, quit_: Callable[[], None]) -> Callable[[], None]:
     """SIGTERM and SIGINT end the session through `quit_` on the loop (the same path as closing the window,
     so feeds stop and the tokens stay valid). Installed after the joysticks, and SDL is told to keep out
-    (`SDL_NO_SIGNAL_HANDLERS`): SDL's own handlers swallowed SIGTERM and the client ignored it for 20 s."""
+    (`SDL_NO_SIGNAL_HANDLERS`): SDL's own handlers swallowed SIGTERM and the client ignored it for 20 s.
+
+    Returns the function that puts back what was there before, whichever way each handler went in: the
+    loop's `remove_signal_handler` only undoes `add_signal_handler` (and leaves the default handler, not
+    the previous one), so the `signal.signal` fallback used to stay behind after the session (calling into
+    a closed loop) on Windows."""
     def on_signal(signum: int) -> None:
         logger.info("%s received: stopping", signal.Signals(signum).name)
         quit_()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    def from_signal_module(signum: int, _frame: object) -> None:
+        loop.call_soon_threadsafe(on_signal, signum)
+
+    undo: list[Callable[[], object]] = []
+    for signum in QUIT_SIGNALS:
+        previous = signal.getsignal(signum)
+        put_back = functools.partial(signal.signal, signum, previous if previous is not None else signal.SIG_DFL)
         try:
             loop.add_signal_handler(signum, on_signal, signum)
-        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
-            signal.signal(signum, lambda n, _: loop.call_soon_threadsafe(on_signal, n))
+            # remove_signal_handler leaves SIG_DFL (SIGINT: KeyboardInterrupt), not what was there.
+            undo.extend([put_back, functools.partial(loop.remove_signal_handler, signum)])
+            continue
+        except (NotImplementedError, RuntimeError, ValueError):
+            # NotImplementedError: the loop cannot (Windows' loops); RuntimeError/ValueError: not the main
+            # thread (set_wakeup_fd) or a signal this loop refuses. signal.signal is the fallback on the
+            # main thread; off it Python refuses too, and closing the window stays the way out.
+            pass
+        try:
+            signal.signal(signum, from_signal_module)
+        except ValueError:
+            logger.debug("%s cannot be handled from this thread", signal.Signals(signum).name)
+            continue
+        undo.append(put_back)
+
+    def restore() -> None:
+        for step in reversed(undo):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                step()
+        undo.clear()
+
+    return restore
 
 
 async def run_window(app: QApplication, window: MainWindow, joysticks_dir: Path | None) -> int:
@@ -123,21 +158,21 @@ async def run_window(app: QApplication, window: MainWindow, joysticks_dir: Path 
         window.close()
         _resolve(closed, None)
 
-    install_quit_signals(loop, quit_)
-    window.show_initial()
-    loading = asyncio.ensure_future(window.load())
-    await asyncio.wait([loading, closed], return_when=asyncio.FIRST_COMPLETED)
-    if closed.done() and not loading.done():
-        loading.cancel()  # a signal during a slow load (server away) must not wait for it
-    await asyncio.gather(loading, return_exceptions=True)
-    if loading.done() and not loading.cancelled() and loading.exception() is not None:
-        raise loading.exception()  # type: ignore[misc]
-    await closed
-    joysticks.stop()
-    await window.shutdown()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.remove_signal_handler(signum)
+    restore_signals = install_quit_signals(loop, quit_)
+    try:
+        window.show_initial()
+        loading = asyncio.ensure_future(window.load())
+        await asyncio.wait([loading, closed], return_when=asyncio.FIRST_COMPLETED)
+        if closed.done() and not loading.done():
+            loading.cancel()  # a signal during a slow load (server away) must not wait for it
+        await asyncio.gather(loading, return_exceptions=True)
+        if loading.done() and not loading.cancelled() and loading.exception() is not None:
+            raise loading.exception()  # type: ignore[misc]
+        await closed
+        joysticks.stop()
+        await window.shutdown()
+    finally:
+        restore_signals()  # in-process callers get their own handlers back, whichever way ours went in
     return 0
 
 
