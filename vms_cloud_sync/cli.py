@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import Callable, Coroutine
@@ -21,6 +22,7 @@ from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.migrate import CloudMigrationError, upgrade
 from vms_cloud_sync.backend.models import Tenant
 from vms_cloud_sync.backend.settings import CloudSettings, CloudSettingsError, load_cloud_settings
+from vms_cloud_sync.protocol.licence import SERVER_ID_PATTERN
 from vms_common import __version__
 from vms_common.auth.passwords import Passwords
 from vms_common.errors import VmsError
@@ -69,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("--analytics", default="", help="comma-separated analytics names")
     issue.add_argument("--days", type=int, default=365)
     issue.add_argument("--grace-days", type=int, default=14)
+    issue.add_argument("--server-id", action="append", default=[], dest="server_ids", metavar="ID",
+                       help="bind the licence to this server (repeat for several; `vms-server licence show` prints "
+                            "a server's id); without it the licence is good on any server of the tenant")
     issue.set_defaults(handler=licence_issue)
     return parser
 
@@ -169,12 +174,17 @@ async def licence_keygen(settings: CloudSettings, args: argparse.Namespace) -> i
 async def licence_issue(settings: CloudSettings, args: argparse.Namespace) -> int:
     key = licences.load_signing_key(settings.data_dir)
     analytics = [a.strip() for a in args.analytics.split(",") if a.strip()]
+    wrong = [s for s in args.server_ids if not re.fullmatch(SERVER_ID_PATTERN, s)]
+    if wrong:
+        print(f"error: {', '.join(wrong)} is not a server id (srv- and 20 hex digits, as `vms-server licence show` "
+              "prints it)", file=sys.stderr)
+        return 2
 
     async def work(sessions: async_sessionmaker[Any]) -> int:
         tenant_id = await _tenant_id(sessions, args.slug)
         async with scoped(sessions, tenant_id, platform=True) as session:
             row = await licences.issue(session, key, tenant_id, args.cameras, analytics, args.days,
-                                       args.grace_days, "cli")
+                                       args.grace_days, "cli", args.server_ids)
             print(row.document)
         return 0
     return await _with_sessions(settings, work)

@@ -37,7 +37,9 @@ from vms_server.events.sink import events_context
 from vms_server.ingest.routes import router as ingest_routes
 from vms_server.ingest.service import ingest_context, ingest_run_context
 from vms_server.layouts.routes import router as layout_routes
+from vms_server.licensing.keys import LICENCE_POLICY
 from vms_server.licensing.routes import router as licence_routes
+from vms_server.licensing.service import LicencePolicy, server_id_of
 from vms_server.metrics.routes import metrics_context
 from vms_server.metrics.routes import router as metrics_routes
 from vms_server.notifications.routes import router as notification_routes
@@ -81,6 +83,7 @@ async def secrets(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     master = load_master_secret(settings.data_dir, settings.security.key_store)
     app[keys.SECRET_BOX] = SecretBox(master)
+    app[LICENCE_POLICY] = LicencePolicy(settings.licensing, server_id_of(master))
     app[TOKENS] = TokenIssuer(master, settings.security.access_token_minutes)
     yield
 

@@ -46,6 +46,12 @@ def test_cli_admin_flow(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*args, "licence", "issue", "acme", "--cameras", "8", "--analytics", "anpr"]) == 0
     terms = verify(parse(capsys.readouterr().out.strip()), [public])
     assert (terms.max_cameras, str(terms.customer_id), terms.customer_name) == (8, tenant["id"], "Acme Ltd")
+    assert terms.server_ids == []
+    server = "srv-" + "a1" * 10
+    assert main([*args, "licence", "issue", "acme", "--cameras", "2", "--server-id", server]) == 0
+    assert verify(parse(capsys.readouterr().out.strip()), [public]).server_ids == [server]
+    assert main([*args, "licence", "issue", "acme", "--cameras", "2", "--server-id", "my-server"]) == 2
+    assert "my-server is not a server id" in capsys.readouterr().err
     assert main([*args, "tenant", "list"]) == 0
     assert "acme" in capsys.readouterr().out
 

@@ -93,3 +93,40 @@ async def test_an_expired_licence_stops_running_models_without_a_restart(lic_api
                      status=201)
     status = await _wait(lic_api, lambda s: [c["camera_id"] for c in s["cameras"]] == [camera])
     assert status["unlicensed"] == {}
+
+
+def test_licences_signed_before_server_binding_keep_their_signature() -> None:
+    from vms_cloud_sync.protocol.licence import LicenceInvalid, verify
+
+    unbound = ISSUER.issue()
+    assert b"server_ids" not in unbound.terms.canonical()  # the form signed before the field existed
+    assert verify(unbound, [ISSUER.public]).server_ids == []
+    bound = ISSUER.issue(server_ids=["srv-" + "ab" * 10])
+    moved = bound.model_copy(update={"terms": bound.terms.model_copy(update={"server_ids": ["srv-" + "cd" * 10]})})
+    with pytest.raises(LicenceInvalid):
+        verify(moved, [ISSUER.public])
+
+
+async def test_a_licence_binds_to_its_server_and_its_customer(lic_api: ApiClient) -> None:
+    server_id = (await lic_api.ok("GET", "/api/v1/licence", Role.VIEWER))["server_id"]
+    assert server_id.startswith("srv-") and len(server_id) == 24
+    elsewhere = ISSUER.issue(licence_id="LIC-OTHER", server_ids=["srv-" + "0" * 20])
+    resp = await lic_api.call("POST", "/api/v1/licence", json=elsewhere.model_dump(mode="json"))
+    error = (await resp.json())["error"]
+    assert resp.status == 422 and error["code"] == "licence_wrong_server" and server_id in error["message"]
+
+    acme = uuid.uuid4()
+    mine = ISSUER.issue(licence_id="LIC-MINE", customer_id=acme, server_ids=[server_id, "srv-" + "1" * 20])
+    assert (await lic_api.ok("POST", "/api/v1/licence", json=mine.model_dump(mode="json"), status=201))["state"] \
+        == "valid"
+    # Another customer's licence, even one good on any server, does not license this one.
+    other = ISSUER.issue(licence_id="LIC-THEIRS", customer_id=uuid.uuid4(), max_cameras=500)
+    resp = await lic_api.call("POST", "/api/v1/licence", json=other.model_dump(mode="json"))
+    assert resp.status == 422 and (await resp.json())["error"]["code"] == "licence_wrong_customer"
+
+    # A database copied from another server brings its licence along, and it licenses nothing here.
+    async with lic_api.client.app[keys.SESSIONS].begin() as session:
+        session.add(LicenceRecord(customer_id=lic_api.seeded.customer_id, licence_id="LIC-OTHER",
+                                  document=elsewhere.model_dump_json()))
+    shown = await lic_api.ok("GET", "/api/v1/licence", Role.VIEWER)
+    assert shown["licence_id"] == "LIC-MINE" and shown["max_cameras"] == 10

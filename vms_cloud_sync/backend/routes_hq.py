@@ -222,7 +222,7 @@ async def issue_licence(call: Call[LicenceIssueIn]) -> LicenceOutHq:
     b = call.body
     async with scoped(call.app[keys.SESSIONS], call.path_uuid("tenant_id"), platform=True) as session:
         row = await licences.issue(session, key, call.path_uuid("tenant_id"), b.max_cameras, b.analytics,
-                                   b.valid_days, b.grace_days, who.username)
+                                   b.valid_days, b.grace_days, who.username, b.server_ids)
         return hq.licence_out(row)
 
 

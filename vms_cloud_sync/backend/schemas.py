@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 HqRole = Literal["tenant_admin", "analyst", "viewer"]
 
@@ -124,6 +124,9 @@ class LicenceIssueIn(_In):
     analytics: list[str] = Field(default_factory=list, max_length=20)
     valid_days: int = Field(365, ge=1, le=3650)
     grace_days: int = Field(14, ge=0, le=365)
+    server_ids: list[Annotated[str, StringConstraints(pattern=r"^srv-[0-9a-f]{20}$")]] = Field(
+        default_factory=list, max_length=1000,
+        description="Servers the licence is for (`vms-server licence show` prints the id); empty: any server")
 
 
 class LicenceOutHq(BaseModel):

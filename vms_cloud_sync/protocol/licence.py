@@ -14,10 +14,13 @@ import enum
 import hashlib
 import json
 import uuid
+from typing import Annotated
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+SERVER_ID_PATTERN = r"^srv-[0-9a-f]{20}$"  # what `vms-server licence show` prints
 
 
 class Analytics(enum.StrEnum):
@@ -47,6 +50,10 @@ class LicenceTerms(BaseModel):
     valid_until: dt.datetime
     grace_days: int = Field(14, ge=0, le=365)
     issued_at: dt.datetime
+    server_ids: list[Annotated[str, StringConstraints(pattern=SERVER_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=1000,
+        description="Servers the licence is for (`vms-server licence show` prints a server's id); empty: any "
+                    "server of the customer")
 
     @model_validator(mode="after")
     def _window(self) -> LicenceTerms:
@@ -62,6 +69,11 @@ class LicenceTerms(BaseModel):
         for name in ("valid_from", "valid_until", "issued_at"):
             data[name] = getattr(self, name).astimezone(dt.UTC).isoformat()
         data["analytics"] = sorted(data["analytics"])
+        # Licences signed before servers could be named carry no such key; an empty list keeps their form.
+        if data["server_ids"]:
+            data["server_ids"] = sorted(data["server_ids"])
+        else:
+            del data["server_ids"]
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 

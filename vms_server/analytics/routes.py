@@ -24,6 +24,7 @@ from vms_server.cameras import service as cameras
 from vms_server.cameras.models import Camera
 from vms_server.licensing import entitlements
 from vms_server.licensing import service as licensing
+from vms_server.licensing.keys import LICENCE_POLICY
 from vms_server.licensing.service import LicenceError
 
 router = ApiRouter()
@@ -106,7 +107,7 @@ async def list_analytics_models(call: Call[NoBody]) -> ModelList:
     """The ten built-in models and any plugins, with requirements and the providers obtained."""
     service = call.app[ANALYTICS]
     async with call.app[keys.SESSIONS]() as session:
-        licence = await licensing.status(session, call.app[keys.SETTINGS].licensing)
+        licence = await licensing.status(session, call.app[LICENCE_POLICY])
     items = []
     for name in service.registry.names():
         reason = entitlements.refusal(licence, name)
@@ -163,7 +164,7 @@ async def set_camera_analytics(call: Call[CameraModelIn]) -> CameraModelOut:
     async with call.app[keys.SESSIONS].begin() as session:
         camera = await cameras.get_camera(session, camera_id, call.user)
         if body.enabled:
-            reason = entitlements.refusal(await licensing.status(session, call.app[keys.SETTINGS].licensing), name)
+            reason = entitlements.refusal(await licensing.status(session, call.app[LICENCE_POLICY]), name)
             if reason is not None:
                 raise LicenceError(reason, code="licence_model")
         problems = _stream_problems(camera, cls.requirements) if body.enabled else []

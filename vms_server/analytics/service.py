@@ -38,9 +38,9 @@ from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import IngestService
 from vms_server.licensing import entitlements
 from vms_server.licensing import service as licensing
-from vms_server.licensing.service import LicenceStatus
+from vms_server.licensing.keys import LICENCE_POLICY
+from vms_server.licensing.service import LicencePolicy, LicenceStatus
 from vms_server.security.keystore import SecretBox
-from vms_server.settings import LicensingSection
 from vms_server.watchdog.keys import JOB_TIMINGS, WATCHDOG
 from vms_server.watchdog.service import WatchdogService
 from vms_server.watchdog.timings import JobTimings
@@ -53,7 +53,7 @@ class AnalyticsService:
     def __init__(self, settings: AnalyticsSettings, sessions: async_sessionmaker[AsyncSession], box: SecretBox,
                  events: EventWriter, *, ingest: IngestService | None, config: ConfigService | None,
                  watchdog: WatchdogService | None, timings: JobTimings | None,
-                 licensing: LicensingSection) -> None:
+                 licensing: LicencePolicy) -> None:
         """`ingest` None: this node does not connect cameras, analytics opens its own RTSP connections.
         `config` None: no configuration hierarchy, node settings and model defaults apply.
         `licensing`: the trusted keys and evaluation terms; a model the licence in force does not include
@@ -353,7 +353,7 @@ async def analytics_context(app: web.Application) -> AsyncIterator[None]:
     service = AnalyticsService(app[keys.SETTINGS].analytics, app[keys.SESSIONS], app[keys.SECRET_BOX],
                                app[EVENT_WRITER], ingest=app[INGEST], config=app[CONFIG],
                                watchdog=app[WATCHDOG], timings=app[JOB_TIMINGS],
-                               licensing=app[keys.SETTINGS].licensing)
+                               licensing=app[LICENCE_POLICY])
     app[ANALYTICS] = service
     try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
         if service.settings.enabled:

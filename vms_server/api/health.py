@@ -21,6 +21,7 @@ from vms_server import keys
 from vms_server.api.clock import clock_component
 from vms_server.db.migrate import MigrationError, check_current, current_revision
 from vms_server.licensing import service as licensing
+from vms_server.licensing.keys import LICENCE_POLICY
 
 router = ApiRouter(prefix="")
 
@@ -77,7 +78,7 @@ async def detailed(call: Call[NoBody]) -> DetailedHealth:
     components.append(Component(name="data_disk", ok=usage.free > 1 << 30, value=usage.free,
                                 detail=f"{usage.free / 1e9:.1f} GB free of {usage.total / 1e9:.1f} GB"))
     async with app[keys.SESSIONS]() as session:
-        lic = await licensing.status(session, settings.licensing)
+        lic = await licensing.status(session, app[LICENCE_POLICY])
     components.append(Component(name="licence", ok=lic.state in ("valid", "grace", "unlicensed"),
                                 detail=lic.message, value=lic.max_cameras))
     components.append(await clock_component(settings.server))

@@ -9,6 +9,7 @@ from vms_server.api.context import actor_of
 from vms_server.cameras import service
 from vms_server.cameras.changes import camera_changed
 from vms_server.cameras.schemas import CameraCreate, CameraOut, CameraPage, CameraQuery, CameraUpdate, TagsIn
+from vms_server.licensing.keys import LICENCE_POLICY
 
 router = ApiRouter()
 
@@ -29,7 +30,7 @@ async def create_camera(call: Call[CameraCreate]) -> CameraOut:
     """Add a camera (refused with 403 when the licence's camera limit is reached)."""
     app = call.app
     async with app[keys.SESSIONS].begin() as session:
-        camera = await service.create_camera(session, app[keys.SECRET_BOX], app[keys.SETTINGS].licensing,
+        camera = await service.create_camera(session, app[keys.SECRET_BOX], app[LICENCE_POLICY],
                                              call.user, call.body, actor_of(call))
         out = service.camera_out(camera)
     camera_changed(app, out.id)

@@ -26,10 +26,9 @@ from vms_server.cameras.schemas import (
     StreamIn,
     StreamOut,
 )
-from vms_server.licensing.service import require_camera_slot
+from vms_server.licensing.service import LicencePolicy, require_camera_slot
 from vms_server.org.models import Building, Floor, Site, Zone
 from vms_server.security.keystore import SecretBox
-from vms_server.settings import LicensingSection
 
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 
@@ -161,7 +160,7 @@ async def _flush(session: AsyncSession, name: str | None) -> None:
         raise Conflict(f"a camera named '{name}' already exists on this site") from None
 
 
-async def create_camera(session: AsyncSession, box: SecretBox, licensing: LicensingSection, who: Principal,
+async def create_camera(session: AsyncSession, box: SecretBox, licensing: LicencePolicy, who: Principal,
                         data: CameraCreate, actor: Actor, *, simulated: bool = False) -> Camera:
     """`simulated`: a demo camera of `vms-server run --simulate`, which uses no licence slot (the API never
     sets it: a customer's own camera always counts)."""

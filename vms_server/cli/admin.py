@@ -26,6 +26,7 @@ from vms_server.db.engine import create_engine, session_factory
 from vms_server.db.migrate import check_current
 from vms_server.licensing import service as licensing
 from vms_server.org.models import Customer
+from vms_server.security.keystore import load_master_secret
 from vms_server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -164,9 +165,15 @@ async def user_reset_mfa(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _licence_policy(settings: Settings) -> licensing.LicencePolicy:
+    """The policy the running server applies: its server id comes from the installation key."""
+    master = load_master_secret(settings.data_dir, settings.security.key_store)
+    return licensing.LicencePolicy(settings.licensing, licensing.server_id_of(master))
+
+
 async def licence_show(settings: Settings, args: argparse.Namespace) -> int:
     async with _session(settings) as session:
-        status = await licensing.status(session, settings.licensing)
+        status = await licensing.status(session, _licence_policy(settings))
     print(json.dumps(status.model_dump(mode="json"), indent=2))
     return 0
 
@@ -178,7 +185,7 @@ async def licence_import(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
     async with _session(settings) as session:
-        status = await licensing.import_licence(session, settings.licensing, await _customer_id(session),
+        status = await licensing.import_licence(session, _licence_policy(settings), await _customer_id(session),
                                                 document, CLI_ACTOR)
     print(f"imported: {status.message}; {status.max_cameras} cameras, until {status.valid_until}")
     return 0

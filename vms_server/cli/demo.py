@@ -24,6 +24,7 @@ from vms_server.audit.service import SYSTEM
 from vms_server.cameras.models import Camera
 from vms_server.cameras.schemas import AuthMethod, CameraCreate, CameraUpdate, Codec, CredentialsIn, StreamIn
 from vms_server.cameras.service import create_camera, update_camera
+from vms_server.licensing.keys import LICENCE_POLICY
 from vms_server.org.models import Site
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,6 @@ async def register(app: web.Application, sim: SimulatorHandle) -> int:
     """Create or refresh one camera row per simulated camera. Returns how many exist.
 
     Simulated cameras use no licence slot: a new user's evaluation allowance stays free for their own cameras."""
-    settings = app[keys.SETTINGS]
     async with app[keys.SESSIONS].begin() as session:
         site = await session.scalar(select(Site).order_by(Site.created_at).limit(1))
         if site is None:
@@ -75,7 +75,7 @@ async def register(app: web.Application, sim: SimulatorHandle) -> int:
                                           CameraUpdate.model_validate(fields), admin, SYSTEM)
                 row.simulated = True  # registered before simulated cameras were marked
             else:
-                await create_camera(session, app[keys.SECRET_BOX], settings.licensing, admin, CameraCreate(
+                await create_camera(session, app[keys.SECRET_BOX], app[LICENCE_POLICY], admin, CameraCreate(
                     name=f"Simulated {cam.name}", site_id=site.id, manufacturer=MANUFACTURER, model=cam.name,
                     **fields), SYSTEM, simulated=True)
         return len(set(existing) | {cam.name for cam in sim.config.cameras})

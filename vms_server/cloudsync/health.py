@@ -22,6 +22,7 @@ from vms_server.cloudsync.client import CloudClient
 from vms_server.cloudsync.models import OutboxItem
 from vms_server.cloudsync.service import state_row
 from vms_server.licensing import service as licensing
+from vms_server.licensing.keys import LICENCE_POLICY
 from vms_server.licensing.models import LicenceRecord
 from vms_server.org.models import Customer, Site
 
@@ -84,7 +85,7 @@ async def _install(app: web.Application, session: AsyncSession, document: str) -
     if customer_id is None:
         return
     try:
-        await licensing.import_licence(session, app[keys.SETTINGS].licensing, customer_id, document, AGENT)
+        await licensing.import_licence(session, app[LICENCE_POLICY], customer_id, document, AGENT)
         logger.info("installed the licence pulled from the cloud", extra={"licence_id": licence_id})
     except (InvalidInput, Conflict) as exc:
         logger.warning("licence from the cloud refused", extra={"licence_id": licence_id, "error": exc.message})

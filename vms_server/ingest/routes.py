@@ -25,6 +25,7 @@ from vms_server.cameras.schemas import (
 )
 from vms_server.cameras.service import split_url_credentials
 from vms_server.ingest.probe import probe_onvif, probe_rtsp_blocking
+from vms_server.licensing.keys import LICENCE_POLICY
 
 router = ApiRouter()
 TAGS = ["cameras"]
@@ -121,7 +122,7 @@ async def add_from_onvif(call: Call[OnvifAddIn]) -> CameraOut:
         body.onvif_url, body.username, body.password.get_secret_value() if body.password else None))
     create = camera_from_probe(body, found)
     async with app[keys.SESSIONS].begin() as session:
-        camera = await service.create_camera(session, app[keys.SECRET_BOX], app[keys.SETTINGS].licensing,
+        camera = await service.create_camera(session, app[keys.SECRET_BOX], app[LICENCE_POLICY],
                                              call.user, create, actor_of(call))
         out = service.camera_out(camera)
     camera_changed(app, out.id)

@@ -2,6 +2,10 @@
 
 Expiry degrades gracefully: during the grace period everything works and the state says `grace`; after it,
 recording continues (footage is never dropped for a paperwork reason) but new cameras and analytics stop.
+
+A licence binds: to its customer (once a licence of one customer is imported, another customer's is refused) and,
+when it names servers, to those servers (the id comes from the installation key, so a copied database, or a
+licence file passed around, licenses nothing elsewhere; a restore with the backup's key keeps it).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -21,7 +26,21 @@ from vms_server.audit.service import Actor, record
 from vms_server.cameras.models import Camera
 from vms_server.db.locks import serialise
 from vms_server.licensing.models import LicenceRecord
+from vms_server.security.keystore import derive_key
 from vms_server.settings import LicensingSection
+
+
+@dataclass(frozen=True)
+class LicencePolicy:
+    """What a licence is checked against: the trusted keys and evaluation terms, and this server's id."""
+
+    section: LicensingSection
+    server_id: str
+
+
+def server_id_of(master: bytes) -> str:
+    """This installation's id, derived from its master key (a one-way derivation that reveals nothing of it)."""
+    return "srv-" + derive_key(master, "vms/server-id/v1")[:10].hex()
 
 
 class LicenceError(VmsError):
@@ -50,6 +69,7 @@ class LicenceStatus(BaseModel):
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
     grace_days: int | None = None
+    server_id: str = Field(description="This server's id, for a licence that names its servers")
 
 
 def state_of(terms: LicenceTerms, now: dt.datetime) -> LicenceState:
@@ -62,26 +82,44 @@ def state_of(terms: LicenceTerms, now: dt.datetime) -> LicenceState:
     return LicenceState.EXPIRED
 
 
-async def _latest_terms(session: AsyncSession, policy: LicensingSection) -> LicenceTerms | None:
-    rows = (await session.scalars(select(LicenceRecord).order_by(LicenceRecord.imported_at.desc()))).all()
-    for row in rows:
-        try:  # re-verified on every read: a row edited in the database is ignored, not trusted
-            return verify(parse(row.document), policy.public_keys)
-        except LicenceInvalid:
-            continue
+def _server_refusal(terms: LicenceTerms, server_id: str) -> str | None:
+    if terms.server_ids and server_id not in terms.server_ids:
+        return f"licence {terms.licence_id} is for server {', '.join(terms.server_ids)}, not this one ({server_id})"
     return None
 
 
-async def status(session: AsyncSession, policy: LicensingSection) -> LicenceStatus:
+async def _verified(session: AsyncSession, policy: LicencePolicy) -> list[LicenceTerms]:
+    """Every stored licence that is signed by a trusted key, newest first. Re-verified on every read: a row edited
+    in the database is ignored, not trusted."""
+    rows = (await session.scalars(select(LicenceRecord).order_by(LicenceRecord.imported_at.desc()))).all()
+    out = []
+    for row in rows:
+        try:
+            out.append(verify(parse(row.document), policy.section.public_keys))
+        except LicenceInvalid:
+            continue
+    return out
+
+
+async def _latest_terms(session: AsyncSession, policy: LicencePolicy) -> LicenceTerms | None:
+    """The newest licence for this server (one naming other servers came with a copied database)."""
+    for terms in await _verified(session, policy):
+        if _server_refusal(terms, policy.server_id) is None:
+            return terms
+    return None
+
+
+async def status(session: AsyncSession, policy: LicencePolicy) -> LicenceStatus:
     used = int(await session.scalar(select(func.count()).select_from(Camera).where(Camera.simulated.is_(False)))
                or 0)
     terms = await _latest_terms(session, policy)
     if terms is None:
         return LicenceStatus(
             state=LicenceState.UNLICENSED,
-            message=f"no licence imported: evaluation allows {policy.unlicensed_camera_limit} cameras",
-            max_cameras=policy.unlicensed_camera_limit,
+            message=f"no licence imported: evaluation allows {policy.section.unlicensed_camera_limit} cameras",
+            max_cameras=policy.section.unlicensed_camera_limit,
             cameras_used=used,
+            server_id=policy.server_id,
         )
     state = state_of(terms, utcnow())
     usable = state in (LicenceState.VALID, LicenceState.GRACE)
@@ -102,10 +140,11 @@ async def status(session: AsyncSession, policy: LicensingSection) -> LicenceStat
         valid_from=terms.valid_from,
         valid_until=terms.valid_until,
         grace_days=terms.grace_days,
+        server_id=policy.server_id,
     )
 
 
-async def require_camera_slot(session: AsyncSession, policy: LicensingSection, adding: int = 1) -> None:
+async def require_camera_slot(session: AsyncSession, policy: LicencePolicy, adding: int = 1) -> None:
     """Raise LicenceError when adding cameras would exceed what the licence allows.
 
     Takes a lock held until the caller's transaction ends, so that the count and the caller's insert are one
@@ -122,13 +161,20 @@ async def require_camera_slot(session: AsyncSession, policy: LicensingSection, a
 
 
 async def import_licence(
-    session: AsyncSession, policy: LicensingSection, customer_id: uuid.UUID, document: str, actor: Actor
+    session: AsyncSession, policy: LicencePolicy, customer_id: uuid.UUID, document: str, actor: Actor
 ) -> LicenceStatus:
     """Verify and store a signed licence. Raises InvalidInput with the reason when it is refused."""
     try:
-        terms = verify(parse(document), policy.public_keys)
+        terms = verify(parse(document), policy.section.public_keys)
     except LicenceInvalid as exc:
         raise InvalidInput(f"licence refused: {exc}", code="licence_invalid") from None
+    wrong_server = _server_refusal(terms, policy.server_id)
+    if wrong_server is not None:
+        raise InvalidInput(f"licence refused: {wrong_server}", code="licence_wrong_server")
+    bound = next((t.customer_id for t in await _verified(session, policy) if t.customer_id is not None), None)
+    if bound is not None and terms.customer_id is not None and terms.customer_id != bound:
+        raise InvalidInput(f"licence refused: it was issued to {terms.customer_name} (customer {terms.customer_id}), "
+                           f"and this server is licensed to customer {bound}", code="licence_wrong_customer")
     state = state_of(terms, utcnow())
     if state == LicenceState.EXPIRED:
         raise InvalidInput(f"licence refused: it expired on {terms.valid_until:%Y-%m-%d}", code="licence_expired")
