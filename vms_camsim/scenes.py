@@ -108,6 +108,12 @@ class Scene:
             self.fire and self.fire.active(phase)
         )
 
+    def people_in_zone(self, phase: float, zone: str = "A") -> tuple[str, ...]:
+        """Ids of the people whose centre is inside ``zone`` (zone A is the door: its contact, door
+        state and access events follow who stands in it)."""
+        boxes = ((m.object_id, m.box(phase)) for m in self.movers if m.kind == "person")
+        return tuple(oid for oid, box in boxes if box is not None and _centre_in(box, ZONES[zone]))
+
     def tamper_at(self, phase: float) -> str | None:
         """The kind of tampering going on at this phase (cover, defocus, redirect), if any."""
         return next((t.kind for t in self.tamper if t.active(phase)), None)

@@ -21,7 +21,8 @@ from vms_camsim.camera import CameraRuntime
 from vms_camsim.encoder import decode_loop_picture_blocking, overlay_blocking
 from vms_camsim.feeds import LoopFeed
 from vms_camsim.onvif.device_media import DEVICE_OPS, MEDIA_OPS, Handler, OnvifContext
-from vms_camsim.onvif.ptz_events import PTZ_OPS, EventService
+from vms_camsim.onvif.events import EventService
+from vms_camsim.onvif.ptz_service import PTZ_OPS
 from vms_camsim.onvif.soap import (
     SoapFault,
     check_username_token,
@@ -119,7 +120,7 @@ async def _subscription(request: web.Request) -> web.StreamResponse:
         if name == "Unsubscribe":
             return _soap_response(envelope(events.unsubscribe(sub)))
         if name == "SetSynchronizationPoint":
-            sub.motion = sub.tamper = None  # the next pull reports the current state again
+            sub.synchronise()
             return _soap_response(envelope("<tev:SetSynchronizationPointResponse/>"))
         raise SoapFault("Receiver", ("ter:ActionNotSupported",), f"{name} is not supported", 500)
     except SoapFault as fault:
