@@ -4,6 +4,7 @@ disabling a user or revoking an edge takes effect at once."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -23,6 +24,7 @@ from vms_cloud_sync.protocol.sync import split_edge_token
 from vms_common.auth.principal import PRINCIPAL_KEY, Principal, bearer_token
 from vms_common.auth.roles import Role
 from vms_common.errors import Forbidden
+from vms_common.files import write_private
 
 COOKIE = "vms_cloud_session"
 HQ_ROLES = {"tenant_admin": Role.ADMIN, "analyst": Role.SUPERVISOR, "viewer": Role.VIEWER}
@@ -52,9 +54,8 @@ def load_signing_secret(data_dir: Path) -> bytes:
     """The HMAC key of login tokens, created on first use (mode 600)."""
     path = data_dir / "token.key"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(secrets.token_bytes(32))
-        path.chmod(0o600)
+        with contextlib.suppress(FileExistsError):  # another worker created it first: use theirs
+            write_private(path, secrets.token_bytes(32))
     return path.read_bytes()
 
 

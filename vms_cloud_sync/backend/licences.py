@@ -17,6 +17,7 @@ from vms_cloud_sync.backend.models import IssuedLicence, Tenant
 from vms_cloud_sync.protocol.licence import Analytics, LicenceTerms
 from vms_common.db.base import utcnow
 from vms_common.errors import InvalidInput, NotFound, NotReady
+from vms_common.files import write_private
 
 KEY_FILE = "licence-signing.pem"
 
@@ -32,11 +33,9 @@ def generate_signing_key(data_dir: Path, overwrite: bool = False) -> str:
         raise FileExistsError(f"{path} exists; pass --force to replace it (old licences stay valid only "
                               f"where servers still trust the old public key)")
     key = licensing.generate_key()
-    data_dir.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    path.write_bytes(pem)
-    path.chmod(0o600)
+    write_private(path, pem, overwrite=overwrite)  # 0600 from creation, never readable in between
     return licensing.public_key_b64(key)
 
 

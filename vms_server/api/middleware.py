@@ -11,13 +11,15 @@ from vms_common.api.middleware import Handler, error_response, errors, request_c
 from vms_server import keys
 from vms_server.metrics.middleware import request_metrics
 
-PROBES = ("/health",)
+PROBES = frozenset({"/health", "/health/live", "/health/ready"})
+"""Paths a load balancer or orchestrator probes from outside the allow-list. Exact paths: a prefix also let
+through `/health/detailed` (Supervisor-only, and it describes the whole system) and anything added under it."""
 
 
 @web.middleware
 async def ip_allowlist(request: web.Request, handler: Handler) -> web.StreamResponse:
     allowed = request.app[keys.SETTINGS].security.ip_allowlist
-    if allowed and not request.path.startswith(PROBES):
+    if allowed and request.path not in PROBES:
         try:
             address = ipaddress.ip_address(request.remote or "")
         except ValueError:

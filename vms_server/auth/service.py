@@ -56,7 +56,9 @@ class AuthService:
         if user is None or not ok:
             raise await self._fail(username, ip, "bad_credentials", "wrong username or password")
         if user.disabled:
-            raise await self._fail(username, ip, "disabled", "this account is disabled")
+            # The same answer as a wrong password: "disabled" would confirm to whoever tries that the password is
+            # right (worth trying elsewhere). The audit log keeps the real reason for the admins.
+            raise await self._fail(username, ip, "disabled", "wrong username or password")
         if user.totp_enabled:
             if totp_code is None:
                 return LoginResponse(status="mfa_required", mfa_token=self.tokens.mfa_token(user.id))

@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from vms_common.files import create_private
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,7 +32,9 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
 
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # The database holds password hashes and sealed camera secrets: private from creation (SQLite gives
+            # its -wal and -shm files the database file's mode).
+            create_private(Path(parsed.database))
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size)
     engine = create_async_engine(url, **kwargs)
