@@ -17,6 +17,20 @@ from vms_common.errors import Conflict, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
 
+MEDIA_TYPES = {"video/mp4": ".mp4", "video/mp2t": ".ts", "video/webm": ".webm", "video/quicktime": ".mov",
+               "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+"""What the cloud serves back: video and image types only. Anything else (text/html, image/svg+xml) would run
+as a page on the cloud's origin when a portal user opens the clip: stored XSS by any enrolled edge."""
+
+
+def media_type(declared: str) -> str:
+    """The normalised media type of an announced clip. Raises InvalidInput for types that are not served."""
+    kind = declared.split(";", 1)[0].strip().lower()
+    if kind not in MEDIA_TYPES:
+        raise InvalidInput(f"clips must be video or images ({', '.join(sorted(MEDIA_TYPES))}), not {kind!r}",
+                           code="clip_type")
+    return kind
+
 
 def state_of(clip: Clip) -> ClipState:
     return ClipState(clip_id=clip.id, received=clip.received, size=clip.size, complete=clip.complete)
@@ -28,7 +42,7 @@ async def start(session: AsyncSession, tenant_id: uuid.UUID, edge_id: uuid.UUID,
     if clip is None:
         clip = Clip(tenant_id=tenant_id, edge_id=edge_id, key=body.key, camera_id=body.camera_id,
                     event_id=body.event_id, size=body.size, sha256=body.sha256, received=0, complete=False,
-                    content_type=body.content_type)
+                    content_type=media_type(body.content_type))
         session.add(clip)
         await session.flush()
     elif clip.sha256 != body.sha256 or clip.size != body.size:

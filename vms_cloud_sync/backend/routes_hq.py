@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from vms_cloud_sync.backend import hq, keys, licences, tenancy
 from vms_cloud_sync.backend.auth import require_platform, require_tenant_user
+from vms_cloud_sync.backend.clips import MEDIA_TYPES
 from vms_cloud_sync.backend.common import authenticate
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.models import Clip, Tenant, TenantSettings
@@ -186,12 +187,22 @@ async def event_snapshot(call: Call[NoBody]) -> web.StreamResponse:
     return await serve_clip(call.request, clip)
 
 
+def _clip_headers(clip: Clip) -> dict[str, str]:
+    """A clip is served as the video or image it must be: a type outside the allowed ones (a row stored before
+    they were enforced) goes out as a download that no browser renders."""
+    ext = MEDIA_TYPES.get(clip.content_type)
+    if ext is None:
+        return {"Content-Type": "application/octet-stream",
+                "Content-Disposition": f'attachment; filename="clip-{clip.id}.bin"'}
+    return {"Content-Type": clip.content_type, "Content-Disposition": f'inline; filename="clip-{clip.id}{ext}"'}
+
+
 async def serve_clip(request: web.Request, clip: Clip) -> web.StreamResponse:
     store = request.app[keys.STORE]
     ref = ClipRef(clip.tenant_id, clip.id)
     path = await store.local_path(ref)
     if path is not None:
-        return web.FileResponse(path, headers={"Content-Type": clip.content_type})
+        return web.FileResponse(path, headers=_clip_headers(clip))
     start, end = 0, clip.size
     rng = request.http_range
     if rng.start is not None or rng.stop is not None:
@@ -199,7 +210,7 @@ async def serve_clip(request: web.Request, clip: Clip) -> web.StreamResponse:
         end = min(rng.stop if rng.stop is not None else clip.size, clip.size)
     data = await store.read(ref, start, end)
     status = 206 if (start, end) != (0, clip.size) else 200
-    headers = {"Content-Type": clip.content_type, "Accept-Ranges": "bytes"}
+    headers = {**_clip_headers(clip), "Accept-Ranges": "bytes"}
     if status == 206:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{clip.size}"
     return web.Response(body=data, status=status, headers=headers)

@@ -70,6 +70,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(500, "internal", "internal server error; see the server log for the request id")
 
 
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
@@ -78,4 +81,7 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     if request.path.startswith("/api/"):
         response.headers.setdefault("Cache-Control", "no-store")
+        # API answers are data, never pages: should a browser render one anyway (an uploaded clip, an error
+        # echoing input), nothing in it may run, load or be framed.
+        response.headers.setdefault("Content-Security-Policy", API_CSP)
     return response
