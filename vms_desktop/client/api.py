@@ -37,14 +37,23 @@ def retry_delays() -> Iterator[float]:
         delay = min(delay * 2, RETRY_MAX_S)
 
 
-def access_lifetime(token: str) -> float | None:
-    """Seconds an access JWT was issued to live (`exp - iat`), read without checking the signature: the
-    server checks that; the client only needs to know when to refresh. None for what is not a JWT."""
+def token_claims(token: str) -> dict[str, Any]:
+    """An access JWT's claims, read without checking the signature: the server checks that on every
+    request; the client only reads when to refresh and what to offer. Empty for what is not a JWT."""
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def access_lifetime(token: str) -> float | None:
+    """Seconds an access JWT was issued to live (`exp - iat`); None for what is not a JWT."""
+    claims = token_claims(token)
+    try:
         return max(0.0, float(claims["exp"]) - float(claims["iat"]))
-    except (IndexError, ValueError, KeyError, TypeError):
+    except (KeyError, ValueError, TypeError):
         return None
 
 
@@ -128,6 +137,12 @@ class VmsClient:
         # (access token, monotonic time it should be refreshed by); measured from when the client first saw the
         # token, so a client clock set minutes off the server's neither refreshes on every call nor never.
         self._deadline: tuple[str, float | None] = ("", None)
+
+    @property
+    def role(self) -> str:
+        """The logged-in user's role as the server put it in the access token ("viewer", "supervisor",
+        "admin"; "" when unknown): what the UI offers. The server still decides every request."""
+        return str(token_claims(self.tokens.access_token).get("role", "")) if self.tokens else ""
 
     @property
     def session(self) -> aiohttp.ClientSession:

@@ -10,16 +10,20 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QPixmap
 
-from vms_desktop.client.api import ClientError, VmsClient
+from vms_desktop.client.api import ClientError, ServerError, VmsClient
 from vms_desktop.events.models.event_model import EventModel
 
 logger = logging.getLogger(__name__)
 ESCALATED_TAG = "escalated"
+# Roles the server lets tag, resolve and mark false positives (PUT /events/{id}/tags and the final statuses
+# need Supervisor; acknowledging and notes are open to every role).
+SUPERVISING_ROLES = frozenset({"supervisor", "admin"})
 
 
 class EventQueue(QObject):
     sig_alarm = Signal(dict)  # a new CRITICAL event
     sig_error = Signal(str)
+    sig_info = Signal(str)  # what an action did, for the operator
 
     def __init__(self, client: VmsClient, model: EventModel) -> None:
         super().__init__()
@@ -93,15 +97,46 @@ class EventQueue(QObject):
             tags.append(tag)
         return await self._apply("PUT", f"/api/v1/events/{event_id}/tags", {"tags": tags})
 
+    def supervises(self) -> bool:
+        """Whether this user may tag, resolve and mark false positives. An unknown role is let try: the
+        server answers for it."""
+        role = self.client.role
+        return not role or role in SUPERVISING_ROLES
+
     async def escalate(self, event_id: str, reason: str = "") -> dict[str, Any] | None:
-        """Mark for the supervisor: an 'escalated' tag plus a note saying who and why (the notify service
-        routes tagged events; there is no separate escalation endpoint in the contract). A NEW event is
-        acknowledged first: someone has looked at it, and it must not keep ringing as unseen."""
+        """Hand the event to a supervisor: a note saying who and why, plus the 'escalated' tag where this
+        user may tag (there is no escalation endpoint in the contract). A NEW event is acknowledged first:
+        someone has looked at it, and it must not keep ringing as unseen.
+
+        Tagging needs Supervisor, so an operator's escalation used to end in "this action needs the
+        supervisor role" (after acknowledging, before the note). Escalating is what an operator does most,
+        so for them it is the note alone, which every role may add and a supervisor reads with the event."""
         row = self.model.row_of(event_id)
         if row >= 0 and self.model.events[row].get("status") == "NEW":
             await self.set_status(event_id, "ACKNOWLEDGED")
-        await self.add_tag(event_id, ESCALATED_TAG)
-        return await self.add_note(event_id, f"Escalated by {self.client.username}" + (f": {reason}" if reason else ""))
+        tagged = False
+        if self.supervises():
+            tags = list(self.model.events[row].get("tags", [])) if row >= 0 else []
+            tags += [] if ESCALATED_TAG in tags else [ESCALATED_TAG]
+            try:
+                event = await self.client.request("PUT", f"/api/v1/events/{event_id}/tags", {"tags": tags})
+            except ServerError as exc:
+                if exc.status != 403:  # a refusal for the role: escalate with the note alone
+                    self.sig_error.emit(exc.message)
+                    return None
+            except ClientError as exc:
+                self.sig_error.emit(exc.message)
+                return None
+            else:
+                tagged = True
+                if isinstance(event, dict) and "id" in event:
+                    self.model.upsert(event)
+        note = f"Escalated by {self.client.username}" + (f": {reason}" if reason else "")
+        result = await self.add_note(event_id, note)
+        if result is not None:
+            self.sig_info.emit("Escalated" if tagged else
+                               "Escalated: your note asks a supervisor to take over (supervisors set the tag)")
+        return result
 
     async def close(self) -> None:
         if self._tasks:

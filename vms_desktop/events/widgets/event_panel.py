@@ -76,6 +76,7 @@ class EventPanel(QWidget):
         self._anchor: tuple[str, int] | None = None  # the selected event's id and its row's y, during a change
         self._build()
         self._wire()
+        self.apply_role()
 
     def _build(self) -> None:
         filters = QHBoxLayout()
@@ -110,8 +111,21 @@ class EventPanel(QWidget):
         self.table.doubleClicked.connect(self._play)
         self.queue.sig_alarm.connect(self._alarm)
         self.queue.sig_error.connect(self.message.setText)
+        self.queue.sig_info.connect(self.message.setText)
         self.queue.model.sig_changing.connect(self._remember_selection)
         self.queue.model.sig_changed.connect(self._restore_selection)
+
+    def apply_role(self) -> None:
+        """Offer what the user's role may do: resolving, false positives and tags need a supervisor, so for
+        an operator they are disabled and say why instead of ending in the server's refusal. Escalate stays:
+        handing an event to a supervisor is the operator's own action (a note, see EventQueue.escalate)."""
+        supervises = self.queue.supervises()
+        why = "" if supervises else "Needs the Supervisor role"
+        for widget in (self.resolve, self.false_positive, self.tag):
+            widget.setEnabled(supervises)
+            widget.setToolTip(why)
+        self.escalate.setToolTip("Acknowledge, tag 'escalated' and add the note for a supervisor" if supervises
+                                 else "Acknowledge and add the note for a supervisor to take over")
 
     def selected_event(self) -> dict[str, Any] | None:
         rows = self.table.selectionModel().selectedRows()
