@@ -1,9 +1,12 @@
-"""Export of a recorded range to MP4 (contract 2): queue it on the server, follow its progress, download."""
+"""Export of a recorded range to MP4 (contract 2): queue it on the server, follow its progress, download;
+one job per camera when several cameras export the same range."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -55,3 +58,61 @@ class ExportJob(QObject):
 def _write_blocking(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
+
+
+@dataclass(frozen=True)
+class ExportTarget:
+    camera_id: str
+    name: str
+    path: Path
+
+
+class ExportBatch(QObject):
+    """The same range of several cameras: one server export per camera (`POST /exports` takes one camera),
+    all running side by side. Progress is their mean; the result names what failed and why."""
+
+    sig_progress = Signal(float)  # 0..1, over every camera
+    sig_status = Signal(str)
+
+    def __init__(self, client: VmsClient, targets: list[ExportTarget]) -> None:
+        super().__init__()
+        self.client = client
+        self.targets = targets
+        self.jobs = [ExportJob(client) for _ in targets]
+        self._progress = [0.0] * len(targets)
+        self.failures: dict[str, str] = {}  # camera name -> why
+
+    def _job_progress(self, index: int, value: float) -> None:
+        self._progress[index] = value
+        self.sig_progress.emit(sum(self._progress) / len(self._progress))
+
+    def _job_done(self) -> None:
+        finished = sum(job.state in ("done", "failed") for job in self.jobs)
+        if len(self.jobs) > 1 and finished < len(self.jobs):
+            self.sig_status.emit(f"Exporting {len(self.jobs)} cameras… {finished} finished")
+
+    async def run(self, start_us: int, end_us: int) -> list[Path]:
+        """Export every target; returns the files saved (the others are in `failures`)."""
+        if len(self.targets) == 1:
+            self.sig_status.emit(f"Exporting {self.targets[0].name}…")
+        else:
+            self.sig_status.emit(f"Exporting {len(self.targets)} cameras…")
+        for index, (job, target) in enumerate(zip(self.jobs, self.targets, strict=True)):
+            job.sig_progress.connect(functools.partial(self._job_progress, index))
+            job.sig_failed.connect(functools.partial(self.failures.__setitem__, target.name))
+            job.sig_done.connect(lambda _path: self._job_done())
+            job.sig_failed.connect(lambda _message: self._job_done())
+        results = await asyncio.gather(*(job.run(t.camera_id, start_us, end_us, t.path)
+                                         for job, t in zip(self.jobs, self.targets, strict=True)))
+        saved = [t.path for t, ok in zip(self.targets, results, strict=True) if ok]
+        self.sig_status.emit(self._summary(saved))
+        return saved
+
+    def _summary(self, saved: list[Path]) -> str:
+        if len(self.targets) == 1:
+            return f"Exported to {saved[0]}" if saved else f"Export failed: {next(iter(self.failures.values()))}"
+        folder = self.targets[0].path.parent
+        failed = "; ".join(f"{name} ({why})" for name, why in self.failures.items())
+        if not failed:
+            return f"Exported {len(saved)} cameras to {folder}"
+        return f"Exported {len(saved)} of {len(self.targets)} cameras to {folder}; failed: {failed}"

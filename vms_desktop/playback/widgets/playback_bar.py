@@ -28,7 +28,7 @@ from vms_desktop.client.api import ClientError, VmsClient
 from vms_desktop.events.models.event_model import PRIORITY_COLOURS, parse_time
 from vms_desktop.playback.feed import PlaybackFeed, iso
 from vms_desktop.playback.models.clock import PlaybackClock
-from vms_desktop.playback.models.export import ExportJob
+from vms_desktop.playback.models.export import ExportBatch, ExportTarget
 from vms_desktop.playback.widgets.export_dialog import ExportDialog
 from vms_desktop.playback.widgets.timeline import Marker, TimelineWidget
 from vms_desktop.video.frames import FrameSink
@@ -55,7 +55,7 @@ class PlaybackBar(QWidget):
         self.mode = "live"
         self.wall: VideoWall | None = None
         self.camera_id: str | None = None
-        self.export_job: ExportJob | None = None
+        self.export_job: ExportBatch | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self.timeline = TimelineWidget()
         self.live_button = QPushButton("Live")
@@ -271,15 +271,29 @@ class PlaybackBar(QWidget):
         cameras = self.wall.cameras if self.wall is not None else {}
         return str(cameras.get(camera_id, {}).get("name", camera_id[:8]))
 
+    def _wall_cameras(self) -> list[tuple[str, str]]:
+        """(id, name) of the cameras on the wall, once each, in the order of their cells."""
+        seen: dict[str, str] = {}
+        if self.wall is not None:
+            for cell in sorted(self.wall.tiles):
+                camera_id = self.wall.tiles[cell].camera_id
+                if camera_id and camera_id not in seen:
+                    seen[camera_id] = self._camera_name(camera_id)
+        if self.camera_id and self.camera_id not in seen:
+            seen[self.camera_id] = self._camera_name(self.camera_id)
+        return list(seen.items())
+
     def export_dialog(self) -> ExportDialog | None:
-        """Open the dialog that names the camera and the range; accepting it starts the export."""
-        if not self.camera_id:
-            self._export_status("Select a tile with a camera to export")
+        """Open the dialog that names the camera(s) and the range; accepting it starts the export. The
+        selected tile's camera is checked; the other cameras of the wall can be added (the same range)."""
+        cameras = self._wall_cameras()
+        if not cameras:
+            self._export_status("Put a camera on the wall to export")
             return None
-        camera_id = self.camera_id
-        start, end = self.export_range()
-        dialog = ExportDialog(self._camera_name(camera_id), start, end, self.export_folder, self)
-        dialog.accepted.connect(lambda: self.start_export(dialog.target(), camera_id, (start, end)))
+        checked = {self.camera_id} if self.camera_id else {camera_id for camera_id, _ in cameras}
+        span = self.export_range()
+        dialog = ExportDialog(cameras, checked, *span, self.export_folder, self)
+        dialog.accepted.connect(lambda: self.start_exports(dialog.targets(), span))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
@@ -295,21 +309,27 @@ class PlaybackBar(QWidget):
 
     def start_export(self, target: Path, camera_id: str | None = None,
                      span: tuple[int, int] | None = None) -> asyncio.Future[Any] | None:
+        """One camera (the selected tile's unless named) to one file."""
         camera_id = camera_id or self.camera_id
         if not camera_id:
             self._export_status("Select a tile with a camera to export")
             return None
+        return self.start_exports([ExportTarget(camera_id, self._camera_name(camera_id), target)], span)
+
+    def start_exports(self, targets: list[ExportTarget],
+                      span: tuple[int, int] | None = None) -> asyncio.Future[Any] | None:
+        """The same range of every target camera, one server job each, side by side; one progress bar."""
+        if not targets:
+            return None
         start, end = span or self.export_range()
-        self.export_folder = target.parent
-        job = ExportJob(self.client)
-        self.export_job = job
+        self.export_folder = targets[0].path.parent
+        batch = ExportBatch(self.client, targets)
+        self.export_job = batch
         self.progress.setValue(0)
         self.progress.setVisible(True)
-        self._export_status(f"Exporting {self._camera_name(camera_id)}…")
-        job.sig_progress.connect(lambda p: self.progress.setValue(int(p * 100)))
-        job.sig_done.connect(lambda path: self._export_status(f"Exported to {path}"))
-        job.sig_failed.connect(lambda message: self._export_status(f"Export failed: {message}"))
-        return self._spawn(job.run(camera_id, start, end, target))
+        batch.sig_progress.connect(lambda p: self.progress.setValue(int(p * 100)))
+        batch.sig_status.connect(self._export_status)
+        return self._spawn(batch.run(start, end))
 
     async def shutdown(self) -> None:
         self._ticker.stop()
