@@ -15,12 +15,13 @@ from xml.sax.saxutils import escape
 
 from vms_camsim.camera import CameraRuntime
 from vms_camsim.config import AuthMode, Codec, StreamConfig
+from vms_camsim.onvif.imaging import ImagingState
 from vms_camsim.onvif.ptz_nodes import configuration_xml
 from vms_camsim.onvif.soap import NS, SeenNonces, SoapFault, invalid_arg, text
 from vms_camsim.rtsp_proto import Authenticator
 
-SERVICE_PATHS = {"device": "device_service", "media": "media_service", "ptz": "ptz_service",
-                 "events": "events_service"}
+SERVICE_PATHS = {"device": "device_service", "media": "media_service", "media2": "media2_service",
+                 "ptz": "ptz_service", "events": "events_service", "imaging": "imaging_service"}
 
 
 @dataclass
@@ -32,6 +33,7 @@ class OnvifContext:
     rtsp_urls: dict[str, str]
     nonces: SeenNonces = field(default_factory=SeenNonces)
     http_auth: Authenticator = field(init=False)
+    imaging: ImagingState = field(default_factory=ImagingState)
 
     def __post_init__(self) -> None:
         # ONVIF's HTTP-level authentication is Digest only (Basic would send the password in clear).
@@ -90,6 +92,7 @@ def get_capabilities(ctx: OnvifContext, op: Element) -> str:
             "<tt:WSPullPointSupport>true</tt:WSPullPointSupport>"
             "<tt:WSPausableSubscriptionManagerInterfaceSupport>false"
             "</tt:WSPausableSubscriptionManagerInterfaceSupport></tt:Events>"
+            f"<tt:Imaging><tt:XAddr>{ctx.xaddr('imaging')}</tt:XAddr></tt:Imaging>"
             f"<tt:Media><tt:XAddr>{ctx.xaddr('media')}</tt:XAddr><tt:StreamingCapabilities>"
             "<tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP>"
             "<tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>"
@@ -98,7 +101,8 @@ def get_capabilities(ctx: OnvifContext, op: Element) -> str:
 
 def get_services(ctx: OnvifContext, op: Element) -> str:
     """Every service with its namespace, address and version."""
-    services = [("device", NS["tds"]), ("media", NS["trt"]), ("events", NS["tev"])]
+    services = [("device", NS["tds"]), ("media", NS["trt"]), ("media2", NS["tr2"]), ("events", NS["tev"]),
+                ("imaging", NS["timg"])]
     if ctx.camera.ptz:
         services.append(("ptz", NS["tptz"]))
     items = "".join(f"<tds:Service><tds:Namespace>{ns}</tds:Namespace><tds:XAddr>{ctx.xaddr(name)}</tds:XAddr>"

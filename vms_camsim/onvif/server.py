@@ -22,6 +22,8 @@ from vms_camsim.encoder import decode_loop_picture_blocking, overlay_blocking
 from vms_camsim.feeds import LoopFeed
 from vms_camsim.onvif.device_media import DEVICE_OPS, MEDIA_OPS, Handler, OnvifContext
 from vms_camsim.onvif.events import EventService
+from vms_camsim.onvif.imaging import IMAGING_OPS
+from vms_camsim.onvif.media2 import MEDIA2_OPS
 from vms_camsim.onvif.ptz_service import PTZ_OPS
 from vms_camsim.onvif.soap import (
     SoapFault,
@@ -165,7 +167,9 @@ def create_onvif_app(ctx: OnvifContext) -> web.Application:
     app[EVENTS_KEY] = EventService(ctx.camera)
     app.router.add_post("/onvif/device_service", _service_handler(DEVICE_OPS))
     app.router.add_post("/onvif/media_service", _service_handler(MEDIA_OPS))
+    app.router.add_post("/onvif/media2_service", _service_handler(MEDIA2_OPS))
     app.router.add_post("/onvif/ptz_service", _service_handler(PTZ_OPS))
+    app.router.add_post("/onvif/imaging_service", _service_handler(IMAGING_OPS))
     app.router.add_post("/onvif/events_service", _service_handler(_EVENT_OPS))
     app.router.add_post("/onvif/subscription/{sid}", _subscription)
     app.router.add_get("/onvif/snapshot/{token}.jpg", _snapshot)
