@@ -33,6 +33,7 @@ from vms_common.api.middleware import errors, request_context, security_headers
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.passwords import Passwords
 from vms_common.auth.principal import bearer_token
+from vms_common.auth.ratelimit import LoginRateLimiter
 from vms_common.errors import Forbidden, NotReady, Unauthenticated
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ def create_cloud_app(settings: CloudSettings, **extra: Any) -> web.Application:
     app[api_keys.AUTHENTICATOR] = authenticate
     app[keys.SIGNER] = TokenSigner(load_signing_secret(settings.data_dir), settings.server.token_hours)
     app[keys.PASSWORDS] = Passwords(settings.argon2)
+    app[keys.LOGIN_LIMITER] = LoginRateLimiter(settings.login_rate_limit)
     app[keys.STORE] = make_store(settings.data_dir, settings.storage)
     app[keys.REGISTRY] = CollectorRegistry()
     app[keys.METRICS] = CloudMetrics(app[keys.REGISTRY])

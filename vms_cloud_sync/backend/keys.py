@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from vms_cloud_sync.backend.settings import CloudSettings
     from vms_cloud_sync.backend.storage import ClipStore
     from vms_common.auth.passwords import Passwords
+    from vms_common.auth.ratelimit import LoginRateLimiter
 
 SETTINGS: web.AppKey[CloudSettings] = web.AppKey("cloud_settings")
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("cloud_engine")
@@ -22,6 +23,7 @@ SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("cloud_sessi
 AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("cloud_authenticator")
 SIGNER: web.AppKey[TokenSigner] = web.AppKey("cloud_signer")
 PASSWORDS: web.AppKey[Passwords] = web.AppKey("cloud_passwords")
+LOGIN_LIMITER: web.AppKey[LoginRateLimiter] = web.AppKey("cloud_login_limiter")
 STORE: web.AppKey[ClipStore] = web.AppKey("cloud_store")
 METRICS: web.AppKey[CloudMetrics] = web.AppKey("cloud_metrics")
 REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("cloud_registry")

@@ -3,6 +3,8 @@ and their clips, licences. Tenant users see only their tenant (RLS and the appli
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from sqlalchemy import select
 
@@ -40,8 +42,25 @@ from vms_common.errors import NotFound, Unauthenticated
 router = ApiRouter(authenticator=authenticate)
 
 
-async def login_with(app: web.Application, body: LoginIn) -> LoginOut:
-    """Check a password login (operators leave `organisation` empty) and issue a token."""
+async def login_with(app: web.Application, body: LoginIn, ip: str) -> LoginOut:
+    """Check a password login (operators leave `organisation` empty) and issue a token.
+
+    Failures count per username (within the organisation) and per address; over the limit the answer is 429
+    before any password is checked. Raises Unauthenticated or RateLimited.
+    """
+    limiter = app[keys.LOGIN_LIMITER]
+    name = f"{body.organisation}/{body.username}"
+    limiter.check(name, ip)
+    try:
+        out = await _check_login(app, body)
+    except Unauthenticated:
+        limiter.failed(name, ip)
+        raise
+    limiter.succeeded(name)
+    return out
+
+
+async def _check_login(app: web.Application, body: LoginIn) -> LoginOut:
     passwords, signer = app[keys.PASSWORDS], app[keys.SIGNER]
     if not body.organisation:
         async with scoped(app[keys.SESSIONS], None) as session:
@@ -50,7 +69,7 @@ async def login_with(app: web.Application, body: LoginIn) -> LoginOut:
     async with scoped(app[keys.SESSIONS], None) as session:
         tenant_id = await tenancy.tenant_by_slug(session, body.organisation)
     if tenant_id is None:
-        passwords.verify(None, body.password)  # same time as a wrong password
+        await asyncio.to_thread(passwords.verify, None, body.password)  # same time as a wrong password
         raise Unauthenticated(tenancy.BAD_LOGIN)
     async with scoped(app[keys.SESSIONS], tenant_id) as session:
         user = await tenancy.check_user(session, passwords, body.username, body.password)
@@ -61,7 +80,7 @@ async def login_with(app: web.Application, body: LoginIn) -> LoginOut:
 async def login(call: Call[LoginIn]) -> LoginOut:
     """Log in with organisation, username and password; send the token as `Authorization: Bearer`."""
     try:
-        out = await login_with(call.app, call.body)
+        out = await login_with(call.app, call.body, call.request.remote or "unknown")
     except Unauthenticated:
         call.app[keys.METRICS].logins.labels("refused").inc()
         raise

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from vms_common.auth.passwords import Argon2Section
+from vms_common.auth.ratelimit import RateLimitSection
 
 
 class _Section(BaseModel):
@@ -54,6 +55,9 @@ class CloudSettings(BaseSettings):
     storage: StorageSection = Field(default_factory=StorageSection)
     server: ServerSection = Field(default_factory=ServerSection)
     argon2: Argon2Section = Field(default_factory=Argon2Section)
+    login_rate_limit: RateLimitSection = Field(default_factory=RateLimitSection,
+                                               description="Failed logins allowed per username and per address "
+                                                           "(API and portal)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -17,7 +17,7 @@ from vms_cloud_sync.backend.auth import COOKIE, CloudPrincipal
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.routes_hq import login_with
 from vms_cloud_sync.backend.schemas import EventFilter, LoginIn
-from vms_common.errors import NotFound, Unauthenticated
+from vms_common.errors import NotFound, RateLimited, Unauthenticated
 
 HERE = Path(__file__).parent
 
@@ -45,10 +45,16 @@ async def login_submit(request: web.Request) -> web.Response:
     try:
         body = LoginIn(organisation=str(form.get("organisation", "")), username=str(form.get("username", "")),
                        password=str(form.get("password", "")))
-        out = await login_with(request.app, body)
+        out = await login_with(request.app, body, request.remote or "unknown")
     except (ValidationError, Unauthenticated):
         response = _page(request, "login.html", None, error="Wrong organisation, username or password.")
         response.set_status(401)
+        return response
+    except RateLimited as exc:
+        response = _page(request, "login.html", None, error=f"Too many failed logins; try again in "
+                                                             f"{exc.retry_after} s.")
+        response.set_status(429)
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if out.tenant_id is None:
         response = _page(request, "login.html", None, error="Platform operators use the API, not the portal.")
