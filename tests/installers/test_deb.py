@@ -1,6 +1,7 @@
 """The DEB packages installed for real on this machine (CI runs as root): first install creates the service
 user, data directory and first admin; the unit's ExecStart serves the API; an upgrade keeps data and the
-edited conffile; remove keeps data; purge leaves nothing behind. lintian reports no errors."""
+edited conffile (0640 root:vms); remove keeps data; a reinstall after remove leaves the unit unmasked and enabled;
+purge leaves nothing behind. lintian reports no errors."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -27,6 +29,8 @@ pytestmark = [
     pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() != 0, reason="installs packages: needs root"),
 ]
 STATE = (Path("/var/lib/vms"), Path("/etc/vms"))
+MASK = Path("/etc/systemd/system/vms-server.service")  # a link to /dev/null while masked
+SYSTEMD_RUNNING = Path("/run/systemd/system").is_dir()
 
 
 def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -75,6 +79,12 @@ def clean_machine() -> Iterator[None]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def assert_config_readable_by_the_service_only(config: Path) -> None:
+    """server.toml may hold the PostgreSQL password: 0640 root:vms."""
+    mode = config.stat()
+    assert mode.st_mode & 0o777 == 0o640 and mode.st_uid == 0 and grp.getgrgid(mode.st_gid).gr_name == "vms"
+
+
 def exec_start() -> list[str]:
     unit = Path("/lib/systemd/system/vms-server.service").read_text()
     line = next(x for x in unit.splitlines() if x.startswith("ExecStart="))
@@ -82,8 +92,10 @@ def exec_start() -> list[str]:
 
 
 def start_installed_server(log: Path, port: int) -> AbstractContextManager[subprocess.Popen[bytes]]:
-    """The unit's ExecStart as its User (no systemd here); loopback and a free port via the environment."""
-    env = {"VMS_SERVER__HOST": "127.0.0.1", "VMS_SERVER__PORT": str(port), "HOME": "/var/lib/vms"}
+    """The unit's ExecStart as its User (no systemd here); loopback, a free port and no LAN announcement via the
+    environment."""
+    env = {"VMS_SERVER__HOST": "127.0.0.1", "VMS_SERVER__PORT": str(port), "HOME": "/var/lib/vms",
+           "VMS_DISCOVERY__ADVERTISE": "false"}  # the installed config announces the server; a test must not
     return running(exec_start(), log, env=env, user="vms")
 
 
@@ -93,8 +105,14 @@ def test_server_deb_install_upgrade_remove_purge(server_bundle: Path, tmp_path: 
     assert first.name.startswith("vms-server_") and first.name.endswith("-1_amd64.deb")
     lint = lintian(first)
 
-    out = sh("dpkg", "-i", str(first)).stdout
-    assert "First login: http://" in out and "/etc/vms/initial-admin-password" in out
+    installing = sh("dpkg", "-i", str(first))
+    out = installing.stdout
+    assert "/etc/vms/initial-admin-password" in out
+    if SYSTEMD_RUNNING:
+        assert "First login: http://" in out
+    else:  # a container: no login URL for a server that is not running
+        assert "nothing was started" in out and "First login" not in out
+    assert "home dir" not in (out + installing.stderr).lower(), installing.stderr
     secret_file = Path("/etc/vms/initial-admin-password")
     assert secret_file.stat().st_mode & 0o777 == 0o600 and secret_file.stat().st_uid == 0
     password = secret_file.read_text().strip()
@@ -111,12 +129,16 @@ def test_server_deb_install_upgrade_remove_purge(server_bundle: Path, tmp_path: 
     assert "/etc/vms/server.toml" in sh("dpkg-query", "--showformat=${Conffiles}", "-W", "vms-server").stdout
     assert sh("vms-server", "--version").stdout.startswith("vms-server ")
     config = Path("/etc/vms/server.toml")
+    assert_config_readable_by_the_service_only(config)
     config.write_text(config.read_text() + "\n# edited by site IT\n")
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with start_installed_server(tmp_path / "run1.log", port) as server:
         wait_ready(base, server, tmp_path / "run1.log")
+        with urllib.request.urlopen(f"{base}/", timeout=10) as page:  # a browser pointed at the server
+            assert page.status == 200 and "VMS server" in page.read().decode()
+        assert f"listening on {base}" in (tmp_path / "run1.log").read_text()
         token, totp = login(base, "admin", password)
         status, body = http("POST", f"{base}/api/v1/users",
                             {"username": "operator1", "password": "operator-Pa55word", "role": "viewer"}, token=token)
@@ -136,7 +158,15 @@ def test_server_deb_install_upgrade_remove_purge(server_bundle: Path, tmp_path: 
     sh("dpkg", "--remove", "vms-server")
     assert not Path("/usr/bin/vms-server").exists() and not Path("/usr/lib/vms-server").exists()
     assert (data / "vms.db").is_file() and config.is_file()
-    sh("dpkg", "--purge", "vms-server")
+    assert MASK.is_symlink() and os.readlink(MASK) == "/dev/null", "remove masks the unit (as debhelper does)"
+    # Reinstalling after `apt remove` (not purge) must leave a service that starts: unmasked and enabled.
+    sh("dpkg", "-i", str(second))
+    assert not MASK.is_symlink(), "the reinstall left vms-server.service masked"
+    assert Path("/etc/systemd/system/multi-user.target.wants/vms-server.service").is_symlink(), "not enabled"
+    assert_config_readable_by_the_service_only(config)
+    assert config.read_text().endswith("# edited by site IT\n")
+    purge = sh("dpkg", "--purge", "vms-server")
+    assert "crontab" not in purge.stdout + purge.stderr
     assert not data.exists() and not Path("/etc/vms").exists()
     assert sh("getent", "passwd", "vms", check=False).returncode != 0
     assert not installed("vms-server")
