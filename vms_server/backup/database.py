@@ -56,11 +56,13 @@ def copy_sqlite_blocking(source: Path, target: Path) -> None:
 
 def install_sqlite_blocking(copy: Path, target: Path) -> None:
     """Put a restored database in place; the old one's WAL and shared-memory files would corrupt it."""
+    check = sqlite3.connect(copy)
     try:
-        with sqlite3.connect(copy) as check:
-            result = check.execute("PRAGMA quick_check").fetchone()
+        result = check.execute("PRAGMA quick_check").fetchone()
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"the database in the backup is damaged: {exc}") from None
+    finally:
+        check.close()
     if result is None or result[0] != "ok":
         raise BackupError(f"the database in the backup is damaged: {result}")
     target.parent.mkdir(parents=True, exist_ok=True)
