@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_common.db.base import utcnow
 from vms_server.config.service import ConfigService
-from vms_server.events.models import EventNote
+from vms_server.events.models import Event, EventNote
 from vms_server.notifications.models import NotifyEscalation, NotifyRule
 from vms_server.notifications.routing import load_context, queue_for_channels
 
@@ -24,7 +24,12 @@ ACTIVE, STOPPED, DONE = "ACTIVE", "STOPPED", "DONE"
 
 async def run_due(sessions: async_sessionmaker[AsyncSession], config: ConfigService, *, minute_s: float,
                   event_url: str, limit: int = 100) -> int:
-    """Advance every chain that is due; returns how many levels were notified."""
+    """Stop the chains of acknowledged events, then advance every chain that is due; returns how many levels
+    were notified."""
+    async with sessions.begin() as session:
+        acknowledged = exists().where(Event.id == NotifyEscalation.event_id, Event.status != "NEW")
+        await session.execute(update(NotifyEscalation).where(NotifyEscalation.state == ACTIVE, acknowledged)
+            .values(state=STOPPED, updated_at=utcnow()).execution_options(synchronize_session=False))
     async with sessions() as session:
         ids = (await session.scalars(select(NotifyEscalation.id).where(
             NotifyEscalation.state == ACTIVE, NotifyEscalation.next_at <= utcnow())

@@ -15,16 +15,20 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_common.db.base import utcnow
 from vms_server import keys
+from vms_server.cameras.models import Camera
 from vms_server.config.keys import CONFIG
 from vms_server.config.service import ConfigService
 from vms_server.events.keys import EVENTS
 from vms_server.events.sink import CreatedEvent
+from vms_server.ingest.keys import INGEST
 from vms_server.notifications import channels as registry
 from vms_server.notifications import escalation, queue
+from vms_server.notifications.availability import AvailabilityWatch
 from vms_server.notifications.channels.base import Channel, ChannelError
 from vms_server.notifications.keys import NOTIFIER
 from vms_server.notifications.models import NotifyChannel, NotifyMessage
@@ -165,6 +169,23 @@ class NotificationService:
         self._channels[channel_id] = (row.updated_at, channel)
         return channel
 
+    async def camera_availability(self, customer_id: uuid.UUID, camera_id: uuid.UUID, *, online: bool) -> int:
+        """Queue a camera's state for every enabled MQTT channel of its organisation (retained there)."""
+        async with self._sessions.begin() as session:
+            camera = await session.get(Camera, camera_id)
+            rows = (await session.scalars(select(NotifyChannel).where(
+                NotifyChannel.customer_id == customer_id, NotifyChannel.kind == "mqtt",
+                NotifyChannel.enabled.is_(True)))).all()
+            payload = {"type": "camera.availability", "camera_id": str(camera_id),
+                       "camera_name": camera.name if camera else None, "state": "online" if online else "offline"}
+            for row in rows:
+                message_id = uuid.uuid4()
+                session.add(NotifyMessage(id=message_id, customer_id=customer_id, channel_id=row.id,
+                                          kind="availability", payload=payload, dedup_key=f"avail:{message_id}"))
+        if rows:
+            self.wake()
+        return len(rows)
+
     # --- API helpers ------------------------------------------------------------------------------------
     async def test_send(self, channel_id: uuid.UUID, customer_id: uuid.UUID, recipient: str) -> uuid.UUID:
         """Queue a test message and deliver it now; returns the message id (its row has the outcome)."""
@@ -186,8 +207,16 @@ async def notifications_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS].notifications
     service = NotificationService(app[keys.SESSIONS], app[keys.SECRET_BOX], app[CONFIG], settings)
     app[NOTIFIER] = service
+    watch: asyncio.Task[None] | None = None
     if settings.enabled:
         app[EVENTS].subscribe(service.on_event)
         service.start()
+        ingest = app[INGEST]
+        availability = AvailabilityWatch(lambda: ingest.runtimes,
+                                         lambda c, cam, up: service.camera_availability(c, cam, online=up))
+        watch = asyncio.create_task(availability.run(settings.availability_interval_s), name="notify-availability")
     yield
+    if watch is not None:
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
     await service.stop()

@@ -52,7 +52,9 @@ async def add_camera(api: ApiClient, name: str = "Gate") -> uuid.UUID:
     app = api.client.app
     camera_id = uuid.uuid4()
     async with app[keys.SESSIONS].begin() as session:
-        session.add(Camera(id=camera_id, customer_id=api.seeded.customer_id, site_id=api.seeded.site_id, name=name))
+        # Disabled: ingest leaves it alone (it has no streams); events still name it.
+        session.add(Camera(id=camera_id, customer_id=api.seeded.customer_id, site_id=api.seeded.site_id, name=name,
+                           enabled=False))
     return camera_id
 
 

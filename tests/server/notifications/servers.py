@@ -90,7 +90,8 @@ def start_smtp(cert: Path, key: Path, *, implicit_tls: bool, user: str = "vms", 
     port = free_port()
     kwargs: dict[str, Any] = {"authenticator": _authenticator(user, password), "auth_required": True}
     if implicit_tls:
-        kwargs["ssl_context"] = context
+        # aiosmtpd only counts STARTTLS as TLS when deciding to offer AUTH; the socket is TLS from the start here.
+        kwargs.update(ssl_context=context, auth_require_tls=False)
     else:
         kwargs.update(tls_context=context, require_starttls=True)
     controller = Controller(mailbox, hostname="127.0.0.1", port=port, server_hostname="localhost", **kwargs)

@@ -5,6 +5,7 @@ a regional endpoint, a proxy or a test server can stand in."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import aiohttp
@@ -39,10 +40,10 @@ class SmsChannel(Channel):
             form["MessagingServiceSid"] = cfg.messaging_service_sid
         else:
             form["From"] = cfg.from_number or ""
-        auth = aiohttp.BasicAuth(cfg.account_sid, self._token)
+        basic = base64.b64encode(f"{cfg.account_sid}:{self._token}".encode()).decode()
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session, \
-                    session.post(url, data=form, auth=auth) as resp:
+                    session.post(url, data=form, headers={"Authorization": f"Basic {basic}"}) as resp:
                 body: dict[str, Any] = await resp.json(content_type=None) if resp.content_length != 0 else {}
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

@@ -1,0 +1,162 @@
+"""Routing: quiet hours in the site's time zone (CRITICAL breaks through), grouping of a burst into one message
+with a count, escalation chains that stop on acknowledgement, and a restart in the middle that neither loses
+nor repeats a delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from tests.server.helpers import ApiClient
+from tests.server.notifications.conftest import (
+    add_camera,
+    messages,
+    raise_event,
+    rule,
+    wait_for,
+    webhook_channel,
+)
+from tests.server.notifications.servers import Receiver
+from vms_common.auth.roles import Role
+from vms_common.db.base import utcnow
+from vms_server import keys
+from vms_server.analytics.types import Priority
+from vms_server.app import create_app
+from vms_server.audit.service import SYSTEM
+from vms_server.config.keys import CONFIG
+from vms_server.notifications.models import NotifyEscalation, NotifyMessage
+from vms_server.notifications.quiet import QuietHours, held_until, zone
+from vms_server.org.models import Site
+
+
+def test_overnight_quiet_hours_end_the_next_local_morning() -> None:
+    quiet = QuietHours(True, dt.time(22), dt.time(6), frozenset({"CRITICAL"}))
+    tokyo = zone("Asia/Tokyo")
+    late = dt.datetime(2026, 3, 1, 23, 30, tzinfo=tokyo)
+    assert held_until(quiet, "STANDARD", late, tokyo) == dt.datetime(2026, 3, 2, 6, tzinfo=tokyo)
+    early = dt.datetime(2026, 3, 2, 5, 0, tzinfo=tokyo)
+    assert held_until(quiet, "STANDARD", early, tokyo) == dt.datetime(2026, 3, 2, 6, tzinfo=tokyo)
+    assert held_until(quiet, "CRITICAL", late, tokyo) is None
+    assert held_until(quiet, "STANDARD", dt.datetime(2026, 3, 2, 12, tzinfo=tokyo), tokyo) is None
+
+
+async def test_quiet_hours_hold_standard_and_let_critical_through(api: ApiClient, receiver: Receiver) -> None:
+    app = api.client.app
+    tz = "Asia/Tokyo"  # not the server's zone: the window is the site's local time
+    async with app[keys.SESSIONS].begin() as session:
+        site = await session.get(Site, api.seeded.site_id)
+        assert site is not None
+        site.timezone = tz
+    local_now = dt.datetime.now(zone(tz))
+    start, end = (local_now - dt.timedelta(hours=1)).time(), (local_now + dt.timedelta(hours=1)).time()
+    await app[CONFIG].set_values("site", api.seeded.site_id, None, {
+        "notifications.quiet_hours.enabled": True, "notifications.quiet_hours.start": start.isoformat("minutes"),
+        "notifications.quiet_hours.end": end.isoformat("minutes")}, SYSTEM)
+    await rule(api, [await webhook_channel(api, receiver)])
+    camera = await add_camera(api)
+    held = await raise_event(api, camera, "intrusion", Priority.STANDARD)
+    urgent = await raise_event(api, camera, "intrusion", Priority.CRITICAL)
+    await wait_for(lambda: len(receiver.received) == 1)
+    assert receiver.received[0]["body"]["event_id"] == str(urgent)
+    [waiting] = await messages(api, event_id=held)
+    assert waiting["status"] == "PENDING" and waiting["held_reason"] == "quiet_hours"
+    due = dt.datetime.fromisoformat(waiting["next_attempt_at"])
+    expected = dt.datetime.combine((local_now + dt.timedelta(hours=1)).date(), end.replace(second=0, microsecond=0),
+                                   tzinfo=zone(tz))
+    assert abs((due - expected).total_seconds()) < 1
+
+
+async def test_a_burst_of_motion_becomes_one_message_with_a_count(api: ApiClient, receiver: Receiver) -> None:
+    window = 4
+    channel = await webhook_channel(api, receiver)
+    await rule(api, [channel], event_types=["motion"], group_window_s=window)
+    camera = await add_camera(api)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    for _ in range(40):
+        await raise_event(api, camera, "motion", Priority.STANDARD)
+    elapsed = loop.time() - began
+    critical = await raise_event(api, camera, "motion", Priority.CRITICAL)  # never held back for a group
+    await wait_for(lambda: any(r["body"]["event_id"] == str(critical) for r in receiver.received))
+    await wait_for(lambda: sum(r["body"]["count"] for r in receiver.received) == 41, limit_s=30)
+    grouped = [r for r in receiver.received if r["body"]["event_id"] != str(critical)]
+    # One message for the whole burst (two only if raising 40 events took longer than the window on CI).
+    assert len(grouped) <= 1 + int(elapsed // window)
+    if elapsed < window:
+        assert [r["body"]["count"] for r in grouped] == [40]
+    await wait_for(lambda: _all_sent(api))  # the receiver answers before the worker records SENT
+
+
+async def _all_sent(api: ApiClient) -> bool:
+    return all(m["status"] == "SENT" for m in await messages(api))
+
+
+async def _escalations(api: ApiClient, event_id: uuid.UUID) -> list[dict[str, Any]]:
+    body = await api.ok("GET", f"/api/v1/notifications/events/{event_id}/escalations", role=Role.SUPERVISOR)
+    items: list[dict[str, Any]] = body["items"]
+    return items
+
+
+async def test_escalation_moves_up_and_stops_on_acknowledge(api: ApiClient, receiver: Receiver) -> None:
+    channel = await webhook_channel(api, receiver)
+    # 'minutes' are 0.5 s in these tests (notifications.minute_s)
+    await rule(api, [channel], escalation=[
+        {"name": "supervisor", "after_minutes": 1, "channel_ids": [channel]},
+        {"name": "on-call", "after_minutes": 20, "channel_ids": [channel]}])
+    camera = await add_camera(api)
+    event_id = await raise_event(api, camera)
+    await wait_for(lambda: any(r["body"].get("escalation_level") == 1 for r in receiver.received))
+    [chain] = await _escalations(api, event_id)
+    assert chain["state"] == "ACTIVE" and chain["level"] == 1
+    event = await api.ok("GET", f"/api/v1/events/{event_id}")
+    assert any("Escalated to level 1 (supervisor)" in n["text"] for n in event["notes"])
+    await api.ok("POST", f"/api/v1/events/{event_id}/status", json={"status": "ACKNOWLEDGED"})
+    await wait_for(lambda: _state(api, event_id, "STOPPED"))
+    levels = sorted(r["body"].get("escalation_level", 0) for r in receiver.received)
+    assert levels == [0, 1]
+
+
+async def _state(api: ApiClient, event_id: uuid.UUID, state: str) -> bool:
+    return [c["state"] for c in await _escalations(api, event_id)] == [state]
+
+
+async def test_restart_neither_loses_nor_repeats(api: ApiClient, receiver: Receiver, aiohttp_client: Any) -> None:
+    channel = await webhook_channel(api, receiver)
+    await rule(api, [channel], escalation=[{"name": "supervisor", "after_minutes": 2, "channel_ids": [channel]}])
+    camera = await add_camera(api)
+    event_id = await raise_event(api, camera)
+    await wait_for(lambda: len(receiver.received) >= 1)
+    app = api.client.app
+    sessions = app[keys.SESSIONS]
+    settings = app[keys.SETTINGS]
+    # A message a crashed worker had claimed (SENDING, lease run out) and one due later.
+    async with sessions.begin() as session:
+        for key, status, due in (("crashed", "SENDING", utcnow()), ("later", "PENDING",
+                                                                    utcnow() + dt.timedelta(seconds=1))):
+            session.add(NotifyMessage(customer_id=api.seeded.customer_id, channel_id=uuid.UUID(channel),
+                                      payload={"type": "test", "note": key}, dedup_key=key, status=status,
+                                      next_attempt_at=due, claimed_until=utcnow() - dt.timedelta(seconds=1)
+                                      if status == "SENDING" else None))
+    await api.client.close()  # stop the server: the escalation is still due
+    second = await aiohttp_client(create_app(settings))
+    sessions = second.app[keys.SESSIONS]
+
+    async def chain_done() -> bool:
+        async with sessions() as session:
+            return (await session.scalars(select(NotifyEscalation.state))).all() == ["DONE"]
+
+    await wait_for(chain_done)
+    await wait_for(lambda: len(receiver.received) >= 4)
+    async with sessions() as session:
+        rows = (await session.scalars(select(NotifyMessage))).all()
+    assert sorted(r.status for r in rows) == ["SENT"] * 4
+    deliveries = [r["delivery"] for r in receiver.received]
+    assert len(deliveries) == len(set(deliveries)) == 4  # each message exactly once
+    kinds = sorted(r["body"].get("note") or f"level{r['body'].get('escalation_level', 0)}"
+                   for r in receiver.received)
+    assert kinds == ["crashed", "later", "level0", "level1"]
+    assert receiver.received[0]["body"]["event_id"] == str(event_id)
