@@ -154,7 +154,7 @@ async def operator_add(settings: CloudSettings, args: argparse.Namespace) -> int
     password = _password(args.password, f"password for {args.username}: ")
 
     async def work(sessions: async_sessionmaker[Any]) -> int:
-        async with scoped(sessions, None) as session:
+        async with scoped(sessions, None, platform=True) as session:
             op = await tenancy.create_operator(session, Passwords(settings.argon2), args.username, password)
             print(json.dumps({"id": str(op.id), "username": op.username}))
         return 0

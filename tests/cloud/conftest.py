@@ -116,7 +116,7 @@ async def start_cloud(settings: CloudSettings, port: int | None = None) -> Cloud
     await client.start_server()
     cloud = Cloud(client, settings)
     app = server.app
-    async with scoped(app[SESSIONS], None) as session:
+    async with scoped(app[SESSIONS], None, platform=True) as session:  # operators are platform-only rows
         existing = await session.scalar(text("SELECT count(*) FROM operators WHERE username = 'root'"))
         if not existing:
             await tenancy.create_operator(session, app[PASSWORDS], "root", HQ_PASSWORD)

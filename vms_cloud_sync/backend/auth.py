@@ -15,14 +15,15 @@ from pathlib import Path
 
 import jwt
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_cloud_sync.backend.db import scoped
-from vms_cloud_sync.backend.models import Edge, HqUser, Operator
+from vms_cloud_sync.backend.models import Edge, HqUser, Operator, RevokedToken
 from vms_cloud_sync.protocol.sync import split_edge_token
 from vms_common.auth.principal import PRINCIPAL_KEY, Principal, bearer_token
 from vms_common.auth.roles import Role
+from vms_common.db.base import utcnow
 from vms_common.errors import Forbidden
 from vms_common.files import write_private
 
@@ -59,6 +60,15 @@ def load_signing_secret(data_dir: Path) -> bytes:
     return path.read_bytes()
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    subject: uuid.UUID
+    tenant_id: uuid.UUID | None
+    role: str
+    jti: str
+    expires_at: dt.datetime
+
+
 class TokenSigner:
     def __init__(self, key: bytes, hours: float) -> None:
         self.key = key
@@ -67,14 +77,16 @@ class TokenSigner:
     def issue(self, subject: uuid.UUID, tenant_id: uuid.UUID | None, role: str) -> str:
         now = dt.datetime.now(dt.UTC)
         claims = {"sub": str(subject), "tid": str(tenant_id) if tenant_id else None, "role": role,
-                  "iat": now, "exp": now + dt.timedelta(hours=self.hours)}
+                  "iat": now, "exp": now + dt.timedelta(hours=self.hours), "jti": uuid.uuid4().hex}
         return jwt.encode(claims, self.key, algorithm="HS256")
 
-    def read(self, token: str) -> tuple[uuid.UUID, uuid.UUID | None, str] | None:
+    def read(self, token: str) -> TokenClaims | None:
+        """The token's claims, or None when it is invalid, expired or has no id (then it could not be revoked)."""
         try:
-            claims = jwt.decode(token, self.key, algorithms=["HS256"])
+            claims = jwt.decode(token, self.key, algorithms=["HS256"], options={"require": ["exp", "sub", "jti"]})
             tenant = uuid.UUID(claims["tid"]) if claims.get("tid") else None
-            return uuid.UUID(claims["sub"]), tenant, str(claims["role"])
+            return TokenClaims(uuid.UUID(claims["sub"]), tenant, str(claims["role"]), str(claims["jti"]),
+                               dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC))
         except (jwt.PyJWTError, KeyError, ValueError, TypeError):
             return None
 
@@ -106,21 +118,35 @@ class Authenticator:
         return CloudPrincipal(user_id=edge.id, username=f"edge:{edge.name}", role=Role.VIEWER, customer_id=tenant_id,
                               family_id=edge.id, site_ids=None, tenant_id=tenant_id, edge_id=edge.id)
 
+    async def revoke(self, token: str) -> bool:
+        """End a login token now (logout); True when it was a valid one. Expired revocations are pruned."""
+        claims = self.signer.read(token)
+        if claims is None:
+            return False
+        async with scoped(self.sessions, None) as session:
+            await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
+            if await session.get(RevokedToken, claims.jti) is None:
+                session.add(RevokedToken(jti=claims.jti, expires_at=claims.expires_at))
+        return True
+
     async def _user(self, token: str) -> CloudPrincipal | None:
         claims = self.signer.read(token)
         if claims is None:
             return None
-        subject, tenant_id, role = claims
+        subject, tenant_id, role = claims.subject, claims.tenant_id, claims.role
+        revoked = select(RevokedToken.jti).where(RevokedToken.jti == claims.jti).exists()
         if role == "operator":
-            async with scoped(self.sessions, None) as session:
+            async with scoped(self.sessions, None, platform=True) as session:
                 op = await session.get(Operator, subject)
-            if op is None:
+                is_revoked = await session.scalar(select(revoked))
+            if op is None or is_revoked:
                 return None
             return CloudPrincipal(user_id=op.id, username=op.username, role=Role.ADMIN, customer_id=NO_TENANT,
                                   family_id=op.id, site_ids=None, platform=True, hq_role="operator")
         async with scoped(self.sessions, tenant_id) as session:
             user = await session.scalar(select(HqUser).where(HqUser.id == subject))
-        if user is None or user.disabled or tenant_id is None:
+            is_revoked = await session.scalar(select(revoked))
+        if user is None or user.disabled or tenant_id is None or is_revoked:
             return None
         return CloudPrincipal(user_id=user.id, username=user.username, role=HQ_ROLES[user.role], customer_id=tenant_id,
                               family_id=user.id, site_ids=None, tenant_id=tenant_id, hq_role=user.role)

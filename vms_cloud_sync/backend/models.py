@@ -30,6 +30,15 @@ class Tenant(CloudBase):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class RevokedToken(CloudBase):
+    """A login token ended before its expiry (logout). Kept until it would have expired; shared by all tenants
+    (a random token id says nothing about its tenant)."""
+
+    __tablename__ = "revoked_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class Operator(CloudBase):
     """A platform operator: creates tenants and issues licences; not a member of any tenant."""
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from vms_cloud_sync.backend import hq, keys, licences, tenancy
-from vms_cloud_sync.backend.auth import require_platform, require_tenant_user
+from vms_cloud_sync.backend.auth import COOKIE, require_platform, require_tenant_user
 from vms_cloud_sync.backend.clips import MEDIA_TYPES
 from vms_cloud_sync.backend.common import authenticate
 from vms_cloud_sync.backend.db import scoped
@@ -36,6 +36,7 @@ from vms_cloud_sync.backend.schemas import (
 )
 from vms_cloud_sync.backend.storage import ClipRef
 from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.principal import bearer_token
 from vms_common.auth.roles import Role
 from vms_common.errors import NotFound, Unauthenticated
 
@@ -63,7 +64,7 @@ async def login_with(app: web.Application, body: LoginIn, ip: str) -> LoginOut:
 async def _check_login(app: web.Application, body: LoginIn) -> LoginOut:
     passwords, signer = app[keys.PASSWORDS], app[keys.SIGNER]
     if not body.organisation:
-        async with scoped(app[keys.SESSIONS], None) as session:
+        async with scoped(app[keys.SESSIONS], None, platform=True) as session:
             op = await tenancy.check_operator(session, passwords, body.username, body.password)
         return LoginOut(access_token=signer.issue(op.id, None, "operator"), tenant_id=None, role="operator")
     async with scoped(app[keys.SESSIONS], None) as session:
@@ -86,6 +87,14 @@ async def login(call: Call[LoginIn]) -> LoginOut:
         raise
     call.app[keys.METRICS].logins.labels("ok").inc()
     return out
+
+
+@router.route("POST", "/auth/logout", role=Role.VIEWER, status=204, tags=["auth"])
+async def logout(call: Call[NoBody]) -> None:
+    """End this login now: the token stops working at once instead of at its expiry."""
+    token = bearer_token(call.request) or call.request.cookies.get(COOKIE)
+    if token:
+        await call.app[keys.AUTHENTICATOR].revoke(token)
 
 
 @router.route("POST", "/tenants", role=Role.ADMIN, body=TenantIn, response=TenantOut, status=201,

@@ -67,6 +67,10 @@ async def login_submit(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
+    """End the login: the token itself is revoked (clearing the cookie alone left it valid for hours)."""
+    token = request.cookies.get(COOKIE)
+    if token:
+        await request.app[keys.AUTHENTICATOR].revoke(token)
     redirect = web.HTTPFound("/portal/login")
     redirect.del_cookie(COOKIE, path="/")
     raise redirect
