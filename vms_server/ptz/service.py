@@ -27,6 +27,10 @@ def _num(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 @dataclass
 class _Tour:
     name: str
@@ -63,10 +67,7 @@ class PtzService:
     async def move(self, camera_id: uuid.UUID, who: Principal, move: PtzMove) -> None:
         device = await self.device(camera_id, who)
         self._cancel_tour(camera_id)
-        params: dict[str, Any] = {"Velocity": {"PanTilt": {"x": move.pan, "y": move.tilt}, "Zoom": {"x": move.zoom}}}
-        if move.timeout_s is not None:
-            params["Timeout"] = f"PT{move.timeout_s:.3f}S"
-        await device.call("ContinuousMove", **params)
+        await device.continuous_move(move.pan, move.tilt, move.zoom, move.timeout_s)
 
     async def stop(self, camera_id: uuid.UUID, who: Principal) -> None:
         device = await self.device(camera_id, who)
@@ -80,9 +81,11 @@ class PtzService:
         pan_tilt = getattr(position, "PanTilt", None)
         zoom = getattr(position, "Zoom", None)
         tour = self._tours.get(camera_id)
+        pan, tilt, zoom_x = device.normalised(_num(getattr(pan_tilt, "x", None)), _num(getattr(pan_tilt, "y", None)),
+                                              _num(getattr(zoom, "x", None)), _str(getattr(pan_tilt, "space", None)),
+                                              _str(getattr(zoom, "space", None)))
         return PtzStatus(
-            pan=_num(getattr(pan_tilt, "x", None)), tilt=_num(getattr(pan_tilt, "y", None)),
-            zoom=_num(getattr(zoom, "x", None)),
+            pan=pan, tilt=tilt, zoom=zoom_x,
             pan_tilt_moving=str(getattr(moves, "PanTilt", "IDLE")) == "MOVING",
             zoom_moving=str(getattr(moves, "Zoom", "IDLE")) == "MOVING",
             tour=tour.name if tour is not None and not tour.task.done() else None,
