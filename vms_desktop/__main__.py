@@ -40,12 +40,12 @@ def _resolve(future: asyncio.Future[Any], value: Any) -> None:
         future.set_result(value)
 
 
-async def _log_in(dialog: LoginDialog, browser: ServerBrowser | None) -> VmsClient | None:
+async def _log_in(dialog: LoginDialog, browser: ServerBrowser | None, *, resume: bool = True) -> VmsClient | None:
     """The remembered session, or the one the operator logs in with; None when the dialog is cancelled."""
     from PySide6.QtWidgets import QDialog
 
     try:
-        resumed = await dialog.try_resume()
+        resumed = await dialog.try_resume() if resume else None
         if resumed is not None:
             return resumed
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -87,14 +87,28 @@ async def _run(args: argparse.Namespace) -> int:
         with contextlib.suppress(OSError):
             await browser.start()
     client = await _log_in(dialog, browser)
-    if client is None:
-        logger.info("login cancelled; exiting")
-        return 1
     store = LocalStore(args.state)
-    return await run_window(app, MainWindow(client, store), args.joysticks)
+    while True:
+        if client is None:
+            logger.info("login cancelled; exiting")
+            return 1
+        window = MainWindow(client, store)
+        code = await run_window(app, window, args.joysticks)
+        if code != SESSION_EXPIRED:
+            return code
+        # The server refused the session (revoked, expired, the user disabled): back to the login dialog,
+        # saying why, with the server and user filled in. The remembered token is the refused one.
+        await client.close()
+        CredentialStore().forget(client.base_url, client.username)
+        dialog = LoginDialog(CredentialStore())
+        dialog.server.setEditText(client.base_url)
+        dialog.username.setText(client.username)
+        dialog.say(f"{window.expired_message[:1].upper()}{window.expired_message[1:]}.")
+        client = await _log_in(dialog, None, resume=False)
 
 
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SESSION_EXPIRED = 3  # run_window's result when the server ended the session: log in again
 
 
 def install_quit_signals(loop: asyncio.AbstractEventLoop, quit_: Callable[[], None]) -> Callable[[], None]:
@@ -158,6 +172,7 @@ async def run_window(app: QApplication, window: MainWindow, joysticks_dir: Path 
         window.close()
         _resolve(closed, None)
 
+    window.sig_session_expired.connect(lambda _message: quit_())
     restore_signals = install_quit_signals(loop, quit_)
     try:
         window.show_initial()
@@ -173,7 +188,7 @@ async def run_window(app: QApplication, window: MainWindow, joysticks_dir: Path 
         await window.shutdown()
     finally:
         restore_signals()  # in-process callers get their own handlers back, whichever way ours went in
-    return 0
+    return SESSION_EXPIRED if window.expired_message else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import functools
 import logging
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QRect, Qt
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QRect, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -89,9 +89,13 @@ class WallWindow(QMainWindow):
 
 
 class MainWindow(QMainWindow):
+    sig_session_expired = Signal(str)  # why; the session cannot go on without a new login
+
     def __init__(self, client: VmsClient, store: LocalStore, commands: ActionManager | None = None) -> None:
         super().__init__()
         self.client = client
+        self.expired_message = ""
+        client.on_session_expired = self._session_expired
         self.store = store
         self.user = f"{client.username}@{client.base_url}"
         self.commands = commands or ActionManager()
@@ -179,8 +183,15 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def _session_expired(self, message: str) -> None:
+        """The server refused the refresh token (revoked, expired, user disabled, another installation):
+        no request of this session can succeed any more. Said once; the session's runner sends the
+        operator back to the login dialog with this reason (tiles would otherwise say "Not authorised")."""
+        if self.expired_message:
+            return
+        self.expired_message = message
         self.connection.setText("Session expired")
-        self.statusBar().showMessage(f"{message}. Restart the client to log in again.")
+        self.statusBar().showMessage(f"{message}.")
+        self.sig_session_expired.emit(message)
 
     def _connection_changed(self, connected: bool) -> None:
         self.connection.setText("Connected" if connected else "Reconnecting to the server…")

@@ -131,6 +131,8 @@ class VmsClient:
         self.tokens: Tokens | None = None
         self.username: str = ""
         self.on_tokens: Callable[[Tokens], None] | None = None
+        # Told (with the reason) when the refresh token is refused: the session is over, log in again.
+        self.on_session_expired: Callable[[str], None] | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
         self._session: aiohttp.ClientSession | None = None
         self._refresh_lock = asyncio.Lock()
@@ -203,8 +205,10 @@ class VmsClient:
             try:
                 data = await self._raw("POST", "/api/v1/auth/refresh", {"refresh_token": spent}, auth=False)
             except AuthFailed as exc:
-                raise SessionExpired(f"your session has expired ({exc.message}); log in again",
-                                     status=401) from None
+                expired = SessionExpired(f"your session has expired ({exc.message}); log in again", status=401)
+                if self.on_session_expired is not None:
+                    self.on_session_expired(expired.message)
+                raise expired from None
             self._store_tokens(data)
 
     async def ensure_fresh(self) -> None:
