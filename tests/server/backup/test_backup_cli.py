@@ -7,14 +7,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import os
+import socket
+import subprocess
+import sys
 import tarfile
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from tests.conftest import _truncate, make_settings
-from tests.server.test_cli import vms
+from tests.server.test_cli import FAST_HASH, vms
 from vms_server.security.keystore import SecretBox, load_master_secret
 from vms_server.settings import Settings
 
@@ -151,3 +157,36 @@ def test_restore_refuses_bad_input_with_a_message(tmp_path: Path) -> None:
     assert "restored 1 recording and event files" in fresh.stdout
     assert (target / "server.toml.from-backup").read_text() == conf.read_text()
     assert "admin" in vms(target, "user", "list").stdout
+
+
+def test_backup_of_a_running_server_restores(tmp_path: Path) -> None:
+    """The backup is taken while `vms-server run` holds the database open (SQLite online backup)."""
+    source = tmp_path / "source"
+    assert vms(source, "init", "--password", ADMIN_PASSWORD).returncode == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, **FAST_HASH, "VMS_DATA_DIR": str(source), "VMS_RECORDING__ENABLED": "false"}
+    env.pop("VMS_CONFIG", None)
+    server = subprocess.Popen([sys.executable, "-m", "vms_server", "run", "--host", "127.0.0.1", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "server did not start"
+                time.sleep(0.3)
+        assert vms(source, "user", "add", "op1", "--role", "viewer", "--password", "Operator-Pass-1").returncode == 0
+        made = vms(source, "backup", "--output", str(tmp_path / "live.tar.gz"))
+        assert made.returncode == 0, made.stderr
+        assert server.poll() is None, "the backup must not disturb the running server"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    target = tmp_path / "target"
+    restored = vms(target, "restore", str(tmp_path / "live.tar.gz"))
+    assert restored.returncode == 0, restored.stderr
+    assert "op1" in vms(target, "user", "list").stdout
