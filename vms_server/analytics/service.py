@@ -16,9 +16,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vms_common.errors import VmsError
 from vms_server import keys
-from vms_server.analytics.base import AnalyticsModel, CameraContext
+from vms_server.analytics.base import AnalyticsModel, CameraContext, Requirements
 from vms_server.analytics.config import AnalyticsSettings
 from vms_server.analytics.feed import EventFeed, EventWriter
 from vms_server.analytics.jobs import SourceQuality, VideoJob
@@ -28,9 +27,9 @@ from vms_server.analytics.normaliser import FrameSource, RtspSource
 from vms_server.analytics.pipeline import CameraPipeline, CameraPlan
 from vms_server.analytics.queues import InProcessQueue, JobQueue
 from vms_server.analytics.registry import ModelRegistry
-from vms_server.analytics.segmenter import Window
+from vms_server.analytics.tuning import tuning_of
 from vms_server.analytics.types import CameraRef, Rules
-from vms_server.analytics.workers import JobResult, WorkerPool, priority_of
+from vms_server.analytics.workers import JobResult, WorkerPool
 from vms_server.cameras.models import Camera
 from vms_server.config.keys import CONFIG
 from vms_server.config.service import ConfigService
@@ -73,6 +72,11 @@ class AnalyticsService:
         self.rules: dict[tuple[uuid.UUID, str], Rules] = {}
         self.refs: dict[uuid.UUID, CameraRef] = {}
         self.degraded: set[tuple[uuid.UUID, str]] = set()
+        # The stream each (camera, model) needs: the model's table with the hierarchy's overrides.
+        self.requirements: dict[tuple[uuid.UUID, str], Requirements] = {}
+        self._replan: asyncio.Task[None] | None = None
+        if config is not None:
+            config.cache.listeners.append(self._on_config_change)
         self.queue: JobQueue = self._make_queue()
         self.sink = EventFeed(events, self.rule)
         self.source_factory: Callable[[CameraPlan], FrameSource] = self._default_source
@@ -140,51 +144,34 @@ class AnalyticsService:
                 logger.warning("stored %s configuration is invalid; model skipped", row.model,
                                extra={"camera_id": str(camera.id)})
                 continue
-            system = await self._configured(camera.id, row.model, "analytics.confidence")
-            self.rules[(camera.id, row.model)] = replace(model.default_rules, confidence=self._confidence(
-                model, row.confidence, thresholds.get((camera.customer_id, row.model)), system))
-            plan = plans.get(camera.id) or replace(_plan_of(camera, box), size=await self._size(camera.id))
-            overlap = await self._configured(camera.id, row.model, "analytics.overlap_s")
-            plans[camera.id] = replace(plan, windows={**plan.windows, row.model: self._window(model, row, overlap)})
+            tuning = await tuning_of(self._config, camera.id, row.model)
+            if not tuning.enabled:  # switched off for this camera's customer, site or camera in the hierarchy
+                configs.pop((camera.id, row.model))
+                continue
+            self.rules[(camera.id, row.model)] = replace(model.default_rules, confidence=tuning.confidence(
+                model, row.confidence, thresholds.get((camera.customer_id, row.model)), self.settings))
+            self.requirements[(camera.id, row.model)] = tuning.requirements(model)
+            plan = plans.get(camera.id) or replace(_plan_of(camera, box), size=tuning.size(self.settings))
+            window = tuning.window(model, row.priority, row.low_latency, self.settings)
+            plans[camera.id] = replace(plan, windows={**plan.windows, row.model: window})
         return plans, configs
 
-    async def _configured(self, camera_id: uuid.UUID, model: str | None, key: str) -> float | None:
-        """A value from the configuration service when someone set it at some level (None: keep ours)."""
-        config = self._config
-        if config is None:
-            return None
-        try:
-            resolved = await config.resolve(key, camera_id, model)
-        except VmsError:
-            return None
-        return None if resolved.level == "default" else float(resolved.value)
+    def _on_config_change(self, keys: list[str]) -> None:
+        """A configuration layer changed (here or, through Redis, on another node): re-plan once the burst of
+        invalidations is over, so that a changed threshold, priority or job length applies without a restart."""
+        if self._replan is not None and not self._replan.done():
+            return
+        if not any(k.endswith(":layer") or k == "*" for k in keys):
+            return
 
-    async def _size(self, camera_id: uuid.UUID) -> tuple[int, int, float] | None:
-        """Per-camera normalisation (video.normalise_*) when the configuration service overrides it."""
-        values = [await self._configured(camera_id, None, f"video.normalise_{k}") for k in ("width", "height", "fps")]
-        if all(v is None for v in values):
-            return None
-        s = self.settings
-        width, height, fps = (v if v is not None else d for v, d in zip(values, (s.width, s.height, s.fps),
-                                                                         strict=True))
-        return int(width), int(height), float(fps)
+        async def replan() -> None:
+            await asyncio.sleep(0.2)
+            try:
+                await self.sync()
+            except Exception:
+                logger.exception("analytics re-plan after a configuration change failed")
 
-    def _confidence(self, model: AnalyticsModel, camera: float | None, customer: float | None,
-                    configured: float | None) -> float:
-        """Camera override > customer threshold > configuration service > node setting > model default."""
-        for value in (camera, customer, configured):
-            if value is not None:
-                return value
-        return self.settings.confidence.get(model.name, model.default_rules.confidence)
-
-    def _window(self, model: AnalyticsModel, row: CameraAnalytics, configured_overlap: float | None) -> Window:
-        """Job length and overlap: configuration service (per camera and model) > node setting > model."""
-        priority = priority_of(row.priority, model.default_priority)
-        overlap = next(v for v in (configured_overlap, self.settings.overlap_s, model.requirements.overlap_s)
-                       if v is not None)
-        if row.low_latency:
-            return Window(self.settings.low_latency_segment_s, 0.0, priority, True)
-        return Window(max(self.settings.segment_s, model.requirements.min_duration_s), overlap, priority)
+        self._replan = asyncio.get_running_loop().create_task(replan(), name="analytics-config-replan")
 
     async def sync(self) -> None:
         """Start, restart or stop camera pipelines to match the stored configuration (idempotent)."""
@@ -263,9 +250,10 @@ class AnalyticsService:
         """Warn once when the stream no longer meets a model's requirements; re-arm when it recovers."""
         if quality.codec == "raw" or (quality.width == 0 and quality.height == 0):
             return
-        problems = self.model(model).requirements.problems(quality) if quality.bitrate_kbps > 0 else [
-            p for p in self.model(model).requirements.problems(quality) if "kbit" not in p]
         key = (ref.camera_id, model)
+        needs = self.requirements.get(key) or self.model(model).requirements
+        problems = needs.problems(quality) if quality.bitrate_kbps > 0 else [
+            p for p in needs.problems(quality) if "kbit" not in p]
         if problems and key not in self.degraded:
             self.degraded.add(key)
             await self.sink.warning(ref, model, problems, times[-1] if times else 0.0)
@@ -273,7 +261,7 @@ class AnalyticsService:
             # Hysteresis: re-armed only once the stream clears the requirement with a margin, so a bitrate
             # hovering at the limit raises one warning, not one per measurement.
             margin = replace(quality, bitrate_kbps=quality.bitrate_kbps / RECOVERY_MARGIN)
-            if not self.model(model).requirements.problems(margin):
+            if not needs.problems(margin):
                 self.degraded.discard(key)
 
     # --- lifecycle and health ------------------------------------------------------------------------
@@ -311,7 +299,9 @@ class AnalyticsService:
                 pressure(f"analytics.{model}", sum(depth.get(model, {}).values()), self.settings.max_queue_depth)
 
     async def close(self) -> None:
-        for task in (self._monitor, self._licence_watch):
+        if self._config is not None and self._on_config_change in self._config.cache.listeners:
+            self._config.cache.listeners.remove(self._on_config_change)
+        for task in (self._monitor, self._licence_watch, self._replan):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

@@ -47,9 +47,6 @@ class AnalyticsConfig(_Section):
                                   json_schema_extra=PER_MODEL)
     overlap_s: float = Field(1.0, ge=0, le=5, description="Overlap between consecutive jobs of the model",
                              json_schema_extra=PER_MODEL)
-    params: dict[str, float | int | str | bool] = Field(
-        default_factory=dict, description="Model-specific parameters (zone sensitivity, crowd size, ...)",
-        json_schema_extra=PER_MODEL)
 
 
 class VideoConfig(_Section):
@@ -58,10 +55,6 @@ class VideoConfig(_Section):
     normalise_width: int = Field(640, ge=160, le=3840, description="Width frames are normalised to")
     normalise_height: int = Field(480, ge=120, le=2160, description="Height frames are normalised to")
     normalise_fps: float = Field(15.0, ge=1, le=60, description="Frame rate frames are normalised to")
-    aspect: Literal["letterbox", "crop"] = Field("letterbox", description="How the aspect ratio is kept")
-    frame_buffer: int = Field(64, ge=4, le=4096, description="Decoded frames buffered per camera")
-    segment_buffer: int = Field(8, ge=1, le=256, description="Segments buffered per camera before dropping")
-    queue_depth: int = Field(200, ge=1, le=100_000, description="Jobs waiting per model before shedding")
 
 
 class QuietHours(_Section):
@@ -92,22 +85,12 @@ class NotificationConfig(_Section):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
 
 
-class RecordingConfig(_Section):
-    mode: Literal["continuous", "motion", "event", "schedule"] = Field("continuous", description="Recording mode")
-    retention_days: int = Field(30, ge=1, le=3650, description="Days continuous video is kept")
-    event_retention_days: int = Field(90, ge=1, le=3650, description="Days event clips are kept")
-    pre_event_s: float = Field(10, ge=0, le=120, description="Video kept before an event")
-    post_event_s: float = Field(10, ge=0, le=600, description="Video kept after an event")
-    storage_threshold: float = Field(0.9, ge=0.5, le=0.99, description="Disk fill ratio that starts cleanup")
-
-
 class ConfigTree(_Section):
     """Everything configurable through the hierarchy."""
 
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     video: VideoConfig = Field(default_factory=VideoConfig)
     notifications: NotificationConfig = Field(default_factory=NotificationConfig)
-    recording: RecordingConfig = Field(default_factory=RecordingConfig)
 
 
 @dataclass(frozen=True)

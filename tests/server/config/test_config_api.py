@@ -101,20 +101,20 @@ async def test_versions_rollback_and_audit(api: ApiClient, settings: Any) -> Non
     assert (await ws.receive_json(timeout=5))["type"] == "hello"
     await ws.send_json({"subscribe": ["config."]})
     assert (await ws.receive_json(timeout=5))["type"] == "subscribed"
-    v1 = await _put(api, "system", None, {"video.segment_s": 4, "recording.retention_days": 14})
+    v1 = await _put(api, "system", None, {"video.segment_s": 4, "video.normalise_fps": 14})
     pushed = await ws.receive_json(timeout=5)
     await ws.close()
     assert pushed == {"type": "config.changed", "data": {
-        "version": v1["version"], "keys": ["recording.retention_days", "video.segment_s"],
+        "version": v1["version"], "keys": ["video.normalise_fps", "video.segment_s"],
         "scopes": [{"scope": "system", "scope_id": None}]}}
     v2 = await _put(api, "camera", camera, {"video.segment_s": 2})
-    v3 = await _put(api, "system", None, {"video.segment_s": 8, "recording.retention_days": None})
+    v3 = await _put(api, "system", None, {"video.segment_s": 8, "video.normalise_fps": None})
     assert v3["changes"][0]["old"] == 4 and v3["changes"][0]["new"] == 8
     restored = await api.ok("POST", f"/api/v1/config/versions/{v1['version']}/restore", Role.ADMIN, status=201)
     assert restored["restored_from"] == v1["version"]
     system = await api.ok("GET", "/api/v1/config/effective", Role.VIEWER, params={"key": "video.segment_s"})
     assert system["items"][0]["value"] == 4
-    assert (await _effective(api, camera, "recording.retention_days"))["value"] == 14
+    assert (await _effective(api, camera, "video.normalise_fps"))["value"] == 14
     # The camera override of v2 did not exist at v1, so restoring v1 removed it.
     assert (await _effective(api, camera, "video.segment_s"))["level"] == "system"
     again = await api.call("POST", f"/api/v1/config/versions/{v1['version']}/restore", Role.ADMIN)
