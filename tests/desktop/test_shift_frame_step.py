@@ -1,7 +1,7 @@
 """Issue #26: the playback clock is exact inside a recording, and "back" steps one frame.
 
 A small aiohttp server plays the server as it really streams: from the keyframe at or before the requested
-start (a GOP is 10 frames at 10 fps), its fMP4's time zero at that keyframe, which `X-Playback-Start` names.
+start (a GOP is 10 frames at 25 fps), its fMP4's time zero at that keyframe, which `X-Playback-Start` names.
 Each frame's picture is a colour that says which frame it is, so the test sees which picture a tile
 shows at which time.
 """
@@ -31,7 +31,7 @@ from vms_desktop.wall.widgets.tile import VideoTile
 
 CAMERA = "cam1"
 RECORDED_US = 1_795_800_000_000_000
-FRAMES, FPS, GOP = 50, 10, 10
+FRAMES, FPS, GOP = 50, 25, 10  # 25 fps: a fixed 100 ms step would skip frames
 FRAME_US = 1_000_000 // FPS
 
 
@@ -115,7 +115,7 @@ async def test_pictures_are_stamped_from_the_keyframe_the_stream_starts_at(qtbot
     tile = VideoTile(0, 0)
     qtbot.addWidget(tile)
     tile.set_camera(CAMERA, "Gate")
-    clock = PlaybackClock(_at(27) + 50_000)  # paused inside frame 27; its GOP starts at frame 20
+    clock = PlaybackClock(_at(27) + FRAME_US // 2)  # paused inside frame 27; its GOP starts at frame 20
     feed = PlaybackFeed(client, CAMERA, "main", tile.sink, clock)
     seen: list[Frame] = []
     tile.sink.sig_frame.connect(seen.append)
@@ -161,12 +161,16 @@ async def test_back_steps_one_frame_decoding_from_the_keyframe_before(qtbot: QtB
         bar.seek(_at(22))
         bar.toggle_play()  # paused on frame 22
         await showing(22)
-        bar.step()  # forward one frame
+        bar.step()  # forward one frame, whatever the frame rate
         await showing(23)
+        bar.step()
+        await showing(24)
         commands.trigger(ActionId.STEP_BACK)
         assert not bar.clock.playing
-        await showing(22)
+        await showing(23)
         bar.step_back_button.click()
+        await showing(22)
+        bar.step_back()
         await showing(21)
         bar.step_back()
         await showing(20)  # the GOP's keyframe: its stream has no picture before it

@@ -71,6 +71,7 @@ class PlaybackFeed(QObject):
         self.open_timeout_s = 10.0  # no answer within this: "Server unreachable"
         self.max_tries = PLAYBACK_TRIES
         self._started = False  # a picture was delivered: a later failure is reported, not retried
+        self.next_us = 0  # time of the decoded picture waiting for the clock: where "one frame on" goes
         self._shown_lock = threading.Lock()
         self._shown: collections.deque[int] = collections.deque(maxlen=SHOWN_HISTORY)  # delivered times
         self._stop = threading.Event()
@@ -214,7 +215,7 @@ class PlaybackFeed(QObject):
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            wall_us = start_us + int(float(frame.time or 0.0) * 1e6)
+            wall_us = start_us + round(float(frame.time or 0.0) * 1e6)
             if not self._wait_until(wall_us, generation):
                 return
             self.sink.stats.decoded += 1
@@ -226,6 +227,7 @@ class PlaybackFeed(QObject):
             self._status("no_recording", "the recording ends here")
 
     def _wait_until(self, wall_us: int, generation: int) -> bool:
+        self.next_us = wall_us
         while True:
             if self._stop.is_set() or self.clock.generation != generation:
                 return False

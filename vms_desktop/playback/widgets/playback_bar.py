@@ -32,11 +32,12 @@ from vms_desktop.playback.models.export import ExportBatch, ExportTarget
 from vms_desktop.playback.widgets.export_dialog import ExportDialog
 from vms_desktop.playback.widgets.timeline import Marker, TimelineWidget
 from vms_desktop.video.frames import FrameSink
+from vms_desktop.wall.widgets.tile import VideoTile
 from vms_desktop.wall.widgets.wall import Feed, VideoWall
 
 logger = logging.getLogger(__name__)
 SPEEDS = ("0.25", "0.5", "1", "2", "4", "8", "16")
-STEP_US = 100_000  # one frame at 10 fps; good enough for cameras at 10-30 fps
+STEP_US = 100_000  # a step when no tile has a decoded picture waiting (one frame at 10 fps)
 NOW_INTERVAL_MS = 500  # how often the present moves on the timeline (and a following view with it)
 
 
@@ -196,10 +197,27 @@ class PlaybackBar(QWidget):
         self._show_state()
 
     def step(self) -> None:
+        """On one frame, paused: to the picture the reference tile's decoder holds next (a fixed 100 ms
+        skipped frames of cameras above 10 fps), or 100 ms when no tile has one waiting."""
         if self.mode == "playback":
             self.clock.pause()
-            self.clock.step(STEP_US)
+            position = self.clock.position_us()
+            waiting = [feed.next_us for feed in self._reference_feeds() if feed.next_us > position]
+            self.clock.step(waiting[0] - position if waiting else STEP_US)
             self._show_state()
+
+    def _reference_tiles(self) -> list[VideoTile]:
+        """The selected tile first, then the wall's others: the one whose frames a step follows."""
+        if self.wall is None:
+            return []
+        tiles = [self.wall.tiles[cell] for cell in sorted(self.wall.tiles)]
+        if self.wall.selected is not None:
+            tiles.insert(0, self.wall.selected)
+        return tiles
+
+    def _reference_feeds(self) -> list[PlaybackFeed]:
+        feeds = [self.wall.feeds.get((t.row, t.col)) for t in self._reference_tiles()] if self.wall else []
+        return [feed for feed in feeds if isinstance(feed, PlaybackFeed)]
 
     def step_back(self) -> None:
         """Back one frame, paused. A decoder only goes forward, so every tile seeks again: the server streams
@@ -213,10 +231,7 @@ class PlaybackBar(QWidget):
         first with a picture): its exact time when the tile's feed delivered it, else one microsecond before
         the shown picture, which the tile's next stream then ends on. Other tiles follow the shared clock."""
         position = self.clock.position_us()
-        tiles = list(self.wall.tiles.values()) if self.wall is not None else []
-        if self.wall is not None and self.wall.selected is not None:
-            tiles.insert(0, self.wall.selected)
-        for tile in tiles:
+        for tile in self._reference_tiles():
             if 0 < tile.frame_time_us <= position:
                 feed = self.wall.feeds.get((tile.row, tile.col)) if self.wall is not None else None
                 before = feed.frame_before(tile.frame_time_us) if isinstance(feed, PlaybackFeed) else None
