@@ -54,6 +54,27 @@ def copy_sqlite_blocking(source: Path, target: Path) -> None:
         src.close()
 
 
+def ensure_unused_sqlite_blocking(path: Path) -> None:
+    """Refuse to replace a database another process has open: a running server would go on writing into the
+    replaced file's WAL and corrupt the restored one. The server keeps its connections open, so an exclusive
+    lock is refused while it runs."""
+    if not path.exists():
+        return
+    probe = sqlite3.connect(path, timeout=0.2)
+    try:
+        probe.execute("PRAGMA locking_mode=EXCLUSIVE")
+        probe.execute("BEGIN EXCLUSIVE")
+        probe.rollback()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise BackupError(f"{path} is open in another process: stop vms-server (systemctl stop vms-server) "
+                              "and run the restore again") from None
+    except sqlite3.DatabaseError:
+        pass  # not a database at all: nothing of value to protect, the restore replaces it
+    finally:
+        probe.close()
+
+
 def install_sqlite_blocking(copy: Path, target: Path) -> None:
     """Put a restored database in place; the old one's WAL and shared-memory files would corrupt it."""
     check = sqlite3.connect(copy)

@@ -208,6 +208,26 @@ def _own_like_data_dir_blocking(data: Path, extra: list[Path], files: list[Path]
                 os.chown(Path(folder) / name, owner.st_uid, owner.st_gid, follow_symlinks=False)
 
 
+async def _ensure_stopped(settings: Settings, kind: str) -> None:
+    """Even with --force, never replace a database a running server has open."""
+    if kind == "sqlite":
+        await asyncio.to_thread(db.ensure_unused_sqlite_blocking, db.sqlite_path(settings.database_url))
+        return
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            others = await conn.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"))
+    except Exception:  # no database yet (or unreachable, which pg_restore reports): nobody uses it
+        others = 0
+    finally:
+        await engine.dispose()
+    if others:
+        raise BackupError(f"{others} other connections use the configured database: stop vms-server (and other "
+                          "clients of the database) and run the restore again")
+
+
 async def _database_in_use(settings: Settings, kind: str) -> bool:
     if kind == "sqlite":
         return db.sqlite_path(settings.database_url).exists()
@@ -241,6 +261,7 @@ async def restore_backup(settings: Settings, config_file: Path | None, backup: P
             if await _database_in_use(settings, kind):
                 raise BackupError("the configured database already holds data; restoring replaces it: "
                                   "stop the server and add --force to go on")
+        await _ensure_stopped(settings, kind)
         config_copy, moved, files = await asyncio.to_thread(
             _restore_files_blocking, tar, manifest, settings, config_file, backup)
     engine = create_engine(settings.database_url)

@@ -160,7 +160,8 @@ def test_restore_refuses_bad_input_with_a_message(tmp_path: Path) -> None:
 
 
 def test_backup_of_a_running_server_restores(tmp_path: Path) -> None:
-    """The backup is taken while `vms-server run` holds the database open (SQLite online backup)."""
+    """The backup is taken while `vms-server run` holds the database open (SQLite online backup); a restore over
+    the running server's database is refused even with --force."""
     source = tmp_path / "source"
     assert vms(source, "init", "--password", ADMIN_PASSWORD).returncode == 0
     with socket.socket() as sock:
@@ -183,6 +184,8 @@ def test_backup_of_a_running_server_restores(tmp_path: Path) -> None:
         made = vms(source, "backup", "--output", str(tmp_path / "live.tar.gz"))
         assert made.returncode == 0, made.stderr
         assert server.poll() is None, "the backup must not disturb the running server"
+        busy = vms(source, "restore", "--force", str(tmp_path / "live.tar.gz"))
+        assert busy.returncode == 2 and "stop vms-server" in busy.stderr, busy.stderr
     finally:
         server.terminate()
         server.wait(timeout=30)
