@@ -18,6 +18,7 @@ from vms_server.api import health, landing, openapi, ws
 from vms_server.api.keys import STREAMS
 from vms_server.api.middleware import MIDDLEWARES
 from vms_server.api.streams import OpenStreams, close_streams
+from vms_server.audit.routes import router as audit_routes
 from vms_server.auth import principal
 from vms_server.auth.keys import AUTH_SERVICE, RATE_LIMITER, TOKENS
 from vms_server.auth.ratelimit import LoginRateLimiter
@@ -118,6 +119,7 @@ ROUTERS = [
     layout_routes,
     ingest_routes, recording_routes, playback_http.router, live_routes.router, hls_routes.router, analytics_routes,
     event_routes, config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes, sync_routes,
+    audit_routes,
     notification_routes,
 ]
 
