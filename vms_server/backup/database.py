@@ -94,14 +94,18 @@ def install_sqlite_blocking(copy: Path, target: Path) -> None:
     os.replace(staged, target)
 
 
-def _libpq(url: str) -> tuple[str, dict[str, str]]:
+def libpq_target(url: str) -> tuple[str, dict[str, str]]:
     """The libpq URL for pg_dump/pg_restore and its environment: the password travels in PGPASSWORD, never in
     argv (which every local user can read in /proc)."""
     parsed: URL = make_url(url)
     env = dict(os.environ)
     if parsed.password:
         env["PGPASSWORD"] = str(parsed.password)
-    plain = parsed.set(drivername="postgresql", password=None, query={})
+    # asyncpg's `ssl=require` is libpq's `sslmode=require` (same values); other driver options mean nothing to libpq.
+    ssl = parsed.query.get("ssl") or parsed.query.get("sslmode")
+    # URL.create, not URL.set: set() treats password=None as "unchanged" and would keep it in the URL.
+    plain = URL.create("postgresql", username=parsed.username, host=parsed.host, port=parsed.port,
+                       database=parsed.database, query={"sslmode": ssl} if isinstance(ssl, str) else {})
     return plain.render_as_string(hide_password=False), env
 
 
@@ -124,13 +128,13 @@ def _run(argv: list[str], env: dict[str, str], what: str) -> None:
 
 def dump_postgres_blocking(url: str, target: Path) -> None:
     """pg_dump in custom format: one consistent snapshot (a single repeatable-read transaction)."""
-    conn, env = _libpq(url)
+    conn, env = libpq_target(url)
     _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-acl", f"--file={target}", f"--dbname={conn}"],
          env, "pg_dump")
 
 
 def restore_postgres_blocking(url: str, dump: Path) -> None:
     """Replace the configured database's objects with the dump's, in one transaction (all or nothing)."""
-    conn, env = _libpq(url)
+    conn, env = libpq_target(url)
     _run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-acl", "--single-transaction",
           f"--dbname={conn}", str(dump)], env, "pg_restore")
