@@ -16,12 +16,13 @@ from aiohttp import web
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
-from vms_common.errors import InvalidInput, NotFound
+from vms_common.errors import Conflict, InvalidInput, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.api.keys import STREAMS
 from vms_server.audit.service import record
 from vms_server.cameras.service import get_camera
+from vms_server.playback import exports
 from vms_server.playback.access import camera_of
 from vms_server.playback.keys import PLAYBACK
 from vms_server.playback.media import MediaError, decode_last_blocking, remux_blocking, snapshot_blocking
@@ -80,15 +81,21 @@ def _export_out(job: ExportJob, progress: float) -> ExportOut:
 
 
 @router.route("POST", "/exports", role=Role.VIEWER, body=ExportIn, response=ExportOut, status=202, tags=TAGS,
-              errors=(404, 422))
+              errors=(403, 404, 422, 429))
 async def create_export(call: Call[ExportIn]) -> ExportOut:
     """Export a time range (across segments) as one MP4, in the background; poll for progress."""
     body = call.body
     service = call.app[PLAYBACK]
     if (body.end - body.start).total_seconds() > service.max_seconds:
         raise InvalidInput(f"exports are limited to {service.max_seconds:.0f} seconds")
+    # Refused ones: 429 with too many in progress, 403 export_quota over the bytes a user may keep.
+    limits = exports.ExportLimits.of(call.app[keys.SETTINGS].recording)
+    await exports.expire(call.app[keys.SESSIONS], limits.retention)
     async with call.app[keys.SESSIONS].begin() as session:
         camera = await get_camera(session, body.camera_id, call.user)
+        existing = await exports.admit(session, limits, call.user, body, camera.customer_id)
+        if existing is not None:
+            return _export_out(existing, service.progress(existing))
         job = ExportJob(camera_id=camera.id, customer_id=camera.customer_id, site_id=camera.site_id,
                         stream=body.stream, start_at=body.start, end_at=body.end, state="queued", progress=0.0,
                         created_by=call.user.username)
@@ -108,6 +115,23 @@ async def _job(app: web.Application, job_id: uuid.UUID, who: Principal) -> Expor
         if job is None or job.customer_id != who.customer_id or not who.can_see_site(job.site_id):
             raise NotFound("no such export")
         return job
+
+
+@router.route("DELETE", "/exports/{export_id}", role=Role.VIEWER, status=204, tags=TAGS, errors=(404, 409))
+async def delete_export(call: Call[NoBody]) -> None:
+    """Delete a finished export's file (frees the caller's export quota); Supervisors may delete anyone's."""
+    who = call.user
+    async with call.app[keys.SESSIONS].begin() as session:
+        job = await session.get(ExportJob, call.path_uuid("export_id"))
+        if job is None or job.customer_id != who.customer_id or not who.can_see_site(job.site_id):
+            raise NotFound("no such export")
+        if job.created_by != who.username and not who.role.at_least(Role.SUPERVISOR):
+            raise NotFound("no such export")
+        if job.state in exports.ACTIVE:
+            raise Conflict("this export is still running; delete it when it has finished")
+        await exports.discard(session, job)
+        await record(session, actor_of(call), "recording.export_deleted", target_type="camera",
+                     target_id=job.camera_id, old={"export_id": str(job.id)})
 
 
 @router.route("GET", "/exports/{export_id}", role=Role.VIEWER, response=ExportOut, tags=TAGS, errors=(404,))

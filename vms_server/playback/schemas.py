@@ -70,7 +70,7 @@ class ExportOut(BaseModel):
     start: dt.datetime
     end: dt.datetime
     stream: str
-    state: Literal["queued", "running", "done", "failed"]
+    state: Literal["queued", "running", "done", "failed", "expired"]
     progress: float = Field(ge=0, le=1)
     error: str | None
     bytes: int | None

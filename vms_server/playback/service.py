@@ -22,6 +22,7 @@ from vms_server.events.clips import ClipScheduler
 from vms_server.events.keys import CLIP_CUTTER, EVENTS
 from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import IngestService, Stream
+from vms_server.playback.exports import ExportLimits, expire
 from vms_server.playback.hls_tap import HlsTap
 from vms_server.playback.keys import PLAYBACK
 from vms_server.playback.live import LiveTap
@@ -213,9 +214,24 @@ async def playback_context(app: web.Application) -> AsyncIterator[None]:
     clips = ClipScheduler(app[keys.SESSIONS], settings.data_dir, service)
     if settings.recording.enabled:
         app[EVENTS].subscribe(clips.on_event)
+    housekeeping = asyncio.create_task(_expire_exports(app))
     try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
         await service.resume()
         yield
     finally:
+        housekeeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await housekeeping
         await clips.close()
         await service.close()
+
+
+async def _expire_exports(app: web.Application) -> None:
+    """Delete finished exports past their retention, every cleanup interval (they are full footage copies)."""
+    settings = app[keys.SETTINGS].recording
+    while True:
+        try:
+            await expire(app[keys.SESSIONS], ExportLimits.of(settings).retention)
+        except Exception:  # the database may be briefly away; the next round retries
+            logger.warning("export expiry failed", exc_info=True)
+        await asyncio.sleep(settings.cleanup_interval_s)

@@ -39,6 +39,14 @@ class RecordingSettings(BaseModel):
     backoff_max_s: float = Field(30.0, gt=0, le=600, description="Reconnect delay cap")
     status_interval_s: float = Field(15.0, ge=1, le=600, description="Period of camera.status pushes")
     export_max_seconds: float = Field(6 * 3600, gt=0, description="Longest export or clip accepted")
+    export_max_active_per_user: int = Field(
+        16, ge=1, le=100, description="Exports a user may have queued or running at once (a 4x4 wall exported at "
+                               "once fits); one more is refused (429)")
+    export_quota_bytes_per_user: int = Field(
+        10 * 1024**3, ge=1024**2, description="Bytes of finished exports a user may keep; over it new exports are "
+                                              "refused (403 export_quota) until old ones expire or are deleted")
+    export_retention_hours: float = Field(
+        24.0, gt=0, le=24 * 365, description="Finished exports are deleted (file and download) after this")
     max_playback_streams: int = Field(
         64, ge=1, le=1024, description="fMP4 playback streams served at once (each holds a thread of its own "
                                        "while it plays); one more is refused with 503")
