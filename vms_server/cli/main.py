@@ -27,6 +27,8 @@ EPILOG = """
 configuration: a TOML file (--config, or VMS_CONFIG) and VMS_* environment variables, e.g.
   VMS_DATA_DIR=/srv/vms VMS_SERVER__PORT=8081 VMS_DATABASE__URL=postgresql+asyncpg://vms@db/vms
 first steps: vms-server init && vms-server run
+backups: vms-server backup -o DIR (while running); vms-server restore FILE (server stopped)
+locked out: vms-server user reset-password NAME | user reset-mfa NAME
 """
 
 
