@@ -72,7 +72,8 @@ def parse_head(lines: list[bytes]) -> Request:
         if not sep or not name.strip():
             raise RtspError(400, f"malformed header line {line[:40]!r}")
         headers[name.strip().lower()] = value.strip()
-    if not headers.get("cseq", "").isdigit():
+    cseq = headers.get("cseq", "")
+    if not (cseq.isascii() and cseq.isdigit() and len(cseq) <= 10):  # isdigit() alone takes '²
         raise RtspError(400, "missing or invalid CSeq")
     if version != "RTSP/1.0":
         raise RtspError(505, headers={"CSeq": headers["cseq"]})
@@ -152,6 +153,8 @@ class Authenticator:
         return f"{stamp:x}{mac}"
 
     def _nonce_ok(self, nonce: str) -> bool:
+        if len(nonce) > 24 + 16:  # ours: a hex timestamp and 24 hex digits; a 4,000-digit stamp overflowed a float
+            return False
         try:
             stamp = int(nonce[:-24], 16)
         except ValueError:

@@ -49,7 +49,7 @@ class RtspConnection:
         errors = 0
         try:
             while errors < MAX_ERRORS and not self.writer.is_closing():
-                timeout = None if all(s.spec.tcp for s in self.sessions.values()) else SESSION_TIMEOUT_S * 2
+                timeout = self._idle_timeout()
                 try:
                     request = await asyncio.wait_for(self._read_request(), timeout)
                 except RtspError as exc:
@@ -67,6 +67,13 @@ class RtspConnection:
             for session in self.sessions.values():
                 session.close()
             self.writer.close()
+
+    def _idle_timeout(self) -> float | None:
+        """How long the client may stay silent. Only playing TCP-interleaved sessions may (their media keeps the
+        connection busy); a connection with no session used to wait for ever, so idle sockets piled up."""
+        if self.sessions and all(s.spec.tcp for s in self.sessions.values()):
+            return None
+        return SESSION_TIMEOUT_S * 2 if self.sessions else SESSION_TIMEOUT_S
 
     async def _read_request(self) -> Request | None:
         while True:
@@ -93,8 +100,9 @@ class RtspConnection:
             self.writer.write(format_response(400, None, {}))
             raise ConnectionError("header line too long") from exc
         request = parse_head(lines)
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY:
+        length = request.headers.get("content-length", "0").strip()
+        # ASCII digits only: str.isdigit() accepts '²' or '٣', which int() then refuses with a ValueError.
+        if not (length.isascii() and length.isdigit() and len(length) <= 10) or int(length) > MAX_BODY:
             raise RtspError(400, "bad Content-Length", {"CSeq": request.cseq})
         request.body = await self.reader.readexactly(int(length))
         return request

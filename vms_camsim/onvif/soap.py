@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 import time
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
@@ -161,19 +162,25 @@ def utc_now_iso() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+_DURATION = re.compile(r"P(?:(\d{1,9}(?:\.\d{1,9})?)D)?(?:T(?:(\d{1,9}(?:\.\d{1,9})?)H)?"
+                       r"(?:(\d{1,9}(?:\.\d{1,9})?)M)?(?:(\d{1,9}(?:\.\d{1,9})?)S)?)?", re.ASCII)
+
+
 def parse_duration(value: str | None, default: float) -> float:
-    """Seconds of an xs:duration like PT60S / PT1M30S (or an absolute time); default when unparsable."""
+    """Seconds of an xs:duration like PT60S / PT1M30S / P1D (or an absolute time); default when unparsable.
+
+    A strict pattern with ASCII digits: the old digit-by-digit reading let 'PT1.2.3S' or 'PT²S' reach float()
+    and fail with an exception (a 500 from PullMessages) instead of the default.
+    """
     if not value:
         return default
-    if value.startswith("PT"):
-        total, number = 0.0, ""
-        for ch in value[2:]:
-            if ch.isdigit() or ch == ".":
-                number += ch
-            elif number:
-                total += float(number) * {"H": 3600, "M": 60, "S": 1}.get(ch, 0)
-                number = ""
-        return total
+    value = value.strip()
+    if value.startswith("P"):
+        match = _DURATION.fullmatch(value)
+        if match is None or value in ("P", "PT") or value.endswith("T"):
+            return default
+        days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+        return days * 86400 + hours * 3600 + minutes * 60 + seconds
     when = _parse_created(value)
     if when is None:
         return default
