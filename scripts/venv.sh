@@ -26,3 +26,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # pip is quick when everything is already satisfied.
 .venv/bin/pip install -q -e ".[$extras]"
+# The ONVIF conformance tests also drive the simulator with the classic onvif-zeep client. It installs a
+# package named "onvif", as the server's onvif-zeep-async does, so it gets its own prefix instead of an extra.
+if [ "$extras" = "all" ] || [[ ",$extras," == *",dev,"* ]]; then
+  classic=".venv/onvif-zeep-classic"
+  if ! ls "$classic"/lib/python*/site-packages/onvif/client.py >/dev/null 2>&1; then
+    .venv/bin/pip install -q --no-deps --no-warn-script-location --prefix "$classic" "onvif-zeep==0.2.12"
+  fi
+fi

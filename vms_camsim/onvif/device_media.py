@@ -152,23 +152,33 @@ def get_hostname(ctx: OnvifContext, op: Element) -> str:
 _ENCODING = {Codec.H264: "H264", Codec.H265: "H265", Codec.MJPEG: "JPEG"}
 
 
-def _profile(ctx: OnvifContext, token: str, stream: StreamConfig) -> str:
+def video_source_config_xml(ctx: OnvifContext, tag: str) -> str:
+    """The single video source configuration (tt:VideoSourceConfiguration) as element ``tag``."""
     main = ctx.camera.config.main
+    return (f'<{tag} token="vsc0"><tt:Name>vsc0</tt:Name><tt:UseCount>{len(ctx.camera.feeds)}</tt:UseCount>'
+            "<tt:SourceToken>vsrc0</tt:SourceToken>"
+            f'<tt:Bounds x="0" y="0" width="{main.width}" height="{main.height}"/></{tag}>')
+
+
+def video_encoder_config_xml(token: str, stream: StreamConfig, tag: str) -> str:
+    """A profile's encoder configuration (tt:VideoEncoderConfiguration, token ``vec_<profile>``)."""
     gov = max(1, round(stream.gop_seconds * stream.fps))
     codec_block = f"<tt:H264><tt:GovLength>{gov}</tt:GovLength><tt:H264Profile>Main</tt:H264Profile></tt:H264>" \
         if stream.codec is Codec.H264 else ""
-    ptz = configuration_xml("tt:PTZConfiguration", ctx.camera.config.ptz_limits) if ctx.camera.ptz else ""
-    return (f'<trt:Profiles token="{token}" fixed="true"><tt:Name>{token}</tt:Name>'
-            '<tt:VideoSourceConfiguration token="vsc0"><tt:Name>vsc0</tt:Name><tt:UseCount>2</tt:UseCount>'
-            "<tt:SourceToken>vsrc0</tt:SourceToken>"
-            f'<tt:Bounds x="0" y="0" width="{main.width}" height="{main.height}"/></tt:VideoSourceConfiguration>'
-            f'<tt:VideoEncoderConfiguration token="vec_{token}"><tt:Name>{token}</tt:Name>'
+    return (f'<{tag} token="vec_{token}"><tt:Name>{token}</tt:Name>'
             f"<tt:UseCount>1</tt:UseCount><tt:Encoding>{_ENCODING[stream.codec]}</tt:Encoding>"
             f"<tt:Resolution><tt:Width>{stream.width}</tt:Width><tt:Height>{stream.height}</tt:Height>"
             "</tt:Resolution><tt:Quality>5</tt:Quality><tt:RateControl>"
             f"<tt:FrameRateLimit>{stream.fps}</tt:FrameRateLimit><tt:EncodingInterval>1</tt:EncodingInterval>"
             f"<tt:BitrateLimit>{stream.bitrate_kbps}</tt:BitrateLimit></tt:RateControl>{codec_block}"
-            "<tt:SessionTimeout>PT60S</tt:SessionTimeout></tt:VideoEncoderConfiguration>"
+            f"<tt:SessionTimeout>PT60S</tt:SessionTimeout></{tag}>")
+
+
+def _profile(ctx: OnvifContext, token: str, stream: StreamConfig) -> str:
+    ptz = configuration_xml("tt:PTZConfiguration", ctx.camera.config.ptz_limits) if ctx.camera.ptz else ""
+    return (f'<trt:Profiles token="{token}" fixed="true"><tt:Name>{token}</tt:Name>'
+            f'{video_source_config_xml(ctx, "tt:VideoSourceConfiguration")}'
+            f'{video_encoder_config_xml(token, stream, "tt:VideoEncoderConfiguration")}'
             f"{ptz}</trt:Profiles>")
 
 

@@ -227,6 +227,12 @@ class EventService:
         self.subscriptions.pop(sub.sid, None)
         return "<wsnt:UnsubscribeResponse/>"
 
+    def capabilities(self, ctx: OnvifContext, op: Element) -> str:
+        """GetServiceCapabilities: pull points only (no WS-BaseNotification push), up to 64 of them."""
+        return ('<tev:GetServiceCapabilitiesResponse><tev:Capabilities WSSubscriptionPolicySupport="false" '
+                'WSPausableSubscriptionManagerInterfaceSupport="false" MaxNotificationProducers="0" '
+                'MaxPullPoints="64" PersistentNotificationStorage="false"/></tev:GetServiceCapabilitiesResponse>')
+
     def properties(self, ctx: OnvifContext, op: Element) -> str:
         """GetEventProperties: every topic this simulator raises, with its message description."""
         return ("<tev:GetEventPropertiesResponse>"

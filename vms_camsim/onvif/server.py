@@ -21,9 +21,11 @@ from vms_camsim.camera import CameraRuntime
 from vms_camsim.encoder import decode_loop_picture_blocking, overlay_blocking
 from vms_camsim.feeds import LoopFeed
 from vms_camsim.onvif.device_media import DEVICE_OPS, MEDIA_OPS, Handler, OnvifContext
+from vms_camsim.onvif.device_settings import DEVICE_SETTINGS_OPS
 from vms_camsim.onvif.events import EventService
 from vms_camsim.onvif.imaging import IMAGING_OPS
 from vms_camsim.onvif.media2 import MEDIA2_OPS
+from vms_camsim.onvif.media_configs import MEDIA_CONFIG_OPS
 from vms_camsim.onvif.ptz_service import PTZ_OPS
 from vms_camsim.onvif.soap import (
     SoapFault,
@@ -93,8 +95,8 @@ def _service_handler(ops: dict[str, Handler]) -> Callable[[web.Request], Awaitab
             events = request.app[EVENTS_KEY]
             handler = ops.get(name)
             if handler is None and ops is _EVENT_OPS:
-                handler = {"CreatePullPointSubscription": events.create,
-                           "GetEventProperties": events.properties}.get(name)
+                handler = {"CreatePullPointSubscription": events.create, "GetEventProperties": events.properties,
+                           "GetServiceCapabilities": events.capabilities}.get(name)
             if handler is None:
                 raise SoapFault("Receiver", ("ter:ActionNotSupported",), f"{name} is not supported", 500)
             _authorise(ctx, request, header, name)
@@ -165,8 +167,8 @@ def create_onvif_app(ctx: OnvifContext) -> web.Application:
     app = web.Application(client_max_size=_MAX_BODY)
     app[CONTEXT_KEY] = ctx
     app[EVENTS_KEY] = EventService(ctx.camera)
-    app.router.add_post("/onvif/device_service", _service_handler(DEVICE_OPS))
-    app.router.add_post("/onvif/media_service", _service_handler(MEDIA_OPS))
+    app.router.add_post("/onvif/device_service", _service_handler({**DEVICE_OPS, **DEVICE_SETTINGS_OPS}))
+    app.router.add_post("/onvif/media_service", _service_handler({**MEDIA_OPS, **MEDIA_CONFIG_OPS}))
     app.router.add_post("/onvif/media2_service", _service_handler(MEDIA2_OPS))
     app.router.add_post("/onvif/ptz_service", _service_handler(PTZ_OPS))
     app.router.add_post("/onvif/imaging_service", _service_handler(IMAGING_OPS))

@@ -1,0 +1,91 @@
+"""The operations the conformance tests call, per client-library service, with the Profile (S or T)
+that requires them and parameters that fit the simulator's fixed tokens (profiles main/sub, video
+source vsrc0 and its configuration vsc0, encoders vec_<profile>, PTZ configuration ptz0 on node0).
+
+Order matters inside a service: SetPreset makes preset1, which GotoPreset and RemovePreset use.
+Only JSON-able values, because the classic client runs in a subprocess fed with this table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Call = tuple[str, str, str, dict[str, Any] | None]  # (profile, service, operation, params)
+
+_PROFILE = {"ProfileToken": "main"}
+_SOURCE = {"VideoSourceToken": "vsrc0"}
+_STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
+
+FIXED: list[Call] = [
+    *(("S", "devicemgmt", op, params) for op, params in [
+        ("GetCapabilities", {"Category": "All"}), ("GetServices", {"IncludeCapability": False}),
+        ("GetServiceCapabilities", None), ("GetDeviceInformation", None), ("GetSystemDateAndTime", None),
+        ("GetScopes", None), ("GetHostname", None), ("GetNetworkInterfaces", None),
+        ("GetNetworkProtocols", None), ("GetDNS", None), ("GetNTP", None), ("GetNetworkDefaultGateway", None),
+        ("GetDiscoveryMode", None), ("GetUsers", None), ("GetWsdlUrl", None),
+    ]),
+    *(("S", "media", op, params) for op, params in [
+        ("GetServiceCapabilities", None), ("GetProfiles", None), ("GetProfile", _PROFILE),
+        ("GetVideoSources", None), ("GetVideoSourceConfigurations", None),
+        ("GetVideoSourceConfiguration", {"ConfigurationToken": "vsc0"}),
+        ("GetCompatibleVideoSourceConfigurations", _PROFILE),
+        ("GetVideoSourceConfigurationOptions", {"ConfigurationToken": "vsc0"}),
+        ("GetVideoEncoderConfigurations", None),
+        ("GetVideoEncoderConfiguration", {"ConfigurationToken": "vec_main"}),
+        ("GetCompatibleVideoEncoderConfigurations", _PROFILE),
+        ("GetVideoEncoderConfigurationOptions", {"ConfigurationToken": "vec_main"}),
+        ("GetGuaranteedNumberOfVideoEncoderInstances", {"ConfigurationToken": "vsc0"}),
+        ("GetStreamUri", {**_PROFILE, "StreamSetup": _STREAM_SETUP}), ("GetSnapshotUri", _PROFILE),
+    ]),
+    *(("S", "events", op, params) for op, params in [
+        ("GetServiceCapabilities", None), ("GetEventProperties", None), ("CreatePullPointSubscription", None),
+    ]),
+    *(("S", "pullpoint", op, params) for op, params in [
+        ("PullMessages", {"Timeout": "PT1S", "MessageLimit": 10}), ("SetSynchronizationPoint", None),
+    ]),
+    *(("T", "imaging", op, params) for op, params in [
+        ("GetServiceCapabilities", None), ("GetImagingSettings", _SOURCE),
+        ("SetImagingSettings", {**_SOURCE, "ImagingSettings": {"Brightness": 60.0, "IrCutFilter": "ON"}}),
+        ("GetOptions", _SOURCE), ("GetMoveOptions", _SOURCE),
+        ("Move", {**_SOURCE, "Focus": {"Continuous": {"Speed": 0.5}}}), ("GetStatus", _SOURCE), ("Stop", _SOURCE),
+    ]),
+]
+
+PTZ: list[Call] = [("S", "ptz", op, params) for op, params in [
+    ("GetServiceCapabilities", None), ("GetNodes", None), ("GetNode", {"NodeToken": "node0"}),
+    ("GetConfigurations", None), ("GetConfiguration", {"PTZConfigurationToken": "ptz0"}),
+    ("GetConfigurationOptions", {"ConfigurationToken": "ptz0"}),
+    ("GetCompatibleConfigurations", _PROFILE), ("GetStatus", _PROFILE),
+    ("ContinuousMove", {**_PROFILE, "Velocity": {"PanTilt": {"x": 0.2, "y": 0.0}, "Zoom": {"x": 0.0}}}),
+    ("Stop", {**_PROFILE, "PanTilt": True, "Zoom": True}),
+    ("AbsoluteMove", {**_PROFILE, "Position": {"PanTilt": {"x": 0.1, "y": 0.1}, "Zoom": {"x": 0.2}}}),
+    ("RelativeMove", {**_PROFILE, "Translation": {"PanTilt": {"x": -0.05, "y": 0.0}}}),
+    ("SetPreset", {**_PROFILE, "PresetName": "door"}), ("GetPresets", _PROFILE),
+    ("GotoPreset", {**_PROFILE, "PresetToken": "preset1"}), ("RemovePreset", {**_PROFILE, "PresetToken": "preset1"}),
+]]
+
+TR2 = "http://www.onvif.org/ver20/media/wsdl"
+# Media2 (Profile T): no ONVIF client library ships its WSDL, so these are sent as raw SOAP bodies.
+MEDIA2: list[tuple[str, str]] = [
+    ("GetServiceCapabilities", f'<GetServiceCapabilities xmlns="{TR2}"/>'),
+    ("GetProfiles", f'<GetProfiles xmlns="{TR2}"><Type>All</Type></GetProfiles>'),
+    ("GetStreamUri", f'<GetStreamUri xmlns="{TR2}"><Protocol>RtspUnicast</Protocol>'
+                     "<ProfileToken>main</ProfileToken></GetStreamUri>"),
+    ("GetSnapshotUri", f'<GetSnapshotUri xmlns="{TR2}"><ProfileToken>main</ProfileToken></GetSnapshotUri>'),
+    ("GetVideoSourceConfigurations", f'<GetVideoSourceConfigurations xmlns="{TR2}"/>'),
+    ("GetVideoEncoderConfigurations", f'<GetVideoEncoderConfigurations xmlns="{TR2}"/>'),
+    ("GetVideoEncoderConfigurationOptions", f'<GetVideoEncoderConfigurationOptions xmlns="{TR2}"/>'),
+]
+
+
+def outcome_of(exc: BaseException) -> str:
+    """'ActionNotSupported' when a SOAP fault carries that subcode, else 'failed: <message>'. Follows
+    the cause chain, because client libraries wrap zeep's Fault in their own errors."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        subcodes = getattr(seen, "subcodes", None) or []
+        names = [str(getattr(code, "localname", code)) for code in subcodes]
+        if "ActionNotSupported" in names:
+            return "ActionNotSupported"
+        seen = seen.__cause__ or seen.__context__
+    return f"failed: {type(exc).__name__}: {exc}"
