@@ -1,5 +1,6 @@
 """Trying a camera before it is added: an RTSP URL (codec, size, rate) or an ONVIF address (profiles
-and their stream URIs, read with onvif-zeep-async). Failures become 422s that say what is wrong."""
+and their stream URIs, read with onvif-zeep-async, or through Media2 where the camera offers it).
+Failures become 422s that say what is wrong."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import aiohttp
 
 from vms_common.errors import InvalidInput
 from vms_server.ingest.health import StreamState
+from vms_server.ingest.media2 import Media2Client, Media2Error, media2_address
 from vms_server.ingest.source import SourceError, open_blocking, redact, with_credentials
 
 logger = logging.getLogger(__name__)
@@ -47,7 +49,34 @@ def _is_auth_error(exc: BaseException) -> bool:
     return status in (401, 403) or "not authorized" in text or "notauthorized" in text or "401" in text
 
 
-async def _profiles(camera: Any) -> list[dict[str, Any]]:
+async def _media2_profiles(camera: Any, username: str | None, password: str | None) -> list[dict[str, Any]] | None:
+    """Profiles through Media2 when the camera offers it (the only way to see its H.265 streams); None
+    to fall back to Media. Refused credentials are raised; any other Media2 trouble falls back."""
+    from zeep.exceptions import Fault
+
+    try:
+        xaddr = await media2_address(await camera.create_devicemgmt_service())
+    except Fault:  # older devices without GetServices
+        return None
+    if xaddr is None:
+        return None
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            found = await Media2Client(xaddr, username, password, http).profiles()
+    except Media2Error as exc:
+        if _is_auth_error(exc):
+            raise
+        logger.info("the camera's Media2 service failed (%s); reading profiles through Media", exc)
+        return None
+    return [{"token": p["token"], "name": p["name"], "rtsp_url": redact(p["uri"]),
+             "codec": CODEC_NAMES.get(str(p["encoding"] or "").upper()), "width": p["width"],
+             "height": p["height"], "fps": p["fps"], "ptz": p["ptz"]} for p in found]
+
+
+async def _profiles(camera: Any, username: str | None = None, password: str | None = None) -> list[dict[str, Any]]:
+    media2 = await _media2_profiles(camera, username, password)
+    if media2 is not None:
+        return media2
     media = await camera.create_media_service()
     out = []
     for profile in await media.GetProfiles():
@@ -79,7 +108,7 @@ async def probe_onvif(onvif_url: str, username: str | None, password: str | None
             await camera.update_xaddrs()
             device = await camera.create_devicemgmt_service()
             info = await device.GetDeviceInformation()
-            profiles = await _profiles(camera)
+            profiles = await _profiles(camera, username, password)
     except (Fault, TransportError) as exc:
         if _is_auth_error(exc):
             raise InvalidInput("the camera refused the ONVIF credentials", code="onvif_unauthorised") from None
