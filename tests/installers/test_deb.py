@@ -1,7 +1,7 @@
 """The DEB packages installed for real on this machine (CI runs as root): first install creates the service
 user, data directory and first admin; the unit's ExecStart serves the API; an upgrade keeps data and the
-edited conffile (0640 root:vms); remove keeps data; a reinstall after remove leaves the unit unmasked and enabled;
-purge leaves nothing behind. lintian reports no errors."""
+edited conffile (0640 root:vms); a backup restored by root serves the same users; remove keeps data; a reinstall
+after remove leaves the unit unmasked and enabled; purge leaves nothing behind. lintian reports no errors."""
 
 from __future__ import annotations
 
@@ -151,6 +151,19 @@ def test_server_deb_install_upgrade_remove_purge(server_bundle: Path, tmp_path: 
     assert secret_file.read_text().strip() == password
     with start_installed_server(tmp_path / "run2.log", port) as server:
         wait_ready(base, server, tmp_path / "run2.log")
+        token, _ = login(base, "admin", password, totp)
+        status, users = http("GET", f"{base}/api/v1/users", token=token)
+        assert status == 200 and "operator1" in {u["username"] for u in users["items"]}
+
+    # Site IT's backup and restore, as root, as install.md says; the service user must own what comes back.
+    made = sh("vms-server", "--config", str(config), "backup", "-o", str(tmp_path))
+    archive = made.stdout.split("backup written: ")[1].split(" (")[0]
+    sh("vms-server", "--config", str(config), "restore", "--force", archive)
+    vms_uid = pwd.getpwnam("vms").pw_uid
+    assert [p for p in data.rglob("*") if p.stat().st_uid != vms_uid] == [], "restored files not owned by vms"
+    Path("/etc/vms/server.toml.from-backup").unlink()  # the backup's configuration, for site IT to compare
+    with start_installed_server(tmp_path / "run3.log", port) as server:
+        wait_ready(base, server, tmp_path / "run3.log")
         token, _ = login(base, "admin", password, totp)
         status, users = http("GET", f"{base}/api/v1/users", token=token)
         assert status == 200 and "operator1" in {u["username"] for u in users["items"]}
