@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,13 @@ from vms_server.security.keystore import SecretBox
 from vms_server.settings import SecuritySection
 
 logger = logging.getLogger(__name__)
+
+
+def _stamp(user: User) -> str:
+    """Fingerprint of the credentials an MFA token was issued against: the password hash and whether TOTP is
+    enrolled. A password or MFA reset changes it, so a token got with the old password (a thief's) cannot
+    finish the login or enrol the thief's own authenticator in the minutes it lives."""
+    return hashlib.sha256(f"{user.password_hash}|{user.totp_enabled}".encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -61,10 +69,11 @@ class AuthService:
             raise await self._fail(username, ip, "disabled", "wrong username or password")
         if user.totp_enabled:
             if totp_code is None:
-                return LoginResponse(status="mfa_required", mfa_token=self.tokens.mfa_token(user.id))
+                return LoginResponse(status="mfa_required", mfa_token=self.tokens.mfa_token(user.id, _stamp(user)))
             return await self._complete_mfa(user.id, totp_code, ip)
         if self.policy.mfa_required:
-            return LoginResponse(status="mfa_enrollment_required", mfa_token=self.tokens.mfa_token(user.id))
+            return LoginResponse(status="mfa_enrollment_required",
+                                 mfa_token=self.tokens.mfa_token(user.id, _stamp(user)))
         async with self.sessions.begin() as session:
             return await self._issue(session, user.id, ip, "password")
 
@@ -93,7 +102,7 @@ class AuthService:
             expires_in=int(self.tokens.access_ttl.total_seconds()),
         )
 
-    def _read_mfa(self, mfa_token: str) -> uuid.UUID:
+    def _read_mfa(self, mfa_token: str) -> tuple[uuid.UUID, str]:
         try:
             return self.tokens.read_mfa(mfa_token)
         except TokenError as exc:
@@ -101,7 +110,7 @@ class AuthService:
 
     async def enroll(self, mfa_token: str, ip: str) -> MfaEnrollment:
         """Start TOTP enrolment: a new secret, shown once; it is confirmed by the first verified code."""
-        user_id = self._read_mfa(mfa_token)
+        user_id, stamp = self._read_mfa(mfa_token)
         secret = mfa.new_secret()
         async with self.sessions.begin() as session:
             user = await session.get(User, user_id)
@@ -109,6 +118,8 @@ class AuthService:
                 raise Unauthenticated("account not available")
             if user.totp_enabled:
                 raise Conflict("MFA is already enrolled for this account; ask an admin to reset it")
+            if _stamp(user) != stamp:
+                raise Unauthenticated("the account's password or MFA was reset since this login began; log in again")
             user.totp_secret_sealed = self.box.seal(secret)
             user.totp_last_step = None
             await record(session, Actor(user.id, user.username, ip), "auth.mfa_enrollment_started",
@@ -116,13 +127,16 @@ class AuthService:
             return MfaEnrollment(secret=secret, otpauth_uri=mfa.provisioning_uri(secret, user.username))
 
     async def verify_mfa(self, mfa_token: str, code: str, ip: str) -> LoginResponse:
-        return await self._complete_mfa(self._read_mfa(mfa_token), code, ip)
+        user_id, stamp = self._read_mfa(mfa_token)
+        return await self._complete_mfa(user_id, code, ip, stamp)
 
-    async def _complete_mfa(self, user_id: uuid.UUID, code: str, ip: str) -> LoginResponse:
+    async def _complete_mfa(self, user_id: uuid.UUID, code: str, ip: str, stamp: str | None = None) -> LoginResponse:
         async with self.sessions.begin() as session:
             user = await session.get(User, user_id)
             if user is None or user.disabled:
                 raise Unauthenticated("account not available")
+            if stamp is not None and _stamp(user) != stamp:
+                raise Unauthenticated("the account's password or MFA was reset since this login began; log in again")
             self.limiter.check(user.username, ip)
             if user.totp_secret_sealed is None:
                 raise InvalidInput("MFA is not enrolled yet; call /auth/mfa/enroll first", code="mfa_not_enrolled")

@@ -62,15 +62,18 @@ class TokenIssuer:
         except (KeyError, ValueError):
             raise TokenError("token invalid") from None
 
-    def mfa_token(self, user_id: uuid.UUID) -> str:
-        """A short-lived proof that the password was right, exchanged for tokens with a TOTP code."""
-        return self._encode({"sub": str(user_id), "typ": "mfa"}, dt.timedelta(minutes=MFA_TOKEN_MINUTES))
+    def mfa_token(self, user_id: uuid.UUID, stamp: str) -> str:
+        """A short-lived proof that the password was right, exchanged for tokens with a TOTP code. `stamp`
+        fingerprints the credentials it was issued against (see `AuthService`): a reset voids it."""
+        return self._encode({"sub": str(user_id), "typ": "mfa", "cst": stamp},
+                            dt.timedelta(minutes=MFA_TOKEN_MINUTES))
 
-    def read_mfa(self, token: str) -> uuid.UUID:
+    def read_mfa(self, token: str) -> tuple[uuid.UUID, str]:
+        """(user id, credential stamp) of an MFA token. Raises TokenError."""
         claims = self._decode(token, "mfa")
         try:
-            return uuid.UUID(claims["sub"])
-        except ValueError:
+            return uuid.UUID(claims["sub"]), str(claims["cst"])
+        except (KeyError, ValueError):
             raise TokenError("token invalid") from None
 
 
