@@ -1,4 +1,5 @@
-"""HTTP routes for /cameras/{camera_id}/ptz (contract 4). Supervisors steer; admins edit presets."""
+"""HTTP routes for /cameras/{camera_id}/ptz (contract 4) and /imaging. Supervisors steer and adjust the
+picture; admins edit presets."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from vms_common.errors import InvalidInput
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.audit.service import record
+from vms_server.ptz.imaging import FocusIn, ImagingIn, ImagingState
 from vms_server.ptz.keys import PTZ
 from vms_server.ptz.schemas import PresetIn, PresetList, PresetOut, PtzMove, PtzStatus, TourQuery, TourState
 from vms_server.ptz.service import PtzService
@@ -100,6 +102,35 @@ async def start_tour(call: Call[NoBody]) -> TourState:
 async def stop_tour(call: Call[NoBody]) -> TourState:
     """Stop a running tour where the head is."""
     return await _ptz(call).stop_tour(call.path_uuid("camera_id"), call.user, _name(call))
+
+
+@router.route("GET", "/cameras/{camera_id}/imaging", role=Role.VIEWER, response=ImagingState, tags=["ptz"],
+              errors=_ERRORS)
+async def imaging_state(call: Call[NoBody]) -> ImagingState:
+    """Brightness, IR cut filter and focus as the camera reports them, with the ranges it offers."""
+    return await (await _ptz(call).imaging(call.path_uuid("camera_id"), call.user)).state()
+
+
+@router.route("PATCH", "/cameras/{camera_id}/imaging", role=Role.SUPERVISOR, body=ImagingIn, response=ImagingState,
+              tags=["ptz"], errors=_ERRORS)
+async def imaging_change(call: Call[ImagingIn]) -> ImagingState:
+    """Change brightness and/or the IR cut filter (day/night); 422 for a value the camera does not offer."""
+    camera_id = call.path_uuid("camera_id")
+    device = await _ptz(call).imaging(camera_id, call.user)
+    before = await device.state()
+    after = await device.apply(call.body)
+    async with call.app[keys.SESSIONS].begin() as session:
+        await record(session, actor_of(call), "camera.imaging.changed", target_type="camera",
+                     target_id=str(camera_id), old=before.model_dump(include={"brightness", "ir_cut_filter"}),
+                     new=after.model_dump(include={"brightness", "ir_cut_filter"}))
+    return after
+
+
+@router.route("POST", "/cameras/{camera_id}/imaging/focus", role=Role.SUPERVISOR, body=FocusIn, status=204,
+              tags=["ptz"], errors=_ERRORS)
+async def imaging_focus(call: Call[FocusIn]) -> None:
+    """Turn the focus continuously (-1 near .. 1 far); speed 0 stops it."""
+    await (await _ptz(call).imaging(call.path_uuid("camera_id"), call.user)).focus(call.body.speed)
 
 
 def _name(call: Call[Any]) -> str:

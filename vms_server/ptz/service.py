@@ -17,6 +17,7 @@ from vms_common.auth.principal import Principal
 from vms_common.errors import Conflict, NotFound
 from vms_server.cameras.service import get_camera
 from vms_server.ptz.device import PtzDevice
+from vms_server.ptz.imaging import ImagingDevice
 from vms_server.ptz.schemas import PresetOut, PtzMove, PtzStatus, TourState
 from vms_server.security.keystore import SecretBox
 
@@ -44,24 +45,42 @@ class PtzService:
         self._box = box
         self._devices: dict[uuid.UUID, tuple[str, PtzDevice]] = {}
         self._tours: dict[uuid.UUID, _Tour] = {}
+        self._imaging: dict[uuid.UUID, tuple[str, ImagingDevice]] = {}
+
+    async def _access(self, camera_id: uuid.UUID, who: Principal, ptz: bool) -> tuple[str, str, str | None, str | None]:
+        """(fingerprint, ONVIF URL, user, password) of a camera the caller may see. Raises NotFound or Conflict."""
+        async with self._sessions() as session:
+            camera = await get_camera(session, camera_id, who)
+            if ptz and not camera.ptz:
+                raise Conflict("this camera is not configured as a PTZ camera")
+            if not camera.onvif_url:
+                raise Conflict("this camera has no ONVIF address, so it cannot be steered or adjusted")
+            password = self._box.open(camera.secret_sealed) if camera.secret_sealed else None
+            return f"{camera.onvif_url}|{camera.username}|{camera.secret_sealed}", camera.onvif_url, \
+                camera.username, password
 
     async def device(self, camera_id: uuid.UUID, who: Principal) -> PtzDevice:
         """The camera's PTZ head, after checking the caller may see it. Raises NotFound or Conflict."""
-        async with self._sessions() as session:
-            camera = await get_camera(session, camera_id, who)
-            if not camera.ptz:
-                raise Conflict("this camera is not configured as a PTZ camera")
-            if not camera.onvif_url:
-                raise Conflict("this camera has no ONVIF address, so it cannot be steered")
-            password = self._box.open(camera.secret_sealed) if camera.secret_sealed else None
-            fingerprint = f"{camera.onvif_url}|{camera.username}|{camera.secret_sealed}"
-            cached = self._devices.get(camera_id)
-            if cached is not None and cached[0] == fingerprint:
-                return cached[1]
-            device = PtzDevice(camera.onvif_url, camera.username, password)
+        fingerprint, url, username, password = await self._access(camera_id, who, ptz=True)
+        cached = self._devices.get(camera_id)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
         if cached is not None:
             await cached[1].close()
+        device = PtzDevice(url, username, password)
         self._devices[camera_id] = (fingerprint, device)
+        return device
+
+    async def imaging(self, camera_id: uuid.UUID, who: Principal) -> ImagingDevice:
+        """The camera's imaging service (any ONVIF camera), after the same checks. Raises NotFound or Conflict."""
+        fingerprint, url, username, password = await self._access(camera_id, who, ptz=False)
+        cached = self._imaging.get(camera_id)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        if cached is not None:
+            await cached[1].close()
+        device = ImagingDevice(url, username, password)
+        self._imaging[camera_id] = (fingerprint, device)
         return device
 
     async def move(self, camera_id: uuid.UUID, who: Principal, move: PtzMove) -> None:
@@ -161,3 +180,6 @@ class PtzService:
         for _, device in self._devices.values():
             await device.close()
         self._devices.clear()
+        for _, imaging in self._imaging.values():
+            await imaging.close()
+        self._imaging.clear()
