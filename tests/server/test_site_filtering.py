@@ -123,3 +123,22 @@ async def test_statistics_and_layouts_show_only_the_callers_sites(api: ApiClient
     for path in ("/api/v1/layouts", f"/api/v1/layouts/{layout['id']}"):
         text = await (await api.call("GET", path, Role.VIEWER)).text()
         assert world.hq_camera in text and world.depot_camera not in text, path
+
+
+async def test_a_restricted_editor_keeps_other_sites_tiles_and_cannot_place_their_cameras(api: ApiClient) -> None:
+    world = await _world(api)
+    layout = await api.ok("POST", "/api/v1/layouts", status=201, json={"name": "wall", "rows": 1, "cols": 3, "items": [
+        {"camera_id": world.hq_camera, "row": 0, "col": 0}, {"camera_id": world.depot_camera, "row": 0, "col": 1}]})
+    path = f"/api/v1/layouts/{layout['id']}"
+    # The supervisor of site A moves their tile; site B's tile, which they never saw, stays.
+    await api.ok("PUT", path, Role.SUPERVISOR, json={"name": "wall", "rows": 1, "cols": 3, "items": [
+        {"camera_id": world.hq_camera, "row": 0, "col": 2}]})
+    tiles = {t["camera_id"]: t["col"] for t in (await api.ok("GET", path))["items"]}
+    assert tiles == {world.hq_camera: 2, world.depot_camera: 1}
+    over = await api.call("PUT", path, Role.SUPERVISOR, json={"name": "wall", "rows": 1, "cols": 3, "items": [
+        {"camera_id": world.hq_camera, "row": 0, "col": 1}]})
+    assert over.status == 409
+    probe = await api.call("POST", "/api/v1/layouts", Role.SUPERVISOR, json={"name": "probe", "rows": 1, "cols": 1,
+                                                                          "items": [{"camera_id": world.depot_camera,
+                                                                                     "row": 0, "col": 0}]})
+    assert probe.status == 422

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
-from vms_common.errors import Conflict, NotFound
+from vms_common.errors import Conflict, InvalidInput, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.audit.service import record
@@ -57,6 +58,27 @@ async def _flush(session: AsyncSession, name: str) -> None:
         raise Conflict(f"a shared layout named {name!r} already exists") from None
 
 
+def _check_tiles(body: LayoutIn, visible: set[str] | None) -> None:
+    """A site-restricted editor may place only cameras they can see (unknown ids would probe other sites)."""
+    if visible is not None and any(str(i.camera_id) not in visible for i in body.items):
+        raise InvalidInput("a tile names a camera you cannot see", code="unknown_camera")
+
+
+def _keep_hidden(row: SharedLayout, body: LayoutIn, visible: set[str] | None) -> list[dict[str, Any]]:
+    """The new tiles plus the old ones of cameras the editor cannot see: a restricted Supervisor edits their
+    sites' part of a shared layout and leaves the rest as it was. Raises Conflict when they would overlap."""
+    _check_tiles(body, visible)
+    if visible is None:
+        return _items(body)
+    hidden = [i for i in row.items if str(i.get("camera_id")) not in visible]
+    merged = [*_items(body), *hidden]
+    try:
+        LayoutIn.model_validate({"name": body.name, "rows": body.rows, "cols": body.cols, "items": merged})
+    except ValidationError:
+        raise Conflict("the new tiles cover places that hold cameras of other sites; keep clear of them") from None
+    return merged
+
+
 @router.route("GET", "/layouts", role=Role.VIEWER, response=LayoutList, tags=["layouts"])
 async def list_layouts(call: Call[NoBody]) -> LayoutList:
     """The shared layouts of the caller's organisation."""
@@ -73,6 +95,7 @@ async def create_layout(call: Call[LayoutIn]) -> LayoutOut:
     """Publish a layout under a new name."""
     body = call.body
     async with call.app[keys.SESSIONS].begin() as session:
+        _check_tiles(body, await _visible_cameras(session, call.user))
         row = SharedLayout(customer_id=call.user.customer_id, name=body.name, rows=body.rows, cols=body.cols,
                            items=_items(body), created_by=call.user.username)
         session.add(row)
@@ -97,7 +120,8 @@ async def replace_layout(call: Call[LayoutIn]) -> LayoutOut:
     async with call.app[keys.SESSIONS].begin() as session:
         row = await _get(session, call)
         old = {"name": row.name, "tiles": len(row.items)}
-        row.name, row.rows, row.cols, row.items = body.name, body.rows, body.cols, _items(body)
+        items = _keep_hidden(row, body, await _visible_cameras(session, call.user))
+        row.name, row.rows, row.cols, row.items = body.name, body.rows, body.cols, items
         await _flush(session, body.name)
         await record(session, actor_of(call), "layout.changed", target_type="layout", target_id=row.id, old=old,
                      new={"name": body.name, "tiles": len(body.items)})
