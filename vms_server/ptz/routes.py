@@ -18,6 +18,7 @@ from vms_server.ptz.imaging import FocusIn, ImagingIn, ImagingState
 from vms_server.ptz.keys import PTZ
 from vms_server.ptz.schemas import PresetIn, PresetList, PresetOut, PtzMove, PtzStatus, TourQuery, TourState
 from vms_server.ptz.service import PtzService
+from vms_server.ptz.topics import EventTopics, read_event_topics
 
 router = ApiRouter()
 _BASE = "/cameras/{camera_id}/ptz"
@@ -131,6 +132,14 @@ async def imaging_change(call: Call[ImagingIn]) -> ImagingState:
 async def imaging_focus(call: Call[FocusIn]) -> None:
     """Turn the focus continuously (-1 near .. 1 far); speed 0 stops it."""
     await (await _ptz(call).imaging(call.path_uuid("camera_id"), call.user)).focus(call.body.speed)
+
+
+@router.route("GET", "/cameras/{camera_id}/event-topics", role=Role.VIEWER, response=EventTopics, tags=["ptz"],
+              errors=_ERRORS)
+async def event_topics(call: Call[NoBody]) -> EventTopics:
+    """The ONVIF event topics the camera says it can raise (GetEventProperties), for the camera's page."""
+    _, url, username, password = await _ptz(call).access(call.path_uuid("camera_id"), call.user, ptz=False)
+    return EventTopics(items=await read_event_topics(url, username, password))
 
 
 def _name(call: Call[Any]) -> str:

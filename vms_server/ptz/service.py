@@ -47,7 +47,7 @@ class PtzService:
         self._tours: dict[uuid.UUID, _Tour] = {}
         self._imaging: dict[uuid.UUID, tuple[str, ImagingDevice]] = {}
 
-    async def _access(self, camera_id: uuid.UUID, who: Principal, ptz: bool) -> tuple[str, str, str | None, str | None]:
+    async def access(self, camera_id: uuid.UUID, who: Principal, ptz: bool) -> tuple[str, str, str | None, str | None]:
         """(fingerprint, ONVIF URL, user, password) of a camera the caller may see. Raises NotFound or Conflict."""
         async with self._sessions() as session:
             camera = await get_camera(session, camera_id, who)
@@ -61,7 +61,7 @@ class PtzService:
 
     async def device(self, camera_id: uuid.UUID, who: Principal) -> PtzDevice:
         """The camera's PTZ head, after checking the caller may see it. Raises NotFound or Conflict."""
-        fingerprint, url, username, password = await self._access(camera_id, who, ptz=True)
+        fingerprint, url, username, password = await self.access(camera_id, who, ptz=True)
         cached = self._devices.get(camera_id)
         if cached is not None and cached[0] == fingerprint:
             return cached[1]
@@ -73,7 +73,7 @@ class PtzService:
 
     async def imaging(self, camera_id: uuid.UUID, who: Principal) -> ImagingDevice:
         """The camera's imaging service (any ONVIF camera), after the same checks. Raises NotFound or Conflict."""
-        fingerprint, url, username, password = await self._access(camera_id, who, ptz=False)
+        fingerprint, url, username, password = await self.access(camera_id, who, ptz=False)
         cached = self._imaging.get(camera_id)
         if cached is not None and cached[0] == fingerprint:
             return cached[1]
