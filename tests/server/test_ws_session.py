@@ -58,3 +58,40 @@ async def test_a_live_login_keeps_its_socket(api: ApiClient) -> None:
     api.client.app[HUB].publish("event.created", {"id": "still"})
     assert (await ws.receive_json(timeout=5))["data"] == {"id": "still"}
     await ws.close()
+
+
+async def test_the_socket_outlives_its_access_token_but_not_its_login(api: ApiClient) -> None:
+    """The access token of the upgrade runs out after minutes while the login goes on: the socket stays (a
+    reconnect every few minutes would lose the pushes of the gap). It closes when the login itself runs out."""
+    import asyncio
+    import datetime as dt
+
+    from vms_server.auth.keys import TOKENS
+
+    app = api.client.app
+    app[HUB].recheck_s = 0.05
+    viewer = await api.login(Role.VIEWER)
+    me = await api.ok("GET", "/api/v1/auth/me", Role.VIEWER)
+    family = await _family_of(api, me["id"])
+    short = app[TOKENS]._encode({"sub": me["id"], "sid": str(family), "role": "viewer", "typ": "access"},
+                                dt.timedelta(seconds=1))
+    assert viewer["access_token"] != short
+    ws = await _open(api, short)
+    await asyncio.sleep(1.5)  # the token has run out; several re-checks have passed meanwhile
+    app[HUB].publish("event.created", {"id": "after-expiry"})
+    assert (await ws.receive_json(timeout=5))["data"] == {"id": "after-expiry"}
+
+    async with app[keys.SESSIONS].begin() as session:
+        await session.execute(update(RefreshToken).where(RefreshToken.family_id == family)
+                              .values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+    await _assert_ended(ws)
+
+
+async def _family_of(api: ApiClient, user_id: str) -> object:
+    import uuid
+
+    from sqlalchemy import select
+
+    async with api.client.app[keys.SESSIONS]() as session:
+        return (await session.scalars(select(RefreshToken.family_id)
+                                      .where(RefreshToken.user_id == uuid.UUID(user_id)))).first()

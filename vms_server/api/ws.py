@@ -20,13 +20,13 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field
 
-from vms_common.api import keys as api_keys
 from vms_common.api import parsing
 from vms_common.api.routing import ApiRouter, Call, NoBody
-from vms_common.auth.principal import PRINCIPAL_KEY, Principal
+from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
 from vms_common.errors import InvalidInput
 from vms_server.api.keys import HUB, STREAMS
+from vms_server.auth.principal import login_principal
 
 logger = logging.getLogger(__name__)
 router = ApiRouter()
@@ -115,19 +115,19 @@ async def _pump(ws: web.WebSocketResponse, sub: Subscriber) -> None:
 
 
 async def _watch(ws: web.WebSocketResponse, sub: Subscriber, hub: Hub, probe: web.Request) -> None:
-    """Re-authenticate the socket's token on a timer and when signalled; close the socket once it fails.
+    """Re-check the socket's login on a timer and when signalled; close the socket once the login has ended.
 
     A socket authenticates once at the upgrade; without this, pushes went on after logout, expiry or disabling.
-    A passing check takes the user's current role and sites, so a narrowed user stops getting other sites' pushes.
+    What is re-checked is the login (revoked, its refresh token run out, the user disabled), not the access
+    token of the upgrade, which runs out after minutes while the login goes on. A passing check takes the user's
+    current role and sites, so a narrowed user stops getting other sites' pushes.
     """
-    authenticator = probe.app[api_keys.AUTHENTICATOR]
     while not ws.closed:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(sub.recheck.wait(), hub.recheck_s)
         sub.recheck.clear()
-        probe.pop(PRINCIPAL_KEY, None)  # the authenticator caches its answer on the request
         try:
-            principal = await authenticator(probe)
+            principal = await login_principal(probe.app, sub.principal.user_id, sub.principal.family_id)
         except Exception:  # a database hiccup must not end every console's session; the next round retries
             logger.warning("websocket login re-check failed", exc_info=True)
             continue
