@@ -51,6 +51,8 @@ def test_users_and_licence_from_the_cli(tmp_path: Path) -> None:
     assert weak.returncode == 1 and "at least 10 characters" in weak.stderr
     assert vms(data, "user", "disable", "op1", env=env).returncode == 0
     assert "disabled" in vms(data, "user", "list", env=env).stdout
+    assert vms(data, "user", "enable", "op1", env=env).returncode == 0
+    assert "disabled" not in vms(data, "user", "list", env=env).stdout
     missing = vms(data, "user", "disable", "ghost", env=env)
     assert missing.returncode == 1 and "no user named ghost" in missing.stderr
     lic = tmp_path / "licence.json"

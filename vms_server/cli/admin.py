@@ -1,4 +1,4 @@
-"""user add/list/disable/reset-password/reset-mfa, licence show/import, audit verify."""
+"""user add/list/disable/enable/reset-password/reset-mfa, licence show/import, audit verify."""
 
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ def register(sub: Any) -> None:
     disable = users.add_parser("disable", help="disable a user (their sessions end at once)")
     disable.add_argument("username")
     disable.set_defaults(handler=user_disable)
+    enable = users.add_parser("enable", help="enable a disabled user again (e.g. the only admin)")
+    enable.add_argument("username")
+    enable.set_defaults(handler=user_enable)
     reset = users.add_parser(
         "reset-password", help="set a new password for a locked-out user (ends their sessions)",
         description="Set a user's password from the server's shell, for an admin who cannot log in. Their "
@@ -123,6 +126,16 @@ async def user_disable(settings: Settings, args: argparse.Namespace) -> int:
         await update_user(session, Passwords(settings.security.argon2), user_id, UserUpdate(disabled=True),
                           CLI_ACTOR)
         print(f"disabled {args.username}")
+    return 0
+
+
+async def user_enable(settings: Settings, args: argparse.Namespace) -> int:
+    """Re-enabling revives no old session: disabling revoked them all."""
+    async with _session(settings) as session:
+        user_id = await _user_id(session, args.username)
+        await update_user(session, Passwords(settings.security.argon2), user_id, UserUpdate(disabled=False),
+                          CLI_ACTOR)
+    print(f"enabled {args.username}")
     return 0
 
 
