@@ -142,3 +142,41 @@ async def test_a_camera_that_fails_is_named_and_the_others_are_saved(make_bar: M
     finally:
         await bar.shutdown()
         await client.close()
+
+
+class CountingExportsApi(ExportsApi):
+    """Also counts the user's exports in progress at once, as the server's per-user limit does."""
+
+    def __init__(self) -> None:
+        super().__init__(set())
+        self.active: set[str] = set()
+        self.most_at_once = 0
+
+    async def create(self, request: web.Request) -> web.Response:
+        response = await super().create(request)
+        self.active.add(f"e{len(self.exports)}")
+        self.most_at_once = max(self.most_at_once, len(self.active))
+        return response
+
+    async def get(self, request: web.Request) -> web.Response:
+        response = await super().get(request)
+        if self.polls[request.match_info["export_id"]] >= 3:
+            self.active.discard(request.match_info["export_id"])
+        return response
+
+
+async def test_a_large_batch_queues_instead_of_exceeding_the_servers_limit(
+        aiohttp_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vms_desktop.playback.models.export import ExportBatch, ExportTarget
+
+    api = CountingExportsApi()
+    client = VmsClient(f"127.0.0.1:{(await aiohttp_server(api.app())).port}")
+    client.tokens = Tokens("access", "refresh")
+    monkeypatch.setattr(ExportBatch, "AT_ONCE", 3)
+    targets = [ExportTarget(f"cam-{i}", f"Camera {i}", tmp_path / f"{i}.mp4") for i in range(10)]
+    try:
+        saved = await ExportBatch(client, targets).run(START_US, START_US + 3_000_000)
+    finally:
+        await client.close()
+    assert len(saved) == 10 and all(t.path.read_bytes() == f"mp4 of {t.camera_id}".encode() for t in targets)
+    assert api.most_at_once == 3

@@ -69,7 +69,11 @@ class ExportTarget:
 
 class ExportBatch(QObject):
     """The same range of several cameras: one server export per camera (`POST /exports` takes one camera),
-    all running side by side. Progress is their mean; the result names what failed and why."""
+    up to `AT_ONCE` running side by side. Progress is their mean; the result names what failed and why."""
+
+    # The server refuses a user's exports beyond `recording.export_max_active_per_user` (16 by default) with 429:
+    # a whole 25-tile wall exported at once must queue here, not fail for nine of its cameras.
+    AT_ONCE = 8
 
     sig_progress = Signal(float)  # 0..1, over every camera
     sig_status = Signal(str)
@@ -102,8 +106,13 @@ class ExportBatch(QObject):
             job.sig_failed.connect(functools.partial(self.failures.__setitem__, target.name))
             job.sig_done.connect(lambda _path: self._job_done())
             job.sig_failed.connect(lambda _message: self._job_done())
-        results = await asyncio.gather(*(job.run(t.camera_id, start_us, end_us, t.path)
-                                         for job, t in zip(self.jobs, self.targets, strict=True)))
+        gate = asyncio.Semaphore(self.AT_ONCE)
+
+        async def one(job: ExportJob, target: ExportTarget) -> bool:
+            async with gate:
+                return await job.run(target.camera_id, start_us, end_us, target.path)
+
+        results = await asyncio.gather(*(one(job, t) for job, t in zip(self.jobs, self.targets, strict=True)))
         saved = [t.path for t, ok in zip(self.targets, results, strict=True) if ok]
         self.sig_status.emit(self._summary(saved))
         return saved
