@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vms_camsim.barcode import Frame
@@ -88,6 +88,10 @@ class CameraRuntime:
     ptz: PtzState | None
     started: float
     onvif_port: int = 0
+    # Device settings an ONVIF client may change at run time (lost on restart, like a factory reset).
+    hostname: str | None = None
+    configurable_scopes: list[str] = field(default_factory=list)
+    discoverable: bool = True
 
     @property
     def name(self) -> str:

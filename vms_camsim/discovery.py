@@ -179,7 +179,7 @@ class DiscoveryResponder:
         if probe is None or local(root.tag) != "Envelope":
             return
         for ctx in self._contexts():
-            if not probe_wants_us(probe, scopes(ctx)):
+            if not ctx.camera.discoverable or not probe_wants_us(probe, scopes(ctx)):
                 continue
             body = f"<d:ProbeMatches>{_match_body('ProbeMatch', ctx)}</d:ProbeMatches>"
             self._send(_envelope("ProbeMatches", message_id, body), addr)

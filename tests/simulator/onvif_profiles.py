@@ -23,6 +23,10 @@ FIXED: list[Call] = [
         ("GetScopes", None), ("GetHostname", None), ("GetNetworkInterfaces", None),
         ("GetNetworkProtocols", None), ("GetDNS", None), ("GetNTP", None), ("GetNetworkDefaultGateway", None),
         ("GetDiscoveryMode", None), ("GetUsers", None), ("GetWsdlUrl", None),
+        ("SetHostname", {"Name": "lobby-cam"}), ("AddScopes", {"ScopeItem": ["onvif://www.onvif.org/location/lab"]}),
+        ("RemoveScopes", {"ScopeItem": ["onvif://www.onvif.org/location/lab"]}),
+        ("SetScopes", {"Scopes": ["onvif://www.onvif.org/location/hall"]}),
+        ("SetDiscoveryMode", {"DiscoveryMode": "Discoverable"}), ("SystemReboot", None),
     ]),
     *(("S", "media", op, params) for op, params in [
         ("GetServiceCapabilities", None), ("GetProfiles", None), ("GetProfile", _PROFILE),

@@ -126,7 +126,12 @@ def get_network_interfaces(ctx: OnvifContext, op: Element) -> str:
 
 
 def scopes(ctx: OnvifContext) -> list[str]:
-    """ONVIF scopes (also announced by WS-Discovery)."""
+    """ONVIF scopes, fixed then configurable (also announced by WS-Discovery)."""
+    return fixed_scopes(ctx) + list(ctx.camera.configurable_scopes)
+
+
+def fixed_scopes(ctx: OnvifContext) -> list[str]:
+    """The scopes that come with the camera and cannot be removed."""
     cam = ctx.camera.config
     kinds = ["video_encoder", "Network_Video_Transmitter"] + (["ptz"] if cam.ptz else [])
     return ([f"onvif://www.onvif.org/type/{k}" for k in kinds] + [
@@ -137,16 +142,18 @@ def scopes(ctx: OnvifContext) -> list[str]:
 
 
 def get_scopes(ctx: OnvifContext, op: Element) -> str:
-    """The scopes as fixed scope items."""
-    items = "".join(f"<tds:Scopes><tt:ScopeDef>Fixed</tt:ScopeDef><tt:ScopeItem>{escape(s)}</tt:ScopeItem>"
-                    "</tds:Scopes>" for s in scopes(ctx))
+    """The built-in scopes (Fixed) and those a client set (Configurable)."""
+    fixed = set(fixed_scopes(ctx))
+    items = "".join(f"<tds:Scopes><tt:ScopeDef>{'Fixed' if s in fixed else 'Configurable'}</tt:ScopeDef>"
+                    f"<tt:ScopeItem>{escape(s)}</tt:ScopeItem></tds:Scopes>" for s in scopes(ctx))
     return f"<tds:GetScopesResponse>{items}</tds:GetScopesResponse>"
 
 
 def get_hostname(ctx: OnvifContext, op: Element) -> str:
-    """The camera name as host name."""
+    """The host name a client set, else the camera name."""
+    name = ctx.camera.hostname or ctx.camera.name
     return (f"<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP>"
-            f"<tt:Name>{escape(ctx.camera.name)}</tt:Name></tds:HostnameInformation></tds:GetHostnameResponse>")
+            f"<tt:Name>{escape(name)}</tt:Name></tds:HostnameInformation></tds:GetHostnameResponse>")
 
 
 _ENCODING = {Codec.H264: "H264", Codec.H265: "H265", Codec.MJPEG: "JPEG"}

@@ -61,9 +61,9 @@ def get_network_default_gateway(ctx: OnvifContext, op: Element) -> str:
 
 
 def get_discovery_mode(ctx: OnvifContext, op: Element) -> str:
-    """Discoverable (whether the responder runs is the simulator's --discovery switch)."""
-    return "<tds:GetDiscoveryModeResponse><tds:DiscoveryMode>Discoverable</tds:DiscoveryMode>" \
-           "</tds:GetDiscoveryModeResponse>"
+    """Discoverable unless a client set NonDiscoverable (the responder itself runs with --discovery)."""
+    mode = "Discoverable" if ctx.camera.discoverable else "NonDiscoverable"
+    return f"<tds:GetDiscoveryModeResponse><tds:DiscoveryMode>{mode}</tds:DiscoveryMode></tds:GetDiscoveryModeResponse>"
 
 
 def get_users(ctx: OnvifContext, op: Element) -> str:

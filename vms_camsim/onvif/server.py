@@ -21,6 +21,7 @@ from vms_camsim.camera import CameraRuntime
 from vms_camsim.encoder import decode_loop_picture_blocking, overlay_blocking
 from vms_camsim.feeds import LoopFeed
 from vms_camsim.onvif.device_media import DEVICE_OPS, MEDIA_OPS, Handler, OnvifContext
+from vms_camsim.onvif.device_setters import DEVICE_SETTER_OPS
 from vms_camsim.onvif.device_settings import DEVICE_SETTINGS_OPS
 from vms_camsim.onvif.events import EventService
 from vms_camsim.onvif.imaging import IMAGING_OPS
@@ -167,7 +168,8 @@ def create_onvif_app(ctx: OnvifContext) -> web.Application:
     app = web.Application(client_max_size=_MAX_BODY)
     app[CONTEXT_KEY] = ctx
     app[EVENTS_KEY] = EventService(ctx.camera)
-    app.router.add_post("/onvif/device_service", _service_handler({**DEVICE_OPS, **DEVICE_SETTINGS_OPS}))
+    device_ops = {**DEVICE_OPS, **DEVICE_SETTINGS_OPS, **DEVICE_SETTER_OPS}
+    app.router.add_post("/onvif/device_service", _service_handler(device_ops))
     app.router.add_post("/onvif/media_service", _service_handler({**MEDIA_OPS, **MEDIA_CONFIG_OPS}))
     app.router.add_post("/onvif/media2_service", _service_handler(MEDIA2_OPS))
     app.router.add_post("/onvif/ptz_service", _service_handler(PTZ_OPS))
