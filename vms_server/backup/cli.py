@@ -35,15 +35,24 @@ def register(sub: Any) -> None:
     restore.set_defaults(handler=restore_command)
 
 
+def _describe(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
 async def backup_command(settings: Settings, args: argparse.Namespace) -> int:
     try:
         result = await create_backup(settings, args.config, args.output, recordings=args.recordings)
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a directory that cannot be written, a full disk: say which file
+        print(f"error: backup failed: {_describe(exc)}", file=sys.stderr)
+        return 2
     parts = ["database", "secret key"] + (["configuration"] if result.manifest.config else [])
     parts += ["recordings"] if result.manifest.volumes else []
-    print(f"backup written: {result.path} ({result.size / 1e6:.1f} MB; {', '.join(parts)})")
+    size = f"{result.size / 1e6:.1f} MB" if result.size >= 1e6 else f"{result.size / 1e3:.0f} kB"
+    print(f"backup written: {result.path} ({size}; {', '.join(parts)})")
     print("it holds the master secret: store it where only administrators can read it")
     return 0
 
@@ -53,6 +62,9 @@ async def restore_command(settings: Settings, args: argparse.Namespace) -> int:
         result = await restore_backup(settings, args.config, args.archive, force=args.force)
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: restore failed: {_describe(exc)}", file=sys.stderr)
         return 2
     manifest = result.manifest
     print(f"restored the backup of {manifest.hostname} taken {manifest.created_at:%Y-%m-%d %H:%M:%S} UTC "

@@ -146,6 +146,11 @@ def test_restore_refuses_bad_input_with_a_message(tmp_path: Path) -> None:
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
     assert not (target / "secret.key").exists()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    unwritable = vms(blocked / "data", "restore", str(tmp_path / "full.tar.gz"))
+    assert unwritable.returncode == 2 and "restore failed" in unwritable.stderr, unwritable.stderr
+    assert "Traceback" not in unwritable.stderr
 
     busy = vms(source, "restore", str(tmp_path / "full.tar.gz"))
     assert busy.returncode == 2 and "not empty" in busy.stderr and "--force" in busy.stderr
