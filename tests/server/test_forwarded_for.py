@@ -58,3 +58,19 @@ async def test_a_caller_that_is_not_a_trusted_proxy_cannot_use_the_header(
     api = await _api(tmp_path, db_url, aiohttp_client, ["10.0.0.0/8"])  # 127.0.0.1 is not a proxy here
     await _fail_login(api, "a", "203.0.113.7")
     assert await _audited_ips(api) == ["127.0.0.1"]
+
+
+async def test_the_ip_allow_list_checks_the_address_the_proxy_saw(
+        tmp_path: Path, db_url: str, aiohttp_client: object) -> None:
+    settings = make_settings(tmp_path / "data", db_url, security={
+        "trust_forwarded_for": True, "trusted_proxies": ["127.0.0.1/32"], "ip_allowlist": ["203.0.113.0/24"]})
+    client = await aiohttp_client(create_app(settings))  # type: ignore[operator]
+    # Behind the proxy (127.0.0.1): an allowed client gets through, anyone else is refused, however the
+    # proxy itself is listed or not; a direct caller's own header is not believed.
+    allowed = await client.get("/api/v1/auth/me", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert allowed.status == 401  # past the allow-list, stopped by authentication
+    refused = await client.get("/api/v1/auth/me", headers={"X-Forwarded-For": "198.51.100.1"})
+    assert refused.status == 403 and (await refused.json())["error"]["code"] == "ip_not_allowed"
+    forged = await client.get("/api/v1/auth/me", headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
+    assert forged.status == 401  # the proxy appended the real 203.0.113.7: the forged left hop is ignored
+    assert (await client.get("/health/ready")).status in (200, 503)  # probes stay outside the list

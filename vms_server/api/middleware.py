@@ -9,6 +9,7 @@ from aiohttp import web
 
 from vms_common.api.middleware import Handler, error_response, errors, request_context, security_headers
 from vms_server import keys
+from vms_server.api.context import client_ip
 from vms_server.metrics.middleware import request_metrics
 
 PROBES = frozenset({"/health", "/health/live", "/health/ready"})
@@ -18,10 +19,12 @@ through `/health/detailed` (Supervisor-only, and it describes the whole system) 
 
 @web.middleware
 async def ip_allowlist(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The caller's address (behind trusted proxies, the one they saw: `client_ip`) must be in the allow-list;
+    checking the directly connected address let everyone in through a reverse proxy the list allows."""
     allowed = request.app[keys.SETTINGS].security.ip_allowlist
     if allowed and request.path not in PROBES:
         try:
-            address = ipaddress.ip_address(request.remote or "")
+            address = ipaddress.ip_address(client_ip(request))
         except ValueError:
             address = None
         if address is None or not any(address in net for net in allowed):
