@@ -78,6 +78,16 @@ def _streams(items: list[StreamIn]) -> tuple[list[CameraStream], tuple[str | Non
     return streams, found
 
 
+def _onvif(url: str | None, from_streams: tuple[str | None, str | None]
+           ) -> tuple[str | None, tuple[str | None, str | None]]:
+    """`onvif_url` without `user:pass@` (stored and returned clean), and the credentials to apply: those of
+    the RTSP URLs when they carry any, else those written into the ONVIF address."""
+    if not url:
+        return url, from_streams
+    clean, user, password = split_url_credentials(url)
+    return clean, from_streams if any(from_streams) else (user, password)
+
+
 def _endpoint(url: str) -> tuple[str, int | None]:
     """(host, port) a URL connects to, the port made explicit where the scheme implies it."""
     parts = urlsplit(url)
@@ -168,8 +178,9 @@ async def create_camera(session: AsyncSession, box: SecretBox, licensing: Licenc
     if not simulated:
         await require_camera_slot(session, licensing)
     streams, from_url = _streams(data.streams)
+    onvif_url, from_url = _onvif(data.onvif_url, from_url)
     camera = Camera(customer_id=who.customer_id, site_id=data.site_id, zone_id=data.zone_id, name=data.name,
-                    manufacturer=data.manufacturer, model=data.model, onvif_url=data.onvif_url, ptz=data.ptz,
+                    manufacturer=data.manufacturer, model=data.model, onvif_url=onvif_url, ptz=data.ptz,
                     enabled=data.enabled, auth_method=AuthMethod.NONE.value, streams=streams, simulated=simulated,
                     tags=await _named(session, Tag, who.customer_id, data.tags),
                     groups=await _named(session, CameraGroup, who.customer_id, data.groups))
@@ -193,20 +204,23 @@ async def update_camera(session: AsyncSession, box: SecretBox, camera_id: uuid.U
     camera = await get_camera(session, camera_id, who)
     before = _audit_view(camera)
     given = data.model_fields_set
-    # Credentials in an RTSP URL replace the stored ones (as on create); in `onvif_url` they are not used.
-    _require_credentials_for_new_host(camera, data, _streams(data.streams)[1] if data.streams else (None, None))
+    # Credentials in an RTSP URL, else in `onvif_url`, replace the stored ones (as on create); neither URL keeps them.
+    onvif_url, given_creds = _onvif(data.onvif_url if "onvif_url" in given else None,
+                                    _streams(data.streams)[1] if data.streams else (None, None))
+    _require_credentials_for_new_host(camera, data, given_creds)
     if "zone_id" in given:
         await _check_place(session, who, camera.site_id, data.zone_id)
         camera.zone_id = data.zone_id
-    for name in ("name", "manufacturer", "model", "onvif_url", "ptz", "enabled"):
+    for name in ("name", "manufacturer", "model", "ptz", "enabled"):
         if name in given and getattr(data, name) is not None:
             setattr(camera, name, getattr(data, name))
-    from_url: tuple[str | None, str | None] = (None, None)
+    if "onvif_url" in given and onvif_url is not None:
+        camera.onvif_url = onvif_url
     if data.streams is not None:
         camera.streams.clear()
         await session.flush()  # the old rows must go before new ones take their (camera, role) slot
-        camera.streams, from_url = _streams(data.streams)
-    _apply_credentials(camera, box, data.credentials, from_url)
+        camera.streams = _streams(data.streams)[0]
+    _apply_credentials(camera, box, data.credentials, given_creds)
     if data.tags is not None:
         camera.tags = await _named(session, Tag, who.customer_id, data.tags)
     if data.groups is not None:
