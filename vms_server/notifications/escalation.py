@@ -26,6 +26,9 @@ async def run_due(sessions: async_sessionmaker[AsyncSession], config: ConfigServ
                   event_url: str, limit: int = 100) -> int:
     """Stop the chains of acknowledged events, then advance every chain that is due; returns how many levels
     were notified."""
+    async with sessions() as session:  # the common case, no chain running, costs one read and no write lock
+        if await session.scalar(select(NotifyEscalation.id).where(NotifyEscalation.state == ACTIVE).limit(1)) is None:
+            return 0
     async with sessions.begin() as session:
         acknowledged = exists().where(Event.id == NotifyEscalation.event_id, Event.status != "NEW")
         await session.execute(update(NotifyEscalation).where(NotifyEscalation.state == ACTIVE, acknowledged)
@@ -56,21 +59,26 @@ async def _advance(session: AsyncSession, config: ConfigService, esc_id: object,
         esc.state = STOPPED
         logger.info("escalation of event %s stopped: acknowledged", esc.event_id)
         return 0
-    if rule is None or esc.level >= len(rule.escalation):
+    # Past the last level the chain repeats it `notifications.escalation.repeat` times (on-call paged again).
+    steps = len(rule.escalation) + ctx.escalation_repeat if rule is not None and rule.escalation else 0
+    if rule is None or esc.level >= steps:
         esc.state = DONE
         return 0
-    level = rule.escalation[esc.level]
-    number = esc.level + 1
+    index = min(esc.level, len(rule.escalation) - 1)
+    level = rule.escalation[index]
+    number = index + 1
+    again = f", repeat {esc.level - index}" if esc.level > index else ""
     queued = await queue_for_channels(
         session, ctx, rule=rule, channel_ids=list(level.get("channel_ids", [])),
         recipients=list(level.get("recipients", [])), dedup_prefix=f"esc:{esc.id}:{esc.level}", kind="escalation",
-        extra={"escalation_level": number})
+        extra={"escalation_level": number, "escalation_step": esc.level + 1})
     session.add(EventNote(event_id=esc.event_id, author="notifications",
-                          text=f"Escalated to level {number} ({level.get('name') or 'unnamed'}): "
+                          text=f"Escalated to level {number} ({level.get('name') or 'unnamed'}{again}): "
                                f"{queued} message(s) queued"))
     esc.level += 1
-    if esc.level < len(rule.escalation):
-        after = rule.escalation[esc.level].get("after_minutes") or ctx.escalation_after_min
+    if esc.level < steps:
+        after = rule.escalation[min(esc.level, len(rule.escalation) - 1)].get("after_minutes") \
+            or ctx.escalation_after_min
         esc.next_at = utcnow() + dt.timedelta(seconds=float(after) * minute_s)
     else:
         esc.state = DONE

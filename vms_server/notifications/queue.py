@@ -7,6 +7,7 @@ send and the SENT update is the only way a message goes out twice, and every cha
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -44,25 +45,36 @@ async def enqueue(session: AsyncSession, message: NotifyMessage) -> bool:
 
 
 async def claim(sessions: async_sessionmaker[AsyncSession], batch: int, lease_s: float) -> list[Claimed]:
-    """Up to `batch` due messages, each now SENDING under a lease of `lease_s`."""
+    """Up to `batch` due messages, each now SENDING under a lease of `lease_s`.
+
+    One conditional UPDATE takes the batch; the lease's end (to the microsecond) is the claim's token, so only
+    the rows this call took are returned even when another worker raced it for some of them."""
     now = utcnow()
     due = or_(NotifyMessage.status == PENDING,
               (NotifyMessage.status == SENDING) & (NotifyMessage.claimed_until < now))
-    claimed: list[Claimed] = []
     async with sessions.begin() as session:
         ids = (await session.scalars(select(NotifyMessage.id).where(due, NotifyMessage.next_attempt_at <= now)
                                      .order_by(NotifyMessage.next_attempt_at).limit(batch))).all()
-        until = now + dt.timedelta(seconds=lease_s)
-        for mid in ids:
-            result = await session.execute(update(NotifyMessage).where(NotifyMessage.id == mid, due)
-                                           .values(status=SENDING, claimed_until=until)
-                                           .execution_options(synchronize_session=False))
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                row = await session.get(NotifyMessage, mid)
-                assert row is not None
-                claimed.append(Claimed(row.id, row.channel_id, row.recipient, dict(row.payload), row.count,
-                                       row.attempts))
-    return claimed
+        if not ids:
+            return []
+        until = now + dt.timedelta(seconds=lease_s, microseconds=random.randrange(1000))
+        await session.execute(update(NotifyMessage).where(NotifyMessage.id.in_(ids), due)
+                              .values(status=SENDING, claimed_until=until)
+                              .execution_options(synchronize_session=False))
+        rows = (await session.execute(select(
+            NotifyMessage.id, NotifyMessage.channel_id, NotifyMessage.recipient, NotifyMessage.payload,
+            NotifyMessage.count, NotifyMessage.attempts).where(
+            NotifyMessage.id.in_(ids), NotifyMessage.status == SENDING, NotifyMessage.claimed_until == until)
+            .order_by(NotifyMessage.next_attempt_at))).all()
+    return [Claimed(mid, channel, recipient, dict(payload), count, attempts)
+            for mid, channel, recipient, payload, count, attempts in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    message_id: uuid.UUID
+    error: str | None = None  # None: delivered
+    permanent: bool = False
 
 
 def backoff_s(attempts: int, base_s: float, max_s: float) -> float:
@@ -70,23 +82,30 @@ def backoff_s(attempts: int, base_s: float, max_s: float) -> float:
     return float(min(max_s, base_s * 2 ** max(0, attempts - 1)))
 
 
-async def finish(sessions: async_sessionmaker[AsyncSession], message_id: uuid.UUID, *, error: str | None,
-                 permanent: bool, max_attempts: int, base_s: float, max_s: float) -> str:
-    """Record one attempt's outcome; returns the new status (SENT, PENDING for a retry, or DEAD)."""
+async def finish(sessions: async_sessionmaker[AsyncSession], outcomes: list[Outcome], *, max_attempts: int,
+                 base_s: float, max_s: float) -> dict[uuid.UUID, str]:
+    """Record a batch of attempts in one transaction; returns each message's new status (SENT, PENDING for a
+    retry, or DEAD)."""
+    statuses: dict[uuid.UUID, str] = {}
     async with sessions.begin() as session:
-        row = await session.get(NotifyMessage, message_id)
-        if row is None:
-            return DEAD
-        row.attempts += 1
-        row.claimed_until = None
-        if error is None:
-            row.status, row.sent_at, row.last_error = SENT, utcnow(), None
-        elif permanent or row.attempts >= max_attempts:
-            row.status, row.last_error = DEAD, error[:2000]
-        else:
-            row.status, row.last_error = PENDING, error[:2000]
-            row.next_attempt_at = utcnow() + dt.timedelta(seconds=backoff_s(row.attempts, base_s, max_s))
-        return row.status
+        rows = {r.id: r for r in (await session.scalars(select(NotifyMessage).where(
+            NotifyMessage.id.in_([o.message_id for o in outcomes])))).all()}
+        for outcome in outcomes:
+            row = rows.get(outcome.message_id)
+            if row is None:  # its channel was deleted meanwhile
+                continue
+            row.attempts += 1
+            row.claimed_until = None
+            error = outcome.error
+            if error is None:
+                row.status, row.sent_at, row.last_error = SENT, utcnow(), None
+            elif outcome.permanent or row.attempts >= max_attempts:
+                row.status, row.last_error = DEAD, error[:2000]
+            else:
+                row.status, row.last_error = PENDING, error[:2000]
+                row.next_attempt_at = utcnow() + dt.timedelta(seconds=backoff_s(row.attempts, base_s, max_s))
+            statuses[row.id] = row.status
+    return statuses
 
 
 async def requeue(session: AsyncSession, row: NotifyMessage) -> None:

@@ -35,6 +35,7 @@ class EventContext:
     quiet: QuietHours
     escalation_enabled: bool
     escalation_after_min: int
+    escalation_repeat: int  # times the last level is notified again before the chain ends
 
 
 def matches(rule: NotifyRule, ev: Event) -> bool:
@@ -67,7 +68,8 @@ async def load_context(session: AsyncSession, config: ConfigService, event_id: u
         "url": event_url.replace("{event_id}", str(ev.id)), "_snapshot": ev.snapshot_path,
     }
     return EventContext(ev, payload, tz, quiet, bool(values["notifications.escalation.enabled"]),
-                        int(values["notifications.escalation.after_minutes"]))
+                        int(values["notifications.escalation.after_minutes"]),
+                        int(values["notifications.escalation.repeat"]))
 
 
 async def queue_for_channels(session: AsyncSession, ctx: EventContext, *, rule: NotifyRule,

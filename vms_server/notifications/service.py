@@ -57,20 +57,18 @@ class NotificationService:
         """EventSink subscriber: never blocks, the routing happens on the service's own task."""
         self._events.put_nowait(created.event_id)
 
-    def route_later(self, event_id: uuid.UUID) -> None:
-        self._events.put_nowait(event_id)
-
     def wake(self) -> None:
         self._wake.set()
 
-    async def route(self, event_id: uuid.UUID) -> int:
-        """Queue the messages for one stored event (idempotent: dedup keys)."""
+    async def route(self, event_ids: list[uuid.UUID]) -> int:
+        """Queue the messages for stored events, in one transaction (idempotent: dedup keys)."""
+        queued = 0
         async with self._sessions.begin() as session:
-            ctx = await load_context(session, self._config, event_id, self.settings.event_url)
-            if ctx is None:
-                return 0
-            queued = await route_event(session, ctx, self.settings.minute_s)
-        self.routed += 1
+            for event_id in event_ids:
+                ctx = await load_context(session, self._config, event_id, self.settings.event_url)
+                if ctx is not None:
+                    queued += await route_event(session, ctx, self.settings.minute_s)
+        self.routed += len(event_ids)
         if queued:
             self.wake()
         return queued
@@ -90,22 +88,39 @@ class NotificationService:
         self._channels.clear()
 
     async def _route_loop(self) -> None:
+        """Routes what has arrived in batches (one transaction each): a burst costs one commit, not hundreds."""
         while True:
-            event_id = await self._events.get()
-            if event_id is None:
+            batch = [await self._events.get()]
+            while not self._events.empty() and len(batch) < 200:
+                batch.append(self._events.get_nowait())
+            ids = [event_id for event_id in batch if event_id is not None]
+            if ids:
+                try:
+                    await self.route(ids)
+                except Exception:
+                    await self._route_one_by_one(ids)
+            if None in batch:
                 return
+
+    async def _route_one_by_one(self, ids: list[uuid.UUID]) -> None:
+        """A batch failed: route each event alone so that one bad event does not cost the others."""
+        for event_id in ids:
             try:
-                await self.route(event_id)
+                await self.route([event_id])
             except Exception:
                 logger.exception("routing event %s failed", event_id)
 
     async def _work_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_escalation = 0.0
         while not self._stopping:
             self._wake.clear()
             busy = False
             try:
-                await escalation.run_due(self._sessions, self._config, minute_s=self.settings.minute_s,
-                                         event_url=self.settings.event_url)
+                if loop.time() >= next_escalation:  # once per poll interval, however busy delivery is
+                    next_escalation = loop.time() + self.settings.poll_interval_s
+                    await escalation.run_due(self._sessions, self._config, minute_s=self.settings.minute_s,
+                                             event_url=self.settings.event_url)
                 busy = await self.deliver_due() > 0
             except Exception:
                 logger.exception("notification worker round failed")
@@ -114,60 +129,82 @@ class NotificationService:
                     await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
 
     async def deliver_due(self) -> int:
-        """Claim and send one batch; returns how many were claimed."""
+        """Claim and send one batch, then record every outcome in one transaction; returns how many were claimed.
+
+        A stop waits for this to finish, so after a normal shutdown nothing that went out is still SENDING."""
         s = self.settings
         claimed = await queue.claim(self._sessions, s.batch, s.lease_s)
+        if not claimed:
+            return 0
         gate = asyncio.Semaphore(s.concurrency)
+        channels = await self._channels_for({item.channel_id for item in claimed})
 
-        async def one(item: queue.Claimed) -> None:
+        async def one(item: queue.Claimed) -> queue.Outcome:
             async with gate:
-                await self._deliver(item)
+                return await self._attempt(item, channels.get(item.channel_id))
 
-        await asyncio.gather(*(one(item) for item in claimed))
+        outcomes = list(await asyncio.gather(*(one(item) for item in claimed)))
+        await self._record(outcomes)
         return len(claimed)
 
-    async def _deliver(self, item: queue.Claimed, *, once: bool = False) -> str:
-        """Send one claimed message and record the outcome; `once` (test sends) never schedules a retry."""
+    async def _record(self, outcomes: list[queue.Outcome], *, once: bool = False) -> dict[uuid.UUID, str]:
         s = self.settings
-        error: str | None = None
-        permanent = False
+        if once:  # a test send reports its outcome and is never retried
+            outcomes = [queue.Outcome(o.message_id, o.error, o.error is not None) for o in outcomes]
+        statuses = await queue.finish(self._sessions, outcomes, max_attempts=s.max_attempts,
+                                      base_s=s.backoff_base_s, max_s=s.backoff_max_s)
+        errors = {o.message_id: o.error for o in outcomes}
+        for message_id, status in statuses.items():
+            if status == queue.SENT:
+                self.sent += 1
+            elif status == queue.DEAD:
+                logger.warning("message %s moved to the dead-letter list: %s", message_id, errors[message_id])
+        return statuses
+
+    async def _attempt(self, item: queue.Claimed, channel: Channel | None) -> queue.Outcome:
+        """Send one claimed message; never raises (the outcome says what happened)."""
+        s = self.settings
         try:
-            channel = await self._channel(item.channel_id)
+            if channel is None:
+                raise ChannelError("channel deleted or disabled", permanent=True)
             snapshot = None
             if channel.kind == "email":
                 snapshot = await asyncio.to_thread(read_snapshot_blocking, item.payload)
             outgoing = render(str(item.id), item.recipient, item.payload, item.count, snapshot)
             receipt = await asyncio.wait_for(channel.send(outgoing, s.send_timeout_s), s.send_timeout_s + 5)
             logger.debug("message %s delivered: %s", item.id, receipt)
+            return queue.Outcome(item.id)
         except ChannelError as exc:
-            error, permanent = str(exc), exc.permanent
+            return queue.Outcome(item.id, str(exc), exc.permanent)
         except registry.ChannelConfigError as exc:
-            error, permanent = str(exc), True
+            return queue.Outcome(item.id, str(exc), True)
         except Exception as exc:  # a bug in a channel must not stop the worker; the message is retried
             logger.exception("channel crashed delivering message %s", item.id)
-            error = f"{type(exc).__name__}: {exc}"
-        status = await queue.finish(self._sessions, item.id, error=error, permanent=permanent or once,
-                                    max_attempts=s.max_attempts, base_s=s.backoff_base_s, max_s=s.backoff_max_s)
-        if status == queue.SENT:
-            self.sent += 1
-        elif status == queue.DEAD:
-            logger.warning("message %s moved to the dead-letter list: %s", item.id, error)
-        return status
+            return queue.Outcome(item.id, f"{type(exc).__name__}: {exc}")
 
-    async def _channel(self, channel_id: uuid.UUID) -> Channel:
+    async def _channels_for(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, Channel]:
+        """The enabled channels among `ids`, built once and reused until their row changes (kept connections)."""
         async with self._sessions() as session:
-            row = await session.get(NotifyChannel, channel_id)
-        if row is None or not row.enabled:
-            raise ChannelError("channel deleted or disabled", permanent=True)
-        cached = self._channels.get(channel_id)
-        if cached is not None and cached[0] == row.updated_at:
-            return cached[1]
-        if cached is not None:
-            await cached[1].close()
-        secret = self._box.open(row.secret_sealed) if row.secret_sealed else None
-        channel = registry.build(row.kind, row.config, secret)
-        self._channels[channel_id] = (row.updated_at, channel)
-        return channel
+            rows = (await session.scalars(select(NotifyChannel).where(NotifyChannel.id.in_(ids)))).all()
+        found: dict[uuid.UUID, Channel] = {}
+        for row in rows:
+            if not row.enabled:
+                continue
+            cached = self._channels.get(row.id)
+            if cached is not None and cached[0] == row.updated_at:
+                found[row.id] = cached[1]
+                continue
+            if cached is not None:
+                await cached[1].close()
+            try:
+                secret = self._box.open(row.secret_sealed) if row.secret_sealed else None
+                channel = registry.build(row.kind, row.config, secret)
+            except Exception:
+                logger.exception("channel %s cannot be built; its messages wait for a fix", row.id)
+                continue
+            self._channels[row.id] = (row.updated_at, channel)
+            found[row.id] = channel
+        return found
 
     async def camera_availability(self, customer_id: uuid.UUID, camera_id: uuid.UUID, *, online: bool) -> int:
         """Queue a camera's state for every enabled MQTT channel of its organisation (retained there)."""
@@ -198,7 +235,9 @@ class NotificationService:
                                       recipient=recipient, kind="test", payload=payload,
                                       dedup_key=f"test:{message_id}", status=queue.SENDING,
                                       claimed_until=utcnow() + lease))
-        await self._deliver(queue.Claimed(message_id, channel_id, recipient, payload, 1, 0), once=True)
+        channel = (await self._channels_for({channel_id})).get(channel_id)
+        item = queue.Claimed(message_id, channel_id, recipient, payload, 1, 0)
+        await self._record([await self._attempt(item, channel)], once=True)
         return message_id
 
 

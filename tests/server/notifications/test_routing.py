@@ -120,6 +120,22 @@ async def test_escalation_moves_up_and_stops_on_acknowledge(api: ApiClient, rece
     assert levels == [0, 1]
 
 
+async def test_the_last_level_repeats_then_the_chain_ends(api: ApiClient, receiver: Receiver) -> None:
+    channel = await webhook_channel(api, receiver)
+    await api.client.app[CONFIG].set_values("customer", api.seeded.customer_id, None,
+                                            {"notifications.escalation.repeat": 1}, SYSTEM)
+    await rule(api, [channel], escalation=[{"name": "on-call", "after_minutes": 1, "channel_ids": [channel]}])
+    event_id = await raise_event(api, await add_camera(api))
+    await wait_for(lambda: _state(api, event_id, "DONE"))
+    await wait_for(lambda: len(receiver.received) == 3)  # queued before DONE, delivered just after
+    steps = sorted((r["body"].get("escalation_level", 0), r["body"].get("escalation_step", 0))
+                   for r in receiver.received)
+    assert steps == [(0, 0), (1, 1), (1, 2)]
+    event = await api.ok("GET", f"/api/v1/events/{event_id}")
+    assert [n["text"].split(":")[0] for n in event["notes"]] == [
+        "Escalated to level 1 (on-call)", "Escalated to level 1 (on-call, repeat 1)"]
+
+
 async def _state(api: ApiClient, event_id: uuid.UUID, state: str) -> bool:
     return [c["state"] for c in await _escalations(api, event_id)] == [state]
 
@@ -127,10 +143,12 @@ async def _state(api: ApiClient, event_id: uuid.UUID, state: str) -> bool:
 async def test_restart_neither_loses_nor_repeats(api: ApiClient, receiver: Receiver, aiohttp_client: Any) -> None:
     channel = await webhook_channel(api, receiver)
     await rule(api, [channel], escalation=[{"name": "supervisor", "after_minutes": 2, "channel_ids": [channel]}])
+    app = api.client.app
+    await app[CONFIG].set_values("customer", api.seeded.customer_id, None,
+                                 {"notifications.escalation.repeat": 0}, SYSTEM)
     camera = await add_camera(api)
     event_id = await raise_event(api, camera)
     await wait_for(lambda: len(receiver.received) >= 1)
-    app = api.client.app
     sessions = app[keys.SESSIONS]
     settings = app[keys.SETTINGS]
     # A message a crashed worker had claimed (SENDING, lease run out) and one due later.
@@ -151,9 +169,15 @@ async def test_restart_neither_loses_nor_repeats(api: ApiClient, receiver: Recei
 
     await wait_for(chain_done)
     await wait_for(lambda: len(receiver.received) >= 4)
-    async with sessions() as session:
-        rows = (await session.scalars(select(NotifyMessage))).all()
-    assert sorted(r.status for r in rows) == ["SENT"] * 4
+
+    async def statuses() -> list[str]:
+        async with sessions() as session:
+            return sorted((await session.scalars(select(NotifyMessage.status))).all())
+
+    async def all_sent() -> bool:  # the receiver answers just before the worker records SENT
+        return await statuses() == ["SENT"] * 4
+
+    await wait_for(all_sent)
     deliveries = [r["delivery"] for r in receiver.received]
     assert len(deliveries) == len(set(deliveries)) == 4  # each message exactly once
     kinds = sorted(r["body"].get("note") or f"level{r['body'].get('escalation_level', 0)}"

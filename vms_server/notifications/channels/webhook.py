@@ -48,6 +48,11 @@ class WebhookChannel(Channel):
     def __init__(self, config: dict[str, Any], secret: str | None) -> None:
         self.config = WebhookConfig.model_validate(config)
         self._secret = secret or ""
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     async def send(self, message: Outgoing, timeout_s: float) -> str:
         body = json.dumps(message.payload, separators=(",", ":"), default=str).encode()
@@ -56,10 +61,13 @@ class WebhookChannel(Channel):
                    "User-Agent": "vms-server-notifications"}
         if self._secret:
             headers["X-VMS-Signature"] = sign(self._secret, ts, body)
+        if self._session is None or self._session.closed:
+            # Kept between messages: a connection per event would cap a burst at the TCP/TLS handshake rate.
+            self._session = aiohttp.ClientSession()
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session, \
-                    session.post(str(self.config.url), data=body, headers=headers,
-                                 ssl=self.config.verify_tls) as resp:
+            async with self._session.post(str(self.config.url), data=body, headers=headers,
+                                          ssl=self.config.verify_tls,
+                                          timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
                 text = (await resp.text())[:200]
                 if resp.status < 300:
                     return f"HTTP {resp.status}"
