@@ -174,6 +174,7 @@ class Scene:
                                    mover.object_id, "zone": "A"})
                 inside = now_inside
             objects.append({"id": mover.object_id, "class": mover.kind, "boxes": boxes})
+        events += self._door_events(loop_seconds, fps)
         intervals = [*([self.fire] if self.fire else []), *self.tamper]
         for iv in intervals:
             start, end = iv.start * loop_seconds, iv.end * loop_seconds
@@ -187,6 +188,25 @@ class Scene:
         return {"scene": self.kind.value, "loop_seconds": loop_seconds, "fps": fps,
                 "coordinates": "normalised x, y, w, h of the full (un-zoomed) view",
                 "zones": {k: list(v) for k, v in ZONES.items()}, "objects": objects, "events": events}
+
+    def _door_events(self, loop_seconds: float, fps: int) -> list[dict[str, Any]]:
+        """Zone A as a door, by the rule the ONVIF events follow: it opens when a person steps in (access
+        granted to that person), closes when the last one leaves; whoever enters while it is open, or with
+        the first, tailgates."""
+        events: list[dict[str, Any]] = []
+        inside: tuple[str, ...] = ()
+        for i in range(round(loop_seconds * fps)):
+            t = round(i / fps, 3)
+            now = self.people_in_zone(i / fps / loop_seconds)
+            if now and not inside:
+                events.append({"t": t, "label": "door opens", "kind": "door"})
+                events.append({"t": t, "label": f"access granted to {now[0]}", "kind": "access", "object_id": now[0]})
+            followers = now[1:] if not inside else tuple(p for p in now if p not in inside)
+            events += [{"t": t, "label": f"{p} tailgates", "kind": "tailgating", "object_id": p} for p in followers]
+            if inside and not now:
+                events.append({"t": t, "label": "door closes", "kind": "door"})
+            inside = now
+        return events
 
     def write_timeline(self, path: Path, loop_seconds: float, fps: int) -> None:
         """Write :meth:`timeline` as JSON (blocking file I/O; call from a thread in async code)."""

@@ -52,6 +52,9 @@ def test_scene_ground_truth() -> None:
     people = make_scene(SceneKind.PEOPLE).timeline(10, 5)
     labels = [e["label"] for e in people["events"]]
     assert "person enters zone A" in labels
+    door = [e["label"] for e in people["events"] if e.get("kind") in ("door", "access", "tailgating")]
+    assert door == ["door opens", "access granted to person-1", "person-2 tailgates", "door closes",
+                    "door opens", "access granted to person-3", "door closes"]
     person = next(o for o in people["objects"] if o["id"] == "person-1")
     assert person["class"] == "person" and len(person["boxes"]) > 10
     t, x, _y, w, h = person["boxes"][0]
