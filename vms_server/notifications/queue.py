@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_common.db.base import utcnow
@@ -33,14 +32,13 @@ class Claimed:
 
 
 async def enqueue(session: AsyncSession, message: NotifyMessage) -> bool:
-    """Add `message` unless one with its dedup_key exists; True when added."""
+    """Add `message` unless one with its dedup_key exists; True when added.
+
+    One router writes per process, so the check is enough there; should another writer race it, the unique
+    key fails the transaction and the router routes that batch again event by event (nothing is lost)."""
     if await session.scalar(select(NotifyMessage.id).where(NotifyMessage.dedup_key == message.dedup_key)):
         return False
-    try:
-        async with session.begin_nested():
-            session.add(message)
-    except IntegrityError:  # another writer queued the same delivery first
-        return False
+    session.add(message)
     return True
 
 
