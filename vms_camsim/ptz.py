@@ -32,6 +32,7 @@ class PtzState:
     """The moving head of one PTZ camera."""
 
     limits: PtzLimits
+    default_timeout_s: float = 5.0  # the PTZ configuration's DefaultPTZTimeout (reported; SetConfiguration)
     _origin: Vector = (0.0, 0.0, 0.0)
     _t0: float = field(default_factory=time.time)
     _velocity: Vector = (0.0, 0.0, 0.0)

@@ -3,6 +3,7 @@ limits the head enforces."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -66,6 +67,13 @@ async def test_node_and_configuration_carry_the_configured_limits(
     media = await cam.create_media_service()
     profile = (await media.GetProfiles())[0]
     assert profile.PTZConfiguration.token == "ptz0"
+    single.DefaultPTZTimeout = dt.timedelta(seconds=12)
+    await ptz.SetConfiguration({"PTZConfiguration": single, "ForcePersistence": True})
+    assert (await ptz.GetConfigurations())[0].DefaultPTZTimeout == dt.timedelta(seconds=12)
+    single.DefaultPTZTimeout = dt.timedelta(seconds=600)
+    with pytest.raises(Fault) as too_long:
+        await ptz.SetConfiguration({"PTZConfiguration": single, "ForcePersistence": True})
+    assert _subcodes(too_long.value) == ["InvalidArgVal", "ConfigModify"]
     # What the camera advertises is what it does: the edge of the range is accepted, past it is not.
     await ptz.AbsoluteMove({"ProfileToken": "main", "Position": {"PanTilt": {"x": 0.75, "y": 0.0}}})
     with pytest.raises(Fault, match="outside the limits"):

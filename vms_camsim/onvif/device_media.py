@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 from vms_camsim.camera import CameraRuntime
 from vms_camsim.config import AuthMode, Codec, StreamConfig
 from vms_camsim.onvif.imaging import ImagingState
-from vms_camsim.onvif.ptz_nodes import configuration_xml
+from vms_camsim.onvif.ptz_nodes import camera_configuration_xml
 from vms_camsim.onvif.soap import NS, SeenNonces, SoapFault, invalid_arg, text
 from vms_camsim.rtsp_proto import Authenticator
 
@@ -182,7 +182,7 @@ def video_encoder_config_xml(token: str, stream: StreamConfig, tag: str) -> str:
 
 
 def _profile(ctx: OnvifContext, token: str, stream: StreamConfig) -> str:
-    ptz = configuration_xml("tt:PTZConfiguration", ctx.camera.config.ptz_limits) if ctx.camera.ptz else ""
+    ptz = camera_configuration_xml(ctx, "tt:PTZConfiguration") if ctx.camera.ptz else ""
     return (f'<trt:Profiles token="{token}" fixed="true"><tt:Name>{token}</tt:Name>'
             f'{video_source_config_xml(ctx, "tt:VideoSourceConfiguration")}'
             f'{video_encoder_config_xml(token, stream, "tt:VideoEncoderConfiguration")}'

@@ -13,7 +13,7 @@ from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 from vms_camsim.config import Codec, StreamConfig
-from vms_camsim.onvif.ptz_nodes import configuration_xml
+from vms_camsim.onvif.ptz_nodes import camera_configuration_xml
 from vms_camsim.onvif.soap import SoapFault, invalid_arg, text
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def _profile(ctx: OnvifContext, token: str, stream: StreamConfig, types: set[str
     if "VideoEncoder" in types:
         parts += _video_encoder("tr2:VideoEncoder", token, stream)
     if "PTZ" in types and ctx.camera.ptz:
-        parts += configuration_xml("tr2:PTZ", ctx.camera.config.ptz_limits)
+        parts += camera_configuration_xml(ctx, "tr2:PTZ")
     return (f'<tr2:Profiles token="{token}" fixed="true"><tr2:Name>{token}</tr2:Name>'
             f"<tr2:Configurations>{parts}</tr2:Configurations></tr2:Profiles>")
 

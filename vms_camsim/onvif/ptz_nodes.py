@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 
 from vms_camsim.config import PtzLimits
-from vms_camsim.onvif.soap import SoapFault, invalid_arg, text
+from vms_camsim.onvif.soap import SoapFault, child, invalid_arg, parse_duration, text
 
 if TYPE_CHECKING:
     from vms_camsim.onvif.device_media import OnvifContext
@@ -30,7 +30,7 @@ ZOOM_SPEED = f"{SPACE}/ZoomSpaces/ZoomGenericSpeedSpace"
 NODE_TOKEN = "node0"
 CONFIG_TOKEN = "ptz0"
 MAX_PRESETS = 100
-DEFAULT_TIMEOUT = "PT5S"
+TIMEOUT_RANGE_S = (1.0, 60.0)
 
 
 def _range(tag: str, low: float, high: float) -> str:
@@ -69,7 +69,13 @@ def node_xml(tag: str, lim: PtzLimits) -> str:
             f"<tt:HomeSupported>false</tt:HomeSupported></{tag}>")
 
 
-def configuration_xml(tag: str, lim: PtzLimits) -> str:
+def camera_configuration_xml(ctx: OnvifContext, tag: str) -> str:
+    """The PTZ configuration of a PTZ camera, with its current default timeout."""
+    ptz = ctx.camera.ptz
+    return configuration_xml(tag, ctx.camera.config.ptz_limits, ptz.default_timeout_s if ptz else 5.0)
+
+
+def configuration_xml(tag: str, lim: PtzLimits, timeout_s: float = 5.0) -> str:
     """The PTZ configuration (tt:PTZConfiguration) under the element name ``tag``."""
     pan_tilt = _space_2d("Range", PT_POSITION, (lim.pan_min, lim.pan_max), (lim.tilt_min, lim.tilt_max))
     zoom = _space_1d("Range", ZOOM_POSITION, (lim.zoom_min, lim.zoom_max))
@@ -84,7 +90,7 @@ def configuration_xml(tag: str, lim: PtzLimits) -> str:
             f"<tt:DefaultContinuousZoomVelocitySpace>{ZOOM_VELOCITY}</tt:DefaultContinuousZoomVelocitySpace>"
             f'<tt:DefaultPTZSpeed><tt:PanTilt x="1" y="1" space="{PT_SPEED}"/>'
             f'<tt:Zoom x="1" space="{ZOOM_SPEED}"/></tt:DefaultPTZSpeed>'
-            f"<tt:DefaultPTZTimeout>{DEFAULT_TIMEOUT}</tt:DefaultPTZTimeout>"
+            f"<tt:DefaultPTZTimeout>PT{timeout_s:g}S</tt:DefaultPTZTimeout>"
             f"<tt:PanTiltLimits>{pan_tilt}</tt:PanTiltLimits><tt:ZoomLimits>{zoom}</tt:ZoomLimits>"
             f"</{tag}>")
 
@@ -122,26 +128,26 @@ def get_node(ctx: OnvifContext, op: Element) -> str:
 
 def get_configurations(ctx: OnvifContext, op: Element) -> str:
     """The one PTZ configuration (used by every media profile)."""
-    lim = _limits(ctx)
-    return (f"<tptz:GetConfigurationsResponse>{configuration_xml('tptz:PTZConfiguration', lim)}"
+    _limits(ctx)
+    return (f"<tptz:GetConfigurationsResponse>{camera_configuration_xml(ctx, 'tptz:PTZConfiguration')}"
             "</tptz:GetConfigurationsResponse>")
 
 
 def get_configuration(ctx: OnvifContext, op: Element) -> str:
     """A configuration by token. Raises ter:NoConfig for an unknown token."""
-    lim = _limits(ctx)
+    _limits(ctx)
     token = text(op, "PTZConfigurationToken")
     if token != CONFIG_TOKEN:
         raise invalid_arg("NoConfig", f"no PTZ configuration {token!r}")
-    return (f"<tptz:GetConfigurationResponse>{configuration_xml('tptz:PTZConfiguration', lim)}"
+    return (f"<tptz:GetConfigurationResponse>{camera_configuration_xml(ctx, 'tptz:PTZConfiguration')}"
             "</tptz:GetConfigurationResponse>")
 
 
 def get_compatible_configurations(ctx: OnvifContext, op: Element) -> str:
     """Configurations a profile may use: the one there is."""
-    lim = _limits(ctx)
+    _limits(ctx)
     ctx.stream(text(op, "ProfileToken"))
-    return (f"<tptz:GetCompatibleConfigurationsResponse>{configuration_xml('tptz:PTZConfiguration', lim)}"
+    return (f"<tptz:GetCompatibleConfigurationsResponse>{camera_configuration_xml(ctx, 'tptz:PTZConfiguration')}"
             "</tptz:GetCompatibleConfigurationsResponse>")
 
 
@@ -153,5 +159,37 @@ def get_configuration_options(ctx: OnvifContext, op: Element) -> str:
         raise invalid_arg("NoConfig", f"no PTZ configuration {token!r}")
     return ("<tptz:GetConfigurationOptionsResponse><tptz:PTZConfigurationOptions>"
             f"{spaces_xml('tt:Spaces', lim)}"
-            "<tt:PTZTimeout><tt:Min>PT1S</tt:Min><tt:Max>PT60S</tt:Max></tt:PTZTimeout>"
+            f"<tt:PTZTimeout><tt:Min>PT{TIMEOUT_RANGE_S[0]:g}S</tt:Min><tt:Max>PT{TIMEOUT_RANGE_S[1]:g}S</tt:Max>"
+            "</tt:PTZTimeout>"
             "</tptz:PTZConfigurationOptions></tptz:GetConfigurationOptionsResponse>")
+
+
+def set_configuration(ctx: OnvifContext, op: Element) -> str:
+    """Accept the configuration back with a new DefaultPTZTimeout (within GetConfigurationOptions' range).
+    Node, spaces and limits are the camera's own: a change to them is ter:ConfigModify."""
+    lim = _limits(ctx)
+    config = child(op, "PTZConfiguration")
+    token = config.get("token") if config is not None else None
+    if token != CONFIG_TOKEN:
+        raise invalid_arg("NoConfig", f"no PTZ configuration {token!r}")
+    node = text(config, "NodeToken")
+    if node not in (None, NODE_TOKEN):
+        raise invalid_arg("ConfigModify", "the node cannot be changed")
+    pan = child(config, "PanTiltLimits", "Range", "XRange")
+    if pan is not None and (_num(text(pan, "Min")), _num(text(pan, "Max"))) != (lim.pan_min, lim.pan_max):
+        raise invalid_arg("ConfigModify", "the pan/tilt limits are fixed by the simulator's configuration")
+    timeout = text(config, "DefaultPTZTimeout")
+    if timeout is not None:
+        seconds = parse_duration(timeout, -1.0)
+        if not TIMEOUT_RANGE_S[0] <= seconds <= TIMEOUT_RANGE_S[1]:
+            raise invalid_arg("ConfigModify", f"DefaultPTZTimeout {timeout} is outside {TIMEOUT_RANGE_S}")
+        assert ctx.camera.ptz is not None  # _limits checked it
+        ctx.camera.ptz.default_timeout_s = seconds
+    return "<tptz:SetConfigurationResponse/>"
+
+
+def _num(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

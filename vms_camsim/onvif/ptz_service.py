@@ -149,5 +149,5 @@ PTZ_OPS: dict[str, Handler] = {
     "GetNode": ptz_nodes.get_node, "GetConfigurations": ptz_nodes.get_configurations,
     "GetConfiguration": ptz_nodes.get_configuration,
     "GetCompatibleConfigurations": ptz_nodes.get_compatible_configurations,
-    "GetConfigurationOptions": ptz_nodes.get_configuration_options,
+    "GetConfigurationOptions": ptz_nodes.get_configuration_options, "SetConfiguration": ptz_nodes.set_configuration,
 }
