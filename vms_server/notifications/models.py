@@ -68,6 +68,7 @@ class NotifyMessage(UuidPk, Base):
     claimed_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    receipt: Mapped[str | None] = mapped_column(String(300), nullable=True)  # remote ticket key, SMS sid
 
 
 class NotifyEscalation(UuidPk, Base):

@@ -73,6 +73,7 @@ class Outcome:
     message_id: uuid.UUID
     error: str | None = None  # None: delivered
     permanent: bool = False
+    receipt: str | None = None
 
 
 def backoff_s(attempts: int, base_s: float, max_s: float) -> float:
@@ -97,6 +98,7 @@ async def finish(sessions: async_sessionmaker[AsyncSession], outcomes: list[Outc
             error = outcome.error
             if error is None:
                 row.status, row.sent_at, row.last_error = SENT, utcnow(), None
+                row.receipt = (outcome.receipt or "")[:300] or None
             elif outcome.permanent or row.attempts >= max_attempts:
                 row.status, row.last_error = DEAD, error[:2000]
             else:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Kind = Literal["email", "webhook", "mqtt", "sms"]
+Kind = Literal["email", "webhook", "mqtt", "sms", "jira"]
 PriorityName = Literal["CRITICAL", "HIGH", "MEDIUM", "STANDARD"]
 
 
@@ -22,7 +22,7 @@ class ChannelIn(_In):
     enabled: bool = True
     config: dict[str, Any] = Field(description="Kind-specific settings (docs/notifications.md)")
     secret: str | None = Field(None, max_length=4096,
-                               description="SMTP/MQTT password, webhook HMAC secret or SMS auth token; "
+                               description="SMTP/MQTT password, webhook HMAC secret, SMS auth token or Jira API token; "
                                            "write-only, stored sealed")
 
 
@@ -108,6 +108,7 @@ class MessageOut(BaseModel):
     sent_at: dt.datetime | None
     held_reason: str | None
     last_error: str | None
+    receipt: str | None = Field(None, description="What the receiver answered: Jira issue key, Twilio message sid")
 
 
 class MessageList(BaseModel):

@@ -150,7 +150,7 @@ class NotificationService:
     async def _record(self, outcomes: list[queue.Outcome], *, once: bool = False) -> dict[uuid.UUID, str]:
         s = self.settings
         if once:  # a test send reports its outcome and is never retried
-            outcomes = [queue.Outcome(o.message_id, o.error, o.error is not None) for o in outcomes]
+            outcomes = [queue.Outcome(o.message_id, o.error, o.error is not None, o.receipt) for o in outcomes]
         statuses = await queue.finish(self._sessions, outcomes, max_attempts=s.max_attempts,
                                       base_s=s.backoff_base_s, max_s=s.backoff_max_s)
         errors = {o.message_id: o.error for o in outcomes}
@@ -173,7 +173,7 @@ class NotificationService:
             outgoing = render(str(item.id), item.recipient, item.payload, item.count, snapshot)
             receipt = await asyncio.wait_for(channel.send(outgoing, s.send_timeout_s), s.send_timeout_s + 5)
             logger.debug("message %s delivered: %s", item.id, receipt)
-            return queue.Outcome(item.id)
+            return queue.Outcome(item.id, receipt=receipt)
         except ChannelError as exc:
             return queue.Outcome(item.id, str(exc), exc.permanent)
         except registry.ChannelConfigError as exc:

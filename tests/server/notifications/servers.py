@@ -5,6 +5,7 @@ Messages API, and an MQTT subscriber on the local Mosquitto broker."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import email
 import email.policy
@@ -108,6 +109,7 @@ class Receiver:
     rejected: int = 0
     fail_next: int = 0  # answer 503 this many times first
     sms: list[dict[str, str]] = field(default_factory=list)
+    issues: list[dict[str, Any]] = field(default_factory=list)
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -127,7 +129,6 @@ class Receiver:
     async def twilio(self, request: web.Request) -> web.Response:
         """Twilio's documented Messages resource: form in, 201 + JSON with `sid` out; errors as JSON."""
         auth = request.headers.get("Authorization", "")
-        import base64
         expected = "Basic " + base64.b64encode(f"{request.match_info['sid']}:token-1".encode()).decode()
         if auth != expected:
             return web.json_response({"code": 20003, "message": "Authenticate", "more_info": "", "status": 401},
@@ -140,8 +141,23 @@ class Receiver:
         return web.json_response({"sid": f"SM{len(self.sms):032d}", "status": "queued", "to": form["To"],
                                   "body": form.get("Body")}, status=201)
 
+    async def jira(self, request: web.Request) -> web.Response:
+        """Jira Cloud REST v3 `POST /rest/api/3/issue`: basic auth (e-mail, API token), ADF description."""
+        expected = "Basic " + base64.b64encode(b"vms@example.org:jira-token").decode()
+        if request.headers.get("Authorization") != expected:
+            return web.json_response({"errorMessages": ["You are not authenticated."], "errors": {}}, status=401)
+        fields = (await request.json())["fields"]
+        missing = {k: f"{k} is required." for k in ("project", "summary", "issuetype") if not fields.get(k)}
+        if missing or fields["description"]["type"] != "doc":
+            return web.json_response({"errorMessages": [], "errors": missing}, status=400)
+        self.issues.append(fields)
+        number = 100 + len(self.issues)
+        return web.json_response({"id": str(number), "key": f"{fields['project']['key']}-{number}",
+                                  "self": f"http://127.0.0.1:{self.port}/rest/api/3/issue/{number}"}, status=201)
+
     async def start(self) -> None:
         app = web.Application()
+        app.router.add_post("/rest/api/3/issue", self.jira)
         app.router.add_post("/hook", self.hook)
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.twilio)
         self.runner = web.AppRunner(app)

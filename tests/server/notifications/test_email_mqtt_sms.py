@@ -113,5 +113,30 @@ async def test_sms_through_twilio_messages_api(api: ApiClient, receiver: Receive
     assert "21211" in dead[0]["last_error"] and dead[0]["attempts"] == 1  # a 400 is not retried
 
 
+async def test_escalation_opens_a_jira_issue(api: ApiClient, receiver: Receiver) -> None:
+    jira = await api.ok("POST", "/api/v1/notifications/channels", status=201, json={
+        "name": "jira", "kind": "jira", "secret": "jira-token",
+        "config": {"base_url": f"http://127.0.0.1:{receiver.port}", "email": "vms@example.org",
+                   "project_key": "SEC"}})
+    assert "jira-token" not in str(jira)
+    hook = await api.ok("POST", "/api/v1/notifications/channels", status=201, json={
+        "name": "hook", "kind": "webhook", "secret": receiver.secret,
+        "config": {"url": f"http://127.0.0.1:{receiver.port}/hook"}})
+    await rule(api, [hook["id"]], escalation=[{"name": "ticket", "after_minutes": 1, "channel_ids": [jira["id"]]}])
+    event_id = await raise_event(api, await add_camera(api, "Fence"), priority=Priority.CRITICAL)
+    await wait_for(lambda: len(receiver.issues) == 1)
+    issue = receiver.issues[0]
+    assert issue["project"] == {"key": "SEC"} and issue["issuetype"] == {"name": "Task"}
+    assert "intrusion at Fence" in issue["summary"] and "escalation level 1" in issue["summary"]
+    assert str(event_id) in str(issue["description"])  # the link to the event
+    await wait_for(lambda: _statuses(api, event_id, ["SENT", "SENT"]))
+    receipts = {m["receipt"] for m in await messages(api, event_id=event_id)}
+    assert "jira SEC-101" in receipts
+    # A wrong token: Jira's 401 is a dead letter, named in the record.
+    await api.ok("PATCH", f"/api/v1/notifications/channels/{jira['id']}", json={"secret": "old"})
+    out = await api.ok("POST", f"/api/v1/notifications/channels/{jira['id']}/test", json={})
+    assert out["status"] == "DEAD" and "not authenticated" in out["last_error"]
+
+
 async def _statuses(api: ApiClient, event_id: object, want: list[str]) -> bool:
     return sorted(m["status"] for m in await messages(api, event_id=event_id)) == want

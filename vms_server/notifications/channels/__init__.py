@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from vms_server.notifications.channels.base import Channel, ChannelConfigError, ChannelError, Outgoing
 from vms_server.notifications.channels.email import EmailChannel, EmailConfig
+from vms_server.notifications.channels.jira import JiraChannel, JiraConfig
 from vms_server.notifications.channels.mqtt import MqttChannel, MqttConfig
 from vms_server.notifications.channels.sms import SmsChannel, SmsConfig
 from vms_server.notifications.channels.webhook import WebhookChannel, WebhookConfig
@@ -18,6 +19,7 @@ KINDS: dict[str, tuple[type[Channel], type[BaseModel]]] = {
     "webhook": (WebhookChannel, WebhookConfig),
     "mqtt": (MqttChannel, MqttConfig),
     "sms": (SmsChannel, SmsConfig),
+    "jira": (JiraChannel, JiraConfig),
 }
 
 
