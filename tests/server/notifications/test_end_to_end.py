@@ -1,7 +1,7 @@
 """The issue's scenario through the real EventSink: an intrusion at night; quiet hours hold the STANDARD event
 back while the CRITICAL one goes out by e-mail (with its snapshot), webhook (signature verified) and MQTT; nobody
-acknowledges, so the chain reaches the supervisor, then on-call; the server restarts in the middle; acknowledging
-stops the chain. Nothing is sent twice or lost."""
+acknowledges, so the chain reaches the supervisor, then on-call (SMS) with a Jira issue; the server restarts in
+the middle; acknowledging stops the chain. Nothing is sent twice or lost."""
 
 from __future__ import annotations
 
@@ -75,12 +75,17 @@ async def test_night_intrusion_end_to_end(api: ApiClient, receiver: Receiver, ai
             "name": "sms", "kind": "sms", "secret": "token-1",
             "config": {"base_url": f"http://127.0.0.1:{receiver.port}", "account_sid": "AC1",
                        "from_number": "+15005550006"}})
+        jira = await api.ok("POST", "/api/v1/notifications/channels", status=201, json={
+            "name": "jira", "kind": "jira", "secret": "jira-token",
+            "config": {"base_url": f"http://127.0.0.1:{receiver.port}", "email": "vms@example.org",
+                       "project_key": "SEC"}})
         await api.ok("POST", "/api/v1/notifications/rules", status=201, json={
             "name": "intrusion", "event_types": ["intrusion"], "channel_ids": [mail["id"], hook, broker["id"]],
             "recipients": ["guard@example.org"], "escalation": [
                 {"name": "supervisor", "after_minutes": 2, "channel_ids": [mail["id"]],
                  "recipients": ["supervisor@example.org"]},
-                {"name": "on-call", "after_minutes": 2, "channel_ids": [sms["id"]], "recipients": ["+15550000002"]},
+                {"name": "on-call", "after_minutes": 2, "channel_ids": [sms["id"], jira["id"]],
+                 "recipients": ["+15550000002"]},
                 {"name": "manager", "after_minutes": 120, "channel_ids": [sms["id"]],
                  "recipients": ["+15550000003"]}]})
         camera = await add_camera(api, "Perimeter")
@@ -103,9 +108,11 @@ async def test_night_intrusion_end_to_end(api: ApiClient, receiver: Receiver, ai
         second = ApiClient(await aiohttp_client(create_app(app[keys.SETTINGS])), seeded)
         second._tokens = tokens  # access tokens survive the restart (same master key)
 
-        await wait_for(lambda: len(receiver.sms) >= 1)  # supervisor mail, then on-call SMS
+        # supervisor mail, then on-call SMS and a Jira issue
+        await wait_for(lambda: len(receiver.sms) >= 1 and len(receiver.issues) >= 1)
         assert smtp.mailbox.rcpts[1] == ["supervisor@example.org"]
         assert receiver.sms[0]["To"] == "+15550000002"
+        assert receiver.issues[0]["project"] == {"key": "SEC"}
         await second.ok("POST", f"/api/v1/events/{critical}/status", json={"status": "ACKNOWLEDGED"})
         chains = await second.ok("GET", f"/api/v1/notifications/events/{critical}/escalations")
 
@@ -124,6 +131,7 @@ async def test_night_intrusion_end_to_end(api: ApiClient, receiver: Receiver, ai
         held = [r for r in rows if r.event_id == standard]
         assert held and all(r.status == "PENDING" and r.held_reason == "quiet_hours" for r in held)
         assert len(smtp.mailbox.messages) == 2 and len(receiver.received) == 1 and len(receiver.sms) == 1
+        assert len(receiver.issues) == 1
         ids = [m["Message-ID"] for m in smtp.mailbox.messages]
         assert len(set(ids)) == len(ids)
     finally:
