@@ -8,11 +8,13 @@ The worker keeps the packets since the last keyframe so a new viewer or a live s
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from vms_server.ingest import loss
 from vms_server.ingest.health import StreamHealth, StreamState
@@ -53,6 +55,28 @@ class WorkerOptions:
     read_timeout_s: float = 10.0
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
+    probe_interval_s: float = 1.0  # while backing off from an unreachable camera, how often to knock
+
+
+DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322}
+
+
+def _control_address(url: str) -> tuple[str, int] | None:
+    """Host and port of the camera's RTSP control connection (TCP for every transport)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    return (parts.hostname, port) if parts.hostname and port else None
+
+
+def _answers(address: tuple[str, int], timeout: float) -> bool:
+    try:
+        with socket.create_connection(address, timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 class StreamWorker:
@@ -138,8 +162,34 @@ class StreamWorker:
                 delay = self.options.backoff_initial_s
             self.health.reconnects += 1
             logger.warning("stream down, retrying in %.1f s: %s", delay, reason, extra=self._log)
-            self._stop.wait(delay)
+            self._wait_before_retry(delay)
             delay = min(delay * 2, self.options.backoff_max_s)
+
+    def _wait_before_retry(self, delay: float) -> None:
+        """Sleep out the back-off, but end it as soon as a camera that did not answer answers again.
+
+        The back-off keeps a broken camera from being hammered; a camera that was unreachable (power, network)
+        and comes back must not wait out a long sleep: it recorded again only ~28 s after a 30 s outage. A TCP
+        connect to its RTSP port is cheap; only a camera seen down and then up ends the wait early, so one that
+        answers TCP but keeps failing RTSP still backs off."""
+        deadline = time.monotonic() + delay
+        address = _control_address(self._url())
+        interval = self.options.probe_interval_s
+        seen_down = False
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if address is None or left <= interval:
+                self._stop.wait(left)
+                return
+            knocked = time.monotonic()
+            up = _answers(address, timeout=min(interval, 1.0))
+            if up and seen_down:
+                logger.info("camera answers again; reconnecting now", extra=self._log)
+                return
+            seen_down = seen_down or not up
+            self._stop.wait(max(0.0, interval - (time.monotonic() - knocked)))
 
     def _session(self) -> str:
         """One connection from open to failure; returns why it ended."""
