@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Kind = Literal["email", "webhook", "mqtt", "sms", "jira"]
+Kind = Literal["email", "webhook", "mqtt", "sms", "jira", "servicenow"]
 PriorityName = Literal["CRITICAL", "HIGH", "MEDIUM", "STANDARD"]
 
 
@@ -22,8 +22,8 @@ class ChannelIn(_In):
     enabled: bool = True
     config: dict[str, Any] = Field(description="Kind-specific settings (docs/notifications.md)")
     secret: str | None = Field(None, max_length=4096,
-                               description="SMTP/MQTT password, webhook HMAC secret, SMS auth token or Jira API token; "
-                                           "write-only, stored sealed")
+                               description="SMTP/MQTT password, webhook HMAC secret, SMS auth token, Jira API "
+                                           "token or ServiceNow password; write-only, stored sealed")
 
 
 class ChannelPatch(_In):

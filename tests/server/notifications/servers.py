@@ -13,6 +13,7 @@ import ipaddress
 import json
 import socket
 import ssl
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,7 @@ class Receiver:
     fail_next: int = 0  # answer 503 this many times first
     sms: list[dict[str, str]] = field(default_factory=list)
     issues: list[dict[str, Any]] = field(default_factory=list)
+    incidents: list[dict[str, Any]] = field(default_factory=list)
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -155,8 +157,21 @@ class Receiver:
         return web.json_response({"id": str(number), "key": f"{fields['project']['key']}-{number}",
                                   "self": f"http://127.0.0.1:{self.port}/rest/api/3/issue/{number}"}, status=201)
 
+    async def servicenow(self, request: web.Request) -> web.Response:
+        """ServiceNow Table API `POST /api/now/table/incident`: basic auth, JSON record in, `{"result": ...}` out."""
+        expected = "Basic " + base64.b64encode(b"vms.integration:snow-pass").decode()
+        if request.headers.get("Authorization") != expected:
+            return web.json_response({"error": {"message": "User Not Authenticated",
+                                                "detail": "Required to provide Auth information"},
+                                      "status": "failure"}, status=401)
+        record = await request.json()
+        self.incidents.append(record)
+        return web.json_response({"result": {**record, "sys_id": uuid.uuid4().hex,
+                                             "number": f"INC{10000 + len(self.incidents):07d}"}}, status=201)
+
     async def start(self) -> None:
         app = web.Application()
+        app.router.add_post("/api/now/table/incident", self.servicenow)
         app.router.add_post("/rest/api/3/issue", self.jira)
         app.router.add_post("/hook", self.hook)
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.twilio)

@@ -138,5 +138,21 @@ async def test_escalation_opens_a_jira_issue(api: ApiClient, receiver: Receiver)
     assert out["status"] == "DEAD" and "not authenticated" in out["last_error"]
 
 
+async def test_critical_event_opens_a_servicenow_incident(api: ApiClient, receiver: Receiver) -> None:
+    snow = await api.ok("POST", "/api/v1/notifications/channels", status=201, json={
+        "name": "snow", "kind": "servicenow", "secret": "snow-pass",
+        "config": {"instance_url": f"http://127.0.0.1:{receiver.port}", "username": "vms.integration",
+                   "assignment_group": "Security Ops"}})
+    await rule(api, [snow["id"]], priorities=["CRITICAL"])
+    event_id = await raise_event(api, await add_camera(api, "Vault"), "fire_smoke", Priority.CRITICAL)
+    await wait_for(lambda: _statuses(api, event_id, ["SENT"]))
+    [incident] = receiver.incidents
+    assert incident["urgency"] == "1" and incident["impact"] == "1"
+    assert incident["correlation_id"] == str(event_id) and incident["assignment_group"] == "Security Ops"
+    assert "fire smoke at Vault" in incident["short_description"] and str(event_id) in incident["description"]
+    [message] = await messages(api, event_id=event_id)
+    assert message["receipt"] == "servicenow INC0010001"
+
+
 async def _statuses(api: ApiClient, event_id: object, want: list[str]) -> bool:
     return sorted(m["status"] for m in await messages(api, event_id=event_id)) == want

@@ -11,6 +11,7 @@ from vms_server.notifications.channels.base import Channel, ChannelConfigError, 
 from vms_server.notifications.channels.email import EmailChannel, EmailConfig
 from vms_server.notifications.channels.jira import JiraChannel, JiraConfig
 from vms_server.notifications.channels.mqtt import MqttChannel, MqttConfig
+from vms_server.notifications.channels.servicenow import ServiceNowChannel, ServiceNowConfig
 from vms_server.notifications.channels.sms import SmsChannel, SmsConfig
 from vms_server.notifications.channels.webhook import WebhookChannel, WebhookConfig
 
@@ -20,6 +21,7 @@ KINDS: dict[str, tuple[type[Channel], type[BaseModel]]] = {
     "mqtt": (MqttChannel, MqttConfig),
     "sms": (SmsChannel, SmsConfig),
     "jira": (JiraChannel, JiraConfig),
+    "servicenow": (ServiceNowChannel, ServiceNowConfig),
 }
 
 
