@@ -92,6 +92,11 @@ class CameraRuntime:
     hostname: str | None = None
     configurable_scopes: list[str] = field(default_factory=list)
     discoverable: bool = True
+    clock_offset_s: float = 0.0  # SetSystemDateAndTime (Manual): the camera's clock minus the host's
+    ntp_servers: list[str] = field(default_factory=list)
+    dns_servers: list[str] = field(default_factory=list)
+    search_domains: list[str] = field(default_factory=list)
+    gateways: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:

@@ -27,6 +27,10 @@ FIXED: list[Call] = [
         ("RemoveScopes", {"ScopeItem": ["onvif://www.onvif.org/location/lab"]}),
         ("SetScopes", {"Scopes": ["onvif://www.onvif.org/location/hall"]}),
         ("SetDiscoveryMode", {"DiscoveryMode": "Discoverable"}), ("SystemReboot", None),
+        ("SetNTP", {"FromDHCP": False, "NTPManual": [{"Type": "DNS", "DNSname": "pool.ntp.org"}]}),
+        ("SetDNS", {"FromDHCP": False, "DNSManual": [{"Type": "IPv4", "IPv4Address": "192.0.2.53"}]}),
+        ("SetNetworkDefaultGateway", {"IPv4Address": ["192.0.2.1"]}),
+        ("SetSystemDateAndTime", {"DateTimeType": "NTP", "DaylightSavings": False}),
     ]),
     *(("S", "media", op, params) for op, params in [
         ("GetServiceCapabilities", None), ("GetProfiles", None), ("GetProfile", _PROFILE),

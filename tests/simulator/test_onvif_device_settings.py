@@ -74,3 +74,45 @@ async def test_read_outs_and_settings(device_sim: SimulatorHandle) -> None:
     assert _answers(device_sim, None) == 1
     assert "Rebooting" in await device.SystemReboot()
     await cam.close()
+
+
+async def test_network_settings_and_clock(device_sim: SimulatorHandle) -> None:
+    port = device_sim.onvif_port("cam1")
+    cam = ONVIFCamera("127.0.0.1", port, "admin", "admin")
+    device = await cam.create_devicemgmt_service()
+    await device.SetNTP({"FromDHCP": False, "NTPManual": [{"Type": "DNS", "DNSname": "pool.ntp.org"},
+                                                           {"Type": "IPv4", "IPv4Address": "192.0.2.123"}]})
+    ntp = await device.GetNTP()
+    assert [(m.Type, m.DNSname or m.IPv4Address) for m in ntp.NTPManual] == [("DNS", "pool.ntp.org"),
+                                                                             ("IPv4", "192.0.2.123")]
+    await device.SetDNS({"FromDHCP": False, "SearchDomain": ["example.com"],
+                         "DNSManual": [{"Type": "IPv4", "IPv4Address": "192.0.2.53"}]})
+    dns = await device.GetDNS()
+    assert dns.SearchDomain == ["example.com"] and dns.DNSManual[0].IPv4Address == "192.0.2.53"
+    await device.SetNetworkDefaultGateway({"IPv4Address": ["192.0.2.1"]})
+    assert (await device.GetNetworkDefaultGateway()).IPv4Address == ["192.0.2.1"]
+    with pytest.raises(Fault) as bad_ip:
+        await device.SetNetworkDefaultGateway({"IPv4Address": ["300.1.1.1"]})
+    assert "InvalidIPv4Address" in _subcodes(bad_ip.value)
+
+    await device.SetSystemDateAndTime({"DateTimeType": "Manual", "DaylightSavings": False,
+                                       "UTCDateTime": {"Date": {"Year": 2031, "Month": 5, "Day": 4},
+                                                       "Time": {"Hour": 3, "Minute": 2, "Second": 1}}})
+    clock = await device.GetSystemDateAndTime()
+    assert clock.DateTimeType == "Manual" and clock.UTCDateTime.Date.Year == 2031
+    with pytest.raises(Fault, match="not authorized"):  # timestamps now far from the camera's clock
+        await device.GetDeviceInformation()
+    await cam.close()
+    adjusted = ONVIFCamera("127.0.0.1", port, "admin", "admin", adjust_time=True)  # a client that follows it
+    await adjusted.update_xaddrs()  # reads the camera's clock first
+    adjusted_device = await adjusted.create_devicemgmt_service()
+    assert (await adjusted_device.GetDeviceInformation()).Model
+    with pytest.raises(Fault) as bad_zone:
+        await adjusted_device.SetSystemDateAndTime({"DateTimeType": "NTP", "DaylightSavings": False,
+                                                    "TimeZone": {"TZ": "CET-1CEST"}})
+    assert "InvalidTimeZone" in _subcodes(bad_zone.value)
+    await adjusted_device.SetSystemDateAndTime({"DateTimeType": "NTP", "DaylightSavings": False})
+    await adjusted.close()
+    plain = ONVIFCamera("127.0.0.1", port, "admin", "admin")
+    assert (await (await plain.create_devicemgmt_service()).GetDeviceInformation()).Model  # host's clock again
+    await plain.close()

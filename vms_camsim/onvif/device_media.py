@@ -73,10 +73,13 @@ def _datetime_xml(tag: str, now: dt.datetime) -> str:
 
 
 def get_system_date_and_time(ctx: OnvifContext, op: Element) -> str:
-    """The simulator's clock in UTC (clients use it to correct WS-Security timestamps)."""
-    now = dt.datetime.now(dt.UTC)
+    """The camera's clock in UTC (clients use it to correct WS-Security timestamps): the host's, or as
+    SetSystemDateAndTime set it."""
+    offset = ctx.camera.clock_offset_s
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset)
     return ("<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
-            "<tt:DateTimeType>NTP</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings>"
+            f"<tt:DateTimeType>{'Manual' if offset else 'NTP'}</tt:DateTimeType>"
+            "<tt:DaylightSavings>false</tt:DaylightSavings>"
             "<tt:TimeZone><tt:TZ>UTC0</tt:TZ></tt:TimeZone>"
             f"{_datetime_xml('UTCDateTime', now)}{_datetime_xml('LocalDateTime', now)}"
             "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>")

@@ -7,6 +7,7 @@ matching Set* operations are not offered (ActionNotSupported) rather than preten
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
@@ -43,21 +44,43 @@ def get_network_protocols(ctx: OnvifContext, op: Element) -> str:
             "</tds:NetworkProtocols></tds:GetNetworkProtocolsResponse>")
 
 
+def _address_xml(tag: str, address: str) -> str:
+    kind = "IPv6" if ":" in address else "IPv4"
+    return f"<tt:{tag}><tt:Type>{kind}</tt:Type><tt:{kind}Address>{escape(address)}</tt:{kind}Address></tt:{tag}>"
+
+
 def get_dns(ctx: OnvifContext, op: Element) -> str:
-    """No DNS servers configured (the simulator resolves nothing)."""
+    """The DNS servers and search domains a client set (none at first; the simulator resolves nothing)."""
+    cam = ctx.camera
+    domains = "".join(f"<tt:SearchDomain>{escape(d)}</tt:SearchDomain>" for d in cam.search_domains)
+    servers = "".join(_address_xml("DNSManual", a) for a in cam.dns_servers)
     return ("<tds:GetDNSResponse><tds:DNSInformation><tt:FromDHCP>false</tt:FromDHCP>"
-            "</tds:DNSInformation></tds:GetDNSResponse>")
+            f"{domains}{servers}</tds:DNSInformation></tds:GetDNSResponse>")
 
 
 def get_ntp(ctx: OnvifContext, op: Element) -> str:
-    """No NTP server: the simulator uses its host's clock."""
+    """The NTP servers a client set (the simulator keeps its host's clock)."""
+    servers = "".join(_address_xml("NTPManual", a) if _is_ip(a) else
+                      f"<tt:NTPManual><tt:Type>DNS</tt:Type><tt:DNSname>{escape(a)}</tt:DNSname></tt:NTPManual>"
+                      for a in ctx.camera.ntp_servers)
     return ("<tds:GetNTPResponse><tds:NTPInformation><tt:FromDHCP>false</tt:FromDHCP>"
-            "</tds:NTPInformation></tds:GetNTPResponse>")
+            f"{servers}</tds:NTPInformation></tds:GetNTPResponse>")
 
 
 def get_network_default_gateway(ctx: OnvifContext, op: Element) -> str:
-    """No gateway."""
-    return "<tds:GetNetworkDefaultGatewayResponse><tds:NetworkGateway/></tds:GetNetworkDefaultGatewayResponse>"
+    """The gateways a client set (none at first)."""
+    kinds = (("IPv6" if ":" in a else "IPv4", a) for a in ctx.camera.gateways)
+    items = "".join(f"<tt:{kind}Address>{escape(a)}</tt:{kind}Address>" for kind, a in kinds)
+    return f"<tds:GetNetworkDefaultGatewayResponse><tds:NetworkGateway>{items}</tds:NetworkGateway>" \
+           "</tds:GetNetworkDefaultGatewayResponse>"
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def get_discovery_mode(ctx: OnvifContext, op: Element) -> str:

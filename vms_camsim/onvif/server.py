@@ -67,7 +67,7 @@ def _authorise(ctx: OnvifContext, request: web.Request, header: Element | None, 
     if not cam.onvif_auth or operation in _NO_AUTH_OPS:
         return
     if has_token:
-        if not check_username_token(header, cam.username, cam.password, ctx.nonces):
+        if not check_username_token(header, cam.username, cam.password, ctx.nonces, ctx.camera.clock_offset_s):
             raise not_authorized(400)
         return
     if not ctx.http_auth.check(request.method, request.headers.get("Authorization")):

@@ -131,9 +131,10 @@ class SeenNonces:
 
 
 def check_username_token(header: ET.Element | None, username: str, password: str,
-                         seen: SeenNonces | None = None) -> bool:
+                         seen: SeenNonces | None = None, clock_offset_s: float = 0.0) -> bool:
     """Validate a WS-Security UsernameToken (PasswordDigest or PasswordText); with `seen`, a digest whose
-    nonce was already accepted is refused."""
+    nonce was already accepted is refused. Created is checked against the device's clock (the host's
+    plus `clock_offset_s`), which is what clients correct their timestamps to."""
     token = child(header, "Security", "UsernameToken")
     if token is None or text(token, "Username") != username:
         return False
@@ -145,7 +146,8 @@ def check_username_token(header: ET.Element | None, username: str, password: str
     if not nonce_b64 or not created:
         return False
     when = _parse_created(created)
-    if when is None or abs(dt.datetime.now(dt.UTC) - when) > MAX_CLOCK_SKEW:
+    device_now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=clock_offset_s)
+    if when is None or abs(device_now - when) > MAX_CLOCK_SKEW:
         return False
     try:
         nonce = base64.b64decode(nonce_b64, validate=True)
