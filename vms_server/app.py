@@ -25,6 +25,7 @@ from vms_server.auth.ratelimit import LoginRateLimiter
 from vms_server.auth.routes import router as auth_routes
 from vms_server.auth.service import AuthService
 from vms_server.auth.tokens import TokenIssuer
+from vms_server.cameras.bulk_routes import router as bulk_camera_routes
 from vms_server.cameras.routes import router as camera_routes
 from vms_server.cloudsync.pusher import cloudsync_context
 from vms_server.cloudsync.routes import router as sync_routes
@@ -33,6 +34,8 @@ from vms_server.config.routes import router as config_routes
 from vms_server.db.engine import create_engine, session_factory
 from vms_server.db.migrate import check_current
 from vms_server.discovery.advertise import advertise_context
+from vms_server.discovery.jobs import discovery_context
+from vms_server.discovery.routes import router as discovery_routes
 from vms_server.events.routes import router as event_routes
 from vms_server.events.sink import events_context
 from vms_server.ingest.routes import router as ingest_routes
@@ -108,6 +111,7 @@ Context = Callable[[web.Application], AsyncIterator[None]]
 CONTEXTS: list[Context] = [
     database, secrets, auth, ws.hub_context, watchdog_context, config_context, metrics_context, ptz_context,
     advertise_context,  # LAN announcement: only once the API can serve
+    discovery_context,  # camera searches (WS-Discovery, IP scans) as jobs
     # camera sources given to create_app (the CLI's simulated demo cameras) start here
     events_context, ingest_context, recording_context, playback_context, analytics_context,
     notifications_context,  # a consumer of events: routes them to channels, runs deliveries and escalations
@@ -121,6 +125,7 @@ ROUTERS = [
     event_routes, config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes, sync_routes,
     audit_routes,
     notification_routes,
+    discovery_routes, bulk_camera_routes,
 ]
 
 
