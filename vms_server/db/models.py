@@ -10,7 +10,13 @@ from vms_server.db.base import Base
 from vms_server.events.models import Event, EventNote
 from vms_server.layouts.models import SharedLayout
 from vms_server.licensing.models import LicenceRecord
-from vms_server.notifications.models import NotifyChannel, NotifyEscalation, NotifyMessage, NotifyRule
+from vms_server.notifications.models import (
+    NotifyChannel,
+    NotifyEscalation,
+    NotifyMessage,
+    NotifyRouted,
+    NotifyRule,
+)
 from vms_server.org.models import Building, Customer, Floor, Site, Zone
 from vms_server.recording.models import (
     CustomerRetention,
@@ -44,6 +50,7 @@ __all__ = [
     "NotifyChannel",
     "NotifyEscalation",
     "NotifyMessage",
+    "NotifyRouted",
     "NotifyRule",
     "OutboxItem",
     "RecordingPolicy",

@@ -85,3 +85,12 @@ class NotifyEscalation(UuidPk, Base):
     next_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class NotifyRouted(Base):
+    """Events already routed. Written in the routing transaction, so the catch-up at start (events stored
+    while the server was stopping or had crashed before routing them) routes each event exactly once."""
+
+    __tablename__ = "notify_routed"
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    routed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)

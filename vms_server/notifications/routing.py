@@ -116,6 +116,11 @@ async def _fold_into_group(session: AsyncSession, group_key: str, event_id: uuid
     return True
 
 
+async def _has_chain(session: AsyncSession, event_id: uuid.UUID, rule_id: uuid.UUID) -> bool:
+    return await session.scalar(select(NotifyEscalation.id).where(
+        NotifyEscalation.event_id == event_id, NotifyEscalation.rule_id == rule_id).limit(1)) is not None
+
+
 async def route_event(session: AsyncSession, ctx: EventContext, minute_s: float) -> int:
     """Queue the event's messages and start its escalation chains; returns the messages queued."""
     rules = (await session.scalars(select(NotifyRule).where(
@@ -127,7 +132,7 @@ async def route_event(session: AsyncSession, ctx: EventContext, minute_s: float)
         queued += await queue_for_channels(
             session, ctx, rule=rule, channel_ids=rule.channel_ids, recipients=rule.recipients,
             dedup_prefix=f"ev:{ctx.event.id}:{rule.id}", kind="event", group_window_s=rule.group_window_s)
-        if rule.escalation and ctx.escalation_enabled:
+        if rule.escalation and ctx.escalation_enabled and not await _has_chain(session, ctx.event.id, rule.id):
             first = rule.escalation[0].get("after_minutes") or ctx.escalation_after_min
             session.add(NotifyEscalation(event_id=ctx.event.id, rule_id=rule.id, customer_id=ctx.event.customer_id,
                                          level=0, next_at=utcnow() + dt.timedelta(seconds=first * minute_s)))

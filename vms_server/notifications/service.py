@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_common.db.base import utcnow
@@ -24,6 +24,7 @@ from vms_server.cameras.models import Camera
 from vms_server.config.keys import CONFIG
 from vms_server.config.service import ConfigService
 from vms_server.events.keys import EVENTS
+from vms_server.events.models import Event
 from vms_server.events.sink import CreatedEvent
 from vms_server.ingest.keys import INGEST
 from vms_server.notifications import channels as registry
@@ -31,7 +32,7 @@ from vms_server.notifications import escalation, queue
 from vms_server.notifications.availability import AvailabilityWatch
 from vms_server.notifications.channels.base import Channel, ChannelError
 from vms_server.notifications.keys import NOTIFIER
-from vms_server.notifications.models import NotifyChannel, NotifyMessage
+from vms_server.notifications.models import NotifyChannel, NotifyMessage, NotifyRouted
 from vms_server.notifications.render import read_snapshot_blocking, render
 from vms_server.notifications.routing import load_context, route_event
 from vms_server.notifications.settings import NotificationSettings
@@ -64,16 +65,35 @@ class NotificationService:
         """Queue the messages for stored events, in one transaction (idempotent: dedup keys)."""
         queued = 0
         async with self._sessions.begin() as session:
-            for event_id in event_ids:
+            done = set((await session.scalars(select(NotifyRouted.event_id).where(
+                NotifyRouted.event_id.in_(event_ids)))).all())
+            for event_id in dict.fromkeys(event_ids):
+                if event_id in done:
+                    continue  # routed before a restart: its messages exist (or were folded into a group)
                 ctx = await load_context(session, self._config, event_id, self.settings.event_url)
                 if ctx is not None:
                     queued += await route_event(session, ctx, self.settings.minute_s)
+                    session.add(NotifyRouted(event_id=event_id))
         self.routed += len(event_ids)
         if queued:
             self.wake()
         return queued
 
     # --- running ----------------------------------------------------------------------------------------
+    async def catch_up(self) -> int:
+        """Queue for routing the recent events nobody routed (stored while the server stopped or crashed
+        between storing and routing); returns how many."""
+        since = utcnow() - dt.timedelta(seconds=self.settings.catch_up_s)
+        async with self._sessions() as session:
+            ids = (await session.scalars(select(Event.id).where(
+                Event.created_at >= since, ~exists().where(NotifyRouted.event_id == Event.id))
+                .order_by(Event.created_at).limit(10_000))).all()
+        for event_id in ids:
+            self._events.put_nowait(event_id)
+        if ids:
+            logger.info("routing %d event(s) stored before this start and not routed yet", len(ids))
+        return len(ids)
+
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._route_loop(), name="notify-router"),
                        asyncio.create_task(self._work_loop(), name="notify-worker")]
@@ -249,6 +269,7 @@ async def notifications_context(app: web.Application) -> AsyncIterator[None]:
     watch: asyncio.Task[None] | None = None
     if settings.enabled:
         app[EVENTS].subscribe(service.on_event)
+        await service.catch_up()
         service.start()
         ingest = app[INGEST]
         availability = AvailabilityWatch(lambda: ingest.runtimes,

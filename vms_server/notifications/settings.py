@@ -24,6 +24,8 @@ class NotificationSettings(BaseModel):
     send_timeout_s: float = Field(20.0, gt=0, le=300, description="Time limit of one delivery attempt")
     minute_s: float = Field(60.0, gt=0, le=60,
                             description="Seconds in an escalation 'minute' (tests shorten it; keep 60)")
+    catch_up_s: float = Field(900.0, ge=0, le=86400,
+                              description="At start, route events stored this recently that were never routed")
     availability_interval_s: float = Field(5.0, gt=0, le=600,
                                            description="How often camera availability is checked for MQTT")
     event_url: str = Field("https://vms.local/api/v1/events/{event_id}",

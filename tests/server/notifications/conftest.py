@@ -59,8 +59,10 @@ async def add_camera(api: ApiClient, name: str = "Gate") -> uuid.UUID:
 
 
 async def raise_event(api: ApiClient, camera_id: uuid.UUID, event_type: str = "intrusion",
-                      priority: Priority = Priority.HIGH, snapshot: str | None = None) -> uuid.UUID:
-    """Store an event the way the EventSink does and announce it to the notification subscriber."""
+                      priority: Priority = Priority.HIGH, snapshot: str | None = None, *,
+                      announce: bool = True) -> uuid.UUID:
+    """Store an event the way the EventSink does and announce it to the notification subscriber (unless
+    `announce` is False: a server that died between storing and announcing)."""
     app = api.client.app
     event_id = uuid.uuid4()
     now = dt.datetime.now(dt.UTC)
@@ -68,7 +70,8 @@ async def raise_event(api: ApiClient, camera_id: uuid.UUID, event_type: str = "i
                    now, None, "person", None, priority, {}, snapshot)
     async with app[keys.SESSIONS].begin() as session:
         await create_event(session, new, SYSTEM)
-    app[NOTIFIER].on_event(CreatedEvent(event_id, camera_id, event_type, now))
+    if announce:
+        app[NOTIFIER].on_event(CreatedEvent(event_id, camera_id, event_type, now))
     return event_id
 
 

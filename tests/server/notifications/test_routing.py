@@ -184,3 +184,23 @@ async def test_restart_neither_loses_nor_repeats(api: ApiClient, receiver: Recei
                    for r in receiver.received)
     assert kinds == ["crashed", "later", "level0", "level1"]
     assert receiver.received[0]["body"]["event_id"] == str(event_id)
+
+
+async def test_an_event_stored_but_never_routed_is_routed_at_the_next_start(
+        api: ApiClient, receiver: Receiver, aiohttp_client: Any) -> None:
+    await rule(api, [await webhook_channel(api, receiver)], escalation=[
+        {"name": "later", "after_minutes": 600, "channel_ids": [await webhook_channel(api, receiver, name="b")]}])
+    camera = await add_camera(api)
+    routed = await raise_event(api, camera)
+    await wait_for(lambda: len(receiver.received) == 1)
+    orphan = await raise_event(api, camera, announce=False)  # stored, then the server died before routing it
+    settings = api.client.app[keys.SETTINGS]
+    await api.client.close()
+    second = await aiohttp_client(create_app(settings))
+    await wait_for(lambda: len(receiver.received) == 2)
+    assert [r["body"]["event_id"] for r in receiver.received] == [str(routed), str(orphan)]
+    async with second.app[keys.SESSIONS]() as session:
+        events = (await session.scalars(select(NotifyMessage.event_id))).all()
+        chains = (await session.scalars(select(NotifyEscalation.event_id))).all()
+    assert sorted(map(str, events)) == sorted([str(routed), str(orphan)])  # the routed one was not routed again
+    assert sorted(map(str, chains)) == sorted([str(routed), str(orphan)])  # one chain each
