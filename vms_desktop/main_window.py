@@ -131,10 +131,8 @@ class MainWindow(QMainWindow):
         self.ptz_panel.set_camera(None)
         self.ptz_dock = self._dock("PTZ", self.ptz_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.events = EventQueue(client, EventModel())
-        self.hub.sig_message.connect(self.events.on_push)
         self.event_panel = EventPanel(self.events)
-        self.event_panel.sig_play_event.connect(self.play_event)
-        self.events_dock = self._dock("Events", self.event_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.events_dock = self._events_dock()
         self.events.model.rowsInserted.connect(self._update_markers)
         self.events.model.dataChanged.connect(self._update_markers)
         self.commands.on(ActionId.EVENT_ACKNOWLEDGE, lambda _: self.event_panel.ack.click())
@@ -207,6 +205,15 @@ class MainWindow(QMainWindow):
         if self.ptz.camera_id is not None:
             self._spawn(self.ptz.load_presets())
         await asyncio.gather(*(self._refresh_status(c) for c in list(self.resource_model.cameras)))
+
+    def _events_dock(self) -> QDockWidget:
+        """The event queue's dock, under the PTZ dock, with most of the right-hand column: the queue was 1.5
+        rows high beside a large PTZ pad, which an operator needs far less often (issue #26, defect 11)."""
+        self.hub.sig_message.connect(self.events.on_push)
+        self.event_panel.sig_play_event.connect(self.play_event)
+        dock = self._dock("Events", self.event_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.ptz_dock, dock], [1, 3], Qt.Orientation.Vertical)  # relative weights
+        return dock
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -41,6 +41,13 @@ def _us(event: dict[str, Any]) -> int:
     return int(parse_time(str(event["timestamp"])).timestamp() * 1e6)
 
 
+def _older(event: dict[str, Any], held: dict[str, Any]) -> bool:
+    """Whether `event` is an older state than the one held: a push announcing a note can arrive after the
+    answer to the tag added next, and put the event back without its tag."""
+    new, old = event.get("updated_at"), held.get("updated_at")
+    return bool(new and old) and parse_time(str(new)) < parse_time(str(old))
+
+
 def _kind(event: dict[str, Any]) -> tuple[str, str, str]:
     return str(event.get("camera_id", "")), str(event.get("event_type", "")), str(event.get("model", ""))
 
@@ -159,6 +166,8 @@ class EventModel(QAbstractTableModel):
                     self._first_of[event_id] = first
             else:
                 first = self._first_of.get(event_id, event_id)
+                if _older(event, next(m for m in self.members[first] if str(m["id"]) == event_id)):
+                    return False
                 self.members[first] = [event if str(m["id"]) == event_id else m for m in self.members[first]]
                 if first == event_id:
                     self.events[row] = event
@@ -181,6 +190,12 @@ class EventModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(row, 0), self.index(row, 0))
 
 
+def queue_key(event: dict[str, Any]) -> tuple[int, int]:
+    """(priority rank, minus the time of the row's first event): sorting on it ascending is the queue's
+    order. The first event's time, as for the Time column: a grouped repeat must not lift its row."""
+    return PRIORITY_ORDER.get(str(event.get("priority")), 9), -_us(event)
+
+
 class EventFilter(QSortFilterProxyModel):
     """Free text over camera and type, plus a status and a priority filter."""
 
@@ -201,6 +216,16 @@ class EventFilter(QSortFilterProxyModel):
         if priorities is not None:
             self.priorities = priorities
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
+        """Priority sorts by priority, then time: CRITICAL first and, ascending, the newest first within one
+        priority, so the queue's default order puts the most urgent, most recent event on top."""
+        if left.column() != 1:
+            return bool(super().lessThan(left, right))
+        model = self.sourceModel()
+        assert isinstance(model, EventModel)
+        first, second = model.events[left.row()], model.events[right.row()]
+        return queue_key(first) < queue_key(second)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         model = self.sourceModel()

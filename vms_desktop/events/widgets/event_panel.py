@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -32,11 +33,15 @@ from PySide6.QtWidgets import (
 
 from vms_desktop.events.models.event_model import EVENT_ROLE, OPEN_STATES, PRIORITY_ORDER, EventFilter
 from vms_desktop.events.models.queue import EventQueue
+from vms_desktop.events.widgets.event_detail import EventDetail
 
 _STATUS_FILTERS = {"Open": set(OPEN_STATES), "New": {"NEW"}, "Acknowledged": {"ACKNOWLEDGED"},
                    "Closed": {"RESOLVED", "FALSE_POSITIVE"},
                    "All": {"NEW", "ACKNOWLEDGED", "RESOLVED", "FALSE_POSITIVE"}}
 _FINAL = {"RESOLVED": "resolved", "FALSE_POSITIVE": "a false positive"}
+PRIORITY_COLUMN = 1
+STRETCHED_COLUMNS = (2, 3)  # camera, type
+MIN_TABLE_HEIGHT = 5 * 40  # five rows at least, whatever the docks above take
 
 
 class EventPanel(QWidget):
@@ -58,10 +63,19 @@ class EventPanel(QWidget):
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
-        self.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
+        # The queue's order: the most urgent first, the newest first within a priority (EventFilter.lessThan).
+        self.table.sortByColumn(PRIORITY_COLUMN, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Camera and type take what is left (elided): Time and Status were behind a horizontal scrollbar.
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for column in STRETCHED_COLUMNS:
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(30)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setMinimumHeight(MIN_TABLE_HEIGHT)
+        self.detail = EventDetail(queue.model)
         self.table.verticalHeader().setDefaultSectionSize(40)
         self.ack = QPushButton("Acknowledge")
         self.resolve = QPushButton("Resolve")
@@ -89,9 +103,15 @@ class EventPanel(QWidget):
         notes = QHBoxLayout()
         notes.addWidget(self.note, 2)
         notes.addWidget(self.tag, 1)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
         box = QVBoxLayout(self)
         box.addLayout(filters)
-        box.addWidget(self.table, 1)
+        box.addWidget(self.splitter, 1)
         box.addLayout(actions)
         box.addLayout(notes)
         box.addWidget(self.message)
@@ -114,6 +134,8 @@ class EventPanel(QWidget):
         self.queue.sig_info.connect(self.message.setText)
         self.queue.model.sig_changing.connect(self._remember_selection)
         self.queue.model.sig_changed.connect(self._restore_selection)
+        self.queue.model.sig_changed.connect(self.detail.refresh)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self.detail.show_event(self.selected_event()))
 
     def apply_role(self) -> None:
         """Offer what the user's role may do: resolving, false positives and tags need a supervisor, so for

@@ -8,6 +8,8 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+PAD_MAX = 180  # pixels, either way
+
 
 class JoystickPad(QWidget):
     sig_vector = Signal(float, float)  # pan, tilt in -1..1 (tilt up is positive)
@@ -18,7 +20,9 @@ class JoystickPad(QWidget):
         self.knob = QPointF(0.0, 0.0)  # -1..1 both axes, y down (screen)
         self._dragging = False
         self.setMinimumSize(120, 120)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        # A thumb's worth is enough to steer: grown to the dock's height it squeezed the event queue.
+        self.setMaximumSize(PAD_MAX, PAD_MAX)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setToolTip("Drag to pan and tilt; wheel to zoom; release to stop")
 
     def _radius(self) -> float:

@@ -53,24 +53,27 @@ class PtzPanel(QWidget):
         self._wire()
 
     def _build(self) -> None:
+        """Pad, zoom and presets side by side: stacked, the panel took half the right-hand column and left the
+        event queue 1.5 rows (issue #26, defect 11)."""
         stick = QHBoxLayout()
         stick.addWidget(self.pad, 1)
         stick.addWidget(self.zoom)
+        stick.addWidget(self.presets, 1)
+        self.presets.setToolTip("Presets: select one, then Go")
         buttons = QHBoxLayout()
+        buttons.addWidget(self.preset_name, 1)
         for button in (self.go_button, self.save_button, self.delete_button):
             buttons.addWidget(button)
         tours = QHBoxLayout()
-        tours.addWidget(self.tour_name)
+        self.tour_name.setToolTip("Tour: the presets whose name starts with this")
+        tours.addWidget(QLabel("Tour"))
+        tours.addWidget(self.tour_name, 1)
         tours.addWidget(self.tour_start)
         tours.addWidget(self.tour_stop)
         box = QVBoxLayout(self)
         box.addWidget(self.title)
-        box.addLayout(stick, 2)
-        box.addWidget(QLabel("Presets"))
-        box.addWidget(self.presets, 1)
-        box.addWidget(self.preset_name)
+        box.addLayout(stick, 1)
         box.addLayout(buttons)
-        box.addWidget(QLabel("Tour (presets whose name starts with…)"))
         box.addLayout(tours)
         box.addWidget(self.message)
 
