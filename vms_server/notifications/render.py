@@ -4,10 +4,11 @@ is queued, so that a grouped message shows the final count."""
 from __future__ import annotations
 
 import html
+import string
 from pathlib import Path
 from typing import Any
 
-from vms_server.notifications.channels.base import Outgoing
+from vms_server.notifications.channels.base import MessageTemplate, Outgoing
 
 PRIVATE_PREFIX = "_"  # payload keys kept for rendering (a snapshot's path on disk), never sent out
 
@@ -43,15 +44,29 @@ def _lines(payload: dict[str, Any], count: int) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in fields if v]
 
 
-def render(message_id: str, recipient: str, payload: dict[str, Any], count: int,
-           snapshot: bytes | None) -> Outgoing:
-    subject = _headline(payload, count)
+def _fill(template: str, payload: dict[str, Any], count: int) -> str:
+    values = {k: "" if v is None else str(v) for k, v in public_payload(payload, count).items()}
+    values.setdefault("count", str(count))
+    return string.Template(template).safe_substitute(values)
+
+
+def render(message_id: str, recipient: str, payload: dict[str, Any], count: int, snapshot: bytes | None,
+           templates: dict[str, MessageTemplate] | None = None) -> Outgoing:
+    """The message for one recipient; a channel's template for the event type (or '*') replaces the wording."""
+    chosen = (templates or {}).get(str(payload.get("event_type")), (templates or {}).get("*"))
+    subject = _fill(chosen.subject, payload, count) if chosen and chosen.subject else _headline(payload, count)
     lines = _lines(payload, count)
     url = payload.get("url")
-    text = "\n".join([subject, "", *(f"{k}: {v}" for k, v in lines), *([f"\nOpen the event: {url}"] if url else [])])
-    rows = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in lines)
+    if chosen and chosen.text:
+        text = _fill(chosen.text, payload, count)
+        table = f"<pre>{html.escape(text)}</pre>"
+    else:
+        text = "\n".join([subject, "", *(f"{k}: {v}" for k, v in lines),
+                          *([f"\nOpen the event: {url}"] if url else [])])
+        table = "<table>" + "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                                    for k, v in lines) + "</table>"
     link = f"<p><a href='{html.escape(str(url))}'>Open the event</a></p>" if url else ""
-    body = f"<html><body><h2>{html.escape(subject)}</h2><table>{rows}</table>{link}</body></html>"
+    body = f"<html><body><h2>{html.escape(subject)}</h2>{table}{link}</body></html>"
     return Outgoing(message_id=message_id, recipient=recipient, subject=subject, text=text, html=body,
                     payload=public_payload(payload, count), snapshot=snapshot)
 

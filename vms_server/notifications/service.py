@@ -190,7 +190,7 @@ class NotificationService:
             snapshot = None
             if channel.kind == "email":
                 snapshot = await asyncio.to_thread(read_snapshot_blocking, item.payload)
-            outgoing = render(str(item.id), item.recipient, item.payload, item.count, snapshot)
+            outgoing = render(str(item.id), item.recipient, item.payload, item.count, snapshot, channel.templates)
             receipt = await asyncio.wait_for(channel.send(outgoing, s.send_timeout_s), s.send_timeout_s + 5)
             logger.debug("message %s delivered: %s", item.id, receipt)
             return queue.Outcome(item.id, receipt=receipt)

@@ -154,5 +154,24 @@ async def test_critical_event_opens_a_servicenow_incident(api: ApiClient, receiv
     assert message["receipt"] == "servicenow INC0010001"
 
 
+async def test_templates_per_event_type(api: ApiClient, receiver: Receiver) -> None:
+    channel = await api.ok("POST", "/api/v1/notifications/channels", status=201, json={
+        "name": "sms", "kind": "sms", "secret": "token-1",
+        "config": {"base_url": f"http://127.0.0.1:{receiver.port}", "account_sid": "AC123",
+                   "from_number": "+15005550006", "templates": {
+                       "intrusion": {"text": "Intruder at $camera_name, $site_name ($priority) $unknown"},
+                       "*": {"text": "VMS: $event_type x$count"}}}})
+    await rule(api, [channel["id"]], recipients=["+15551230001"])
+    camera = await add_camera(api, "North gate")
+    await raise_event(api, camera, "intrusion")
+    await wait_for(lambda: len(receiver.sms) == 1)
+    await raise_event(api, camera, "tampering")
+    await wait_for(lambda: len(receiver.sms) == 2)
+    assert [m["Body"] for m in receiver.sms] == ["Intruder at North gate, HQ (HIGH) $unknown", "VMS: tampering x1"]
+    bad = await api.call("PATCH", f"/api/v1/notifications/channels/{channel['id']}",
+                         json={"config": {"account_sid": "AC1", "templates": {"*": {"body": "x"}}}})
+    assert bad.status == 422 and "templates" in await bad.text()
+
+
 async def _statuses(api: ApiClient, event_id: object, want: list[str]) -> bool:
     return sorted(m["status"] for m in await messages(api, event_id=event_id)) == want

@@ -10,6 +10,8 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 
 class ChannelError(Exception):
     """A delivery failed. `permanent` means retrying the same message cannot succeed."""
@@ -17,6 +19,26 @@ class ChannelError(Exception):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class MessageTemplate(BaseModel):
+    """A site's own wording. `$name` placeholders take the event's fields: $event_type, $priority, $camera_name,
+    $site_name, $local_time (site time zone), $timestamp, $object_class, $url, $count, $escalation_level.
+    Unknown placeholders stay as written (string.Template, so a template cannot reach into objects)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str | None = Field(None, max_length=300)
+    text: str | None = Field(None, max_length=4000)
+
+
+class TemplatedConfig(BaseModel):
+    """Configuration of the channels that carry text (e-mail, SMS, tickets)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    templates: dict[str, MessageTemplate] = Field(
+        default_factory=dict, description="Per event type ('*' for the others): subject and text templates")
 
 
 class ChannelConfigError(ValueError):
@@ -41,6 +63,7 @@ class Channel(abc.ABC):
     """One configured channel. `send` raises ChannelError; anything else is treated as a retryable error."""
 
     kind: str = ""
+    templates: dict[str, MessageTemplate] = {}  # replaced per instance (text channels), never mutated
     needs_recipient: bool = False  # email and SMS go to addresses; webhook and MQTT to their endpoint
 
     @abc.abstractmethod

@@ -10,13 +10,12 @@ from email.utils import make_msgid
 from typing import Any, Literal
 
 import aiosmtplib
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from vms_server.notifications.channels.base import Channel, ChannelError, Outgoing
+from vms_server.notifications.channels.base import Channel, ChannelError, Outgoing, TemplatedConfig
 
 
-class EmailConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EmailConfig(TemplatedConfig):
 
     host: str = Field(min_length=1, max_length=255, description="SMTP server")
     port: int = Field(587, ge=1, le=65535)
@@ -56,6 +55,7 @@ class EmailChannel(Channel):
 
     def __init__(self, config: dict[str, Any], secret: str | None) -> None:
         self.config = EmailConfig.model_validate(config)
+        self.templates = self.config.templates
         self._password = secret
 
     async def send(self, message: Outgoing, timeout_s: float) -> str:

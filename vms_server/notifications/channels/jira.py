@@ -10,13 +10,12 @@ import base64
 from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from vms_server.notifications.channels.base import Channel, ChannelError, Outgoing
+from vms_server.notifications.channels.base import Channel, ChannelError, Outgoing, TemplatedConfig
 
 
-class JiraConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class JiraConfig(TemplatedConfig):
 
     base_url: str = Field(min_length=8, max_length=500, description="https://<site>.atlassian.net")
     email: str = Field(min_length=3, max_length=255, description="Account the API token belongs to (the secret)")
@@ -40,6 +39,7 @@ class JiraChannel(Channel):
 
     def __init__(self, config: dict[str, Any], secret: str | None) -> None:
         self.config = JiraConfig.model_validate(config)
+        self.templates = self.config.templates
         self._token = secret or ""
 
     async def send(self, message: Outgoing, timeout_s: float) -> str:

@@ -10,16 +10,15 @@ import base64
 from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from vms_server.notifications.channels.base import Channel, ChannelError, Outgoing
+from vms_server.notifications.channels.base import Channel, ChannelError, Outgoing, TemplatedConfig
 
 # event priority -> (urgency, impact); ServiceNow derives the incident priority from the two
 _LEVELS = {"CRITICAL": ("1", "1"), "HIGH": ("1", "2"), "MEDIUM": ("2", "2"), "STANDARD": ("3", "3")}
 
 
-class ServiceNowConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ServiceNowConfig(TemplatedConfig):
 
     instance_url: str = Field(min_length=8, max_length=500, description="https://<instance>.service-now.com")
     username: str = Field(min_length=1, max_length=255, description="Integration user; its password is the secret")
@@ -42,6 +41,7 @@ class ServiceNowChannel(Channel):
 
     def __init__(self, config: dict[str, Any], secret: str | None) -> None:
         self.config = ServiceNowConfig.model_validate(config)
+        self.templates = self.config.templates
         self._password = secret or ""
 
     async def send(self, message: Outgoing, timeout_s: float) -> str:

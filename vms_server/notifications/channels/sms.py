@@ -9,13 +9,12 @@ import base64
 from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from vms_server.notifications.channels.base import Channel, ChannelError, Outgoing
+from vms_server.notifications.channels.base import Channel, ChannelError, Outgoing, TemplatedConfig
 
 
-class SmsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SmsConfig(TemplatedConfig):
 
     base_url: str = Field("https://api.twilio.com", min_length=8, description="Twilio API base URL")
     account_sid: str = Field(min_length=2, max_length=64, description="Account SID; the auth token is the secret")
@@ -30,6 +29,7 @@ class SmsChannel(Channel):
 
     def __init__(self, config: dict[str, Any], secret: str | None) -> None:
         self.config = SmsConfig.model_validate(config)
+        self.templates = self.config.templates
         self._token = secret or ""
 
     async def send(self, message: Outgoing, timeout_s: float) -> str:
