@@ -136,7 +136,7 @@ class Receiver:
             return web.json_response({"code": 20003, "message": "Authenticate", "more_info": "", "status": 401},
                                      status=401)
         form = dict(await request.post())
-        if not str(form.get("To", "")).startswith("+"):
+        if not str(form.get("To", "")).removeprefix("whatsapp:").startswith("+"):
             return web.json_response({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400},
                                      status=400)
         self.sms.append({k: str(v) for k, v in form.items()})

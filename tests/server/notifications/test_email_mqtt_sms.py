@@ -173,5 +173,16 @@ async def test_templates_per_event_type(api: ApiClient, receiver: Receiver) -> N
     assert bad.status == 422 and "templates" in await bad.text()
 
 
+async def test_whatsapp_through_the_same_api(api: ApiClient, receiver: Receiver) -> None:
+    channel = await api.ok("POST", "/api/v1/notifications/channels", status=201, json={
+        "name": "wa", "kind": "whatsapp", "secret": "token-1",
+        "config": {"base_url": f"http://127.0.0.1:{receiver.port}", "account_sid": "AC123",
+                   "from_number": "+14155238886"}})
+    out = await api.ok("POST", f"/api/v1/notifications/channels/{channel['id']}/test",
+                       json={"recipient": "+15551230009"})
+    assert out["status"] == "SENT" and out["receipt"].startswith("sid SM")
+    assert receiver.sms[0]["To"] == "whatsapp:+15551230009" and receiver.sms[0]["From"] == "whatsapp:+14155238886"
+
+
 async def _statuses(api: ApiClient, event_id: object, want: list[str]) -> bool:
     return sorted(m["status"] for m in await messages(api, event_id=event_id)) == want

@@ -12,7 +12,7 @@ from vms_server.notifications.channels.email import EmailChannel, EmailConfig
 from vms_server.notifications.channels.jira import JiraChannel, JiraConfig
 from vms_server.notifications.channels.mqtt import MqttChannel, MqttConfig
 from vms_server.notifications.channels.servicenow import ServiceNowChannel, ServiceNowConfig
-from vms_server.notifications.channels.sms import SmsChannel, SmsConfig
+from vms_server.notifications.channels.sms import SmsChannel, SmsConfig, WhatsAppChannel
 from vms_server.notifications.channels.webhook import WebhookChannel, WebhookConfig
 
 KINDS: dict[str, tuple[type[Channel], type[BaseModel]]] = {
@@ -20,6 +20,7 @@ KINDS: dict[str, tuple[type[Channel], type[BaseModel]]] = {
     "webhook": (WebhookChannel, WebhookConfig),
     "mqtt": (MqttChannel, MqttConfig),
     "sms": (SmsChannel, SmsConfig),
+    "whatsapp": (WhatsAppChannel, SmsConfig),
     "jira": (JiraChannel, JiraConfig),
     "servicenow": (ServiceNowChannel, ServiceNowConfig),
 }

@@ -1,7 +1,7 @@
 """SMS through Twilio's Messages API: `POST {base_url}/2010-04-01/Accounts/{AccountSid}/Messages.json`, form
 fields To, From (or MessagingServiceSid) and Body, HTTP basic auth (Account SID, auth token). A 201 carries the
 message `sid`; an error carries `{"code", "message", "more_info", "status"}`. The base URL is configurable so that
-a regional endpoint, a proxy or a test server can stand in."""
+a regional endpoint, a proxy or a test server can stand in. WhatsApp goes through the same API (`WhatsAppChannel`)."""
 
 from __future__ import annotations
 
@@ -32,14 +32,17 @@ class SmsChannel(Channel):
         self.templates = self.config.templates
         self._token = secret or ""
 
+    def address(self, number: str) -> str:
+        return number
+
     async def send(self, message: Outgoing, timeout_s: float) -> str:
         cfg = self.config
         url = f"{cfg.base_url.rstrip('/')}/2010-04-01/Accounts/{cfg.account_sid}/Messages.json"
-        form = {"To": message.recipient, "Body": message.text[: cfg.max_chars]}
+        form = {"To": self.address(message.recipient), "Body": message.text[: cfg.max_chars]}
         if cfg.messaging_service_sid:
             form["MessagingServiceSid"] = cfg.messaging_service_sid
         else:
-            form["From"] = cfg.from_number or ""
+            form["From"] = self.address(cfg.from_number or "")
         basic = base64.b64encode(f"{cfg.account_sid}:{self._token}".encode()).decode()
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session, \
@@ -52,3 +55,13 @@ class SmsChannel(Channel):
             return f"sid {body.get('sid', '?')} {body.get('status', '')}".strip()
         detail = f"Twilio {status} code {body.get('code')}: {str(body.get('message', ''))[:150]}"
         raise ChannelError(detail, permanent=400 <= status < 500 and status != 429)
+
+
+class WhatsAppChannel(SmsChannel):
+    """WhatsApp through the same Twilio Messages API: the numbers carry the `whatsapp:` channel prefix. Outside
+    a 24-hour conversation window WhatsApp accepts only approved templates; Twilio then answers 63016."""
+
+    kind = "whatsapp"
+
+    def address(self, number: str) -> str:
+        return number if not number or number.startswith("whatsapp:") else f"whatsapp:{number}"
