@@ -21,6 +21,9 @@ class VolumeConfig(BaseModel):
     max_bytes: int | None = Field(
         None, ge=1, description="Optional quota: footage on this volume is kept under this many bytes"
     )
+    require_mount: bool = Field(
+        False, description="The path must be a mount point: nothing is recorded into the bare directory when the "
+                           "disk is not mounted (set it for every volume that is a disk of its own)")
 
 
 class RecordingSettings(BaseModel):

@@ -167,10 +167,12 @@ class Recorder:
         self._tell(True, False)
 
     def _storage_error(self, volume: Path, exc: Exception) -> None:
-        text = f"writing to {volume} failed: {exc}"
-        self.error = text
         if self.on_volume_error is not None:
             self.on_volume_error(volume, str(exc))
+        self._report(f"writing to {volume} failed: {exc}")
+
+    def _report(self, text: str) -> None:
+        self.error = text
         now = time.monotonic()
         if now - self._logged.get(text, -1e9) >= LOG_EVERY_S:  # a full disk must not flood the log
             self._logged[text] = now
@@ -211,7 +213,11 @@ class Recorder:
                 return  # wait for a keyframe: a segment must start decodable
             packets = [pkt]
         assert self.info is not None
-        volume = self.pick_volume()
+        try:
+            volume = self.pick_volume()
+        except OSError as exc:  # no usable volume (all unmounted): nothing to write to, say so
+            self._report(f"not recording: {exc}")
+            return
         try:
             self.writer = SegmentWriter(volume, self.camera_id, self.stream, self.info, packets[0], why)
             for packet in packets:

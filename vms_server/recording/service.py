@@ -293,7 +293,8 @@ async def recording_health(app: web.Application) -> Component:
     recording = sum(1 for rec in list(service.recorders.values()) if rec.current())
     streams = [w for rt in runtimes for w in rt.workers.values()]
     online = sum(1 for w in streams if w.health.state is StreamState.ONLINE)
-    failing = [f"{v.path} ({v.failure})" for v in service.volumes.volumes if v.failing()]
+    failing = [f"{v.path} ({v.misplaced})" if v.misplaced else f"{v.path} ({v.failure})"
+               for v in service.volumes.volumes if v.misplaced or v.failing()]
     detail = f"{recording} of {len(runtimes)} cameras recording, {online} of {len(streams)} streams online"
     if failing:
         detail += "; writes failing on " + ", ".join(failing)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import shutil
 import threading
 import time
@@ -27,6 +28,12 @@ logger = logging.getLogger(__name__)
 
 
 FAILED_VOLUME_RETRY_S = 60.0
+MARKER = ".vms-volume"
+
+
+class NoVolume(OSError):
+    """No configured volume can take footage (each is unmounted, replaced or failing): recording stops with this
+    reason rather than writing to whatever lies under a mount point."""
 
 
 @dataclass
@@ -35,10 +42,47 @@ class Volume:
     used_bytes: int = 0  # footage bytes indexed on this volume (for the optional quota)
     failed_until: float = 0.0  # monotonic time before which new segments avoid this volume
     failure: str | None = None  # the last write error (disk full, I/O error, read-only), for status
+    device: int | None = None  # st_dev of the volume (None: not taken into use yet)
+    marker: str | None = None  # the id in its marker file: what makes this disk this volume
+    misplaced: str | None = None  # why it is not the volume configured (unmounted, replaced), while it is not
 
     @property
     def path(self) -> Path:
         return self.config.path
+
+    def take(self) -> None:
+        """Remember which disk this is (a marker file with an id): a volume unmounted under a running server
+        (`umount -l`, a USB disk pulled) leaves its bare mount point, which must not take footage."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        marker = self.path / MARKER
+        if self.config.require_mount and not os.path.ismount(self.path):
+            self.misplaced = f"{self.path} is not a mount point (require_mount): is its disk mounted?"
+            return
+        try:
+            self.marker = marker.read_text().strip()
+        except FileNotFoundError:
+            self.marker = uuid.uuid4().hex
+            marker.write_text(self.marker + "\n")
+        self.device = os.stat(self.path).st_dev
+
+    def identity_problem(self) -> str | None:
+        """Why this path is no longer the volume taken into use (None while it is). A stat and a small read per
+        new segment, so an unmount is noticed at the next segment, not never."""
+        if self.device is None:
+            self.take()
+            if self.device is None:
+                return self.misplaced
+        try:
+            same = (self.path / MARKER).read_text().strip() == self.marker
+            device = os.stat(self.path).st_dev
+        except OSError:
+            same, device = False, None
+        if same and self.config.require_mount and not os.path.ismount(self.path):
+            same = False
+        if not same:
+            return f"{self.path} is no longer the volume it was (unmounted or replaced)"
+        self.device = device  # the same disk mounted again may come back under another device number
+        return None
 
     def failing(self, now: float | None = None) -> bool:
         """A write failed here recently: new segments avoid this volume and health reports it."""
@@ -56,15 +100,32 @@ class VolumeSet:
     def __init__(self, configs: list[VolumeConfig]) -> None:
         self.volumes = [Volume(c) for c in configs]
         for volume in self.volumes:
-            volume.path.mkdir(parents=True, exist_ok=True)
+            volume.take()
+            if volume.misplaced:
+                logger.error("recording volume unusable: %s", volume.misplaced)
         self._lock = threading.Lock()
 
     def pick(self) -> Path:
         """The volume with the most room: spreads cameras and fills volumes evenly. A volume that failed a
-        write recently is avoided while another one works (all failed: try them again). Thread-safe."""
+        write recently is avoided while another one works (all failed: try them again). A volume that is not
+        the one configured (unmounted, replaced) is never used. Raises NoVolume. Thread-safe."""
         with self._lock:
             now = time.monotonic()
-            healthy = [v for v in self.volumes if not v.failing(now)] or self.volumes
+            present = []
+            for volume in self.volumes:
+                problem = volume.identity_problem()
+                if problem != volume.misplaced:
+                    if problem:
+                        logger.error("recording volume unusable: %s", problem)
+                    else:
+                        logger.info("recording volume back: %s", volume.path)
+                volume.misplaced = problem
+                if problem is None:
+                    present.append(volume)
+            if not present:
+                raise NoVolume("no recording volume is usable: " + "; ".join(
+                    v.misplaced or "" for v in self.volumes))
+            healthy = [v for v in present if not v.failing(now)] or present
             best = max(healthy, key=lambda v: v.room_bytes())
             return best.path
 

@@ -82,21 +82,22 @@ def cameras(app: web.Application) -> list[dict[str, Any]]:
     return result
 
 
-def volumes(app: web.Application) -> list[Probe]:
+async def volumes(app: web.Application) -> list[Probe]:
     """One probe per recording volume: failing while new segments avoid it after a write error."""
     recorder = app.get(RECORDER)
     if recorder is None:
         return []
     out = []
     for volume in recorder.volumes.volumes:
+        misplaced = await asyncio.to_thread(volume.identity_problem)  # unmounted now, not at the next segment
         failing = volume.failing()
-        out.append(Probe(f"volume:{volume.path}", not failing,
-                         detail={"path": str(volume.path), "footage_bytes": volume.used_bytes},
-                         error=f"writes fail: {volume.failure}" if failing else None))
+        error = misplaced or (f"writes fail: {volume.failure}" if failing else None)
+        out.append(Probe(f"volume:{volume.path}", error is None,
+                         detail={"path": str(volume.path), "footage_bytes": volume.used_bytes}, error=error))
     return out
 
 
 async def probe_all(app: web.Application, min_free: float) -> list[Probe]:
-    probes = [await database(app), await disk(app, min_free), *volumes(app)]
+    probes = [await database(app), await disk(app, min_free), *await volumes(app)]
     shared = await redis(app)
     return probes + ([shared] if shared is not None else [])

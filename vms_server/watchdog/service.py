@@ -108,13 +108,16 @@ class WatchdogService(Watchdog):
         return self.probes
 
     async def heartbeat_round(self) -> None:
-        """The 30-second service heartbeat: the watchdog itself, dependency probes, every worker's state."""
+        """The 30-second service heartbeat: the watchdog itself, dependency probes, every worker's state.
+
+        Stamped when the round starts, so heartbeats are one interval apart however long the probes take."""
+        started = time.time()
         self.heartbeat("watchdog")
         with contextlib.suppress(Exception):
             await self.probe()
         with contextlib.suppress(Exception):
             await self.incidents.purge(dt.timedelta(days=self.settings.incident_retention_days))
-        self.last_heartbeat = time.time()
+        self.last_heartbeat = started
         # Service and dependency health is a Supervisor's concern (as /watchdog/status is), not every Viewer's.
         self._hub.publish("service.heartbeat", {"at": self.last_heartbeat,
                                                 "services": [asdict(s) for s in self.states()],
