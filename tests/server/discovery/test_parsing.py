@@ -1,0 +1,47 @@
+"""Pure parsing of the discovery package: scan ranges and WS-Discovery answers (what a hostile or broken device
+on the LAN may send must be ignored, not crash a job)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vms_common.errors import InvalidInput
+from vms_server.discovery.scan import MAX_ADDRESSES, parse_range
+from vms_server.discovery.wsd import parse_matches, probe_message
+
+
+def test_ranges() -> None:
+    assert [str(a) for a in parse_range("10.0.0.0/30")] == ["10.0.0.1", "10.0.0.2"]
+    assert [str(a) for a in parse_range(" 10.0.0.254-10.0.1.1 ")] == ["10.0.0.254", "10.0.0.255", "10.0.1.0",
+                                                                      "10.0.1.1"]
+    assert [str(a) for a in parse_range("192.168.1.7")] == ["192.168.1.7"]
+    assert len(parse_range("10.0.0.0/20")) == MAX_ADDRESSES - 2
+    for bad, code in (("10.0.0.0/19", "scan_range_too_large"), ("10.0.0.0-10.0.16.0", "scan_range_too_large"),
+                      ("10.0.0.5-10.0.0.1", "scan_range_invalid"), ("10.0.0.300", "scan_range_invalid"),
+                      ("::1", "scan_range_invalid"), ("", "scan_range_invalid")):
+        with pytest.raises(InvalidInput) as err:
+            parse_range(bad)
+        assert err.value.code == code, bad
+
+
+MATCH = (b'<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+         b'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+         b'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"><s:Header><a:RelatesTo>urn:uuid:1</a:RelatesTo>'
+         b'</s:Header><s:Body><d:ProbeMatches><d:ProbeMatch><a:EndpointReference><a:Address>urn:uuid:cam'
+         b'</a:Address></a:EndpointReference><d:Types>dn:NetworkVideoTransmitter</d:Types><d:Scopes>'
+         b'onvif://www.onvif.org/name/Front%20Door onvif://www.onvif.org/hardware/X1</d:Scopes>'
+         b'<d:XAddrs>http://10.0.0.9/onvif/device_service http://[fe80::1]/onvif/device_service</d:XAddrs>'
+         b'</d:ProbeMatch></d:ProbeMatches></s:Body></s:Envelope>')
+
+
+def test_probe_matches() -> None:
+    [match] = parse_matches(MATCH, "10.0.0.1", "10.0.0.9", "urn:uuid:1")
+    assert match.endpoint == "urn:uuid:cam" and match.name == "Front Door" and match.hardware == "X1"
+    assert match.xaddrs[0] == "http://10.0.0.9/onvif/device_service"
+    assert parse_matches(MATCH, "10.0.0.1", "10.0.0.9", "urn:uuid:other") == []  # an answer to someone else
+    assert parse_matches(b"<not xml", "i", "s", "urn:uuid:1") == []
+    assert parse_matches(b"x" * 70_000, "i", "s", "urn:uuid:1") == []
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+            b']><x>&b;</x>')
+    assert parse_matches(bomb, "i", "s", "urn:uuid:1") == []
+    assert b"NetworkVideoTransmitter" in probe_message("urn:uuid:1")
