@@ -61,6 +61,7 @@ from vms_server.security.keystore import SecretBox, load_master_secret
 from vms_server.settings import Settings
 from vms_server.sizing.routes import router as sizing_routes
 from vms_server.statistics.routes import router as statistics_routes
+from vms_server.tickets.routes import router as ticket_routes
 from vms_server.watchdog.routes import router as watchdog_routes
 from vms_server.watchdog.service import watchdog_context
 
@@ -124,7 +125,7 @@ ROUTERS = [
     ingest_routes, recording_routes, playback_http.router, live_routes.router, hls_routes.router, analytics_routes,
     event_routes, config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes, sync_routes,
     audit_routes,
-    notification_routes,
+    notification_routes, ticket_routes,
     discovery_routes, bulk_camera_routes,
 ]
 

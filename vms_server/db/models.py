@@ -25,6 +25,7 @@ from vms_server.recording.models import (
     RecordingPolicy,
     RecordingSegment,
 )
+from vms_server.tickets.models import Ticket
 from vms_server.watchdog.models import Incident
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "Site",
     "SyncState",
     "Tag",
+    "Ticket",
     "User",
     "Zone",
     "camera_group_members",

@@ -31,12 +31,14 @@ from vms_server.notifications import channels as registry
 from vms_server.notifications import escalation, queue
 from vms_server.notifications.availability import AvailabilityWatch
 from vms_server.notifications.channels.base import Channel, ChannelError
+from vms_server.notifications.channels.ticket import TicketChannel
 from vms_server.notifications.keys import NOTIFIER
 from vms_server.notifications.models import NotifyChannel, NotifyMessage, NotifyRouted
 from vms_server.notifications.render import read_snapshot_blocking, render
 from vms_server.notifications.routing import load_context, route_event
 from vms_server.notifications.settings import NotificationSettings
 from vms_server.security.keystore import SecretBox
+from vms_server.tickets.service import open_for_event
 
 logger = logging.getLogger(__name__)
 
@@ -222,9 +224,20 @@ class NotificationService:
             except Exception:
                 logger.exception("channel %s cannot be built; its messages wait for a fix", row.id)
                 continue
+            if isinstance(channel, TicketChannel):
+                channel.opener = self._open_ticket
             self._channels[row.id] = (row.updated_at, channel)
             found[row.id] = channel
         return found
+
+    async def _open_ticket(self, event_id: uuid.UUID, title: str, description: str, assignee: str | None) -> str:
+        async with self._sessions.begin() as session:
+            event = await session.get(Event, event_id)
+            if event is None:
+                raise ChannelError("the event no longer exists", permanent=True)
+            ticket, created = await open_for_event(session, event, title=title, description=description,
+                                                   created_by="notifications", assignee=assignee)
+            return f"ticket {ticket.id}" + ("" if created else " (already open)")
 
     async def camera_availability(self, customer_id: uuid.UUID, camera_id: uuid.UUID, *, online: bool) -> int:
         """Queue a camera's state for every enabled MQTT channel of its organisation (retained there)."""

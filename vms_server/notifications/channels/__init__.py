@@ -13,6 +13,7 @@ from vms_server.notifications.channels.jira import JiraChannel, JiraConfig
 from vms_server.notifications.channels.mqtt import MqttChannel, MqttConfig
 from vms_server.notifications.channels.servicenow import ServiceNowChannel, ServiceNowConfig
 from vms_server.notifications.channels.sms import SmsChannel, SmsConfig, WhatsAppChannel
+from vms_server.notifications.channels.ticket import TicketChannel, TicketConfig
 from vms_server.notifications.channels.webhook import WebhookChannel, WebhookConfig
 
 KINDS: dict[str, tuple[type[Channel], type[BaseModel]]] = {
@@ -23,6 +24,7 @@ KINDS: dict[str, tuple[type[Channel], type[BaseModel]]] = {
     "whatsapp": (WhatsAppChannel, SmsConfig),
     "jira": (JiraChannel, JiraConfig),
     "servicenow": (ServiceNowChannel, ServiceNowConfig),
+    "ticket": (TicketChannel, TicketConfig),
 }
 
 
