@@ -70,6 +70,7 @@ def event_window(event: dict[str, Any]) -> tuple[int, int] | None:
     except (KeyError, ValueError):
         return None
     return start, max(end, start) if end else start + EVENT_OVERLAY_MS * 1000
+EVENTS_DOCK_WIDTH = 460  # pixels, at least: the event queue (and the PTZ panel above it)
 GEOMETRY_KEY = "window.geometry"  # local preference: the main window's last geometry (Qt's saveGeometry)
 
 
@@ -213,6 +214,8 @@ class MainWindow(QMainWindow):
         self.event_panel.sig_play_event.connect(self.play_event)
         dock = self._dock("Events", self.event_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.ptz_dock, dock], [1, 3], Qt.Orientation.Vertical)  # relative weights
+        # Wide enough for every column (camera and type elided) with a real X server's fonts.
+        self.event_panel.setMinimumWidth(EVENTS_DOCK_WIDTH)
         return dock
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:

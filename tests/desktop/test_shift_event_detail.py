@@ -18,6 +18,7 @@ from tests.desktop.test_wall import open_window
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
 from vms_desktop.events.models.event_model import EVENT_ROLE, EventModel
+from vms_desktop.main_window import EVENTS_DOCK_WIDTH
 from vms_server.analytics.types import Priority
 
 pytestmark = pytest.mark.slow
@@ -51,6 +52,8 @@ async def test_queue_room_order_detail_pane_and_escalation(qtbot: QtBot, desk: D
     assert window.events_dock.height() > window.ptz_dock.height(), (window.events_dock.height(),
                                                                    window.ptz_dock.height())
     assert not panel.table.horizontalScrollBar().isVisible()
+    assert window.events_dock.width() >= EVENTS_DOCK_WIDTH, window.events_dock.width()
+    width = window.events_dock.width()
     header = panel.table.horizontalHeader()
     for column in (4, 5):  # Time, Status
         right = header.sectionViewportPosition(column) + header.sectionSize(column)
@@ -67,20 +70,21 @@ async def test_queue_room_order_detail_pane_and_escalation(qtbot: QtBot, desk: D
 
     # Escalate: out of NEW, the note box empties, and the pane says who escalated, why, and who did what.
     user = desk.client.username
-    panel.note.setText("smoke at the gate")
+    panel.note.setText("smoke at the gate, thick and black, spreading from the bins along the fence to the car park")
     panel.escalate.click()
     assert panel.note.text() == ""
     await wait_until(lambda: panel.detail.escalation.text().startswith("Escalation: Escalated by"), 10,
                      panel.message.text())
     assert panel.detail.escalation.isVisibleTo(panel.detail)
-    assert panel.detail.escalation.text().startswith(f"Escalation: Escalated by {user}: smoke at the gate at ")
+    assert panel.detail.escalation.text().startswith(f"Escalation: Escalated by {user}: smoke at the gate, thick")
     await wait_until(lambda: "escalated" in panel.detail.tags.text(), 10, panel.detail.tags.text())
     row = panel.proxy.index(0, 5)
     assert row.data() == "ACKNOWLEDGED" and str(row.data(EVENT_ROLE)["id"]) == critical
     assert panel.detail.status.text().startswith(f"Status: ACKNOWLEDGED by {user} at ")
     history = [panel.detail.history.item(i).text() for i in range(panel.detail.history.count())]
     assert any(h.endswith(f"{user} set it acknowledged") for h in history), history
-    assert any(h.endswith(f"{user}: Escalated by {user}: smoke at the gate") for h in history), history
+    assert any(h.endswith(f"{user}: Escalated by {user}: smoke at the gate, thick and black, spreading from the bins "
+                          "along the fence to the car park") for h in history), history
 
     # A note, then a tag, added from the panel appear in the pane too; another event shows its own.
     panel.note.setText("fire brigade called")
@@ -90,6 +94,7 @@ async def test_queue_room_order_detail_pane_and_escalation(qtbot: QtBot, desk: D
     panel.tag.setText("brigade")
     panel.tag.returnPressed.emit()
     await wait_until(lambda: "brigade" in panel.detail.tags.text(), 10, panel.detail.tags.text())
+    assert window.events_dock.width() == width  # a long note wraps; it does not widen the dock over the wall
     assert panel.select_event(standard)
     assert "tampering" in panel.detail.title.text() and panel.detail.tags.text() == "Tags: none"
     await window.shutdown()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QLabel, QListWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QListWidget, QSizePolicy, QVBoxLayout, QWidget
 
 from vms_desktop.events.models.event_model import EventModel, parse_time
 
@@ -52,19 +52,20 @@ class EventDetail(QWidget):
         self.model = model
         self.event_id: str | None = None
         self.title = QLabel()
-        self.title.setWordWrap(True)
         self.status = QLabel()
         self.escalation = QLabel()
-        self.escalation.setWordWrap(True)
         self.escalation.setStyleSheet("color: rgb(240, 130, 20); font-weight: bold")
         self.tags = QLabel()
-        self.tags.setWordWrap(True)
         self.history = QListWidget()
         self.history.setWordWrap(True)
         self.history.setToolTip("Who did what, oldest first")
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 4, 0, 0)
         for widget in (self.title, self.status, self.escalation, self.tags):
+            # Wrapped to the dock's width: a long note must not widen the dock (and shrink the wall) when an
+            # event is selected.
+            widget.setWordWrap(True)
+            widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             box.addWidget(widget)
         box.addWidget(self.history, 1)
         self.show_event(None)
