@@ -9,12 +9,9 @@ exception name. Nothing here changes the camera or its configuration.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import datetime as dt
-import hashlib
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +19,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
+from vms_server.cameras.rtp_stats import RtpStats, measure_rtp
+from vms_server.cameras.rtsp_client import RtspConnection
 from vms_server.ingest.source import SourceError, open_blocking, redact, with_credentials
 
 logger = logging.getLogger(__name__)
@@ -61,6 +60,8 @@ class StreamCheck(BaseModel):
     configured_fps: int | None = None
     measured_kbps: float | None = None
     configured_kbps: int | None = None
+    rtp: RtpStats | None = Field(None, description="Packet loss and jitter over TCP-interleaved RTP (a second "
+                                                   "sample of the same length)")
     error: str | None = None
 
 
@@ -122,64 +123,6 @@ async def check_port(purpose: str, host: str, port: int, attempts: int, timeout_
                      connect_ms=round(min(times), 2) if times else None, attempts=attempts, error=error)
 
 
-def _authorization(challenge: str, method: str, uri: str, username: str, password: str) -> tuple[str, str]:
-    """(scheme, Authorization header) answering a WWW-Authenticate challenge (RFC 2617, as RTSP uses it)."""
-    if challenge.lower().startswith("basic"):
-        return "basic", "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-    fields = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))
-    realm, nonce = fields.get("realm", ""), fields.get("nonce", "")
-    ha1 = hashlib.md5(f"{username}:{realm}:{password}".encode()).hexdigest()  # noqa: S324 - RTSP digest is MD5
-    ha2 = hashlib.md5(f"{method}:{uri}".encode()).hexdigest()  # noqa: S324
-    header = f'Digest username="{username}", realm="{realm}", nonce="{nonce}", uri="{uri}"'
-    if "auth" in fields.get("qop", "").split(","):
-        cnonce, nc = hashlib.md5(str(time.time()).encode()).hexdigest()[:16], "00000001"  # noqa: S324
-        response = hashlib.md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()  # noqa: S324
-        header += f', qop=auth, nc={nc}, cnonce="{cnonce}"'
-    else:
-        response = hashlib.md5(f"{ha1}:{nonce}:{ha2}".encode()).hexdigest()  # noqa: S324
-    return "digest", header + f', response="{response}"'
-
-
-class _Rtsp:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer, self.cseq = reader, writer, 0
-
-    async def request(self, method: str, url: str, auth: str | None) -> tuple[int, dict[str, str], float]:
-        self.cseq += 1
-        lines = [f"{method} {url} RTSP/1.0", f"CSeq: {self.cseq}", "User-Agent: vms-diagnostics"]
-        if method == "DESCRIBE":
-            lines.append("Accept: application/sdp")
-        if auth:
-            lines.append(f"Authorization: {auth}")
-        start = time.perf_counter()
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        await self.writer.drain()
-        status_line = (await self.reader.readline()).decode(errors="replace").split()
-        headers: dict[str, str] = {}
-        while (line := (await self.reader.readline()).decode(errors="replace").strip()):
-            key, _, value = line.partition(":")
-            headers.setdefault(key.strip().lower(), value.strip())
-        length = int(headers.get("content-length", "0") or 0)
-        if length:
-            await self.reader.readexactly(min(length, 1_000_000))
-        elapsed = (time.perf_counter() - start) * 1000
-        if len(status_line) < 2 or not status_line[1].isdigit():
-            raise ValueError("the answer is not RTSP")
-        return int(status_line[1]), headers, round(elapsed, 2)
-
-    async def timed(self, method: str, url: str, creds: tuple[str | None, str | None],
-                    check: RtspCheck) -> tuple[int, float]:
-        """One request, answered once more with credentials when the camera challenges it; the time is that
-        of the request that got the final answer."""
-        status, headers, ms = await self.request(method, url, None)
-        if status == 401 and creds[0] and "www-authenticate" in headers:
-            check.auth, header = _authorization(headers["www-authenticate"], method, url, creds[0], creds[1] or "")
-            status, headers, ms = await self.request(method, url, header)
-        elif status == 401 and "www-authenticate" in headers:
-            check.auth = headers["www-authenticate"].split()[0].lower()
-        return status, ms
-
-
 async def check_rtsp(role: str, url: str, username: str | None, password: str | None,
                      timeout_s: float = 5.0) -> RtspCheck:
     check = RtspCheck(role=role, url=redact(url))
@@ -191,7 +134,7 @@ async def check_rtsp(role: str, url: str, username: str | None, password: str | 
         async with asyncio.timeout(timeout_s):
             reader, writer = await asyncio.open_connection(host, port)
             try:
-                client = _Rtsp(reader, writer)
+                client = RtspConnection(reader, writer)
                 check.options_status, check.options_ms = await client.timed("OPTIONS", url, (username, password),
                                                                             check)
                 check.describe_status, check.describe_ms = await client.timed("DESCRIBE", url,
@@ -265,6 +208,11 @@ def _problems(ports: list[PortCheck], rtsp: list[RtspCheck], streams: list[Strea
         if s.measured_kbps is not None and s.configured_kbps and not (
                 0.5 * s.configured_kbps <= s.measured_kbps <= 1.5 * s.configured_kbps):
             out.append(f"{s.role} stream: {s.measured_kbps:g} kbit/s measured, {s.configured_kbps} configured")
+        if s.rtp is not None and s.rtp.loss_pct > 1:
+            out.append(f"{s.role} stream: {s.rtp.lost} of {s.rtp.packets + s.rtp.lost} RTP packets never sent "
+                       f"({s.rtp.loss_pct:g} %; over TCP the camera itself dropped them)")
+        if s.rtp is not None and s.rtp.jitter_ms is not None and s.rtp.jitter_ms > 30:
+            out.append(f"{s.role} stream: RTP jitter {s.rtp.jitter_ms:g} ms (a congested path or bursty sender)")
         if s.frames and s.keyframes == 0:
             out.append(f"{s.role} stream: no keyframe in {s.sample_s:g} s (GOP too long for quick start)")
     return out
@@ -289,6 +237,10 @@ def render_report(out: DiagnosticsOut) -> str:
         lines.append(f"  {s.role:<5} {s.codec} {s.width}x{s.height}, {s.frames} frames ({s.keyframes} key) in "
                      f"{s.sample_s:g} s: {s.measured_fps} fps (configured {s.configured_fps or '-'}), "
                      f"{s.measured_kbps} kbit/s (configured {s.configured_kbps or '-'})")
+        if s.rtp is not None:
+            lines.append(f"        RTP over TCP: {s.rtp.packets} packets, {s.rtp.lost} lost ({s.rtp.loss_pct:g} %), "
+                         f"jitter {s.rtp.jitter_ms if s.rtp.jitter_ms is not None else '-'} ms"
+                         + (f", error: {s.rtp.error}" if s.rtp.error else ""))
     lines.append("Problems:" if out.problems else "Problems: none found")
     lines.extend(f"  - {p}" for p in out.problems)
     return "\n".join(lines) + "\n"
@@ -312,8 +264,11 @@ async def run_diagnostics(target: Target, body: DiagnosticsIn) -> DiagnosticsOut
             streams.append(StreamCheck(role=role, sample_s=body.sample_s, configured_fps=fps, configured_kbps=kbps,
                                        error="not measured: DESCRIBE failed"))
             continue
-        streams.append(await asyncio.to_thread(measure_stream_blocking, role, url, target.username,
-                                               target.password, body.sample_s, (fps, kbps)))
+        check = await asyncio.to_thread(measure_stream_blocking, role, url, target.username, target.password,
+                                        body.sample_s, (fps, kbps))
+        if check.error is None:
+            check.rtp = await measure_rtp(url, target.username, target.password, body.sample_s)
+        streams.append(check)
     out = DiagnosticsOut(camera_id=target.camera_id, name=target.name, ran_at=dt.datetime.now(dt.UTC), ports=ports,
                          rtsp=rtsp, streams=streams, problems=_problems(ports, rtsp, streams), report="")
     out.report = render_report(out)

@@ -50,6 +50,9 @@ async def test_healthy_camera(api: ApiClient, sim: SimulatorHandle) -> None:
     assert stream["error"] is None and stream["codec"] == "h264" and stream["frames"] > 2
     assert stream["measured_fps"] is not None and 3 < stream["measured_fps"] < 30  # the camera sends 10
     assert stream["measured_kbps"] is not None and stream["measured_kbps"] > 0
+    rtp = stream["rtp"]
+    assert rtp["error"] is None and rtp["packets"] > 2 and rtp["lost"] == 0 and rtp["jitter_ms"] is not None
+    assert "RTP over TCP" in out["report"]
     assert "Camera diagnostics: Gate" in out["report"] and "DESCRIBE 200" in out["report"]
     assert PASSWORD not in json.dumps(out)
 

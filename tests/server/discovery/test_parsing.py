@@ -45,3 +45,19 @@ def test_probe_matches() -> None:
             b']><x>&b;</x>')
     assert parse_matches(bomb, "i", "s", "urn:uuid:1") == []
     assert b"NetworkVideoTransmitter" in probe_message("urn:uuid:1")
+
+
+def test_rtp_loss_and_jitter_counting() -> None:
+    from vms_server.cameras.rtp_stats import _Counter
+
+    even = _Counter(90_000)
+    for i in range(100):  # a packet every 10 ms, timestamps 900 ticks apart, across the 16-bit wrap
+        even.add((65_500 + i) % 65_536, i * 900, i * 0.01)
+    stats = even.stats()
+    assert stats.packets == 100 and stats.lost == 0 and stats.jitter_ms is not None and stats.jitter_ms < 0.01
+    gappy = _Counter(90_000)
+    for i in [*range(0, 40), *range(45, 100)]:  # five never sent
+        gappy.add(i, i * 900, i * 0.01 + (0.02 if i % 2 else 0))  # every other packet 20 ms late
+    stats = gappy.stats()
+    assert stats.lost == 5 and stats.loss_pct == 5.0
+    assert stats.jitter_ms is not None and stats.jitter_ms > 5

@@ -1,0 +1,122 @@
+"""Packet loss and jitter of one RTSP stream, read over TCP-interleaved RTP (RFC 2326 §10.12).
+
+FFmpeg hides RTP sequence numbers and arrival times, so the diagnostics play the stream themselves for a few
+seconds: over TCP the network cannot lose a packet, so sequence gaps are packets the camera never sent (an
+overloaded encoder, or a sender that drops when its buffer fills); interarrival jitter (RFC 3550 §6.4.1) shows
+a congested path or a camera sending in bursts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+
+from vms_server.cameras.rtsp_client import RtspConnection
+
+
+class RtpStats(BaseModel):
+    packets: int = 0
+    lost: int = Field(0, description="Sequence numbers never received (over TCP: never sent by the camera)")
+    loss_pct: float = 0.0
+    jitter_ms: float | None = Field(None, description="RFC 3550 interarrival jitter at the end of the sample")
+    error: str | None = None
+
+
+def _track_url(base: str, sdp: str) -> tuple[str, int]:
+    """The video track's control URL and RTP clock rate, from the SDP of a DESCRIBE."""
+    video = sdp.split("m=video", 1)
+    if len(video) < 2:
+        raise ValueError("the SDP has no video track")
+    control = re.search(r"a=control:(\S+)", video[1])
+    rate = re.search(r"a=rtpmap:\d+ [^/\s]+/(\d+)", video[1])
+    clock = int(rate.group(1)) if rate else 90_000
+    if control is None or control.group(1) == "*":
+        return base, clock
+    if control.group(1).startswith("rtsp"):
+        return control.group(1), clock
+    return base.rstrip("/") + "/" + control.group(1), clock
+
+
+class _Counter:
+    def __init__(self, clock: int) -> None:
+        self.clock, self.packets, self.first, self.highest = clock, 0, -1, -1
+        self.cycles, self.last_seq = 0, -1
+        self.jitter = 0.0
+        self.prev: tuple[float, int] | None = None
+
+    def add(self, seq: int, timestamp: int, arrival: float) -> None:
+        if self.last_seq >= 0 and seq < self.last_seq and self.last_seq - seq > 30_000:
+            self.cycles += 1 << 16  # the 16-bit sequence number wrapped
+        self.last_seq = seq
+        extended = self.cycles + seq
+        self.first = extended if self.first < 0 else min(self.first, extended)
+        self.highest = max(self.highest, extended)
+        self.packets += 1
+        if self.prev is not None:
+            ticks = (timestamp - self.prev[1] + (1 << 31)) % (1 << 32) - (1 << 31)  # signed, across a wrap
+            difference = (arrival - self.prev[0]) * self.clock - ticks
+            self.jitter += (abs(difference) - self.jitter) / 16
+        self.prev = (arrival, timestamp)
+
+    def stats(self) -> RtpStats:
+        expected = self.highest - self.first + 1 if self.packets else 0
+        lost = max(0, expected - self.packets)
+        return RtpStats(packets=self.packets, lost=lost, loss_pct=round(100 * lost / expected, 2) if expected else 0.0,
+                        jitter_ms=round(self.jitter / self.clock * 1000, 2) if self.packets > 1 else None)
+
+
+async def _read_media(reader: asyncio.StreamReader, counter: _Counter, sample_s: float) -> None:
+    deadline = time.monotonic() + sample_s
+    while time.monotonic() < deadline:
+        first = await reader.readexactly(1)
+        if first != b"$":  # an RTSP message between media (a keep-alive answer): skip its line
+            await reader.readline()
+            continue
+        head = await reader.readexactly(3)
+        payload = await reader.readexactly(int.from_bytes(head[1:3], "big"))
+        if head[0] == 0 and len(payload) >= 12:
+            counter.add(int.from_bytes(payload[2:4], "big"), int.from_bytes(payload[4:8], "big"),
+                        time.perf_counter())
+
+
+async def measure_rtp(url: str, username: str | None, password: str | None, sample_s: float,
+                      timeout_s: float = 10.0) -> RtpStats:
+    """Play `url` over TCP-interleaved RTP for `sample_s` and count gaps and jitter. Never raises: a failure
+    is the result's `error`."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "rtsp":
+        return RtpStats(error="measured on plain rtsp:// only")
+    creds = (username, password)
+    try:
+        async with asyncio.timeout(timeout_s + sample_s):
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 554)
+            try:
+                conn = RtspConnection(reader, writer)
+                status, headers, _ = await conn.send("DESCRIBE", url, creds, extra=("Accept: application/sdp",))
+                if status != 200:
+                    return RtpStats(error=f"DESCRIBE answered {status}")
+                track, clock = _track_url(headers.get("content-base", url), conn.body)
+                status, headers, _ = await conn.send("SETUP", track, creds,
+                                                     extra=("Transport: RTP/AVP/TCP;unicast;interleaved=0-1",))
+                if status != 200 or "session" not in headers:
+                    return RtpStats(error=f"SETUP (TCP interleaved) answered {status}")
+                session = headers["session"].split(";", 1)[0]
+                status, _, _ = await conn.send("PLAY", url, creds, extra=(f"Session: {session}", "Range: npt=0-"))
+                if status != 200:
+                    return RtpStats(error=f"PLAY answered {status}")
+                counter = _Counter(clock)
+                await _read_media(reader, counter, sample_s)
+                return counter.stats()
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+    except TimeoutError:
+        return RtpStats(error="the stream stopped sending")
+    except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+        return RtpStats(error=f"{type(exc).__name__}: {exc}")
