@@ -260,6 +260,42 @@ def seed_layout(state: Path, user: str, camera_ids: list[str]) -> None:
     store.close()
 
 
+async def log_in(display: XDisplay, running: RunningClient, username: str, secret: str) -> str:
+    """Type the login and the TOTP code into the real client's dialog as an operator would; the main
+    window's X id once it is shown (and the dialog gone)."""
+
+    def login_window() -> str | None:
+        if not running.alive():
+            raise AssertionError(running.report("no login dialog"))
+        return display.visible_window(f"^{LOGIN_TITLE}$")
+
+    dialog = await poll(login_window, 60, lambda: running.report("no login dialog"))
+    # No window manager on Xvfb: give the dialog the keyboard focus ourselves. The cursor is in the
+    # username field (the server address came from --server).
+    await _blocking(display.xdotool, "windowfocus", dialog)
+    await _blocking(display.xdotool, "type", "--delay", "20", f"{username}\t{PASSWORD}")
+    await _blocking(display.xdotool, "key", "Return")
+
+    def asked_for_code() -> bool | None:
+        if not running.alive():
+            raise AssertionError(running.report("no TOTP prompt"))
+        return True if "for a one-time code" in running.output() else None
+
+    await poll(asked_for_code, 30, lambda: running.report("the server never asked for the TOTP code"))
+    # The prompt is logged after the code field got the focus, so these keys land in it.
+    await _blocking(display.xdotool, "type", "--delay", "20", totp_now(secret))
+    await _blocking(display.xdotool, "key", "Return")
+
+    def main_window() -> str | None:
+        if not running.alive():
+            raise AssertionError(running.report("no main window"))
+        return display.visible_window(f"^VMS - {username} @ ")
+
+    window = await poll(main_window, 60, lambda: running.report("no main window after the login"))
+    assert display.visible_window(f"^{LOGIN_TITLE}$") is None, "the login dialog is still shown"
+    return window
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS),
                     reason="needs Xvfb, xdotool and xwd (Debian xvfb, xdotool, x11-apps: scripts/apt-packages.txt)")
@@ -275,36 +311,7 @@ async def test_real_client_logs_in_on_x_and_shows_live_video(desk: Desk, tmp_pat
         client = RunningClient(["--server", address, "--state", str(state), "--no-discovery"],
                                client_env(display, tmp_path), tmp_path / "client.log")
         running = client
-
-        def login_window() -> str | None:
-            if not running.alive():
-                raise AssertionError(running.report("no login dialog"))
-            return display.visible_window(f"^{LOGIN_TITLE}$")
-
-        dialog = await poll(login_window, 60, lambda: running.report("no login dialog"))
-        # No window manager on Xvfb: give the dialog the keyboard focus ourselves. The cursor is in the
-        # username field (the server address came from --server).
-        await _blocking(display.xdotool, "windowfocus", dialog)
-        await _blocking(display.xdotool, "type", "--delay", "20", f"{username}\t{PASSWORD}")
-        await _blocking(display.xdotool, "key", "Return")
-
-        def asked_for_code() -> bool | None:
-            if not running.alive():
-                raise AssertionError(running.report("no TOTP prompt"))
-            return True if "for a one-time code" in running.output() else None
-
-        await poll(asked_for_code, 30, lambda: running.report("the server never asked for the TOTP code"))
-        # The prompt is logged after the code field got the focus, so these keys land in it.
-        await _blocking(display.xdotool, "type", "--delay", "20", totp_now(secret))
-        await _blocking(display.xdotool, "key", "Return")
-
-        def main_window() -> str | None:
-            if not running.alive():
-                raise AssertionError(running.report("no main window"))
-            return display.visible_window(f"^VMS - {username} @ ")
-
-        window = await poll(main_window, 60, lambda: running.report("no main window after the login"))
-        assert display.visible_window(f"^{LOGIN_TITLE}$") is None, "the login dialog is still shown"
+        window = await log_in(display, running, username, secret)
         x, y, width, height = await _blocking(display.geometry, window)
         assert width > 300 and height > 200, (width, height)
         measured: list[list[tuple[int, float]]] = []
