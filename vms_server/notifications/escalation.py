@@ -70,8 +70,9 @@ async def _advance(session: AsyncSession, config: ConfigService, esc_id: object,
     again = f", repeat {esc.level - index}" if esc.level > index else ""
     queued = await queue_for_channels(
         session, ctx, rule=rule, channel_ids=list(level.get("channel_ids", [])),
-        recipients=list(level.get("recipients", [])), dedup_prefix=f"esc:{esc.id}:{esc.level}", kind="escalation",
-        extra={"escalation_level": number, "escalation_step": esc.level + 1})
+        recipients=list(level.get("recipients") or rule.recipients), dedup_prefix=f"esc:{esc.id}:{esc.level}",
+        kind="escalation",
+        extra={"escalation_level": number, "escalation_step": esc.level + 1}, default_kinds=ctx.escalation_kinds)
     session.add(EventNote(event_id=esc.event_id, author="notifications",
                           text=f"Escalated to level {number} ({level.get('name') or 'unnamed'}{again}): "
                                f"{queued} message(s) queued"))

@@ -36,6 +36,8 @@ class EventContext:
     escalation_enabled: bool
     escalation_after_min: int
     escalation_repeat: int  # times the last level is notified again before the chain ends
+    default_kinds: list[str]  # notifications.channels for this event type: a rule naming no channel uses these
+    escalation_kinds: list[str]  # notifications.escalation.channels: a level naming no channel uses these
 
 
 def matches(rule: NotifyRule, ev: Event) -> bool:
@@ -69,17 +71,31 @@ async def load_context(session: AsyncSession, config: ConfigService, event_id: u
     }
     return EventContext(ev, payload, tz, quiet, bool(values["notifications.escalation.enabled"]),
                         int(values["notifications.escalation.after_minutes"]),
-                        int(values["notifications.escalation.repeat"]))
+                        int(values["notifications.escalation.repeat"]),
+                        _kinds_for(values["notifications.channels"], ev.event_type),
+                        [str(k) for k in values["notifications.escalation.channels"]])
+
+
+def _kinds_for(by_type: Any, event_type: str) -> list[str]:
+    if not isinstance(by_type, dict):
+        return []
+    kinds: list[Any] = list(by_type.get(event_type, by_type.get("*")) or [])
+    return [str(k) for k in kinds]
 
 
 async def queue_for_channels(session: AsyncSession, ctx: EventContext, *, rule: NotifyRule,
                              channel_ids: list[str], recipients: list[str], dedup_prefix: str, kind: str,
-                             extra: dict[str, Any] | None = None, group_window_s: int = 0) -> int:
-    """Queue one message per enabled channel and recipient; returns how many rows were added or grouped."""
+                             extra: dict[str, Any] | None = None, group_window_s: int = 0,
+                             default_kinds: list[str] | None = None) -> int:
+    """Queue one message per enabled channel and recipient; returns how many rows were added or grouped.
+    With no `channel_ids`, the organisation's enabled channels of `default_kinds` (the configuration hierarchy's
+    choice for this camera) are used."""
+    kinds: list[str] = list(default_kinds) if default_kinds else []
     ids = [uuid.UUID(c) for c in channel_ids]
+    chosen = NotifyChannel.id.in_(ids) if ids else NotifyChannel.kind.in_(kinds)
     rows = (await session.scalars(select(NotifyChannel).where(
-        NotifyChannel.id.in_(ids), NotifyChannel.customer_id == ctx.event.customer_id,
-        NotifyChannel.enabled.is_(True)))).all()
+        chosen, NotifyChannel.customer_id == ctx.event.customer_id, NotifyChannel.enabled.is_(True))
+        .order_by(NotifyChannel.name))).all()
     now = utcnow()
     hold = held_until(ctx.quiet, ctx.event.priority, now, ctx.tz)
     queued = 0
@@ -131,7 +147,8 @@ async def route_event(session: AsyncSession, ctx: EventContext, minute_s: float)
             continue
         queued += await queue_for_channels(
             session, ctx, rule=rule, channel_ids=rule.channel_ids, recipients=rule.recipients,
-            dedup_prefix=f"ev:{ctx.event.id}:{rule.id}", kind="event", group_window_s=rule.group_window_s)
+            dedup_prefix=f"ev:{ctx.event.id}:{rule.id}", kind="event", group_window_s=rule.group_window_s,
+            default_kinds=ctx.default_kinds)
         if rule.escalation and ctx.escalation_enabled and not await _has_chain(session, ctx.event.id, rule.id):
             first = rule.escalation[0].get("after_minutes") or ctx.escalation_after_min
             session.add(NotifyEscalation(event_id=ctx.event.id, rule_id=rule.id, customer_id=ctx.event.customer_id,

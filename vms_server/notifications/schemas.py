@@ -53,8 +53,10 @@ class EscalationLevel(_In):
     after_minutes: float | None = Field(None, gt=0, le=1440,
                                         description="Unacknowledged this long since the previous step "
                                                     "(default notifications.escalation.after_minutes)")
-    channel_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
-    recipients: list[str] = Field(default_factory=list, max_length=100)
+    channel_ids: list[uuid.UUID] = Field(default_factory=list, max_length=20,
+                                         description="Empty: the channels of the kinds in "
+                                                     "notifications.escalation.channels")
+    recipients: list[str] = Field(default_factory=list, max_length=100, description="Empty: the rule's recipients")
 
 
 class RuleIn(_In):
@@ -64,7 +66,9 @@ class RuleIn(_In):
     priorities: list[PriorityName] = Field(default_factory=list, description="Empty: every priority")
     site_id: uuid.UUID | None = None
     camera_id: uuid.UUID | None = None
-    channel_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
+    channel_ids: list[uuid.UUID] = Field(default_factory=list, max_length=20,
+                                         description="Empty: the channels of the kinds notifications.channels "
+                                                     "lists for the event type (per camera, site, customer)")
     recipients: list[str] = Field(default_factory=list, max_length=100,
                                   description="E-mail addresses / phone numbers for channels that need them")
     group_window_s: int = Field(0, ge=0, le=3600,

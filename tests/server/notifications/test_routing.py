@@ -204,3 +204,24 @@ async def test_an_event_stored_but_never_routed_is_routed_at_the_next_start(
         chains = (await session.scalars(select(NotifyEscalation.event_id))).all()
     assert sorted(map(str, events)) == sorted([str(routed), str(orphan)])  # the routed one was not routed again
     assert sorted(map(str, chains)) == sorted([str(routed), str(orphan)])  # one chain each
+
+
+async def test_rules_without_channels_follow_the_configuration_hierarchy(api: ApiClient, receiver: Receiver
+                                                                          ) -> None:
+    await webhook_channel(api, receiver)
+    await api.ok("POST", "/api/v1/notifications/channels", status=201, json={
+        "name": "sms", "kind": "sms", "secret": "token-1",
+        "config": {"base_url": f"http://127.0.0.1:{receiver.port}", "account_sid": "AC1",
+                   "from_number": "+15005550006"}})
+    await api.client.app[CONFIG].set_values("site", api.seeded.site_id, None, {
+        "notifications.channels": {"intrusion": ["webhook"], "*": []},
+        "notifications.escalation.channels": ["sms"], "notifications.escalation.repeat": 0}, SYSTEM)
+    await rule(api, [], recipients=["+15550000001"], escalation=[{"name": "duty", "after_minutes": 1}])
+    camera = await add_camera(api)
+    intrusion = await raise_event(api, camera, "intrusion")
+    motion = await raise_event(api, camera, "motion")
+    await wait_for(lambda: len(receiver.sms) == 2)  # the escalation of both events, by SMS
+    assert [r["body"]["event_id"] for r in receiver.received] == [str(intrusion)]  # only intrusion has a kind
+    assert {m["Body"].split("\n")[0] for m in receiver.sms} == {
+        "[HIGH] intrusion at Gate (escalation level 1)", "[HIGH] motion at Gate (escalation level 1)"}
+    assert str(motion) not in str(receiver.received)
