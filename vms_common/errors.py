@@ -62,3 +62,11 @@ class RateLimited(VmsError):
 class NotReady(VmsError):
     status = 503
     code = "not_ready"
+
+
+class BadGateway(VmsError):
+    """Another system this request had to reach (one the caller named: a cloud URL, a camera) did not answer
+    or answered wrongly. Not 503: this server is ready; the other end is not."""
+
+    status = 502
+    code = "bad_gateway"

@@ -107,7 +107,7 @@ async def test_bad_input_is_4xx_with_a_message(api: ApiClient) -> None:
         ("POST", "/api/v1/cameras", {**camera(api, "x"), "colour": "red"}, 422),
         ("POST", "/api/v1/cameras", {**camera(api, "x"), "ptz": "sometimes"}, 422),
         ("POST", "/api/v1/cameras", {**camera(api, "x"), "site_id": "not-a-uuid"}, 422),
-        ("POST", "/api/v1/cameras", {**camera(api, "x"), "site_id": str(uuid.uuid4())}, 422),
+        ("POST", "/api/v1/cameras", {**camera(api, "x"), "site_id": str(uuid.uuid4())}, 404),  # no such site
         ("POST", "/api/v1/cameras", {**camera(api, "x"), "streams": [{"role": "main", "rtsp_url": "http://x"}]}, 422),
         ("POST", "/api/v1/cameras", {**camera(api, "x"), "streams": [{"role": "sub", "rtsp_url": "rtsp://h/"}]}, 422),
         ("GET", "/api/v1/cameras/not-a-uuid", None, 404),

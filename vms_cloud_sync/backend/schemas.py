@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from vms_common.auth.passwords import new_password_schema
+
 HqRole = Literal["tenant_admin", "analyst", "viewer"]
 
 
@@ -45,7 +47,7 @@ class TenantList(BaseModel):
 
 class UserIn(_In):
     username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,100}$")
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(min_length=8, max_length=200, json_schema_extra=new_password_schema)
     role: HqRole
 
 

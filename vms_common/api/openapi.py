@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from vms_common import __version__
 from vms_common.api import keys
+from vms_common.api.parsing import INT_MAX, INT_MIN
 from vms_common.api.routing import ApiRouter, RouteSpec
 
 REF = "#/components/schemas/{model}"
@@ -23,7 +24,8 @@ ERROR_SCHEMA: dict[str, Any] = {
         "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}},
 }
 STATUS_TEXT = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
-               409: "Conflict", 413: "Body too large", 422: "Invalid input", 429: "Too many requests"}
+               409: "Conflict", 413: "Body too large", 422: "Invalid input", 429: "Too many requests",
+               502: "Bad gateway (another system did not answer)"}
 
 
 def _models(specs: list[RouteSpec]) -> list[type[BaseModel]]:
@@ -35,6 +37,32 @@ def _models(specs: list[RouteSpec]) -> list[type[BaseModel]]:
     return list(seen.values())
 
 
+def _path_schema(name: str) -> dict[str, Any]:
+    """`..._id` parameters are UUIDs (routing enforces the pattern), `version` a configuration version number;
+    any other (a model, preset or tour name) is a non-empty path segment."""
+    if name.endswith("_id"):
+        return {"type": "string", "format": "uuid"}
+    if name == "version":
+        return {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
+    return {"type": "string", "minLength": 1}
+
+
+def _bound_integers(schema: Any) -> None:
+    """Give every integer without bounds the 64-bit range, in place: the server refuses larger integers
+    (database columns are 64-bit), so the document says so."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "integer":
+            if "minimum" not in schema and "exclusiveMinimum" not in schema:
+                schema["minimum"] = INT_MIN
+            if "maximum" not in schema and "exclusiveMaximum" not in schema:
+                schema["maximum"] = INT_MAX
+        for value in schema.values():
+            _bound_integers(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _bound_integers(value)
+
+
 def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": spec.handler.__name__,
@@ -42,8 +70,8 @@ def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], str], Any]) ->
         "tags": spec.tags,
         "responses": {},
     }
-    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-              for name in re.findall(r"{(\w+)}", spec.path)]
+    path_names = re.findall(r"{(\w+)}", spec.path)
+    params = [{"name": name, "in": "path", "required": True, "schema": _path_schema(name)} for name in path_names]
     if spec.query is not None:
         schema = spec.query.model_json_schema()
         for name, prop in schema.get("properties", {}).items():
@@ -63,6 +91,9 @@ def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], str], Any]) ->
     has_body = spec.response is not None or spec.media_type is not None
     op["responses"][str(spec.status if has_body or spec.status != 200 else 204)] = ok
     errors = set(spec.errors) | ({422, 413} if spec.body is not None else set())
+    # Every route with a path parameter can name something that is not there; every query model refuses
+    # unknown, repeated or malformed parameters. Documented here once rather than on each route.
+    errors |= ({404} if path_names else set()) | ({422} if spec.query is not None else set())
     if spec.role is not None:
         op["security"] = [{"bearer": []}]
         errors |= {401, 403}
@@ -87,6 +118,8 @@ def build_document(router: ApiRouter, info: tuple[str, str]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for spec in router.specs:
         paths.setdefault(router.prefix + spec.path, {})[spec.method.lower()] = _operation(spec, refs)  # type: ignore[arg-type]
+    _bound_integers(components)
+    _bound_integers(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": info[0], "version": __version__, "description": info[1]},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -90,3 +91,29 @@ def check_values(value: Any, where: str = "") -> None:
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             check_values(item, f"{where}[{index}]")
+
+
+def integral_floats(value: Any) -> Any:
+    """`value` with every float that has no fractional part (and fits in 64 bits) made an int: JSON Schema's
+    `integer` includes 3.0, and strict validation would otherwise refuse it for an int field."""
+    if isinstance(value, float) and value.is_integer() and INT_MIN <= value <= INT_MAX:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: integral_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [integral_floats(item) for item in value]
+    return value
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def check_query_datetimes(model: BaseModel, raw: dict[str, str]) -> None:
+    """Refuse a date-time query parameter that is not ISO 8601: pydantic also reads '0.5' as a Unix time,
+    which the document (format date-time) does not allow and a caller almost certainly did not mean."""
+    for name, info in type(model).model_fields.items():
+        key = info.alias or name
+        if key in raw and isinstance(getattr(model, name), dt.datetime) and not _ISO_DATE.match(raw[key]):
+            raise InvalidInput(f"{key}: expected an ISO 8601 date-time such as 2024-01-31T08:00:00Z",
+                               details=[{"field": key, "message": "not an ISO 8601 date-time",
+                                         "type": "datetime_format"}])

@@ -7,6 +7,8 @@ model (or None for 204). They never touch JSON or status codes for the happy pat
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -59,11 +61,18 @@ class Call(Generic[B]):
             raise NotFound(f"no such {name.removesuffix('_id')}: '{raw}' is not a valid id") from None
 
     def query(self, model: type[Q]) -> Q:
+        """The query string validated by `model`. Raises InvalidInput (422) for anything the documented
+        schema does not allow, including a repeated parameter and a date-time given as a bare number."""
+        repeated = sorted({name for name in self.request.query if len(self.request.query.getall(name)) > 1})
+        if repeated:
+            raise InvalidInput(f"query parameter(s) given more than once: {', '.join(repeated)}")
+        raw = dict(self.request.query)
         try:
-            result = model.model_validate(dict(self.request.query))
+            result = model.model_validate(raw)
         except ValidationError as exc:
             raise InvalidInput("invalid query parameters", details=validation_details(exc)) from None
         parsing.check_values(result)
+        parsing.check_query_datetimes(result, raw)
         return result
 
 
@@ -154,7 +163,20 @@ class ApiRouter:
         """Bind the routes to `app` and record this router as its route table (the OpenAPI document's source)."""
         app[keys.ROUTER] = self
         for spec in self.specs:
-            app.router.add_route(spec.method, self.prefix + spec.path, _adapt(spec))
+            app.router.add_route(spec.method, self.prefix + uuid_path(spec.path), _adapt(spec))
+
+
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def uuid_path(path: str) -> str:
+    """`path` with every `{..._id}` parameter bound to the UUID pattern the OpenAPI document declares.
+
+    Without it `/cameras/{camera_id}` also matched `/cameras/rtsp-probe`, so a PATCH there reached the camera
+    handler and its body check (422) instead of answering 405 with the `Allow` header of the POST-only route.
+    A malformed id now fails routing: 404, as the document says.
+    """
+    return re.sub(r"{(\w+_id)}", lambda m: "{" + m.group(1) + ":" + UUID_PATTERN + "}", path)
 
 
 async def _read_up_to(request: web.Request, size: int) -> bytes:
@@ -181,7 +203,10 @@ async def read_json_body(request: web.Request, model: type[B]) -> B:
         raise InvalidInput("request body is empty; expected a JSON object")
     data = parsing.loads(raw)
     try:
-        body = model.model_validate(data)
+        # Strict, in JSON mode: `false` or "3" is not an integer and 1 is not a boolean, as the document says;
+        # date-times, UUIDs and enums still come as strings. JSON Schema counts 3.0 as an integer, so
+        # integral floats are made integers first (strict float fields accept integers).
+        body = model.model_validate_json(json.dumps(parsing.integral_floats(data)), strict=True)
     except ValidationError as exc:
         raise InvalidInput("request body failed validation", details=validation_details(exc)) from None
     parsing.check_values(body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -49,6 +50,18 @@ def check_strength(password: str) -> str | None:
     if len(set(password)) < 4:
         return "password is too repetitive"
     return None
+
+
+# check_strength as JSON Schema (ECMA-262 regex: a look-ahead that finds four different characters), so the
+# API document states the rule that the code applies; a string this schema allows always passes.
+_FOUR_DISTINCT = r"^(?=[\s\S]*?([\s\S])[\s\S]*?(?!\1)([\s\S])[\s\S]*?(?!\1|\2)([\s\S])[\s\S]*?(?!\1|\2|\3)([\s\S]))"
+
+
+def new_password_schema(schema: dict[str, Any]) -> None:
+    """JSON Schema hook for fields that set a password: the strength rule of check_strength."""
+    schema["minLength"] = max(int(schema.get("minLength", 0)), MIN_PASSWORD_LENGTH)
+    schema["pattern"] = _FOUR_DISTINCT
+    schema.setdefault("description", f"At least {MIN_PASSWORD_LENGTH} characters, four of them different")
 
 
 def generate_password(length: int = 20) -> str:

@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from vms_common.api.routing import ApiRouter, Call, NoBody
@@ -34,15 +34,10 @@ class AuditQuery(BaseModel):
     target_type: str | None = Field(None, min_length=1, max_length=50)
     target_id: str | None = Field(None, min_length=1, max_length=100)
     since: AwareDatetime | None = Field(None, description="ISO 8601 with a time zone")
-    until: AwareDatetime | None = Field(None, description="ISO 8601 with a time zone, after `since`")
+    until: AwareDatetime | None = Field(None, description="ISO 8601 with a time zone; entries before it (an "
+                                        "`until` at or before `since` matches nothing)")
     before_id: int | None = Field(None, ge=1, le=2**62, description="Next page: `next_before_id` of the last one")
     limit: int = Field(100, ge=1, le=1000)
-
-    @model_validator(mode="after")
-    def _window(self) -> AuditQuery:
-        if self.since is not None and self.until is not None and self.until <= self.since:
-            raise ValueError("until must be after since")
-        return self
 
 
 class AuditOut(BaseModel):

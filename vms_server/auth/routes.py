@@ -100,7 +100,7 @@ def _scoped_out(user: User, who: Principal) -> UserOut | None:
 
 
 @router.route("POST", "/users", role=Role.ADMIN, body=UserCreate, response=UserOut, status=201, tags=["users"],
-              errors=(409, 422))
+              errors=(404, 409, 422))
 async def add_user(call: Call[UserCreate]) -> UserOut:
     """Create a user."""
     async with call.app[keys.SESSIONS].begin() as session:

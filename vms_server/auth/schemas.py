@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vms_common.auth.passwords import new_password_schema
 from vms_common.auth.roles import Role
 
 
@@ -69,7 +70,7 @@ class UserList(BaseModel):
 
 class UserCreate(_In):
     username: str = Field(min_length=2, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(min_length=1, max_length=1024, json_schema_extra=new_password_schema)
     role: Role
     display_name: str | None = Field(None, max_length=200)
     site_ids: list[uuid.UUID] = Field(default_factory=list)
@@ -80,5 +81,5 @@ class UserUpdate(_In):
     role: Role | None = None
     disabled: bool | None = None
     site_ids: list[uuid.UUID] | None = None
-    password: str | None = Field(None, min_length=1, max_length=1024)
+    password: str | None = Field(None, min_length=1, max_length=1024, json_schema_extra=new_password_schema)
     reset_mfa: bool = Field(False, description="Forget the user's TOTP secret so they enrol again")

@@ -48,7 +48,7 @@ async def _sites(session: AsyncSession, customer_id: uuid.UUID, ids: Sequence[uu
     found = (await session.scalars(select(Site).where(Site.id.in_(ids), Site.customer_id == customer_id))).all()
     missing = set(ids) - {site.id for site in found}
     if missing:
-        raise InvalidInput(f"unknown site ids: {', '.join(sorted(map(str, missing)))}")
+        raise NotFound(f"unknown site ids: {', '.join(sorted(map(str, missing)))}")
     return list(found)
 
 

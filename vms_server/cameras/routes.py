@@ -25,7 +25,7 @@ async def list_cameras(call: Call[NoBody]) -> CameraPage:
 
 
 @router.route("POST", "/cameras", role=Role.ADMIN, body=CameraCreate, response=CameraOut, status=201,
-              tags=["cameras"], errors=(403, 409, 422))
+              tags=["cameras"], errors=(403, 404, 409, 422))
 async def create_camera(call: Call[CameraCreate]) -> CameraOut:
     """Add a camera (refused with 403 when the licence's camera limit is reached)."""
     app = call.app

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from vms_common.api.routing import UUID_PATTERN
 
 
 class AuthMethod(enum.StrEnum):
@@ -25,6 +27,15 @@ class Codec(enum.StrEnum):
     MJPEG = "mjpeg"
 
 
+# The address rules as patterns, for the API document: every string they match passes check_rtsp_url and
+# onvif_address (a host of unreserved characters, an optional user part, a port up to 65535). The code keeps
+# its own checks and messages; IPv6 literals ([..]) are not in the patterns.
+_PORT = "(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_AUTHORITY = rf"(?:[A-Za-z0-9._~%!$&'()*+,;=:-]*@)?[A-Za-z0-9._~%-]+(?::{_PORT})?(?:[/?#][^\s]*)?$"
+RTSP_URL_PATTERN = rf"^rtsps?://{_AUTHORITY}"
+ONVIF_URL_PATTERN = rf"^https?://{_AUTHORITY}"
+
+
 def check_rtsp_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("rtsp", "rtsps"):
@@ -38,10 +49,16 @@ def check_rtsp_url(url: str) -> str:
     return url
 
 
+# _one_per_role as JSON Schema: exactly one main stream; with at most two streams the other one is the sub.
+ONE_MAIN_STREAM: dict[str, Any] = {"contains": {"type": "object", "properties": {"role": {"const": "main"}},
+                                                "required": ["role"]}, "minContains": 1, "maxContains": 1}
+
+
 class StreamIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["main", "sub"]
-    rtsp_url: str = Field(max_length=1000, description="Credentials in the URL are moved to the camera's secret")
+    rtsp_url: str = Field(max_length=1000, description="Credentials in the URL are moved to the camera's secret",
+                          json_schema_extra={"pattern": RTSP_URL_PATTERN})
     codec: Codec | None = None
     width: int | None = Field(None, ge=16, le=16384)
     height: int | None = Field(None, ge=16, le=16384)
@@ -75,9 +92,9 @@ class CameraCreate(BaseModel):
     zone_id: uuid.UUID | None = None
     manufacturer: str | None = Field(None, max_length=100)
     model: str | None = Field(None, max_length=100)
-    onvif_url: str | None = Field(None, max_length=1000)
+    onvif_url: str | None = Field(None, max_length=1000, json_schema_extra={"pattern": ONVIF_URL_PATTERN})
     credentials: CredentialsIn | None = None
-    streams: list[StreamIn] = Field(min_length=1, max_length=2)
+    streams: list[StreamIn] = Field(min_length=1, max_length=2, json_schema_extra=ONE_MAIN_STREAM)
     tags: list[str] = Field(default_factory=list, max_length=50)
     groups: list[str] = Field(default_factory=list, max_length=50)
     ptz: bool = False
@@ -100,9 +117,9 @@ class CameraUpdate(BaseModel):
     zone_id: uuid.UUID | None = None
     manufacturer: str | None = Field(None, max_length=100)
     model: str | None = Field(None, max_length=100)
-    onvif_url: str | None = Field(None, max_length=1000)
+    onvif_url: str | None = Field(None, max_length=1000, json_schema_extra={"pattern": ONVIF_URL_PATTERN})
     credentials: CredentialsIn | None = None
-    streams: list[StreamIn] | None = Field(None, min_length=1, max_length=2)
+    streams: list[StreamIn] | None = Field(None, min_length=1, max_length=2, json_schema_extra=ONE_MAIN_STREAM)
     tags: list[str] | None = Field(None, max_length=50)
     groups: list[str] | None = Field(None, max_length=50)
     ptz: bool | None = None
@@ -141,7 +158,8 @@ class CameraQuery(BaseModel):
     tag: str | None = Field(None, max_length=100)
     q: str | None = Field(None, max_length=200, description="Text in the name")
     limit: int = Field(100, ge=1, le=1000)
-    cursor: str | None = Field(None, max_length=200)
+    cursor: str | None = Field(None, max_length=1700, pattern=rf"^{UUID_PATTERN}\.(?:[0-9a-fA-F]{{2}})*$",
+                               description="`next_cursor` of the previous page")
 
 
 class TagsIn(BaseModel):

@@ -8,7 +8,7 @@ from vms_cloud_sync.protocol.sync import EnrolIn
 from vms_common import __version__
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.roles import Role
-from vms_common.errors import InvalidInput, NotReady
+from vms_common.errors import BadGateway, InvalidInput
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.cloudsync import client, observe, service
@@ -40,14 +40,14 @@ async def put_sync(call: Call[SyncUpdate]) -> SyncStatus:
 
 
 @router.route("POST", "/sync/enrol", role=Role.ADMIN, body=EnrolRequest, response=SyncStatus, tags=["sync"],
-              errors=(503,))
+              errors=(502,))
 async def enrol(call: Call[EnrolRequest]) -> SyncStatus:
     """Redeem a one-time enrolment token from HQ; the server keeps its own credential (sealed)."""
     body = call.body
     try:
         out = await client.enrol(body.cloud_url, EnrolIn(token=body.token, name=body.name, version=__version__))
     except client.CloudUnavailable as exc:
-        raise NotReady(f"cloud not reachable: {exc}") from None
+        raise BadGateway(f"cloud not reachable: {exc}", code="cloud_unreachable") from None
     except client.CloudRefused as exc:
         raise InvalidInput(f"enrolment refused: {exc}", code="enrolment_refused") from None
     async with call.app[keys.SESSIONS].begin() as session:

@@ -46,13 +46,19 @@ class SchemaOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def _key_enum(schema_: dict[str, Any]) -> None:
+    """JSON Schema hook: the configuration keys, so the document says which `key` the server knows."""
+    string = next((b for b in schema_.get("anyOf", []) if b.get("type") == "string"), schema_)
+    string["enum"] = sorted(schema.keys())
+
+
 class EffectiveQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    key: str | None = Field(None, description="One key; all keys when absent")
+    key: str | None = Field(None, description="One key; all keys when absent", json_schema_extra=_key_enum)
     camera_id: uuid.UUID | None = None
     site_id: uuid.UUID | None = None
     customer_id: uuid.UUID | None = None
-    model: str | None = Field(None, max_length=50)
+    model: str | None = Field(None, max_length=50, pattern=r"^[A-Za-z0-9_]*$")
 
 
 class ResolvedOut(BaseModel):
@@ -70,7 +76,8 @@ class ValuesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scope: Literal["system", "customer", "site", "camera"]
     scope_id: uuid.UUID | None = None
-    model: str | None = Field(None, max_length=50, description="Override for this analytics model only")
+    model: str | None = Field(None, max_length=50, pattern=r"^[A-Za-z0-9_]*$",
+                              description="Override for this analytics model only")
     values: dict[str, Any] = Field(min_length=1, description="key -> value; null removes the override")
     comment: str | None = Field(None, max_length=500)
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vms_common.api.routing import UUID_PATTERN
 from vms_server.analytics.types import Priority
 
 
@@ -80,7 +81,8 @@ class EventQuery(BaseModel):
     until: dt.datetime | None = None
     q: str | None = Field(None, min_length=1, max_length=200, description="Text in the notes")
     limit: int = Field(50, ge=1, le=500)
-    cursor: str | None = Field(None, max_length=200)
+    cursor: str | None = Field(None, pattern=rf"^[0-9]{{1,17}}\.{UUID_PATTERN}$",
+                               description="`next_cursor` of the previous page")
 
 
 class StatusIn(BaseModel):

@@ -1,6 +1,7 @@
 """Trying a camera before it is added: an RTSP URL (codec, size, rate) or an ONVIF address (profiles
 and their stream URIs, read with onvif-zeep-async, or through Media2 where the camera offers it).
-Failures become 422s that say what is wrong."""
+A camera that does not answer, refuses the credentials or fails is a 502 (another system failed) with a
+code that says what is wrong; a malformed address is a 422."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from vms_common.errors import InvalidInput
+from vms_common.errors import BadGateway, InvalidInput
 from vms_server.ingest.health import StreamState
 from vms_server.ingest.media2 import Media2Client, Media2Error, media2_address
 from vms_server.ingest.source import SourceError, open_blocking, redact, with_credentials
@@ -24,11 +25,11 @@ _CODES = {StreamState.UNAUTHORISED: "stream_unauthorised", StreamState.UNSUPPORT
 
 def probe_rtsp_blocking(url: str, username: str | None, password: str | None, transport: str,
                         timeout: float) -> dict[str, Any]:
-    """Open the stream once and describe it. Raises InvalidInput with a code per failure kind."""
+    """Open the stream once and describe it. Raises BadGateway (502) with a code per failure kind."""
     try:
         container, info = open_blocking(with_credentials(url, username, password), transport, timeout, timeout)
     except SourceError as exc:
-        raise InvalidInput(f"{redact(url)}: {exc}", code=_CODES.get(exc.state, "stream_unreachable")) from None
+        raise BadGateway(f"{redact(url)}: {exc}", code=_CODES.get(exc.state, "stream_unreachable")) from None
     container.close()
     return {"codec": info.codec, "width": info.width, "height": info.height, "fps": round(info.fps, 3)}
 
@@ -96,7 +97,7 @@ async def _profiles(camera: Any, username: str | None = None, password: str | No
 
 async def probe_onvif(onvif_url: str, username: str | None, password: str | None,
                       limit_s: float = 10.0) -> dict[str, Any]:
-    """Device information and media profiles. Raises InvalidInput (codes onvif_unauthorised,
+    """Device information and media profiles. Raises BadGateway (codes onvif_unauthorised,
     onvif_unreachable, onvif_failed)."""
     from onvif import ONVIFCamera
     from zeep.exceptions import Fault, TransportError
@@ -111,15 +112,15 @@ async def probe_onvif(onvif_url: str, username: str | None, password: str | None
             profiles = await _profiles(camera, username, password)
     except (Fault, TransportError) as exc:
         if _is_auth_error(exc):
-            raise InvalidInput("the camera refused the ONVIF credentials", code="onvif_unauthorised") from None
-        raise InvalidInput(f"the camera's ONVIF service failed: {exc}", code="onvif_failed") from None
+            raise BadGateway("the camera refused the ONVIF credentials", code="onvif_unauthorised") from None
+        raise BadGateway(f"the camera's ONVIF service failed: {exc}", code="onvif_failed") from None
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise InvalidInput(f"no ONVIF service reachable at {host}:{port} ({type(exc).__name__})",
+        raise BadGateway(f"no ONVIF service reachable at {host}:{port} ({type(exc).__name__})",
                            code="onvif_unreachable") from None
     except Exception as exc:  # the library raises ONVIFError for auth and parse problems alike
         if _is_auth_error(exc):
-            raise InvalidInput("the camera refused the ONVIF credentials", code="onvif_unauthorised") from None
-        raise InvalidInput(f"the camera's ONVIF service failed: {type(exc).__name__}: {exc}",
+            raise BadGateway("the camera refused the ONVIF credentials", code="onvif_unauthorised") from None
+        raise BadGateway(f"the camera's ONVIF service failed: {type(exc).__name__}: {exc}",
                            code="onvif_failed") from None
     finally:
         try:

@@ -9,12 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from vms_common.api.routing import ApiRouter, Call
 from vms_common.auth.roles import Role
-from vms_common.errors import InvalidInput
+from vms_common.errors import BadGateway
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.cameras import service
 from vms_server.cameras.changes import camera_changed
 from vms_server.cameras.schemas import (
+    ONVIF_URL_PATTERN,
+    RTSP_URL_PATTERN,
     AuthMethod,
     CameraCreate,
     CameraOut,
@@ -33,7 +35,8 @@ TAGS = ["cameras"]
 
 class OnvifProbeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    onvif_url: str = Field(max_length=1000, description="http://host[:port]/onvif/device_service")
+    onvif_url: str = Field(max_length=1000, description="http://host[:port]/onvif/device_service",
+                           json_schema_extra={"pattern": ONVIF_URL_PATTERN})
     username: str | None = Field(None, max_length=200)
     password: SecretStr | None = None
 
@@ -65,7 +68,7 @@ class OnvifAddIn(OnvifProbeIn):
 
 class RtspProbeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    rtsp_url: str = Field(max_length=1000)
+    rtsp_url: str = Field(max_length=1000, json_schema_extra={"pattern": RTSP_URL_PATTERN})
     username: str | None = Field(None, max_length=200)
     password: SecretStr | None = None
     transport: str = Field("tcp", pattern="^(tcp|udp)$")
@@ -81,7 +84,7 @@ class RtspProbeOut(BaseModel):
 
 
 @router.route("POST", "/cameras/onvif-probe", role=Role.ADMIN, body=OnvifProbeIn, response=OnvifProbeOut,
-              tags=TAGS, errors=(422,))
+              tags=TAGS, errors=(422, 502))
 async def onvif_probe(call: Call[OnvifProbeIn]) -> OnvifProbeOut:
     """Read an ONVIF camera's identity, profiles and stream URIs (wrong credentials or an unreachable host: 422)."""
     body = call.body
@@ -100,7 +103,7 @@ def camera_from_probe(body: OnvifAddIn, found: OnvifProbeOut) -> CameraCreate:
     """Main stream: the largest profile; sub stream: the smallest, when the camera has two sizes. The ONVIF
     credentials are the RTSP ones too (that is how cameras ship)."""
     if not found.profiles:
-        raise InvalidInput("the camera has no media profile with an RTSP stream", code="onvif_no_profiles")
+        raise BadGateway("the camera has no media profile with an RTSP stream", code="onvif_no_profiles")
     by_size = sorted(found.profiles, key=lambda p: (p.width or 0) * (p.height or 0), reverse=True)
     streams = [_stream("main", by_size[0])]
     if len(by_size) > 1 and by_size[-1].rtsp_url != by_size[0].rtsp_url:
@@ -114,7 +117,7 @@ def camera_from_probe(body: OnvifAddIn, found: OnvifProbeOut) -> CameraCreate:
 
 
 @router.route("POST", "/cameras/from-onvif", role=Role.ADMIN, body=OnvifAddIn, response=CameraOut, status=201,
-              tags=TAGS, errors=(403, 409, 422))
+              tags=TAGS, errors=(403, 409, 422, 502))
 async def add_from_onvif(call: Call[OnvifAddIn]) -> CameraOut:
     """Add a camera from its ONVIF address in one step: identity, streams and PTZ read from the device."""
     body, app = call.body, call.app
@@ -130,7 +133,7 @@ async def add_from_onvif(call: Call[OnvifAddIn]) -> CameraOut:
 
 
 @router.route("POST", "/cameras/rtsp-probe", role=Role.ADMIN, body=RtspProbeIn, response=RtspProbeOut, tags=TAGS,
-              errors=(422,))
+              errors=(422, 502))
 async def rtsp_probe(call: Call[RtspProbeIn]) -> RtspProbeOut:
     """Connect to an RTSP URL once and report its codec, size and rate (or a 422 saying why not)."""
     body = call.body

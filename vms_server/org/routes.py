@@ -15,7 +15,7 @@ from vms_server.api.context import actor_of
 from vms_server.cameras.models import Camera
 from vms_server.org import service
 from vms_server.org.models import Building, Floor, Site, Zone
-from vms_server.org.schemas import NodeCreate, NodeList, NodeOut, NodeUpdate, Tree, TreeCamera, TreeNode
+from vms_server.org.schemas import NodeCreate, NodeList, NodeOut, NodeUpdate, Tree, TreeCamera, TreeNode, level_bodies
 from vms_server.org.service import LEVELS, Level
 
 router = ApiRouter()
@@ -27,8 +27,9 @@ def _register(level: Level) -> None:
     collection = f"/{plural}" if level.parent is None else f"/{level.parent.kind}s/{{{level.parent.kind}_id}}/{plural}"
     parent_key = f"{level.parent.kind}_id" if level.parent else None
     tags = ["sites"]
+    create_body, update_body = level_bodies(level.kind, level.extra)
 
-    def parent_of(call: Call[NodeCreate] | Call[NoBody]) -> uuid.UUID | None:
+    def parent_of(call: Call[Any]) -> uuid.UUID | None:
         return call.path_uuid(parent_key) if parent_key else None
 
     @router.route("GET", collection, role=Role.VIEWER, response=NodeList, tags=tags, summary=f"List {plural}")
@@ -36,11 +37,12 @@ def _register(level: Level) -> None:
         async with call.app[keys.SESSIONS]() as session:
             return NodeList(items=await service.list_nodes(session, level, parent_of(call), call.user))
 
-    @router.route("POST", collection, role=Role.ADMIN, body=NodeCreate, response=NodeOut, status=201, tags=tags,
+    @router.route("POST", collection, role=Role.ADMIN, body=create_body, response=NodeOut, status=201, tags=tags,
                   summary=f"Create a {level.kind}", errors=(404, 409, 422))
-    async def create(call: Call[NodeCreate]) -> NodeOut:
+    async def create(call: Call[Any]) -> NodeOut:
+        body = NodeCreate.model_validate(call.body.model_dump(exclude_unset=True))
         async with call.app[keys.SESSIONS].begin() as session:
-            return await service.create_node(session, level, parent_of(call), call.body, call.user, actor_of(call))
+            return await service.create_node(session, level, parent_of(call), body, call.user, actor_of(call))
 
     @router.route("GET", item, role=Role.VIEWER, response=NodeOut, tags=tags, summary=f"Get a {level.kind}",
                   errors=(404,))
@@ -49,11 +51,12 @@ def _register(level: Level) -> None:
             node = await service.get_node(session, level, call.path_uuid(f"{level.kind}_id"), call.user)
             return service.to_out(level, node)
 
-    @router.route("PATCH", item, role=Role.ADMIN, body=NodeUpdate, response=NodeOut, tags=tags,
+    @router.route("PATCH", item, role=Role.ADMIN, body=update_body, response=NodeOut, tags=tags,
                   summary=f"Change a {level.kind}", errors=(404, 409, 422))
-    async def update(call: Call[NodeUpdate]) -> NodeOut:
+    async def update(call: Call[Any]) -> NodeOut:
+        body = NodeUpdate.model_validate(call.body.model_dump(exclude_unset=True))
         async with call.app[keys.SESSIONS].begin() as session:
-            return await service.update_node(session, level, call.path_uuid(f"{level.kind}_id"), call.body,
+            return await service.update_node(session, level, call.path_uuid(f"{level.kind}_id"), body,
                                              call.user, actor_of(call))
 
     @router.route("DELETE", item, role=Role.ADMIN, status=204, tags=tags, summary=f"Delete a {level.kind}",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 
 class NodeCreate(BaseModel):
@@ -23,6 +24,20 @@ class NodeUpdate(BaseModel):
     address: str | None = Field(None, max_length=500)
     timezone: str | None = Field(None, max_length=64)
     level: int | None = Field(None, ge=-20, le=300)
+
+
+def level_bodies(kind: str, extra: tuple[str, ...]) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The create and update bodies of one level: only its own fields (a site has an address and a time zone,
+    a floor a level number), so the document shows what each level takes instead of a union that the
+    server then partly refuses."""
+    names = ("name", *extra)
+    title = kind.capitalize()
+
+    def subset(base: type[BaseModel], suffix: str) -> type[BaseModel]:
+        fields: dict[str, Any] = {n: (base.model_fields[n].annotation, base.model_fields[n]) for n in names}
+        return create_model(f"{title}{suffix}", __config__=ConfigDict(extra="forbid"), **fields)
+
+    return subset(NodeCreate, "Create"), subset(NodeUpdate, "Update")
 
 
 class NodeOut(BaseModel):

@@ -16,7 +16,7 @@ from aiohttp import web
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
-from vms_common.errors import Conflict, InvalidInput, NotFound
+from vms_common.errors import Conflict, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.api.keys import STREAMS
@@ -36,7 +36,7 @@ from vms_server.playback.schemas import (
     RecordingsOut,
     SnapshotQuery,
 )
-from vms_server.playback.service import to_us
+from vms_server.playback.service import range_too_long, to_us
 from vms_server.playback.timeline import Span, merge, segments_between
 from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import ExportJob
@@ -87,12 +87,14 @@ async def create_export(call: Call[ExportIn]) -> ExportOut:
     body = call.body
     service = call.app[PLAYBACK]
     if (body.end - body.start).total_seconds() > service.max_seconds:
-        raise InvalidInput(f"exports are limited to {service.max_seconds:.0f} seconds")
+        raise range_too_long(service.max_seconds)
     # Refused ones: 429 with too many in progress, 403 export_quota over the bytes a user may keep.
     limits = exports.ExportLimits.of(call.app[keys.SETTINGS].recording)
     await exports.expire(call.app[keys.SESSIONS], limits.retention)
     async with call.app[keys.SESSIONS].begin() as session:
         camera = await get_camera(session, body.camera_id, call.user)
+        if body.end <= body.start:
+            raise NotFound("nothing recorded in an empty range (end is not after start)")
         existing = await exports.admit(session, limits, call.user, body, camera.customer_id)
         if existing is not None:
             return _export_out(existing, service.progress(existing))

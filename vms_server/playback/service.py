@@ -16,7 +16,7 @@ from aiohttp import web
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vms_common.errors import InvalidInput, NotFound, NotReady
+from vms_common.errors import Forbidden, InvalidInput, NotFound, NotReady
 from vms_server import keys
 from vms_server.events.clips import ClipScheduler
 from vms_server.events.keys import CLIP_CUTTER, EVENTS
@@ -38,6 +38,13 @@ EXPORT_OPTIONS = {"movflags": "+faststart"}
 
 def to_us(value: dt.datetime) -> int:
     return int(value.timestamp() * 1_000_000)
+
+
+def range_too_long(max_seconds: float) -> Forbidden:
+    """A period longer than the configured limit (recording.export_max_seconds) is refused as a policy, like
+    the export quota (403), not as malformed input: the request itself is well formed."""
+    return Forbidden(f"ranges are limited to {max_seconds:.0f} seconds (recording.export_max_seconds)",
+                     code="range_too_long")
 
 
 class PlaybackService:
@@ -67,9 +74,9 @@ class PlaybackService:
 
     async def pieces(self, camera_id: uuid.UUID, stream: str, start: dt.datetime, end: dt.datetime) -> list[Piece]:
         if end <= start:
-            raise InvalidInput("end must be after start")
+            return []  # an empty period has nothing recorded in it; callers answer 404
         if (end - start).total_seconds() > self.max_seconds:
-            raise InvalidInput(f"ranges are limited to {self.max_seconds:.0f} seconds")
+            raise range_too_long(self.max_seconds)
         async with self.sessions() as session:
             rows = await segments_between(session, camera_id, stream, start, end)
         pieces = [Piece(Path(r.volume) / r.path, to_us(r.start_at), to_us(r.end_at)) for r in rows]

@@ -127,6 +127,9 @@ async def create_lock(call: Call[LockIn]) -> LockOut:
     """Protect a camera's footage in a time range from retention and space cleanup."""
     async with call.app[keys.SESSIONS].begin() as session:
         camera = await get_camera(session, call.body.camera_id, call.user)
+        if call.body.end <= call.body.start:
+            # An empty period holds no footage to protect: nothing there (404), as for an export.
+            raise NotFound("no footage in an empty range (end is not after start)")
         lock = EvidenceLock(camera_id=camera.id, customer_id=camera.customer_id, start_at=call.body.start,
                             end_at=call.body.end, reason=call.body.reason, created_by=call.user.username)
         session.add(lock)

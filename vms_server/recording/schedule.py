@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+HHMM_PATTERN = "^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"  # for the document; a subset of _HHMM
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
 
@@ -15,9 +17,11 @@ class ScheduleWindow(BaseModel):
     """Record on these weekdays (0 = Monday) from `start` to `end` (HH:MM, end may be 24:00)."""
 
     model_config = ConfigDict(extra="forbid")
-    days: list[int] = Field(min_length=1, max_length=7, description="0 = Monday ... 6 = Sunday")
-    start: str = Field(description="HH:MM")
-    end: str = Field(description="HH:MM (24:00 for end of day); before start wraps past midnight")
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(min_length=1, max_length=7,
+                                                          description="0 = Monday ... 6 = Sunday")
+    start: str = Field(description="HH:MM", json_schema_extra={"pattern": HHMM_PATTERN})
+    end: str = Field(description="HH:MM (24:00 for end of day); before start wraps past midnight",
+                     json_schema_extra={"pattern": HHMM_PATTERN})
 
     @field_validator("days")
     @classmethod
@@ -37,6 +41,12 @@ class ScheduleWindow(BaseModel):
 def _minutes(value: str) -> int:
     hours, minutes = value.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+def timezone_enum(schema: dict[str, Any]) -> None:
+    """JSON Schema hook: list the IANA zones this server knows, so the document says which names
+    `check_timezone` accepts (computed when the document is built, not at import)."""
+    schema["enum"] = sorted(available_timezones())
 
 
 def check_timezone(name: str) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vms_server.recording.schedule import ScheduleWindow, check_timezone
+from vms_server.recording.schedule import ScheduleWindow, check_timezone, timezone_enum
 
 
 class StreamStatus(BaseModel):
@@ -46,13 +46,15 @@ class MaskRect(BaseModel):
     model_config = ConfigDict(extra="forbid")
     x: float = Field(ge=0, le=1)
     y: float = Field(ge=0, le=1)
-    w: float = Field(gt=0, le=1)
-    h: float = Field(gt=0, le=1)
+    w: float = Field(ge=0, le=1, description="0 masks nothing, as does the part beyond the right edge")
+    h: float = Field(ge=0, le=1)
 
     @model_validator(mode="after")
     def _inside(self) -> MaskRect:
-        if self.x + self.w > 1.0001 or self.y + self.h > 1.0001:
-            raise ValueError("the rectangle leaves the picture (x + w and y + h must be at most 1)")
+        # The part of a rectangle outside the picture masks nothing: it is cut at the edge rather than
+        # refused (a rule across fields that the schema cannot state).
+        self.w = min(self.w, 1 - self.x)
+        self.h = min(self.h, 1 - self.y)
         return self
 
 
@@ -62,7 +64,8 @@ class PolicyIn(BaseModel):
     motion: bool = False
     event: bool = True
     schedule: list[ScheduleWindow] = Field(default_factory=list, max_length=50)
-    timezone: str = Field("UTC", max_length=64, description="IANA zone the schedule is written in")
+    timezone: str = Field("UTC", max_length=64, description="IANA zone the schedule is written in",
+                          json_schema_extra=timezone_enum)
     pre_s: float = Field(5.0, ge=0, le=60, description="Pre-roll kept in memory (seconds)")
     post_s: float = Field(10.0, ge=0, le=3600, description="Post-roll after motion or an event (seconds)")
     motion_sensitivity: float = Field(0.5, ge=0, le=1)
@@ -100,12 +103,6 @@ class LockIn(BaseModel):
     end: AwareDatetime
     reason: str = Field(min_length=1, max_length=2000)
 
-    @model_validator(mode="after")
-    def _order(self) -> LockIn:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        return self
-
 
 class LockOut(BaseModel):
     id: uuid.UUID
@@ -129,15 +126,9 @@ class LockQuery(BaseModel):
 class RetentionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     retention_days: float | None = Field(None, gt=0, le=3650, description="Customer override; null = system")
-    event_retention_days: dict[str, float] = Field(
+    # The bounds live in the types, so the document states them (propertyNames, exclusiveMinimum, maximum).
+    event_retention_days: dict[Annotated[str, Field(max_length=100)], Annotated[float, Field(gt=0, le=3650)]] = Field(
         default_factory=dict, description="Event type -> days footage recorded for that event type is kept")
-
-    @field_validator("event_retention_days")
-    @classmethod
-    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
-        if any(v <= 0 or v > 3650 or len(k) > 100 for k, v in value.items()):
-            raise ValueError("days must be in (0, 3650] and event types at most 100 characters")
-        return value
 
 
 class RetentionOut(RetentionIn):

@@ -44,7 +44,8 @@ class SizingInput(BaseModel):
                                        "when absent")
     recording_mode: Mode = Field("continuous", description="What is recorded")
     retention_days: int = Field(30, ge=1, le=3650, description="Days video is kept")
-    analytics: list[str] = Field(default_factory=list, description="Enabled analytics models (per camera)")
+    analytics: list[str] = Field(default_factory=list, description="Enabled analytics models (per camera)",
+                                 json_schema_extra={"items": {"type": "string", "enum": list(KNOWN_MODELS)}})
     use_gpu: bool = Field(True, description="Run DNN models on GPUs rather than CPU cores")
 
     @model_validator(mode="after")

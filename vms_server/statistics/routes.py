@@ -15,7 +15,7 @@ from sqlalchemy import select
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.roles import Role
 from vms_common.db.base import utcnow
-from vms_common.errors import InvalidInput, NotFound
+from vms_common.errors import NotFound
 from vms_server import keys
 from vms_server.cameras.models import Camera
 from vms_server.statistics import service as stats
@@ -42,7 +42,9 @@ class EventStatsOut(BaseModel):
 
 class RangeQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    since: dt.datetime | None = Field(None, description="Default: `days` before `until`")
+    since: dt.datetime | None = Field(None, description="Default: `days` before `until`. The window is at most "
+                                      "93 days: an earlier `since` counts from 93 days before `until`; a `since` "
+                                      "at or after `until` is an empty window (all counts 0)")
     until: dt.datetime | None = Field(None, description="Default: now")
     days: int = Field(7, ge=1, le=93)
     bucket: Literal["hour", "day"] = "day"
@@ -57,11 +59,10 @@ class RangeQuery(BaseModel):
     def window(self) -> tuple[dt.datetime, dt.datetime]:
         until = self.until or utcnow()
         since = self.since or until - dt.timedelta(days=self.days)
-        if since >= until:
-            raise InvalidInput("since must be before until")
-        if until - since > MAX_RANGE:
-            raise InvalidInput("the range may span at most 93 days")
-        return since, until
+        # Rules as meanings, not refusals (the schema cannot state them): the window is clamped to 93 days
+        # (what the queries may scan), and an inverted one is empty.
+        since = max(since, until - MAX_RANGE)
+        return min(since, until), until
 
 
 class EventsQuery(RangeQuery):

@@ -12,7 +12,7 @@ from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
 from vms_common.db.base import utcnow
-from vms_common.errors import InvalidInput, NotFound
+from vms_common.errors import NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.audit.service import record
@@ -60,14 +60,14 @@ async def list_tickets(call: Call[NoBody]) -> TicketList:
 
 
 @router.route("POST", "/tickets", role=Role.VIEWER, body=TicketIn, response=TicketOut, status=201, tags=TAGS,
-              errors=(422,))
+              errors=(404, 422))
 async def create_ticket(call: Call[TicketIn]) -> TicketOut:
     """Open a ticket for an event (the client's Escalate); an event with an open ticket gets that one back."""
     body = call.body
     async with call.app[keys.SESSIONS].begin() as session:
         event = await session.get(Event, body.event_id)
         if not _visible(event, call.user) or event is None:
-            raise InvalidInput("unknown event_id")
+            raise NotFound("unknown event_id")  # a well-formed id of nothing the caller may see
         title = body.title or f"{event.event_type.replace('_', ' ')} ({event.priority})"
         ticket, created = await open_for_event(session, event, title=title, description=body.description,
                                                created_by=call.user.username, assignee=body.assignee)
@@ -97,7 +97,7 @@ async def update_ticket(call: Call[TicketPatch]) -> TicketOut:
             row.assignee = body.assignee
         for event_id in body.link_event_ids:
             if not _visible(await session.get(Event, event_id), call.user):
-                raise InvalidInput(f"unknown event {event_id}")
+                raise NotFound(f"unknown event {event_id}")
             if str(event_id) not in row.linked_event_ids:
                 row.linked_event_ids = [*row.linked_event_ids, str(event_id)]
         await session.flush()

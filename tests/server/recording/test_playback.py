@@ -82,9 +82,18 @@ async def test_export_playback_snapshot(lite_api: ApiClient, sim: SimulatorHandl
     assert resp.status == 200
     assert cv2.imdecode(np.frombuffer(await resp.read(), np.uint8), cv2.IMREAD_COLOR).shape == (240, 320, 3)
 
-    bad = await lite_api.call("GET", f"/api/v1/cameras/{camera_id}/recordings", Role.VIEWER,
-                             params={"start": end.isoformat(), "end": start.isoformat()})
-    assert bad.status == 422
+    # An inverted period is empty (issue 20: a meaning the schema allows, not a refusal it cannot state).
+    inverted = {"start": end.isoformat(), "end": start.isoformat()}
+    assert await lite_api.ok("GET", f"/api/v1/cameras/{camera_id}/recordings", Role.VIEWER,
+                             params=inverted) == {"ranges": [], "gaps": []}
+    nothing = await lite_api.call("GET", f"/api/v1/cameras/{camera_id}/playback.mp4", Role.VIEWER, params=inverted)
+    assert nothing.status == 404
+    for path, body in (("/api/v1/exports", {}), ("/api/v1/evidence-locks", {"reason": "case 7"})):
+        resp = await lite_api.call("POST", path, Role.SUPERVISOR, json={"camera_id": camera_id, **inverted, **body})
+        assert resp.status == 404, path
+    too_long = await lite_api.call("POST", "/api/v1/exports", Role.VIEWER, json={
+        "camera_id": camera_id, "start": "2001-01-01T00:00:00Z", "end": "2001-02-01T00:00:00Z"})
+    assert too_long.status == 403 and (await too_long.json())["error"]["code"] == "range_too_long"
     empty = await lite_api.call("POST", "/api/v1/exports", Role.VIEWER, json={
         "camera_id": camera_id, "start": "2001-01-01T00:00:00Z", "end": "2001-01-01T00:01:00Z"})
     assert empty.status == 202

@@ -1,4 +1,5 @@
-"""Adding cameras: RTSP and ONVIF probes give the stream facts, or a clear 422 saying what is wrong."""
+"""Adding cameras: RTSP and ONVIF probes give the stream facts, or a clear error saying what is wrong
+(422 for a malformed address, 502 with a code when the camera does not answer or refuses)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ async def test_rtsp_probe(lite_api: ApiClient, onvif_sim: SimulatorHandle) -> No
     ok = await lite_api.ok("POST", "/api/v1/cameras/rtsp-probe", Role.ADMIN,
                            json={"rtsp_url": url, "username": "admin", "password": "admin"})
     assert (ok["codec"], ok["width"], ok["height"]) == ("h264", 320, 240)
-    cases = [({"rtsp_url": url, "username": "admin", "password": "wrong"}, "stream_unauthorised"),
-             ({"rtsp_url": "rtsp://127.0.0.1:9/nothing"}, "stream_unreachable"),
-             ({"rtsp_url": "http://not-rtsp/"}, "invalid_input")]
-    for body, code in cases:
+    # What the camera answers (or not) is a 502 with a code; a malformed address is the caller's 422.
+    cases = [({"rtsp_url": url, "username": "admin", "password": "wrong"}, "stream_unauthorised", 502),
+             ({"rtsp_url": "rtsp://127.0.0.1:9/nothing"}, "stream_unreachable", 502),
+             ({"rtsp_url": "http://not-rtsp/"}, "invalid_input", 422)]
+    for body, code, status in cases:
         resp = await lite_api.call("POST", "/api/v1/cameras/rtsp-probe", Role.ADMIN, json=body)
-        assert resp.status == 422, body
+        assert resp.status == status, body
         error = (await resp.json())["error"]
         assert error["code"] == code
         assert "wrong" not in error["message"]  # credentials never echoed
@@ -47,11 +49,11 @@ async def test_onvif_probe(lite_api: ApiClient, onvif_sim: SimulatorHandle) -> N
     assert all("admin@" not in u for u in urls)
     wrong = await lite_api.call("POST", "/api/v1/cameras/onvif-probe", Role.ADMIN,
                                 json={"onvif_url": onvif, "username": "admin", "password": "nope"})
-    assert wrong.status == 422 and (await wrong.json())["error"]["code"] == "onvif_unauthorised"
+    assert wrong.status == 502 and (await wrong.json())["error"]["code"] == "onvif_unauthorised"
     gone = await lite_api.call("POST", "/api/v1/cameras/onvif-probe", Role.ADMIN,
                                json={"onvif_url": "http://127.0.0.1:9/onvif/device_service", "username": "a",
                                      "password": "b"})
-    assert gone.status == 422 and (await gone.json())["error"]["code"] == "onvif_unreachable"
+    assert gone.status == 502 and (await gone.json())["error"]["code"] == "onvif_unreachable"
 
 
 async def test_add_a_camera_from_its_onvif_address(lite_api: ApiClient) -> None:
@@ -62,7 +64,7 @@ async def test_add_a_camera_from_its_onvif_address(lite_api: ApiClient) -> None:
         body = {"name": "lobby", "site_id": str(lite_api.seeded.site_id), "onvif_url": sim.onvif_url("cam1"),
                 "username": "admin", "password": "nope"}
         wrong = await lite_api.call("POST", "/api/v1/cameras/from-onvif", Role.ADMIN, json=body)
-        assert wrong.status == 422 and (await wrong.json())["error"]["code"] == "onvif_unauthorised"
+        assert wrong.status == 502 and (await wrong.json())["error"]["code"] == "onvif_unauthorised"
         assert (await lite_api.ok("GET", "/api/v1/cameras", Role.ADMIN))["items"] == []
         assert (await lite_api.call("POST", "/api/v1/cameras/from-onvif", Role.SUPERVISOR,
                                     json=body)).status == 403
