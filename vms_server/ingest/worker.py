@@ -11,6 +11,7 @@ import logging
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -71,6 +72,36 @@ def _control_address(url: str) -> tuple[str, int] | None:
     return (parts.hostname, port) if parts.hostname and port else None
 
 
+class _SilenceMonitor:
+    """One thread for every worker: a stream that has passed no packet for its read timeout is reported down
+    at once. FFmpeg ends a session on a network that went silent both ways only after a second timeout (it
+    waits for an answer to its keep-alive), so the state said "online" for twice the configured time."""
+
+    def __init__(self) -> None:
+        self._workers: weakref.WeakSet[StreamWorker] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, worker: StreamWorker) -> None:
+        with self._lock:
+            self._workers.add(worker)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ingest-silence", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(SILENCE_TICK_S)
+            with self._lock:
+                workers = list(self._workers)
+            for worker in workers:
+                worker.check_silence()
+
+
+SILENCE_TICK_S = 0.25
+_silence = _SilenceMonitor()
+
+
 def _answers(address: tuple[str, int], timeout: float) -> bool:
     try:
         with socket.create_connection(address, timeout=timeout):
@@ -97,11 +128,22 @@ class StreamWorker:
         self._on_change = on_change
         self._opening = False
         self.last_packet = 0.0  # time.monotonic() of the last packet (the watchdog's liveness signal)
+        self._last_arrival: float | None = None
         self._thread = threading.Thread(target=self._run, name=f"ingest-{camera_id}-{role}", daemon=True)
         self._log = {"camera_id": str(camera_id), "stream": role}
 
     def start(self) -> None:
         self._thread.start()
+        _silence.watch(self)
+
+    def check_silence(self) -> None:
+        """Report the stream down once it has been silent for the read timeout (the session may take longer
+        to end); the next packet reports it back online."""
+        if self.health.state != StreamState.ONLINE or self._stop.is_set():
+            return
+        silent = time.monotonic() - self.last_packet
+        if self.last_packet and silent > self.options.read_timeout_s:
+            self._changed(StreamState.OFFLINE, f"no media for {silent:.0f} s")
 
     def stop_blocking(self, timeout: float = 15.0) -> None:
         """Ask the thread to end and wait for it (consumers get on_close)."""
@@ -210,6 +252,7 @@ class StreamWorker:
             with self._lock:
                 self.info = info
                 consumers = self._consumers
+            self._last_arrival = None  # a new connection's first packet proves it live
             self.health.codec, self.health.width, self.health.height = info.codec, info.width, info.height
             for consumer in consumers:
                 consumer.on_open(info)
@@ -260,7 +303,14 @@ class StreamWorker:
         return "the camera ended the stream"
 
     def _dispatch(self, pkt: MediaPacket) -> None:
-        self.last_packet = time.monotonic()
+        now = time.monotonic()
+        gap, self._last_arrival = now - (self._last_arrival or now), now
+        # One packet after a silence as long as the read timeout is no proof of life: it is the straggler FFmpeg
+        # hands over when its read times out on a dead network (it then waits a second timeout). The next is.
+        if gap < self.options.read_timeout_s * 0.9:
+            self.last_packet = now
+            if self.health.state != StreamState.ONLINE:  # a pause the silence monitor reported has ended
+                self._changed(StreamState.ONLINE)
         self.health.packet(pkt.size, pkt.keyframe, pkt.wall_us)
         with self._lock:
             if pkt.keyframe:

@@ -96,7 +96,7 @@ async def test_threshold_deletes_only_what_it_takes(rec_api: ApiClient, tmp_path
         await volumes.refresh_usage(session)
         assert volumes.volumes[0].room_bytes() == -500
         assert await enforce_thresholds(session, volumes) == 2
-    assert sorted(p.name for p in volume.iterdir()) == ["2.mp4", "3.mp4", "4.mp4"]
+    assert sorted(p.name for p in volume.glob("*.mp4")) == ["2.mp4", "3.mp4", "4.mp4"]
     assert [r.path for r in await rows_of(app, str(camera_id))] == ["2.mp4", "3.mp4", "4.mp4"]
 
 
