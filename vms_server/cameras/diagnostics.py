@@ -213,6 +213,9 @@ def _problems(ports: list[PortCheck], rtsp: list[RtspCheck], streams: list[Strea
                        f"({s.rtp.loss_pct:g} %; over TCP the camera itself dropped them)")
         if s.rtp is not None and s.rtp.jitter_ms is not None and s.rtp.jitter_ms > 30:
             out.append(f"{s.role} stream: RTP jitter {s.rtp.jitter_ms:g} ms (a congested path or bursty sender)")
+        if s.rtp is not None and s.rtp.clock_offset_ms is not None and abs(s.rtp.clock_offset_ms) > 2000:
+            out.append(f"{s.role} stream: the camera's clock is {abs(s.rtp.clock_offset_ms) / 1000:.1f} s "
+                       f"{'ahead of' if s.rtp.clock_offset_ms > 0 else 'behind'} the server's (set NTP on the camera)")
         if s.frames and s.keyframes == 0:
             out.append(f"{s.role} stream: no keyframe in {s.sample_s:g} s (GOP too long for quick start)")
     return out
@@ -239,7 +242,8 @@ def render_report(out: DiagnosticsOut) -> str:
                      f"{s.measured_kbps} kbit/s (configured {s.configured_kbps or '-'})")
         if s.rtp is not None:
             lines.append(f"        RTP over TCP: {s.rtp.packets} packets, {s.rtp.lost} lost ({s.rtp.loss_pct:g} %), "
-                         f"jitter {s.rtp.jitter_ms if s.rtp.jitter_ms is not None else '-'} ms"
+                         f"jitter {s.rtp.jitter_ms if s.rtp.jitter_ms is not None else '-'} ms, clock offset "
+                         f"{s.rtp.clock_offset_ms if s.rtp.clock_offset_ms is not None else '-'} ms"
                          + (f", error: {s.rtp.error}" if s.rtp.error else ""))
     lines.append("Problems:" if out.problems else "Problems: none found")
     lines.extend(f"  - {p}" for p in out.problems)

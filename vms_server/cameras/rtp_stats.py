@@ -3,7 +3,8 @@
 FFmpeg hides RTP sequence numbers and arrival times, so the diagnostics play the stream themselves for a few
 seconds: over TCP the network cannot lose a packet, so sequence gaps are packets the camera never sent (an
 overloaded encoder, or a sender that drops when its buffer fills); interarrival jitter (RFC 3550 §6.4.1) shows
-a congested path or a camera sending in bursts.
+a congested path or a camera sending in bursts; the camera's RTCP sender reports give its clock offset (a
+camera without NTP stamps footage at the wrong time).
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from pydantic import BaseModel, Field
 
 from vms_server.cameras.rtsp_client import RtspConnection
 
+NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix)
+
 
 class RtpStats(BaseModel):
     packets: int = 0
     lost: int = Field(0, description="Sequence numbers never received (over TCP: never sent by the camera)")
     loss_pct: float = 0.0
     jitter_ms: float | None = Field(None, description="RFC 3550 interarrival jitter at the end of the sample")
+    clock_offset_ms: float | None = Field(None, description="Camera clock minus server clock, from the wall clock "
+                                                            "of its last RTCP sender report (positive: camera ahead)")
     error: str | None = None
 
 
@@ -48,6 +53,13 @@ class _Counter:
         self.cycles, self.last_seq = 0, -1
         self.jitter = 0.0
         self.prev: tuple[float, int] | None = None
+        self.clock_offset_s: float | None = None
+
+    def add_rtcp(self, data: bytes, now: float) -> None:
+        """Note the camera's wall clock from a sender report (the first packet of a compound RTCP packet)."""
+        if len(data) >= 16 and data[1] == 200:
+            ntp_s, ntp_f = int.from_bytes(data[8:12], "big"), int.from_bytes(data[12:16], "big")
+            self.clock_offset_s = ntp_s - NTP_EPOCH_OFFSET + ntp_f / (1 << 32) - now
 
     def add(self, seq: int, timestamp: int, arrival: float) -> None:
         if self.last_seq >= 0 and seq < self.last_seq and self.last_seq - seq > 30_000:
@@ -67,7 +79,9 @@ class _Counter:
         expected = self.highest - self.first + 1 if self.packets else 0
         lost = max(0, expected - self.packets)
         return RtpStats(packets=self.packets, lost=lost, loss_pct=round(100 * lost / expected, 2) if expected else 0.0,
-                        jitter_ms=round(self.jitter / self.clock * 1000, 2) if self.packets > 1 else None)
+                        jitter_ms=round(self.jitter / self.clock * 1000, 2) if self.packets > 1 else None,
+                        clock_offset_ms=round(self.clock_offset_s * 1000, 1)
+                        if self.clock_offset_s is not None else None)
 
 
 async def _read_media(reader: asyncio.StreamReader, counter: _Counter, sample_s: float) -> None:
@@ -79,7 +93,9 @@ async def _read_media(reader: asyncio.StreamReader, counter: _Counter, sample_s:
             continue
         head = await reader.readexactly(3)
         payload = await reader.readexactly(int.from_bytes(head[1:3], "big"))
-        if head[0] == 0 and len(payload) >= 12:
+        if head[0] == 1:
+            counter.add_rtcp(payload, time.time())
+        elif head[0] == 0 and len(payload) >= 12:
             counter.add(int.from_bytes(payload[2:4], "big"), int.from_bytes(payload[4:8], "big"),
                         time.perf_counter())
 

@@ -64,7 +64,13 @@ async def describe(http: aiohttp.ClientSession, device: FoundDevice, url: str, u
                    password: str | None, timeout_s: float) -> bool:
     """Fill `device` from the ONVIF device service at `url`; False when nothing ONVIF answered there."""
     try:
-        info = await device_information(http, url, username, password, timeout_s)
+        try:
+            info = await device_information(http, url, username, password, timeout_s)
+        except OnvifInfoError as exc:
+            if exc.kind != "unreachable":
+                raise
+            # The port accepted a connection a moment ago: a busy device (or recorder) gets a second chance.
+            info = await device_information(http, url, username, password, timeout_s)
     except OnvifInfoError as exc:
         if exc.kind == "unauthorised":
             device.onvif_url, device.onvif_status = url, "unauthorised"
@@ -95,7 +101,7 @@ async def _scan_host(job: Job, body: ScanIn, http: aiohttp.ClientSession, host: 
             async with gate:
                 url = f"http://{host}:{port}/onvif/device_service" if port != 80 else \
                     f"http://{host}/onvif/device_service"
-                if await describe(http, device, url, username, password, max(2.0, body.connect_timeout_s * 3)):
+                if await describe(http, device, url, username, password, max(5.0, body.connect_timeout_s * 3)):
                     # A host with several ONVIF ports is several devices (an encoder, a simulator).
                     job.found[url] = device.model_copy()
                     device = FoundDevice(host=host, source="scan", open_ports=open_ports,

@@ -62,7 +62,7 @@ async def main(workdir: Path, template: Path) -> dict[str, Any]:
         result["ws"] = await _wait(api, job)
         job = await api.ok("POST", "/api/v1/discovery/scan", status=202, json={
             "range": "10.213.0.10-10.213.0.15", "onvif_ports": list(range(8000, 8000 + PER_HOST)),
-            "rtsp_ports": [8554], "concurrency": 32, **creds})
+            "rtsp_ports": [8554], "concurrency": 32, "connect_timeout_s": 5, **creds})
         result["scan"] = await _wait(api, job)
         urls = [d["onvif_url"] for d in result["ws"]["found"]]
         result["bulk"] = await api.ok("POST", "/api/v1/cameras/bulk", json={

@@ -52,6 +52,7 @@ async def test_healthy_camera(api: ApiClient, sim: SimulatorHandle) -> None:
     assert stream["measured_kbps"] is not None and stream["measured_kbps"] > 0
     rtp = stream["rtp"]
     assert rtp["error"] is None and rtp["packets"] > 2 and rtp["lost"] == 0 and rtp["jitter_ms"] is not None
+    assert rtp["clock_offset_ms"] is not None and abs(rtp["clock_offset_ms"]) < 1500  # the simulator uses our clock
     assert "RTP over TCP" in out["report"]
     assert "Camera diagnostics: Gate" in out["report"] and "DESCRIBE 200" in out["report"]
     assert PASSWORD not in json.dumps(out)

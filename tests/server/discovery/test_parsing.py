@@ -61,3 +61,17 @@ def test_rtp_loss_and_jitter_counting() -> None:
     stats = gappy.stats()
     assert stats.lost == 5 and stats.loss_pct == 5.0
     assert stats.jitter_ms is not None and stats.jitter_ms > 5
+
+
+def test_clock_offset_from_a_sender_report() -> None:
+    import struct
+
+    from vms_server.cameras.rtp_stats import NTP_EPOCH_OFFSET, _Counter
+
+    counter = _Counter(90_000)
+    camera_time = 1_800_000_000.25
+    report = struct.pack(">BBHIIIIII", 0x80, 200, 6, 1, int(camera_time) + NTP_EPOCH_OFFSET, 1 << 30, 0, 0, 0)
+    counter.add_rtcp(report, camera_time - 3.0)  # the server's clock is 3 s behind
+    assert counter.stats().clock_offset_ms == 3000.0
+    counter.add_rtcp(b"\x81\xca\x00\x01", 0)  # not a sender report: ignored
+    assert counter.stats().clock_offset_ms == 3000.0

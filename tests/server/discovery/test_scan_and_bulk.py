@@ -37,13 +37,15 @@ async def wait_job(api: ApiClient, job: dict[str, Any], limit_s: float = 60) -> 
 async def test_scan_finds_onvif_devices_and_rtsp_ports(api: ApiClient, sim: SimulatorHandle) -> None:
     ports = [sim.onvif_port(n) for n in ("a", "b", "c")]
     rtsp = sim.rtsp.port if sim.rtsp else 0
+    # A generous connect timeout: the simulator shares this test's event loop on a loaded CI machine.
     body = {"range": "127.0.0.1-127.0.0.2", "onvif_ports": ports, "rtsp_ports": [rtsp], "concurrency": 4,
-            "username": "admin", "password": "admin"}
+            "connect_timeout_s": 5, "username": "admin", "password": "admin"}
     job = await api.ok("POST", "/api/v1/discovery/scan", json=body, status=202)
     assert job["kind"] == "scan" and job["total"] == 2
     job = await wait_job(api, job)
     assert job["state"] == "done" and job["progress"] == 1.0 and job["done"] == 2
     found = {d["onvif_url"]: d for d in job["found"]}
+    assert {sim.onvif_url(n) for n in ("a", "b", "c")} <= set(found), job
     a, b, c = (found[sim.onvif_url(n)] for n in ("a", "b", "c"))
     assert a["onvif_status"] == "ok" and a["model"] == "CamSim-1" and a["manufacturer"] == "VMS Simulator"
     assert b["model"] == "CamSim-B" and b["serial"] == "SIM-B"
@@ -83,7 +85,7 @@ async def test_bulk_add_reports_each_camera(api: ApiClient, sim: SimulatorHandle
     # A configured camera is marked in later searches.
     job = await api.ok("POST", "/api/v1/discovery/scan", json={
         "range": "127.0.0.1", "onvif_ports": [sim.onvif_port("a")], "rtsp_ports": [], "username": "admin",
-        "password": "admin"}, status=202)
+        "password": "admin", "connect_timeout_s": 5}, status=202)
     job = await wait_job(api, job)
     assert [d["already_added"] for d in job["found"]] == [True]
     # Wrong shared credentials: refused per camera with the reason; a batch over the licence: nothing added.
