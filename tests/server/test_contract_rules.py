@@ -109,3 +109,15 @@ async def test_recording_rules_are_in_the_document(api: ApiClient) -> None:
     assert schemas["SizingInput"]["properties"]["analytics"]["items"]["enum"][0] == "intrusion"
     bad = {"retention_days": None, "event_retention_days": {"intrusion": 0}}
     assert (await api.call("PUT", "/api/v1/recording/retention", json=bad)).status == 422
+
+
+async def test_numbers_and_free_form_json_carry_the_64_bit_limit(api: ApiClient) -> None:
+    document = await _document(api)
+    assert document["components"]["schemas"]["SizingInput"]["properties"]["cameras"]["maximum"] <= 2**63 - 1
+    assert "JsonValue" in document["components"]["schemas"]
+    base = {"cameras": 1, "codec": "h264", "fps": 15, "resolution": "1080p", "retention_days": 30}
+    # 1e300 is an integer to JSON Schema, so it is held to the same range as one written in digits.
+    resp = await api.call("POST", "/api/v1/sizing", data='{"cameras": 1e300}',
+                          headers={"Content-Type": "application/json"})
+    assert resp.status == 422 and (await resp.json())["error"]["code"] == "number_out_of_range"
+    assert (await api.call("POST", "/api/v1/sizing", json={**base, "cameras": 2.0})).status == 200

@@ -3,10 +3,7 @@ licences. Every function runs in a tenant-scoped session, so RLS limits what it 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import uuid
 
 from sqlalchemy import and_, or_, select
@@ -21,7 +18,7 @@ from vms_cloud_sync.backend.schemas import (
     SiteOut,
 )
 from vms_cloud_sync.protocol.licence import parse
-from vms_common.errors import InvalidInput, NotFound
+from vms_common.errors import NotFound
 
 
 def event_out(ev: CloudEvent) -> CloudEventOut:
@@ -40,17 +37,19 @@ def snapshot_id(ev: CloudEvent) -> uuid.UUID | None:
         return None
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def _cursor(ev: CloudEvent) -> str:
-    raw = json.dumps([ev.timestamp.isoformat(), str(ev.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
+    """`<microseconds since 1970>.<id>`: the shape EventsQuery documents, every string of which is a position
+    in the list (so a cursor is refused by the schema or served, never by a rule in code)."""
+    ts = ev.timestamp if ev.timestamp.tzinfo else ev.timestamp.replace(tzinfo=dt.UTC)
+    return f"{max(0, (ts - _EPOCH) // dt.timedelta(microseconds=1))}.{ev.id}"
 
 
 def _uncursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    try:
-        ts, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return dt.datetime.fromisoformat(ts), uuid.UUID(ident)
-    except (ValueError, TypeError, binascii.Error):
-        raise InvalidInput("invalid cursor; start again without one") from None
+    raw_us, _, ident = cursor.partition(".")
+    return _EPOCH + dt.timedelta(microseconds=int(raw_us)), uuid.UUID(ident)
 
 
 async def list_events(session: AsyncSession, f: EventFilter) -> tuple[list[CloudEvent], str | None]:

@@ -77,7 +77,8 @@ async def _check_login(app: web.Application, body: LoginIn) -> LoginOut:
     return LoginOut(access_token=signer.issue(user.id, tenant_id, user.role), tenant_id=tenant_id, role=user.role)
 
 
-@router.route("POST", "/auth/login", role=None, body=LoginIn, response=LoginOut, tags=["auth"], errors=(401,))
+@router.route("POST", "/auth/login", role=None, body=LoginIn, response=LoginOut, tags=["auth"],
+              errors=(401, 429))
 async def login(call: Call[LoginIn]) -> LoginOut:
     """Log in with organisation, username and password; send the token as `Authorization: Bearer`."""
     try:

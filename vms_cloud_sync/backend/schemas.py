@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from vms_cloud_sync.protocol.licence import Analytics
+from vms_common.api.routing import UUID_PATTERN
 from vms_common.auth.passwords import new_password_schema
 
 HqRole = Literal["tenant_admin", "analyst", "viewer"]
@@ -118,12 +120,14 @@ class EventFilter(_In):
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     limit: int = Field(50, ge=1, le=500)
-    cursor: str | None = Field(None, max_length=200)
+    cursor: str | None = Field(None, pattern=rf"^[0-9]{{1,17}}\.{UUID_PATTERN}$",
+                               description="`next_cursor` of the previous page")
 
 
 class LicenceIssueIn(_In):
     max_cameras: int = Field(ge=0, le=100_000)
-    analytics: list[str] = Field(default_factory=list, max_length=20)
+    analytics: list[str] = Field(default_factory=list, max_length=20, json_schema_extra={
+        "items": {"type": "string", "enum": [a.value for a in Analytics]}})  # the names licences.issue accepts
     valid_days: int = Field(365, ge=1, le=3650)
     grace_days: int = Field(14, ge=0, le=365)
     server_ids: list[Annotated[str, StringConstraints(pattern=r"^srv-[0-9a-f]{20}$")]] = Field(

@@ -47,20 +47,53 @@ def _path_schema(name: str) -> dict[str, Any]:
     return {"type": "string", "minLength": 1}
 
 
-def _bound_integers(schema: Any) -> None:
-    """Give every integer without bounds the 64-bit range, in place: the server refuses larger integers
-    (database columns are 64-bit), so the document says so."""
+def _bound_numbers(schema: Any) -> None:
+    """Give every integer or number without bounds the 64-bit integer range, in place: the server refuses
+    larger integers (database columns are 64-bit) and floats that are such integers (1e300), so the document
+    says so. (A float with a fraction is always far inside that range.)"""
     if isinstance(schema, dict):
-        if schema.get("type") == "integer":
+        if schema.get("type") in ("integer", "number"):
             if "minimum" not in schema and "exclusiveMinimum" not in schema:
                 schema["minimum"] = INT_MIN
             if "maximum" not in schema and "exclusiveMaximum" not in schema:
                 schema["maximum"] = INT_MAX
         for value in schema.values():
-            _bound_integers(value)
+            _bound_numbers(value)
     elif isinstance(schema, list):
         for value in schema:
-            _bound_integers(value)
+            _bound_numbers(value)
+
+
+JSON_VALUE_REF = REF.format(model="JsonValue")
+# Free-form JSON (an event payload, a channel's settings) as the server accepts it: any nesting of these, with
+# numbers inside the 64-bit integer range (parsing refuses larger integers, and floats that are such integers).
+JSON_VALUE: dict[str, Any] = {"anyOf": [
+    {"type": "null"}, {"type": "boolean"}, {"type": "string"},
+    {"type": "number", "minimum": INT_MIN, "maximum": INT_MAX},
+    {"type": "array", "items": {"$ref": JSON_VALUE_REF}},
+    {"type": "object", "additionalProperties": {"$ref": JSON_VALUE_REF}},
+]}
+_ANNOTATIONS = {"title", "description", "default", "examples"}
+
+
+def _bound_free_json(schema: Any) -> None:
+    """Point free-form parts of `schema` (pydantic's `{}` for Any, `additionalProperties: true` for
+    dict[str, Any]) at JsonValue, in place, so the document states the server's limits on them too."""
+    if isinstance(schema, list):
+        for value in schema:
+            _bound_free_json(value)
+        return
+    if not isinstance(schema, dict):
+        return
+    if schema.get("additionalProperties") is True:
+        schema["additionalProperties"] = {"$ref": JSON_VALUE_REF}
+    if schema.get("items") == {}:
+        schema["items"] = {"$ref": JSON_VALUE_REF}
+    for prop in (schema.get("properties") or {}).values():
+        if isinstance(prop, dict) and set(prop) <= _ANNOTATIONS:
+            prop["$ref"] = JSON_VALUE_REF
+    for value in schema.values():
+        _bound_free_json(value)
 
 
 def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:
@@ -118,8 +151,11 @@ def build_document(router: ApiRouter, info: tuple[str, str]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for spec in router.specs:
         paths.setdefault(router.prefix + spec.path, {})[spec.method.lower()] = _operation(spec, refs)  # type: ignore[arg-type]
-    _bound_integers(components)
-    _bound_integers(paths)
+    _bound_numbers(components)
+    _bound_numbers(paths)
+    _bound_free_json(components)
+    _bound_free_json(paths)
+    components["JsonValue"] = JSON_VALUE
     return {
         "openapi": "3.1.0",
         "info": {"title": info[0], "version": __version__, "description": info[1]},

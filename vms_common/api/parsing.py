@@ -35,6 +35,9 @@ def _parse_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise InvalidInput(f"number {text[:40]} is out of range", code="number_out_of_range")
+    if value.is_integer() and not INT_MIN <= value <= INT_MAX:
+        # 1e300 is an integer to JSON Schema: held to the same 64-bit range as one written out in digits.
+        raise InvalidInput("integers must fit in 64 bits", code="number_out_of_range")
     return value
 
 
