@@ -121,3 +121,10 @@ async def test_numbers_and_free_form_json_carry_the_64_bit_limit(api: ApiClient)
                           headers={"Content-Type": "application/json"})
     assert resp.status == 422 and (await resp.json())["error"]["code"] == "number_out_of_range"
     assert (await api.call("POST", "/api/v1/sizing", json={**base, "cameras": 2.0})).status == 200
+
+
+async def test_creates_link_to_what_they_made(api: ApiClient) -> None:
+    """OpenAPI links let a stateful client chain create -> read -> change -> delete."""
+    links = (await _document(api))["paths"]["/api/v1/cameras"]["post"]["responses"]["201"]["links"]
+    assert links["get_camera"] == {"operationId": "get_camera", "parameters": {"camera_id": "$response.body#/id"}}
+    assert {"update_camera", "delete_camera"} <= set(links)

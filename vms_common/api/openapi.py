@@ -141,6 +141,28 @@ def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], str], Any]) ->
     return op
 
 
+def _add_links(paths: dict[str, dict[str, Any]], specs: list[RouteSpec], prefix: str) -> None:
+    """OpenAPI links from each create (POST answering 201 with an `id`) to the operations on what it made:
+    `POST /cameras` -> `GET/PATCH/DELETE /cameras/{camera_id}` and the sub-resources that need only that id.
+    A stateful client (schemathesis) follows them to chain create -> read -> change -> delete."""
+    for spec in specs:
+        if spec.method != "POST" or spec.status != 201 or spec.response is None:
+            continue
+        if "id" not in spec.response.model_fields:
+            continue
+        collection = prefix + spec.path
+        links: dict[str, Any] = {}
+        for path, operations in paths.items():
+            match = re.fullmatch(re.escape(collection) + r"/\{(\w+_id)\}(/[^{}]*)?", path)
+            if match is None:
+                continue
+            for op in operations.values():
+                links[op["operationId"]] = {"operationId": op["operationId"],
+                                            "parameters": {match.group(1): "$response.body#/id"}}
+        if links:
+            paths[collection]["post"]["responses"]["201"]["links"] = links
+
+
 def build_document(router: ApiRouter, info: tuple[str, str]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of `router`'s routes; `info` is the API's (title, description)."""
     models = _models(router.specs)
@@ -151,6 +173,7 @@ def build_document(router: ApiRouter, info: tuple[str, str]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for spec in router.specs:
         paths.setdefault(router.prefix + spec.path, {})[spec.method.lower()] = _operation(spec, refs)  # type: ignore[arg-type]
+    _add_links(paths, router.specs, router.prefix)
     _bound_numbers(components)
     _bound_numbers(paths)
     _bound_free_json(components)
