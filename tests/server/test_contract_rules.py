@@ -89,6 +89,11 @@ async def test_password_rule_is_in_the_document(api: ApiClient) -> None:
 async def test_unknown_site_of_a_new_camera_or_user_is_404(api: ApiClient) -> None:
     missing = str(uuid.uuid4())
     assert (await api.call("POST", "/api/v1/cameras", json={**CAMERA, "site_id": missing})).status == 404
+    in_site = {**CAMERA, "site_id": str(api.seeded.site_id), "zone_id": missing}
+    assert (await api.call("POST", "/api/v1/cameras", json=in_site)).status == 404
+    credentials = (await _document(api))["components"]["schemas"]["CredentialsIn"]["anyOf"]
+    assert {"properties": {"method": {"enum": ["basic", "digest"]}, "username": {"type": "string", "minLength": 1}},
+            "required": ["username"]} in credentials
     user = {"username": "newbie", "password": "Correct-Horse-42", "role": "viewer", "site_ids": [missing]}
     assert (await api.call("POST", "/api/v1/users", json=user)).status == 404
 

@@ -78,8 +78,20 @@ class StreamOut(BaseModel):
     bitrate_kbps: int | None
 
 
+# What _apply_credentials requires per method, as JSON Schema: basic and digest need a username, token and
+# certificate a secret.
+_CREDENTIAL_VARIANTS: dict[str, Any] = {"anyOf": [
+    {"properties": {"method": {"enum": ["none"]}}},
+    {"properties": {"method": {"enum": ["basic", "digest"]}, "username": {"type": "string", "minLength": 1}},
+     "required": ["username"]},
+    {"properties": {"method": {"enum": ["token", "certificate"]}, "secret": {"type": "string", "minLength": 1}},
+     "required": ["secret"]},
+]}
+NAMES: dict[str, Any] = {"items": {"type": "string", "maxLength": 100}}  # tag and group names (_named)
+
+
 class CredentialsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_CREDENTIAL_VARIANTS)
     method: AuthMethod
     username: str | None = Field(None, max_length=200)
     secret: SecretStr | None = Field(None, description="Password, token or PEM certificate+key")
@@ -95,8 +107,8 @@ class CameraCreate(BaseModel):
     onvif_url: str | None = Field(None, max_length=1000, json_schema_extra={"pattern": ONVIF_URL_PATTERN})
     credentials: CredentialsIn | None = None
     streams: list[StreamIn] = Field(min_length=1, max_length=2, json_schema_extra=ONE_MAIN_STREAM)
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    groups: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[str] = Field(default_factory=list, max_length=50, json_schema_extra=NAMES)
+    groups: list[str] = Field(default_factory=list, max_length=50, json_schema_extra=NAMES)
     ptz: bool = False
     enabled: bool = True
 
@@ -120,8 +132,8 @@ class CameraUpdate(BaseModel):
     onvif_url: str | None = Field(None, max_length=1000, json_schema_extra={"pattern": ONVIF_URL_PATTERN})
     credentials: CredentialsIn | None = None
     streams: list[StreamIn] | None = Field(None, min_length=1, max_length=2, json_schema_extra=ONE_MAIN_STREAM)
-    tags: list[str] | None = Field(None, max_length=50)
-    groups: list[str] | None = Field(None, max_length=50)
+    tags: list[str] | None = Field(None, max_length=50, json_schema_extra=NAMES)
+    groups: list[str] | None = Field(None, max_length=50, json_schema_extra=NAMES)
     ptz: bool | None = None
     enabled: bool | None = None
 
@@ -164,4 +176,4 @@ class CameraQuery(BaseModel):
 
 class TagsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tags: list[str] = Field(max_length=50)
+    tags: list[str] = Field(max_length=50, json_schema_extra=NAMES)

@@ -143,7 +143,7 @@ async def _check_place(session: AsyncSession, who: Principal, site_id: uuid.UUID
             select(Building.site_id).join(Floor, Floor.building_id == Building.id)
             .join(Zone, Zone.floor_id == Floor.id).where(Zone.id == zone_id))
         if zone_site != site_id:
-            raise InvalidInput("zone_id is not a zone of this site")
+            raise NotFound("zone_id is not a zone of this site")
 
 
 async def _named(session: AsyncSession, model: type[Tag] | type[CameraGroup], customer_id: uuid.UUID,
