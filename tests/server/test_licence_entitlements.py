@@ -113,7 +113,7 @@ async def test_a_licence_binds_to_its_server_and_its_customer(lic_api: ApiClient
     elsewhere = ISSUER.issue(licence_id="LIC-OTHER", server_ids=["srv-" + "0" * 20])
     resp = await lic_api.call("POST", "/api/v1/licence", json=elsewhere.model_dump(mode="json"))
     error = (await resp.json())["error"]
-    assert resp.status == 422 and error["code"] == "licence_wrong_server" and server_id in error["message"]
+    assert resp.status == 403 and error["code"] == "licence_wrong_server" and server_id in error["message"]
 
     acme = uuid.uuid4()
     mine = ISSUER.issue(licence_id="LIC-MINE", customer_id=acme, server_ids=[server_id, "srv-" + "1" * 20])
@@ -122,7 +122,7 @@ async def test_a_licence_binds_to_its_server_and_its_customer(lic_api: ApiClient
     # Another customer's licence, even one good on any server, does not license this one.
     other = ISSUER.issue(licence_id="LIC-THEIRS", customer_id=uuid.uuid4(), max_cameras=500)
     resp = await lic_api.call("POST", "/api/v1/licence", json=other.model_dump(mode="json"))
-    assert resp.status == 422 and (await resp.json())["error"]["code"] == "licence_wrong_customer"
+    assert resp.status == 403 and (await resp.json())["error"]["code"] == "licence_wrong_customer"
 
     # A database copied from another server brings its licence along, and it licenses nothing here.
     async with lic_api.client.app[keys.SESSIONS].begin() as session:

@@ -60,8 +60,6 @@ class LicenceTerms(BaseModel):
         for name in ("valid_from", "valid_until", "issued_at"):
             if getattr(self, name).tzinfo is None:
                 raise ValueError(f"{name} must carry a time zone")
-        if self.valid_until <= self.valid_from:
-            raise ValueError("valid_until must be after valid_from")
         return self
 
     def canonical(self) -> bytes:
@@ -122,4 +120,8 @@ def verify(licence: SignedLicence, trusted_keys: list[str]) -> LicenceTerms:
         key.verify(base64.b64decode(licence.signature, validate=True), licence.terms.canonical())
     except (InvalidSignature, binascii.Error, ValueError):
         raise LicenceInvalid("licence signature does not match its terms (the document was altered)") from None
+    # Checked here, after the signature, not in the model: a window that ends before it starts is a licence
+    # that is never valid (refused like any other that does not bind), not a malformed document.
+    if licence.terms.valid_until <= licence.terms.valid_from:
+        raise LicenceInvalid("the licence is never valid (valid_until is not after valid_from)")
     return licence.terms

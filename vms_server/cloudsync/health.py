@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vms_cloud_sync.protocol.licence import parse
 from vms_cloud_sync.protocol.sync import CameraHealth, HeartbeatIn, SiteInfo
 from vms_common.db.base import utcnow
-from vms_common.errors import Conflict, InvalidInput
+from vms_common.errors import Conflict, Forbidden, InvalidInput
 from vms_server import keys
 from vms_server.audit.service import Actor
 from vms_server.cameras.models import Camera
@@ -87,5 +87,5 @@ async def _install(app: web.Application, session: AsyncSession, document: str) -
     try:
         await licensing.import_licence(session, app[LICENCE_POLICY], customer_id, document, AGENT)
         logger.info("installed the licence pulled from the cloud", extra={"licence_id": licence_id})
-    except (InvalidInput, Conflict) as exc:
+    except (InvalidInput, Forbidden, Conflict) as exc:  # Forbidden: a licence that does not bind this server
         logger.warning("licence from the cloud refused", extra={"licence_id": licence_id, "error": exc.message})

@@ -24,7 +24,7 @@ async def show(call: Call[NoBody]) -> LicenceStatus:
 
 
 @router.route("POST", "/licence", role=Role.ADMIN, body=SignedLicence, response=LicenceStatus, status=201,
-              tags=["licence"], errors=(409, 422))
+              tags=["licence"], errors=(403, 409, 422))
 async def import_(call: Call[SignedLicence]) -> BaseModel:
     """Import a signed licence document (as issued by the cloud)."""
     async with call.app[keys.SESSIONS].begin() as session:

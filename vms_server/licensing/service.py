@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_cloud_sync.protocol.licence import Analytics, LicenceInvalid, LicenceTerms, parse, verify
 from vms_common.db.base import utcnow
-from vms_common.errors import Conflict, InvalidInput, VmsError
+from vms_common.errors import Conflict, Forbidden, VmsError
 from vms_server.audit.service import Actor, record
 from vms_server.cameras.models import Camera
 from vms_server.db.locks import serialise
@@ -163,21 +163,23 @@ async def require_camera_slot(session: AsyncSession, policy: LicencePolicy, addi
 async def import_licence(
     session: AsyncSession, policy: LicencePolicy, customer_id: uuid.UUID, document: str, actor: Actor
 ) -> LicenceStatus:
-    """Verify and store a signed licence. Raises InvalidInput with the reason when it is refused."""
+    """Verify and store a signed licence. Raises Forbidden (403, with a code and the reason) when the licence does
+    not bind this server: a well-formed document that is not signed by a trusted key, is for another server or
+    customer, has expired or is never valid."""
     try:
         terms = verify(parse(document), policy.section.public_keys)
     except LicenceInvalid as exc:
-        raise InvalidInput(f"licence refused: {exc}", code="licence_invalid") from None
+        raise Forbidden(f"licence refused: {exc}", code="licence_invalid") from None
     wrong_server = _server_refusal(terms, policy.server_id)
     if wrong_server is not None:
-        raise InvalidInput(f"licence refused: {wrong_server}", code="licence_wrong_server")
+        raise Forbidden(f"licence refused: {wrong_server}", code="licence_wrong_server")
     bound = next((t.customer_id for t in await _verified(session, policy) if t.customer_id is not None), None)
     if bound is not None and terms.customer_id is not None and terms.customer_id != bound:
-        raise InvalidInput(f"licence refused: it was issued to {terms.customer_name} (customer {terms.customer_id}), "
+        raise Forbidden(f"licence refused: it was issued to {terms.customer_name} (customer {terms.customer_id}), "
                            f"and this server is licensed to customer {bound}", code="licence_wrong_customer")
     state = state_of(terms, utcnow())
     if state == LicenceState.EXPIRED:
-        raise InvalidInput(f"licence refused: it expired on {terms.valid_until:%Y-%m-%d}", code="licence_expired")
+        raise Forbidden(f"licence refused: it expired on {terms.valid_until:%Y-%m-%d}", code="licence_expired")
     if await session.scalar(select(LicenceRecord.id).where(LicenceRecord.licence_id == terms.licence_id)):
         raise Conflict(f"licence {terms.licence_id} is already imported")
     session.add(LicenceRecord(customer_id=customer_id, licence_id=terms.licence_id, document=document))
