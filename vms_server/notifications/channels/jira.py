@@ -6,13 +6,12 @@ event's delivery records name its ticket. Mirroring the issue's status back is n
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
-import aiohttp
 from pydantic import Field
 
-from vms_server.notifications.channels.base import Channel, ChannelError, Outgoing, TemplatedConfig
+from vms_server.notifications.channels.base import Channel, Outgoing, TemplatedConfig
+from vms_server.notifications.channels.ticketing import post_json, refused
 
 
 class JiraConfig(TemplatedConfig):
@@ -44,18 +43,9 @@ class JiraChannel(Channel):
 
     async def send(self, message: Outgoing, timeout_s: float) -> str:
         cfg = self.config
-        auth = base64.b64encode(f"{cfg.email}:{self._token}".encode()).decode()
-        headers = {"Authorization": f"Basic {auth}", "Accept": "application/json"}
-        url = f"{cfg.base_url.rstrip('/')}/rest/api/3/issue"
-        try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session, \
-                    session.post(url, json=issue_body(cfg, message), headers=headers) as resp:
-                status = resp.status
-                body: dict[str, Any] = await resp.json(content_type=None) if status != 204 else {}
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise ChannelError(f"Jira unreachable: {type(exc).__name__}: {exc}") from None
+        status, body = await post_json("Jira", f"{cfg.base_url.rstrip('/')}/rest/api/3/issue", cfg.email,
+                                       self._token, issue_body(cfg, message), timeout_s)
         if status == 201:
             return f"jira {body.get('key', '?')}"
         fields = (f"{k}: {v}" for k, v in body.get("errors", {}).items())
-        problems = "; ".join([*body.get("errorMessages", []), *fields])
-        raise ChannelError(f"Jira {status}: {problems[:200]}", permanent=400 <= status < 500 and status != 429)
+        raise refused("Jira", status, "; ".join([*body.get("errorMessages", []), *fields]))

@@ -6,13 +6,12 @@ priority. Mirroring the incident's state back is not done yet."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
-import aiohttp
 from pydantic import Field
 
-from vms_server.notifications.channels.base import Channel, ChannelError, Outgoing, TemplatedConfig
+from vms_server.notifications.channels.base import Channel, Outgoing, TemplatedConfig
+from vms_server.notifications.channels.ticketing import post_json, refused
 
 # event priority -> (urgency, impact); ServiceNow derives the incident priority from the two
 _LEVELS = {"CRITICAL": ("1", "1"), "HIGH": ("1", "2"), "MEDIUM": ("2", "2"), "STANDARD": ("3", "3")}
@@ -46,18 +45,9 @@ class ServiceNowChannel(Channel):
 
     async def send(self, message: Outgoing, timeout_s: float) -> str:
         cfg = self.config
-        auth = base64.b64encode(f"{cfg.username}:{self._password}".encode()).decode()
-        headers = {"Authorization": f"Basic {auth}", "Accept": "application/json"}
-        url = f"{cfg.instance_url.rstrip('/')}/api/now/table/incident"
-        try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session, \
-                    session.post(url, json=incident_body(cfg, message), headers=headers) as resp:
-                status = resp.status
-                body: dict[str, Any] = await resp.json(content_type=None) if status != 204 else {}
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise ChannelError(f"ServiceNow unreachable: {type(exc).__name__}: {exc}") from None
+        status, body = await post_json("ServiceNow", f"{cfg.instance_url.rstrip('/')}/api/now/table/incident",
+                                       cfg.username, self._password, incident_body(cfg, message), timeout_s)
         if status == 201:
             return f"servicenow {body.get('result', {}).get('number', '?')}"
         error = body.get("error") or {}
-        detail = f"{error.get('message', '')} {error.get('detail', '')}".strip()
-        raise ChannelError(f"ServiceNow {status}: {detail[:200]}", permanent=400 <= status < 500 and status != 429)
+        raise refused("ServiceNow", status, f"{error.get('message', '')} {error.get('detail', '')}".strip())
