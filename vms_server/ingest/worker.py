@@ -129,6 +129,7 @@ class StreamWorker:
         self._opening = False
         self.last_packet = 0.0  # time.monotonic() of the last packet (the watchdog's liveness signal)
         self._last_arrival: float | None = None
+        self._dispatching = False  # the thread is inside a consumer (stuck there, if for long)
         self._thread = threading.Thread(target=self._run, name=f"ingest-{camera_id}-{role}", daemon=True)
         self._log = {"camera_id": str(camera_id), "stream": role}
 
@@ -139,8 +140,8 @@ class StreamWorker:
     def check_silence(self) -> None:
         """Report the stream down once it has been silent for the read timeout (the session may take longer
         to end); the next packet reports it back online."""
-        if self.health.state != StreamState.ONLINE or self._stop.is_set():
-            return
+        if self.health.state != StreamState.ONLINE or self._stop.is_set() or self._dispatching:
+            return  # a thread stuck in a consumer is the watchdog's case (it restarts the stream), not silence
         silent = time.monotonic() - self.last_packet
         if self.last_packet and silent > self.options.read_timeout_s:
             self._changed(StreamState.OFFLINE, f"no media for {silent:.0f} s")
@@ -318,5 +319,9 @@ class StreamWorker:
             elif self._gop and len(self._gop) < GOP_LIMIT:
                 self._gop.append(pkt)
             consumers = self._consumers
-        for consumer in consumers:
-            consumer.on_packet(pkt)
+        self._dispatching = True
+        try:
+            for consumer in consumers:
+                consumer.on_packet(pkt)
+        finally:
+            self._dispatching = False
