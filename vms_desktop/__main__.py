@@ -131,16 +131,12 @@ def install_quit_signals(loop: asyncio.AbstractEventLoop, quit_: Callable[[], No
     for signum in QUIT_SIGNALS:
         previous = signal.getsignal(signum)
         put_back = functools.partial(signal.signal, signum, previous if previous is not None else signal.SIG_DFL)
-        try:
-            loop.add_signal_handler(signum, on_signal, signum)
+        if _loop_handles(loop, signum, on_signal):
             # remove_signal_handler leaves SIG_DFL (SIGINT: KeyboardInterrupt), not what was there.
             undo.extend([put_back, functools.partial(loop.remove_signal_handler, signum)])
             continue
-        except (NotImplementedError, RuntimeError, ValueError):
-            # NotImplementedError: the loop cannot (Windows' loops); RuntimeError/ValueError: not the main
-            # thread (set_wakeup_fd) or a signal this loop refuses. signal.signal is the fallback on the
-            # main thread; off it Python refuses too, and closing the window stays the way out.
-            pass
+        # signal.signal is the fallback on the main thread; off it Python refuses too, and closing the window
+        # stays the way out.
         try:
             signal.signal(signum, from_signal_module)
         except ValueError:
@@ -155,6 +151,16 @@ def install_quit_signals(loop: asyncio.AbstractEventLoop, quit_: Callable[[], No
         undo.clear()
 
     return restore
+
+
+def _loop_handles(loop: asyncio.AbstractEventLoop, signum: int, handler: Callable[[int], None]) -> bool:
+    """Whether the loop took the signal. It cannot on Windows (NotImplementedError), off the main thread
+    (RuntimeError from set_wakeup_fd) or for a signal it refuses (ValueError)."""
+    try:
+        loop.add_signal_handler(signum, handler, signum)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return False
+    return True
 
 
 async def run_window(app: QApplication, window: MainWindow, joysticks_dir: Path | None) -> int:

@@ -36,6 +36,7 @@ from vms_desktop.store import LocalStore
 from vms_desktop.wall.models.layout import GRID_SIZES, Layout
 from vms_desktop.wall.widgets.tile import VideoTile
 from vms_desktop.wall.widgets.wall import VideoWall
+from vms_desktop.wall.widgets.wall_window import WallWindow
 
 logger = logging.getLogger(__name__)
 
@@ -72,21 +73,6 @@ def event_window(event: dict[str, Any]) -> tuple[int, int] | None:
     return start, max(end, start) if end else start + EVENT_OVERLAY_MS * 1000
 EVENTS_DOCK_WIDTH = 460  # pixels, at least: the event queue (and the PTZ panel above it)
 GEOMETRY_KEY = "window.geometry"  # local preference: the main window's last geometry (Qt's saveGeometry)
-
-
-class WallWindow(QMainWindow):
-    """An extra window holding one layout, for a second (third...) monitor."""
-
-    def __init__(self, wall: VideoWall) -> None:
-        super().__init__()
-        self.wall = wall
-        self.setWindowTitle(f"VMS wall - {wall.layout_model.name}")
-        self.setCentralWidget(wall)
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        task = asyncio.ensure_future(self.wall.close_feeds())
-        task.add_done_callback(lambda _: None)
-        super().closeEvent(event)
 
 
 class MainWindow(QMainWindow):

@@ -70,7 +70,7 @@ def ensure_unused_sqlite_blocking(path: Path) -> None:
             raise BackupError(f"{path} is open in another process: stop vms-server (systemctl stop vms-server) "
                               "and run the restore again") from None
     except sqlite3.DatabaseError:
-        pass  # not a database at all: nothing of value to protect, the restore replaces it
+        return  # not a database at all: nothing of value to protect, the restore replaces it
     finally:
         probe.close()
 
