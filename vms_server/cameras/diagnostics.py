@@ -19,12 +19,12 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
+from vms_common.net import endpoint
 from vms_server.cameras.rtp_stats import RtpStats, measure_rtp
 from vms_server.cameras.rtsp_client import RtspConnection
 from vms_server.ingest.source import SourceError, open_blocking, redact, with_credentials
 
 logger = logging.getLogger(__name__)
-DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 
 
 class PortCheck(BaseModel):
@@ -94,8 +94,8 @@ class Target:
 
 
 def _endpoint(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "", parts.port or DEFAULT_PORTS.get(parts.scheme.lower(), 80)
+    host, port = endpoint(url)
+    return host, port or 80
 
 
 async def check_port(purpose: str, host: str, port: int, attempts: int, timeout_s: float = 3.0) -> PortCheck:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_common.auth.principal import Principal
 from vms_common.errors import Conflict, InvalidInput, NotFound
+from vms_common.net import endpoint
 from vms_server.audit.service import Actor, record
 from vms_server.cameras.models import Camera, CameraGroup, CameraStream, Tag
 from vms_server.cameras.schemas import (
@@ -27,8 +28,6 @@ from vms_server.cameras.schemas import (
 from vms_server.licensing.service import LicencePolicy, require_camera_slot
 from vms_server.org.models import Building, Floor, Site, Zone
 from vms_server.security.keystore import SecretBox
-
-DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 
 
 def camera_out(camera: Camera) -> CameraOut:
@@ -86,16 +85,6 @@ def _onvif(url: str | None, from_streams: tuple[str | None, str | None]
     return clean, from_streams if any(from_streams) else (user, password)
 
 
-def _endpoint(url: str) -> tuple[str, int | None]:
-    """(host, port) a URL connects to, the port made explicit where the scheme implies it."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(parts.scheme.lower())
-
-
 def _require_credentials_for_new_host(camera: Camera, data: CameraUpdate,
                                       from_url: tuple[str | None, str | None]) -> None:
     """Refuse to point a camera that has a stored secret at a new host unless its credentials come with it.
@@ -105,13 +94,13 @@ def _require_credentials_for_new_host(camera: Camera, data: CameraUpdate,
     """
     if camera.secret_sealed is None or data.credentials is not None or from_url[1] is not None:
         return
-    known = {_endpoint(s.rtsp_url) for s in camera.streams}
+    known = {endpoint(s.rtsp_url) for s in camera.streams}
     if camera.onvif_url:
-        known.add(_endpoint(camera.onvif_url))
+        known.add(endpoint(camera.onvif_url))
     wanted = [s.rtsp_url for s in data.streams or []]
     if "onvif_url" in data.model_fields_set and data.onvif_url:
         wanted.append(data.onvif_url)
-    moved = sorted({_endpoint(url) for url in wanted} - known, key=str)
+    moved = sorted({endpoint(url) for url in wanted} - known, key=str)
     if moved:
         host = moved[0][0] + (f":{moved[0][1]}" if moved[0][1] else "")
         raise InvalidInput(f"the camera's address changes to {host}: send its credentials again (the stored "

@@ -15,8 +15,8 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
+from vms_common.net import endpoint
 from vms_server.ingest import loss
 from vms_server.ingest.health import StreamHealth, StreamState
 from vms_server.ingest.source import SourceError, StreamInfo, classify, open_blocking, producer_time_us
@@ -59,17 +59,10 @@ class WorkerOptions:
     probe_interval_s: float = 1.0  # while backing off from an unreachable camera, how often to knock
 
 
-DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322}
-
-
 def _control_address(url: str) -> tuple[str, int] | None:
     """Host and port of the camera's RTSP control connection (TCP for every transport)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
-    except ValueError:
-        return None
-    return (parts.hostname, port) if parts.hostname and port else None
+    host, port = endpoint(url)
+    return (host, port) if host and port else None
 
 
 class _SilenceMonitor:
