@@ -61,8 +61,11 @@ class XDisplay:
         try:
             with log.open("wb") as out:  # a file, not a pipe nobody reads that could fill up and block Xvfb
                 self.process = subprocess.Popen(
+                    # -r: no key auto-repeat. xdotool presses and releases each key as two XTEST requests; on a
+                    # loaded machine it can be descheduled between them for longer than the repeat delay, and
+                    # the X server then types the digit again (a seven-digit TOTP code the server refuses).
                     ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1920x1080x24", "-nolisten", "tcp",
-                     "-noreset"], pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=out)
+                     "-noreset", "-r"], pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=out)
             os.close(write_end)
             self.name = f":{self._read_number(read_end, limit=20.0)}"
         finally:

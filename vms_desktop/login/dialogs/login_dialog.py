@@ -122,13 +122,19 @@ class LoginDialog(QDialog):
         try:
             await self._attempt()
         except AuthFailed as exc:
-            self.say(f"Login refused: {exc.message}.")
+            self._refused(f"Login refused: {exc.message}.")
         except Unreachable as exc:
-            self.say(f"Server unreachable: {exc.message}.")
+            self._refused(f"Server unreachable: {exc.message}.")
         except ClientError as exc:
-            self.say(exc.message)
+            self._refused(exc.message)
         finally:
             self.login_button.setEnabled(True)
+
+    def _refused(self, text: str) -> None:
+        """Show why the attempt failed, and log it: the client's log is what support reads when an operator
+        says "it would not let me in" (the server's answer only, never what was typed)."""
+        logger.warning("login to %s as %s failed: %s", self.address(), self.username.text().strip(), text)
+        self.say(text)
 
     async def _attempt(self) -> None:
         address = self.address()
