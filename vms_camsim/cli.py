@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     auth.add_argument("--auth", choices=[a.value for a in AuthMode], default="any", help="RTSP auth schemes")
     auth.add_argument("--no-onvif-auth", action="store_true", help="accept ONVIF calls without UsernameToken")
     _stream_args(p, "main", "1920x1080", 25, 4000)
-    _stream_args(p, "sub", "640x360", 15, 512)
+    _stream_args(p, "sub", "640x360", 15, 768)
     faults = p.add_argument_group("faults (applied to --fault-cameras, default all)")
     faults.add_argument("--fault-cameras", help="comma-separated camera names that misbehave")
     faults.add_argument("--drop-every", type=float, metavar="S", help="close RTSP connections after S seconds")

@@ -75,7 +75,9 @@ def _default_main() -> StreamConfig:
 
 
 def _default_sub() -> StreamConfig:
-    return StreamConfig(width=640, height=360, fps=15, bitrate_kbps=512)
+    """768 kbit/s: an encoder lands a few percent under its target, and the 512 kbit/s that motion and tampering
+    need must still be met (at 512 the sub stream measured 494-511 and `stream_degraded` was raised)."""
+    return StreamConfig(width=640, height=360, fps=15, bitrate_kbps=768)
 
 
 class FaultConfig(_Model):
