@@ -23,6 +23,7 @@ from pydantic_settings import (
 from vms_common.auth.passwords import Argon2Section
 from vms_server.analytics.config import AnalyticsSettings
 from vms_server.cloudsync.config import CloudSyncSettings
+from vms_server.cluster.settings import ClusterSettings
 from vms_server.config.settings import ConfigCacheSettings
 from vms_server.discovery.settings import DiscoverySettings
 from vms_server.metrics.settings import MetricsSettings
@@ -138,6 +139,7 @@ class Settings(BaseSettings):
     cloud_sync: CloudSyncSettings = Field(default_factory=CloudSyncSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @field_validator("data_dir")
     @classmethod

@@ -5,6 +5,7 @@ from vms_server.audit.models import AuditEntry
 from vms_server.auth.models import RefreshToken, User, user_sites
 from vms_server.cameras.models import Camera, CameraGroup, CameraStream, Tag, camera_group_members, camera_tags
 from vms_server.cloudsync.models import OutboxItem, SyncState
+from vms_server.cluster.models import CameraAssignment, ClusterNode
 from vms_server.config.models import ConfigValue, ConfigVersion
 from vms_server.db.base import Base
 from vms_server.events.models import Event, EventNote
@@ -34,8 +35,10 @@ __all__ = [
     "Building",
     "Camera",
     "CameraAnalytics",
+    "CameraAssignment",
     "CameraGroup",
     "CameraStream",
+    "ClusterNode",
     "ConfigValue",
     "ConfigVersion",
     "Customer",
