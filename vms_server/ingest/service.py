@@ -146,6 +146,8 @@ class IngestService:
         self._status_fields: list[StatusField] = []
         # Per-camera transport chosen by the recording policy; the node default otherwise.
         self.transport_of: Callable[[uuid.UUID], str | None] = lambda _cid: None
+        # The cameras this node runs: a cluster node those assigned to it (vms_server.cluster), else all.
+        self.owns: Callable[[uuid.UUID], bool] = lambda _cid: True
         self._sync_lock = asyncio.Lock()
         self._loop = asyncio.get_running_loop()
         self._tasks: list[asyncio.Task[None]] = []
@@ -209,7 +211,7 @@ class IngestService:
                 camera_id=c.id, customer_id=c.customer_id, site_id=c.site_id, name=c.name,
                 urls=tuple((s.role, s.rtsp_url) for s in c.streams), username=c.username,
                 secret_sealed=c.secret_sealed, onvif_url=c.onvif_url,
-                transport=self.transport_of(c.id) or self._options.transport) for c in cameras}
+                transport=self.transport_of(c.id) or self._options.transport) for c in cameras if self.owns(c.id)}
 
     async def sync(self) -> None:
         """Bring running workers in line with the configuration (idempotent)."""

@@ -64,6 +64,7 @@ class Recorder:
     policy: Policy = field(default_factory=Policy)
     on_recording: Callable[[bool], None] | None = None  # told when recording starts or stops (not at cuts)
     on_volume_error: Callable[[Path, str], None] | None = None  # a write failed on this volume
+    may_write: Callable[[], bool] | None = None  # cluster fencing: False ends and stops writing now
     error: str | None = None  # the last storage failure; cleared when a segment starts again
     _logged: dict[str, float] = field(default_factory=dict)
     info: StreamInfo | None = None
@@ -94,6 +95,8 @@ class Recorder:
         return (writer.temp, writer.start_us, writer.last_us) if writer is not None else None
 
     def _why(self, now_us: int) -> str | None:
+        if self.may_write is not None and not self.may_write():
+            return None  # another node owns the camera now, or this node's lease is in doubt
         policy = self.policy
         if policy.continuous:
             return "continuous"

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,10 @@ class RecordingService:
         self.rows: dict[uuid.UUID, RecordingPolicy] = {}
         self.recorders: dict[uuid.UUID, Recorder] = {}
         self._motion: dict[uuid.UUID, MotionDetector | OnvifMotion] = {}
+        # Cluster hooks (set by vms_server.cluster): may this node write the camera now, and which finished
+        # segments may the index take. A single server records every camera it runs.
+        self.may_write: Callable[[uuid.UUID], bool] = lambda _cid: True
+        self.admit: Callable[[AsyncSession, list[SegmentResult]], Awaitable[list[SegmentResult]]] | None = None
         ingest.transport_of = lambda cid: self.rows[cid].transport if cid in self.rows else None
         ingest.add_listener(self)
         ingest.add_status_field(self._recording_field)
@@ -101,6 +105,7 @@ class RecordingService:
         recorder = Recorder(str(camera_id), "main", self.volumes.pick, self.settings.segment_seconds,
                             self._sink, policy=policy_of(self.rows.get(camera_id)),
                             on_recording=lambda _on: self.ingest.notify(camera_id),
+                            may_write=lambda: self.may_write(camera_id),
                             on_volume_error=self.volumes.mark_failed)
         self.recorders[camera_id] = recorder
         self.ingest.stream(camera_id, "main").add(recorder)
@@ -204,6 +209,8 @@ class RecordingService:
 
     async def _store(self, results: list[SegmentResult]) -> None:
         async with self.sessions.begin() as session:
+            if self.admit is not None:
+                results = await self.admit(session, results)
             for r in results:
                 session.add(RecordingSegment(
                     camera_id=uuid.UUID(r.camera_id), stream=r.stream, start_at=r.start, end_at=r.end,

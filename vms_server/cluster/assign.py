@@ -1,0 +1,85 @@
+"""The coordinator round and a node's view of its own cameras, in SQL.
+
+Every node tries the round at every heartbeat; `pg_try_advisory_xact_lock` lets exactly one run it at a time (the
+others skip it rather than queue), so there is no leader to elect and no leader to lose. Inside the round the
+assignment rows are taken with `FOR UPDATE SKIP LOCKED`: a row an administrator is pinning right now is left for
+the next round instead of blocking this one. Ownership changes bump the row's fencing token.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+import zlib
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vms_server.cameras.models import Camera
+from vms_server.cluster.models import CameraAssignment, ClusterNode
+from vms_server.cluster.plan import CameraView, NodeView, Plan, plan
+
+logger = logging.getLogger(__name__)
+ROUND_LOCK = zlib.crc32(b"vms.cluster.assign") - 2**31
+
+
+@dataclass(frozen=True)
+class Owned:
+    camera_id: uuid.UUID
+    token: int
+    moving_to: str | None
+
+
+async def live_nodes(session: AsyncSession) -> list[ClusterNode]:
+    return list((await session.scalars(select(ClusterNode).where(ClusterNode.lease_until > func.now())
+                                       .order_by(ClusterNode.id))).all())
+
+
+async def coordinate(session: AsyncSession, max_moves: int) -> Plan | None:
+    """One assignment round in the caller's transaction; None when another node holds the round."""
+    if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": ROUND_LOCK}):
+        return None
+    nodes = [NodeView(n.id, max(n.max_cameras, 1), frozenset(uuid.UUID(s) for s in n.sites))
+             for n in await live_nodes(session)]
+    await session.execute(text(
+        "INSERT INTO cluster_assignments (camera_id, token, assigned_at) "
+        "SELECT id, 0, now() FROM cameras ON CONFLICT (camera_id) DO NOTHING"))
+    rows = (await session.execute(
+        select(CameraAssignment, Camera.site_id).join(Camera, Camera.id == CameraAssignment.camera_id)
+        .where(Camera.enabled.is_(True)).with_for_update(of=CameraAssignment, skip_locked=True))).all()
+    by_id = {row.camera_id: row for row, _site in rows}
+    views = [CameraView(row.camera_id, site, row.node_id, row.moving_to, row.pinned_node) for row, site in rows]
+    decided = plan(nodes, views, max_moves)
+    for camera_id in decided.cancel:
+        by_id[camera_id].moving_to = None
+    for camera_id, target in decided.assign.items():
+        row = by_id[camera_id]
+        logger.info("camera %s: %s -> %s (owner gone)", camera_id, row.node_id, target)
+        row.node_id, row.moving_to = target, None
+        row.token += 1
+        row.assigned_at = func.now()
+    for camera_id, target in decided.hand_over.items():
+        logger.info("camera %s: hand-over %s -> %s asked", camera_id, by_id[camera_id].node_id, target)
+        by_id[camera_id].moving_to = target
+    return decided
+
+
+async def owned_by(session: AsyncSession, node_id: str) -> list[Owned]:
+    rows = (await session.execute(select(CameraAssignment.camera_id, CameraAssignment.token,
+                                         CameraAssignment.moving_to)
+                                  .where(CameraAssignment.node_id == node_id))).all()
+    return [Owned(cid, token, moving) for cid, token, moving in rows]
+
+
+async def hand_over(session: AsyncSession, node_id: str, owned: Owned) -> bool:
+    """Pass a camera this node has stopped recording to the node the round chose; False when the row changed
+    meanwhile (the hand-over was cancelled or the camera reassigned)."""
+    assert owned.moving_to is not None
+    result = await session.execute(
+        update(CameraAssignment)
+        .where(CameraAssignment.camera_id == owned.camera_id, CameraAssignment.node_id == node_id,
+               CameraAssignment.token == owned.token, CameraAssignment.moving_to == owned.moving_to)
+        .values(node_id=owned.moving_to, moving_to=None, token=CameraAssignment.token + 1,
+                assigned_at=func.now()))
+    return bool(getattr(result, "rowcount", 0))

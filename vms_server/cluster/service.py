@@ -1,0 +1,186 @@
+"""The cluster service (`app[CLUSTER]`): this node's lease, the assignment round, and the cameras it records.
+
+Each heartbeat: renew the lease; try the coordinator round (one node at a time, see `assign.py`); read the
+cameras assigned to this node; stop and pass on those the round asked it to hand over; tell ingest when the set
+changed. Ingest connects only the cameras `owns` admits; the recorder writes only while `may_write` holds (the
+camera is owned and the lease is known to hold); the index refuses a segment from a node that has lost the camera
+(`admit`). Off by default: a single server with SQLite never builds this service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vms_server import keys
+from vms_server.cluster import assign, membership
+from vms_server.cluster.keys import CLUSTER
+from vms_server.cluster.models import CameraAssignment
+from vms_server.cluster.settings import ClusterSettings
+from vms_server.ingest.keys import INGEST
+from vms_server.ingest.service import IngestService
+from vms_server.recording.keys import RECORDER
+from vms_server.recording.segments import SegmentResult
+from vms_server.settings import SettingsError
+
+logger = logging.getLogger(__name__)
+# A segment that ended this long after its camera moved away is refused at indexing (clock skew between nodes).
+CLOCK_SLACK = dt.timedelta(seconds=2)
+FENCED_SUFFIX = ".fenced"
+
+
+class ClusterService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: ClusterSettings, node_id: str,
+                 url: str, volumes: list[Path], ingest: IngestService) -> None:
+        self._sessions, self.settings, self.node_id, self.url = sessions, settings, node_id, url
+        self._volumes, self._ingest = volumes, ingest
+        self.capacity = membership.capacity_of(settings.max_cameras)
+        self.owned: dict[uuid.UUID, int] = {}  # camera -> fencing token held
+        self.lease_ok_until = 0.0  # monotonic; past it this node must assume its cameras are being taken
+        self.rounds = 0
+        self.last_error: str | None = None
+        self._first = True
+        self._task: asyncio.Task[None] | None = None
+
+    # --- hooks given to ingest and recording ----------------------------------------------------------
+    def owns(self, camera_id: uuid.UUID) -> bool:
+        return camera_id in self.owned
+
+    def may_write(self, camera_id: uuid.UUID) -> bool:
+        """Called by the recorder on an ingest thread for every packet: cheap, no I/O."""
+        return camera_id in self.owned and time.monotonic() < self.lease_ok_until
+
+    async def admit(self, session: AsyncSession, results: list[SegmentResult]) -> list[SegmentResult]:
+        """The segments the index may take, inside the indexer's transaction (rows held FOR SHARE until it
+        commits, so a reassignment cannot slip between the check and the insert). A segment of a camera that
+        has moved to another node is kept only if it ended before the move; the others are renamed `.fenced`
+        (never indexed, never recovered) and logged."""
+        ids = {uuid.UUID(r.camera_id) for r in results}
+        rows = {row.camera_id: row for row in (await session.scalars(
+            select(CameraAssignment).where(CameraAssignment.camera_id.in_(ids)).with_for_update(read=True))).all()}
+        keep: list[SegmentResult] = []
+        for result in results:
+            row = rows.get(uuid.UUID(result.camera_id))
+            if row is None or row.node_id == self.node_id or result.end <= row.assigned_at + CLOCK_SLACK:
+                keep.append(result)
+                continue
+            logger.warning("segment %s of camera %s refused: the camera belongs to %s since %s (fenced)",
+                           result.path, result.camera_id, row.node_id, row.assigned_at)
+            await asyncio.to_thread(_fence_file_blocking, Path(result.volume) / result.path)
+        return keep
+
+    # --- life cycle -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Register and take part in one round before ingest connects, so it connects only this node's cameras."""
+        await self.round()
+        self._task = asyncio.create_task(self._loop())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.owned.clear()
+        self.lease_ok_until = 0.0
+        try:
+            async with self._sessions.begin() as session:
+                await membership.resign(session, self.node_id)
+        except Exception:
+            logger.exception("cannot end the lease of %s; the others wait for it to run out", self.node_id)
+
+    async def _loop(self) -> None:
+        period = self.settings.heartbeat_s
+        while True:
+            started = time.monotonic()
+            try:
+                await self.round()
+                self.last_error = None
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                logger.exception("cluster round failed on %s", self.node_id)
+            await asyncio.sleep(max(0.05, period - (time.monotonic() - started)))
+
+    async def round(self) -> None:
+        """Renew, coordinate, then follow the assignment rows."""
+        started = time.monotonic()
+        disks = await asyncio.to_thread(membership.disks_blocking, self._volumes)
+        async with self._sessions.begin() as session:
+            await membership.renew(session, self.node_id, lease_s=self.settings.lease_s, url=self.url,
+                                   capacity=self.capacity, disks=disks, cameras=len(self.owned),
+                                   sites=[str(s) for s in self.settings.sites], first=self._first)
+        # The lease counts from before the renewal was sent; a heartbeat's worth of margin more, so this node
+        # stops writing before any other can see the lease expire.
+        self.lease_ok_until = started + self.settings.lease_s - self.settings.heartbeat_s
+        self._first = False
+        async with self._sessions.begin() as session:
+            await assign.coordinate(session, self.settings.max_moves_per_round)
+        async with self._sessions() as session:
+            mine = await assign.owned_by(session, self.node_id)
+        await self._follow(mine)
+        self.rounds += 1
+
+    async def _follow(self, mine: list[assign.Owned]) -> None:
+        leaving = [o for o in mine if o.moving_to is not None]
+        wanted = {o.camera_id: o.token for o in mine if o.moving_to is None}
+        changed = set(wanted) != set(self.owned)
+        self.owned = wanted
+        if changed or leaving:
+            await self._sync_ingest()
+        for owned in leaving:  # stopped above: its last segment is closed before the next owner may start
+            async with self._sessions.begin() as session:
+                if await assign.hand_over(session, self.node_id, owned):
+                    logger.info("camera %s handed over to %s", owned.camera_id, owned.moving_to)
+
+    async def _sync_ingest(self) -> None:
+        if self._ingest.enabled:
+            await self._ingest.sync()
+
+
+def _fence_file_blocking(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rename(path.with_name(path.name + FENCED_SUFFIX))
+
+
+def advertised_url(app: web.Application) -> str:
+    settings = app[keys.SETTINGS]
+    if settings.cluster.advertise_url:
+        return settings.cluster.advertise_url
+    if settings.server.public_url:
+        return settings.server.public_url
+    return f"http://{settings.server.host}:{settings.server.port}"
+
+
+async def cluster_context(app: web.Application) -> AsyncIterator[None]:
+    """After the consumers of ingest and before ingest connects cameras. Without `[cluster] enabled` nothing
+    happens: every enabled camera is recorded here, as on a single server."""
+    settings = app[keys.SETTINGS]
+    if not settings.cluster.enabled:
+        yield
+        return
+    if app[keys.ENGINE].dialect.name != "postgresql":
+        raise SettingsError("cluster.enabled needs a PostgreSQL database shared by the nodes "
+                            "(database.url = postgresql+asyncpg://...)")
+    recorder = app[RECORDER]
+    node_id = await asyncio.to_thread(membership.node_id_of, settings.data_dir, settings.cluster.node_id)
+    service = ClusterService(app[keys.SESSIONS], settings.cluster, node_id, advertised_url(app),
+                             [v.path for v in recorder.volumes.volumes], app[INGEST])
+    app[INGEST].owns = service.owns
+    recorder.may_write = service.may_write
+    recorder.admit = service.admit
+    app[CLUSTER] = service
+    logger.info("cluster node %s joining (lease %.1f s)", node_id, settings.cluster.lease_s)
+    try:
+        await service.start()
+        yield
+    finally:
+        await service.close()
