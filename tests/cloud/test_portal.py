@@ -92,13 +92,19 @@ async def test_portal_login_filter_and_play(cloud: Cloud, browser: Any, tmp_path
     await page.fill("#username", "ana")
     await page.fill("#password", HQ_PASSWORD)
     await page.click("#submit")
+    await page.wait_for_url("**/portal/overview")
+    await page.click("text=Events")
     await page.wait_for_url("**/portal/events")
-    assert await page.locator("tr.event").count() == 8
+    # 8 events: the fire, then 7 crowd detections of one camera in a row, grouped into one row with a count.
+    assert await page.inner_text("#count") == "8 events match."
+    assert await page.locator("tr.event").count() == 2
+    assert await page.locator("tr.event .repeats").inner_text() == "\u00d77"
 
     await page.select_option("#site_id", south)
     await page.click("#apply")
     await page.wait_for_url("**site_id=*")
-    assert await page.locator("tr.event").count() == 3
+    assert await page.inner_text("#count") == "3 events match."
+    assert await page.locator("tr.event .repeats").inner_text() == "\u00d73"
     await page.select_option("#site_id", "")
     await page.select_option("#priority", "CRITICAL")
     await page.click("#apply")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, Text, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_cloud_sync.backend.models import CloudEvent, CloudSite, Edge, IssuedLicence
@@ -52,15 +54,13 @@ def _uncursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
     return _EPOCH + dt.timedelta(microseconds=int(raw_us)), uuid.UUID(ident)
 
 
-async def list_events(session: AsyncSession, f: EventFilter) -> tuple[list[CloudEvent], str | None]:
-    """Newest first; `next_cursor` continues after the last item."""
-    q = select(CloudEvent)
+def _filtered(q: Select[Any], f: EventFilter) -> Select[Any]:
     if f.camera_id is not None:
         q = q.where(CloudEvent.camera_id == f.camera_id)
     if f.site_id is not None:
         q = q.where(CloudEvent.site_id == f.site_id)
-    if f.type is not None:
-        q = q.where(CloudEvent.event_type == f.type)
+    if f.type is not None:  # users type "Intrusion" for `intrusion`
+        q = q.where(func.lower(CloudEvent.event_type) == f.type.strip().lower())
     if f.priority is not None:
         q = q.where(CloudEvent.priority == f.priority)
     if f.status is not None:
@@ -69,6 +69,28 @@ async def list_events(session: AsyncSession, f: EventFilter) -> tuple[list[Cloud
         q = q.where(CloudEvent.timestamp >= f.since)
     if f.until is not None:
         q = q.where(CloudEvent.timestamp < f.until)
+    if f.q is not None:  # a plate, a note, a tag: anywhere in what the edge sent
+        pattern = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(cast(CloudEvent.payload, Text).ilike(pattern, escape="\\"))
+    return q
+
+
+async def count_events(session: AsyncSession, f: EventFilter) -> int:
+    """How many events match the filter (all pages together)."""
+    sub = _filtered(select(CloudEvent.id), f).subquery()
+    return int(await session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+async def event_types(session: AsyncSession) -> list[tuple[str, int]]:
+    """The event types the tenant has, with their counts: the portal offers these instead of a free text box."""
+    rows = await session.execute(select(CloudEvent.event_type, func.count()).group_by(CloudEvent.event_type)
+                                 .order_by(CloudEvent.event_type))
+    return [(str(t), int(n)) for t, n in rows.all()]
+
+
+async def list_events(session: AsyncSession, f: EventFilter) -> tuple[list[CloudEvent], str | None]:
+    """Newest first; `next_cursor` continues after the last item."""
+    q = _filtered(select(CloudEvent), f)
     if f.cursor:
         ts, ident = _uncursor(f.cursor)
         q = q.where(or_(CloudEvent.timestamp < ts, and_(CloudEvent.timestamp == ts, CloudEvent.id < ident)))
@@ -105,3 +127,28 @@ def licence_out(row: IssuedLicence) -> LicenceOutHq:
 async def licence_list(session: AsyncSession) -> list[LicenceOutHq]:
     rows = (await session.scalars(select(IssuedLicence).order_by(IssuedLicence.issued_at.desc()))).all()
     return [licence_out(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    """A camera as its edge's last heartbeat described it."""
+
+    id: uuid.UUID
+    name: str
+    site_id: uuid.UUID | None
+    state: str
+    edge_id: uuid.UUID
+
+
+async def cameras(session: AsyncSession) -> dict[uuid.UUID, CameraInfo]:
+    """Every camera the tenant's (unrevoked) edges reported in their last heartbeat, by id."""
+    found: dict[uuid.UUID, CameraInfo] = {}
+    for edge in (await session.scalars(select(Edge).where(Edge.revoked_at.is_(None)))).all():
+        for cam in (edge.health or {}).get("cameras", []):
+            try:
+                ident = uuid.UUID(str(cam.get("camera_id")))
+                site = uuid.UUID(str(cam["site_id"])) if cam.get("site_id") else None
+            except ValueError:
+                continue
+            found[ident] = CameraInfo(ident, str(cam.get("name") or ident), site, str(cam.get("state", "")), edge.id)
+    return found

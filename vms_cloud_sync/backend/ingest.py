@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,10 +79,14 @@ async def _events(session: AsyncSession, tenant_id: uuid.UUID, edge_id: uuid.UUI
         row = _event_row(tenant_id, edge_id, item)
         if row["id"] in rows:
             row["origin_seq"] = rows[row["id"]]["origin_seq"]
+            row["payload"] = {**rows[row["id"]]["payload"], **row["payload"]}
         rows[row["id"]] = row
     stmt = insert(CloudEvent)
-    stmt = stmt.on_conflict_do_update(index_elements=["tenant_id", "id"],
-                                      set_={name: stmt.excluded[name] for name in EVENT_FIELDS})
+    fields: dict[str, Any] = {name: stmt.excluded[name] for name in EVENT_FIELDS}
+    # A status change carries the event without what only its first item had (the cloud copy of the snapshot):
+    # the stored payload is merged with the new one, so the snapshot stays named after the event is acknowledged.
+    fields["payload"] = literal_column("(events.payload::jsonb || excluded.payload::jsonb)::json")
+    stmt = stmt.on_conflict_do_update(index_elements=["tenant_id", "id"], set_=fields)
     await session.execute(stmt, list(rows.values()))
 
 

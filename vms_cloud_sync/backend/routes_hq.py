@@ -8,7 +8,7 @@ import asyncio
 from aiohttp import web
 from sqlalchemy import select
 
-from vms_cloud_sync.backend import hq, keys, licences, tenancy
+from vms_cloud_sync.backend import hq, keys, licences, overview, tenancy
 from vms_cloud_sync.backend.auth import COOKIE, require_platform, require_tenant_user
 from vms_cloud_sync.backend.clips import MEDIA_TYPES
 from vms_cloud_sync.backend.common import authenticate
@@ -21,6 +21,8 @@ from vms_cloud_sync.backend.schemas import (
     EdgeOut,
     EnrolmentTokenOut,
     EventFilter,
+    IncidentFilter,
+    IncidentList,
     LicenceIssueIn,
     LicenceList,
     LicenceOutHq,
@@ -243,6 +245,15 @@ async def serve_clip(request: web.Request, clip: Clip) -> web.StreamResponse:
     if status == 206:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{clip.size}"
     return web.Response(body=data, status=status, headers=headers)
+
+
+@router.route("GET", "/incidents", role=Role.VIEWER, query=IncidentFilter, response=IncidentList,
+              tags=["incidents"], errors=(422,))
+async def list_incidents(call: Call[NoBody]) -> IncidentList:
+    """The sites' watchdog incidents, each as its latest update left it, with its timeline; open ones first."""
+    _, tenant_id = require_tenant_user(call.user)
+    async with scoped(call.app[keys.SESSIONS], tenant_id) as session:
+        return IncidentList(items=await overview.incidents(session, call.query(IncidentFilter)))
 
 
 @router.route("GET", "/licences", role=Role.VIEWER, response=LicenceList, tags=["licences"])

@@ -114,11 +114,13 @@ class CloudEventPage(BaseModel):
 class EventFilter(_In):
     camera_id: uuid.UUID | None = None
     site_id: uuid.UUID | None = None
-    type: str | None = Field(None, max_length=60)
+    type: str | None = Field(None, max_length=60, description="event_type, any case")
     priority: Literal["CRITICAL", "HIGH", "MEDIUM", "STANDARD"] | None = None
     status: Literal["NEW", "ACKNOWLEDGED", "RESOLVED", "FALSE_POSITIVE"] | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
+    since: dt.datetime | None = Field(None, description="From this time (ISO 8601 with a zone)")
+    until: dt.datetime | None = Field(None, description="Before this time (ISO 8601 with a zone)")
+    q: str | None = Field(None, min_length=1, max_length=100,
+                          description="Text anywhere in the event (a plate number, a note), any case")
     limit: int = Field(50, ge=1, le=500)
     cursor: str | None = Field(None, pattern=rf"^[0-9]{{1,17}}\.{UUID_PATTERN}$",
                                description="`next_cursor` of the previous page")
@@ -150,3 +152,28 @@ class LicenceList(BaseModel):
 
 class TenantSettingsIn(_In):
     settings: dict[str, Any] = Field(description="Cloud-side settings edges pull (e.g. clip_bytes_per_s)")
+
+
+class IncidentOut(BaseModel):
+    """An incident of a site's watchdog as its latest update left it, with its timeline."""
+
+    id: str
+    edge_id: uuid.UUID
+    camera_id: uuid.UUID | None
+    site_id: uuid.UUID | None
+    incident_type: str
+    severity: str
+    state: str
+    message: str
+    opened_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    updates: list[dict[str, Any]]
+
+
+class IncidentList(BaseModel):
+    items: list[IncidentOut]
+
+
+class IncidentFilter(_In):
+    state: Literal["OPEN", "RESOLVED"] | None = None
+    limit: int = Field(100, ge=1, le=500)

@@ -47,6 +47,12 @@ class ServerSection(_Section):
                                                                "(platform operators may scrape too)")
 
 
+class PortalSection(_Section):
+    refresh_s: float = Field(15.0, ge=0.5, le=3600,
+                             description="How often the overview, events and incidents pages refresh their lists "
+                                         "in place (no full reload)")
+
+
 class CloudSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VMS_CLOUD_", env_nested_delimiter="__", extra="forbid")
 
@@ -55,6 +61,7 @@ class CloudSettings(BaseSettings):
     storage: StorageSection = Field(default_factory=StorageSection)
     server: ServerSection = Field(default_factory=ServerSection)
     argon2: Argon2Section = Field(default_factory=Argon2Section)
+    portal: PortalSection = Field(default_factory=PortalSection)
     login_rate_limit: RateLimitSection = Field(default_factory=RateLimitSection,
                                                description="Failed logins allowed per username and per address "
                                                            "(API and portal)")

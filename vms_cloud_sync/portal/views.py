@@ -1,11 +1,13 @@
-"""Portal pages. They read through the same tenant-scoped services as the API; the login sets an
-HttpOnly, SameSite=Strict cookie holding the same signed token the API accepts."""
+"""Portal pages: login, the events list and one event. They read through the same tenant-scoped services as
+the API; the login sets an HttpOnly, SameSite=Strict cookie holding the same signed token the API accepts.
+The other pages are in `pages`, what they share in `web`."""
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp_jinja2
 import jinja2
@@ -13,54 +15,40 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from vms_cloud_sync.backend import hq, keys
-from vms_cloud_sync.backend.auth import COOKIE, CloudPrincipal
+from vms_cloud_sync.backend.auth import COOKIE
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.routes_hq import login_with
-from vms_cloud_sync.backend.schemas import EventFilter, LoginIn
+from vms_cloud_sync.backend.schemas import CloudEventOut, EventFilter, LoginIn
+from vms_cloud_sync.portal import pages
+from vms_cloud_sync.portal.web import names, page, portal_pages, tenant, user
 from vms_common.errors import NotFound, RateLimited, Unauthenticated
 
 HERE = Path(__file__).parent
-
-
-async def _user(request: web.Request) -> CloudPrincipal:
-    """The logged-in tenant user, or a redirect to the login page."""
-    who = await request.app[keys.AUTHENTICATOR](request)
-    if not isinstance(who, CloudPrincipal) or who.tenant_id is None or who.edge_id is not None:
-        raise web.HTTPFound("/portal/login")
-    return who
-
-
-def _page(request: web.Request, template: str, who: CloudPrincipal | None, **context: Any) -> web.Response:
-    response = aiohttp_jinja2.render_template(template, request, {"who": who, **context})
-    response.headers["Content-Security-Policy"] = "default-src 'self'; media-src 'self' blob:"
-    return response
+_NO_ZONE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
 async def login_form(request: web.Request) -> web.Response:
-    return _page(request, "login.html", None, error=None)
+    return page(request, "login.html", None, error=None, form={})
 
 
 async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
+    typed = {"organisation": str(form.get("organisation", "")), "username": str(form.get("username", ""))}
     try:
-        body = LoginIn(organisation=str(form.get("organisation", "")), username=str(form.get("username", "")),
-                       password=str(form.get("password", "")))
+        body = LoginIn(**typed, password=str(form.get("password", "")))
         out = await login_with(request.app, body, request.remote or "unknown")
-    except (ValidationError, Unauthenticated):
-        response = _page(request, "login.html", None, error="Wrong organisation, username or password.")
-        response.set_status(401)
-        return response
+    except (ValidationError, Unauthenticated):  # what was typed stays, except the password
+        return page(request, "login.html", None, 401, error="Wrong organisation, username or password.",
+                    form=typed)
     except RateLimited as exc:
-        response = _page(request, "login.html", None, error=f"Too many failed logins; try again in "
-                                                             f"{exc.retry_after} s.")
-        response.set_status(429)
+        response = page(request, "login.html", None, 429, form=typed,
+                        error=f"Too many failed logins; try again in {exc.retry_after} s.")
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if out.tenant_id is None:
-        response = _page(request, "login.html", None, error="Platform operators use the API, not the portal.")
-        response.set_status(403)
-        return response
-    redirect = web.HTTPFound("/portal/events")
+        return page(request, "login.html", None, 403, error="Platform operators use the API, not the portal.",
+                    form=typed)
+    redirect = web.HTTPFound("/portal/overview")
     redirect.set_cookie(COOKIE, out.access_token, httponly=True, samesite="Strict", path="/",
                         secure=request.secure)
     raise redirect
@@ -76,68 +64,91 @@ async def logout(request: web.Request) -> web.Response:
     raise redirect
 
 
+@dataclass
+class EventRow:
+    """A row of the events list: an event and how many like it (same camera, type and status) follow it
+    directly, so a flapping warning is one row with a count instead of a page of identical rows."""
+
+    event: CloudEventOut
+    repeats: int = 1
+
+
+def group(events: list[CloudEventOut]) -> list[EventRow]:
+    rows: list[EventRow] = []
+    for ev in events:
+        last = rows[-1].event if rows else None
+        if last is not None and (last.camera_id, last.event_type, last.status) == (
+                ev.camera_id, ev.event_type, ev.status):
+            rows[-1].repeats += 1
+        else:
+            rows.append(EventRow(ev))
+    return rows
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
 async def events_page(request: web.Request) -> web.Response:
-    who = await _user(request)
+    """An invalid filter shows what is wrong and no list (showing every event under it misled)."""
+    who = await user(request)
     query = {k: v for k, v in request.query.items() if v}
-    try:
-        f = EventFilter.model_validate(query)
-        error = None
-    except ValidationError as exc:
-        f = EventFilter.model_validate({})
-        error = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-    assert who.tenant_id is not None
-    async with scoped(request.app[keys.SESSIONS], who.tenant_id) as session:
-        rows, cursor = await hq.list_events(session, f)
-        sites = await hq.sites(session)
     filters = {k: v for k, v in query.items() if k != "cursor"}
-    return _page(request, "events.html", who, events=[hq.event_out(r) for r in rows], next_cursor=cursor,
-                 filters=filters, sites=sites, error=error)
+    for key in ("since", "until"):  # a browser's datetime-local field has no zone; the portal shows UTC
+        if key in query and _NO_ZONE.match(query[key]):
+            query[key] += "+00:00"
+    context = await names(request, tenant(who))
+    async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
+        types = await hq.event_types(session)
+        try:
+            f = EventFilter.model_validate(query)
+        except ValidationError as exc:
+            return page(request, "events.html", who, 400, rows=[], total=0, next_cursor=None, filters=filters,
+                        types=types, error=_problems(exc), **context)
+        rows, cursor = await hq.list_events(session, f)
+        total = await hq.count_events(session, f)
+    return page(request, "events.html", who, rows=group([hq.event_out(r) for r in rows]), total=total,
+                next_cursor=cursor, filters=filters, types=types, error=None, **context)
 
 
 async def event_page(request: web.Request) -> web.Response:
-    who = await _user(request)
+    who = await user(request)
     try:
         event_id = uuid.UUID(request.match_info["event_id"])
     except ValueError:
-        raise web.HTTPNotFound(text="no such event") from None
-    assert who.tenant_id is not None
-    async with scoped(request.app[keys.SESSIONS], who.tenant_id) as session:
+        raise web.HTTPNotFound(text="There is no such event.") from None
+    async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
         try:
             ev = hq.event_out(await hq.get_event(session, event_id))
         except NotFound:
-            raise web.HTTPNotFound(text="no such event") from None
-    return _page(request, "event.html", who, event=ev)
-
-
-async def sites_page(request: web.Request) -> web.Response:
-    who = await _user(request)
-    assert who.tenant_id is not None
-    async with scoped(request.app[keys.SESSIONS], who.tenant_id) as session:
-        sites, edges = await hq.sites(session), await hq.edges(session)
-    return _page(request, "sites.html", who, sites=sites, edges=edges)
-
-
-async def licences_page(request: web.Request) -> web.Response:
-    who = await _user(request)
-    assert who.tenant_id is not None
-    async with scoped(request.app[keys.SESSIONS], who.tenant_id) as session:
-        items = await hq.licence_list(session)
-    return _page(request, "licences.html", who, licences=items)
+            raise web.HTTPNotFound(text="There is no such event.") from None
+    box = (ev.payload.get("detection") or {}).get("bounding_box")
+    if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box)):
+        box = None
+    return page(request, "event.html", who, event=ev, box=box, notes=ev.payload.get("notes") or [],
+                tags=ev.payload.get("tags") or [], **await names(request, tenant(who)))
 
 
 async def root(request: web.Request) -> web.Response:
-    raise web.HTTPFound("/portal/events")
+    raise web.HTTPFound("/portal/overview")
+
+
+async def favicon(request: web.Request) -> web.Response:
+    raise web.HTTPMovedPermanently("/portal/static/favicon.svg")
 
 
 def install(app: web.Application) -> None:
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    env.filters["short"] = lambda value: str(value)[:8]
+    app.middlewares.append(portal_pages)
     app.router.add_get("/", root)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/portal", root)
+    app.router.add_get("/portal/", root)
     app.router.add_get("/portal/login", login_form)
     app.router.add_post("/portal/login", login_submit)
     app.router.add_get("/portal/logout", logout)
     app.router.add_get("/portal/events", events_page)
     app.router.add_get("/portal/events/{event_id}", event_page)
-    app.router.add_get("/portal/sites", sites_page)
-    app.router.add_get("/portal/licences", licences_page)
+    pages.install(app)
     app.router.add_static("/portal/static/", HERE / "static")

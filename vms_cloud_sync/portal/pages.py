@@ -1,0 +1,114 @@
+"""Portal pages across sites: the overview (each site's live state), sites and servers, incidents,
+statistics (charts drawn here as SVG: no script library, nothing from a CDN) and licences."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from vms_cloud_sync.backend import hq, keys, overview
+from vms_cloud_sync.backend.db import scoped
+from vms_cloud_sync.backend.schemas import IncidentFilter
+from vms_cloud_sync.portal.web import names, page, tenant, user
+
+STAT_DAYS = (7, 14, 30, 90)
+EXPIRY_WARNING = dt.timedelta(days=30)
+
+
+async def overview_page(request: web.Request) -> web.Response:
+    who = await user(request)
+    now = dt.datetime.now(dt.UTC)
+    async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
+        states = await overview.site_states(session, now)
+    return page(request, "overview.html", who, states=states, now=now)
+
+
+async def sites_page(request: web.Request) -> web.Response:
+    """Edges with their real state (an edge silent for 10 minutes is not "active") and every camera, the
+    ones not online first."""
+    who = await user(request)
+    now = dt.datetime.now(dt.UTC)
+    async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
+        sites, edges = await hq.sites(session), await hq.edges(session)
+        cams = sorted((await hq.cameras(session)).values(), key=lambda c: (c.state == "online", c.name))
+    edge_names = {e.id: e.name for e in edges}
+    states = {e.id: overview.edge_state(e.revoked_at, e.last_heartbeat_at, now) for e in edges}
+    return page(request, "sites.html", who, sites=sites, edges=edges, states=states, cameras=cams,
+                site_names={s.id: s.name for s in sites}, edge_names=edge_names)
+
+
+async def incidents_page(request: web.Request) -> web.Response:
+    who = await user(request)
+    query = {k: v for k, v in request.query.items() if v}
+    context = await names(request, tenant(who))
+    try:
+        f = IncidentFilter.model_validate(query)
+    except ValidationError as exc:
+        return page(request, "incidents.html", who, 400, incidents=[], filters=query,
+                    error="; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), **context)
+    async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
+        items = await overview.incidents(session, f)
+    return page(request, "incidents.html", who, incidents=items, filters=query, error=None, **context)
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+def bars(items: list[tuple[str, int]], width: float = 600, height: float = 160) -> list[Bar]:
+    """Geometry of a bar chart in a `width` x `height` SVG box (values scaled to the largest)."""
+    if not items:
+        return []
+    top = max(v for _, v in items) or 1
+    step = width / len(items)
+    return [Bar(label, value, i * step + step * 0.1, height - value / top * height, step * 0.8,
+                value / top * height) for i, (label, value) in enumerate(items)]
+
+
+async def statistics_page(request: web.Request) -> web.Response:
+    who = await user(request)
+    try:
+        days = int(request.query.get("days", "14"))
+    except ValueError:
+        days = 0
+    if days not in STAT_DAYS:
+        raise web.HTTPBadRequest(text=f"days must be one of {', '.join(map(str, STAT_DAYS))}")
+    context = await names(request, tenant(who))
+    async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
+        stats = await overview.statistics(session, dt.datetime.now(dt.UTC), days, context["site_names"])
+    return page(request, "statistics.html", who, stats=stats, day_bars=bars(stats.by_day),
+                type_bars=bars(stats.by_type[:12]), site_bars=bars(stats.by_site[:12]), choices=STAT_DAYS)
+
+
+async def licences_page(request: web.Request) -> web.Response:
+    """Each licence with its camera limit against the cameras the edges report, and a warning before expiry."""
+    who = await user(request)
+    now = dt.datetime.now(dt.UTC)
+    async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
+        items = await hq.licence_list(session)
+        cams = await hq.cameras(session)
+    rows = []
+    for lic in items:
+        until = dt.datetime.fromisoformat(str(lic.terms.get("valid_until")))
+        until = until if until.tzinfo else until.replace(tzinfo=dt.UTC)
+        state = "expired" if until < now else "expiring" if until - now < EXPIRY_WARNING else "valid"
+        rows.append({"licence": lic, "until": until, "state": state})
+    in_use = sum(1 for c in cams.values() if c.state != "disabled")
+    return page(request, "licences.html", who, rows=rows, in_use=in_use)
+
+
+def install(app: web.Application) -> None:
+    app.router.add_get("/portal/overview", overview_page)
+    app.router.add_get("/portal/sites", sites_page)
+    app.router.add_get("/portal/incidents", incidents_page)
+    app.router.add_get("/portal/statistics", statistics_page)
+    app.router.add_get("/portal/licences", licences_page)
