@@ -29,6 +29,8 @@ from vms_server.cameras.bulk_routes import router as bulk_camera_routes
 from vms_server.cameras.routes import router as camera_routes
 from vms_server.cloudsync.pusher import cloudsync_context
 from vms_server.cloudsync.routes import router as sync_routes
+from vms_server.cluster.routes import router as cluster_routes
+from vms_server.cluster.service import cluster_context
 from vms_server.config.routes import config_context
 from vms_server.config.routes import router as config_routes
 from vms_server.db.engine import create_engine, session_factory
@@ -117,6 +119,7 @@ CONTEXTS: list[Context] = [
     events_context, ingest_context, recording_context, playback_context, analytics_context,
     notifications_context,  # a consumer of events: routes them to channels, runs deliveries and escalations
     cloudsync_context,
+    cluster_context,  # a cluster node: which cameras ingest runs here (after their consumers, before connecting)
     ingest_run_context,
 ]
 ROUTERS = [
@@ -126,7 +129,7 @@ ROUTERS = [
     event_routes, config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes, sync_routes,
     audit_routes,
     notification_routes, ticket_routes,
-    discovery_routes, bulk_camera_routes,
+    discovery_routes, bulk_camera_routes, cluster_routes,
 ]
 
 

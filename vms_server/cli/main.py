@@ -16,6 +16,7 @@ from vms_common.errors import VmsError
 from vms_server.backup import cli as backup_cli
 from vms_server.cli import admin, lifecycle
 from vms_server.cloudsync import cli as sync_cli
+from vms_server.cluster import cli as cluster_cli
 from vms_server.db.migrate import MigrationError
 from vms_server.security.keystore import KeyStoreError
 from vms_server.settings import Settings, SettingsError, load_settings
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     backup_cli.register(sub)
     sizing_cli.register(sub)
     sync_cli.register(sub)
+    cluster_cli.register(sub)
     return parser
 
 

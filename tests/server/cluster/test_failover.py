@@ -1,0 +1,118 @@
+"""Three real `vms-server run` nodes on one PostgreSQL and Redis with twelve simulator cameras: the cameras spread
+over the nodes; one node is killed with SIGKILL; its cameras record again on the survivors within a bound; no
+camera is ever recorded by two nodes at once (segments of one camera from different nodes never overlap)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.server.cluster.conftest import Cluster, poll
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+GAP_BOUND_S = 60.0  # asserted; the figure itself is printed (about lease + heartbeat + connect + a keyframe)
+
+
+async def _alive(cluster: Cluster) -> set[str]:
+    rows = await cluster.query("SELECT id FROM cluster_nodes WHERE lease_until > now()")
+    return {str(r[0]) for r in rows}
+
+
+async def _owners(cluster: Cluster) -> dict[uuid.UUID, str | None]:
+    rows = await cluster.query("SELECT camera_id, node_id FROM cluster_assignments")
+    return {r[0]: (str(r[1]) if r[1] is not None else None) for r in rows}  # type: ignore[misc]
+
+
+async def _recording_everywhere(cluster: Cluster, since: float) -> dict[uuid.UUID, str] | None:
+    """camera -> node of its first segment started after `since`, once every camera has one."""
+    first: dict[uuid.UUID, str] = {}
+    for seg in await cluster.segments():
+        if seg.start_at.timestamp() >= since and seg.camera_id not in first:
+            first[seg.camera_id] = cluster.node_of_volume(seg.volume)
+    return first if set(first) >= set(cluster.camera_ids) else None
+
+
+def _assert_never_twice(cluster: Cluster, segments: list[Any]) -> None:
+    """Per camera, a segment recorded by one node never overlaps one recorded by another."""
+    by_camera: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for seg in segments:
+        by_camera[seg.camera_id].append(seg)
+    for camera_id, segs in by_camera.items():
+        segs.sort(key=lambda s: s.start_at)
+        for a, b in itertools.pairwise(segs):
+            if a.volume != b.volume:
+                overlap = (a.end_at - b.start_at).total_seconds()
+                assert overlap <= 0.2, (f"camera {camera_id} recorded by {cluster.node_of_volume(a.volume)} and "
+                                        f"{cluster.node_of_volume(b.volume)} at once ({overlap:.2f} s)")
+
+
+async def test_kill_one_node_and_its_cameras_record_elsewhere(cluster: tuple[Cluster, Any]) -> None:
+    made, seeded = cluster
+    for node in made.nodes:
+        node.start()
+    try:
+        await poll(lambda: _three_alive(made), 90, "three nodes registered")
+        await made.add_cameras(seeded.site_id, seeded.customer_id, 12)
+        started = time.time()
+        first = await poll(lambda: _recording_everywhere(made, started), 60, "every camera recording")
+        spread = Counter(first.values())  # type: ignore[union-attr]
+        assert len(spread) == 3 and min(spread.values()) >= 2, f"cameras not spread over the nodes: {spread}"
+        await _check_status_api(made)
+
+        owners = await _owners(made)
+        victim = max(made.nodes, key=lambda n: sum(1 for o in owners.values() if o == n.node_id))
+        moved = [cid for cid, node_id in owners.items() if node_id == victim.node_id]
+        killed_at = time.time()
+        victim.kill()
+
+        async def resumed() -> dict[uuid.UUID, float] | None:
+            gaps: dict[uuid.UUID, float] = {}
+            for seg in await made.segments():
+                if (seg.camera_id in moved and seg.camera_id not in gaps and seg.start_at.timestamp() > killed_at
+                        and made.node_of_volume(seg.volume) != victim.node_id):
+                    gaps[seg.camera_id] = seg.start_at.timestamp() - killed_at
+            return gaps if set(gaps) == set(moved) else None
+
+        gaps: dict[uuid.UUID, float] = await poll(resumed, 75, "the killed node's cameras recording elsewhere")  # type: ignore[assignment]
+        print(f"\nfailover: {len(moved)} cameras of {victim.node_id}; kill -> first new segment per camera: "
+              + ", ".join(f"{g:.1f} s" for g in sorted(gaps.values())))
+        assert max(gaps.values()) < GAP_BOUND_S, gaps
+        owners = await _owners(made)
+        assert all(owners[cid] not in (victim.node_id, None) for cid in moved), owners
+        assert victim.node_id not in await _alive(made)
+        _assert_never_twice(made, await made.segments())
+        survivors_recording = await _recording_everywhere(made, time.time() - 1)
+        assert survivors_recording is None or victim.node_id not in set(survivors_recording.values())
+    except BaseException:
+        for node in made.nodes:
+            print(f"--- {node.node_id} log tail ---\n{node.log_tail()}")
+        raise
+
+
+async def _three_alive(cluster: Cluster) -> bool:
+    for node in cluster.nodes:
+        assert node.proc is not None and node.proc.poll() is None, f"{node.node_id} exited:\n{node.log_tail()}"
+    return len(await _alive(cluster)) == 3
+
+
+async def _check_status_api(cluster: Cluster) -> None:
+    """The node list through the CLI's code path and the API's: admins only."""
+    async with aiohttp.ClientSession() as http, http.get(f"{cluster.nodes[0].url}/api/v1/cluster/nodes") as resp:
+        assert resp.status == 401
+    env = {**os.environ, "VMS_DATABASE__URL": cluster.url, "VMS_DATA_DIR": str(cluster.nodes[0].data_dir)}
+    out = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "vms_server", "cluster", "status"],
+                                  env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = {line.split()[0]: line.split() for line in out.stdout.splitlines()[2:]}
+    assert sorted(lines) == ["n0", "n1", "n2"] and all(cols[1] == "alive" for cols in lines.values()), out.stdout
+    assert sum(int(cols[2]) for cols in lines.values()) == 12, out.stdout

@@ -1,0 +1,65 @@
+"""`/api/v1/cluster/...`: the node list and camera pins (administrators)."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from vms_common.api.routing import ApiRouter, Call, NoBody
+from vms_common.auth.roles import Role
+from vms_common.errors import NotFound
+from vms_server import keys
+from vms_server.cameras.models import Camera
+from vms_server.cluster.keys import CLUSTER
+from vms_server.cluster.models import CameraAssignment
+from vms_server.cluster.status import ClusterOut, cluster_status
+
+router = ApiRouter()
+TAGS = ["cluster"]
+
+
+@router.route("GET", "/cluster/nodes", role=Role.ADMIN, response=ClusterOut, tags=TAGS)
+async def list_nodes(call: Call[NoBody]) -> ClusterOut:
+    """Every node that has joined, alive or dead (lease expired), with capacity and load; on a single server
+    `enabled` is false and the list is empty."""
+    service = call.app.get(CLUSTER)
+    async with call.app[keys.SESSIONS]() as session:
+        return await cluster_status(session, service is not None, service.node_id if service else None)
+
+
+class PinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    node_id: str | None = Field(description="Node that records the camera while it is alive; null: any",
+                                min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+
+
+class AssignmentOut(BaseModel):
+    camera_id: uuid.UUID
+    node_id: str | None
+    pinned_node: str | None
+    moving_to: str | None
+    token: int
+
+
+@router.route("PUT", "/cluster/cameras/{camera_id}/pin", role=Role.ADMIN, body=PinIn, response=AssignmentOut,
+              tags=TAGS, errors=(404, 422))
+async def pin_camera(call: Call[PinIn]) -> AssignmentOut:
+    """Pin a camera to a node (or unpin it). The next assignment round hands it over without two nodes ever
+    recording it at once; if the node dies the camera fails over like any other and returns when it is back."""
+    camera_id = call.path_uuid("camera_id")
+    async with call.app[keys.SESSIONS].begin() as session:
+        camera = await session.get(Camera, camera_id)
+        if camera is None or camera.customer_id != call.user.customer_id or not call.user.can_see_site(
+                camera.site_id):
+            raise NotFound("no such camera")
+        row = (await session.scalars(select(CameraAssignment).where(CameraAssignment.camera_id == camera_id)
+                                     .with_for_update())).one_or_none()
+        if row is None:
+            row = CameraAssignment(camera_id=camera_id, token=0)
+            session.add(row)
+        row.pinned_node = call.body.node_id
+        await session.flush()
+        return AssignmentOut(camera_id=camera_id, node_id=row.node_id, pinned_node=row.pinned_node,
+                             moving_to=row.moving_to, token=row.token)
