@@ -41,6 +41,10 @@ class ActionId(enum.StrEnum):
     GO_LIVE = "playback.live"
     JUMP_NOW = "playback.now"
     EVENT_ACKNOWLEDGE = "events.acknowledge"
+    ADMIN_OPEN = "admin.open"  # value: the page's title ("Cameras", "Users", "Health"...) or None
+    ALARM_MUTE = "alarms.mute"  # toggles the alarm sounds for this operator's shift
+    ALARM_POP = "alarms.pop"  # the selected event's camera to the chosen monitor's wall
+    ALARM_TAKE = "alarms.take"  # assign the selected event to me (in progress)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ DEFAULT_SPECS: dict[ActionId, ActionSpec] = {
     ActionId.GO_LIVE: ActionSpec("Back to live", "L", wall_only=True),
     ActionId.JUMP_NOW: ActionSpec("Jump to now", "N", wall_only=True),
     ActionId.EVENT_ACKNOWLEDGE: ActionSpec("Acknowledge event", "Ctrl+K"),
+    ActionId.ALARM_MUTE: ActionSpec("Mute alarm sounds", "Ctrl+M"),
+    ActionId.ALARM_POP: ActionSpec("Pop alarm camera to monitor", "Ctrl+P"),
     ActionId.LAYOUT_NEW_TAB: ActionSpec("New layout tab", "Ctrl+T"),
     ActionId.PTZ_STOP: ActionSpec("Stop PTZ", "Escape"),
 }

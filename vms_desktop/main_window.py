@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from vms_desktop.actions import ActionId, ActionManager
+from vms_desktop.admin.wiring import AdminFeature
+from vms_desktop.alarms.wiring import AlarmFeature
 from vms_desktop.client.api import ClientError, VmsClient
 from vms_desktop.client.hub import HubClient
 from vms_desktop.events.models.event_model import EventModel, parse_time
@@ -127,6 +129,8 @@ class MainWindow(QMainWindow):
         self.commands.install(self, self.tabs)
         self._bind_actions()
         self._normal_geometry: QRect | None = None  # where to come back to from full screen
+        self.admin = AdminFeature(self)  # administration and health, for the roles that may use them
+        self.alarms = AlarmFeature(self)  # alarm bar: sounds, take/assign, pop to a monitor
 
     def show_initial(self) -> None:
         """Show the window where the operator left it, or maximised on first start.
@@ -475,6 +479,8 @@ class MainWindow(QMainWindow):
             self.flash_event(data)
 
     async def shutdown(self) -> None:
+        await self.alarms.shutdown()
+        await self.admin.shutdown()
         await self.hub.stop()
         await self.ptz.close()
         await self.events.close()

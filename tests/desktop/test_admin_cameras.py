@@ -1,0 +1,163 @@
+"""Administration > Cameras through the real widgets against a real server with simulator cameras: add by RTSP
+address and by ONVIF address, edit, disable, delete, find on the network and add, CSV import with its report,
+and the server's refusals shown in the dialog."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QDialog, QDialogButtonBox
+from pytestqt.qtbot import QtBot
+
+from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
+from vms_camsim.handle import SimulatorHandle
+from vms_desktop.admin.dialogs.camera_dialog import BY_ONVIF, CameraDialog
+from vms_desktop.admin.dialogs.discovery_dialog import DiscoveryDialog
+from vms_desktop.admin.models.admin_api import AdminApi
+from vms_desktop.admin.widgets.admin_window import AdminWindow
+from vms_desktop.admin.widgets.cameras_page import CamerasPage
+
+pytestmark = pytest.mark.slow
+LIMIT_S = 30  # generous: server, simulator and widgets share one loop on a loaded machine
+
+
+@pytest.fixture
+async def desk(settings: Any, aiohttp_client: Any) -> AsyncIterator[Desk]:
+    async with SimulatorHandle.start(sim_config(["cam1", "cam2"])) as sim:
+        desk = await start_desk(settings, aiohttp_client, sim)
+        yield desk
+        await desk.client.close()
+
+
+async def cameras_page(qtbot: QtBot, desk: Desk) -> tuple[AdminWindow, CamerasPage]:
+    window = AdminWindow(AdminApi(desk.client))
+    qtbot.addWidget(window)
+    page = window.show_page("Cameras")
+    assert isinstance(page, CamerasPage)
+    await page.refresh()
+    return window, page
+
+
+async def server_cameras(desk: Desk) -> dict[str, dict[str, Any]]:
+    page = await desk.api.ok("GET", "/api/v1/cameras")
+    return {str(c["name"]): c for c in page["items"]}
+
+
+async def press_ok(dialog: CameraDialog) -> None:
+    """Click OK and wait until the dialog closed (saved) or says why not."""
+    dialog.message.show_text("")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    await wait_until(lambda: dialog.result() == QDialog.DialogCode.Accepted or dialog.message.is_error, LIMIT_S,
+                     "the dialog saved or showed the refusal")
+    await dialog.runner.drain()
+
+
+async def test_add_edit_disable_delete(qtbot: QtBot, desk: Desk) -> None:
+    window, page = await cameras_page(qtbot, desk)
+    assert sorted(c.name for c in page.model.rows) == ["cam1", "cam2"]
+    # Delete cam2 (confirmed), then add it back from its ONVIF address: the server reads its streams.
+    page.confirm = lambda text: True  # type: ignore[method-assign]
+    assert page.select(desk.cameras["cam2"])
+    page.delete_button.click()
+    await wait_until(lambda: [c.name for c in page.model.rows] == ["cam1"], LIMIT_S, "cam2 gone from the table")
+    assert sorted(await server_cameras(desk)) == ["cam1"]
+    page.add_button.click()
+    dialog = page.dialog
+    assert isinstance(dialog, CameraDialog)
+    dialog.method.setCurrentText(BY_ONVIF)
+    assert not dialog.url.isEnabled() and dialog.onvif_url.isEnabled()
+    dialog.name.setText("Gate")
+    dialog.onvif_url.setText(desk.sim.onvif_url("cam2"))
+    dialog.username.setText("admin")
+    dialog.password.setText("admin")
+    dialog.tags.setText("gate, outdoor")
+    await press_ok(dialog)
+    assert dialog.saved is not None, dialog.message.text()
+    gate = (await server_cameras(desk))["Gate"]
+    assert gate["onvif_url"] == desk.sim.onvif_url("cam2") and gate["tags"] == ["gate", "outdoor"]
+    assert {s["role"] for s in gate["streams"]} == {"main", "sub"} and gate["has_secret"]
+    await wait_until(lambda: page.model.find(lambda c: c.name == "Gate") >= 0, LIMIT_S, "Gate listed")
+    # By RTSP address; a wrong address is refused by the server and the dialog says why, staying open.
+    page.add_button.click()
+    dialog = page.dialog
+    assert isinstance(dialog, CameraDialog)
+    dialog.name.setText("Yard")
+    dialog.url.setText("ftp://nowhere/stream")
+    await press_ok(dialog)
+    assert dialog.saved is None and dialog.message.text().startswith("Refused:") and dialog.isVisible()
+    dialog.url.setText(desk.sim.rtsp_url("cam1", "sub"))
+    await press_ok(dialog)
+    assert dialog.saved is not None and not dialog.isVisible()
+    yard = (await server_cameras(desk))["Yard"]
+    assert [s["rtsp_url"] for s in yard["streams"]] == [desk.sim.rtsp_url("cam1", "sub")]
+    # Edit: rename and retag; the password field is empty (never shown back) and not sent.
+    await wait_until(lambda: page.select(yard["id"]), LIMIT_S, "Yard listed")
+    page.edit_button.click()
+    dialog = page.dialog
+    assert isinstance(dialog, CameraDialog) and dialog.camera is not None and dialog.password.text() == ""
+    dialog.name.setText("Yard east")
+    dialog.tags.setText("yard")
+    assert dialog.changes() == {"name": "Yard east", "tags": ["yard"]}
+    await press_ok(dialog)
+    assert (await server_cameras(desk))["Yard east"]["tags"] == ["yard"]
+    # Disable and enable again.
+    await wait_until(lambda: page.select(yard["id"]) and page.selected().name == "Yard east",  # type: ignore[union-attr]
+                     LIMIT_S, "renamed row")
+    page.toggle_button.click()
+    await wait_until(lambda: not page.runner.tasks and page.model.find(
+        lambda c: c.id == yard["id"] and not c.enabled) >= 0, LIMIT_S, "disabled in the table")
+    assert (await server_cameras(desk))["Yard east"]["enabled"] is False
+    assert "disabled" in page.message.text()
+    window.hide()
+    await window.drain()
+
+
+async def test_find_on_network_and_bulk_add(qtbot: QtBot, desk: Desk) -> None:
+    await desk.api.ok("DELETE", f"/api/v1/cameras/{desk.cameras['cam2']}", status=204)
+    window, page = await cameras_page(qtbot, desk)
+    page.find_button.click()
+    dialog = page.dialog
+    assert isinstance(dialog, DiscoveryDialog)
+    dialog.range.setText("127.0.0.1")
+    dialog.onvif_ports.setText(f"{desk.sim.onvif_port('cam1')}, {desk.sim.onvif_port('cam2')}")
+    dialog.username.setText("admin")
+    dialog.password.setText("admin")
+    dialog.scan_button.click()
+    await wait_until(lambda: dialog.job is not None and dialog.job.finished and dialog.scan_button.isEnabled(),
+                     60, "scan finished")
+    assert dialog.job is not None and dialog.job.state == "done", dialog.message.text()
+    found = {d.onvif_url: d for d in dialog.model.rows}
+    assert found[desk.sim.onvif_url("cam1")].already_added and not found[desk.sim.onvif_url("cam2")].already_added
+    assert dialog.tick_new() == 1
+    dialog.add_button.click()
+    await wait_until(lambda: dialog.report is not None, 60, "bulk add report")
+    assert dialog.report is not None and len(dialog.report.added) == 1 and not dialog.report.refused
+    assert "Added 1 camera" in dialog.message.text()
+    cameras = await server_cameras(desk)
+    assert len(cameras) == 2 and any(c["onvif_url"] == desk.sim.onvif_url("cam2") for c in cameras.values())
+    await wait_until(lambda: len(page.model.rows) == 2, LIMIT_S, "the page reloaded")
+    assert all(d.already_added for d in dialog.model.rows if d.onvif_url)
+    window.hide()
+    await window.drain()
+
+
+async def test_csv_import_reports_each_row(qtbot: QtBot, desk: Desk) -> None:
+    window, page = await cameras_page(qtbot, desk)
+    page.csv_button.click()
+    dialog = page.dialog
+    assert dialog is not None and hasattr(dialog, "run_import")
+    dialog.text.setPlainText("name,url,tags\n"
+                             f"Dock,{desk.sim.rtsp_url('cam1', 'sub')},dock;north\n"
+                             "Broken,gopher://x/y,\n")
+    dialog.import_button.click()
+    await wait_until(lambda: dialog.report is not None, LIMIT_S, "import report")
+    report = dialog.report
+    assert [c.name for c in report.added] == ["Dock"] and report.added[0].tags == ("dock", "north")
+    assert [r.item for r in report.refused] == ["row 3"]
+    assert "Refused row 3" in dialog.message.text() and dialog.message.is_error
+    assert "Dock" in await server_cameras(desk)
+    await wait_until(lambda: page.model.find(lambda c: c.name == "Dock") >= 0, LIMIT_S, "Dock listed")
+    window.hide()
+    await window.drain()

@@ -1,0 +1,164 @@
+"""Add a camera (by RTSP stream address or by ONVIF device address) or edit one.
+
+The dialog stays open when the server refuses (bad address, camera unreachable, licence full, duplicate name)
+and shows the server's reason, so the administrator corrects the field instead of typing it all again. A stored
+password is never shown back: the field stays empty and is sent only when something is typed into it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vms_desktop.admin.models.admin_api import AdminApi, CameraRow
+from vms_desktop.admin.widgets.base import AsyncRunner, MessageLine
+
+logger = logging.getLogger(__name__)
+BY_URL = "RTSP stream address"
+BY_ONVIF = "ONVIF device address"
+
+
+def split_tags(text: str) -> list[str]:
+    return [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
+
+
+class CameraDialog(QDialog):
+    """`camera` None: add; otherwise edit that camera. Emits `sig_saved` with the saved camera."""
+
+    sig_saved = Signal(object)  # CameraRow
+
+    def __init__(self, api: AdminApi, sites: list[tuple[str, str]], camera: CameraRow | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self.camera = camera
+        self.saved: CameraRow | None = None
+        self.setWindowTitle("Edit camera" if camera else "Add camera")
+        self.message = MessageLine()
+        self.runner = AsyncRunner(self.message.show_text)
+        self.method = QComboBox()
+        self.method.addItems([BY_URL, BY_ONVIF])
+        self.name = QLineEdit(camera.name if camera else "")
+        self.site = QComboBox()
+        for site_id, name in sites:
+            self.site.addItem(name, site_id)
+        self.url = QLineEdit(camera.main_url if camera else "")
+        self.url.setPlaceholderText("rtsp://192.168.1.20:554/stream1")
+        self.sub_url = QLineEdit(camera.sub_url if camera else "")
+        self.sub_url.setPlaceholderText("optional: rtsp://…/stream2")
+        self.onvif_url = QLineEdit(camera.onvif_url if camera else "")
+        self.onvif_url.setPlaceholderText("http://192.168.1.20/onvif/device_service")
+        self.username = QLineEdit(camera.username if camera else "")
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        if camera and camera.has_secret:
+            self.password.setPlaceholderText("stored (type to replace)")
+        self.tags = QLineEdit(", ".join(camera.tags) if camera else "")
+        self.tags.setPlaceholderText("lobby, entrance")
+        self.enabled = QCheckBox("Enabled (streams and records)")
+        self.enabled.setChecked(camera.enabled if camera else True)
+        form = QFormLayout()
+        if camera is None:
+            form.addRow("Add by", self.method)
+        form.addRow("Name", self.name)
+        if camera is None:
+            form.addRow("Site", self.site)
+        form.addRow("Main stream", self.url)
+        form.addRow("Sub stream", self.sub_url)
+        form.addRow("ONVIF address", self.onvif_url)
+        form.addRow("Username", self.username)
+        form.addRow("Password", self.password)
+        form.addRow("Tags", self.tags)
+        if camera is not None:
+            form.addRow("", self.enabled)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(lambda: self.runner.spawn(self.submit()))
+        self.buttons.rejected.connect(self.reject)
+        box = QVBoxLayout(self)
+        box.addLayout(form)
+        box.addWidget(self.message)
+        box.addWidget(self.buttons)
+        self.method.currentTextChanged.connect(self._method_changed)
+        self._method_changed(self.method.currentText())
+
+    def _method_changed(self, method: str) -> None:
+        by_onvif = self.camera is None and method == BY_ONVIF
+        self.url.setEnabled(not by_onvif)
+        self.sub_url.setEnabled(not by_onvif)
+        self.onvif_url.setEnabled(by_onvif or self.camera is not None)
+
+    def _missing(self) -> str:
+        if not self.name.text().strip():
+            return "Enter the camera's name."
+        if self.camera is None and self.method.currentText() == BY_ONVIF and not self.onvif_url.text().strip():
+            return "Enter the camera's ONVIF address."
+        if (self.camera is None and self.method.currentText() == BY_URL) and not self.url.text().strip():
+            return "Enter the main stream's RTSP address."
+        if self.camera is None and self.site.currentData() is None:
+            return "You may not add cameras to any site."
+        return ""
+
+    def changes(self) -> dict[str, Any]:
+        """The PATCH body of an edit: only what differs from the camera as loaded."""
+        assert self.camera is not None
+        cam = self.camera
+        out: dict[str, Any] = {}
+        if self.name.text().strip() != cam.name:
+            out["name"] = self.name.text().strip()
+        if self.enabled.isChecked() != cam.enabled:
+            out["enabled"] = self.enabled.isChecked()
+        if split_tags(self.tags.text()) != list(cam.tags):
+            out["tags"] = split_tags(self.tags.text())
+        main, sub = self.url.text().strip(), self.sub_url.text().strip()
+        if (main, sub) != (cam.main_url, cam.sub_url) and main:
+            out["streams"] = [{"role": "main", "rtsp_url": main}] + ([{"role": "sub", "rtsp_url": sub}] if sub else [])
+        if self.onvif_url.text().strip() != cam.onvif_url and self.onvif_url.text().strip():
+            out["onvif_url"] = self.onvif_url.text().strip()
+        if self.password.text() or self.username.text().strip() != cam.username:
+            out["credentials"] = {"method": "digest", "username": self.username.text().strip(),
+                                  **({"secret": self.password.text()} if self.password.text() else {})}
+        return out
+
+    async def submit(self) -> CameraRow | None:
+        """Send the form; close on success, stay open with the server's reason on a refusal."""
+        missing = self._missing()
+        if missing:
+            self.message.show_text(missing, True)
+            return None
+        self.buttons.setEnabled(False)
+        self.message.show_text("Saving…")
+        try:
+            saved = await self.runner.call(self._save())
+        finally:
+            self.buttons.setEnabled(True)
+        if saved is None:
+            return None
+        self.saved = saved
+        self.sig_saved.emit(saved)
+        self.accept()
+        return saved
+
+    async def _save(self) -> CameraRow:
+        name, tags = self.name.text().strip(), split_tags(self.tags.text())
+        user, password = self.username.text().strip(), self.password.text()
+        if self.camera is not None:
+            return await self.api.update_camera(self.camera.id, self.changes())
+        site_id = str(self.site.currentData())
+        if self.method.currentText() == BY_ONVIF:
+            return await self.api.add_camera_by_onvif(name=name, site_id=site_id, username=user, password=password,
+                                                      onvif_url=self.onvif_url.text().strip(), tags=tags)
+        return await self.api.add_camera_by_url(name=name, site_id=site_id, main_url=self.url.text().strip(),
+                                                sub_url=self.sub_url.text().strip(), username=user,
+                                                password=password, tags=tags)

@@ -1,0 +1,116 @@
+"""Create a user or change one: role, display name, the sites they are limited to (none ticked: every site),
+a new password. The server checks the password rule and the name; its refusal is shown in the dialog."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vms_desktop.admin.models.admin_api import AdminApi, UserRow
+from vms_desktop.admin.widgets.base import AsyncRunner, MessageLine
+
+logger = logging.getLogger(__name__)
+ROLES = ("viewer", "supervisor", "admin")
+
+
+class UserDialog(QDialog):
+    sig_saved = Signal(object)  # UserRow
+
+    def __init__(self, api: AdminApi, sites: list[tuple[str, str]], user: UserRow | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self.user = user
+        self.saved: UserRow | None = None
+        self.setWindowTitle(f"User {user.username}" if user else "New user")
+        self.message = MessageLine()
+        self.runner = AsyncRunner(self.message.show_text)
+        self.username = QLineEdit(user.username if user else "")
+        self.username.setReadOnly(user is not None)
+        self.display_name = QLineEdit(user.display_name if user else "")
+        self.role = QComboBox()
+        self.role.addItems(list(ROLES))
+        self.role.setCurrentText(user.role if user else "viewer")
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText("unchanged" if user else "at least 12 characters")
+        self.sites = QListWidget()
+        for site_id, name in sites:
+            item = QListWidgetItem(name)
+            item.setData(Qt.ItemDataRole.UserRole, site_id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if user and site_id in user.site_ids else Qt.CheckState.Unchecked)
+            self.sites.addItem(item)
+        self.sites.setMaximumHeight(120)
+        form = QFormLayout()
+        form.addRow("Username", self.username)
+        form.addRow("Display name", self.display_name)
+        form.addRow("Role", self.role)
+        form.addRow("Password", self.password)
+        form.addRow("Only these sites\n(none: every site)", self.sites)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(lambda: self.runner.spawn(self.submit()))
+        self.buttons.rejected.connect(self.reject)
+        box = QVBoxLayout(self)
+        box.addLayout(form)
+        box.addWidget(self.message)
+        box.addWidget(self.buttons)
+
+    def site_ids(self) -> list[str]:
+        items = (self.sites.item(i) for i in range(self.sites.count()))
+        return [str(i.data(Qt.ItemDataRole.UserRole)) for i in items if i.checkState() == Qt.CheckState.Checked]
+
+    def set_sites(self, site_ids: list[str]) -> None:
+        for i in range(self.sites.count()):
+            item = self.sites.item(i)
+            item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) in site_ids
+                               else Qt.CheckState.Unchecked)
+
+    def changes(self) -> dict[str, Any]:
+        assert self.user is not None
+        out: dict[str, Any] = {}
+        if self.role.currentText() != self.user.role:
+            out["role"] = self.role.currentText()
+        if self.display_name.text().strip() != self.user.display_name:
+            out["display_name"] = self.display_name.text().strip() or None
+        if sorted(self.site_ids()) != sorted(self.user.site_ids):
+            out["site_ids"] = self.site_ids()
+        if self.password.text():
+            out["password"] = self.password.text()
+        return out
+
+    async def submit(self) -> UserRow | None:
+        if self.user is None and not (self.username.text().strip() and self.password.text()):
+            self.message.show_text("Enter a username and a first password.", True)
+            return None
+        self.buttons.setEnabled(False)
+        try:
+            if self.user is None:
+                saved = await self.runner.call(self.api.create_user(
+                    username=self.username.text().strip(), password=self.password.text(),
+                    role=self.role.currentText(), display_name=self.display_name.text().strip(),
+                    site_ids=self.site_ids()))
+            else:
+                changes = self.changes()
+                saved = await self.runner.call(self.api.update_user(self.user.id, changes)) if changes else self.user
+        finally:
+            self.buttons.setEnabled(True)
+        if saved is None:
+            return None
+        self.saved = saved
+        self.sig_saved.emit(saved)
+        self.accept()
+        return saved

@@ -1,0 +1,111 @@
+"""What every administration page shares: running its API calls on the event loop without blocking the UI,
+and saying what happened in one message line (a server refusal in the server's words, in red)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QWidget
+
+from vms_desktop.admin.models.admin_api import AdminApi
+from vms_desktop.client.api import ClientError, ServerError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def describe(exc: ClientError) -> str:
+    """An operator-readable sentence for a failed call; 403 and 409 get the reason the server gave."""
+    if isinstance(exc, ServerError) and exc.status == 403:
+        return f"Not allowed: {exc.message}"
+    if isinstance(exc, ServerError) and exc.status == 409:
+        return f"Conflict: {exc.message}"
+    if isinstance(exc, ServerError) and 400 <= exc.status < 500:
+        return f"Refused: {exc.message}"
+    return exc.message
+
+
+class AsyncRunner:
+    """Spawns coroutines for a widget, keeps them referenced, reports `ClientError`s to `report`."""
+
+    def __init__(self, report: Any) -> None:
+        self._report = report
+        self.tasks: set[asyncio.Future[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def call(self, coro: Coroutine[Any, Any, T]) -> T | None:
+        """Await an API call; on a ClientError report it and return None."""
+        try:
+            return await coro
+        except ClientError as exc:
+            logger.info("admin call refused: %s", exc.message)
+            self._report(describe(exc), True)
+            return None
+
+    @property
+    def idle(self) -> bool:
+        return not self.tasks
+
+    async def drain(self) -> None:
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+
+class MessageLine(QLabel):
+    """The page's status line: information in the normal colour, errors in red."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.setWordWrap(True)
+        self.setObjectName("admin-message")
+        self.is_error = False
+
+    def show_text(self, text: str, error: bool = False) -> None:
+        self.is_error = error
+        self.setProperty("error", error)
+        self.setStyleSheet("color: #e0524a;" if error else "")
+        self.setText(text)
+
+
+class AdminPage(QWidget):
+    """Base of a page of the administration window."""
+
+    sig_changed = Signal()  # the page changed something on the server (others may refresh)
+    title = ""
+
+    def __init__(self, api: AdminApi, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self.message = MessageLine()
+        self.runner = AsyncRunner(self.message.show_text)
+
+    async def refresh(self) -> None:
+        """Load the page's data from the server."""
+
+    def on_shown(self) -> None:
+        self.runner.spawn(self.refresh())
+
+
+def make_table(model: Any) -> QTableView:
+    table = QTableView()
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.verticalHeader().setVisible(False)
+    return table
+
+
+def selected_row(table: QTableView) -> int:
+    rows = table.selectionModel().selectedRows() if table.selectionModel() else []
+    return rows[0].row() if rows else -1

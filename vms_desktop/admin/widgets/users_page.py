@@ -1,0 +1,115 @@
+"""Administration > Users: who may log in, with which role and sites; create, change, disable/enable, reset MFA.
+
+Supervisors see the list (the server lets them read it); the buttons that change users are for administrators
+only and are not shown to anyone else."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+
+from vms_desktop.admin.dialogs.user_dialog import UserDialog
+from vms_desktop.admin.models.admin_api import AdminApi, UserRow
+from vms_desktop.admin.models.rows_model import RowsModel
+from vms_desktop.admin.widgets.base import AdminPage, make_table, selected_row
+
+logger = logging.getLogger(__name__)
+
+
+class UsersPage(AdminPage):
+    title = "Users"
+
+    def __init__(self, api: AdminApi, parent: QWidget | None = None) -> None:
+        super().__init__(api, parent)
+        self.sites: list[tuple[str, str]] = []
+        self.site_names: dict[str, str] = {}
+        self.dialog: UserDialog | None = None
+        self.model: RowsModel[UserRow] = RowsModel([
+            ("Username", lambda u: u.username), ("Name", lambda u: u.display_name), ("Role", lambda u: u.role),
+            ("Disabled", lambda u: u.disabled), ("MFA", lambda u: u.mfa_enabled),
+            ("Sites", lambda u: [self.site_names.get(s, s) for s in u.site_ids] or "every site"),
+            ("Last login", lambda u: u.last_login_at[:19].replace("T", " "))])
+        self.table = make_table(self.model)
+        self.new_button = QPushButton("New user…")
+        self.edit_button = QPushButton("Change…")
+        self.disable_button = QPushButton("Disable / enable")
+        self.mfa_button = QPushButton("Reset MFA")
+        self.new_button.clicked.connect(self.open_new)
+        self.edit_button.clicked.connect(self.edit_selected)
+        self.disable_button.clicked.connect(lambda: self.runner.spawn(self.toggle_disabled()))
+        self.mfa_button.clicked.connect(lambda: self.runner.spawn(self.reset_mfa()))
+        buttons = QHBoxLayout()
+        self.admin_buttons = (self.new_button, self.edit_button, self.disable_button, self.mfa_button)
+        for button in self.admin_buttons:
+            buttons.addWidget(button)
+            button.setVisible(api.may_administer())
+        buttons.addStretch(1)
+        box = QVBoxLayout(self)
+        box.addLayout(buttons)
+        box.addWidget(self.table, 1)
+        box.addWidget(self.message)
+        if api.may_administer():
+            self.table.doubleClicked.connect(lambda _: self.edit_selected())
+
+    async def refresh(self) -> None:
+        sites = await self.runner.call(self.api.sites())
+        users = await self.runner.call(self.api.users())
+        if sites is not None:
+            self.sites, self.site_names = sites, dict(sites)
+        if users is not None:
+            self.model.set_rows(users)
+
+    def selected(self) -> UserRow | None:
+        row = selected_row(self.table)
+        return self.model.rows[row] if row >= 0 else None
+
+    def select(self, username: str) -> bool:
+        row = self.model.find(lambda u: u.username == username)
+        if row >= 0:
+            self.table.selectRow(row)
+        return row >= 0
+
+    def _saved(self, what: str) -> None:
+        self.message.show_text(what)
+        self.sig_changed.emit()
+        self.runner.spawn(self.refresh())
+
+    def open_new(self) -> UserDialog:
+        dialog = UserDialog(self.api, self.sites, parent=self)
+        dialog.sig_saved.connect(lambda user: self._saved(f"User {user.username!r} created"))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def edit_selected(self) -> UserDialog | None:
+        user = self.selected()
+        if user is None:
+            self.message.show_text("Select a user first.", True)
+            return None
+        dialog = UserDialog(self.api, self.sites, user, parent=self)
+        dialog.sig_saved.connect(lambda saved: self._saved(f"User {saved.username!r} saved"))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    async def toggle_disabled(self) -> UserRow | None:
+        user = self.selected()
+        if user is None:
+            self.message.show_text("Select a user first.", True)
+            return None
+        saved = await self.runner.call(self.api.update_user(user.id, {"disabled": not user.disabled}))
+        if saved is not None:
+            self._saved(f"User {saved.username!r} {'disabled' if saved.disabled else 'enabled'}")
+        return saved
+
+    async def reset_mfa(self) -> UserRow | None:
+        """The user enrols a new authenticator at their next login (a lost phone)."""
+        user = self.selected()
+        if user is None:
+            self.message.show_text("Select a user first.", True)
+            return None
+        saved = await self.runner.call(self.api.update_user(user.id, {"reset_mfa": True}))
+        if saved is not None:
+            self._saved(f"MFA of {saved.username!r} reset: they enrol again at their next login")
+        return saved
