@@ -39,12 +39,13 @@ def _models(specs: list[RouteSpec]) -> list[type[BaseModel]]:
 
 def _path_schema(name: str) -> dict[str, Any]:
     """`..._id` parameters are UUIDs (routing enforces the pattern), `version` a configuration version number;
-    any other (a model, preset or tour name) is a non-empty path segment."""
+    any other (a model, preset or tour name) is a path segment of 1 to 64 characters (ONVIF's ReferenceToken
+    length, which preset and tour names follow)."""
     if name.endswith("_id"):
         return {"type": "string", "format": "uuid"}
     if name == "version":
         return {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
-    return {"type": "string", "minLength": 1}
+    return {"type": "string", "minLength": 1, "maxLength": 64}
 
 
 def _bound_numbers(schema: Any) -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from vms_common.auth.principal import Principal
 from vms_common.errors import InvalidInput, VmsError
@@ -24,7 +25,7 @@ from vms_server import keys
 from vms_server.audit.service import Actor
 from vms_server.cameras import service
 from vms_server.cameras.changes import camera_changed
-from vms_server.cameras.schemas import CameraCreate, CameraOut
+from vms_server.cameras.schemas import ONVIF_URL_PATTERN, CameraCreate, CameraOut
 from vms_server.ingest.probe import probe_onvif
 from vms_server.ingest.routes import OnvifAddIn, OnvifProbeOut, camera_from_probe
 from vms_server.licensing.keys import LICENCE_POLICY
@@ -36,12 +37,22 @@ PROBE_CONCURRENCY = 4  # each ONVIF client parses its WSDLs: CPU-bound on a smal
 
 class BulkCamera(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    onvif_url: str = Field(max_length=1000, description="Device service address, e.g. from a discovery job")
+    onvif_url: str = Field(max_length=1000, json_schema_extra={"pattern": ONVIF_URL_PATTERN},
+                           description="Device service address, e.g. from a discovery job")
     name: str | None = Field(None, min_length=1, max_length=200,
                              description="Default: '<model> <host>[:port]' as the camera reports its model")
     username: str | None = Field(None, max_length=200, description="This camera's user (overrides the shared one)")
     password: SecretStr | None = None
     tags: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("onvif_url")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        """A malformed address is a mistake in the request (422 for the whole call, nothing added), not a
+        camera that failed to answer."""
+        if not re.fullmatch(ONVIF_URL_PATTERN, value):
+            raise ValueError("onvif_url must be an http(s):// address of the device service")
+        return value
 
 
 class BulkAddIn(BaseModel):
@@ -138,12 +149,20 @@ def onvif_builder(body: BulkAddIn, item: BulkCamera) -> Build:
 
 
 async def bulk_add(app: web.Application, who: Principal, actor: Actor, body: BulkAddIn) -> BulkReport:
-    """Add every camera of `body` that answers; see the module's licence rule. Duplicate addresses in one
-    request are refused (the second would be the same camera twice)."""
-    urls = [c.onvif_url.rstrip("/") for c in body.cameras]
-    dupes = sorted({u for u in urls if urls.count(u) > 1})
-    if dupes:
-        raise InvalidInput(f"the same camera is listed twice: {', '.join(dupes)}", code="bulk_duplicate")
-    await require_slots(app, len(body.cameras))
-    items = [(c.onvif_url, c.name, onvif_builder(body, c)) for c in body.cameras]
-    return await add_each(app, who, actor, items)
+    """Add every camera of `body` that answers; see the module's licence rule. An address listed again in the
+    same request is the same camera: it is added once, and each repetition is reported as refused
+    (`bulk_duplicate`), so the report still has one line per item sent."""
+    first: dict[str, BulkCamera] = {}
+    repeated: list[Refusal] = []
+    for camera in body.cameras:
+        key = camera.onvif_url.rstrip("/")
+        if key in first:
+            repeated.append(Refusal(item=camera.onvif_url, name=camera.name, code="bulk_duplicate",
+                                    message="this address is listed earlier in the same request"))
+        else:
+            first[key] = camera
+    await require_slots(app, len(first))
+    items = [(c.onvif_url, c.name, onvif_builder(body, c)) for c in first.values()]
+    report = await add_each(app, who, actor, items)
+    report.refused.extend(repeated)
+    return report

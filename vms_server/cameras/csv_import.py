@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -43,7 +44,8 @@ MAX_ROWS = 2000
 
 class CsvImportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    csv: str = Field(max_length=1_000_000, description="The file's text, header row first (see docs/network.md)")
+    csv: str = Field(min_length=1, max_length=1_000_000,
+                     description="The file's text, header row first (see docs/network.md)")
     site_id: uuid.UUID | None = Field(None, description="Site of rows without a `site` column value")
 
 
@@ -64,7 +66,13 @@ def parse_rows(text: str) -> list[Row]:
     if not first:
         raise InvalidInput("the CSV file is empty", code="csv_invalid")
     delimiter = max(",;\t", key=first.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return _read_rows(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:  # a quote left open, a bare carriage return inside a field
+        raise InvalidInput(f"the CSV file cannot be read: {exc}", code="csv_invalid") from None
+
+
+def _read_rows(reader: Iterator[list[str]]) -> list[Row]:
     header = [h.strip().lower() for h in next(reader)]
     unknown = sorted(set(header) - COLUMNS - {""})
     if unknown:

@@ -31,7 +31,9 @@ class Codec(enum.StrEnum):
 # onvif_address (a host of unreserved characters, an optional user part, a port up to 65535). The code keeps
 # its own checks and messages; IPv6 literals ([..]) are not in the patterns.
 _PORT = "(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
-_AUTHORITY = rf"(?:[A-Za-z0-9._~%!$&'()*+,;=:-]*@)?[A-Za-z0-9._~%-]+(?::{_PORT})?(?:[/?#][^\s]*)?$"
+# After the authority: anything but spaces and control characters, written out (`\s` means other characters in
+# Python than in the ECMAScript dialect of JSON Schema: U+001C..U+001F are whitespace only to Python).
+_AUTHORITY = rf"(?:[A-Za-z0-9._~%!$&'()*+,;=:-]*@)?[A-Za-z0-9._~%-]+(?::{_PORT})?(?:[/?#][^\x00-\x20\x7f]*)?$"
 RTSP_URL_PATTERN = rf"^rtsps?://{_AUTHORITY}"
 ONVIF_URL_PATTERN = rf"^https?://{_AUTHORITY}"
 

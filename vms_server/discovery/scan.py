@@ -39,8 +39,8 @@ def parse_range(text: str) -> list[ipaddress.IPv4Address]:
     except ValueError as exc:
         raise InvalidInput(f"range '{text}' is not an IPv4 CIDR, from-to range or address: {exc}",
                            code="scan_range_invalid") from None
-    if last < first:
-        raise InvalidInput(f"range '{text}' ends before it starts", code="scan_range_invalid")
+    if last < first:  # "10.0.0.60-10.0.0.10" is the same sixty addresses, written the other way round
+        first, last = last, first
     count = int(last) - int(first) + 1
     if count > MAX_ADDRESSES:
         raise InvalidInput(f"{text} holds {count} addresses; at most {MAX_ADDRESSES} per scan",

@@ -64,9 +64,17 @@ class WsDiscoveryIn(CredentialsPair):
                                                 "(with the credentials, if given)")
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
+# What parse_range reads, so a client (and the API fuzzer) can tell a well-formed range before sending it: a /20
+# network is the largest CIDR a scan takes; a from-to range's size is checked by the server (4096 addresses).
+RANGE_PATTERN = rf"^\s*{_IPV4}(/(2[0-9]|3[0-2])|\s*-\s*{_IPV4})?\s*$"
+
+
 class ScanIn(CredentialsPair):
-    range: str = Field(max_length=100, description="CIDR (10.0.0.0/24), from-to (10.0.0.10-10.0.0.60) or "
-                                                   "one address; at most 4096 addresses")
+    range: str = Field(max_length=100, json_schema_extra={"pattern": RANGE_PATTERN},
+                       description="CIDR (10.0.0.0/24), from-to (10.0.0.10-10.0.0.60) or one address; at most "
+                                   "4096 addresses")
     onvif_ports: list[Port] = Field([80, 8000, 8080, 8899], max_length=32)
     rtsp_ports: list[Port] = Field([554, 8554], max_length=32)
     concurrency: int = Field(64, ge=1, le=256, description="Connections attempted at once")

@@ -55,7 +55,7 @@ async def test_scan_finds_onvif_devices_and_rtsp_ports(api: ApiClient, sim: Simu
 
 
 async def test_scan_input_errors_and_roles(api: ApiClient) -> None:
-    for bad in ("10.0.0.0/16", "10.0.0.9-10.0.0.1", "cameras", "fe80::1"):
+    for bad in ("10.0.0.0/16", "10.0.0.0-10.0.255.255", "cameras", "fe80::1"):
         resp = await api.call("POST", "/api/v1/discovery/scan", json={"range": bad})
         assert resp.status == 422, bad
     resp = await api.call("POST", "/api/v1/discovery/scan", json={"range": "10.0.0.1", "onvif_ports": [70000]})
@@ -97,6 +97,10 @@ async def test_bulk_add_reports_each_camera(api: ApiClient, sim: SimulatorHandle
         {"onvif_url": f"http://127.0.0.1:{10 + i}/onvif/device_service"} for i in range(3)]})
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "licence_camera_limit"
     assert len((await api.ok("GET", "/api/v1/cameras"))["items"]) == 2
-    resp = await api.call("POST", "/api/v1/cameras/bulk", json={"site_id": site, "cameras": [
-        {"onvif_url": sim.onvif_url("b")}, {"onvif_url": sim.onvif_url("b")}]})
-    assert resp.status == 422
+    # The same camera listed twice (once with a trailing slash) is added once; the repetition is reported.
+    report = await api.ok("POST", "/api/v1/cameras/bulk", json={
+        "site_id": site, "username": "admin", "password": "admin",
+        "cameras": [{"onvif_url": sim.onvif_url("b")}, {"onvif_url": sim.onvif_url("b") + "/"}]})
+    assert [c["streams"][0]["rtsp_url"] for c in report["added"]] == [sim.rtsp_url("b")]
+    assert [(r["item"], r["code"]) for r in report["refused"]] == [(sim.onvif_url("b") + "/", "bulk_duplicate")]
+    assert len((await api.ok("GET", "/api/v1/cameras"))["items"]) == 3
