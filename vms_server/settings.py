@@ -22,10 +22,12 @@ from pydantic_settings import (
 
 from vms_common.auth.passwords import Argon2Section
 from vms_server.analytics.config import AnalyticsSettings
+from vms_server.anpr.config import AnprSettings
 from vms_server.cloudsync.config import CloudSyncSettings
 from vms_server.cluster.settings import ClusterSettings
 from vms_server.config.settings import ConfigCacheSettings
 from vms_server.discovery.settings import DiscoverySettings
+from vms_server.inference.settings import InferenceSettings
 from vms_server.metrics.settings import MetricsSettings
 from vms_server.notifications.settings import NotificationSettings
 from vms_server.recording.config import RecordingSettings
@@ -136,6 +138,8 @@ class Settings(BaseSettings):
     config_cache: ConfigCacheSettings = Field(default_factory=ConfigCacheSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    anpr: AnprSettings = Field(default_factory=AnprSettings)
+    inference: InferenceSettings = Field(default_factory=InferenceSettings)
     cloud_sync: CloudSyncSettings = Field(default_factory=CloudSyncSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)

@@ -24,6 +24,7 @@ from vms_server.analytics.jobs import SourceQuality, VideoJob
 from vms_server.analytics.keys import ANALYTICS, EVENT_WRITER
 from vms_server.analytics.models import CameraAnalytics, CustomerAnalytics
 from vms_server.analytics.normaliser import FrameSource, RtspSource
+from vms_server.analytics.onnx_runtime import SESSIONS
 from vms_server.analytics.pipeline import CameraPipeline, CameraPlan
 from vms_server.analytics.queues import InProcessQueue, JobQueue
 from vms_server.analytics.registry import ModelRegistry
@@ -40,6 +41,7 @@ from vms_server.licensing import service as licensing
 from vms_server.licensing.keys import LICENCE_POLICY
 from vms_server.licensing.service import LicencePolicy, LicenceStatus
 from vms_server.security.keystore import SecretBox
+from vms_server.watchdog.fallback import IncidentBridge
 from vms_server.watchdog.keys import JOB_TIMINGS, WATCHDOG
 from vms_server.watchdog.service import WatchdogService
 from vms_server.watchdog.timings import JobTimings
@@ -345,6 +347,11 @@ async def analytics_context(app: web.Application) -> AsyncIterator[None]:
                                watchdog=app[WATCHDOG], timings=app[JOB_TIMINGS],
                                licensing=app[LICENCE_POLICY])
     app[ANALYTICS] = service
+    # The process's sessions: devices and provider options from the settings; their fallbacks to the CPU and
+    # returns to the GPU become the watchdog's incidents.
+    SESSIONS.configure(app[keys.SETTINGS].inference)
+    bridge = IncidentBridge(app[WATCHDOG].incidents, asyncio.get_running_loop())
+    SESSIONS.listeners.append(bridge)
     try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
         if service.settings.enabled:
             await service.sync()
@@ -352,3 +359,5 @@ async def analytics_context(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await service.close()
+        SESSIONS.listeners.remove(bridge)
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in list(bridge.pending)), return_exceptions=True)

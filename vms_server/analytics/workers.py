@@ -2,7 +2,13 @@
 worker that owns its camera (cameras are dealt round-robin as they first appear); each worker runs the model
 on a thread, one job or batch at a time. So a camera's jobs are analysed one after the other in queue order
 (stateful models rely on it) while different cameras run in parallel. The model (and its onnxruntime session)
-is shared by the pool."""
+is shared by the pool.
+
+Batching across cameras: the fetcher waits up to `batch_wait_s` for a non-critical batch of jobs to fill (a
+CRITICAL job, or any job of a CRITICAL model, goes at once), and a worker runs the cameras of its batch on
+threads side by side, so that their network calls meet in the device's scheduler and run as one batch
+(vms_server.inference.scheduler); every call carries the model and the job's priority. A call the saturated
+device sheds (STANDARD) ends that camera's job without detections; it is counted, not an error."""
 
 from __future__ import annotations
 
@@ -15,8 +21,10 @@ from dataclasses import dataclass
 
 from vms_server.analytics.base import AnalyticsModel, CameraContext
 from vms_server.analytics.errors import QueueClosed
+from vms_server.analytics.onnx_runtime import SESSIONS
 from vms_server.analytics.queues import Delivery, JobQueue
 from vms_server.analytics.types import Detection, Priority
+from vms_server.inference.scheduler import Shed, caller
 
 logger = logging.getLogger(__name__)
 
@@ -36,17 +44,19 @@ ResultHandler = Callable[[JobResult], Awaitable[None]]
 class WorkerPool:
     def __init__(self, model: AnalyticsModel, queue: JobQueue, contexts: Callable[[uuid.UUID], CameraContext | None],
                  on_result: ResultHandler, *, size: int = 1, batch_size: int = 4, node: str = "node",
-                 heartbeat: Callable[[], None] | None = None) -> None:
+                 heartbeat: Callable[[], None] | None = None, batch_wait_s: float = 0.05) -> None:
         self.model = model
         self.queue = queue
         self.contexts = contexts
         self.on_result = on_result
         self.size = size
         self.batch_size = batch_size if model.batchable else 1
+        self.batch_wait_s = 0.0 if model.default_priority is Priority.CRITICAL else batch_wait_s
         self.node = node
         self.heartbeat = heartbeat
         self.processed = 0
         self.failed = 0
+        self.shed = 0
         self.run_ms_total = 0.0
         self.last_beat = time.monotonic()
         self._inboxes: list[asyncio.Queue[list[Delivery]]] = []
@@ -54,7 +64,8 @@ class WorkerPool:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.model.load)
+        with caller(self.model.name, self.model.default_priority):  # sessions opened now are this model's
+            await asyncio.to_thread(self.model.load)
         self._inboxes = [asyncio.Queue(maxsize=2) for _ in range(self.size)]
         self._tasks = [asyncio.create_task(self._work(i), name=f"analytics-{self.model.name}-{i}")
                        for i in range(self.size)]
@@ -79,6 +90,7 @@ class WorkerPool:
                 self.heartbeat()  # every loop, idle or not: a silent fetcher is a stuck one
             try:
                 deliveries = await self.queue.get(self.model.name, consumer, max_jobs=self.batch_size, wait_s=1.0)
+                deliveries += await self._fill(consumer, deliveries)
             except QueueClosed:
                 return
             groups: dict[int, list[Delivery]] = {}
@@ -87,6 +99,22 @@ class WorkerPool:
                 groups.setdefault(owner, []).append(d)
             for index, group in groups.items():
                 await self._inboxes[index].put(group)
+
+    async def _fill(self, consumer: str, taken: list[Delivery]) -> list[Delivery]:
+        """More jobs for a non-critical batch, for at most `batch_wait_s`; stops at a CRITICAL one."""
+        more: list[Delivery] = []
+        deadline = time.monotonic() + self.batch_wait_s
+        while (taken and len(taken) + len(more) < self.batch_size
+               and all(d.priority is not Priority.CRITICAL for d in taken + more)):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            got = await self.queue.get(self.model.name, consumer, max_jobs=self.batch_size - len(taken) - len(more),
+                                       wait_s=remaining)
+            if not got:
+                break
+            more += got
+        return more
 
     async def _work(self, index: int) -> None:
         inbox = self._inboxes[index]
@@ -100,26 +128,54 @@ class WorkerPool:
             if ctx is not None:  # analytics was switched off for the camera while the job waited
                 items.append((d, ctx))
         started = time.time()
-        ok = True
-        try:
-            results = await asyncio.to_thread(self.model.process_batch, [(d.job, ctx) for d, ctx in items])
-        except Exception:
-            logger.exception("model %s failed on a job", self.model.name)
-            results = [[] for _ in items]
-            ok = False
+        outcomes = await self._run(items)
         run_ms = (time.time() - started) * 1000 / max(1, len(items))
         await self.queue.ack(deliveries)
-        for (d, _), detections in zip(items, results, strict=True):
+        for (d, _), (detections, ok) in zip(items, outcomes, strict=True):
+            if ok is None:
+                self.shed += 1
+                continue
             self.processed += 1
             self.failed += 0 if ok else 1
             self.run_ms_total += run_ms
             queued_ms = max(0.0, (started - d.job.enqueued_at) * 1000) if d.job.enqueued_at else 0.0
             await self.on_result(JobResult(d, detections, queued_ms, run_ms, ok))
 
+    async def _run(self, items: list[tuple[Delivery, CameraContext]]) -> list[tuple[list[Detection], bool | None]]:
+        """Run the model on the items: one call per camera on threads side by side (calls of one camera in
+        order), or one call for a model that batches in `process_batch` itself. Per item: the detections and
+        True (done), False (the model failed) or None (shed by the saturated device)."""
+        own_batching = type(self.model).process_batch is not AnalyticsModel.process_batch
+        chunks: dict[uuid.UUID, list[int]] = {}
+        for i, (d, _) in enumerate(items):
+            chunks.setdefault(uuid.UUID(int=0) if own_batching else d.job.camera_id, []).append(i)
+        priority = min((d.priority for d, _ in items), key=lambda p: p.rank, default=self.model.default_priority)
+        with caller(self.model.name, priority):
+            done = await asyncio.gather(*(asyncio.to_thread(
+                self.model.process_batch, [(items[i][0].job, items[i][1]) for i in idx]) for idx in chunks.values()),
+                return_exceptions=True)
+        out: list[tuple[list[Detection], bool | None]] = [([], False)] * len(items)
+        for idx, result in zip(chunks.values(), done, strict=True):
+            if isinstance(result, Shed):
+                out = [(([], None) if i in idx else o) for i, o in enumerate(out)]
+            elif isinstance(result, BaseException):
+                logger.error("model %s failed on a job", self.model.name, exc_info=result)
+            else:
+                for i, detections in zip(idx, result, strict=True):
+                    out[i] = (detections, True)
+        return out
+
     def stats(self) -> dict[str, object]:
         return {"model": self.model.name, "workers": self.size, "batch_size": self.batch_size,
-                "processed": self.processed, "failed": self.failed, "providers": list(self.model.providers),
+                "processed": self.processed, "failed": self.failed, "shed": self.shed,
+                "providers": self._providers(),
                 "mean_run_ms": round(self.run_ms_total / self.processed, 2) if self.processed else None}
+
+
+    def _providers(self) -> list[str]:
+        """What the model's sessions really run on now (a runtime fallback shows), else what the model says."""
+        found = [p for s in SESSIONS.sessions() if self.model.name in s.users for p in s.providers()]
+        return list(dict.fromkeys(found)) or list(self.model.providers)
 
 
 def priority_of(value: str | None, default: Priority) -> Priority:

@@ -33,9 +33,13 @@ class PersonBox:
 
 class PersonDetector(Protocol):
     kind: str
-    providers: list[str]
+
+    @property
+    def providers(self) -> list[str]: ...
 
     def detect(self, image: Image, min_score: float) -> list[PersonBox]: ...
+
+    def detect_batch(self, images: list[Image], min_score: float) -> list[list[PersonBox]]: ...
 
 
 def bundled_model() -> Path | None:
@@ -55,30 +59,46 @@ def _nms(boxes: list[tuple[float, float, float, float]], scores: list[float], mi
 
 
 class SsdDetector:
-    """TensorFlow Object Detection API outputs (boxes as ymin, xmin, ymax, xmax; class 1 = person)."""
+    """TensorFlow Object Detection API outputs (boxes as ymin, xmin, ymax, xmax; class 1 = person). The bundled
+    graph takes a batch (weights/dynamic_batch.py), so several frames can go through one run."""
 
     kind = "ssdlite-onnx"
 
     def __init__(self, path: Path) -> None:
-        loaded = SESSIONS.get(path)
-        self.session = loaded.session
-        self.providers = loaded.obtained
+        self.session = SESSIONS.get(path).session
         shape = self.session.get_inputs()[0].shape
         width = int(shape[2]) if isinstance(shape[2], int) else 300
         self.size = (width, int(shape[1]) if isinstance(shape[1], int) else 300)
         self.input = self.session.get_inputs()[0].name
+        self.batchable = not isinstance(shape[0], int)
+
+    @property
+    def providers(self) -> list[str]:
+        """The providers the session runs on now (after a runtime fallback, the CPU)."""
+        return list(self.session.get_providers())
 
     def detect(self, image: Image, min_score: float) -> list[PersonBox]:
-        x = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)[None]
+        return self.detect_batch([image], min_score)[0]
+
+    def detect_batch(self, images: list[Image], min_score: float) -> list[list[PersonBox]]:
+        """People on each image, from one run of the network when the graph takes a batch."""
+        if not images:
+            return []
+        x = np.stack([cv2.resize(image, self.size, interpolation=cv2.INTER_AREA) for image in images])
+        if not self.batchable and len(images) > 1:
+            return [self.detect(image, min_score) for image in images]
         boxes, scores, classes, count = self.session.run(None, {self.input: x})
-        found, conf = [], []
-        for i in range(int(count[0])):
-            if int(classes[0, i]) != 1 or float(scores[0, i]) < min_score:
-                continue
-            y0, x0, y1, x1 = (float(v) for v in boxes[0, i])
-            found.append((x0, y0, x1 - x0, y1 - y0))
-            conf.append(float(scores[0, i]))
-        return _nms(found, conf, min_score)
+        out = []
+        for b in range(len(images)):
+            found, conf = [], []
+            for i in range(int(count[b])):
+                if int(classes[b, i]) != 1 or float(scores[b, i]) < min_score:
+                    continue
+                y0, x0, y1, x1 = (float(v) for v in boxes[b, i])
+                found.append((x0, y0, x1 - x0, y1 - y0))
+                conf.append(float(scores[b, i]))
+            out.append(_nms(found, conf, min_score))
+        return out
 
 
 class YoloV8Detector:
@@ -88,14 +108,19 @@ class YoloV8Detector:
     kind = "yolov8-onnx"
 
     def __init__(self, path: Path, person_class: int = 0) -> None:
-        loaded = SESSIONS.get(path)
-        self.session = loaded.session
-        self.providers = loaded.obtained
+        self.session = SESSIONS.get(path).session
         inp = self.session.get_inputs()[0]
         self.input = inp.name
         self.height = int(inp.shape[2]) if isinstance(inp.shape[2], int) else 640
         self.width = int(inp.shape[3]) if isinstance(inp.shape[3], int) else 640
         self.person_class = person_class
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers())
+
+    def detect_batch(self, images: list[Image], min_score: float) -> list[list[PersonBox]]:
+        return [self.detect(image, min_score) for image in images]
 
     def detect(self, image: Image, min_score: float) -> list[PersonBox]:
         h, w = image.shape[:2]
@@ -130,6 +155,9 @@ class HogDetector:
         self.hog = cv2.HOGDescriptor()
         self.hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
         self.providers = ["opencv-cpu"]
+
+    def detect_batch(self, images: list[Image], min_score: float) -> list[list[PersonBox]]:
+        return [self.detect(image, min_score) for image in images]
 
     def detect(self, image: Image, min_score: float) -> list[PersonBox]:
         h, w = image.shape[:2]
