@@ -33,6 +33,10 @@ class RecordingSettings(BaseModel):
         default_factory=list, description="Storage volumes; empty means <data_dir>/recordings"
     )
     segment_seconds: float = Field(60.0, ge=1, le=900, description="Target segment length (cut on keyframes)")
+    fsync_interval_s: float = Field(
+        1.0, ge=0, le=60, description="Footage is synced to the disk this often (fdatasync of open segments, "
+                                      "fsync of new directory entries), so a power cut loses at most about this "
+                                      "much; 0 leaves it to the operating system (up to ~30 s on Linux)")
     retention_days: float = Field(30.0, gt=0, le=3650, description="System default retention")
     cleanup_interval_s: float = Field(60.0, ge=0.5, le=3600, description="How often retention and quota run")
     transport: Literal["tcp", "udp"] = Field("tcp", description="Default RTSP transport")

@@ -20,6 +20,7 @@ import av
 
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
+from vms_server.recording.durability import Durability
 from vms_server.recording.schedule import ScheduleWindow, in_schedule
 from vms_server.recording.segments import SegmentResult, SegmentWriter
 
@@ -65,6 +66,7 @@ class Recorder:
     on_recording: Callable[[bool], None] | None = None  # told when recording starts or stops (not at cuts)
     on_volume_error: Callable[[Path, str], None] | None = None  # a write failed on this volume
     may_write: Callable[[], bool] | None = None  # cluster fencing: False ends and stops writing now
+    durability: Durability | None = None  # syncs segments to the disk (None: the operating system decides)
     error: str | None = None  # the last storage failure; cleared when a segment starts again
     _logged: dict[str, float] = field(default_factory=dict)
     info: StreamInfo | None = None
@@ -222,7 +224,8 @@ class Recorder:
             self._report(f"not recording: {exc}")
             return
         try:
-            self.writer = SegmentWriter(volume, self.camera_id, self.stream, self.info, packets[0], why)
+            self.writer = SegmentWriter(volume, self.camera_id, self.stream, self.info, packets[0], why,
+                                        self.durability)
             for packet in packets:
                 self.writer.write(packet)
             self.written_until_us = packets[-1].wall_us

@@ -1,8 +1,10 @@
 """Start-up recovery: finish segments a crash left behind and reconcile the index with the disks.
 
-A `.part` file is a fragmented MP4 cut short; everything up to its last complete fragment is readable, so
-it is copied into a clean file (dropping the torn tail) and indexed. Files without a row are indexed,
-rows without a file are marked `missing` (kept, so the timeline shows the hole and why).
+A `.part` file is a fragmented MP4 cut short; everything up to its last complete fragment is readable, so it
+is truncated there (the torn tail dropped; truncating needs no free space, a copy would) and indexed. On a
+volume that cannot be changed (read-only) it is indexed where it lies, read up to its last whole fragment.
+Files without a row are indexed, rows without a file are marked `missing` (kept, so the timeline shows the
+hole and why), and a missing file that is back (a volume mounted again) is `ok` again.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_server.recording.models import RecordingSegment
-from vms_server.recording.segments import FMP4_OPTIONS, PART_SUFFIX, parse_start_us, probe_blocking
+from vms_server.recording.segments import (
+    PART_SUFFIX,
+    cut_torn_fragment,
+    parse_start_us,
+    probe_blocking,
+    whole_length,
+)
 from vms_server.recording.storage import VolumeSet
 
 logger = logging.getLogger(__name__)
@@ -35,39 +42,33 @@ class Report:
     removed: int = 0
 
 
-def salvage_blocking(part: Path) -> Path | None:
-    """Copy the readable packets of a torn segment into `<name>.mp4`; None if nothing could be read."""
+def recover_part_blocking(part: Path) -> Path | None:
+    """Cut a segment a crash or a power cut left behind to its last whole fragment and give it its final
+    name. None (and no file) when not one fragment is whole. A volume that cannot be changed (read-only) keeps
+    the file as it is, where it is: it is returned to be indexed there, read up to its last whole fragment."""
     final = part.with_name(part.name.removesuffix(PART_SUFFIX))
-    temp = final.with_name(final.name + ".salvage")
-    copied = 0
     try:
-        with av.open(str(part)) as source:
-            stream = source.streams.video[0]
-            with av.open(str(temp), "w", format="mp4", options=FMP4_OPTIONS) as out:
-                target = out.add_stream_from_template(stream)
-                try:
-                    for packet in source.demux(stream):
-                        if packet.dts is None:
-                            continue
-                        packet.stream = target
-                        out.mux(packet)
-                        copied += 1
-                except (av.error.FFmpegError, OSError):
-                    pass  # the torn fragment: stop at the last good packet
-    except (av.error.FFmpegError, OSError, IndexError):
-        copied = 0
-    if copied == 0:
-        temp.unlink(missing_ok=True)
-        part.unlink(missing_ok=True)
+        cut_torn_fragment(part)
+    except OSError as exc:
+        logger.warning("cannot cut %s where it lies (%s): indexed as it is", part, exc)
+        return part
+    if probe_blocking(part) is None:
+        try:
+            part.unlink()
+        except OSError as exc:
+            logger.warning("cannot remove the unreadable %s: %s", part, exc)
         return None
-    os.replace(temp, final)
-    part.unlink(missing_ok=True)
+    try:
+        os.replace(part, final)
+    except OSError as exc:
+        logger.warning("cannot rename %s (%s): indexed where it lies", part, exc)
+        return part
     return final
 
 
 def _row_for_blocking(volume: Path, path: Path, state: str) -> dict[str, Any] | None:
     start_us = parse_start_us(path)
-    probe = probe_blocking(path)
+    probe = probe_blocking(path, whole_length(path) if path.name.endswith(PART_SUFFIX) else None)
     rel = path.relative_to(volume)
     if start_us is None or probe is None or len(rel.parts) < 2:
         return None
@@ -105,35 +106,62 @@ async def _known(session: AsyncSession, volume: str) -> dict[str, tuple[uuid.UUI
     return {path: (seg_id, state) for path, seg_id, state in rows}
 
 
+async def _recover_parts(volume: Path, parts: list[Path], known: dict[str, tuple[uuid.UUID, str]],
+                         report: Report) -> tuple[list[dict[str, Any]], dict[uuid.UUID, str]]:
+    """New rows for torn segments, and new paths for those that already had a row (indexed where they lay on a
+    volume that was read-only then)."""
+    rows: list[dict[str, Any]] = []
+    moved: dict[uuid.UUID, str] = {}
+    for part in parts:
+        old = known.get(str(part.relative_to(volume)))
+        final = await asyncio.to_thread(recover_part_blocking, part)
+        if final is None:
+            report.removed += 1
+            continue
+        if old is not None:
+            if final != part:
+                moved[old[0]] = str(final.relative_to(volume))
+            continue
+        row = await asyncio.to_thread(_row_for_blocking, volume, final, "recovered")
+        if row is not None:
+            rows.append(row)
+            report.recovered += 1
+    return rows, moved
+
+
 async def reconcile(sessions: async_sessionmaker[AsyncSession], volumes: VolumeSet) -> Report:
-    """Run before recording starts. Blocking file work happens in threads."""
+    """Run before recording starts. Blocking file work happens in threads. A volume that is not the disk it was
+    configured as (not mounted) is left alone: its footage is not missing, only out of reach."""
     report = Report()
     for volume in volumes.volumes:
+        if volume.misplaced:
+            continue
         parts, files = await asyncio.to_thread(_scan_blocking, volume.path)
-        rows: list[dict[str, Any]] = []
-        for part in parts:
-            final = await asyncio.to_thread(salvage_blocking, part)
-            if final is None:
-                report.removed += 1
-                continue
-            row = await asyncio.to_thread(_row_for_blocking, volume.path, final, "recovered")
-            if row is not None:
-                rows.append(row)
-                report.recovered += 1
         async with sessions.begin() as session:
             known = await _known(session, str(volume.path))
+            rows, moved = await _recover_parts(volume.path, parts, known, report)
+            for seg_id, path in moved.items():
+                await session.execute(update(RecordingSegment).where(RecordingSegment.id == seg_id)
+                                      .values(path=path, state="recovered"))
             on_disk = {str(f.relative_to(volume.path)) for f in files}
+            on_disk.update(str(p.relative_to(volume.path)) for p in parts if p.exists())  # kept where they lie
+            on_disk.update(moved.values())
             for file in files:
                 if str(file.relative_to(volume.path)) not in known:
                     row = await asyncio.to_thread(_row_for_blocking, volume.path, file, "ok")
                     if row is not None:
                         rows.append(row)
                         report.indexed += 1
-            gone = [seg_id for path, (seg_id, state) in known.items() if path not in on_disk and state != "missing"]
+            gone = [seg_id for path, (seg_id, state) in known.items()
+                    if path not in on_disk and state != "missing" and seg_id not in moved]
+            back = [seg_id for path, (seg_id, state) in known.items() if path in on_disk and state == "missing"]
             if gone:
                 await session.execute(update(RecordingSegment).where(RecordingSegment.id.in_(gone))
                                       .values(state="missing"))
                 report.missing += len(gone)
+            if back:
+                await session.execute(update(RecordingSegment).where(RecordingSegment.id.in_(back))
+                                      .values(state="ok"))
             for row in rows:
                 session.add(RecordingSegment(**row))
     if report.recovered or report.indexed or report.missing or report.removed:

@@ -28,6 +28,7 @@ from vms_server.ingest.health import StreamState
 from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import CameraRuntime, CameraSpec, IngestService
 from vms_server.recording.config import RecordingSettings, VolumeConfig
+from vms_server.recording.durability import Durability
 from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import RecordingPolicy, RecordingSegment
 from vms_server.recording.motion import MotionDetector
@@ -62,6 +63,7 @@ class RecordingService:
         self._box = box
         configs = self.settings.volumes or [VolumeConfig(path=data_dir / "recordings")]
         self.volumes = VolumeSet(configs)
+        self.durability = Durability(settings.fsync_interval_s)
         self.rows: dict[uuid.UUID, RecordingPolicy] = {}
         self.recorders: dict[uuid.UUID, Recorder] = {}
         self._motion: dict[uuid.UUID, MotionDetector | OnvifMotion] = {}
@@ -85,6 +87,7 @@ class RecordingService:
         async with self.sessions() as session:
             await self.volumes.refresh_usage(session)
             self.rows = {r.camera_id: r for r in (await session.scalars(select(RecordingPolicy))).all()}
+        self.durability.start()
         self._indexer_task = asyncio.create_task(self._indexer())
         self._cleanup_task = asyncio.create_task(self._cleanup_loop())
 
@@ -98,6 +101,7 @@ class RecordingService:
         if self._indexer_task is not None:
             self._queue.put_nowait(None)
             await self._indexer_task
+        await asyncio.to_thread(self.durability.stop)
 
     # --- ingest listener ----------------------------------------------------------------------------
     def camera_started(self, runtime: CameraRuntime) -> None:
@@ -106,7 +110,7 @@ class RecordingService:
                             self._sink, policy=policy_of(self.rows.get(camera_id)),
                             on_recording=lambda _on: self.ingest.notify(camera_id),
                             may_write=lambda: self.may_write(camera_id),
-                            on_volume_error=self.volumes.mark_failed)
+                            on_volume_error=self.volumes.mark_failed, durability=self.durability)
         self.recorders[camera_id] = recorder
         self.ingest.stream(camera_id, "main").add(recorder)
         self._update_motion(runtime.spec)

@@ -61,8 +61,13 @@ class Volume:
         try:
             self.marker = marker.read_text().strip()
         except FileNotFoundError:
-            self.marker = uuid.uuid4().hex
-            marker.write_text(self.marker + "\n")
+            fresh = uuid.uuid4().hex
+            try:
+                marker.write_text(fresh + "\n")
+            except OSError as exc:  # read-only from the start: it cannot take footage, and it is not ours yet
+                self.misplaced = f"{self.path} cannot be written ({exc.strerror})"
+                return
+            self.marker = fresh
         self.device = os.stat(self.path).st_dev
 
     def identity_problem(self) -> str | None:
@@ -83,6 +88,19 @@ class Volume:
             return f"{self.path} is no longer the volume it was (unmounted or replaced)"
         self.device = device  # the same disk mounted again may come back under another device number
         return None
+
+    def read_only(self) -> bool:
+        """The file system is mounted read-only (remounted so after errors, or by hand): every write would
+        fail, so new segments never go here; it is said in the volume's failure for status and health."""
+        try:
+            flags = os.statvfs(self.path).f_flag
+        except (OSError, AttributeError):  # no statvfs on Windows: writes fail and mark the volume instead
+            return False
+        if flags & os.ST_RDONLY:
+            self.failure = f"{self.path} is mounted read-only"
+            self.failed_until = time.monotonic() + FAILED_VOLUME_RETRY_S
+            return True
+        return False
 
     def failing(self, now: float | None = None) -> bool:
         """A write failed here recently: new segments avoid this volume and health reports it."""
@@ -122,9 +140,10 @@ class VolumeSet:
                 volume.misplaced = problem
                 if problem is None:
                     present.append(volume)
+            present = [v for v in present if not v.read_only()]
             if not present:
                 raise NoVolume("no recording volume is usable: " + "; ".join(
-                    v.misplaced or "" for v in self.volumes))
+                    v.misplaced or v.failure or "" for v in self.volumes))
             healthy = [v for v in present if not v.failing(now)] or present
             best = max(healthy, key=lambda v: v.room_bytes())
             return best.path
