@@ -142,3 +142,36 @@ async def test_a_restricted_editor_keeps_other_sites_tiles_and_cannot_place_thei
                                                                           "items": [{"camera_id": world.depot_camera,
                                                                                      "row": 0, "col": 0}]})
     assert probe.status == 422
+
+
+async def test_a_site_restricted_admin_manages_only_users_of_their_own_sites(api: ApiClient) -> None:
+    """A site-restricted Admin must not widen their own access (directly, or through a user they create) nor take
+    over a user who has more access than they do."""
+    world = await _world(api)
+    hq = str(api.seeded.site_id)
+    roamer = (await api.ok("POST", "/api/v1/users", status=201, json={
+        "username": "roamer", "password": PASSWORD, "role": "viewer", "site_ids": [hq, world.depot]}))["id"]
+    boss = (await api.ok("POST", "/api/v1/users", status=201, json={
+        "username": "boss", "password": PASSWORD, "role": "admin", "site_ids": []}))["id"]
+    admin = await api.ok("GET", "/api/v1/auth/me", Role.ADMIN)
+    await api.ok("PATCH", f"/api/v1/users/{admin['id']}", json={"site_ids": [hq]})
+
+    for sites in ([], [hq, world.depot], [world.depot]):
+        resp = await api.call("PATCH", f"/api/v1/users/{admin['id']}", json={"site_ids": sites})
+        assert resp.status == 403 and (await resp.json())["error"]["code"] == "site_restricted", sites
+        resp = await api.call("POST", "/api/v1/users", json={
+            "username": f"mole{len(sites)}", "password": PASSWORD, "role": "admin", "site_ids": sites})
+        assert resp.status == 403, sites
+    assert (await api.call("GET", "/api/v1/cameras/" + world.depot_camera)).status == 404  # still site A only
+    # Another site's user is not there; users with more access are there to see, not to change.
+    assert (await api.call("PATCH", f"/api/v1/users/{world.depot_user}", json={"disabled": True})).status == 404
+    for user_id, change in ((roamer, {"password": PASSWORD + "-new"}), (boss, {"reset_mfa": True}),
+                            (boss, {"disabled": True})):
+        resp = await api.call("PATCH", f"/api/v1/users/{user_id}", json=change)
+        assert resp.status == 403, change
+    assert (await api.ok("GET", f"/api/v1/users/{roamer}"))["site_ids"] == [hq]
+    # Their own site's users are theirs to manage.
+    local = await api.ok("POST", "/api/v1/users", status=201, json={
+        "username": "local", "password": PASSWORD, "role": "viewer", "site_ids": [hq]})
+    changed = await api.ok("PATCH", f"/api/v1/users/{local['id']}", json={"disabled": True, "role": "supervisor"})
+    assert changed["disabled"] and changed["role"] == "supervisor" and changed["site_ids"] == [hq]

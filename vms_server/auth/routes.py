@@ -9,7 +9,7 @@ from sqlalchemy import select
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
-from vms_common.errors import NotFound
+from vms_common.errors import Forbidden, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of, auth_service, client_ip
 from vms_server.api.keys import HUB
@@ -102,10 +102,37 @@ def _scoped_out(user: User, who: Principal) -> UserOut | None:
 @router.route("POST", "/users", role=Role.ADMIN, body=UserCreate, response=UserOut, status=201, tags=["users"],
               errors=(404, 409, 422))
 async def add_user(call: Call[UserCreate]) -> UserOut:
-    """Create a user."""
+    """Create a user (a site-restricted Admin: restricted to some of their own sites)."""
+    _require_grantable(call.body.site_ids, call.user)
     async with call.app[keys.SESSIONS].begin() as session:
         user = await create_user(session, call.app[keys.PASSWORDS], call.user.customer_id, call.body, actor_of(call))
-        return user_out(user)
+        return _reply(user, call.user)
+
+
+def _require_grantable(site_ids: list[uuid.UUID] | None, who: Principal) -> None:
+    """A site-restricted Admin hands out only their own sites: never "every site" (an empty list), never another
+    site (which would also let them widen their own access through a user they control)."""
+    if who.site_ids is None or site_ids is None:
+        return
+    if not site_ids or not who.site_ids.issuperset(site_ids):
+        raise Forbidden("you are restricted to some sites: give users only those sites", code="site_restricted")
+
+
+def _require_manageable(user: User, who: Principal) -> None:
+    """A site-restricted Admin changes only users confined to their own sites. Seeing a user of every site is
+    fine; resetting that user's password or MFA, or disabling them, would be taking over someone with more
+    access than the caller."""
+    if who.site_ids is None:
+        return
+    if not user.sites or not who.site_ids.issuperset(site.id for site in user.sites):
+        raise Forbidden("this user has access beyond your sites; an unrestricted Admin manages them",
+                        code="site_restricted")
+
+
+def _reply(user: User, who: Principal) -> UserOut:
+    out = _scoped_out(user, who)
+    assert out is not None, "a user the caller just created or changed is one they may see"
+    return out
 
 
 async def _get(call: Call[NoBody], user_id: uuid.UUID) -> UserOut:
@@ -127,10 +154,15 @@ async def get_user(call: Call[NoBody]) -> UserOut:
               errors=(404, 409, 422))
 async def patch_user(call: Call[UserUpdate]) -> UserOut:
     """Change a user's role, sites, password or state; reset their MFA."""
+    user_id = call.path_uuid("user_id")
     async with call.app[keys.SESSIONS].begin() as session:
-        user = await update_user(session, call.app[keys.PASSWORDS], call.path_uuid("user_id"), call.body,
-                                 actor_of(call))
-        out = user_out(user)
+        target = await session.get(User, user_id)
+        if target is None or _scoped_out(target, call.user) is None:
+            raise NotFound("no such user")
+        _require_manageable(target, call.user)
+        _require_grantable(call.body.site_ids, call.user)
+        user = await update_user(session, call.app[keys.PASSWORDS], user_id, call.body, actor_of(call))
+        out = _reply(user, call.user)
     # Their open push sockets re-check at once: closed if disabled or revoked, narrowed if their sites changed.
     call.app[HUB].recheck(out.id)
     return out
