@@ -42,8 +42,8 @@ async def cluster_status(session: AsyncSession, enabled: bool, node_id: str | No
     """Liveness is judged on the database clock, like the assignment round judges it."""
     now = await session.scalar(select(func.now())) if session.get_bind().dialect.name == "postgresql" else utcnow()
     nodes = (await session.scalars(select(ClusterNode).order_by(ClusterNode.id))).all()
-    counts = dict((await session.execute(
-        select(CameraAssignment.node_id, func.count()).group_by(CameraAssignment.node_id))).tuples().all())
+    counts: dict[str | None, int] = {node_id: count for node_id, count in (await session.execute(
+        select(CameraAssignment.node_id, func.count()).group_by(CameraAssignment.node_id))).all()}
     alive = {n.id for n in nodes if now is not None and n.lease_until > _aware(now)}
     return ClusterOut(
         enabled=enabled, node_id=node_id,
