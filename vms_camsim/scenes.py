@@ -229,6 +229,14 @@ def make_scene(kind: SceneKind) -> Scene:
         return Scene(kind, movers=_PEOPLE, tamper=_TAMPER)
     if kind is SceneKind.MIXED:
         return Scene(kind, movers=(*_PEOPLE, _CAR), fire=_FIRE, tamper=_TAMPER)
+    if kind in (SceneKind.FIRE_SMOKE, SceneKind.FIRE_DECOYS):
+        from vms_camsim.scenes_fire import make_fire_scene  # builds on this module
+
+        return make_fire_scene(kind)
+    if kind is SceneKind.FALL:
+        from vms_camsim.scenes_fall import FallScene  # builds on this module
+
+        return FallScene(kind)
     return Scene(kind)
 
 

@@ -69,6 +69,7 @@ class AnalyticsModel(ABC):
     config_model: ClassVar[type[ModelConfig]] = NoConfig
     default_rules: ClassVar[Rules] = Rules()
     batchable: ClassVar[bool] = False
+    low_latency_default: ClassVar[bool] = False  # short jobs unless a camera says otherwise (fire)
     available: ClassVar[bool] = True
     unavailable_reason: ClassVar[str] = ""
 

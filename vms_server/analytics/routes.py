@@ -54,7 +54,8 @@ class CameraModelIn(BaseModel):
     enabled: bool = True
     priority: Priority | None = Field(None, description="Override the model's default priority")
     confidence: float | None = Field(None, ge=0, le=1, description="Camera confidence threshold")
-    low_latency: bool = Field(False, description="Short jobs for the fastest events (CRITICAL models)")
+    low_latency: bool | None = Field(None, description="Short jobs for the fastest events (CRITICAL models); "
+                                     "unset: the model's default (on for fire_smoke)")
     config: dict[str, Any] = Field(default_factory=dict, description="The model's configuration")
 
 
@@ -178,7 +179,8 @@ async def set_camera_analytics(call: Call[CameraModelIn]) -> CameraModelOut:
             session.add(row)
         row.enabled, row.priority, row.confidence = body.enabled, body.priority.value if body.priority else None, \
             body.confidence
-        row.low_latency, row.config, row.updated_at = body.low_latency, config, dt.datetime.now(dt.UTC)
+        low_latency = cls.low_latency_default if body.low_latency is None else body.low_latency
+        row.low_latency, row.config, row.updated_at = low_latency, config, dt.datetime.now(dt.UTC)
         await session.flush()
         await record(session, actor_of(call), "camera.analytics_changed", target_type="camera", target_id=camera_id,
                      old=old, new={"model": name, "enabled": body.enabled, "config": config})
@@ -204,7 +206,8 @@ async def remove_camera_analytics(call: Call[NoBody]) -> None:
     await call.app[ANALYTICS].sync()
 
 
-@router.route("PUT", "/analytics/thresholds/{model}", role=Role.ADMIN, body=ThresholdIn, response=ThresholdOut,
+@router.route("PUT", "/analytics/thresholds/{model}", role=Role.ADMIN, every_site=True,
+              body=ThresholdIn, response=ThresholdOut,
               tags=TAGS, errors=(404, 422))
 async def set_analytics_threshold(call: Call[ThresholdIn]) -> ThresholdOut:
     """The customer's confidence threshold for a model (cameras may still override it)."""

@@ -61,12 +61,12 @@ def test_third_party_model_through_an_entry_point(tmp_path: Path, monkeypatch: p
 def test_declared_models_are_listed_but_do_not_run() -> None:
     registry = ModelRegistry(include_entry_points=False)
     declared = [n for n in registry.names() if not registry.get(n).available]
-    assert sorted(declared) == ["abnormal_behavior", "anpr", "fallen", "fire_smoke", "missing_object",
-                                "tailgating"]
-    model = registry.get("fire_smoke")()
+    assert {"abnormal_behavior", "missing_object", "tailgating"} <= set(declared)
+    assert not {"fire_smoke", "fallen"} & set(declared)
+    model = registry.get("tailgating")()
     frames = list(scene_frames(make_scene(SceneKind.FIRE), 1, loop_seconds=10, width=160, height=120))
     with pytest.raises(ModelUnavailable, match="declared only"):
-        model.process(next(jobs_of(frames, "fire_smoke")), CameraContext(uuid.uuid4(), NoConfig()))
+        model.process(next(jobs_of(frames, "tailgating")), CameraContext(uuid.uuid4(), NoConfig()))
     with pytest.raises(KeyError):
         registry.get("nope")
 

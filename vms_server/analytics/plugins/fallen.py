@@ -1,15 +1,142 @@
-"""Fallen person detection: declared, not implemented in this version (see DeclaredModel)."""
+"""Fallen person detection: people from the shared person detector, followed one by one, judged by the shape
+and movement of their box.
+
+A fall is a person going from upright (box clearly taller than wide) to lying (clearly wider than tall)
+quickly (`max_descent_s`), with the top of the box dropping most of the standing height, and then lying
+still for `lying_still_s`. Lying down slowly (on a bench) takes longer than a fall; bending to tie a shoe
+never reaches a lying shape. The event starts at the moment the person was first seen lying.
+
+This is the box-shape method: no pose model ships (see docs/analytics.md), so head-below-hips and torso
+angle are approximated by the box's aspect ratio, which the bundled detector and any YOLOv8 person detector
+give.
+"""
 
 from __future__ import annotations
 
-from vms_server.analytics.base import Requirements
-from vms_server.analytics.plugins._declared import DeclaredModel
-from vms_server.analytics.types import Priority
+import uuid
+from dataclasses import dataclass, field
+
+from pydantic import Field
+
+from vms_server.analytics.base import CameraContext, Requirements
+from vms_server.analytics.jobs import VideoJob
+from vms_server.analytics.plugins.intrusion import PersonModel, PersonModelConfig
+from vms_server.analytics.types import Box, Detection, Frame, Image, Priority, Rules
 
 
-class FallenModel(DeclaredModel):
+class FallenConfig(PersonModelConfig):
+    upright_ratio: float = Field(1.5, gt=1, le=10, description="Height/width (pixels) at or above which a person "
+                                 "counts as upright")
+    lying_ratio: float = Field(0.8, gt=0, lt=1, description="Height/width at or below which a person counts as lying")
+    max_descent_s: float = Field(0.8, gt=0, le=5, description="Longest time from upright to lying that is a fall")
+    min_drop: float = Field(0.4, gt=0, lt=1, description="How far the top of the box must drop, as a share of the "
+                            "standing height")
+    lying_still_s: float = Field(2.0, ge=0, le=600, description="Seconds a fallen person must lie before the event")
+    still_motion: float = Field(0.5, gt=0, le=5, description="Movement while lying (in box widths) that restarts "
+                                "the stillness clock")
+
+
+@dataclass
+class _Person:
+    """One person followed by the fall logic (its own association: a falling box changes shape too much for
+    an IoU tracker)."""
+
+    box: Box
+    last_ts: float
+    track_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    upright: tuple[float, float, float] | None = None  # ts, top y, height (pixels) when last seen upright
+    lying_since: float | None = None
+    still_since: float = 0.0
+    anchor: tuple[float, float] = (0.0, 0.0)
+    fall: tuple[float, Image] | None = None  # when it was first seen lying after a fall, and that frame
+    reported: bool = False
+
+
+def _foot(box: Box, width: int, height: int) -> tuple[float, float]:
+    return (box[0] + box[2] / 2) * width, (box[1] + box[3]) * height
+
+
+class FallenModel(PersonModel):
     name = "fallen"
     title = "Fallen person detection"
     event_type = "fallen"
+    batchable = True
     default_priority = Priority.HIGH
     requirements = Requirements(min_height=480, min_bitrate_kbps=1000, min_duration_s=3.0, overlap_s=1.0)
+    default_rules = Rules(confidence=0.5, min_duration_s=0.0, merge_gap_s=3.0, min_hits=1)
+    config_model = FallenConfig
+
+    def process(self, job: VideoJob, ctx: CameraContext) -> list[Detection]:
+        cfg = ctx.config
+        assert isinstance(cfg, FallenConfig)
+        out: list[Detection] = []
+        for frame in self.sampled(job, ctx, cfg.analysis_fps):
+            h, w = frame.image.shape[:2]
+            found = [p for p in self.people(frame, cfg, ctx)
+                     if any(z.contains(p.box[0] + p.box[2] / 2, p.box[1] + p.box[3] / 2) for z in cfg.zones)]
+            for person, score in self._associate(ctx, [(p.box, p.score) for p in found], frame.ts, w, h):
+                out += self._judge(person, score, frame, cfg, w, h)
+        return out
+
+    def _associate(self, ctx: CameraContext, boxes: list[tuple[Box, float]], ts: float, width: int,
+                   height: int) -> list[tuple[_Person, float]]:
+        """Match boxes to people by where their feet are (a person falling keeps them about where they were),
+        within three quarters of the person's size; unmatched boxes are new people."""
+        people: list[_Person] = ctx.state.setdefault("fall_people", [])
+        pairs = []
+        for bi, (box, _) in enumerate(boxes):
+            bx, by = _foot(box, width, height)
+            for pi, person in enumerate(people):
+                px, py = _foot(person.box, width, height)
+                size = max(person.box[2] * width, person.box[3] * height, box[2] * width, box[3] * height)
+                dist = ((bx - px) ** 2 + (by - py) ** 2) ** 0.5
+                if dist <= 0.75 * size:
+                    pairs.append((dist / size, bi, pi))
+        taken: dict[int, _Person] = {}
+        used: set[int] = set()
+        for _, bi, pi in sorted(pairs):
+            if bi not in taken and pi not in used:
+                taken[bi], used = people[pi], used | {pi}
+        out = []
+        for bi, (box, score) in enumerate(boxes):
+            person = taken.get(bi) or _Person(box, ts)
+            if bi not in taken:
+                people.append(person)
+            person.box, person.last_ts = box, ts
+            out.append((person, score))
+        ctx.state["fall_people"] = [p for p in people if ts - p.last_ts <= 2.5]
+        return out
+
+    def _judge(self, person: _Person, score: float, frame: Frame, cfg: FallenConfig, width: int,
+               height: int) -> list[Detection]:
+        x, y, bw, bh = person.box
+        ratio = (bh * height) / max(1e-6, bw * width)
+        top, tall = y * height, bh * height
+        centre = ((x + bw / 2) * width, (y + bh / 2) * height)
+        ts = frame.ts
+        if ratio >= cfg.upright_ratio:
+            person.upright, person.lying_since, person.fall, person.reported = (ts, top, tall), None, None, False
+            return []
+        if ratio > cfg.lying_ratio:
+            return []
+        if person.lying_since is None:
+            person.lying_since, person.still_since, person.anchor = ts, ts, centre
+            up = person.upright
+            if up is not None and ts - up[0] <= cfg.max_descent_s and (top - up[1]) >= cfg.min_drop * up[2]:
+                person.fall = (ts, frame.image)
+        moved = ((centre[0] - person.anchor[0]) ** 2 + (centre[1] - person.anchor[1]) ** 2) ** 0.5
+        if moved > cfg.still_motion * bw * width:
+            person.still_since, person.anchor = ts, centre
+        if person.fall is None or ts - person.still_since < cfg.lying_still_s:
+            return []
+        confidence = min(0.99, 0.6 + 0.4 * score)
+        details = {"detector": self.detector(cfg).kind, "method": "box-shape", "aspect": round(ratio, 2),
+                   "fell_at": person.fall[0], "lying_s": round(ts - person.fall[0], 2)}
+        out = []
+        if not person.reported:  # the event starts when the person was first seen on the ground
+            person.reported = True
+            out.append(Detection(self.name, self.event_type, person.fall[0], confidence, person.box, "person",
+                                 person.track_id, details=details, frame=person.fall[1]))
+        out.append(Detection(self.name, self.event_type, ts, confidence, person.box, "person", person.track_id,
+                             details=details, frame=frame.image))
+        return out
