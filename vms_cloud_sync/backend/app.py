@@ -22,6 +22,7 @@ from vms_cloud_sync.backend.health import database_check
 from vms_cloud_sync.backend.health import router as detailed_health_router
 from vms_cloud_sync.backend.metrics import CloudMetrics
 from vms_cloud_sync.backend.migrate import check_current
+from vms_cloud_sync.backend.routes_act import router as act_router
 from vms_cloud_sync.backend.routes_edge import router as edge_router
 from vms_cloud_sync.backend.routes_hq import router as hq_router
 from vms_cloud_sync.backend.settings import CloudSettings
@@ -101,7 +102,7 @@ async def metrics_view(request: web.Request) -> web.Response:
 
 def build_router() -> ApiRouter:
     root = ApiRouter(prefix="")
-    for router in (health_router, detailed_health_router, edge_router, hq_router):
+    for router in (health_router, detailed_health_router, edge_router, hq_router, act_router):
         root.include(router)
     return root
 

@@ -30,6 +30,7 @@ from vms_common.files import write_private
 COOKIE = "vms_cloud_session"
 HQ_ROLES = {"tenant_admin": Role.ADMIN, "analyst": Role.SUPERVISOR, "viewer": Role.VIEWER}
 NO_TENANT = uuid.UUID(int=0)
+MFA_SETUP = "mfa_setup"  # token role of a user whose tenant requires MFA they have not set up
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,9 @@ class Authenticator:
             is_revoked = await session.scalar(select(revoked))
         if user is None or user.disabled or tenant_id is None or is_revoked:
             return None
+        if role == MFA_SETUP:  # logged in, but must set MFA up before anything else (require_tenant_user)
+            return CloudPrincipal(user_id=user.id, username=user.username, role=Role.VIEWER, customer_id=tenant_id,
+                                  family_id=user.id, site_ids=None, tenant_id=tenant_id, hq_role=MFA_SETUP)
         return CloudPrincipal(user_id=user.id, username=user.username, role=HQ_ROLES[user.role], customer_id=tenant_id,
                               family_id=user.id, site_ids=None, tenant_id=tenant_id, hq_role=user.role)
 
@@ -157,11 +161,15 @@ def cloud_principal(principal: Principal) -> CloudPrincipal:
     return principal
 
 
-def require_tenant_user(principal: Principal) -> tuple[CloudPrincipal, uuid.UUID]:
-    """The HQ user and their tenant; edges and operators are refused (they have their own routes)."""
+def require_tenant_user(principal: Principal, *, mfa_setup: bool = False) -> tuple[CloudPrincipal, uuid.UUID]:
+    """The HQ user and their tenant; edges and operators are refused (they have their own routes), and so is a
+    user who must set MFA up first, except on the setup routes (`mfa_setup`)."""
     who = cloud_principal(principal)
     if who.tenant_id is None or who.edge_id is not None:
         raise Forbidden("this page is for HQ users of a tenant")
+    if who.hq_role == MFA_SETUP and not mfa_setup:
+        raise Forbidden("your organisation requires MFA: set it up first (POST /api/v1/auth/mfa/setup)",
+                        code="mfa_setup_required")
     return who, who.tenant_id
 
 

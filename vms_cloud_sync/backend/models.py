@@ -8,7 +8,19 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Identity, Integer, MetaData, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Identity,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from vms_common.db.base import NAMING, UtcDateTime, utcnow
@@ -19,7 +31,7 @@ class CloudBase(DeclarativeBase):
 
 
 TENANT_TABLES = ("users", "enrolment_tokens", "edges", "sites", "ingest_keys", "events", "incidents", "clips",
-                 "licences", "tenant_settings")
+                 "licences", "tenant_settings", "hq_actions")
 
 
 class Tenant(CloudBase):
@@ -59,6 +71,9 @@ class HqUser(CloudBase):
     role: Mapped[str] = mapped_column(String(20))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)  # set: every login needs a code
+    totp_pending: Mapped[str | None] = mapped_column(String(64), nullable=True)  # shown, not yet confirmed
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # each code works once
 
 
 class EnrolmentToken(CloudBase):
@@ -167,3 +182,23 @@ class TenantSettings(CloudBase):
     tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    mfa_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class HqAction(CloudBase):
+    """Something an HQ user did to a site's event or incident (acknowledge, resolve, note...). It waits here
+    until the site's server fetches it (the way down); the row is also the audit of the HQ action."""
+
+    __tablename__ = "hq_actions"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    edge_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    target: Mapped[str] = mapped_column(String(10))  # event | incident
+    target_id: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(String(2000), default="")
+    by_user: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    result: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -8,8 +8,8 @@ import asyncio
 from aiohttp import web
 from sqlalchemy import select
 
-from vms_cloud_sync.backend import hq, keys, licences, overview, tenancy
-from vms_cloud_sync.backend.auth import COOKIE, require_platform, require_tenant_user
+from vms_cloud_sync.backend import hq, keys, licences, mfa, overview, tenancy
+from vms_cloud_sync.backend.auth import COOKIE, MFA_SETUP, require_platform, require_tenant_user
 from vms_cloud_sync.backend.clips import MEDIA_TYPES
 from vms_cloud_sync.backend.common import authenticate
 from vms_cloud_sync.backend.db import scoped
@@ -76,7 +76,9 @@ async def _check_login(app: web.Application, body: LoginIn) -> LoginOut:
         raise Unauthenticated(tenancy.BAD_LOGIN)
     async with scoped(app[keys.SESSIONS], tenant_id) as session:
         user = await tenancy.check_user(session, passwords, body.username, body.password)
-    return LoginOut(access_token=signer.issue(user.id, tenant_id, user.role), tenant_id=tenant_id, role=user.role)
+        mfa.check_login_code(user, body.code)
+        role = MFA_SETUP if user.totp_secret is None and await mfa.required(session) else user.role
+    return LoginOut(access_token=signer.issue(user.id, tenant_id, role), tenant_id=tenant_id, role=role)
 
 
 @router.route("POST", "/auth/login", role=None, body=LoginIn, response=LoginOut, tags=["auth"],

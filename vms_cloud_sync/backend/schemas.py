@@ -23,12 +23,15 @@ class LoginIn(_In):
     organisation: str = Field("", max_length=60, description="Tenant slug; empty for platform operators")
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=200)
+    code: str | None = Field(None, pattern=r"^[0-9]{6}$",
+                             description="The authenticator app's code, for users who set up MFA")
 
 
 class LoginOut(BaseModel):
     access_token: str
     tenant_id: uuid.UUID | None
-    role: str
+    role: str = Field(description="The user's role; `mfa_setup` when the tenant requires MFA and the user has "
+                                  "none yet: the token then serves only /auth/mfa/*")
 
 
 class TenantIn(_In):
@@ -177,3 +180,53 @@ class IncidentList(BaseModel):
 class IncidentFilter(_In):
     state: Literal["OPEN", "RESOLVED"] | None = None
     limit: int = Field(100, ge=1, le=500)
+
+
+class VerdictIn(_In):
+    action: Literal["acknowledge", "resolve", "false_positive"]
+    text: str = Field("", max_length=2000, description="A comment, kept with the action")
+
+
+class NoteIn(_In):
+    text: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
+class TagIn(_In):
+    tag: str = Field(min_length=1, max_length=50, pattern=r"\S")
+
+
+class IncidentAckIn(_In):
+    text: str = Field("", max_length=2000, description="A comment, kept with the acknowledgement")
+
+
+class ActionQuery(_In):
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class HqActionOut(BaseModel):
+    id: uuid.UUID
+    target: str
+    target_id: str
+    action: str
+    text: str
+    by_user: str
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None = Field(description="When the site's server confirmed it; null: waiting")
+    result: str | None
+
+
+class HqActionList(BaseModel):
+    items: list[HqActionOut]
+
+
+class MfaSetupOut(BaseModel):
+    secret: str = Field(description="Base32 key for the authenticator app (shown once per setup)")
+    otpauth_uri: str
+
+
+class MfaConfirmIn(_In):
+    code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+class SecurityPolicy(_In):
+    mfa_required: bool = Field(description="Every portal user of the tenant must set up TOTP MFA")

@@ -14,12 +14,12 @@ import jinja2
 from aiohttp import web
 from pydantic import ValidationError
 
-from vms_cloud_sync.backend import hq, keys
-from vms_cloud_sync.backend.auth import COOKIE
+from vms_cloud_sync.backend import actions, hq, keys
+from vms_cloud_sync.backend.auth import COOKIE, MFA_SETUP
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.routes_hq import login_with
 from vms_cloud_sync.backend.schemas import CloudEventOut, EventFilter, LoginIn
-from vms_cloud_sync.portal import pages
+from vms_cloud_sync.portal import acting, pages
 from vms_cloud_sync.portal.web import names, page, portal_pages, tenant, user
 from vms_common.errors import NotFound, RateLimited, Unauthenticated
 
@@ -34,12 +34,19 @@ async def login_form(request: web.Request) -> web.Response:
 async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
     typed = {"organisation": str(form.get("organisation", "")), "username": str(form.get("username", ""))}
+    code = str(form.get("code", "")).strip() or None
     try:
-        body = LoginIn(**typed, password=str(form.get("password", "")))
+        body = LoginIn(**typed, password=str(form.get("password", "")), code=code)
         out = await login_with(request.app, body, request.remote or "unknown")
-    except (ValidationError, Unauthenticated):  # what was typed stays, except the password
+    except Unauthenticated as exc:
+        if exc.code == "mfa_required":  # the password was right: ask again with the code field
+            return page(request, "login.html", None, 401, mfa=True, form=typed,
+                        error="Enter your password again with the code from your authenticator app.")
         return page(request, "login.html", None, 401, error="Wrong organisation, username or password.",
-                    form=typed)
+                    form=typed, mfa=code is not None)
+    except ValidationError:  # what was typed stays, except the password
+        return page(request, "login.html", None, 401, error="Wrong organisation, username or password.",
+                    form=typed, mfa=code is not None)
     except RateLimited as exc:
         response = page(request, "login.html", None, 429, form=typed,
                         error=f"Too many failed logins; try again in {exc.retry_after} s.")
@@ -48,7 +55,7 @@ async def login_submit(request: web.Request) -> web.Response:
     if out.tenant_id is None:
         return page(request, "login.html", None, 403, error="Platform operators use the API, not the portal.",
                     form=typed)
-    redirect = web.HTTPFound("/portal/overview")
+    redirect = web.HTTPFound("/portal/mfa" if out.role == MFA_SETUP else "/portal/overview")
     redirect.set_cookie(COOKIE, out.access_token, httponly=True, samesite="Strict", path="/",
                         secure=request.secure)
     raise redirect
@@ -122,11 +129,12 @@ async def event_page(request: web.Request) -> web.Response:
             ev = hq.event_out(await hq.get_event(session, event_id))
         except NotFound:
             raise web.HTTPNotFound(text="There is no such event.") from None
+        done = await actions.for_target(session, str(event_id))
     box = (ev.payload.get("detection") or {}).get("bounding_box")
     if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box)):
         box = None
     return page(request, "event.html", who, event=ev, box=box, notes=ev.payload.get("notes") or [],
-                tags=ev.payload.get("tags") or [], **await names(request, tenant(who)))
+                tags=ev.payload.get("tags") or [], actions=done, **await names(request, tenant(who)))
 
 
 async def root(request: web.Request) -> web.Response:
@@ -151,4 +159,5 @@ def install(app: web.Application) -> None:
     app.router.add_get("/portal/events", events_page)
     app.router.add_get("/portal/events/{event_id}", event_page)
     pages.install(app)
+    acting.install(app)
     app.router.add_static("/portal/static/", HERE / "static")

@@ -14,7 +14,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from vms_cloud_sync.backend import hq, keys
-from vms_cloud_sync.backend.auth import COOKIE, CloudPrincipal
+from vms_cloud_sync.backend.auth import COOKIE, MFA_SETUP, CloudPrincipal
 from vms_cloud_sync.backend.db import scoped
 from vms_common.auth.roles import Role
 
@@ -26,11 +26,14 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def user(request: web.Request) -> CloudPrincipal:
-    """The logged-in tenant user, or a redirect to the login page."""
+async def user(request: web.Request, *, mfa_setup: bool = False) -> CloudPrincipal:
+    """The logged-in tenant user, or a redirect to the login page (or to MFA setup for a user whose tenant
+    requires MFA they have not set up; `mfa_setup` admits them, on the setup pages only)."""
     who = await request.app[keys.AUTHENTICATOR](request)
     if not isinstance(who, CloudPrincipal) or who.tenant_id is None or who.edge_id is not None:
         raise web.HTTPFound("/portal/login")
+    if who.hq_role == MFA_SETUP and not mfa_setup:
+        raise web.HTTPFound("/portal/mfa")
     return who
 
 

@@ -127,3 +127,31 @@ class LicenceOut(BaseModel):
 
 class SettingsOut(BaseModel):
     settings: dict[str, Any]
+
+
+HqActionKind = Literal["acknowledge", "resolve", "false_positive", "note", "tag"]
+
+
+class EdgeAction(BaseModel):
+    """An HQ user's action on one of this edge's events or incidents, for the site's server to apply (once: the
+    id is the idempotency key) and record in its audit log under `by_user`."""
+
+    id: uuid.UUID
+    seq: int
+    target: Literal["event", "incident"]
+    target_id: str
+    action: HqActionKind
+    text: str = Field(description="The note or tag; a comment for the other actions")
+    by_user: str = Field(description="The HQ user, as `hq:<organisation user>`")
+    created_at: dt.datetime
+
+
+class EdgeActionList(BaseModel):
+    items: list[EdgeAction]
+
+
+class ActionDone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    result: str = Field("applied", min_length=1, max_length=200,
+                        description="applied, or why the site did not apply it (event unknown, already resolved)")

@@ -1,0 +1,79 @@
+"""TOTP (RFC 6238) for HQ users, as on the site servers: a base32 key in the user's authenticator app, one step
+of clock skew either way, and each code accepted once (the last used time step is kept)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pyotp
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vms_cloud_sync.backend.models import HqUser, TenantSettings
+from vms_cloud_sync.backend.schemas import MfaSetupOut
+from vms_common.errors import NotFound, Unauthenticated
+
+ISSUER = "VMS HQ"
+STEP_S = 30
+
+
+def code_step(secret: str, code: str, last_step: int | None, now: float | None = None) -> int | None:
+    """The time step `code` is valid for (now, or one step either side), unless it was already used."""
+    totp = pyotp.TOTP(secret)
+    current = int((time.time() if now is None else now) // STEP_S)
+    for step in (current, current - 1, current + 1):
+        fresh = last_step is None or step > last_step
+        if fresh and pyotp.utils.strings_equal(totp.at(step * STEP_S), code):
+            return step
+    return None
+
+
+def check_login_code(user: HqUser, code: str | None) -> None:
+    """For a user with MFA: the code must be present and fresh. Raises Unauthenticated (`mfa_required` when it
+    is missing, so the portal asks for it)."""
+    if user.totp_secret is None:
+        return
+    if not code:
+        raise Unauthenticated("enter the code from your authenticator app", code="mfa_required")
+    step = code_step(user.totp_secret, code, user.totp_last_step)
+    if step is None:
+        raise Unauthenticated("wrong organisation, username, password or code")
+    user.totp_last_step = step
+
+
+async def required(session: AsyncSession) -> bool:
+    return bool(await session.scalar(select(TenantSettings.mfa_required)))
+
+
+async def set_required(session: AsyncSession, tenant_id: uuid.UUID, value: bool) -> None:
+    row = await session.get(TenantSettings, tenant_id)
+    if row is None:
+        session.add(TenantSettings(tenant_id=tenant_id, settings={}, version=1, mfa_required=value))
+    else:
+        row.mfa_required = value
+
+
+async def _user(session: AsyncSession, user_id: uuid.UUID) -> HqUser:
+    user = await session.scalar(select(HqUser).where(HqUser.id == user_id))
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+async def start(session: AsyncSession, user_id: uuid.UUID, username: str) -> MfaSetupOut:
+    user = await _user(session, user_id)
+    user.totp_pending = pyotp.random_base32()
+    uri = pyotp.TOTP(user.totp_pending).provisioning_uri(name=username, issuer_name=ISSUER)
+    return MfaSetupOut(secret=user.totp_pending, otpauth_uri=str(uri))
+
+
+async def confirm(session: AsyncSession, user_id: uuid.UUID, code: str) -> str:
+    """Make the pending key the user's; returns the user's role for a new token. Raises Unauthenticated when
+    there is no pending key or the code does not match it."""
+    user = await _user(session, user_id)
+    step = code_step(user.totp_pending, code, None) if user.totp_pending else None
+    if step is None:
+        raise Unauthenticated("that code does not match the key being set up", code="mfa_code")
+    user.totp_secret, user.totp_pending, user.totp_last_step = user.totp_pending, None, step
+    return user.role
