@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -31,6 +32,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--state", type=Path, help="file for local layouts and preferences")
     parser.add_argument("--joysticks", type=Path, help="directory of your own joystick JSON descriptions")
     parser.add_argument("--no-discovery", action="store_true", help="do not look for servers on the LAN")
+    parser.add_argument("--theme", default=os.environ.get("VMS_THEME", "dark"),
+                        help="look of the client: dark (control room, default), light, or none (Qt's own)")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -207,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("VMS Desktop")
+    if args.theme != "none":
+        from vms_desktop.ui_theme import apply_theme
+
+        apply_theme(app, args.theme)
     loop = QtLoop(app)
     asyncio.set_event_loop(loop)
     with loop:

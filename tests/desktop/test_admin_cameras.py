@@ -37,6 +37,7 @@ async def cameras_page(qtbot: QtBot, desk: Desk) -> tuple[AdminWindow, CamerasPa
     page = window.show_page("Cameras")
     assert isinstance(page, CamerasPage)
     await page.refresh()
+    await page.runner.drain()  # the refresh the page started itself on being shown
     return window, page
 
 

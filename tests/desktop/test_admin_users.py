@@ -75,6 +75,7 @@ async def test_create_user_log_in_as_it_disable(qtbot: QtBot, desk: Desk) -> Non
     page = window.show_page("Users")
     assert isinstance(page, UsersPage)
     await page.refresh()
+    await page.runner.drain()
     assert {"admin1", "supervisor1", "viewer1"} <= {u.username for u in page.model.rows}
     page.new_button.click()
     dialog = page.dialog
@@ -170,6 +171,7 @@ async def test_roles_see_only_their_screens_and_refusals_are_shown(qtbot: QtBot,
     page = window.show_page("Users")
     assert isinstance(page, UsersPage)
     await page.refresh()
+    await page.runner.drain()
     assert len(page.model.rows) >= 3 and not any(b.isVisibleTo(page) for b in page.admin_buttons)
     # The server refuses what the screens do not offer; the message says so.
     dialog = UserDialog(page.api, [], parent=page)

@@ -64,8 +64,11 @@ class CamerasPage(AdminPage):
             self.sites = sites
             self.site_names = dict(sites)
         if cameras is not None:
+            chosen = self.selected()
             self.model.set_rows(sorted(cameras, key=lambda c: c.name.lower()))
             self._filter(self.search.text())
+            if chosen is not None:  # a reload keeps the administrator's selection
+                self.select(chosen.id)
 
     def _filter(self, text: str) -> None:
         for row, camera in enumerate(self.model.rows):

@@ -58,7 +58,10 @@ class UsersPage(AdminPage):
         if sites is not None:
             self.sites, self.site_names = sites, dict(sites)
         if users is not None:
+            chosen = self.selected()
             self.model.set_rows(users)
+            if chosen is not None:  # a reload keeps the administrator's selection
+                self.select(chosen.username)
 
     def selected(self) -> UserRow | None:
         row = selected_row(self.table)

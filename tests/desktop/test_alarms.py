@@ -1,0 +1,89 @@
+"""The alarm workflow in the real main window against a real server: the sound of the most urgent NEW event
+loops until it is acknowledged, mute for the shift (kept as a preference), take/assign an event (its ticket,
+in progress), and pop the alarm's camera full size onto a chosen monitor's wall."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
+from tests.desktop.test_events import raise_event
+from tests.desktop.test_wall import open_window
+from vms_camsim.handle import SimulatorHandle
+from vms_desktop.alarms.models.sounder import MUTE_KEY, SilentPlayer
+from vms_server.analytics.types import Priority
+
+pytestmark = pytest.mark.slow
+LIMIT_S = 30
+
+
+@pytest.fixture
+async def desk(settings: Any, aiohttp_client: Any) -> AsyncIterator[Desk]:
+    async with SimulatorHandle.start(sim_config(["cam1", "cam2"])) as sim:
+        desk = await start_desk(settings, aiohttp_client, sim)
+        yield desk
+        await desk.client.close()
+
+
+async def test_sounds_mute_take_assign_and_pop(qtbot: QtBot, desk: Desk, tmp_path: Path) -> None:
+    window = await open_window(qtbot, desk, tmp_path)
+    alarms = window.alarms
+    player = SilentPlayer()  # the sounder's state, whether or not QtMultimedia can play here
+    alarms.sounder.player = player
+    await wait_until(lambda: window.hub.connected, LIMIT_S, "push channel up")
+    medium = await raise_event(desk, "cam2", "intrusion", Priority.MEDIUM)
+    await wait_until(lambda: alarms.sounder.sounding == "MEDIUM", LIMIT_S, "a medium alarm rings")
+    assert player.playing is not None and player.playing.name == "medium.wav"
+    critical = await raise_event(desk, "cam1", "fire_smoke", Priority.CRITICAL)
+    await wait_until(lambda: alarms.sounder.sounding == "CRITICAL", LIMIT_S, "the critical sound wins")
+    assert player.playing is not None and player.playing.name == "critical.wav"
+    assert alarms.bar.banner.text() == "2 alarms waiting: CRITICAL"
+    # Mute for the shift: silence, remembered for this operator; unmuted, the sound is back.
+    alarms.bar.mute.click()
+    assert player.playing is None and "(muted)" in alarms.bar.banner.text()
+    assert window.store.preference(window.user, MUTE_KEY) is True
+    window.commands.trigger("alarms.mute")
+    assert player.playing is not None and player.playing.name == "critical.wav"
+    # Acknowledging the critical one (the queue's own button) leaves the medium one ringing.
+    panel = window.event_panel
+    await wait_until(lambda: panel.select_event(critical), LIMIT_S, "critical event in the queue")
+    panel.ack.click()
+    await wait_until(lambda: alarms.sounder.sounding == "MEDIUM", LIMIT_S, "back to the medium sound")
+    # Take the medium one: acknowledged, its ticket in progress with me; nothing rings any more.
+    assert panel.select_event(medium)
+    alarms.bar.take.click()
+    await wait_until(lambda: alarms.assignment is not None and alarms.assignment.event_id == medium, LIMIT_S,
+                     "assigned")
+    assert alarms.sounder.sounding == "" and player.playing is None
+    assert alarms.bar.banner.text() == "No alarm ringing"
+    tickets = (await desk.api.ok("GET", "/api/v1/tickets", params={"event_id": medium}))["items"]
+    assert [(t["assignee"], t["status"]) for t in tickets] == [("admin1", "IN_PROGRESS")]
+    assert (await desk.api.ok("GET", f"/api/v1/events/{medium}"))["status"] == "ACKNOWLEDGED"
+    # Hand it to another operator (a supervisor may list and assign users): the same ticket changes hands.
+    await wait_until(lambda: alarms.bar.operators.findText("viewer1") >= 0, LIMIT_S, "operators listed")
+    alarms.bar.operators.setCurrentText("viewer1")
+    alarms.bar.assign.click()
+    await wait_until(lambda: alarms.assignment is not None and alarms.assignment.assignee == "viewer1", LIMIT_S,
+                     "reassigned")
+    tickets = (await desk.api.ok("GET", "/api/v1/tickets", params={"event_id": medium}))["items"]
+    assert [(t["assignee"], t["status"]) for t in tickets] == [("viewer1", "IN_PROGRESS")]
+    assert alarms.bar.assignee_label.text() == "In progress: viewer1"
+    # Pop the critical event's camera onto monitor 2: a wall window opens with it full size.
+    assert panel.select_event(critical)
+    alarms.bar.set_monitors(2)
+    alarms.bar.monitor.setCurrentIndex(1)
+    alarms.bar.pop.click()
+    assert len(window.extra_windows) == 1
+    wall = window.extra_windows[0].wall
+    tile = wall.tile_of(desk.cameras["cam1"])
+    assert tile is not None and wall.maximised is tile and tile.isVisible()
+    await wait_until(lambda: tile.frames_shown > 0, LIMIT_S, "the popped camera plays")
+    # And onto the main window's wall.
+    tile = alarms.pop_camera(desk.cameras["cam2"], 0)
+    assert tile is not None and window.wall is not None and window.wall.maximised is tile
+    await window.shutdown()
