@@ -167,6 +167,10 @@ async def test_admin_walks_every_page_and_acts(portal_cloud: Cloud, browser: Any
                          (f"camera_id={seed['gate']}", "2 events match.")):
         await page.goto(f"{cloud.url}/portal/events?{query}")
         assert await page.inner_text("#count") == count, query
+    csv_text = await page.evaluate("async () => (await fetch('/portal/events.csv?type=anpr')).text()")
+    lines = csv_text.strip().splitlines()
+    assert lines[0].startswith("time_utc,type") and len(lines) == 2
+    assert ",anpr,MEDIUM,NEW,North,Gate," in lines[1] and "AB123CD" in lines[1]
     response = await page.goto(f"{cloud.url}/portal/events?priority=URGENT")
     assert response.status == 400 and "priority" in await page.inner_text("#filter-error")
     assert await page.locator("tr.event").count() == 0  # not the unfiltered list
