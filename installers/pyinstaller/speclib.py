@@ -39,6 +39,13 @@ SIBLINGS: dict[str, tuple[str, ...]] = {
     "desktop": (),
     "cloud": (),
 }
+# Top-level folders of non-code resources a bundle ships beside its package (`ui/`: the desktop client's
+# themes, icons and alarm sounds, found by vms_desktop.ui_theme next to the package); their scripts stay behind.
+RESOURCE_FOLDERS: dict[str, tuple[str, ...]] = {
+    "server": (),
+    "desktop": ("ui",),
+    "cloud": (),
+}
 # Modules loaded by name at run time (SQLAlchemy dialect drivers), invisible to the import analysis.
 HIDDEN: dict[str, tuple[str, ...]] = {
     "server": ("aiosqlite", "asyncpg", "sqlalchemy.dialects.sqlite.aiosqlite",
@@ -61,6 +68,9 @@ def _datas(bundle: Bundle) -> list[tuple[str, str]]:
     datas += collect_data_files(bundle.package, include_py_files=True, includes=["**/migrations/**"])
     for package in DATA_PACKAGES[bundle.key]:
         datas += collect_data_files(package)
+    for folder in RESOURCE_FOLDERS[bundle.key]:
+        datas += [(str(path), str(path.parent.relative_to(REPO))) for path in sorted((REPO / folder).rglob("*"))
+                  if path.is_file() and path.suffix != ".py"]
     return datas
 
 
