@@ -6,7 +6,9 @@ the model and priority of its job (`caller`, a context variable the worker sets)
 whoever gets a free lane runs batches for everyone, the most urgent class first (CRITICAL, HIGH, MEDIUM,
 STANDARD): calls on the same session with the same input shapes are concatenated along the batch axis (up to
 `max_batch` rows) and the outputs split back. A batch holds calls of one class only, so a CRITICAL call
-never runs longer for carrying STANDARD rows. A non-critical batch may wait `batch_wait_ms` for more calls,
+never runs longer for carrying STANDARD rows, and CRITICAL calls have one lane of their own beside the others,
+so one never waits for a running batch of a lower class either (on a GPU a second stream of work; on the CPU a
+short oversubscription). A non-critical batch may wait `batch_wait_ms` for more calls,
 but only when several threads are calling that session (a lone camera never waits for company); a batch
 with a CRITICAL call never waits. When `max_pending` calls already wait for the device, a STANDARD call is
 refused at once (`Shed`) instead of queueing behind them; lower classes passed over by a more urgent batch
@@ -94,6 +96,7 @@ class DeviceScheduler:
         self._cond = threading.Condition()
         self._pending: list[_Call] = []
         self._active = 0
+        self._urgent = 0  # CRITICAL calls running on the lane kept for them
         self._seq = itertools.count()
         self._seen: dict[int, dict[int, float]] = {}  # session id -> thread id -> last call
 
@@ -117,22 +120,34 @@ class DeviceScheduler:
                 call.seq = -1 - call.seq  # not batchable: marks a call that always runs alone
             self._pending.append(call)
             self._cond.notify_all()
-            while not call.done and self._active >= self.lanes:
+            while not call.done and not self._may_lead(call):
                 self._cond.wait()
+            urgent = not call.done and self._active >= self.lanes
             if not call.done:
-                self._active += 1
+                if urgent:
+                    self._urgent += 1
+                else:
+                    self._active += 1
         if not call.done:
             try:
                 while not call.done:
-                    self._execute(self._pick(call))
+                    self._execute(self._pick(call, urgent))
             finally:
                 with self._cond:
-                    self._active -= 1
+                    if urgent:
+                        self._urgent -= 1
+                    else:
+                        self._active -= 1
                     self._cond.notify_all()
         if call.error is not None:
             raise call.error
         assert call.result is not None
         return call.result
+
+    def _may_lead(self, call: _Call) -> bool:
+        """A free lane, or for a CRITICAL call the lane kept for CRITICAL calls, so that one never waits for a
+        running batch of a lower class to finish."""
+        return self._active < self.lanes or (call.priority is Priority.CRITICAL and self._urgent == 0)
 
     def _company(self, session: ManagedSession, now: float) -> int:
         seen = self._seen.get(id(session), {})
@@ -140,7 +155,7 @@ class DeviceScheduler:
             del seen[ident]
         return len(seen)
 
-    def _pick(self, own: _Call) -> list[_Call]:
+    def _pick(self, own: _Call, urgent: bool = False) -> list[_Call]:
         """Take the next batch off the pending list (most urgent first), waiting for it to fill when that is
         worth it; empty once `own` was taken by another lane. Holds the lock except while waiting."""
         with self._cond:
@@ -149,7 +164,8 @@ class DeviceScheduler:
                     while not own.done:
                         self._cond.wait()
                     return []
-                order = sorted(self._pending, key=lambda c: (c.priority.rank, abs(c.seq)))
+                order = sorted((c for c in self._pending if not urgent or c.priority is Priority.CRITICAL),
+                               key=lambda c: (c.priority.rank, abs(c.seq)))
                 head = order[0]
                 if head.seq < 0:
                     batch = [head]

@@ -147,8 +147,9 @@ def test_a_cuda_error_at_run_time_moves_the_session_to_the_cpu_and_a_probe_bring
     assert state["gpu_runs"] == runs + 1
 
 
-def _blocking_factory(gate: threading.Event, order: list[float]) -> Callable[..., Any]:
-    """Sessions whose runs record the first value of each row, the first run blocking until `gate` is set."""
+def _blocking_factory(gate: threading.Event, order: list[float], entered: list[float]) -> Callable[..., Any]:
+    """Sessions whose runs note the first value of each row on entry (`entered`) and when they pass `gate`
+    (`order`)."""
     class Recorder:
         def __init__(self, inner: Any) -> None:
             self.inner = inner
@@ -157,6 +158,7 @@ def _blocking_factory(gate: threading.Event, order: list[float]) -> Callable[...
             return getattr(self.inner, item)
 
         def run(self, names: Any, feeds: dict[str, Any], options: Any = None) -> Any:
+            entered.extend(float(v) for v in feeds["x"][:, 0])
             gate.wait(30)
             order.extend(float(v) for v in feeds["x"][:, 0])
             return self.inner.run(names, feeds, options)
@@ -178,38 +180,37 @@ def _call(session: ManagedSession, value: float, priority: Priority, out: dict[f
     return thread
 
 
-def _wait_pending(scheduler: DeviceScheduler, n: int) -> None:
+def _until(condition: Callable[[], bool]) -> None:
     deadline = time.monotonic() + 30
-    while scheduler.stats()["pending"] < n and time.monotonic() < deadline:
+    while not condition() and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert scheduler.stats()["pending"] == n
+    assert condition()
 
 
 def test_the_device_runs_critical_first_batches_the_rest_and_sheds_standard_when_saturated(model_path: Path) -> None:
-    gate, order = threading.Event(), []
+    gate, order, entered = threading.Event(), [], []
     scheduler = DeviceScheduler("cpu", max_batch=8, batch_wait_ms=0, max_pending=4, lanes=1)
     session = ManagedSession(model_path, Device.parse("cpu"), InferenceSettings(), factory=_blocking_factory(
-        gate, order), scheduler=scheduler)
+        gate, order, entered), scheduler=scheduler)
     out: dict[float, Any] = {}
-    threads = [_call(session, 1.0, Priority.MEDIUM, out)]  # takes the device and blocks on the gate
-    deadline = time.monotonic() + 30
-    while scheduler.stats()["pending"] and time.monotonic() < deadline:
-        time.sleep(0.01)
+    threads = [_call(session, 1.0, Priority.MEDIUM, out)]  # takes the device's lane and blocks on the gate
+    _until(lambda: entered == [1.0])
     for value in (10.0, 11.0, 12.0):
         threads.append(_call(session, value, Priority.STANDARD, out))
-    _wait_pending(scheduler, 3)
-    threads.append(_call(session, 20.0, Priority.CRITICAL, out))
-    _wait_pending(scheduler, 4)
+    _until(lambda: scheduler.stats()["pending"] == 3)
+    threads.append(_call(session, 21.0, Priority.HIGH, out))
+    _until(lambda: scheduler.stats()["pending"] == 4)
     threads.append(_call(session, 13.0, Priority.STANDARD, out))  # the device is saturated: refused at once
     threads[-1].join(30)
     assert isinstance(out[13.0], Shed)
-    threads.append(_call(session, 21.0, Priority.HIGH, out))  # never shed
-    _wait_pending(scheduler, 5)
+    threads.append(_call(session, 20.0, Priority.CRITICAL, out))  # runs beside the busy lane, queues behind nothing
+    _until(lambda: entered == [1.0, 20.0])
+    assert scheduler.stats()["pending"] == 4
     gate.set()
     for thread in threads:
         thread.join(30)
-    assert order[:3] == [1.0, 20.0, 21.0]  # CRITICAL then HIGH before the STANDARD calls queued earlier
-    assert sorted(order[3:]) == [10.0, 11.0, 12.0]
+    assert entered[2] == 21.0 and sorted(entered[3:]) == [10.0, 11.0, 12.0]  # HIGH before the earlier STANDARD
+    assert sorted(order) == sorted(entered)
     for value in (1.0, 10.0, 11.0, 12.0, 20.0, 21.0):
         assert out[value].tolist() == [[value + 1] * 4]  # each caller got its own rows back
     stats = scheduler.stats()
