@@ -175,3 +175,35 @@ async def test_a_site_restricted_admin_manages_only_users_of_their_own_sites(api
         "username": "local", "password": PASSWORD, "role": "viewer", "site_ids": [hq]})
     changed = await api.ok("PATCH", f"/api/v1/users/{local['id']}", json={"disabled": True, "role": "supervisor"})
     assert changed["disabled"] and changed["role"] == "supervisor" and changed["site_ids"] == [hq]
+
+
+async def test_a_site_restricted_admin_cannot_change_what_every_site_shares(api: ApiClient) -> None:
+    """The licence, retention, the cloud link, notification channels, system or customer configuration, model
+    thresholds, new sites: each concerns every site, so an Admin restricted to one gets 403 `site_restricted`
+    (an unrestricted Admin is refused nothing of this by the check: the same calls reach validation)."""
+    hq = str(api.seeded.site_id)
+    calls: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("POST", "/api/v1/licence", {}),
+        ("PUT", "/api/v1/recording/retention", {}),
+        ("PUT", "/api/v1/sync", {}),
+        ("POST", "/api/v1/sync/enrol", {}),
+        ("POST", "/api/v1/notifications/channels", {}),
+        ("POST", "/api/v1/config/versions/1/restore", None),
+        ("PUT", "/api/v1/analytics/thresholds/motion", {}),
+        ("POST", "/api/v1/sites", {"name": "Annex"}),
+        ("PUT", "/api/v1/config/values", {"scope": "system", "values": {"analytics.confidence": 0.9}}),
+        ("PUT", "/api/v1/config/values", {"scope": "customer", "scope_id": str(api.seeded.customer_id),
+                                          "values": {"analytics.confidence": 0.9}}),
+    ]
+    for method, path, body in calls:  # unrestricted: the check lets them through (to validation or success)
+        resp = await api.call(method, path, json=body) if body is not None else await api.call(method, path)
+        assert resp.status != 403, (method, path, await resp.text())
+    admin = await api.ok("GET", "/api/v1/auth/me", Role.ADMIN)
+    await api.ok("PATCH", f"/api/v1/users/{admin['id']}", json={"site_ids": [hq]})
+    for method, path, body in calls:
+        resp = await api.call(method, path, json=body) if body is not None else await api.call(method, path)
+        assert resp.status == 403, (method, path, resp.status)
+        assert (await resp.json())["error"]["code"] == "site_restricted", (method, path)
+    # Their own site's configuration is theirs to set.
+    await api.ok("PUT", "/api/v1/config/values", json={"scope": "site", "scope_id": hq,
+                                                        "values": {"analytics.confidence": 0.8}})

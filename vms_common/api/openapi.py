@@ -104,6 +104,9 @@ def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], str], Any]) ->
         "tags": spec.tags,
         "responses": {},
     }
+    if spec.every_site:
+        op["description"] = f"Needs a {spec.role.value if spec.role else 'user'} of every site (403 site_restricted " \
+                            "for one restricted to some sites): it changes the whole system."
     path_names = re.findall(r"{(\w+)}", spec.path)
     params = [{"name": name, "in": "path", "required": True, "schema": _path_schema(name)} for name in path_names]
     if spec.query is not None:

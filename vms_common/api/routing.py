@@ -95,6 +95,7 @@ class RouteSpec:
     media_type: str | None = None
     query_token: bool = False
     authenticator: Authenticator | None = None
+    every_site: bool = False
 
 
 class ApiRouter:
@@ -124,12 +125,15 @@ class ApiRouter:
         errors: tuple[int, ...] = (),
         media_type: str | None = None,
         query_token: bool = False,
+        every_site: bool = False,
     ) -> Callable[[Handler[B]], Handler[B]]:
         """Declare a route. `role=None` makes it public (login, health); everything else needs a token.
 
         `media_type` declares a binary response (image/jpeg, video/mp4): the handler returns the aiohttp
         response itself. `query_token` also accepts `?access_token=` for clients that cannot set headers
         (video elements, media players); keep it to read-only media routes, since URLs end up in logs.
+        `every_site` keeps a route that changes the whole system (its licence, retention, cloud link, channels)
+        to callers of every site: a site-restricted Admin manages their sites, not the others'.
         """
 
         def register(handler: Handler[B]) -> Handler[B]:
@@ -149,6 +153,7 @@ class ApiRouter:
                     media_type=media_type,
                     query_token=query_token,
                     authenticator=self.authenticator,
+                    every_site=every_site,
                 )
             )
             return handler
@@ -233,6 +238,9 @@ def _adapt(spec: RouteSpec) -> Callable[[web.Request], Awaitable[web.StreamRespo
                 raise Unauthenticated("missing or invalid access token")
             if not principal.role.at_least(spec.role):
                 raise Forbidden(f"this action needs the {spec.role.value} role")
+            if spec.every_site and principal.site_ids is not None:
+                raise Forbidden(f"this action changes every site: it needs a {spec.role.value} of every site",
+                                code="site_restricted")
         body: BaseModel = NoBody()
         if spec.body is not None:
             body = await read_json_body(request, spec.body)

@@ -30,7 +30,8 @@ async def get_sync(call: Call[NoBody]) -> SyncStatus:
         return await service.status(session)
 
 
-@router.route("PUT", "/sync", role=Role.ADMIN, body=SyncUpdate, response=SyncStatus, tags=["sync"], errors=(409,))
+@router.route("PUT", "/sync", role=Role.ADMIN, every_site=True,
+              body=SyncUpdate, response=SyncStatus, tags=["sync"], errors=(409,))
 async def put_sync(call: Call[SyncUpdate]) -> SyncStatus:
     """Turn cloud sync off (nothing is queued), on, or paused (queued, not pushed)."""
     async with call.app[keys.SESSIONS].begin() as session:
@@ -39,7 +40,8 @@ async def put_sync(call: Call[SyncUpdate]) -> SyncStatus:
     return result
 
 
-@router.route("POST", "/sync/enrol", role=Role.ADMIN, body=EnrolRequest, response=SyncStatus, tags=["sync"],
+@router.route("POST", "/sync/enrol", role=Role.ADMIN, every_site=True,
+              body=EnrolRequest, response=SyncStatus, tags=["sync"],
               errors=(502,))
 async def enrol(call: Call[EnrolRequest]) -> SyncStatus:
     """Redeem a one-time enrolment token from HQ; the server keeps its own credential (sealed)."""

@@ -230,6 +230,9 @@ async def config_put_values(call: Call[ValuesIn]) -> VersionOut:
     b = call.body
     if b.scope == "customer" and b.scope_id != call.user.customer_id:
         raise Forbidden("you can change only your own customer's configuration")
+    if b.scope in ("system", "customer") and call.user.site_ids is not None:
+        raise Forbidden(f"the {b.scope} level applies to every site; you are restricted to some: set values "
+                        f"at the site or camera level", code="site_restricted")
     if b.scope in ("site", "camera"):
         await _check_target(call, b.scope_id if b.scope == "camera" else None,
                             b.scope_id if b.scope == "site" else None, None)
@@ -268,7 +271,8 @@ async def config_version(call: Call[NoBody]) -> VersionOut:
     return out
 
 
-@router.route("POST", "/config/versions/{version}/restore", role=Role.ADMIN, response=VersionOut, status=201,
+@router.route("POST", "/config/versions/{version}/restore", role=Role.ADMIN, every_site=True,
+              response=VersionOut, status=201,
               tags=TAGS, errors=(404, 409))
 async def config_restore(call: Call[NoBody]) -> VersionOut:
     """Restore the configuration as it was right after that version (a new, audited version)."""

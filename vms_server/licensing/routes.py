@@ -23,7 +23,8 @@ async def show(call: Call[NoBody]) -> LicenceStatus:
         return await service.status(session, call.app[LICENCE_POLICY])
 
 
-@router.route("POST", "/licence", role=Role.ADMIN, body=SignedLicence, response=LicenceStatus, status=201,
+@router.route("POST", "/licence", role=Role.ADMIN, every_site=True,
+              body=SignedLicence, response=LicenceStatus, status=201,
               tags=["licence"], errors=(403, 409, 422))
 async def import_(call: Call[SignedLicence]) -> BaseModel:
     """Import a signed licence document (as issued by the cloud)."""

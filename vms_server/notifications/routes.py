@@ -81,7 +81,8 @@ async def list_channels(call: Call[NoBody]) -> ChannelList:
         return ChannelList(items=[channel_out(r) for r in rows])
 
 
-@router.route("POST", "/notifications/channels", role=Role.ADMIN, body=ChannelIn, response=ChannelOut, status=201,
+@router.route("POST", "/notifications/channels", role=Role.ADMIN, every_site=True,
+              body=ChannelIn, response=ChannelOut, status=201,
               tags=TAGS, errors=(422,))
 async def create_channel(call: Call[ChannelIn]) -> ChannelOut:
     """Add a channel; its configuration is checked against the kind, its secret sealed."""
@@ -98,7 +99,7 @@ async def create_channel(call: Call[ChannelIn]) -> ChannelOut:
         return channel_out(row)
 
 
-@router.route("PATCH", "/notifications/channels/{channel_id}", role=Role.ADMIN, body=ChannelPatch,
+@router.route("PATCH", "/notifications/channels/{channel_id}", role=Role.ADMIN, every_site=True, body=ChannelPatch,
               response=ChannelOut, tags=TAGS, errors=(404, 422))
 async def update_channel(call: Call[ChannelPatch]) -> ChannelOut:
     """Change a channel; a `secret` of "" removes the stored one, an absent one keeps it."""
@@ -120,7 +121,7 @@ async def update_channel(call: Call[ChannelPatch]) -> ChannelOut:
         return channel_out(row)
 
 
-@router.route("DELETE", "/notifications/channels/{channel_id}", role=Role.ADMIN, status=204, tags=TAGS,
+@router.route("DELETE", "/notifications/channels/{channel_id}", role=Role.ADMIN, every_site=True, status=204, tags=TAGS,
               errors=(404,))
 async def delete_channel(call: Call[NoBody]) -> None:
     """Remove a channel and its queued messages."""
@@ -131,7 +132,7 @@ async def delete_channel(call: Call[NoBody]) -> None:
                      target_id=row.id, old={"name": row.name})
 
 
-@router.route("POST", "/notifications/channels/{channel_id}/test", role=Role.ADMIN, body=TestIn,
+@router.route("POST", "/notifications/channels/{channel_id}/test", role=Role.ADMIN, every_site=True, body=TestIn,
               response=MessageOut, tags=TAGS, errors=(404, 422))
 async def test_channel(call: Call[TestIn]) -> MessageOut:
     """Send a test message now; the answer is its delivery record (status SENT, or DEAD with the error)."""

@@ -37,8 +37,9 @@ def _register(level: Level) -> None:
         async with call.app[keys.SESSIONS]() as session:
             return NodeList(items=await service.list_nodes(session, level, parent_of(call), call.user))
 
+    # A new site is outside every restriction's list, so only an Admin of every site creates one.
     @router.route("POST", collection, role=Role.ADMIN, body=create_body, response=NodeOut, status=201, tags=tags,
-                  summary=f"Create a {level.kind}", errors=(404, 409, 422))
+                  summary=f"Create a {level.kind}", errors=(404, 409, 422), every_site=level.parent is None)
     async def create(call: Call[Any]) -> NodeOut:
         body = NodeCreate.model_validate(call.body.model_dump(exclude_unset=True))
         async with call.app[keys.SESSIONS].begin() as session:

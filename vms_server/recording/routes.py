@@ -181,7 +181,8 @@ async def get_retention(call: Call[NoBody]) -> RetentionOut:
                         system_retention_days=system)
 
 
-@router.route("PUT", "/recording/retention", role=Role.ADMIN, body=RetentionIn, response=RetentionOut, tags=TAGS,
+@router.route("PUT", "/recording/retention", role=Role.ADMIN, every_site=True,
+              body=RetentionIn, response=RetentionOut, tags=TAGS,
               errors=(422,))
 async def put_retention(call: Call[RetentionIn]) -> RetentionOut:
     """Set the customer's retention override and per-event-type retention."""
