@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QToolBar
 from vms_desktop.actions import ActionId
 from vms_desktop.admin.models.admin_api import AdminApi
 from vms_desktop.admin.widgets.admin_window import AdminWindow, pages_for
+from vms_desktop.ui_theme import icon
 
 if TYPE_CHECKING:
     from vms_desktop.main_window import MainWindow
@@ -30,8 +31,8 @@ class AdminFeature:
             return  # a viewer: no administration offered
         bar = QToolBar("Administration")
         bar.setObjectName("admin-toolbar")
-        bar.addAction("Administration…", lambda: window.commands.trigger(ActionId.ADMIN_OPEN))
-        bar.addAction("Health…", lambda: window.commands.trigger(ActionId.ADMIN_OPEN, "Health"))
+        bar.addAction(icon("admin"), "Administration…", lambda: window.commands.trigger(ActionId.ADMIN_OPEN))
+        bar.addAction(icon("health"), "Health…", lambda: window.commands.trigger(ActionId.ADMIN_OPEN, "Health"))
         window.addToolBar(bar)
         self.toolbar = bar
         window.commands.on(ActionId.ADMIN_OPEN, lambda page: self.open(str(page) if page else None))

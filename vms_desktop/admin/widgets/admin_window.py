@@ -18,8 +18,10 @@ from vms_desktop.admin.widgets.cameras_page import CamerasPage
 from vms_desktop.admin.widgets.licence_page import LicencePage
 from vms_desktop.admin.widgets.users_page import UsersPage
 from vms_desktop.health.widgets.health_page import HealthPage
+from vms_desktop.ui_theme import icon
 
 logger = logging.getLogger(__name__)
+ICONS = {"Cameras": "camera", "Users": "user", "Licence": "licence", "Audit log": "audit", "Health": "health"}
 
 
 def pages_for(api: AdminApi) -> list[type[AdminPage]]:
@@ -41,7 +43,7 @@ class AdminWindow(QWidget):
         for page_type in pages_for(api):
             page = page_type(api)
             self.pages[page.title] = page
-            self.tabs.addTab(page, page.title)
+            self.tabs.addTab(page, icon(ICONS.get(page.title, "admin")), page.title)
         self.tabs.currentChanged.connect(self._tab_changed)
         box = QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
