@@ -18,6 +18,7 @@ from prometheus_client.process_collector import ProcessCollector
 from sqlalchemy import func, select
 
 from vms_server import keys
+from vms_server.analytics import onnx_runtime
 from vms_server.analytics.keys import ANALYTICS
 from vms_server.config.keys import CONFIG
 from vms_server.watchdog.keys import WATCHDOG
@@ -60,6 +61,20 @@ class AppMetrics:
         self.events = Gauge("vms_events", "Stored events", ["event_type", "status"], registry=r)
         self.incidents = Gauge("vms_incidents_open", "Open incidents", ["incident_type"], registry=r)
         self.config_cache = Gauge("vms_config_cache_lookups", "Configuration cache lookups", ["result"], registry=r)
+        labels = ["device", "model", "priority"]
+        self.inference_calls = Gauge("vms_inference_calls", "Inference calls run on a device (since start)", labels,
+                                     registry=r)
+        self.inference_shed = Gauge("vms_inference_shed", "STANDARD inference calls refused by a saturated device",
+                                    labels, registry=r)
+        self.inference_delayed = Gauge("vms_inference_delayed", "Times a waiting call was passed over by a more "
+                                       "urgent batch", labels, registry=r)
+        self.inference_batches = Gauge("vms_inference_batches", "Batches run on a device", ["device"], registry=r)
+        self.inference_rows = Gauge("vms_inference_batch_rows", "Frames (rows) run in those batches", ["device"],
+                                    registry=r)
+        self.inference_degraded = Gauge("vms_inference_on_cpu_fallback", "1 while a session configured for a GPU "
+                                        "runs on the CPU", ["session", "device"], registry=r)
+        self.inference_fallbacks = Gauge("vms_inference_fallbacks", "Runtime fallbacks of a session to the CPU",
+                                         ["session", "device"], registry=r)
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # the first reading primes the counter
 
@@ -78,7 +93,7 @@ class AppMetrics:
         """Refresh the state gauges and produce the exposition text.
 
         Called by GET /metrics, which aiohttp serves only once every context has started: each service is there."""
-        for step in (self._cameras, self._queues, self._process_stats, self._config):
+        for step in (self._cameras, self._queues, self._process_stats, self._config, self._inference):
             try:
                 step(app)
             except Exception:
@@ -89,6 +104,24 @@ class AppMetrics:
             except Exception:
                 logger.exception("metrics refresh step failed")
         return generate_latest(self.registry)
+
+    def _inference(self, app: web.Application | None) -> None:
+        """The process's inference sessions and device schedulers (batching, priority decisions, fallbacks)."""
+        stats = onnx_runtime.SESSIONS.stats()
+        for gauge in (self.inference_calls, self.inference_shed, self.inference_delayed, self.inference_batches,
+                      self.inference_rows, self.inference_degraded, self.inference_fallbacks):
+            gauge.clear()
+        for device in stats["devices"]:
+            self.inference_batches.labels(device["device"]).set(device["batches"])
+            self.inference_rows.labels(device["device"]).set(device["rows"])
+            for c in device["calls"]:
+                labels = (device["device"], c["model"], c["priority"])
+                self.inference_calls.labels(*labels).set(c["calls"])
+                self.inference_shed.labels(*labels).set(c["shed"])
+                self.inference_delayed.labels(*labels).set(c["delayed"])
+        for session in stats["sessions"]:
+            self.inference_degraded.labels(session["name"], session["device"]).set(1 if session["degraded"] else 0)
+            self.inference_fallbacks.labels(session["name"], session["device"]).set(session["fallbacks"])
 
     def _cameras(self, app: web.Application) -> None:
         from vms_server.watchdog.health import cameras

@@ -9,6 +9,7 @@ import uuid
 
 import numpy as np
 import pytest
+from prometheus_client import generate_latest
 
 from tests.server.analytics.test_motion_tampering import VTEST, _vtest_frames
 from vms_server.analytics import onnx_runtime, workers
@@ -22,6 +23,7 @@ from vms_server.analytics.queues import InProcessQueue
 from vms_server.analytics.types import Frame
 from vms_server.analytics.workers import JobResult, WorkerPool
 from vms_server.inference.settings import InferenceSettings
+from vms_server.metrics.collectors import AppMetrics
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +84,11 @@ async def test_the_pool_runs_several_cameras_frames_as_one_batch(vtest: list[Fra
     [device] = cache.stats()["devices"]
     assert device["largest_batch"] >= 2 and device["batches"] < model.inferences, device
     assert pool.stats()["providers"] == ["CPUExecutionProvider"]
+    metrics = AppMetrics()
+    metrics._inference(None)
+    text = generate_latest(metrics.registry).decode()
+    assert f'vms_inference_batches{{device="cpu"}} {float(device["batches"])}' in text
+    assert 'vms_inference_calls{device="cpu",model="intrusion",priority="STANDARD"}' in text
     # The same detections as one camera analysed alone, frame by frame.
     alone = IntrusionModel()
     ctx = CameraContext(uuid.uuid4(), alone.parse_config({"motion_gate": False, "dwell_s": 0.0}))
