@@ -45,6 +45,7 @@ class SceneKind(StrEnum):
     FIRE_SMOKE = "fire_smoke"  # flames and smoke with ground truth (vms_camsim.scenes_fire)
     FIRE_DECOYS = "fire_decoys"  # sunset, orange coat, car lights: nothing is fire
     FALL = "fall"  # a person falls, one lies down slowly, one ties a shoe (vms_camsim.scenes_fall)
+    PLATES = "plates"  # cars with number plates (vms_camsim.plates)
     FILE = "file"
 
 

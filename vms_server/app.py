@@ -14,6 +14,8 @@ from vms_common.auth.passwords import Passwords
 from vms_server import keys
 from vms_server.analytics.routes import router as analytics_routes
 from vms_server.analytics.service import analytics_context
+from vms_server.anpr.routes import router as anpr_routes
+from vms_server.anpr.service import anpr_context
 from vms_server.api import health, landing, openapi, ws
 from vms_server.api.keys import STREAMS
 from vms_server.api.middleware import MIDDLEWARES
@@ -116,7 +118,9 @@ CONTEXTS: list[Context] = [
     advertise_context,  # LAN announcement: only once the API can serve
     discovery_context,  # camera searches (WS-Discovery, IP scans) as jobs
     # camera sources given to create_app (the CLI's simulated demo cameras) start here
-    events_context, ingest_context, recording_context, playback_context, analytics_context,
+    events_context, ingest_context, recording_context, playback_context,
+    anpr_context,  # wraps the events writer: ANPR detections become plate reads (and watchlist events)
+    analytics_context,
     notifications_context,  # a consumer of events: routes them to channels, runs deliveries and escalations
     cloudsync_context,
     cluster_context,  # a cluster node: which cameras ingest runs here (after their consumers, before connecting)
@@ -128,7 +132,7 @@ ROUTERS = [
     ingest_routes, recording_routes, playback_http.router, live_routes.router, hls_routes.router, analytics_routes,
     event_routes, config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes, sync_routes,
     audit_routes,
-    notification_routes, ticket_routes,
+    notification_routes, ticket_routes, anpr_routes,
     discovery_routes, bulk_camera_routes, cluster_routes,
 ]
 

@@ -1,6 +1,7 @@
 """Imports every domain's models so that `Base.metadata` is complete (migrations, tests)."""
 
 from vms_server.analytics.models import CameraAnalytics, CustomerAnalytics
+from vms_server.anpr.models import PlateRead, WatchlistEntry
 from vms_server.audit.models import AuditEntry
 from vms_server.auth.models import RefreshToken, User, user_sites
 from vms_server.cameras.models import Camera, CameraGroup, CameraStream, Tag, camera_group_members, camera_tags
@@ -57,6 +58,7 @@ __all__ = [
     "NotifyRouted",
     "NotifyRule",
     "OutboxItem",
+    "PlateRead",
     "RecordingPolicy",
     "RecordingSegment",
     "RefreshToken",
@@ -66,6 +68,7 @@ __all__ = [
     "Tag",
     "Ticket",
     "User",
+    "WatchlistEntry",
     "Zone",
     "camera_group_members",
     "camera_tags",
