@@ -116,18 +116,20 @@ class SmokeTracker:
         if self.background is None:
             self.background = frame
             return []
-        self.means.append(_blocks(frame.mean(2)).mean(2))
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        self.means.append(_block_mean(grey))
         # Smoke drifts: a block whose picture has not moved at all over the window (a parked grey car, a
         # static shadow) is not smoke, however hazy it looks.
         drifting = np.stack(self.means).std(0) >= 0.6 if len(self.means) >= 3 else np.zeros_like(self.means[-1], bool)
-        smoky = _smoky_blocks(frame, self.background) & drifting
+        smoky = _smoky_blocks(frame, grey, self.background) & drifting
         # The background learns from still blocks only (a passer-by does not become background, which would
         # then look "softened" when they leave) and barely where smoke is suspected (smoke is not learnt as
         # normal, but a wrong suspicion heals within a minute).
-        still = self.previous is None or _block_change(frame, self.previous) < 4.0
-        rate = np.where(smoky, 0.002, np.where(still, 0.01, 0.0))
-        self.background += np.kron(rate, np.ones((BLOCK, BLOCK), np.float32))[..., None] * (frame - self.background)
-        self.previous = frame
+        still = self.previous is None or _block_mean(cv2.absdiff(grey, self.previous)) < 4.0
+        rate = np.where(smoky, 0.002, np.where(still, 0.01, 0.0)).astype(np.float32)
+        per_pixel = cv2.resize(rate, (WIDTH, HEIGHT), interpolation=cv2.INTER_NEAREST)[..., None]
+        self.background += per_pixel * (frame - self.background)
+        self.previous = grey
         self.history.append(smoky)
         if len(self.history) < self.window:
             return []
@@ -148,8 +150,7 @@ def _scattered(mask: np.ndarray) -> bool:
     """Flicker spread over an area, not along a line: an edge that moves (or a coat that turns back) makes a
     line of changing pixels; a flame's tongues change pixels scattered over its outline."""
     ys, xs = np.nonzero(mask)
-    return bool(len(xs)) and int(xs.max() - xs.min()) >= 2 and int(ys.max() - ys.min()) >= 2 and \
-        len(set(xs.tolist())) >= 3 and len(set(ys.tolist())) >= 3
+    return bool(len(xs)) and len(set(xs.tolist())) >= 2 and len(set(ys.tolist())) >= 2
 
 
 def _oscillations(lumas: np.ndarray) -> np.ndarray:
@@ -167,31 +168,27 @@ def _oscillations(lumas: np.ndarray) -> np.ndarray:
     return count
 
 
-def _blocks(a: np.ndarray) -> np.ndarray:
-    """(H, W) -> (H/B, W/B, B*B): the pixels of each block."""
-    h, w = a.shape
-    return a.reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).transpose(0, 2, 1, 3).reshape(h // BLOCK, w // BLOCK, -1)
+def _block_mean(a: np.ndarray) -> np.ndarray:
+    """Mean of each 8 x 8 block (an exact area resize)."""
+    return np.asarray(cv2.resize(a, (WIDTH // BLOCK, HEIGHT // BLOCK), interpolation=cv2.INTER_AREA))
 
 
-def _block_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Mean absolute grey difference per block."""
-    return np.asarray(_blocks(np.abs(a.mean(2) - b.mean(2))).mean(2))
+def _saturation(rgb: np.ndarray) -> np.ndarray:
+    r, g, b = cv2.split(rgb)
+    return np.asarray(cv2.max(cv2.max(r, g), b) - cv2.min(cv2.min(r, g), b))
 
 
-def _smoky_blocks(frame: np.ndarray, background: np.ndarray) -> np.ndarray:
+def _smoky_blocks(frame: np.ndarray, grey_f: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Blocks that look like the background seen through haze: same structure, less contrast, greyer."""
-    grey_f = _blocks(frame.mean(2))
-    grey_b = _blocks(background.mean(2))
-    sat_f = (frame.max(2) - frame.min(2)).reshape(HEIGHT // BLOCK, BLOCK, WIDTH // BLOCK, BLOCK).mean((1, 3))
-    sat_b = (background.max(2) - background.min(2)).reshape(HEIGHT // BLOCK, BLOCK, WIDTH // BLOCK, BLOCK).mean((1, 3))
-    df = grey_f - grey_f.mean(2, keepdims=True)
-    db = grey_b - grey_b.mean(2, keepdims=True)
-    std_f = np.sqrt((df * df).mean(2))
-    std_b = np.sqrt((db * db).mean(2))
-    ncc = (df * db).mean(2) / np.maximum(std_f * std_b, 1e-3)
+    grey_b = cv2.cvtColor(background, cv2.COLOR_RGB2GRAY)
+    mean_f, mean_b = _block_mean(grey_f), _block_mean(grey_b)
+    std_f = np.sqrt(np.maximum(_block_mean(grey_f * grey_f) - mean_f * mean_f, 0.0))
+    std_b = np.sqrt(np.maximum(_block_mean(grey_b * grey_b) - mean_b * mean_b, 0.0))
+    ncc = (_block_mean(grey_f * grey_b) - mean_f * mean_b) / np.maximum(std_f * std_b, 1e-3)
+    sat_f, sat_b = _block_mean(_saturation(frame)), _block_mean(_saturation(background))
     ratio = std_f / np.maximum(std_b, 1e-3)
-    changed = np.abs(grey_f.mean(2) - grey_b.mean(2)) >= 6
+    shift = np.abs(mean_f - mean_b)
     softened = (std_b >= 6) & (ratio >= 0.15) & (ratio <= 0.85) & (ncc >= 0.5)
     greyed = (sat_b - sat_f >= 12) & (sat_f <= 40) & (std_b < 6)
-    hazed = (std_b < 4) & (np.abs(grey_f.mean(2) - grey_b.mean(2)) >= 8) & (std_f < 12)
-    return np.asarray(changed & (softened | greyed | hazed) & (sat_f <= 45))
+    hazed = (std_b < 4) & (shift >= 8) & (std_f < 12)
+    return np.asarray((shift >= 6) & (softened | greyed | hazed) & (sat_f <= 45))
