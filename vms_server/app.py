@@ -16,7 +16,7 @@ from vms_server.analytics.routes import router as analytics_routes
 from vms_server.analytics.service import analytics_context
 from vms_server.anpr.routes import router as anpr_routes
 from vms_server.anpr.service import anpr_context
-from vms_server.api import health, landing, openapi, ws
+from vms_server.api import downloads, health, landing, openapi, ws
 from vms_server.api.keys import STREAMS
 from vms_server.api.middleware import MIDDLEWARES
 from vms_server.api.streams import OpenStreams, close_streams
@@ -127,8 +127,8 @@ CONTEXTS: list[Context] = [
     ingest_run_context,
 ]
 ROUTERS = [
-    health.router, landing.router, ws.router, auth_routes, org_routes, camera_routes, licence_routes, ptz_routes,
-    layout_routes,
+    health.router, landing.router, downloads.router, ws.router, auth_routes, org_routes, camera_routes,
+    licence_routes, ptz_routes, layout_routes,
     ingest_routes, recording_routes, playback_http.router, live_routes.router, hls_routes.router, analytics_routes,
     event_routes, config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes, sync_routes,
     audit_routes,

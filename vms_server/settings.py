@@ -57,6 +57,9 @@ class ServerSection(_Section):
     host: str = Field("127.0.0.1", description="Address the HTTP API listens on")
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the HTTP API")
     public_url: str | None = Field(None, description="URL operators use to reach this server, if behind NAT")
+    downloads_dir: Path | None = Field(
+        None, description="Folder of client installers offered at /downloads and on the landing page (default: "
+                          "<data_dir>/downloads)")
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, le=512 * 1024 * 1024, description="Largest JSON request body accepted"
     )

@@ -5,6 +5,7 @@ report compared with an NTP server (a fake one on loopback) only when one is con
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import socket
@@ -23,6 +24,7 @@ from tests.server.helpers import ApiClient
 from tests.server.test_cli import FAST_HASH, vms
 from vms_common import __version__
 from vms_common.auth.roles import Role
+from vms_server import keys
 from vms_server.api.clock import NTP_EPOCH, clock_component
 from vms_server.settings import ServerSection
 
@@ -32,6 +34,29 @@ async def test_landing_page_names_the_server_and_links_the_docs(api: ApiClient) 
     page = await resp.text()
     assert resp.status == 200 and resp.content_type == "text/html"
     assert __version__ in page and ">ready<" in page and 'href="/docs"' in page and "VMS on " in page
+
+
+async def test_the_landing_page_offers_the_client_installers_site_it_put_there(api: ApiClient) -> None:
+    page = await (await api.call("GET", "/", None)).text()
+    folder = api.client.app[keys.SETTINGS].data_dir / "downloads"
+    assert "No installer is offered here yet" in page and str(folder) in page
+    folder.mkdir()
+    package = os.urandom(300_000)
+    (folder / "vms-desktop_0.1.0-1_amd64.deb").write_bytes(package)
+    (folder / "notes.txt").write_text("not an installer")
+    (folder / "passwd.deb").symlink_to("/etc/passwd")  # a link is never followed out of the folder
+    (folder / "sub.msi").mkdir()
+    page = await (await api.call("GET", "/", None)).text()
+    assert 'href="/downloads/vms-desktop_0.1.0-1_amd64.deb"' in page
+    assert hashlib.sha256(package).hexdigest() in page and "0.3 MB" in page
+    assert "notes.txt" not in page and "passwd" not in page and "sub.msi" not in page
+    resp = await api.call("GET", "/downloads/vms-desktop_0.1.0-1_amd64.deb", None)  # no login needed
+    assert resp.status == 200 and await resp.read() == package
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="vms-desktop_0.1.0-1_amd64.deb"'
+    for name in ("notes.txt", "passwd.deb", "sub.msi", "..%2Fvms.db", "missing.deb"):
+        resp = await api.call("GET", f"/downloads/{name}", None)
+        assert resp.status == 404, name
+        assert "root:" not in await resp.text()
 
 
 async def test_logins_enrolments_and_password_changes_are_logged_without_secrets(

@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import html
 import time
+from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 
 from vms_common import __version__
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_server import keys
+from vms_server.api.downloads import Download, downloads_dir, list_downloads
 from vms_server.db.migrate import check_current
 
 router = ApiRouter(prefix="")
@@ -28,7 +31,7 @@ PAGE = """<!doctype html>
 <p>VMS server {version} &middot; <span class="{state_class}" id="state">{state}</span> &middot; up {uptime}</p>
 <dl>
 <dt>Operators</dt><dd>Install the VMS desktop client (the <code>vms-desktop</code> package or the Windows
-installer) and connect to <code>{address}</code>; it may list this server by itself on the LAN.</dd>
+installer) and connect to <code>{address}</code>; it may list this server by itself on the LAN.{downloads}</dd>
 <dt>API</dt><dd><a href="/docs">API documentation</a> (try it out: log in with <code>POST /api/v1/auth/login</code>)
 &middot; <a href="/api/v1/openapi.json">OpenAPI document</a></dd>
 <dt>Health</dt><dd><a href="/health/ready">/health/ready</a> for load balancers and monitoring;
@@ -38,6 +41,16 @@ licence. Installation, backups, recovery and upgrades: <code>/usr/share/doc/vms-
 <code>docs/install.md</code>.</dd>
 </dl></body></html>
 """
+
+
+def _downloads(found: list[Download], folder: Path) -> str:
+    """The installers offered, or where site IT puts them."""
+    if not found:
+        return (f"<br>No installer is offered here yet: site IT puts the client packages in "
+                f"<code>{html.escape(str(folder))}</code>.")
+    items = "".join(f'<li><a href="/downloads/{quote(d.name)}" download>{html.escape(d.name)}</a> '
+                    f"({d.size / 1e6:.1f} MB, SHA-256 <code>{d.sha256}</code>)</li>" for d in found)
+    return f'<ul id="downloads">{items}</ul>'
 
 
 def _uptime(seconds: float) -> str:
@@ -59,7 +72,9 @@ async def landing(call: Call[NoBody]) -> web.StreamResponse:
     except Exception as exc:  # driver errors vary by database; every one means "not ready"
         state, state_class = f"not ready ({type(exc).__name__})", "bad"
     address = settings.server.public_url or f"{request.scheme}://{request.host}"
+    folder = downloads_dir(settings)
     page = PAGE.format(name=html.escape(settings.discovery.display_name()), version=html.escape(__version__),
                        state=html.escape(state), state_class=state_class, address=html.escape(address),
-                       uptime=_uptime(time.monotonic() - app[keys.STARTED_AT]))
+                       uptime=_uptime(time.monotonic() - app[keys.STARTED_AT]),
+                       downloads=_downloads(await asyncio.to_thread(list_downloads, folder), folder))
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
