@@ -95,28 +95,31 @@ def feeds(session: ManagedSession, batch: int, frames: np.ndarray | None) -> dic
     return out
 
 
-def time_batches(session: ManagedSession, inputs: dict[str, Any], runs: int) -> float:
-    session.run_direct(None, inputs)  # warm-up (TensorRT builds its engine here)
-    started = time.perf_counter()
-    for _ in range(runs):
-        session.run_direct(None, inputs)
-    return (time.perf_counter() - started) * 1000 / runs
-
-
-def measure(path: Path, device: Device, settings: InferenceSettings, frames: np.ndarray, runs: int,
+def measure(path: Path, device: Device, settings: InferenceSettings, frames: np.ndarray, rounds: int,
             available: list[str]) -> list[Point]:
+    """Median ms per batch of each batch size. Every timed sample runs the same 16 frames (16 runs of batch 1,
+    one of batch 16), and the sizes are interleaved round by round, so that a change in the machine's load (a
+    shared CI box) hits every size alike instead of skewing the ratio."""
     session = ManagedSession(path, device, settings, available=available)
-    ran = session.providers()[0]
-    asked = session.requested[0]
     batches = BATCHES if session.batchable else (1,)
-    points = []
-    for batch in batches:
-        inputs = feeds(session, batch, frames)
-        if inputs is None:
+    inputs: dict[int, dict[str, Any]] = {}
+    for b in batches:
+        made = feeds(session, b, frames)
+        if made is None:
             print(f"{path.name}: skipped (an input has a dynamic dimension besides the batch)")
             return []
-        points.append(Point(path.stem, asked, ran, batch, time_batches(session, inputs, max(2, runs // batch))))
-    return points
+        inputs[b] = made
+        session.run_direct(None, made)  # warm-up (TensorRT builds its engine here)
+    frames_per_sample = max(batches)
+    per_frame: dict[int, list[float]] = {b: [] for b in batches}
+    for _ in range(rounds):
+        for b in batches:
+            started = time.perf_counter()
+            for _ in range(frames_per_sample // b):
+                session.run_direct(None, inputs[b])
+            per_frame[b].append((time.perf_counter() - started) * 1000 / (frames_per_sample // b * b))
+    ran, asked = session.providers()[0], session.requested[0]
+    return [Point(path.stem, asked, ran, b, percentile(per_frame[b], 50) * b) for b in batches]
 
 
 def overload(path: Path, device: Device, settings: InferenceSettings, frames: np.ndarray, seconds: float,
@@ -169,10 +172,10 @@ def overload(path: Path, device: Device, settings: InferenceSettings, frames: np
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a few runs per point")
-    parser.add_argument("--runs", type=int, default=64, help="frames timed per point (at least 2 batches)")
+    parser.add_argument("--rounds", type=int, default=10, help="timed samples (16 frames) of each batch size")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads of a session")
     args = parser.parse_args()
-    runs = 8 if args.smoke else args.runs
+    rounds = 1 if args.smoke else args.rounds
     settings = InferenceSettings(intra_op_threads=args.threads, tensorrt=True)
     frames = _frames(VTEST)
     have = available_providers()
@@ -186,7 +189,7 @@ def main() -> int:
     for path in models()[:1] if args.smoke else models():
         for provider, device in targets:
             only = _plan(provider)
-            points = measure(path, device, settings, frames, runs, only)
+            points = measure(path, device, settings, frames, rounds, only)
             base = points[0].ms_frame if points else 0.0
             for p in points:
                 cams = p.fps / ANALYSIS_FPS.get(path.name, 5.0)
