@@ -281,6 +281,20 @@ async def test_mfa_required_by_the_tenant(portal_cloud: Cloud, browser: Any, tmp
     await admin.check("#mfa_required")
     await admin.click("#save-policy")
     assert await admin.inner_text("#notice") == "Login policy saved."
+    assert await admin.is_checked("#mfa_required")
+    await admin.fill("#new-username", "nia")
+    await admin.fill("#new-password", "short")
+    await admin.click("#create-user")
+    assert "password" in await admin.inner_text("#error")  # refused, said why
+    await admin.fill("#new-username", "nia")
+    await admin.fill("#new-password", HQ_PASSWORD)
+    await admin.click("#create-user")
+    assert await admin.inner_text("#notice") == "User nia added." and "nia" in await admin.inner_text("#users")
+    await admin.click("#create-token")
+    token = await admin.inner_text("#enrolment-token")
+    assert (await cloud.client.post("/api/v1/edge/enrol", json={"token": token, "name": "store-3"})).status == 201
+    await admin.locator("#admin-edges tr", has_text="store-2").locator("button").click()
+    assert await admin.inner_text("#notice") == "Edge store-2 revoked."
     await _shot(admin, "admin", tmp_path)
 
     page = await browser.new_page()

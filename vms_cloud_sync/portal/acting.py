@@ -15,7 +15,7 @@ from vms_cloud_sync.backend.auth import COOKIE, CloudPrincipal
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.models import HqUser
 from vms_cloud_sync.backend.schemas import UserIn
-from vms_cloud_sync.portal.web import can_act, check_csrf, page, tenant, user
+from vms_cloud_sync.portal.web import can_act, check_csrf, page, problems, tenant, user
 from vms_cloud_sync.protocol.sync import HqActionKind
 from vms_common.auth.roles import Role
 from vms_common.errors import NotFound, VmsError
@@ -159,7 +159,7 @@ async def admin_post(request: web.Request) -> web.Response:
             else:
                 raise web.HTTPBadRequest(text="unknown form")
     except ValidationError as exc:
-        return await admin_page(request, error="; ".join(e["msg"] for e in exc.errors()), status=400)
+        return await admin_page(request, error=problems(exc), status=400)
     except VmsError as exc:
         return await admin_page(request, error=exc.message, status=400)
     except ValueError:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from vms_cloud_sync.backend import hq, keys, overview
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.schemas import IncidentFilter
-from vms_cloud_sync.portal.web import names, page, tenant, user
+from vms_cloud_sync.portal.web import names, page, problems, tenant, user
 
 STAT_DAYS = (7, 14, 30, 90)
 EXPIRY_WARNING = dt.timedelta(days=30)
@@ -48,7 +48,7 @@ async def incidents_page(request: web.Request) -> web.Response:
         f = IncidentFilter.model_validate(query)
     except ValidationError as exc:
         return page(request, "incidents.html", who, 400, incidents=[], filters=query,
-                    error="; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), **context)
+                    error=problems(exc), **context)
     async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
         items = await overview.incidents(session, f)
     return page(request, "incidents.html", who, incidents=items, filters=query, error=None, **context)

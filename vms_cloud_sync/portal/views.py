@@ -22,7 +22,7 @@ from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.routes_hq import login_with
 from vms_cloud_sync.backend.schemas import CloudEventOut, EventFilter, LoginIn
 from vms_cloud_sync.portal import acting, pages
-from vms_cloud_sync.portal.web import names, page, portal_pages, tenant, user
+from vms_cloud_sync.portal.web import names, page, portal_pages, problems, tenant, user
 from vms_common.errors import NotFound, RateLimited, Unauthenticated
 
 HERE = Path(__file__).parent
@@ -94,18 +94,20 @@ def group(events: list[CloudEventOut]) -> list[EventRow]:
     return rows
 
 
-def _problems(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+def _event_query(request: web.Request) -> dict[str, str]:
+    """The filled-in filters; a browser's datetime-local field has no zone, and the portal shows UTC."""
+    query = {k: v for k, v in request.query.items() if v}
+    for key in ("since", "until"):
+        if key in query and _NO_ZONE.match(query[key]):
+            query[key] += "+00:00"
+    return query
 
 
 async def events_page(request: web.Request) -> web.Response:
     """An invalid filter shows what is wrong and no list (showing every event under it misled)."""
     who = await user(request)
-    query = {k: v for k, v in request.query.items() if v}
-    filters = {k: v for k, v in query.items() if k != "cursor"}
-    for key in ("since", "until"):  # a browser's datetime-local field has no zone; the portal shows UTC
-        if key in query and _NO_ZONE.match(query[key]):
-            query[key] += "+00:00"
+    filters = {k: v for k, v in request.query.items() if v and k != "cursor"}
+    query = _event_query(request)
     context = await names(request, tenant(who))
     async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
         types = await hq.event_types(session)
@@ -113,7 +115,7 @@ async def events_page(request: web.Request) -> web.Response:
             f = EventFilter.model_validate(query)
         except ValidationError as exc:
             return page(request, "events.html", who, 400, rows=[], total=0, next_cursor=None, filters=filters,
-                        types=types, error=_problems(exc), **context)
+                        types=types, error=problems(exc), **context)
         rows, cursor = await hq.list_events(session, f)
         total = await hq.count_events(session, f)
     return page(request, "events.html", who, rows=group([hq.event_out(r) for r in rows]), total=total,
@@ -133,14 +135,11 @@ def _cell(value: object) -> str:
 async def events_csv(request: web.Request) -> web.Response:
     """The events the same filters select, as CSV (newest first, at most CSV_MAX_ROWS), names not ids."""
     who = await user(request)
-    query = {k: v for k, v in request.query.items() if v and k not in ("cursor", "limit")}
-    for key in ("since", "until"):
-        if key in query and _NO_ZONE.match(query[key]):
-            query[key] += "+00:00"
+    query = {k: v for k, v in _event_query(request).items() if k not in ("cursor", "limit")}
     try:
         f = EventFilter.model_validate({**query, "limit": 500})
     except ValidationError as exc:
-        raise web.HTTPBadRequest(text=f"The filter is not valid: {_problems(exc)}") from None
+        raise web.HTTPBadRequest(text=f"The filter is not valid: {problems(exc)}") from None
     context = await names(request, tenant(who))
     out = io.StringIO()
     writer = csv.writer(out)

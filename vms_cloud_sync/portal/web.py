@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from pydantic import ValidationError
 
 from vms_cloud_sync.backend import hq, keys
 from vms_cloud_sync.backend.auth import COOKIE, MFA_SETUP, CloudPrincipal
@@ -67,6 +68,11 @@ def page(request: web.Request, template: str, who: CloudPrincipal | None, status
            "refresh_s": request.app[keys.SETTINGS].portal.refresh_s, **context}
     response = aiohttp_jinja2.render_template(template, request, ctx, status=status)
     return response
+
+
+def problems(exc: ValidationError) -> str:
+    """A validation error as one line a person can read: `field: what is wrong; ...`."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
 async def names(request: web.Request, tenant_id: uuid.UUID) -> dict[str, Any]:
