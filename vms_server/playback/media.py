@@ -45,7 +45,8 @@ def _open_input(path: Path, *, copy: bool = False) -> Any:
             return av.open(str(path), options=_COPY_OPTIONS, stream_options=_COPY_STREAM)
         return av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
-        raise MediaError(f"cannot read {path.name}: {exc}") from None
+        # strerror only: the exception's text carries the server's absolute path, which callers may show
+        raise MediaError(f"cannot read the recording: {exc.strerror or type(exc).__name__}") from None
 
 
 def _seek(container: Any, stream: Any, offset_us: int) -> None:

@@ -63,6 +63,7 @@ async def recordings(call: Call[NoBody]) -> RecordingsOut:
     async with call.app[keys.SESSIONS]() as session:
         await get_camera(session, camera_id, call.user)
         rows = await segments_between(session, camera_id, None, q.start, q.end)
+    rows = await call.app[RECORDER].present(rows)  # files deleted under the server show as gaps
     spans = [Span(r.start_at, r.end_at, r.stream) for r in rows]
     recorder = call.app[RECORDER].recorder(camera_id)
     live = recorder.current() if recorder is not None else None
@@ -98,6 +99,10 @@ async def create_export(call: Call[ExportIn]) -> ExportOut:
         existing = await exports.admit(session, limits, call.user, body, camera.customer_id)
         if existing is not None:
             return _export_out(existing, service.progress(existing))
+        # Refused up front rather than failed in the background. Read-only (no marking of missing files): this
+        # transaction holds the export lock, which on SQLite is the database's write lock.
+        if not await service.pieces(body.camera_id, body.stream, body.start, body.end, mark_missing=False):
+            raise NotFound("nothing recorded in this range (or its files are gone)", code="nothing_recorded")
         job = ExportJob(camera_id=camera.id, customer_id=camera.customer_id, site_id=camera.site_id,
                         stream=body.stream, start_at=body.start, end_at=body.end, state="queued", progress=0.0,
                         created_by=call.user.username)
@@ -221,6 +226,8 @@ async def playback(call: Call[NoBody]) -> web.StreamResponse:
     try:
         with request.app[STREAMS].stream():
             chunk = await queue.get()  # the headers wait for it: the start is known once something is written
+            if chunk is None:  # not one packet could be read (files gone or damaged): no empty 200
+                raise NotFound("the recording of this range cannot be read", code="footage_unreadable")
             if first_us:
                 response.headers[START_HEADER] = iso_us(first_us[0])
             await response.prepare(request)

@@ -72,13 +72,15 @@ class PlaybackService:
         self._progress: dict[uuid.UUID, float] = {}
         self._slots = asyncio.Semaphore(2)
 
-    async def pieces(self, camera_id: uuid.UUID, stream: str, start: dt.datetime, end: dt.datetime) -> list[Piece]:
+    async def pieces(self, camera_id: uuid.UUID, stream: str, start: dt.datetime, end: dt.datetime, *,
+                     mark_missing: bool = True) -> list[Piece]:
         if end <= start:
             return []  # an empty period has nothing recorded in it; callers answer 404
         if (end - start).total_seconds() > self.max_seconds:
             raise range_too_long(self.max_seconds)
         async with self.sessions() as session:
             rows = await segments_between(session, camera_id, stream, start, end)
+        rows = await self._recorder.present(rows, mark=mark_missing)  # a deleted file is a gap, not a 0-byte answer
         pieces = [Piece(Path(r.volume) / r.path, to_us(r.start_at), to_us(r.end_at)) for r in rows]
         recorder = self._recorder.recorder(camera_id)
         current = recorder.open_file() if recorder is not None and recorder.stream == stream else None

@@ -15,9 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 class VolumeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: Path = Field(description="Directory footage is written to (created if missing)")
-    min_free_bytes: int = Field(
-        2 * 1024**3, ge=0, description="Delete the oldest unprotected footage when free space falls below this"
-    )
+    min_free_bytes: int | None = Field(
+        None, ge=0, description="Delete the oldest unprotected footage when free space falls below this; default: "
+                                "5 % of the volume's size, at most 2 GiB (a fixed 2 GiB emptied small volumes)")
+    min_free_ratio: float | None = Field(
+        None, ge=0, le=0.9, description="The same threshold as a fraction of the volume's size (0.1 keeps 10 % "
+                                        "free); with both set, the larger amount is kept free")
     max_bytes: int | None = Field(
         None, ge=1, description="Optional quota: footage on this volume is kept under this many bytes"
     )
@@ -32,6 +35,10 @@ class RecordingSettings(BaseModel):
     volumes: list[VolumeConfig] = Field(
         default_factory=list, description="Storage volumes; empty means <data_dir>/recordings"
     )
+    fallback: VolumeConfig | None = Field(
+        None, description="Where footage goes while no volume can take it (each unmounted, read-only or failing "
+                          "writes): another disk or a network share mounted here; recording returns to the volumes "
+                          "when one recovers")
     segment_seconds: float = Field(60.0, ge=1, le=900, description="Target segment length (cut on keyframes)")
     fsync_interval_s: float = Field(
         1.0, ge=0, le=60, description="Footage is synced to the disk this often (fdatasync of open segments, "

@@ -68,6 +68,7 @@ class Recorder:
     may_write: Callable[[], bool] | None = None  # cluster fencing: False ends and stops writing now
     durability: Durability | None = None  # syncs segments to the disk (None: the operating system decides)
     error: str | None = None  # the last storage failure; cleared when a segment starts again
+    last_error: tuple[str, float] | None = None  # (message, Unix time) of the last failure: never cleared
     _logged: dict[str, float] = field(default_factory=dict)
     info: StreamInfo | None = None
     writer: SegmentWriter | None = None
@@ -178,6 +179,7 @@ class Recorder:
 
     def _report(self, text: str) -> None:
         self.error = text
+        self.last_error = (text, time.time())
         now = time.monotonic()
         if now - self._logged.get(text, -1e9) >= LOG_EVERY_S:  # a full disk must not flood the log
             self._logged[text] = now

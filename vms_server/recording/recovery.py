@@ -133,7 +133,7 @@ async def reconcile(sessions: async_sessionmaker[AsyncSession], volumes: VolumeS
     """Run before recording starts. Blocking file work happens in threads. A volume that is not the disk it was
     configured as (not mounted) is left alone: its footage is not missing, only out of reach."""
     report = Report()
-    for volume in volumes.volumes:
+    for volume in volumes.all():
         if volume.misplaced:
             continue
         parts, files = await asyncio.to_thread(_scan_blocking, volume.path)

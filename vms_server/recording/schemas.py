@@ -27,11 +27,19 @@ class StreamStatus(BaseModel):
     height: int | None = None
 
 
+class RecordingErrorOut(BaseModel):
+    message: str
+    at: dt.datetime
+
+
 class CameraStatus(BaseModel):
     camera_id: uuid.UUID
     recording: bool = Field(description="A segment is being written now")
     recording_error: str | None = Field(None, description="Why recording failed last (disk full, I/O error); "
                                                           "cleared when a segment starts again")
+    recording_last_error: RecordingErrorOut | None = Field(
+        None, description="The last recording failure and when it happened, kept for 10 minutes even when "
+                          "recording resumed at once (a full disk that cost seconds is seen by a poll)")
     motion_source: Literal["frames", "onvif"] | None = Field(
         None, description="Where motion recording's motion comes from now: frame differencing on the sub stream, "
                           "the camera's own ONVIF alarm, or nothing (motion recording off)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 import uuid
@@ -30,6 +31,7 @@ from vms_server.ingest.service import CameraRuntime, CameraSpec, IngestService
 from vms_server.recording.config import RecordingSettings, VolumeConfig
 from vms_server.recording.durability import Durability
 from vms_server.recording.keys import RECORDER
+from vms_server.recording.missing import MissingScanner, present
 from vms_server.recording.models import RecordingPolicy, RecordingSegment
 from vms_server.recording.motion import MotionDetector
 from vms_server.recording.onvif_motion import OnvifMotion
@@ -41,6 +43,7 @@ from vms_server.recording.storage import VolumeSet, apply_retention, enforce_thr
 from vms_server.security.keystore import SecretBox
 
 logger = logging.getLogger(__name__)
+LAST_ERROR_KEEP_S = 600.0  # a recording failure stays in the camera status this long after it happened
 
 
 def policy_of(row: RecordingPolicy | None) -> Policy:
@@ -62,8 +65,9 @@ class RecordingService:
         self.ingest = ingest
         self._box = box
         configs = self.settings.volumes or [VolumeConfig(path=data_dir / "recordings")]
-        self.volumes = VolumeSet(configs)
+        self.volumes = VolumeSet(configs, settings.fallback)
         self.durability = Durability(settings.fsync_interval_s)
+        self._missing = MissingScanner(sessions)
         self.rows: dict[uuid.UUID, RecordingPolicy] = {}
         self.recorders: dict[uuid.UUID, Recorder] = {}
         self._motion: dict[uuid.UUID, MotionDetector | OnvifMotion] = {}
@@ -125,8 +129,12 @@ class RecordingService:
     def _recording_field(self, camera_id: uuid.UUID) -> dict[str, Any]:
         recorder = self.recorders.get(camera_id)
         motion = self._motion.get(camera_id)
+        last = recorder.last_error if recorder is not None else None
+        kept = last is not None and time.time() - last[1] <= LAST_ERROR_KEEP_S
         return {"recording": bool(recorder is not None and recorder.current()),
                 "recording_error": recorder.error if recorder is not None else None,
+                "recording_last_error": {"message": last[0], "at": dt.datetime.fromtimestamp(
+                    last[1], dt.UTC).isoformat()} if last is not None and kept else None,
                 "motion_source": self.motion_source(camera_id),
                 "motion_error": motion.error if isinstance(motion, OnvifMotion) else None}
 
@@ -254,13 +262,20 @@ class RecordingService:
                     if not done:
                         await asyncio.sleep(1)
 
+    async def present(self, rows: list[RecordingSegment], mark: bool = True) -> list[RecordingSegment]:
+        """The rows whose files are there; the others are marked missing unless `mark` is False (timeline,
+        playback and exports use this at read time, so a deleted file is a gap, not an empty answer)."""
+        return await present(self.sessions, rows, self.volumes.reachable() if mark else set())
+
     # --- cleanup ------------------------------------------------------------------------------------
     async def run_cleanup(self) -> tuple[int, int]:
-        """One pass of the free-space threshold and retention; returns (by threshold, by retention)."""
+        """One pass of the free-space threshold and retention, and a batch of the check for files that are
+        gone; returns (by threshold, by retention)."""
         async with self.sessions() as session:
             by_space = await enforce_thresholds(session, self.volumes)
             owners = {cid: cust for cid, cust in (await session.execute(select(Camera.id, Camera.customer_id))).all()}
             by_age = await apply_retention(session, self.volumes, self.settings.retention_days, owners, utcnow())
+        await self._missing.round(self.volumes.reachable())
         if by_space or by_age:
             logger.info("cleanup deleted %d segments (space) and %d (retention)", by_space, by_age)
         return by_space, by_age
@@ -305,8 +320,11 @@ async def recording_health(app: web.Application) -> Component:
     streams = [w for rt in runtimes for w in rt.workers.values()]
     online = sum(1 for w in streams if w.health.state is StreamState.ONLINE)
     failing = [f"{v.path} ({v.misplaced})" if v.misplaced else f"{v.path} ({v.failure})"
-               for v in service.volumes.volumes if v.misplaced or v.failing()]
+               for v in service.volumes.all() if v.misplaced or v.failing()]
     detail = f"{recording} of {len(runtimes)} cameras recording, {online} of {len(streams)} streams online"
     if failing:
         detail += "; writes failing on " + ", ".join(failing)
+    fallback = service.volumes.fallback
+    if fallback is not None and service.volumes.on_fallback is not None:
+        detail += f"; recording on the fallback volume {fallback.path}"
     return Component(name="recording", ok=not failing, detail=detail, value=float(recording))

@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 
 FAILED_VOLUME_RETRY_S = 60.0
+READ_ONLY = "{} is mounted read-only"
+DEFAULT_FREE_RATIO = 0.05
+DEFAULT_FREE_CAP = 2 * 1024**3
 MARKER = ".vms-volume"
 
 
@@ -97,67 +100,108 @@ class Volume:
         except (OSError, AttributeError):  # no statvfs on Windows: writes fail and mark the volume instead
             return False
         if flags & os.ST_RDONLY:
-            self.failure = f"{self.path} is mounted read-only"
+            self.failure = READ_ONLY.format(self.path)
             self.failed_until = time.monotonic() + FAILED_VOLUME_RETRY_S
             return True
+        if self.failure == READ_ONLY.format(self.path):  # mounted read-write again: usable at once
+            self.failure, self.failed_until = None, 0.0
+            logger.info("recording volume writable again: %s", self.path)
         return False
 
     def failing(self, now: float | None = None) -> bool:
         """A write failed here recently: new segments avoid this volume and health reports it."""
         return self.failed_until > (time.monotonic() if now is None else now)
 
+    def min_free(self, total: int) -> int:
+        """Bytes kept free on a volume of `total` bytes: the configured bytes and/or ratio (the larger), or by
+        default 5 % of the size, at most 2 GiB: enough headroom on a large disk without emptying a small one."""
+        config = self.config
+        if config.min_free_bytes is None and config.min_free_ratio is None:
+            return min(DEFAULT_FREE_CAP, int(total * DEFAULT_FREE_RATIO))
+        return max(config.min_free_bytes or 0, int(total * (config.min_free_ratio or 0.0)))
+
     def room_bytes(self) -> int:
         """How much more may be written before the threshold (negative: over it)."""
-        free = shutil.disk_usage(self.path).free - self.config.min_free_bytes
+        usage = shutil.disk_usage(self.path)
+        free = usage.free - self.min_free(usage.total)
         if self.config.max_bytes is not None:
             free = min(free, self.config.max_bytes - self.used_bytes)
         return free
 
 
 class VolumeSet:
-    def __init__(self, configs: list[VolumeConfig]) -> None:
+    """The configured volumes, and the fallback that takes footage while none of them can."""
+
+    def __init__(self, configs: list[VolumeConfig], fallback: VolumeConfig | None = None) -> None:
         self.volumes = [Volume(c) for c in configs]
-        for volume in self.volumes:
+        self.fallback = Volume(fallback) if fallback is not None else None
+        for volume in self.all():
             volume.take()
             if volume.misplaced:
                 logger.error("recording volume unusable: %s", volume.misplaced)
+        self.on_fallback: str | None = None  # why recording is on the fallback now (None: it is not)
         self._lock = threading.Lock()
+
+    def all(self) -> list[Volume]:
+        """Every volume footage may be on: the configured ones and the fallback."""
+        return self.volumes + ([self.fallback] if self.fallback is not None else [])
+
+    def _present(self) -> list[Volume]:
+        present = []
+        for volume in self.volumes:
+            problem = volume.identity_problem()
+            if problem != volume.misplaced:
+                if problem:
+                    logger.error("recording volume unusable: %s", problem)
+                else:
+                    logger.info("recording volume back: %s", volume.path)
+            volume.misplaced = problem
+            if problem is None and not volume.read_only():
+                present.append(volume)
+        return present
 
     def pick(self) -> Path:
         """The volume with the most room: spreads cameras and fills volumes evenly. A volume that failed a
-        write recently is avoided while another one works (all failed: try them again). A volume that is not
-        the one configured (unmounted, replaced) is never used. Raises NoVolume. Thread-safe."""
+        write recently is avoided while another one works. A volume that is not the one configured (unmounted,
+        replaced) or is read-only is never used. With none left (or all failing), the fallback volume takes
+        the footage until one recovers; without a fallback, failing volumes are tried again. Raises NoVolume.
+        Thread-safe."""
         with self._lock:
             now = time.monotonic()
-            present = []
-            for volume in self.volumes:
-                problem = volume.identity_problem()
-                if problem != volume.misplaced:
-                    if problem:
-                        logger.error("recording volume unusable: %s", problem)
-                    else:
-                        logger.info("recording volume back: %s", volume.path)
-                volume.misplaced = problem
-                if problem is None:
-                    present.append(volume)
-            present = [v for v in present if not v.read_only()]
+            present = self._present()
+            healthy = [v for v in present if not v.failing(now)]
+            if healthy:
+                if self.on_fallback is not None:
+                    logger.warning("recording is back on its volumes (off the fallback)")
+                    self.on_fallback = None
+                return max(healthy, key=lambda v: v.room_bytes()).path
+            why = "; ".join(v.misplaced or v.failure or "" for v in self.volumes)
+            fallback = self.fallback
+            if fallback is not None and fallback.identity_problem() is None and not fallback.read_only() \
+                    and not fallback.failing(now):
+                if self.on_fallback is None:
+                    logger.error("recording moves to the fallback volume %s: %s", fallback.path, why)
+                self.on_fallback = why
+                return fallback.path
             if not present:
-                raise NoVolume("no recording volume is usable: " + "; ".join(
-                    v.misplaced or v.failure or "" for v in self.volumes))
-            healthy = [v for v in present if not v.failing(now)] or present
-            best = max(healthy, key=lambda v: v.room_bytes())
-            return best.path
+                raise NoVolume("no recording volume is usable: " + why)
+            return max(present, key=lambda v: v.room_bytes()).path
 
     def mark_failed(self, path: Path, reason: str) -> None:
         """A write to this volume failed: new segments go elsewhere for a while."""
         with self._lock:
-            for volume in self.volumes:
+            for volume in self.all():
                 if volume.path == path:
                     volume.failed_until = time.monotonic() + FAILED_VOLUME_RETRY_S
                     volume.failure = reason
 
+    def reachable(self) -> set[str]:
+        """Paths of the volumes that are the disks configured, as last checked: a missing file there is gone,
+        while on an unmounted volume it is only out of reach."""
+        return {str(v.path) for v in self.all() if v.misplaced is None and v.device is not None}
+
     def by_path(self, path: str) -> Volume | None:
-        return next((v for v in self.volumes if str(v.path) == path), None)
+        return next((v for v in self.all() if str(v.path) == path), None)
 
     def add_bytes(self, path: str, amount: int) -> None:
         with self._lock:
@@ -170,7 +214,7 @@ class VolumeSet:
                                       .group_by(RecordingSegment.volume))).all()
         totals = {volume: int(total or 0) for volume, total in rows}
         with self._lock:
-            for volume in self.volumes:
+            for volume in self.all():
                 volume.used_bytes = totals.get(str(volume.path), 0)
 
 
@@ -202,7 +246,9 @@ async def enforce_thresholds(session: AsyncSession, volumes: VolumeSet, batch: i
     """Delete the oldest unprotected segments of each volume that is over its threshold, and no more than
     it takes to get back under it: every deleted segment is footage someone may still need."""
     deleted = 0
-    for volume in volumes.volumes:
+    for volume in volumes.all():
+        if volume.misplaced:  # not mounted: its free space is the root disk's, and its footage is out of reach
+            continue
         while (over := -volume.room_bytes()) > 0:
             rows = list((await session.scalars(
                 select(RecordingSegment).where(RecordingSegment.volume == str(volume.path), _unprotected())

@@ -13,7 +13,7 @@ from tests.server.helpers import ApiClient
 from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.app import create_app
-from vms_server.recording.models import ExportJob
+from vms_server.recording.models import ExportJob, RecordingSegment
 
 T0 = dt.datetime(2026, 1, 1, 8, tzinfo=dt.UTC)
 
@@ -26,9 +26,18 @@ async def _api(tmp_path: Path, db_url: str, aiohttp_client: Any) -> ApiClient:
 
 
 async def _camera(api: ApiClient) -> str:
+    """A camera with footage indexed over the first half hour after T0 (an export of a range with nothing
+    recorded is refused before any limit is looked at)."""
     cam = await api.ok("POST", "/api/v1/cameras", status=201, json={
         "name": "gate", "site_id": str(api.seeded.site_id), "enabled": False,
         "streams": [{"role": "main", "rtsp_url": "rtsp://10.0.0.5:554/main"}]})
+    volume = api.client.app[keys.SETTINGS].data_dir / "recordings"
+    (volume / "footage.mp4").write_bytes(b"\0" * 1000)
+    async with api.client.app[keys.SESSIONS].begin() as session:
+        session.add(RecordingSegment(camera_id=uuid.UUID(str(cam["id"])), stream="main", start_at=T0,
+                                     end_at=T0 + dt.timedelta(minutes=30), duration_s=1800, frames=18000,
+                                     bytes=1000, volume=str(volume), path="footage.mp4", codec="h264", width=320,
+                                     height=240, reason="continuous"))
     return str(cam["id"])
 
 

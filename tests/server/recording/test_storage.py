@@ -269,6 +269,10 @@ async def test_a_full_disk_moves_recording_to_another_volume_without_dropping_th
     stream = status["streams"][0]
     assert stream["state"] == "online" and stream["reconnects"] == 0 and stream["gaps"] == 0
     assert status["recording"] and status["recording_error"] is None  # recording again, elsewhere
+    # ... and a poll still sees what happened, and when (issue 21: the error cleared at the next keyframe).
+    last = status["recording_last_error"]
+    assert "No space left" in last["message"]
+    assert 0 <= (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(last["at"])).total_seconds() < 120
     assert "No space left" in str(service.volumes.volumes[0].failure)
     # The watchdog's volume probe turns it into an incident for the operators.
     probes = {p.name: p for p in await app[WATCHDOG].probe()}

@@ -1,0 +1,92 @@
+"""Storage fallback (issue 21): when the only volume goes away under a running server, recording goes on on the
+fallback volume with an incident raised, and returns to the volume when it is back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import seed
+from tests.server.helpers import ApiClient
+from tests.server.recording.conftest import add_camera, recording_settings, wait_for
+from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.roles import Role
+from vms_server import keys
+from vms_server.recording.keys import RECORDER
+from vms_server.recording.models import RecordingSegment
+from vms_server.watchdog.keys import WATCHDOG
+
+pytestmark = pytest.mark.slow
+
+
+async def _indexed_on(app: Any, volume: Path) -> list[RecordingSegment]:
+    async with app[keys.SESSIONS]() as session:
+        return list((await session.scalars(select(RecordingSegment).where(
+            RecordingSegment.volume == str(volume)))).all())
+
+
+def _mp4s(path: Path) -> set[Path]:
+    return set(path.rglob("*.mp4"))
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Any:
+    """A real tmpfs bind-mounted where the volume is configured, so it can be unmounted there under the server
+    (`umount -l`, a disk pulled) and come back. Needs root, as the test command does."""
+    source, mount_point = tmp_path / "source", tmp_path / "disk"
+    source.mkdir()
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(source)],
+                          check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs (run the tests as root): {done.stderr.strip()}")
+    subprocess.run(["mount", "--bind", str(source), str(mount_point)], check=True)
+    yield mount_point
+    for path in (mount_point, mount_point, source):
+        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
+
+
+async def test_recording_moves_to_the_fallback_and_back(tmp_path: Path, sqlite_url: str, aiohttp_client: Any,
+                                                        sim: SimulatorHandle, disk: Path) -> None:
+    from vms_server.app import create_app
+
+    fallback = tmp_path / "fallback"
+    settings = recording_settings(tmp_path, sqlite_url, segment_seconds=1.0,
+                                  volumes=[{"path": str(disk), "min_free_bytes": 0}],
+                                  fallback={"path": str(fallback), "min_free_bytes": 0})
+    api = ApiClient(await aiohttp_client(create_app(settings)), await seed(settings))
+    app = api.client.app
+    camera_id = uuid.UUID(await add_camera(api, sim.rtsp_url("cam1", "main")))
+    service = app[RECORDER]
+    await wait_for(lambda: len(_mp4s(disk)) >= 2, limit=30)
+    assert _mp4s(fallback) == set()  # the fallback is only for when the volumes cannot take footage
+
+    subprocess.run(["umount", "-l", str(disk)], check=True)  # the disk is gone
+    await wait_for(lambda: len(_mp4s(fallback)) >= 2, limit=30)
+    assert service.volumes.on_fallback is not None and "no longer the volume" in service.volumes.on_fallback
+    assert service.recorder(camera_id).error is None  # recording, not stopped
+    health = await api.ok("GET", "/health/detailed", Role.SUPERVISOR)
+    line = next(c for c in health["components"] if c["name"] == "recording")
+    assert not line["ok"] and f"recording on the fallback volume {fallback}" in line["detail"]
+    await app[WATCHDOG].probe()
+    incidents = (await api.ok("GET", "/api/v1/incidents", Role.VIEWER))["items"]
+    assert any(i["service"] == f"volume:{disk}" for i in incidents)
+    # The footage on the fallback is indexed and plays like any other.
+    now = dt.datetime.now(dt.UTC)
+    rows = await wait_for(lambda: _indexed_on(app, fallback), limit=20)
+    timeline = await api.ok("GET", f"/api/v1/cameras/{camera_id}/recordings", Role.VIEWER, params={
+        "start": (now - dt.timedelta(minutes=5)).isoformat(), "end": now.isoformat()})
+    at = rows[0].start_at + dt.timedelta(seconds=0.1)
+    assert any(dt.datetime.fromisoformat(r["start"]) <= at < dt.datetime.fromisoformat(r["end"])
+               for r in timeline["ranges"])
+
+    subprocess.run(["mount", "--bind", str(disk.parent / "source"), str(disk)], check=True)  # the disk is back
+    before = len(_mp4s(disk))
+    await wait_for(lambda: len(_mp4s(disk)) >= before + 2, limit=30)
+    assert service.volumes.on_fallback is None
