@@ -71,7 +71,7 @@ async def press_ok(dialog: UserDialog) -> None:
 async def test_create_user_log_in_as_it_disable(qtbot: QtBot, desk: Desk) -> None:
     window = AdminWindow(AdminApi(desk.client))
     qtbot.addWidget(window)
-    assert list(window.pages) == ["Cameras", "Users", "Licence", "Audit log", "Health"]
+    assert list(window.pages) == ["Cameras", "Users", "Configuration", "Licence", "Audit log", "Health"]
     page = window.show_page("Users")
     assert isinstance(page, UsersPage)
     await page.refresh()
@@ -167,7 +167,7 @@ async def test_roles_see_only_their_screens_and_refusals_are_shown(qtbot: QtBot,
     supervisor = await client_as(desk, Role.SUPERVISOR)
     window = AdminWindow(AdminApi(supervisor))
     qtbot.addWidget(window)
-    assert list(window.pages) == ["Users", "Licence", "Health"]
+    assert list(window.pages) == ["Users", "Configuration", "Licence", "Health"]
     page = window.show_page("Users")
     assert isinstance(page, UsersPage)
     await page.refresh()

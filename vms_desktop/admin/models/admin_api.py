@@ -264,6 +264,32 @@ class AdminApi:
         """PATCH role, site_ids, disabled, password, display_name or reset_mfa."""
         return UserRow.from_json(await self._call("PATCH", f"/users/{user_id}", changes))
 
+    # --- configuration hierarchy -------------------------------------------------------------------
+
+    async def config_keys(self) -> list[dict[str, Any]]:
+        """Every configuration key with its description, default and JSON schema."""
+        return list((await self._call("GET", "/config/keys")).get("items", []))
+
+    async def effective(self, key: str, *, camera_id: str = "", site_id: str = "") -> dict[str, Any]:
+        """{key, value, level, model} of one key at a camera, a site, or the system (neither given)."""
+        params = {"key": key, **({"camera_id": camera_id} if camera_id else {}), **({"site_id": site_id} if site_id
+                                                                                   else {})}
+        items = (await self._call("GET", "/config/effective", params=params)).get("items", [])
+        return dict(items[0]) if items else {}
+
+    async def set_config(self, scope: str, scope_id: str, values: dict[str, Any], comment: str = "") -> dict[str, Any]:
+        """Set (or, with None, remove) overrides at one level: a new configuration version."""
+        body = {"scope": scope, "values": values, **({"scope_id": scope_id} if scope_id else {}),
+                **({"comment": comment} if comment else {})}
+        return dict(await self._call("PUT", "/config/values", body))
+
+    async def config_versions(self, limit: int = 100) -> list[dict[str, Any]]:
+        return list((await self._call("GET", "/config/versions", params={"limit": str(limit)})).get("items", []))
+
+    async def restore_config(self, version: int) -> dict[str, Any]:
+        """Make the configuration what it was right after `version` (itself a new version)."""
+        return dict(await self._call("POST", f"/config/versions/{version}/restore"))
+
     # --- licence, audit, health --------------------------------------------------------------------
 
     async def licence(self) -> dict[str, Any]:
