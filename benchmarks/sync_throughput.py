@@ -3,9 +3,10 @@ backend's ingest rate with several edges pushing at once.
 
 The backend runs as `vms-cloud run` in its own process on PostgreSQL (as the non-owner role, so row-level
 security is on); the edge is a real vms_server app (SQLite, the embedded default) in this process, whose
-pusher drains an outbox filled as if the link had been down.
+pusher drains an outbox filled as if the link had been down. The way down (HQ acting on events) is measured up to
+the edge fetching and confirming the actions (the site's server applying them is not built yet).
 Usage: python -m benchmarks.sync_throughput [--events 100000] [--clips 3] [--clip-mb 16] [--edges 10]
-       [--edge-events 20000] [--smoke]
+       [--edge-events 20000] [--actions 2000] [--action-poll-s 1.0] [--smoke]
 """
 
 from __future__ import annotations
@@ -221,6 +222,59 @@ async def edges_at_once(backend: Backend, admin: str, edges: int, per_edge: int,
     return stored / elapsed
 
 
+async def hq_actions(backend: Backend, admin: str, count: int, poll_s: float) -> tuple[float, float, float]:
+    """The way down, cloud half: HQ acknowledges `count` events as fast as it can while an edge polls
+    `GET /edge/actions` every `poll_s` and confirms each one. Returns (actions/s from the first HQ post to the
+    last confirmation, p50 and p95 of the delay from HQ's post to the edge holding the action, in ms). The
+    site's server applying them is not part of this (not built yet)."""
+    async with aiohttp.ClientSession() as http:
+        token = await backend.enrolment_token(http, admin)
+        async with http.post(f"{backend.url}/api/v1/edge/enrol", json={"token": token, "name": "down"}) as r:
+            edge = {"Authorization": f"Bearer {(await r.json())['credential']}"}
+        hq = {"Authorization": f"Bearer {admin}"}
+        camera, now = uuid.uuid4(), dt.datetime.now(dt.UTC).isoformat()
+        payloads = [event_payload(camera, n) for n in range(count)]
+        for start in range(0, count, 500):
+            items = [{"key": f"event:{p['id']}:NEW", "kind": "event", "seq": n + start, "camera_id": str(camera),
+                      "queued_at": now, "payload": p} for n, p in enumerate(payloads[start:start + 500])]
+            async with http.post(f"{backend.url}/api/v1/edge/ingest", json={"items": items}, headers=edge) as resp:
+                assert resp.status == 200, await resp.text()
+        posted: dict[str, float] = {}
+        delays: list[float] = []
+        sem = asyncio.Semaphore(8)
+
+        async def post(event_id: str) -> None:
+            async with http.post(f"{backend.url}/api/v1/events/{event_id}/actions", headers=hq,
+                                 json={"action": "acknowledge", "text": "from the benchmark"}) as resp:
+                assert resp.status == 201, await resp.text()
+                posted[(await resp.json())["id"]] = time.perf_counter()
+
+        async def fetch() -> None:
+            while len(delays) < count:
+                async with http.get(f"{backend.url}/api/v1/edge/actions?limit=1000", headers=edge) as resp:
+                    pending = (await resp.json())["items"]
+                seen = time.perf_counter()
+                await asyncio.gather(*(done(a["id"]) for a in pending))
+                delays.extend((seen - posted.get(a["id"], seen)) * 1000 for a in pending)
+                await asyncio.sleep(poll_s)
+
+        async def done(action_id: str) -> None:
+            async with sem, http.post(f"{backend.url}/api/v1/edge/actions/{action_id}/done", headers=edge,
+                                 json={"result": "applied"}) as resp:
+                assert resp.status == 204, await resp.text()
+
+        started = time.perf_counter()
+
+        async def bounded(event_id: str) -> None:
+            async with sem:
+                await post(event_id)
+
+        await asyncio.gather(fetch(), *(bounded(p["id"]) for p in payloads))
+        elapsed = time.perf_counter() - started
+    delays.sort()
+    return count / elapsed, delays[len(delays) // 2], delays[min(len(delays) - 1, int(len(delays) * 0.95))]
+
+
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -236,6 +290,7 @@ async def main(args: argparse.Namespace) -> None:
             catch_up = await drain(app)
             clip_rate = await clips(app, workdir, args.clips, args.clip_mb)
             ingest_rate = await edges_at_once(backend, admin, args.edges, args.edge_events)
+            down_rate, down_p50, down_p95 = await hq_actions(backend, admin, args.actions, args.action_poll_s)
         finally:
             if runner is not None:
                 await runner.cleanup()
@@ -247,6 +302,10 @@ async def main(args: argparse.Namespace) -> None:
         ["one edge: clip upload", f"{args.clips} x {args.clip_mb} MB", round(clip_rate, 1), "MB/s", ""],
         ["backend ingest", f"{args.edges} edges x {args.edge_events}", round(ingest_rate), "events/s",
          ">= 2,000"],
+        ["HQ actions reaching the edge (cloud half)", f"{args.actions}, edge polls every {args.action_poll_s} s",
+         round(down_rate), "actions/s", ""],
+        ["HQ action -> edge holds it: p50 / p95", f"{args.actions} actions",
+         f"{down_p50:.0f} / {down_p95:.0f}", "ms", ""],
     ]
     print_table(["measure", "load", "result", "unit", "target"], rows)
 
@@ -258,10 +317,12 @@ def cli() -> None:
     parser.add_argument("--clip-mb", type=int, default=16)
     parser.add_argument("--edges", type=int, default=10)
     parser.add_argument("--edge-events", type=int, default=5_000)
+    parser.add_argument("--actions", type=int, default=2_000, help="HQ actions for the way down")
+    parser.add_argument("--action-poll-s", type=float, default=1.0, help="how often the edge polls for actions")
     parser.add_argument("--smoke", action="store_true", help="a small, quick run (CI)")
     args = parser.parse_args()
     if args.smoke:
-        args.events, args.clips, args.clip_mb, args.edges, args.edge_events = 2_000, 1, 2, 3, 1_000
+        args.events, args.clips, args.clip_mb, args.edges, args.edge_events, args.actions = 2_000, 1, 2, 3, 1_000, 50
     asyncio.run(main(args))
 
 
