@@ -25,8 +25,13 @@ LIVE_VIEW_SHARE = 0.10  # cameras watched live at any moment, on their sub strea
 INGEST_CORES_PER_STREAM = 0.03  # RTSP, remux, write; no transcoding
 DECODE_CORES_PER_CAMERA = 0.15  # sub stream decode + normalisation to 640x480 at 15 fps
 LIGHT_MODELS = {"motion": 0.05, "tampering": 0.03}  # CPU cores per camera
-DNN_CPU_CORES = 0.8  # per camera and DNN model when no GPU is used
-DNN_STREAMS_PER_GPU = 48  # camera-model pairs at 15 fps one mid-range GPU (T4 class) sustains
+# Per camera and DNN model when no GPU is used. Measured (benchmarks/inference.py, person detector at its 5 fps
+# analysis rate): 62-71 ms of 2 cores per frame on a loaded 2-core machine = 0.6-0.7 core, 8-13 ms on an idle
+# core = 0.06 core; 0.8 stays the bound (decode-side work, heavier models).
+DNN_CPU_CORES = 0.8
+# UNMEASURED: no GPU has run benchmarks/inference.py yet; an estimate for a mid-range GPU (T4 class), camera-model
+# pairs at 15 fps. Replace it with the script's cameras-per-device figure from a GPU, naming the GPU.
+DNN_STREAMS_PER_GPU = 48
 BASE_CORES = 2.0  # database, API, web, OS
 KNOWN_MODELS = ("intrusion", "motion", "tampering", "fire_smoke", "crowd", "missing_object", "abnormal_behavior",
                 "fallen", "tailgating", "anpr")
@@ -111,8 +116,8 @@ def size(i: SizingInput) -> SizingResult:
                            "core per camera; motion 0.05 and tampering 0.03 core per camera")
     if dnn:
         assumptions.append(f"DNN models ({', '.join(dnn)}): {DNN_STREAMS_PER_GPU} camera-model pairs per GPU "
-                           f"(T4 class)" if i.use_gpu else f"DNN models on CPU: {DNN_CPU_CORES} core per camera "
-                           "and model")
+                           f"(T4 class; an estimate, not measured)" if i.use_gpu else f"DNN models on CPU: "
+                           f"{DNN_CPU_CORES} core per camera and model (measured 0.06-0.7 for the person detector)")
     return SizingResult(
         bitrate_kbps_per_camera=round(kbps, 1), storage_tb=round(storage_tb, 2), disk_write_mbps=round(write_mbs, 2),
         disk_total_mbps=round(write_mbs * (1 + READ_ALLOWANCE), 2), network_in_mbps=round(net_in, 1),
