@@ -74,6 +74,11 @@ async def test_add_edit_disable_delete(qtbot: QtBot, desk: Desk) -> None:
     dialog.username.setText("admin")
     dialog.password.setText("admin")
     dialog.tags.setText("gate, outdoor")
+    dialog.message.show_text("")
+    dialog.test_button.click()
+    await wait_until(lambda: dialog.message.text().startswith("Connected:") or dialog.message.is_error, LIMIT_S,
+                     "connection tested")
+    assert "profile(s) (320x192, 160x96)" in dialog.message.text(), dialog.message.text()
     await press_ok(dialog)
     assert dialog.saved is not None, dialog.message.text()
     gate = (await server_cameras(desk))["Gate"]
@@ -89,6 +94,15 @@ async def test_add_edit_disable_delete(qtbot: QtBot, desk: Desk) -> None:
     await press_ok(dialog)
     assert dialog.saved is None and dialog.message.text().startswith("Refused:") and dialog.isVisible()
     dialog.url.setText(desk.sim.rtsp_url("cam1", "sub"))
+    for user, expected in (("", "The camera did not answer as expected:"), ("admin", "Connected:")):
+        dialog.username.setText(user)
+        dialog.password.setText(user)
+        dialog.message.show_text("")
+        dialog.test_button.click()
+        await wait_until(lambda: dialog.message.text().startswith(("Connected:", "The camera")), LIMIT_S,
+                         "stream tested")
+        assert dialog.message.text().startswith(expected), dialog.message.text()
+    assert "refused the credentials" not in dialog.message.text() and "160x96 at 10 fps" in dialog.message.text()
     await press_ok(dialog)
     assert dialog.saved is not None and not dialog.isVisible()
     yard = (await server_cameras(desk))["Yard"]

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from vms_desktop.client.api import VmsClient
+from vms_desktop.client.api import ServerError, Unreachable, VmsClient
 
 logger = logging.getLogger(__name__)
 API = "/api/v1"
@@ -154,6 +154,12 @@ class AuditFilter:
         return {**params, "limit": str(self.limit), **self.extra}
 
 
+def _inner(message: str) -> str:
+    """The server's own words inside the client's "the server is not available (...); retrying"."""
+    start, end = message.find("("), message.rfind(")")
+    return message[start + 1:end] if 0 <= start < end else message
+
+
 def _secret(password: str) -> dict[str, str]:
     return {"password": password} if password else {}
 
@@ -175,7 +181,14 @@ class AdminApi:
         return self.role in SUPERVISOR_ROLES
 
     async def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
-        return await self.client.request(method, API + path, body, params=params)
+        try:
+            return await self.client.request(method, API + path, body, params=params)
+        except Unreachable as exc:
+            # A 502 carrying the server's own error code is the camera failing a probe (unreachable, wrong
+            # credentials), not the server restarting: say what the server said about the camera.
+            if exc.status == 502 and exc.code:
+                raise ServerError(_inner(exc.message), status=502, code=exc.code) from None
+            raise
 
     # --- sites and cameras -------------------------------------------------------------------------
 
@@ -211,6 +224,20 @@ class AdminApi:
         body = {"name": name, "site_id": site_id, "onvif_url": onvif_url, "tags": tags or [],
                 **({"username": username} if username else {}), **_secret(password)}
         return CameraRow.from_json(await self._call("POST", "/cameras/from-onvif", body))
+
+    async def test_connection(self, *, rtsp_url: str = "", onvif_url: str = "", username: str = "",
+                              password: str = "") -> str:
+        """Connect to a stream (RTSP) or a device (ONVIF) once, as the server would, and say what answered:
+        "H264 1920x1080 at 25 fps" or "Acme X1 with 2 profiles (1920x1080, 640x360)". Raises ClientError with
+        the server's reason (wrong credentials, unreachable, not a camera)."""
+        credentials = {**({"username": username} if username else {}), **_secret(password)}
+        if onvif_url:
+            found = await self._call("POST", "/cameras/onvif-probe", {"onvif_url": onvif_url, **credentials})
+            sizes = ", ".join(f"{p.get('width')}x{p.get('height')}" for p in found.get("profiles", []))
+            who = " ".join(str(found.get(k) or "") for k in ("manufacturer", "model")).strip() or "ONVIF device"
+            return f"{who} with {len(found.get('profiles', []))} profile(s) ({sizes})"
+        found = await self._call("POST", "/cameras/rtsp-probe", {"rtsp_url": rtsp_url, **credentials})
+        return f"{found.get('codec')} {found.get('width')}x{found.get('height')} at {found.get('fps'):g} fps"
 
     async def update_camera(self, camera_id: str, changes: dict[str, Any]) -> CameraRow:
         """PATCH the given fields (name, enabled, tags, streams, credentials...)."""

@@ -24,6 +24,8 @@ def describe(exc: ClientError) -> str:
         return f"Not allowed: {exc.message}"
     if isinstance(exc, ServerError) and exc.status == 409:
         return f"Conflict: {exc.message}"
+    if isinstance(exc, ServerError) and exc.status == 502:
+        return f"The camera did not answer as expected: {exc.message}"
     if isinstance(exc, ServerError) and 400 <= exc.status < 500:
         return f"Refused: {exc.message}"
     return exc.message
