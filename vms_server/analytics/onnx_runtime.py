@@ -112,6 +112,12 @@ class SessionCache:
             except Exception:
                 logger.exception("inference listener failed")
 
+    def discard(self, session: ManagedSession) -> None:
+        """Forget a session (the next `get` of its file and device opens a new one)."""
+        with self._lock:
+            for key in [k for k, s in self._sessions.items() if s is session]:
+                del self._sessions[key]
+
     def sessions(self) -> list[ManagedSession]:
         with self._lock:
             return list(self._sessions.values())
