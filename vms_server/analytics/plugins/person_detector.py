@@ -60,7 +60,7 @@ def _nms(boxes: list[tuple[float, float, float, float]], scores: list[float], mi
 
 class SsdDetector:
     """TensorFlow Object Detection API outputs (boxes as ymin, xmin, ymax, xmax; class 1 = person). The bundled
-    graph takes a batch (weights/dynamic_batch.py), so several frames can go through one run."""
+    graph takes a batch (scripts/person_detector_batch_axis.py), so several frames can go through one run."""
 
     kind = "ssdlite-onnx"
 

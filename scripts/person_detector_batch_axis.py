@@ -14,9 +14,12 @@ postprocessor's loop already takes its trip count from the batch dimension. Each
 same detections as the original model on that image alone (checked here before writing, and by
 tests/server/analytics/test_inference_batching.py).
 
-    .venv/bin/python vms_server/analytics/plugins/weights/dynamic_batch.py [model.onnx]
+    .venv/bin/python scripts/person_detector_batch_axis.py [model.onnx]
 
-The file is rewritten in place; update the sha256 in NOTICE-person-detector.txt with the one printed.
+It lives here, not beside the weights, so that the bundles (which collect every module of vms_server) do not
+pull in the onnx package it needs.
+
+The file is rewritten in place; update the sha256 in weights/NOTICE-person-detector.txt with the one printed.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-HERE = Path(__file__).resolve().parent
-MODEL = HERE / "person_ssdlite_mobilenet_v2.onnx"
+MODEL = (Path(__file__).resolve().parent.parent / "vms_server" / "analytics" / "plugins" / "weights"
+         / "person_ssdlite_mobilenet_v2.onnx")
 PREPROCESS_LOOP = "generic_loop_Loop__85"
 IMAGES = "Preprocessor/map/TensorArrayStack/TensorArrayGatherV3:0"
 TRUE_SHAPES = "Preprocessor/map/TensorArrayStack_1/TensorArrayGatherV3:0"
