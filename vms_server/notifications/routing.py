@@ -91,6 +91,8 @@ async def queue_for_channels(session: AsyncSession, ctx: EventContext, *, rule: 
     With no `channel_ids`, the organisation's enabled channels of `default_kinds` (the configuration hierarchy's
     choice for this camera) are used."""
     kinds: list[str] = list(default_kinds) if default_kinds else []
+    if "push" in kinds:  # the hierarchy's "push" is mobile push of either kind (FCM apps, Web Push browsers)
+        kinds += ["fcm", "webpush"]
     ids = [uuid.UUID(c) for c in channel_ids]
     chosen = NotifyChannel.id.in_(ids) if ids else NotifyChannel.kind.in_(kinds)
     rows = (await session.scalars(select(NotifyChannel).where(

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Kind = Literal["email", "webhook", "mqtt", "sms", "whatsapp", "jira", "servicenow", "ticket"]
+Kind = Literal["email", "webhook", "mqtt", "sms", "whatsapp", "jira", "servicenow", "ticket", "fcm", "webpush"]
 PriorityName = Literal["CRITICAL", "HIGH", "MEDIUM", "STANDARD"]
 
 

@@ -9,12 +9,14 @@ from pydantic import BaseModel, ValidationError
 
 from vms_server.notifications.channels.base import Channel, ChannelConfigError, ChannelError, Outgoing
 from vms_server.notifications.channels.email import EmailChannel, EmailConfig
+from vms_server.notifications.channels.fcm import FcmChannel, FcmConfig
 from vms_server.notifications.channels.jira import JiraChannel, JiraConfig
 from vms_server.notifications.channels.mqtt import MqttChannel, MqttConfig
 from vms_server.notifications.channels.servicenow import ServiceNowChannel, ServiceNowConfig
 from vms_server.notifications.channels.sms import SmsChannel, SmsConfig, WhatsAppChannel
 from vms_server.notifications.channels.ticket import TicketChannel, TicketConfig
 from vms_server.notifications.channels.webhook import WebhookChannel, WebhookConfig
+from vms_server.notifications.channels.webpush import WebPushChannel, WebPushConfig
 
 KINDS: dict[str, tuple[type[Channel], type[BaseModel]]] = {
     "email": (EmailChannel, EmailConfig),
@@ -25,6 +27,8 @@ KINDS: dict[str, tuple[type[Channel], type[BaseModel]]] = {
     "jira": (JiraChannel, JiraConfig),
     "servicenow": (ServiceNowChannel, ServiceNowConfig),
     "ticket": (TicketChannel, TicketConfig),
+    "fcm": (FcmChannel, FcmConfig),
+    "webpush": (WebPushChannel, WebPushConfig),
 }
 
 
