@@ -44,7 +44,8 @@ class _Person:
     box: Box
     last_ts: float
     track_id: uuid.UUID = field(default_factory=uuid.uuid4)
-    upright: tuple[float, float, float] | None = None  # ts, top y, height (pixels) when last seen upright
+    upright: tuple[float, float, float] | None = None  # ts, top y, height (pixels) when last seen standing
+    height: float = 0.0  # standing height (pixels), forgotten slowly (people walk away from the camera)
     lying_since: float | None = None
     still_since: float = 0.0
     anchor: tuple[float, float] = (0.0, 0.0)
@@ -115,7 +116,11 @@ class FallenModel(PersonModel):
         centre = ((x + bw / 2) * width, (y + bh / 2) * height)
         ts = frame.ts
         if ratio >= cfg.upright_ratio:
-            person.upright, person.lying_since, person.fall, person.reported = (ts, top, tall), None, None, False
+            # Standing at full height (not bent over, not half-way down): where a fall is measured from.
+            person.height = max(tall, 0.98 * person.height)
+            if tall >= 0.85 * person.height:
+                person.upright = (ts, top, tall)
+            person.lying_since, person.fall, person.reported = None, None, False
             return []
         if ratio > cfg.lying_ratio:
             return []

@@ -94,7 +94,7 @@ class FlameTracker:
             share = flicker_px / colour_px
             if share < self.params.min_flicker_share or flicker_px < 3 or not _scattered(region & flicker & ever):
                 continue
-            confidence = float(min(0.99, 0.6 + share))
+            confidence = float(min(0.99, 0.86 + share / 2))  # flames are stronger evidence than smoke
             out.append(FireFinding("flame", (x / WIDTH, y / HEIGHT, w / WIDTH, h / HEIGHT), confidence,
                                    {"flicker_share": round(share, 3), "area": round(colour_px / (WIDTH * HEIGHT), 5)}))
         return out
@@ -141,7 +141,7 @@ class SmokeTracker:
             x, y, w, h, blocks = (int(v) for v in stats[i])
             if blocks < self.params.min_smoke_blocks:
                 continue
-            confidence = float(min(0.95, 0.55 + 0.04 * blocks))
+            confidence = float(min(0.85, 0.55 + 0.03 * blocks))
             out.append(FireFinding("smoke", (x / gw, y / gh, w / gw, h / gh), confidence, {"blocks": blocks}))
         return out
 
@@ -188,7 +188,12 @@ def _smoky_blocks(frame: np.ndarray, grey_f: np.ndarray, background: np.ndarray)
     sat_f, sat_b = _block_mean(_saturation(frame)), _block_mean(_saturation(background))
     ratio = std_f / np.maximum(std_b, 1e-3)
     shift = np.abs(mean_f - mean_b)
-    softened = (std_b >= 6) & (ratio >= 0.15) & (ratio <= 0.85) & (ncc >= 0.5)
-    greyed = (sat_b - sat_f >= 12) & (sat_f <= 40) & (std_b < 6)
-    hazed = (std_b < 4) & (shift >= 8) & (std_f < 12)
-    return np.asarray((shift >= 6) & (softened | greyed | hazed) & (sat_f <= 45))
+    # Softened: the same structure with less contrast and a little lighter (dimmed lights lower the contrast
+    # too, but darken).
+    softened = (std_b >= 6) & (ratio >= 0.15) & (ratio <= 0.9) & (ncc >= 0.5) & (mean_f - mean_b >= 1.5)
+    greyed = (sat_b - sat_f >= 12) & (sat_f <= 40) & (std_b < 6) & (shift >= 6)
+    hazed = (std_b < 4) & (shift >= 8) & (std_f < 16)
+    smoky = (softened | greyed | hazed) & (sat_f <= 45)
+    if smoky.mean() > 0.5:  # most of the picture at once: a lighting change, not smoke
+        return np.zeros_like(smoky)
+    return np.asarray(smoky)

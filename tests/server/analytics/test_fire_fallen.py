@@ -1,0 +1,141 @@
+"""Fire/smoke and fallen person against the simulator's ground truth (frames rendered and JPEG-compressed as
+the camera would send them; the whole RTSP path is test_fire_fallen_e2e), the user-supplied ONNX paths, and
+the rules that keep look-alikes quiet."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from tests.server.analytics.tiny_fire_yolo import build_tiny_fire_yolo
+from tests.server.analytics.tiny_posture_yolo import build_posture_yolo
+from vms_camsim.config import SceneKind
+from vms_camsim.scenes import make_scene
+from vms_camsim.scenes_fall import FALLER, LOOP_S
+from vms_camsim.scenes_fire import FireSmokeScene, fire_happenings
+from vms_server.analytics.evaluation import Interval, run_model, scene_frames, score
+from vms_server.analytics.plugins.fallen import FallenModel
+from vms_server.analytics.plugins.fire_onnx import YoloFireDetector
+from vms_server.analytics.plugins.fire_smoke import FireSmokeModel
+from vms_server.analytics.types import Frame
+
+T0 = 1_000_000.0
+FIRE_LOOP = 24.0
+
+
+def _frames(kind: SceneKind, loop: float) -> list[Frame]:
+    return list(scene_frames(make_scene(kind), loop, loop_seconds=loop, t0=T0))
+
+
+@pytest.fixture(scope="module")
+def fire_frames() -> list[Frame]:
+    return _frames(SceneKind.FIRE_SMOKE, FIRE_LOOP)
+
+
+@pytest.fixture(scope="module")
+def decoy_frames() -> list[Frame]:
+    return _frames(SceneKind.FIRE_DECOYS, FIRE_LOOP)
+
+
+@pytest.fixture(scope="module")
+def fall_frames() -> list[Frame]:
+    return _frames(SceneKind.FALL, LOOP_S)
+
+
+def _as(label: str, events: list[Interval]) -> list[Interval]:
+    return [Interval(label, e.start, e.end) for e in events]
+
+
+async def _run(model: Any, frames: list[Frame], config: dict[str, Any], label_of: str = "-") -> list[Interval]:
+    return await asyncio.to_thread(run_model, model, frames, model.default_rules, config, label_of)
+
+
+async def test_fire_one_event_per_happening_and_none_on_look_alikes(fire_frames: list[Frame],
+                                                                    decoy_frames: list[Frame]) -> None:
+    scene = make_scene(SceneKind.FIRE_SMOKE)
+    assert isinstance(scene, FireSmokeScene)
+    truth = [Interval("fire", T0 + s * FIRE_LOOP, T0 + e * FIRE_LOOP) for s, e in fire_happenings(scene)]
+    assert len(truth) == 2
+    model = FireSmokeModel()
+    events = await _run(model, fire_frames, {})
+    result = score("fire_smoke", _as("fire", events), truth)
+    assert (result.predicted, result.precision, result.recall) == (2, 1.0, 1.0), events
+    assert result.start_errors[0] < 0.6  # the flame: flicker evidence within about 5 frames
+    assert result.start_errors[1] < 2.5  # smoke alone: fades in, then 1.2 s of persistence
+    assert model.inferences == len(fire_frames)  # every frame, on a 160 x 120 thumbnail
+    kinds = await _run(FireSmokeModel(), fire_frames, {}, "kind")
+    assert [e.label for e in kinds] == ["flame", "smoke"]  # the flame event carries the flame, not its smoke
+    assert await _run(FireSmokeModel(), decoy_frames, {}) == []
+    # Smoke can be switched off: the smoulder is then nothing.
+    flames_only = await _run(FireSmokeModel(), fire_frames, {"detect_smoke": False}, "kind")
+    assert [e.label for e in flames_only] == ["flame"]
+
+
+async def test_fire_only_inside_its_zones(fire_frames: list[Frame]) -> None:
+    right = {"name": "right", "points": [(0.5, 0), (1, 0), (1, 1), (0.5, 1)]}
+    events = await _run(FireSmokeModel(), fire_frames, {"zones": [right]}, "kind")
+    assert [e.label for e in events] == ["smoke"]  # the flame burns on the left
+
+
+async def test_user_yolov8_fire_model_with_configured_class_names(tmp_path: Path, fire_frames: list[Frame],
+                                                                  decoy_frames: list[Frame]) -> None:
+    path = build_tiny_fire_yolo(tmp_path / "fire.onnx")
+    model = FireSmokeModel()
+    config = {"model_path": str(path), "class_names": ["smoke", "fire"]}
+    events = await _run(model, fire_frames, config, "kind")
+    assert len(events) == 1 and events[0].label == "flame", events
+    assert abs(events[0].start - (T0 + 3.0)) < 0.5
+    assert model.providers == ["CPUExecutionProvider"]
+    assert model.inferences == FIRE_LOOP * 5  # analysis_fps 5
+    # Named the other way round, its flame class reads as smoke; an unknown name is ignored.
+    swapped = await _run(FireSmokeModel(), fire_frames, {**config, "class_names": ["fire", "smoke"]}, "kind")
+    assert [e.label for e in swapped] == ["smoke"]
+    assert await _run(FireSmokeModel(), fire_frames, {**config, "class_names": ["smoke", "cat"]}) == []
+    # A colour-only network is what the classical detector's temporal evidence is for: it fires on the sunset.
+    assert await _run(FireSmokeModel(), decoy_frames, config) != []
+    with pytest.raises(ValueError, match="3 classes"):
+        YoloFireDetector(path, ["a", "b", "c"]).detect(fire_frames[0].image, 0.5)
+
+
+def test_fire_config_is_validated() -> None:
+    model = FireSmokeModel()
+    with pytest.raises(ValidationError):
+        model.parse_config({"flicker_frames": 2})
+    with pytest.raises(ValidationError):
+        model.parse_config({"class_names": []})
+    with pytest.raises(ValidationError):
+        model.parse_config({"nope": 1})
+    assert FireSmokeModel.low_latency_default and model.default_priority.value == "CRITICAL"
+
+
+@pytest.fixture(scope="module")
+def posture_yolo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_posture_yolo(tmp_path_factory.mktemp("onnx") / "posture.onnx")
+
+
+async def test_fall_raised_once_not_for_lying_down_slowly_or_a_shoe(posture_yolo: Path,
+                                                                    fall_frames: list[Frame]) -> None:
+    start, end = FALLER.falls[0]
+    truth = [Interval("fallen", T0 + start, T0 + end)]
+    model = FallenModel()
+    config = {"detector_path": str(posture_yolo)}
+    events = await _run(model, fall_frames, config)
+    result = score("fallen", _as("fallen", events), truth)
+    assert (result.predicted, result.precision, result.recall) == (1, 1.0, 1.0), events
+    assert result.start_errors[0] < 0.8  # the first frame seen lying, at 5 frames a second
+    assert model.providers == ["CPUExecutionProvider"]
+    # The rules are what keeps the bench quiet: allow a slow descent and the bench is a "fall" too.
+    assert len(await _run(FallenModel(), fall_frames, {**config, "max_descent_s": 4.0})) == 2
+    # Lying still for longer than anyone here does: nothing.
+    assert await _run(FallenModel(), fall_frames, {**config, "lying_still_s": 10.0}) == []
+
+
+def test_fallen_config_is_validated() -> None:
+    with pytest.raises(ValidationError):
+        FallenModel().parse_config({"lying_ratio": 1.5})
+    with pytest.raises(ValidationError):
+        FallenModel().parse_config({"max_descent_s": 0})
