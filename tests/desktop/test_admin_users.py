@@ -156,8 +156,23 @@ async def test_licence_and_health(qtbot: QtBot, desk: Desk) -> None:
     assert health.snapshot is not None and health.snapshot.online == 1, health.snapshot
     assert {c.name for c in health.snapshot.components} >= {"database", "data_disk", "licence"}
     assert "cameras online 1 of 1" in health.summary.text()
+    services = {r.name: r for r in health.snapshot.services if r.kind == "service"}
+    assert services and all(r.ok == (r.state in ("ok", "passive")) for r in services.values()), services
     row = health.cameras.rows[0]
     assert row.name == "cam1" and row.fps > 0 and row.bitrate_kbps > 0
+    # A watchdog incident is listed open and resolved from the screen.
+    from vms_server.watchdog.incidents import Draft, IncidentType, Severity
+    from vms_server.watchdog.keys import WATCHDOG
+
+    draft = Draft(IncidentType.SERVICE_FAILURE, Severity.HIGH, 1, 0, "", "test service stalled", service="test")
+    incident = await desk.api.client.app[WATCHDOG].incidents.report(draft)
+    await health.refresh()
+    assert "1 open incident" in health.summary.text()
+    health.incident_table.selectRow(health.incidents.find(lambda i: i["id"] == str(incident.id)))
+    health.resolve_button.click()
+    await wait_until(lambda: health.runner.idle and "Incident resolved" in health.message.text(), LIMIT_S, "resolved")
+    assert (await desk.api.ok("GET", f"/api/v1/incidents/{incident.id}"))["state"] == "RESOLVED"
+    assert "0 open incident" in health.summary.text()
     window.hide()
     await window.drain()
 

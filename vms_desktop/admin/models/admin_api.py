@@ -333,6 +333,10 @@ class AdminApi:
     async def health(self) -> dict[str, Any]:
         return dict(await self.client.request("GET", "/health/detailed"))
 
+    async def watchdog_status(self) -> dict[str, Any]:
+        """Service heartbeats, analytics queues and per-model SLA figures (supervisors)."""
+        return dict(await self._call("GET", "/watchdog/status"))
+
     async def incidents(self, state: str = "") -> list[dict[str, Any]]:
         params = {"limit": "200", **({"state": state} if state else {})}
         return list((await self._call("GET", "/incidents", params=params)).get("items", []))

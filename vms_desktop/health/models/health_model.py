@@ -48,12 +48,41 @@ class Component:
 
 
 @dataclass(frozen=True)
+class ServiceRow:
+    """A line of the services table: a watched service, an analytics queue or an analytics model."""
+
+    kind: str  # service | queue | model
+    name: str
+    state: str
+    detail: str
+    ok: bool
+
+
+def service_rows(status: dict[str, Any]) -> list[ServiceRow]:
+    """The watchdog's report as table rows: what is stalled, shedding or outside its SLA reads so."""
+    rows = [ServiceRow("service", str(s.get("name")), str(s.get("state")),
+                       f"silent {float(s.get('silent_s') or 0):.0f} s, {s.get('restarts', 0)} restart(s)"
+                       + (f", {s['last_error']}" if s.get("last_error") else ""),
+                       s.get("state") in ("ok", "passive")) for s in status.get("services", [])]
+    rows += [ServiceRow("queue", str(q.get("name")), "shedding" if q.get("shedding") else "ok",
+                        f"{q.get('depth', 0)} of {q.get('capacity', 0)} queued, lag {float(q.get('lag_s') or 0):.1f} s,"
+                        f" {q.get('shed_jobs', 0)} shed", not q.get("shedding")) for q in status.get("queues", [])]
+    rows += [ServiceRow("model", str(m.get("model")), "within SLA" if m.get("within_sla") else "outside SLA",
+                        f"{m.get('jobs', 0)} jobs, p95 {float(m.get('p95_ms') or 0):.0f} ms of "
+                        f"{float(m.get('sla_response_ms') or 0):.0f}, availability "
+                        f"{100 * float(m.get('availability') or 0):.1f} %", bool(m.get("within_sla")))
+             for m in status.get("models", [])]
+    return rows
+
+
+@dataclass(frozen=True)
 class HealthSnapshot:
     status: str
     version: str
     components: tuple[Component, ...]
     cameras: tuple[CameraHealth, ...]
     incidents: tuple[dict[str, Any], ...]
+    services: tuple[ServiceRow, ...] = ()
 
     @property
     def online(self) -> int:
@@ -83,8 +112,12 @@ async def load_snapshot(api: AdminApi) -> HealthSnapshot:
         incidents = await api.incidents()
     except ClientError:
         incidents = []
+    try:
+        services = service_rows(await api.watchdog_status())
+    except ClientError:
+        services = []
     components = tuple(Component(str(c.get("name")), bool(c.get("ok")), str(c.get("detail", "")))
                        for c in report.get("components", []))
     return HealthSnapshot(status=str(report.get("status", "")), version=str(report.get("version", "")),
                           components=components, cameras=tuple(sorted(rows, key=lambda c: c.name.lower())),
-                          incidents=tuple(incidents))
+                          incidents=tuple(incidents), services=tuple(services))

@@ -1,5 +1,6 @@
-"""The health view: server components, each camera's stream state (fps, bitrate, loss, reconnects,
-recording) and the watchdog's incidents with resolve (supervisors). Refreshes on a timer while shown."""
+"""The health view: server components, the watchdog's services, analytics queues and models (SLA), each
+camera's stream state (fps, bitrate, loss, reconnects, recording) and the watchdog's incidents with resolve
+(supervisors). Refreshes on a timer while shown."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBox
 from vms_desktop.admin.models.admin_api import AdminApi
 from vms_desktop.admin.models.rows_model import RowsModel
 from vms_desktop.admin.widgets.base import AdminPage, make_table, selected_row
-from vms_desktop.health.models.health_model import CameraHealth, Component, HealthSnapshot, load_snapshot
+from vms_desktop.health.models.health_model import (
+    CameraHealth,
+    Component,
+    HealthSnapshot,
+    ServiceRow,
+    load_snapshot,
+)
 
 logger = logging.getLogger(__name__)
 REFRESH_MS = 10_000
@@ -55,7 +62,11 @@ class HealthPage(AdminPage):
             ("Severity", lambda i: i.get("severity")), ("Type", lambda i: i.get("incident_type")),
             ("State", lambda i: i.get("state")), ("What", lambda i: i.get("message"))],
             lambda i: i.get("state") == "OPEN")
+        self.services: RowsModel[ServiceRow] = _Coloured(
+            [("Kind", lambda r: r.kind), ("Name", lambda r: r.name), ("State", lambda r: r.state),
+             ("Detail", lambda r: r.detail)], lambda r: not r.ok)
         self.component_table = make_table(self.components)
+        self.service_table = make_table(self.services)
         self.camera_table = make_table(self.cameras)
         self.incident_table = make_table(self.incidents)
         self.refresh_button = QPushButton("Refresh")
@@ -68,7 +79,7 @@ class HealthPage(AdminPage):
         bar.addWidget(self.resolve_button)
         bar.addWidget(self.refresh_button)
         split = QSplitter(Qt.Orientation.Vertical)
-        for table in (self.component_table, self.camera_table, self.incident_table):
+        for table in (self.component_table, self.service_table, self.camera_table, self.incident_table):
             split.addWidget(table)
         box = QVBoxLayout(self)
         box.addLayout(bar)
@@ -93,7 +104,12 @@ class HealthPage(AdminPage):
         self.snapshot = snapshot
         self.components.set_rows(snapshot.components)
         self.cameras.set_rows(snapshot.cameras)
+        row = selected_row(self.incident_table)
+        chosen = self.incidents.rows[row].get("id") if row >= 0 else None
         self.incidents.set_rows(snapshot.incidents)
+        if chosen is not None:  # the timer's refresh keeps the supervisor's selection
+            self.incident_table.selectRow(self.incidents.find(lambda i: i.get("id") == chosen))
+        self.services.set_rows(snapshot.services)
         open_incidents = sum(1 for i in snapshot.incidents if i.get("state") == "OPEN")
         enabled = sum(1 for c in snapshot.cameras if c.enabled)
         self.summary.setText(f"Server {snapshot.status or 'unknown'} · cameras online {snapshot.online} of "
