@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -34,3 +36,17 @@ def new_frames(frames: list[Frame], ctx: CameraContext) -> list[Frame]:
     if fresh:
         ctx.state["last_ts"] = fresh[-1].ts
     return fresh
+
+
+def sampled(frames: list[Frame], ctx: CameraContext, fps: float) -> list[Frame]:
+    """The new frames' first frame of each 1/fps tick of the frame clock: models at the same rate pick the same
+    frames of a camera, whenever they were enabled (so person models share one detector run per frame)."""
+    out = []
+    last = ctx.state.get("tick")
+    for frame in new_frames(frames, ctx):
+        tick = math.floor(frame.ts * fps + 1e-6)
+        if last is None or tick > last:
+            out.append(frame)
+            last = tick
+    ctx.state["tick"] = last
+    return out

@@ -14,7 +14,6 @@ configured plate formats -> a vote over the vehicle's frames -> one plate read p
 from __future__ import annotations
 
 import logging
-import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from pydantic import Field, field_validator
 from vms_server.analytics.base import AnalyticsModel, CameraContext, ModelConfig, Requirements
 from vms_server.analytics.errors import ModelUnavailable
 from vms_server.analytics.jobs import VideoJob
-from vms_server.analytics.plugins._frames import new_frames
+from vms_server.analytics.plugins._frames import sampled
 from vms_server.analytics.plugins.anpr_ocr import PlateOcr, TextBox, corners_of, load_plate_ocr
 from vms_server.analytics.plugins.anpr_text import Read, normalise, vote
 from vms_server.analytics.tracker import Tracker
@@ -108,7 +107,7 @@ class AnprModel(AnalyticsModel):
         tracker: Tracker = ctx.state.setdefault("tracker", Tracker(max_age_s=cfg.pass_gap_s, max_centre_jump=0.3))
         passes: dict[uuid.UUID, Pass] = ctx.state.setdefault("passes", {})
         out: list[Detection] = []
-        for frame in self._sampled(job, ctx, cfg.analysis_fps):
+        for frame in sampled(job.decoded_frames(), ctx, cfg.analysis_fps):
             boxes = self._vehicles(frame.image, ctx, cfg)
             for box, track in zip(boxes, tracker.update(boxes, frame.ts), strict=True):
                 state = passes.setdefault(track.track_id, Pass(track.track_id, frame.ts, box, box))
@@ -120,16 +119,6 @@ class AnprModel(AnalyticsModel):
                 found = self._finish(passes.pop(track_id), cfg, formats)
                 if found is not None:
                     out.append(found)
-        return out
-
-    def _sampled(self, job: VideoJob, ctx: CameraContext, fps: float) -> list[Frame]:
-        out, last = [], ctx.state.get("tick")
-        for frame in new_frames(job.decoded_frames(), ctx):
-            tick = math.floor(frame.ts * fps + 1e-6)
-            if last is None or tick > last:
-                out.append(frame)
-                last = tick
-        ctx.state["tick"] = last
         return out
 
     def _vehicles(self, image: Image, ctx: CameraContext, cfg: AnprConfig) -> list[Box]:

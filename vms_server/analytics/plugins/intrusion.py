@@ -3,7 +3,6 @@ raising an event when a person stays inside a zone polygon for the dwell time.""
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from pydantic import Field
 
 from vms_server.analytics.base import FULL_FRAME, AnalyticsModel, CameraContext, ModelConfig, Requirements, Zone
 from vms_server.analytics.jobs import VideoJob
-from vms_server.analytics.plugins._frames import new_frames, small_grey
+from vms_server.analytics.plugins._frames import sampled, small_grey
 from vms_server.analytics.plugins.person_detector import PersonBox, PersonDetector, load_person_detector
 from vms_server.analytics.tracker import Tracker
 from vms_server.analytics.types import Detection, Frame, Priority, Rules
@@ -57,15 +56,7 @@ class PersonModel(AnalyticsModel):
     def sampled(self, job: VideoJob, ctx: CameraContext, fps: float) -> list[Frame]:
         """The first frame of each 1/fps tick of the frame clock: every person model at the same rate picks the
         same frames of a camera, whenever it was enabled, so they can share one detector run per frame."""
-        out = []
-        last = ctx.state.get("tick")
-        for frame in new_frames(job.decoded_frames(), ctx):
-            tick = math.floor(frame.ts * fps + 1e-6)
-            if last is None or tick > last:
-                out.append(frame)
-                last = tick
-        ctx.state["tick"] = last
-        return out
+        return sampled(job.decoded_frames(), ctx, fps)
 
     def people(self, frame: Frame, cfg: PersonModelConfig, ctx: CameraContext) -> list[PersonBox]:
         """People on the frame. With the motion gate, a frame like the previous one on a camera where nobody
