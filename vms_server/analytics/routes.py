@@ -94,6 +94,8 @@ class StatusOut(BaseModel):
     events_created: int
     unlicensed: dict[str, str] = Field(default_factory=dict,
                                        description="Models configured on cameras that the licence stops, and why")
+    inference: dict[str, Any] = Field(default_factory=dict, description="Inference sessions (device, providers "
+                                      "obtained, fallbacks) and each device's batching and priority counters")
 
 
 def _model_class(call: Call[Any], name: str) -> Any:

@@ -317,7 +317,8 @@ class AnalyticsService:
         return {"queue": self.settings.queue, "depth": await self.queue.depth(), "dropped": self.queue.dropped(),
                 "models": [p.stats() for p in self.pools.values()],
                 "cameras": [p.stats() for p in self.pipelines.values()],
-                "events_created": self.sink.created, "unlicensed": dict(self.unlicensed)}
+                "events_created": self.sink.created, "unlicensed": dict(self.unlicensed),
+                "inference": await asyncio.to_thread(SESSIONS.stats)}
 
 
 def _fingerprint(licence: LicenceStatus) -> tuple[str, tuple[str, ...]]:

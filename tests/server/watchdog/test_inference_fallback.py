@@ -66,6 +66,10 @@ async def _fall_back_and_recover(api: ApiClient, session: Any, state: dict[str, 
     assert incident["service"] == "inference:fire_smoke" and "out of memory" in incident["message"]
     assert [u["action"] for u in incident["updates"]] == ["opened", "fallback"]
     assert f"from {CUDA}, {CPU} to {CPU} (providers obtained)" in incident["updates"][-1]["text"]
+    status = await api.ok("GET", "/api/v1/analytics/status", Role.VIEWER)
+    [mine] = [s for s in status["inference"]["sessions"] if s["path"] == "fire.onnx"]
+    assert mine["device"] == "cuda:0" and mine["providers"] == [CPU] and mine["degraded"] and mine["fallbacks"] == 1
+    assert mine["models"] == ["fire_smoke"] and "out of memory" in mine["last_error"]
     state["broken"] = False
     deadline = time.monotonic() + 30
     while session.degraded and time.monotonic() < deadline:  # calls after probe_s try the GPU again
