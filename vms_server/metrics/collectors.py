@@ -10,6 +10,7 @@ import asyncio
 import logging
 import shutil
 import subprocess
+import time
 
 import psutil
 from aiohttp import web
@@ -21,6 +22,7 @@ from vms_server import keys
 from vms_server.analytics import onnx_runtime
 from vms_server.analytics.keys import ANALYTICS
 from vms_server.config.keys import CONFIG
+from vms_server.recording.keys import RECORDER
 from vms_server.watchdog.keys import WATCHDOG
 from vms_server.watchdog.timings import JobTiming
 
@@ -48,6 +50,9 @@ class AppMetrics:
                                        registry=r)
         self.camera_up = Gauge("vms_camera_online", "1 when the stream is online", ["camera_id", "stream"],
                                registry=r)
+        self.camera_frames = Gauge("vms_camera_frames", "Main-stream frames since start: received, written, "
+                                   "lost_upstream (never received), lost_writing (not recorded)",
+                                   ["camera_id", "kind"], registry=r)
         self.queue_depth = Gauge("vms_queue_depth", "Jobs waiting", ["queue"], registry=r)
         self.queue_lag = Gauge("vms_queue_lag_seconds", "Consumer lag", ["queue"], registry=r)
         self.queue_shed = Gauge("vms_queue_shed_jobs", "STANDARD jobs shed under pressure", ["queue"], registry=r)
@@ -134,6 +139,12 @@ class AppMetrics:
             self.camera_kbps.labels(*labels).set(s.get("bitrate_kbps") or 0)
             self.camera_reconnects.labels(*labels).set(s.get("reconnects") or 0)
             self.camera_up.labels(*labels).set(1 if s.get("state") == "online" else 0)
+        self.camera_frames.clear()
+        now_us = time.time_ns() // 1000
+        for camera_id, recorder in list(app[RECORDER].recorders.items()):
+            for kind, count in recorder.loss.snapshot(now_us).items():
+                if kind != "lost":  # the sum of the two kinds
+                    self.camera_frames.labels(str(camera_id), kind).set(count)
 
     def _queues(self, app: web.Application) -> None:
         for q in app[WATCHDOG].shedder.queues.values():

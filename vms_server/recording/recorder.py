@@ -21,6 +21,7 @@ import av
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
 from vms_server.recording.durability import Durability
+from vms_server.recording.loss import FrameLoss
 from vms_server.recording.schedule import ScheduleWindow, in_schedule
 from vms_server.recording.segments import SegmentResult, SegmentWriter
 
@@ -67,6 +68,8 @@ class Recorder:
     on_volume_error: Callable[[Path, str], None] | None = None  # a write failed on this volume
     may_write: Callable[[], bool] | None = None  # cluster fencing: False ends and stops writing now
     durability: Durability | None = None  # syncs segments to the disk (None: the operating system decides)
+    loss: FrameLoss = field(default_factory=FrameLoss)  # frames received, written and lost
+    _keyed: bool = False  # a keyframe came on this connection (the frames before one decode nowhere: not lost)
     error: str | None = None  # the last storage failure; cleared when a segment starts again
     last_error: tuple[str, float] | None = None  # (message, Unix time) of the last failure: never cleared
     _logged: dict[str, float] = field(default_factory=dict)
@@ -115,8 +118,11 @@ class Recorder:
     def on_open(self, info: StreamInfo) -> None:
         self.info = info
         self.ring.clear()
+        self.loss.opened(info.fps)
+        self._keyed = False
 
     def on_close(self, reason: str) -> None:
+        self.loss.closed()
         was = self.writer is not None
         self._finish()
         self.ring.clear()
@@ -133,12 +139,16 @@ class Recorder:
     def on_packet(self, pkt: MediaPacket) -> None:
         if self.info is None:
             return
+        self.loss.packet(pkt.wall_us)
+        self._keyed = self._keyed or pkt.keyframe
         self._remember(pkt)
         why = self._why(pkt.wall_us)
         if self.writer is None:
             if why is not None:
                 self._begin(pkt, why)
                 self._tell(False, self.writer is not None)
+                if self.writer is None and self._keyed:
+                    self.loss.not_written()
             return
         if why is None:
             self._finish()
@@ -148,13 +158,16 @@ class Recorder:
             self._finish()
             self._begin(pkt, why)
             if self.writer is None:
+                self.loss.not_written()
                 self._tell(True, False)  # the next segment could not start (storage): say recording stopped
             return
         try:
             self.writer.write(pkt)
         except (OSError, av.error.FFmpegError) as exc:
+            self.loss.not_written()
             self._write_failed(exc)
             return
+        self.loss.wrote()
         self.written_until_us = pkt.wall_us
 
     def _write_failed(self, exc: Exception) -> None:
@@ -168,6 +181,7 @@ class Recorder:
         except Exception:
             logger.exception("cannot keep the damaged segment", extra={"camera_id": self.camera_id})
             result = None
+        self.loss.cut(writer.frames - (result.frames if result is not None else 0))  # the torn fragment's
         if result is not None:
             self.sink(result)
         self._tell(True, False)
@@ -230,6 +244,7 @@ class Recorder:
                                         self.durability)
             for packet in packets:
                 self.writer.write(packet)
+                self.loss.wrote()
             self.written_until_us = packets[-1].wall_us
             self.error = None
         except (OSError, av.error.FFmpegError) as exc:

@@ -32,6 +32,18 @@ class RecordingErrorOut(BaseModel):
     at: dt.datetime
 
 
+class FramesOut(BaseModel):
+    """Frames of the main stream since the camera started on this server."""
+
+    received: int
+    written: int
+    lost_upstream: int = Field(description="Expected at the stream's frame rate but never received: the "
+                                           "connection was down, or timestamps jumped over frames")
+    lost_writing: int = Field(description="Received while recording was wanted but not in a segment: a write "
+                                          "failed, a damaged tail was cut, or a segment waited for a keyframe")
+    lost: int
+
+
 class CameraStatus(BaseModel):
     camera_id: uuid.UUID
     recording: bool = Field(description="A segment is being written now")
@@ -40,6 +52,7 @@ class CameraStatus(BaseModel):
     recording_last_error: RecordingErrorOut | None = Field(
         None, description="The last recording failure and when it happened, kept for 10 minutes even when "
                           "recording resumed at once (a full disk that cost seconds is seen by a poll)")
+    frames: FramesOut | None = Field(None, description="Frames received, written and lost, counted by frames")
     motion_source: Literal["frames", "onvif"] | None = Field(
         None, description="Where motion recording's motion comes from now: frame differencing on the sub stream, "
                           "the camera's own ONVIF alarm, or nothing (motion recording off)")

@@ -135,6 +135,7 @@ class RecordingService:
                 "recording_error": recorder.error if recorder is not None else None,
                 "recording_last_error": {"message": last[0], "at": dt.datetime.fromtimestamp(
                     last[1], dt.UTC).isoformat()} if last is not None and kept else None,
+                "frames": recorder.loss.snapshot(time.time_ns() // 1000) if recorder is not None else None,
                 "motion_source": self.motion_source(camera_id),
                 "motion_error": motion.error if isinstance(motion, OnvifMotion) else None}
 

@@ -93,3 +93,8 @@ async def test_camera_stream_metrics(api: ApiClient) -> None:
         # libx264 undershoots its 300 kbit/s target on this simple scene (45-60 kbit/s seen); a dead counter reads 0.
         assert value(samples, "vms_camera_bitrate_kbps", camera_id=camera, stream="main") > 10
         assert value(samples, "vms_camera_reconnects", camera_id=camera, stream="main") >= 0
+        # Frames counted by frames (issue 21): received and written by the recorder, and what was lost of them.
+        received = value(samples, "vms_camera_frames", camera_id=camera, kind="received")
+        assert received >= 1 and value(samples, "vms_camera_frames", camera_id=camera, kind="written") <= received
+        assert {k for (n, labels) in samples if n == "vms_camera_frames" for k in [dict(labels).get("kind")]} == {
+            "received", "written", "lost_upstream", "lost_writing"}

@@ -210,3 +210,51 @@ async def test_a_torn_segment_on_a_read_only_volume_is_indexed_where_it_lies(
     with pytest.raises(NoVolume, match="read-only"):  # and no new segment goes there
         volumes.pick()
     assert volumes.volumes[0].failing() and "read-only" in str(volumes.volumes[0].failure)
+
+
+def test_frames_lost_upstream_and_in_writing_are_counted(segment: bytes, tmp_path: Path) -> None:
+    """A hole in the stream's timestamps and a connection that stays down count as frames lost upstream; frames
+    recording wanted while no volume could take them count as lost in writing."""
+    source = tmp_path / "source.mp4"
+    source.write_bytes(segment)
+    container, info, packets = packets_of(source)
+    volume = tmp_path / "vol"
+    volume.mkdir()
+    usable = [True]
+
+    def pick() -> Path:
+        if not usable[0]:
+            raise NoVolume("no recording volume is usable: test")
+        return volume
+
+    results: list[SegmentResult] = []
+    recorder = Recorder("cam", "main", pick, 60.0, results.append, policy=Policy())
+    try:
+        recorder.on_open(info)
+        for packet in packets[:10]:
+            recorder.on_packet(packet)
+        # A hole of 2 s in the timestamps (camera side: 19 frames of 100 ms never sent).
+        for packet in packets[10:]:
+            recorder.on_packet(MediaPacket(packet.packet, packet.pts, packet.dts, packet.wall_us + 1_900_000,
+                                           packet.keyframe, packet.size))
+        recorder.on_close("end")
+    finally:
+        container.close()
+    counts = recorder.loss.snapshot(packets[-1].wall_us + 1_900_000)
+    assert counts["received"] == FRAMES and counts["written"] == FRAMES == sum(r.frames for r in results)
+    assert counts["lost_upstream"] == 19 and counts["lost_writing"] == 0
+    # Still down 3 s after the last frame: those 30 frames are lost so far.
+    assert recorder.loss.snapshot(packets[-1].wall_us + 1_900_000 + 3_000_000)["lost_upstream"] == 19 + 29
+
+    container, info, packets = packets_of(source)
+    usable[0] = False
+    recorder = Recorder("cam", "main", pick, 60.0, results.append, policy=Policy())
+    try:
+        recorder.on_open(info)
+        for packet in packets:
+            recorder.on_packet(packet)
+    finally:
+        container.close()
+    counts = recorder.loss.snapshot(packets[-1].wall_us)
+    assert counts["lost_writing"] == FRAMES and counts["written"] == 0 and counts["lost_upstream"] == 0
+    assert recorder.error is not None and "not recording" in recorder.error

@@ -151,6 +151,10 @@ async def test_reconnect_records_the_gap(lite_api: ApiClient) -> None:
         await asyncio.sleep(2)
         timeline = await rec_api.ok("GET", f"/api/v1/cameras/{camera_id}/recordings", Role.VIEWER, params={
             "start": began.isoformat(), "end": dt.datetime.now(dt.UTC).isoformat()})
+        frames = (await rec_api.ok("GET", f"/api/v1/cameras/{camera_id}/status", Role.VIEWER))["frames"]
+    # Counted by frames too (issue 21): the time away at 10 fps, never received.
+    assert frames["lost_upstream"] >= 3 and 0 < frames["written"] <= frames["received"]
+    assert frames["lost"] == frames["lost_upstream"] + frames["lost_writing"]
     ranges = timeline["ranges"]
     assert len(ranges) >= 2
     between = [g for g in timeline["gaps"] if g["start"] == ranges[0]["end"] and g["end"] == ranges[1]["start"]]
