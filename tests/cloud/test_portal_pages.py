@@ -194,10 +194,10 @@ async def test_admin_walks_every_page_and_acts(portal_cloud: Cloud, browser: Any
     pending = (await cloud.ok("GET", "/api/v1/edge/actions", seed["edge"]))["items"]
     assert [(a["action"], a["target_id"], a["by_user"], a["text"]) for a in pending] == [
         ("acknowledge", seed["motion"], "hq:acme-admin", "seen from HQ")]
-    done = f"/api/v1/edge/actions/{pending[0]['id']}/done"
-    edge_auth = {"Authorization": f"Bearer {seed['edge']}"}
-    assert (await cloud.client.post(done, json={"result": "applied"}, headers=edge_auth)).status == 204
-    assert (await cloud.client.post(done, json={"result": "again"}, headers=edge_auth)).status == 204
+    done = {"items": [{"id": pending[0]["id"], "result": "applied"}]}
+    assert (await cloud.ok("POST", "/api/v1/edge/actions/done", seed["edge"], json=done))["confirmed"] == 1
+    again = {"items": [{"id": pending[0]["id"], "result": "again"}, {"id": str(uuid.uuid4())}]}
+    assert (await cloud.ok("POST", "/api/v1/edge/actions/done", seed["edge"], json=again))["confirmed"] == 0
     assert (await cloud.ok("GET", "/api/v1/edge/actions", seed["edge"]))["items"] == []
     await page.reload()
     assert "applied at the site (applied)" in await page.inner_text("#actions")

@@ -2,7 +2,7 @@
 
 An action is a row of `hq_actions` (who, what, when: the audit of every HQ action). It does not change the
 cloud's copy of the event: the site's server fetches it (`GET /edge/actions`), applies it once (the action id is
-its idempotency key), records the HQ user in its own audit log and confirms (`POST /edge/actions/{id}/done`);
+its idempotency key), records the HQ user in its own audit log and confirms (`POST /edge/actions/done`);
 the event's new status then comes up through the outbox like any change made at the site. So the cloud never
 shows a status the site does not have."""
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_cloud_sync.backend.models import CloudEvent, CloudIncident, HqAction
 from vms_cloud_sync.backend.schemas import HqActionOut
-from vms_cloud_sync.protocol.sync import EdgeAction, HqActionKind
+from vms_cloud_sync.protocol.sync import ActionResult, EdgeAction, HqActionKind
 from vms_common.db.base import utcnow
 from vms_common.errors import NotFound
 
@@ -75,12 +75,13 @@ async def pending_for_edge(session: AsyncSession, edge_id: uuid.UUID, limit: int
                        created_at=r.created_at) for r in rows]
 
 
-async def done(session: AsyncSession, edge_id: uuid.UUID, action_id: uuid.UUID, result: str) -> HqAction:
-    """The edge applied (or declined) the action; a repeat keeps the first answer. Raises NotFound for an
-    action of another edge."""
-    row = await session.scalar(select(HqAction).where(HqAction.id == action_id, HqAction.edge_id == edge_id))
-    if row is None:
-        raise NotFound("no such action for this edge")
-    if row.delivered_at is None:
-        row.delivered_at, row.result = utcnow(), result
-    return row
+async def done(session: AsyncSession, edge_id: uuid.UUID, results: list[ActionResult]) -> int:
+    """The edge applied (or declined) these actions; returns how many were confirmed now. A repeat keeps the
+    first answer; another edge's action ids are ignored."""
+    confirmed = 0
+    for item in results:
+        outcome = await session.execute(update(HqAction).where(
+            HqAction.id == item.id, HqAction.edge_id == edge_id, HqAction.delivered_at.is_(None)).values(
+            delivered_at=utcnow(), result=item.result))
+        confirmed += int(getattr(outcome, "rowcount", 0) or 0)
+    return confirmed

@@ -22,7 +22,7 @@ from vms_cloud_sync.backend.schemas import (
     TagIn,
     VerdictIn,
 )
-from vms_cloud_sync.protocol.sync import ActionDone, EdgeActionList, HqActionKind
+from vms_cloud_sync.protocol.sync import ActionsDone, ActionsDoneOut, EdgeActionList, HqActionKind
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.roles import Role
 
@@ -85,13 +85,13 @@ async def edge_actions(call: Call[NoBody]) -> EdgeActionList:
         return EdgeActionList(items=await actions.pending_for_edge(session, edge_id, call.query(ActionQuery).limit))
 
 
-@router.route("POST", "/edge/actions/{action_id}/done", role=Role.VIEWER, body=ActionDone, status=204,
-              tags=["edge"], errors=(404,))
-async def edge_action_done(call: Call[ActionDone]) -> None:
-    """The edge applied the action (or says why not); it is not offered again. Repeats are harmless."""
+@router.route("POST", "/edge/actions/done", role=Role.VIEWER, body=ActionsDone, response=ActionsDoneOut,
+              tags=["edge"])
+async def edge_actions_done(call: Call[ActionsDone]) -> ActionsDoneOut:
+    """The edge applied these actions (or says why not); they are not offered again. Repeats are harmless."""
     tenant_id, edge_id = require_edge(call.user)
     async with scoped(call.app[keys.SESSIONS], tenant_id) as session:
-        await actions.done(session, edge_id, call.path_uuid("action_id"), call.body.result)
+        return ActionsDoneOut(confirmed=await actions.done(session, edge_id, call.body.items))
 
 
 @router.route("POST", "/auth/mfa/setup", role=Role.VIEWER, response=MfaSetupOut, tags=["auth"])

@@ -150,8 +150,19 @@ class EdgeActionList(BaseModel):
     items: list[EdgeAction]
 
 
-class ActionDone(BaseModel):
+class ActionResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    id: uuid.UUID
     result: str = Field("applied", min_length=1, max_length=200,
                         description="applied, or why the site did not apply it (event unknown, already resolved)")
+
+
+class ActionsDone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ActionResult] = Field(min_length=1, max_length=1000)
+
+
+class ActionsDoneOut(BaseModel):
+    confirmed: int = Field(description="Actions confirmed now (not before, and of this edge)")
