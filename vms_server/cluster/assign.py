@@ -72,6 +72,12 @@ async def owned_by(session: AsyncSession, node_id: str) -> list[Owned]:
     return [Owned(cid, token, moving) for cid, token, moving in rows]
 
 
+async def incoming_to(session: AsyncSession, node_id: str) -> set[uuid.UUID]:
+    """Cameras being handed over to this node (another node still records them)."""
+    return set((await session.scalars(select(CameraAssignment.camera_id)
+                                      .where(CameraAssignment.moving_to == node_id))).all())
+
+
 async def hand_over(session: AsyncSession, node_id: str, owned: Owned) -> bool:
     """Pass a camera this node has stopped recording to the node the round chose; False when the row changed
     meanwhile (the hand-over was cancelled or the camera reassigned)."""

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 # A segment that ended this long after its camera moved away is refused at indexing (clock skew between nodes).
 CLOCK_SLACK = dt.timedelta(seconds=2)
 FENCED_SUFFIX = ".fenced"
+INCOMING_POLL_S = 0.2  # round period while a hand-over to this node is pending
 
 
 class ClusterService:
@@ -46,6 +47,9 @@ class ClusterService:
         self._volumes, self._ingest = volumes, ingest
         self.capacity = membership.capacity_of(settings.max_cameras)
         self.owned: dict[uuid.UUID, int] = {}  # camera -> fencing token held
+        # Cameras being handed over to this node: connected ahead (not written) and polled for quickly, so the
+        # gap of a hand-over is a short poll and a keyframe rather than a heartbeat and an RTSP connect.
+        self.incoming: set[uuid.UUID] = set()
         self.lease_ok_until = 0.0  # monotonic; past it this node must assume its cameras are being taken
         self.rounds = 0
         self.last_error: str | None = None
@@ -54,7 +58,7 @@ class ClusterService:
 
     # --- hooks given to ingest and recording ----------------------------------------------------------
     def owns(self, camera_id: uuid.UUID) -> bool:
-        return camera_id in self.owned
+        return camera_id in self.owned or camera_id in self.incoming
 
     def may_write(self, camera_id: uuid.UUID) -> bool:
         """Called by the recorder on an ingest thread for every packet: cheap, no I/O."""
@@ -108,7 +112,8 @@ class ClusterService:
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 logger.exception("cluster round failed on %s", self.node_id)
-            await asyncio.sleep(max(0.05, period - (time.monotonic() - started)))
+            wait = min(period, INCOMING_POLL_S) if self.incoming else period
+            await asyncio.sleep(max(0.05, wait - (time.monotonic() - started)))
 
     async def round(self) -> None:
         """Renew, coordinate, then follow the assignment rows."""
@@ -126,14 +131,15 @@ class ClusterService:
             await assign.coordinate(session, self.settings.max_moves_per_round)
         async with self._sessions() as session:
             mine = await assign.owned_by(session, self.node_id)
-        await self._follow(mine)
+            incoming = await assign.incoming_to(session, self.node_id)
+        await self._follow(mine, incoming)
         self.rounds += 1
 
-    async def _follow(self, mine: list[assign.Owned]) -> None:
+    async def _follow(self, mine: list[assign.Owned], incoming: set[uuid.UUID]) -> None:
         leaving = [o for o in mine if o.moving_to is not None]
         wanted = {o.camera_id: o.token for o in mine if o.moving_to is None}
-        changed = set(wanted) != set(self.owned)
-        self.owned = wanted
+        changed = set(wanted) | incoming != set(self.owned) | self.incoming
+        self.owned, self.incoming = wanted, incoming
         if changed or leaving:
             await self._sync_ingest()
         for owned in leaving:  # stopped above: its last segment is closed before the next owner may start
