@@ -87,7 +87,19 @@ class ClusterService:
     async def start(self) -> None:
         """Register and take part in one round before ingest connects, so it connects only this node's cameras."""
         await self.round()
+        await self._check_volumes()
         self._task = asyncio.create_task(self._loop())
+
+    async def _check_volumes(self) -> None:
+        """Say loudly when a live node reports a volume path this node also uses: the index tells segments apart
+        by volume path, so each node would take the other's files for missing ones (docs/cluster.md)."""
+        mine = {str(p) for p in self._volumes}
+        async with self._sessions() as session:
+            for node in await assign.live_nodes(session):
+                shared = mine & {str(d.get("path")) for d in node.disks} if node.id != self.node_id else set()
+                if shared:
+                    logger.error("node %s records into %s too: give every node volume paths of its own",
+                                 node.id, ", ".join(sorted(shared)))
 
     async def close(self) -> None:
         if self._task is not None:

@@ -130,3 +130,14 @@ async def test_single_server_has_no_cluster_and_refuses_one_on_sqlite(tmp_path: 
     clustered = settings.model_copy(update={"cluster": settings.cluster.model_copy(update={"enabled": True})})
     with pytest.raises(SettingsError, match="PostgreSQL"):
         await aiohttp_client(create_app(clustered))
+
+
+async def test_a_node_sharing_a_volume_path_is_reported(node: ApiClient, caplog: pytest.LogCaptureFixture) -> None:
+    service = node.client.app[CLUSTER]
+    mine = str(service._volumes[0])
+    async with service._sessions.begin() as session:
+        session.add(ClusterNode(id="gamma", lease_until=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+                                disks=[{"path": mine, "free_bytes": 1, "total_bytes": 2}]))
+    with caplog.at_level("ERROR", logger="vms_server.cluster.service"):
+        await service._check_volumes()
+    assert f"node gamma records into {mine} too" in caplog.text
