@@ -19,6 +19,8 @@ class Event(UuidPk, Timestamps, Base):
         Index("ix_events_camera_ts", "camera_id", "timestamp"),
         Index("ix_events_site_ts", "site_id", "timestamp"),
         Index("ix_events_customer_ts", "customer_id", "timestamp"),
+        # The notifier's catch-up after a restart reads the events created since a point in time.
+        Index("ix_events_created_at", "created_at"),
     )
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id"))
     camera_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cameras.id", ondelete="CASCADE"))
