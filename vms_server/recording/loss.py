@@ -55,6 +55,12 @@ class FrameLoss:
         with self._lock:
             self.written += count
 
+    def recovered(self, count: int) -> None:
+        """Frames counted lost in writing that were written after all (to another volume, at once)."""
+        with self._lock:
+            self.written += count
+            self.lost_writing -= count
+
     def cut(self, count: int) -> None:
         """Frames written to a segment whose damaged tail was cut away: they were lost after all."""
         if count > 0:

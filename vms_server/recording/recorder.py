@@ -27,6 +27,7 @@ from vms_server.recording.segments import SegmentResult, SegmentWriter
 
 logger = logging.getLogger(__name__)
 RING_MIN_S = 10.0
+GOP_KEEP_MAX = 1500  # packets of one GOP kept for a rewrite (a 60 s GOP at 25 fps)
 LOG_EVERY_S = 60.0
 
 
@@ -70,6 +71,9 @@ class Recorder:
     durability: Durability | None = None  # syncs segments to the disk (None: the operating system decides)
     loss: FrameLoss = field(default_factory=FrameLoss)  # frames received, written and lost
     _keyed: bool = False  # a keyframe came on this connection (the frames before one decode nowhere: not lost)
+    # The last two GOPs as received: what a failed write loses (the torn fragment) is rewritten from here at once
+    # on another volume, instead of waiting for the next keyframe (a full disk cost up to 2 s per event).
+    _gops: deque[list[MediaPacket]] = field(default_factory=lambda: deque(maxlen=2))
     error: str | None = None  # the last storage failure; cleared when a segment starts again
     last_error: tuple[str, float] | None = None  # (message, Unix time) of the last failure: never cleared
     _logged: dict[str, float] = field(default_factory=dict)
@@ -120,6 +124,7 @@ class Recorder:
         self.ring.clear()
         self.loss.opened(info.fps)
         self._keyed = False
+        self._gops.clear()
 
     def on_close(self, reason: str) -> None:
         self.loss.closed()
@@ -141,6 +146,7 @@ class Recorder:
             return
         self.loss.packet(pkt.wall_us)
         self._keyed = self._keyed or pkt.keyframe
+        self._keep_gop(pkt)
         self._remember(pkt)
         why = self._why(pkt.wall_us)
         if self.writer is None:
@@ -165,14 +171,25 @@ class Recorder:
             self.writer.write(pkt)
         except (OSError, av.error.FFmpegError) as exc:
             self.loss.not_written()
-            self._write_failed(exc)
+            self._write_failed(exc, pending=pkt)
             return
         self.loss.wrote()
         self.written_until_us = pkt.wall_us
 
-    def _write_failed(self, exc: Exception) -> None:
+    def _keep_gop(self, pkt: MediaPacket) -> None:
+        if pkt.keyframe:
+            self._gops.append([pkt])
+        elif self._gops:
+            if len(self._gops[-1]) < GOP_KEEP_MAX:
+                self._gops[-1].append(pkt)
+            else:  # no keyframe for that long: nothing decodable to start again from
+                self._gops.clear()
+
+    def _write_failed(self, exc: Exception, pending: MediaPacket | None = None) -> None:
         """Disk full, I/O error, volume gone: keep what the segment has, avoid the volume, and start again on
-        another one at the next keyframe. The camera connection (live view, analytics) is not touched."""
+        another one: at once with what the damaged segment lost when `pending` (the packet whose write failed)
+        is given and the lost part is still at hand, else at the next keyframe. The camera connection (live
+        view, analytics) is not touched."""
         writer, self.writer = self.writer, None
         assert writer is not None
         self._storage_error(writer.volume, exc)
@@ -181,10 +198,45 @@ class Recorder:
         except Exception:
             logger.exception("cannot keep the damaged segment", extra={"camera_id": self.camera_id})
             result = None
-        self.loss.cut(writer.frames - (result.frames if result is not None else 0))  # the torn fragment's
+        lost = writer.frames - (result.frames if result is not None else 0)  # the torn fragment
+        self.loss.cut(lost)
         if result is not None:
             self.sink(result)
+        if pending is not None and self._resume(writer, lost, pending):
+            return
         self._tell(True, False)
+
+    def _resume(self, failed: SegmentWriter, lost: int, pending: MediaPacket) -> bool:
+        """Write what the failed segment lost (`lost` packets and `pending`) to a new segment on another volume
+        at once; False when that cannot be done (no other volume, the packets are no longer at hand)."""
+        received = [p for gop in self._gops for p in gop]
+        if not received or received[-1] is not pending or lost + 1 > len(received):
+            return False
+        tail = received[len(received) - lost - 1:]
+        if not tail[0].keyframe:
+            return False
+        try:
+            volume = self.pick_volume()
+        except OSError:
+            return False
+        if volume == failed.volume:
+            return False  # the only volume left is the one that failed: wait for the next keyframe
+        assert self.info is not None
+        try:
+            self.writer = SegmentWriter(volume, self.camera_id, self.stream, self.info, tail[0], failed.reason,
+                                        self.durability)
+            for packet in tail:
+                self.writer.write(packet)
+        except (OSError, av.error.FFmpegError) as exc:
+            if self.writer is not None:
+                self._write_failed(exc)
+            else:
+                self._storage_error(volume, exc)
+            return False
+        self.loss.recovered(len(tail))
+        self.written_until_us = pending.wall_us
+        self.error = None
+        return True
 
     def _storage_error(self, volume: Path, exc: Exception) -> None:
         if self.on_volume_error is not None:

@@ -269,11 +269,15 @@ async def test_a_full_disk_moves_recording_to_another_volume_without_dropping_th
     assert [r.volume for r in rows] == [str(tiny_disk)]
     # Kept up to its last whole fragment (GOP 1 s = 10 frames), and every kept frame decodes.
     assert rows[0].frames >= 10 and frames_in(tiny_disk / rows[0].path) == rows[0].frames
+    # What the torn fragment held was written again at once on the other volume: no hole, no frame lost
+    # (it used to wait for the next keyframe: up to 2 s lost per full-disk event).
+    assert abs(writer().start_us / 1e6 - rows[0].end_at.timestamp()) < 0.15
     status = await api.ok("GET", f"/api/v1/cameras/{camera_id}/status", Role.VIEWER)
     stream = status["streams"][0]
     assert stream["state"] == "online" and stream["reconnects"] == 0 and stream["gaps"] == 0
     assert status["recording"] and status["recording_error"] is None  # recording again, elsewhere
     # ... and a poll still sees what happened, and when (issue 21: the error cleared at the next keyframe).
+    assert status["frames"]["lost_writing"] == 0
     last = status["recording_last_error"]
     assert "No space left" in last["message"]
     assert 0 <= (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(last["at"])).total_seconds() < 120
