@@ -17,12 +17,15 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -65,7 +68,7 @@ class Bench:
         shutil.copy(self.root / "secret.key", data / "secret.key")
         node = ServerProcess(data, {**self.env, "VMS_CLUSTER__NODE_ID": name})
         self.nodes[name] = node
-        await node.start()
+        await _start(node, data / "server.log")
 
     async def add_cameras(self, count: int) -> None:
         customer, site = uuid.uuid4(), uuid.uuid4()
@@ -119,6 +122,26 @@ class Bench:
             table.append([str(cam)[:8], lease_end.timestamp() - killed, assigned[cam].timestamp() - killed,
                           start - killed, start - (last or killed)])
         return victim, table
+
+
+async def _start(node: ServerProcess, log: Path, limit: float = 120.0) -> None:
+    """Start a node and wait for /health/ready; a node that exits says why (its log tail)."""
+    with log.open("wb") as out:
+        node.proc = subprocess.Popen([sys.executable, "-m", "vms_server", "run", "--port", str(node.port)],
+                                     env=node.env, stdout=subprocess.DEVNULL, stderr=out)
+    deadline = time.monotonic() + limit
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if node.proc.poll() is not None:
+                raise RuntimeError(f"node exited with {node.proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                async with session.get(f"http://127.0.0.1:{node.port}/health/ready") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"node not ready after {limit:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 def _last_write(folder: Path) -> float | None:
