@@ -42,6 +42,7 @@ class ActionId(enum.StrEnum):
     JUMP_NOW = "playback.now"
     EVENT_ACKNOWLEDGE = "events.acknowledge"
     ADMIN_OPEN = "admin.open"  # value: the page's title ("Cameras", "Users", "Health"...) or None
+    HEALTH_OPEN = "admin.health"  # the administration window on its Health page
     ALARM_MUTE = "alarms.mute"  # toggles the alarm sounds for this operator's shift
     ALARM_POP = "alarms.pop"  # the selected event's camera to the chosen monitor's wall
     ALARM_TAKE = "alarms.take"  # assign the selected event to me (in progress)
@@ -70,6 +71,8 @@ DEFAULT_SPECS: dict[ActionId, ActionSpec] = {
     ActionId.JUMP_NOW: ActionSpec("Jump to now", "N", wall_only=True),
     ActionId.EVENT_ACKNOWLEDGE: ActionSpec("Acknowledge event", "Ctrl+K"),
     ActionId.ALARM_MUTE: ActionSpec("Mute alarm sounds", "Ctrl+M"),
+    ActionId.ADMIN_OPEN: ActionSpec("Administration", "Ctrl+Shift+A"),
+    ActionId.HEALTH_OPEN: ActionSpec("Health", "Ctrl+Shift+H"),
     ActionId.ALARM_POP: ActionSpec("Pop alarm camera to monitor", "Ctrl+P"),
     ActionId.LAYOUT_NEW_TAB: ActionSpec("New layout tab", "Ctrl+T"),
     ActionId.PTZ_STOP: ActionSpec("Stop PTZ", "Escape"),

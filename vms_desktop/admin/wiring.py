@@ -32,10 +32,11 @@ class AdminFeature:
         bar = QToolBar("Administration")
         bar.setObjectName("admin-toolbar")
         bar.addAction(icon("admin"), "Administration…", lambda: window.commands.trigger(ActionId.ADMIN_OPEN))
-        bar.addAction(icon("health"), "Health…", lambda: window.commands.trigger(ActionId.ADMIN_OPEN, "Health"))
+        bar.addAction(icon("health"), "Health…", lambda: window.commands.trigger(ActionId.HEALTH_OPEN))
         window.addToolBar(bar)
         self.toolbar = bar
         window.commands.on(ActionId.ADMIN_OPEN, lambda page: self.open(str(page) if page else None))
+        window.commands.on(ActionId.HEALTH_OPEN, lambda _: self.open("Health"))
 
     @property
     def offered(self) -> bool:

@@ -40,9 +40,11 @@ class AlarmFeature:
         window.addToolBarBreak()
         window.addToolBar(toolbar)
         self.sounder.sig_changed.connect(self._show_ringing)
-        window.hub.sig_message.connect(self._on_push)
-        window.events.model.dataChanged.connect(lambda *_: self._sync_from_model())
-        window.events.model.rowsInserted.connect(lambda *_: self._sync_from_model())
+        # The queue's model is the one source: events loaded at login that are still NEW ring too (nobody has
+        # acknowledged them), pushed ones as they arrive, and a status change from any client stops them.
+        model = window.events.model
+        model.rowsInserted.connect(lambda _parent, first, last: self._observe_rows(first, last))
+        model.dataChanged.connect(lambda top, bottom, *_: self._observe_rows(top.row(), bottom.row()))
         window.event_panel.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.bar.sig_mute.connect(self.set_muted)
         self.bar.sig_take.connect(lambda: self._spawn(self.take_selected()))
@@ -65,17 +67,10 @@ class AlarmFeature:
 
     # --- sounds ----------------------------------------------------------------------------------
 
-    def _on_push(self, kind: str, data: dict[str, Any]) -> None:
-        if kind in ("event.created", "event.updated") and "id" in data:
-            self.sounder.observe(data)
-
-    def _sync_from_model(self) -> None:
-        """Acknowledged here or anywhere else: an event the queue no longer shows as NEW stops ringing."""
-        model = self.main.events.model
-        for event_id in list(self.sounder.ringing):
-            row = model.row_of(event_id)
-            if row >= 0 and model.events[row].get("status") != "NEW":
-                self.sounder.forget(event_id)
+    def _observe_rows(self, first: int, last: int) -> None:
+        events = self.main.events.model.events
+        for row in range(max(0, first), min(last, len(events) - 1) + 1):
+            self.sounder.observe(events[row])
 
     def set_muted(self, muted: bool) -> None:
         self.sounder.set_muted(muted)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from vms_desktop.admin.models.admin_api import AdminApi
@@ -42,10 +42,13 @@ class AdminWindow(QWidget):
         self.setWindowTitle(f"Administration - {api.client.username} @ {api.client.base_url}")
         self.tabs = QTabWidget()
         self.pages: dict[str, AdminPage] = {}
-        for page_type in pages_for(api):
+        for number, page_type in enumerate(pages_for(api), start=1):
             page = page_type(api)
             self.pages[page.title] = page
-            self.tabs.addTab(page, icon(ICONS.get(page.title, "admin")), page.title)
+            index = self.tabs.addTab(page, icon(ICONS.get(page.title, "admin")), page.title)
+            self.tabs.setTabToolTip(index, f"Alt+{number}")
+            # Alt+N shows the N-th screen: a control room's keyboard, no mouse needed.
+            QShortcut(QKeySequence(f"Alt+{number}"), self, activated=lambda i=index: self.tabs.setCurrentIndex(i))
         self.tabs.currentChanged.connect(self._tab_changed)
         box = QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)

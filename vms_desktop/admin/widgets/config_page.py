@@ -173,7 +173,13 @@ class ConfigPage(AdminPage):
     async def load_versions(self) -> None:
         versions = await self.runner.call(self.api.config_versions())
         if versions is not None:
+            row = selected_row(self.table)
+            chosen = self.versions.rows[row].get("version") if row >= 0 else None
             self.versions.set_rows(versions)
+            # The chosen version stays selected; at first the newest, so its changes show at once.
+            if not (chosen and self.select_version(int(chosen))) and versions:
+                self.table.selectRow(0)
+            logger.info("configuration history: %d version(s)", len(versions))
 
     def select_version(self, version: int) -> bool:
         row = self.versions.find(lambda v: v.get("version") == version)

@@ -117,6 +117,7 @@ class AlarmSounder(QObject):
                 wanted = ""
             else:
                 self.player.play(path)
+            logger.info("alarm sound: %s (%d event(s) waiting)", wanted or "off", len(self.ringing))
             self.sounding = wanted
         self.sig_changed.emit()
 

@@ -114,6 +114,8 @@ class HealthPage(AdminPage):
         enabled = sum(1 for c in snapshot.cameras if c.enabled)
         self.summary.setText(f"Server {snapshot.status or 'unknown'} · cameras online {snapshot.online} of "
                              f"{enabled} enabled · {open_incidents} open incident(s)")
+        logger.info("health view: %d of %d cameras online, %d open incident(s)", snapshot.online, enabled,
+                    open_incidents)
 
     async def resolve_selected(self) -> bool:
         row = selected_row(self.incident_table)
