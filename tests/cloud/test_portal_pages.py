@@ -212,6 +212,12 @@ async def test_admin_walks_every_page_and_acts(portal_cloud: Cloud, browser: Any
     pending = (await cloud.ok("GET", "/api/v1/edge/actions", seed["edge"]))["items"]
     assert [(a["target"], a["target_id"], a["action"]) for a in pending] == [
         ("incident", seed["incident"], "acknowledge")]
+    await page.click("a.report-link")
+    await page.wait_for_url(f"**/portal/incidents/{seed['incident']}")
+    assert await page.inner_text("#camera") == "Gate" and await page.locator("#timeline li").count() == 2
+    assert "motion" in await page.inner_text("#report-events")  # the camera's snapshot event 0 min away
+    assert await page.locator("#report-events img").count() == 1 and "acknowledge" in await page.inner_text("#actions")
+    await _shot(page, "incident_report", tmp_path)
     api = await cloud.ok("GET", "/api/v1/incidents", seed["admin"])
     assert [(i["id"], len(i["updates"])) for i in api["items"]] == [(seed["incident"], 2)]
 
@@ -219,14 +225,21 @@ async def test_admin_walks_every_page_and_acts(portal_cloud: Cloud, browser: Any
     assert "silent" in await page.inner_text("#edges")
     assert (await page.locator("tr.camera").first.inner_text()).startswith("Yard")
     await _shot(page, "sites", tmp_path)
+    north = (await cloud.ok("GET", "/api/v1/sites", seed["admin"]))["items"]
+    north_id = next(x["id"] for x in north if x["name"] == "North")
+    await cloud.ok("POST", "/api/v1/edge/ingest", seed["edge"], json={"items": [
+        item(f"verdict{i}", 40 + i, seed["gate"], site_id=north_id, event_type="motion", model="motion",
+             priority="MEDIUM", status=status) for i, status in enumerate(("FALSE_POSITIVE", "RESOLVED"))]})
     await page.goto(f"{cloud.url}/portal/statistics")
     assert await page.locator("#by-type rect").count() == 4
+    assert "motion North 1 2 50 %" in " ".join((await page.inner_text("#false-positives")).split())
     await _shot(page, "statistics", tmp_path)
     await page.goto(f"{cloud.url}/portal/licences")
     assert "2 / 25" in await page.inner_text("#licences")
     await _shot(page, "licences", tmp_path)
 
     for path, status in ((f"/portal/events/{uuid.uuid4()}", 404), ("/portal/nowhere", 404),
+                         (f"/portal/incidents/{uuid.uuid4()}", 404), ("/portal/incidents/x", 404),
                          ("/portal/statistics?days=3", 400)):
         response = await page.goto(f"{cloud.url}{path}")
         assert response.status == status and await page.locator("#error-title").count() == 1, path
@@ -263,6 +276,7 @@ async def test_viewers_look_but_do_not_act_and_see_only_their_tenant(portal_clou
     assert (await other.goto(f"{cloud.url}/portal/events/{seed['motion']}")).status == 404
     await other.goto(f"{cloud.url}/portal/incidents")
     assert await other.locator("article.incident").count() == 0
+    assert (await other.goto(f"{cloud.url}/portal/incidents/{seed['incident']}")).status == 404
     await other.goto(f"{cloud.url}/portal/sites")
     assert "store-1" not in await other.inner_text("main")
     assert (await other.goto(f"{cloud.url}/portal/admin")).status == 403

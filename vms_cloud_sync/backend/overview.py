@@ -16,6 +16,7 @@ from vms_cloud_sync.backend import hq
 from vms_cloud_sync.backend.health import SILENT_AFTER
 from vms_cloud_sync.backend.models import CloudEvent, CloudIncident, CloudSite, Edge
 from vms_cloud_sync.backend.schemas import IncidentFilter, IncidentOut
+from vms_common.errors import NotFound
 
 OPEN_STATUSES = ("NEW", "ACKNOWLEDGED")
 URGENT = ("CRITICAL", "HIGH")
@@ -63,6 +64,23 @@ async def incidents(session: AsyncSession, f: IncidentFilter) -> list[IncidentOu
     epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
     out.sort(key=lambda i: (i.state == "OPEN", i.updated_at or i.opened_at or epoch), reverse=True)
     return out[:f.limit]
+
+
+async def incident(session: AsyncSession, incident_id: str) -> IncidentOut:
+    """One incident as its latest update left it. Raises NotFound."""
+    row = await session.scalar(select(CloudIncident).where(CloudIncident.payload["id"].as_string() == incident_id)
+                               .order_by(CloudIncident.origin_seq.desc(), CloudIncident.arrival.desc()).limit(1))
+    if row is None:
+        raise NotFound("no such incident")
+    return _incident(incident_id, row)
+
+
+async def events_near(session: AsyncSession, camera_id: uuid.UUID, at: dt.datetime,
+                      window: dt.timedelta) -> list[CloudEvent]:
+    """The camera's events within `window` either side of `at` (for an incident report)."""
+    return list((await session.scalars(select(CloudEvent).where(
+        CloudEvent.camera_id == camera_id, CloudEvent.timestamp >= at - window, CloudEvent.timestamp <= at + window)
+        .order_by(CloudEvent.timestamp).limit(50))).all())
 
 
 def _incident(ident: str, row: CloudIncident) -> IncidentOut:

@@ -4,15 +4,17 @@ statistics (charts drawn here as SVG: no script library, nothing from a CDN) and
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from vms_cloud_sync.backend import hq, keys, overview
+from vms_cloud_sync.backend import actions, hq, keys, overview
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.schemas import IncidentFilter
 from vms_cloud_sync.portal.web import names, page, problems, tenant, user
+from vms_common.errors import NotFound
 
 STAT_DAYS = (7, 14, 30, 90)
 EXPIRY_WARNING = dt.timedelta(days=30)
@@ -52,6 +54,32 @@ async def incidents_page(request: web.Request) -> web.Response:
     async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
         items = await overview.incidents(session, f)
     return page(request, "incidents.html", who, incidents=items, filters=query, error=None, **context)
+
+
+REPORT_WINDOW = dt.timedelta(minutes=10)
+
+
+async def incident_report(request: web.Request) -> web.Response:
+    """A printable report of one incident: details, timeline, HQ's actions, and the camera's events around its
+    opening with their snapshots."""
+    who = await user(request)
+    try:
+        incident_id = str(uuid.UUID(request.match_info["incident_id"]))
+    except ValueError:
+        raise web.HTTPNotFound(text="There is no such incident.") from None
+    context = await names(request, tenant(who))
+    async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
+        try:
+            item = await overview.incident(session, incident_id)
+        except NotFound:
+            raise web.HTTPNotFound(text="There is no such incident.") from None
+        near = []
+        if item.camera_id is not None and item.opened_at is not None:
+            near = [hq.event_out(e) for e in await overview.events_near(session, item.camera_id, item.opened_at,
+                                                                        REPORT_WINDOW)]
+        done = await actions.for_target(session, incident_id)
+    return page(request, "incident.html", who, incident=item, events=near, actions=done,
+                printed=dt.datetime.now(dt.UTC), **context)
 
 
 @dataclass(frozen=True)
@@ -110,5 +138,6 @@ def install(app: web.Application) -> None:
     app.router.add_get("/portal/overview", overview_page)
     app.router.add_get("/portal/sites", sites_page)
     app.router.add_get("/portal/incidents", incidents_page)
+    app.router.add_get("/portal/incidents/{incident_id}", incident_report)
     app.router.add_get("/portal/statistics", statistics_page)
     app.router.add_get("/portal/licences", licences_page)
