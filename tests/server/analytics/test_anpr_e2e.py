@@ -28,10 +28,10 @@ from vms_server.app import create_app
 pytestmark = pytest.mark.slow
 LOOP = 30.0
 WARM_UP_S = 4.0  # the vehicle detector's background model learns the empty gate
-# Published in docs/analytics.md (ANPR): 4 of the 6 passes exact (the fast car and the night car with blur
-# are read in part), 90 % of characters. Asserted with a margin of one plate.
-MIN_EXACT = 3
-MIN_CHAR_ACCURACY = 0.75
+# Published in docs/analytics.md (ANPR, whole path): 7 of 11 passes exact, 84 % of characters; the fast car
+# (blur 8/1000) and the blurred night car are the ones read in part. Asserted with a margin of one plate more.
+MISREAD_ALLOWED = 3
+MIN_CHAR_ACCURACY = 0.70
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ async def test_plates_read_from_the_simulator(api: ApiClient, sim: SimulatorHand
     inside = [r for r in reads if any(a <= _ts(r) <= b for a, b, _ in truth)]
     exact = sum(1 for want, got in matched if want == got)
     chars = char_accuracy(matched)
-    assert exact >= MIN_EXACT and chars >= MIN_CHAR_ACCURACY, (matched, exact, chars)
+    assert exact >= len(truth) - MISREAD_ALLOWED and chars >= MIN_CHAR_ACCURACY, (matched, exact, chars)
     for read in inside:
         assert read["direction"] in ("left_to_right", "right_to_left") and read["snapshot_url"]
         assert 0 < read["confidence"] <= 1 and read["camera_id"] == camera["id"]

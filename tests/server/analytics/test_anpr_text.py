@@ -3,8 +3,10 @@ on rendered frames of the plates scene (no network: the scene's pictures straigh
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -78,3 +80,19 @@ def test_model_reads_each_pass_of_the_scene_once() -> None:
         assert len(reads) == 1 and reads[0].details["plate"] == car.plate, (car, found)
         assert reads[0].details["direction"] == car.direction and reads[0].details["reads"] >= 2
         assert reads[0].frame is not None and reads[0].frame.shape[0] > 50
+
+
+def test_plates_scene_ground_truth(tmp_path: Path) -> None:
+    """The timeline written beside the scene lists every pass with its plate, times and conditions; the same
+    seed gives the same plates."""
+    scene = PlateScene()
+    scene.write_timeline(tmp_path / "t.json", 30.0, 5)
+    truth = json.loads((tmp_path / "t.json").read_text())
+    assert truth["scene"] == "plates"
+    plates = truth["plates"]
+    assert [p["plate"] for p in plates] == [p.plate for p in make_passes()] == [p.plate for p in scene.passes]
+    assert len({p["plate"] for p in plates}) == 6 and all(re.fullmatch("[A-Z0-9]{7}", p["plate"]) for p in plates)
+    assert {p["night"] for p in plates} == {True, False} and {p["motion_blur"] for p in plates} == {True, False}
+    assert all(0 <= p["start"] < p["end"] <= 30 for p in plates)
+    assert [c["id"] for c in truth["objects"]] == [p["object_id"] for p in plates]
+    assert scene.render(0.5, 320, 180).shape == (180, 320, 3)
