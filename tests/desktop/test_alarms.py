@@ -87,3 +87,17 @@ async def test_sounds_mute_take_assign_and_pop(qtbot: QtBot, desk: Desk, tmp_pat
     tile = alarms.pop_camera(desk.cameras["cam2"], 0)
     assert tile is not None and window.wall is not None and window.wall.maximised is tile
     await window.shutdown()
+
+
+async def test_waiting_at_login_rings_until_another_client_acknowledges(qtbot: QtBot, desk: Desk,
+                                                                       tmp_path: Path) -> None:
+    waiting = await raise_event(desk, "cam1", "intrusion", Priority.HIGH)
+    window = await open_window(qtbot, desk, tmp_path)
+    alarms = window.alarms
+    await wait_until(lambda: alarms.sounder.sounding == "HIGH", LIMIT_S, "the waiting event rings at login")
+    assert alarms.bar.banner.text() == "1 alarm waiting: HIGH"
+    await wait_until(lambda: window.hub.connected, LIMIT_S, "push channel up")
+    await desk.api.ok("POST", f"/api/v1/events/{waiting}/status", json={"status": "ACKNOWLEDGED"})
+    await wait_until(lambda: alarms.sounder.sounding == "", LIMIT_S, "acknowledged elsewhere: silence")
+    assert alarms.bar.banner.text() == "No alarm ringing"
+    await window.shutdown()
