@@ -5,6 +5,7 @@ screens each role gets; server refusals shown as messages."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,45 @@ async def test_roles_see_only_their_screens_and_refusals_are_shown(qtbot: QtBot,
     opened = admin_main.admin.window
     assert opened is not None and opened.isVisible() and opened.tabs.currentWidget() is opened.page("Licence")
     await admin_main.shutdown()
+
+
+@pytest.fixture
+def issuer() -> Any:
+    from tests.server.licence_helpers import Issuer
+
+    return Issuer()
+
+
+@pytest.fixture
+def licensed_settings(tmp_path: Path, db_url: str, issuer: Any) -> Any:
+    from tests.conftest import make_settings
+
+    return make_settings(tmp_path / "data", db_url, licensing={"unlicensed_camera_limit": 64,
+                                                               "public_keys": [issuer.public]})
+
+
+async def test_import_licence_file(qtbot: QtBot, licensed_settings: Any, aiohttp_client: Any, issuer: Any,
+                                   tmp_path: Path) -> None:
+    async with SimulatorHandle.start(sim_config(["cam1"])) as sim:
+        desk = await start_desk(licensed_settings, aiohttp_client, sim)
+        window = AdminWindow(AdminApi(desk.client))
+        qtbot.addWidget(window)
+        page = window.show_page("Licence")
+        assert isinstance(page, LicencePage) and page.import_button.isVisibleTo(page)
+        document = issuer.issue(max_cameras=5, licence_id="SITE-42").model_dump(mode="json")
+        tampered = {**document, "terms": {**document["terms"], "max_cameras": 500}}
+        (tmp_path / "tampered.json").write_text(json.dumps(tampered), encoding="utf-8")
+        (tmp_path / "licence.json").write_text(json.dumps(document), encoding="utf-8")
+        (tmp_path / "garbage.json").write_text("not json", encoding="utf-8")
+        assert await page.import_file(tmp_path / "garbage.json") is None
+        assert page.message.is_error and "Cannot read garbage.json" in page.message.text()
+        assert await page.import_file(tmp_path / "tampered.json") is None
+        assert page.message.text().startswith("Not allowed:") and "signature" in page.message.text()
+        status = await page.import_file(tmp_path / "licence.json")
+        assert status is not None and status["state"] == "valid"
+        assert page.values["licence_id"].text() == "SITE-42" and page.cameras.maximum() == 5
+        assert page.message.text().startswith("Licence SITE-42 imported")
+        assert (await desk.api.ok("GET", "/api/v1/licence"))["max_cameras"] == 5
+        window.hide()
+        await window.drain()
+        await desk.client.close()

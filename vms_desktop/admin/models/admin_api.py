@@ -322,6 +322,10 @@ class AdminApi:
     async def licence(self) -> dict[str, Any]:
         return dict(await self._call("GET", "/licence"))
 
+    async def import_licence(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Install a signed licence document (the JSON file a licence comes as); the new licence status."""
+        return dict(await self._call("POST", "/licence", document))
+
     async def audit(self, query: AuditFilter, before_id: int | None = None) -> AuditPage:
         params = query.params() | ({"before_id": str(before_id)} if before_id else {})
         page = await self._call("GET", "/audit", params=params)

@@ -1,13 +1,17 @@
 """Administration > Licence: what this server is licensed for (state, cameras used of allowed, analytics,
-validity) and the server id a licence must name. Read-only here: licence files are imported by the API."""
+validity), the server id a licence must name, and importing a licence file (administrators). The server checks
+the file's signature, validity and binding; its refusal is shown as it gives it."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QFormLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from vms_desktop.admin.models.admin_api import AdminApi
 from vms_desktop.admin.widgets.base import AdminPage
@@ -43,8 +47,12 @@ class LicencePage(AdminPage):
         self.cameras = QProgressBar()
         self.cameras.setFormat("%v of %m cameras")
         form.addRow("Cameras", self.cameras)
+        self.import_button = QPushButton("Import licence file…")
+        self.import_button.setVisible(api.may_administer())
+        self.import_button.clicked.connect(self._choose_file)
         box = QVBoxLayout(self)
         box.addLayout(form)
+        box.addWidget(self.import_button)
         box.addStretch(1)
         box.addWidget(self.message)
 
@@ -58,3 +66,25 @@ class LicencePage(AdminPage):
         self.cameras.setRange(0, max(1, int(licence.get("max_cameras", 0))))
         self.cameras.setValue(min(int(licence.get("cameras_used", 0)), self.cameras.maximum()))
         self.cameras.setFormat(f"{licence.get('cameras_used', 0)} of {licence.get('max_cameras', 0)} cameras")
+
+    def _choose_file(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Licence file", "", "Licence files (*.json *.lic);;All files (*)")
+        if name:
+            self.runner.spawn(self.import_file(Path(name)))
+
+    async def import_file(self, path: Path) -> dict[str, Any] | None:
+        """Send the licence file to the server; the page shows the licence it now has."""
+        try:
+            document = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            self.message.show_text(f"Cannot read {path.name} as a licence file: {exc}", True)
+            return None
+        if not isinstance(document, dict):
+            self.message.show_text(f"{path.name} is not a licence file (a JSON object).", True)
+            return None
+        status = await self.runner.call(self.api.import_licence(document))
+        if status is None:
+            return None
+        await self.refresh()
+        self.message.show_text(f"Licence {status.get('licence_id') or ''} imported: {status.get('message', '')}")
+        return status
