@@ -76,8 +76,10 @@ def make_passes(count: int = 6, seed: int = 13, night_share: float = 0.34) -> tu
     for i in range(count):
         plate, shown = random_plate(rng)
         slot = 1.0 / count
+        angle = rng.uniform(-7.0, 7.0)
+        shear = rng.uniform(-0.12, 0.12)
         out.append(PlatePass(f"car-{i + 1}", plate, shown, i * slot + 0.02 * slot, (i + 0.82) * slot,
-                             i % 2 == 0, FONTS[(i + seed) % len(FONTS)], rng.uniform(-7.0, 7.0), rng.uniform(-0.12, 0.12),
+                             i % 2 == 0, FONTS[(i + seed) % len(FONTS)], angle, shear,
                              BLUR[i % len(BLUR)], i >= count * (1 - night_share), i % 4 == 3))
     return tuple(out)
 
