@@ -101,7 +101,7 @@ async def test_fire_and_fall_events_through_rtsp_and_the_api(api_fast: ApiClient
     assert len(fires) == 2, seen
     assert all(e["event_type"] == "fire" for e in fires)
     assert abs(_start(fires[0]) - flame_at) < 1.5
-    assert abs(_start(fires[1]) - (loop_start + SMOULDER.start * LOOP)) < 8.0
+    assert abs(_start(fires[1]) - (loop_start + SMOULDER.start * LOOP)) < 5.0
     assert fires[1]["details"]["kind"] == "smoke"
     # Sunset, orange coat, car lights, blinking indicator: nothing.
     assert [(round(_start(e) - loop_start, 2), e["details"]) for e in quiet] == []
