@@ -67,6 +67,7 @@ class Bench:
         data.mkdir()
         shutil.copy(self.root / "secret.key", data / "secret.key")
         node = ServerProcess(data, {**self.env, "VMS_CLUSTER__NODE_ID": name})
+        node.env.update({"VMS_LOGGING__LEVEL": "INFO", "PYTHONFAULTHANDLER": "1"})  # the log is a file of its own
         self.nodes[name] = node
         await _start(node, data / "server.log")
 
@@ -141,7 +142,9 @@ async def _start(node: ServerProcess, log: Path, limit: float = 120.0) -> None:
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.2)
-    raise RuntimeError(f"node not ready after {limit:.0f} s:\n{log.read_text()[-3000:]}")
+    node.proc.send_signal(signal.SIGABRT)  # the fault handler writes every thread's stack into the log
+    node.proc.wait(10)
+    raise RuntimeError(f"node not ready after {limit:.0f} s:\n{log.read_text()[-6000:]}")
 
 
 def _last_write(folder: Path) -> float | None:

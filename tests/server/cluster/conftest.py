@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.conftest import _create_pg_database, _drop_pg_database, make_settings, seed
-from tests.server.config.conftest import free_port, wait_port
+from tests.server.config.conftest import free_port
+from tests.server.config.conftest import redis_url as shared_redis_url  # noqa: F401 (the `redis_url` fixture)
 from vms_camsim.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorProcess, spawn_simulator
 from vms_server.cameras.models import Camera, CameraStream
@@ -38,22 +39,6 @@ def cluster_db() -> Iterator[str]:
     url = asyncio.run(_create_pg_database(name))
     yield url
     asyncio.run(_drop_pg_database(name))
-
-
-@pytest.fixture
-def cluster_redis() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (scripts/apt-packages.txt lists it)")
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def simulator(workdir: Path, cameras: int) -> SimulatorProcess:
@@ -142,12 +127,14 @@ class Cluster:
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path, cluster_db: str, cluster_redis: str) -> AsyncIterator[tuple[Cluster, object]]:
+async def cluster(tmp_path: Path, cluster_db: str,
+                  request: pytest.FixtureRequest) -> AsyncIterator[tuple[Cluster, object]]:
     """Three nodes (not started), twelve simulator cameras (not yet in the database), a seeded customer."""
+    redis_url = request.getfixturevalue("shared_redis_url")
     base = make_settings(tmp_path / "seed", cluster_db)
     seeded = await seed(base)
     sim = await asyncio.to_thread(simulator, tmp_path / "sim", 12)
-    env = {**os.environ, "VMS_DATABASE__URL": cluster_db, "VMS_CONFIG_CACHE__REDIS_URL": cluster_redis,
+    env = {**os.environ, "VMS_DATABASE__URL": cluster_db, "VMS_CONFIG_CACHE__REDIS_URL": redis_url,
            "VMS_CLUSTER__ENABLED": "true", "VMS_CLUSTER__HEARTBEAT_S": "1", "VMS_CLUSTER__LEASE_S": "6",
            "VMS_RECORDING__SEGMENT_SECONDS": "2", "VMS_RECORDING__OPEN_TIMEOUT_S": "5",
            "VMS_RECORDING__READ_TIMEOUT_S": "5", "VMS_RECORDING__BACKOFF_INITIAL_S": "0.5",
