@@ -15,13 +15,15 @@ from tests.server.analytics.test_motion_tampering import VTEST, _vtest_frames
 from vms_server.analytics import onnx_runtime, workers
 from vms_server.analytics.base import CameraContext
 from vms_server.analytics.evaluation import jobs_of
+from vms_server.analytics.jobs import VideoJob
 from vms_server.analytics.onnx_runtime import SessionCache
 from vms_server.analytics.plugins import person_detector
 from vms_server.analytics.plugins.intrusion import IntrusionModel
 from vms_server.analytics.plugins.person_detector import SsdDetector, bundled_model
 from vms_server.analytics.queues import InProcessQueue
-from vms_server.analytics.types import Frame
+from vms_server.analytics.types import Detection, Frame, Priority
 from vms_server.analytics.workers import JobResult, WorkerPool
+from vms_server.inference.scheduler import Shed
 from vms_server.inference.settings import InferenceSettings
 from vms_server.metrics.collectors import AppMetrics
 
@@ -97,3 +99,49 @@ async def test_the_pool_runs_several_cameras_frames_as_one_batch(vtest: list[Fra
         got = sorted((r.delivery.job.segment_sequence, len(r.detections)) for r in results
                      if r.delivery.job.camera_id == c)
         assert [n for _, n in got] == expected
+
+
+class _Saturated(IntrusionModel):
+    """Every call meets a saturated device: the scheduler refuses it."""
+
+    name = "saturated"
+
+    def load(self) -> None:
+        return None
+
+    def process(self, job: VideoJob, ctx: CameraContext) -> list[Detection]:
+        raise Shed("cpu is saturated: 64 calls waiting")
+
+
+async def test_a_job_shed_by_the_device_is_counted_and_acknowledged_not_failed(vtest: list[Frame]) -> None:
+    model = _Saturated()
+    camera = uuid.uuid4()
+    queue = InProcessQueue()
+    results: list[JobResult] = []
+
+    async def on_result(result: JobResult) -> None:
+        results.append(result)
+
+    pool = WorkerPool(model, queue, {camera: CameraContext(camera, model.parse_config({}))}.get, on_result,
+                      batch_wait_s=0.0)
+    await pool.start()
+    jobs = list(jobs_of(vtest[:30], "saturated", segment_s=1.0, camera_id=camera))
+    try:
+        for job in jobs:
+            await queue.put(job)
+        for _ in range(600):
+            if pool.shed == len(jobs):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await pool.stop()
+        await queue.close()
+    assert len(jobs) >= 2 and pool.shed == len(jobs) and pool.failed == 0 and results == []
+    assert await queue.depth() == {"saturated": {p.value: 0 for p in Priority}}
+    critical = WorkerPool(FireLike(), queue, {}.get, on_result, batch_wait_s=0.5)
+    assert critical.batch_wait_s == 0.0  # a CRITICAL model never waits for a batch to fill
+
+
+class FireLike(_Saturated):
+    name = "fire_like"
+    default_priority = Priority.CRITICAL
