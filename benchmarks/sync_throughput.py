@@ -320,7 +320,8 @@ def cli() -> None:
     parser.add_argument("--smoke", action="store_true", help="a small, quick run (CI)")
     args = parser.parse_args()
     if args.smoke:
-        args.events, args.clips, args.clip_mb, args.edges, args.edge_events, args.actions = 2_000, 1, 2, 3, 1_000, 50
+        args.events, args.clips, args.clip_mb, args.edges, args.edge_events, args.actions = 2_000, 1, 2, 3, 1_000, 20
+        args.action_poll_s = 0.2
     asyncio.run(main(args))
 
 
