@@ -72,7 +72,8 @@ async def press_ok(dialog: UserDialog) -> None:
 async def test_create_user_log_in_as_it_disable(qtbot: QtBot, desk: Desk) -> None:
     window = AdminWindow(AdminApi(desk.client))
     qtbot.addWidget(window)
-    assert list(window.pages) == ["Cameras", "Users", "Configuration", "Licence", "Audit log", "Health"]
+    assert list(window.pages) == ["Cameras", "Recording", "Users", "Configuration", "Licence", "Audit log",
+                                   "Health"]
     page = window.show_page("Users")
     assert isinstance(page, UsersPage)
     await page.refresh()

@@ -276,6 +276,13 @@ class AdminApi:
         body = {"csv": text, **({"site_id": site_id} if site_id else {})}
         return BulkReport.from_json(await self._call("POST", "/cameras/import-csv", body))
 
+    async def recording_policy(self, camera_id: str) -> dict[str, Any]:
+        return dict(await self._call("GET", f"/cameras/{camera_id}/recording-policy"))
+
+    async def set_recording_policy(self, camera_id: str, policy: dict[str, Any]) -> dict[str, Any]:
+        """Replace a camera's recording policy (modes, schedule windows, pre/post roll, retention)."""
+        return dict(await self._call("PUT", f"/cameras/{camera_id}/recording-policy", policy))
+
     # --- users -------------------------------------------------------------------------------------
 
     async def users(self) -> list[UserRow]:

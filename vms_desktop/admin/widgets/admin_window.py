@@ -1,8 +1,9 @@
 """The administration window: one tab per admin screen, only the screens the user's role may use.
 
-Supervisors get Users and Configuration (read only), Licence and Health; administrators also Cameras and
-the audit log. A viewer gets no administration at all (the main window does not offer it). The server decides
-every request anyway: a screen a site-restricted administrator may not read says so in its message line."""
+Supervisors get Users and Configuration (read only), Licence and Health; administrators also Cameras,
+Recording and the audit log. A viewer gets no administration at all (the main window does not offer it). The
+server decides every request anyway: a screen a site-restricted administrator may not read says so in its
+message line."""
 
 from __future__ import annotations
 
@@ -17,19 +18,20 @@ from vms_desktop.admin.widgets.base import AdminPage
 from vms_desktop.admin.widgets.cameras_page import CamerasPage
 from vms_desktop.admin.widgets.config_page import ConfigPage
 from vms_desktop.admin.widgets.licence_page import LicencePage
+from vms_desktop.admin.widgets.recording_page import RecordingPage
 from vms_desktop.admin.widgets.users_page import UsersPage
 from vms_desktop.health.widgets.health_page import HealthPage
 from vms_desktop.ui_theme import icon
 
 logger = logging.getLogger(__name__)
-ICONS = {"Cameras": "camera", "Users": "user", "Configuration": "admin", "Licence": "licence",
+ICONS = {"Cameras": "camera", "Recording": "camera", "Users": "user", "Configuration": "admin", "Licence": "licence",
          "Audit log": "audit", "Health": "health"}
 
 
 def pages_for(api: AdminApi) -> list[type[AdminPage]]:
     """The screens this user's role may use, in tab order."""
     if api.may_administer():
-        return [CamerasPage, UsersPage, ConfigPage, LicencePage, AuditPage, HealthPage]
+        return [CamerasPage, RecordingPage, UsersPage, ConfigPage, LicencePage, AuditPage, HealthPage]
     if api.may_supervise():
         return [UsersPage, ConfigPage, LicencePage, HealthPage]
     return []
