@@ -190,6 +190,27 @@ async def change_status(session: AsyncSession, event_id: uuid.UUID, body: Status
     return ev
 
 
+async def note_from_system(session: AsyncSession, event_id: uuid.UUID, author: str, text: str, actor: Actor,
+                           resolve: bool = False) -> Event | None:
+    """A note from another system (a ticketing service whose issue changed), and, with `resolve`, the event
+    resolved when its life cycle allows it. None when the event is gone. Not bound to a user's sites: the
+    caller is the server itself acting on a link an Admin configured."""
+    ev = await session.get(Event, event_id)
+    if ev is None:
+        return None
+    now = dt.datetime.now(dt.UTC)
+    ev.notes.append(EventNote(id=uuid.uuid4(), event_id=ev.id, author_id=None, author=author, at=now, text=text))
+    ev.updated_at = now
+    old = EventStatus(ev.status)
+    if resolve and EventStatus.RESOLVED in TRANSITIONS[old]:
+        ev.status, ev.status_by, ev.status_at = EventStatus.RESOLVED.value, author, now
+        await record(session, actor, "event.status_changed", target_type="event", target_id=ev.id,
+                     old={"status": old.value}, new={"status": ev.status, "note": text})
+        await _outbox(session, ev)
+    await session.flush()
+    return ev
+
+
 async def add_note(session: AsyncSession, event_id: uuid.UUID, text: str, who: Principal, actor: Actor) -> Event:
     ev = await get_event(session, event_id, who)
     note = _add_note(ev, who, text)

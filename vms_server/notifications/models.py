@@ -69,6 +69,8 @@ class NotifyMessage(UuidPk, Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     receipt: Mapped[str | None] = mapped_column(String(300), nullable=True)  # remote ticket key, SMS sid
+    remote_state: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the ticket's state, read back
+    remote_closed: Mapped[bool] = mapped_column(Boolean, default=False)  # closed there: no more reading back
 
 
 class NotifyEscalation(UuidPk, Base):

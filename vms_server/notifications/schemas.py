@@ -113,6 +113,8 @@ class MessageOut(BaseModel):
     held_reason: str | None
     last_error: str | None
     receipt: str | None = Field(None, description="What the receiver answered: Jira issue key, Twilio message sid")
+    remote_state: str | None = Field(None, description="Where the ticket it opened stands in Jira or ServiceNow, "
+                                                       "as last read back")
 
 
 class MessageList(BaseModel):

@@ -28,7 +28,7 @@ from vms_server.events.models import Event
 from vms_server.events.sink import CreatedEvent
 from vms_server.ingest.keys import INGEST
 from vms_server.notifications import channels as registry
-from vms_server.notifications import escalation, queue
+from vms_server.notifications import escalation, mirror, queue
 from vms_server.notifications.availability import AvailabilityWatch
 from vms_server.notifications.channels.base import Channel, ChannelError
 from vms_server.notifications.channels.ticket import TicketChannel
@@ -50,6 +50,7 @@ class NotificationService:
         self._events: asyncio.Queue[uuid.UUID | None] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._stopped = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._channels: dict[uuid.UUID, tuple[dt.datetime, Channel]] = {}
         self.routed = 0  # events routed (benchmarks, metrics)
@@ -99,9 +100,22 @@ class NotificationService:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._route_loop(), name="notify-router"),
                        asyncio.create_task(self._work_loop(), name="notify-worker")]
+        if self.settings.remote_poll_s > 0:
+            self._tasks.append(asyncio.create_task(self._mirror_loop(), name="notify-ticket-mirror"))
+
+    async def _mirror_loop(self) -> None:
+        """Read back the tickets opened in Jira and ServiceNow (mirror.py) until stopped."""
+        while not self._stopping:
+            try:
+                await mirror.poll_once(self._sessions, self._channels_for, self.settings.send_timeout_s)
+            except Exception:  # the database or a channel misbehaved this round; the next round tries again
+                logger.exception("reading tickets back failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self.settings.remote_poll_s)
 
     async def stop(self) -> None:
         self._stopping = True
+        self._stopped.set()
         self._events.put_nowait(None)
         self.wake()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -28,5 +28,8 @@ class NotificationSettings(BaseModel):
                               description="At start, route events stored this recently that were never routed")
     availability_interval_s: float = Field(5.0, gt=0, le=600,
                                            description="How often camera availability is checked for MQTT")
+    remote_poll_s: float = Field(300.0, ge=0, le=86400,
+                                 description="How often the Jira issues and ServiceNow incidents that messages "
+                                             "opened are read back (state noted on the event); 0: never")
     event_url: str = Field("https://vms.local/api/v1/events/{event_id}",
                            description="Link to an event put in messages; {event_id} is replaced")

@@ -112,6 +112,9 @@ class Receiver:
     sms: list[dict[str, str]] = field(default_factory=list)
     issues: list[dict[str, Any]] = field(default_factory=list)
     incidents: list[dict[str, Any]] = field(default_factory=list)
+    jira_states: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (status, category key)
+    snow_states: dict[str, str] = field(default_factory=dict)  # incident number -> state choice
+    reads: int = 0
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -169,8 +172,35 @@ class Receiver:
         return web.json_response({"result": {**record, "sys_id": uuid.uuid4().hex,
                                              "number": f"INC{10000 + len(self.incidents):07d}"}}, status=201)
 
+    async def jira_issue(self, request: web.Request) -> web.Response:
+        """`GET /rest/api/3/issue/{key}?fields=status`: the status with its category (new, indeterminate, done)."""
+        expected = "Basic " + base64.b64encode(b"vms@example.org:jira-token").decode()
+        if request.headers.get("Authorization") != expected:
+            return web.json_response({"errorMessages": ["You are not authenticated."], "errors": {}}, status=401)
+        key = request.match_info["key"]
+        if request.query.get("fields") != "status" or int(key.split("-")[1]) - 100 > len(self.issues):
+            return web.json_response({"errorMessages": ["Issue does not exist"], "errors": {}}, status=404)
+        self.reads += 1
+        name, category = self.jira_states.get(key, ("To Do", "new"))
+        return web.json_response({"key": key, "fields": {"status": {"name": name, "statusCategory": {
+            "key": category}}}})
+
+    async def servicenow_query(self, request: web.Request) -> web.Response:
+        """`GET /api/now/table/incident?sysparm_query=number=...`: the matching records' requested fields."""
+        expected = "Basic " + base64.b64encode(b"vms.integration:snow-pass").decode()
+        if request.headers.get("Authorization") != expected:
+            return web.json_response({"error": {"message": "User Not Authenticated"}, "status": "failure"},
+                                     status=401)
+        number = request.query["sysparm_query"].removeprefix("number=")
+        self.reads += 1
+        known = [f"INC{10000 + i:07d}" for i in range(1, len(self.incidents) + 1)]
+        found = [{"number": number, "state": self.snow_states.get(number, "1")}] if number in known else []
+        return web.json_response({"result": found})
+
     async def start(self) -> None:
         app = web.Application()
+        app.router.add_get("/rest/api/3/issue/{key}", self.jira_issue)
+        app.router.add_get("/api/now/table/incident", self.servicenow_query)
         app.router.add_post("/api/now/table/incident", self.servicenow)
         app.router.add_post("/rest/api/3/issue", self.jira)
         app.router.add_post("/hook", self.hook)

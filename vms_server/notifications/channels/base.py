@@ -59,6 +59,14 @@ class Outgoing:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class RemoteState:
+    """Where a ticket a channel opened stands in the other system (Jira's status, ServiceNow's state)."""
+
+    name: str
+    closed: bool
+
+
 class Channel(abc.ABC):
     """One configured channel. `send` raises ChannelError; anything else is treated as a retryable error."""
 
@@ -73,6 +81,13 @@ class Channel(abc.ABC):
     @abc.abstractmethod
     async def send(self, message: Outgoing, timeout_s: float) -> str:
         """Deliver `message`; return a short receipt (server reply, remote id) for the delivery record."""
+
+    resolves_events: bool = False  # a ticket closed in the other system resolves the event (ticketing channels)
+
+    async def remote_state(self, receipt: str, timeout_s: float) -> RemoteState | None:
+        """The state of what this channel opened (its receipt), for channels that open tickets elsewhere;
+        None for the others. Raises ChannelError when the other system cannot say."""
+        return None
 
     async def close(self) -> None:  # noqa: B027 - most channels keep nothing open
         """Release connections kept between sends (MQTT)."""

@@ -13,15 +13,15 @@ import aiohttp
 from vms_server.notifications.channels.base import ChannelError
 
 
-async def post_json(service: str, url: str, user: str, password: str, body: dict[str, Any],
-                    timeout_s: float) -> tuple[int, dict[str, Any]]:
-    """(status, JSON answer) of the POST. Raises ChannelError (retryable) when the service cannot be reached or
-    answers something that is not JSON."""
+async def post_json(service: str, url: str, user: str, password: str, body: dict[str, Any] | None,
+                    timeout_s: float, method: str = "POST") -> tuple[int, dict[str, Any]]:
+    """(status, JSON answer) of the request (a POST with `body`, or a GET to read a ticket back). Raises
+    ChannelError (retryable) when the service cannot be reached or answers something that is not JSON."""
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     headers = {"Authorization": f"Basic {token}", "Accept": "application/json"}
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session, \
-                session.post(url, json=body, headers=headers) as resp:
+                session.request(method, url, json=body, headers=headers) as resp:
             status = resp.status
             answer: dict[str, Any] = await resp.json(content_type=None) if status != 204 else {}
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
