@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_settings, seed
+from tests.server.analytics.test_pipeline_e2e import api_fast  # noqa: F401 - the real app with 2 s jobs
 from tests.server.analytics.tiny_posture_yolo import build_posture_yolo
 from tests.server.helpers import ApiClient
 from vms_camsim import SimulatorConfig, SimulatorHandle
@@ -21,18 +21,9 @@ from vms_camsim.config import AuthMode, CameraConfig, SceneKind, StreamConfig
 from vms_camsim.scenes_fall import FALLER
 from vms_camsim.scenes_fire import FLAME, SMOULDER
 from vms_common.auth.roles import Role
-from vms_server.app import create_app
 
 pytestmark = pytest.mark.slow
 LOOP = 30
-
-
-@pytest.fixture
-async def api_fast(tmp_path: Path, db_url: str, aiohttp_client: Any) -> AsyncIterator[ApiClient]:
-    settings = make_settings(tmp_path / "data", db_url, analytics={"segment_s": 2.0})
-    seeded = await seed(settings)
-    client = await aiohttp_client(create_app(settings))
-    yield ApiClient(client, seeded)
 
 
 @pytest.fixture
@@ -63,8 +54,8 @@ def _start(event: dict[str, Any]) -> float:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_fire_and_fall_events_through_rtsp_and_the_api(api_fast: ApiClient, sim: SimulatorHandle,
-                                                             tmp_path: Path) -> None:
+async def test_fire_and_fall_events_through_rtsp_and_the_api(api_fast: ApiClient,  # noqa: F811 - the fixture
+                                                             sim: SimulatorHandle, tmp_path: Path) -> None:
     api = api_fast
     models = {m["name"]: m for m in (await api.ok("GET", "/api/v1/analytics/models", Role.VIEWER))["items"]}
     assert models["fire_smoke"]["available"] and models["fallen"]["available"]
