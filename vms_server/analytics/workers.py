@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 from vms_server.analytics.base import AnalyticsModel, CameraContext
 from vms_server.analytics.errors import QueueClosed
+from vms_server.analytics.jobs import VideoJob
 from vms_server.analytics.onnx_runtime import SESSIONS
 from vms_server.analytics.queues import Delivery, JobQueue
 from vms_server.analytics.types import Detection, Priority
-from vms_server.inference.scheduler import Shed, caller
+from vms_server.inference.scheduler import Peers, Shed, caller
 
 logger = logging.getLogger(__name__)
 
@@ -150,10 +151,17 @@ class WorkerPool:
         for i, (d, _) in enumerate(items):
             chunks.setdefault(uuid.UUID(int=0) if own_batching else d.job.camera_id, []).append(i)
         priority = min((d.priority for d, _ in items), key=lambda p: p.rank, default=self.model.default_priority)
-        with caller(self.model.name, priority):
-            done = await asyncio.gather(*(asyncio.to_thread(
-                self.model.process_batch, [(items[i][0].job, items[i][1]) for i in idx]) for idx in chunks.values()),
-                return_exceptions=True)
+        peers = Peers(len(chunks))
+
+        def chunk(part: list[tuple[VideoJob, CameraContext]]) -> list[list[Detection]]:
+            try:
+                return self.model.process_batch(part)
+            finally:
+                peers.done()  # the other cameras' batches stop waiting for this one
+
+        with caller(self.model.name, priority, peers):
+            done = await asyncio.gather(*(asyncio.to_thread(chunk, [(items[i][0].job, items[i][1]) for i in idx])
+                                          for idx in chunks.values()), return_exceptions=True)
         out: list[tuple[list[Detection], bool | None]] = [([], False)] * len(items)
         for idx, result in zip(chunks.values(), done, strict=True):
             if isinstance(result, Shed):

@@ -8,11 +8,11 @@ STANDARD): calls on the same session with the same input shapes are concatenated
 `max_batch` rows) and the outputs split back. A batch holds calls of one class only, so a CRITICAL call
 never runs longer for carrying STANDARD rows, and CRITICAL calls have one lane of their own beside the others,
 so one never waits for a running batch of a lower class either (on a GPU a second stream of work; on the CPU a
-short oversubscription). A non-critical batch may wait `batch_wait_ms` for more calls,
-but only when several threads are calling that session (a lone camera never waits for company); a batch
-with a CRITICAL call never waits. When `max_pending` calls already wait for the device, a STANDARD call is
-refused at once (`Shed`) instead of queueing behind them; lower classes passed over by a more urgent batch
-are counted as delayed. No threads of its own: nothing to stop.
+short oversubscription). A non-critical batch may wait `batch_wait_ms` for more calls, but only for as many as
+its callers' peers still running (the cameras of a worker batch: `Peers`), so a lone camera never waits for
+company; a batch with a CRITICAL call never waits. When `max_pending` calls already wait for the device, a
+STANDARD call is refused at once (`Shed`) instead of queueing behind them; lower classes passed over by a more
+urgent batch are counted as delayed. No threads of its own: nothing to stop.
 """
 
 from __future__ import annotations
@@ -33,9 +33,23 @@ from vms_server.analytics.types import Priority
 if TYPE_CHECKING:
     from vms_server.inference.session import ManagedSession
 
-CALLER: contextvars.ContextVar[tuple[str, Priority]] = contextvars.ContextVar(
-    "inference_caller", default=("", Priority.MEDIUM))
-COMPANY_WINDOW_S = 1.0  # threads seen calling a session this recently are expected to call again
+
+
+class Peers:
+    """The threads of one worker batch that call side by side (one per camera): a batch waits for at most as
+    many calls as are still running. Each thread calls `done` when its part of the work is over."""
+
+    def __init__(self, count: int) -> None:
+        self.live = count
+        self._lock = threading.Lock()
+
+    def done(self) -> None:
+        with self._lock:
+            self.live -= 1
+
+
+CALLER: contextvars.ContextVar[tuple[str, Priority, Peers | None]] = contextvars.ContextVar(
+    "inference_caller", default=("", Priority.MEDIUM, None))
 
 
 class Shed(Exception):
@@ -43,10 +57,10 @@ class Shed(Exception):
 
 
 @contextlib.contextmanager
-def caller(model: str, priority: Priority) -> Iterator[None]:
+def caller(model: str, priority: Priority, peers: Peers | None = None) -> Iterator[None]:
     """Calls made inside (on this thread, or threads started from it with asyncio.to_thread) are for
-    `model` at `priority`."""
-    token = CALLER.set((model, priority))
+    `model` at `priority`, made side by side with `peers`."""
+    token = CALLER.set((model, priority, peers))
     try:
         yield
     finally:
@@ -62,6 +76,7 @@ class _Call:
     priority: Priority
     seq: int
     rows: int
+    peers: Peers | None = None
     queued: float = field(default_factory=time.monotonic)
     done: bool = False
     result: list[Any] | None = None
@@ -98,7 +113,6 @@ class DeviceScheduler:
         self._active = 0
         self._urgent = 0  # CRITICAL calls running on the lane kept for them
         self._seq = itertools.count()
-        self._seen: dict[int, dict[int, float]] = {}  # session id -> thread id -> last call
 
     def _count(self, model: str, priority: Priority) -> Counts:
         return self.counts.setdefault((model, priority), Counts())
@@ -106,16 +120,16 @@ class DeviceScheduler:
     def run(self, session: ManagedSession, output_names: list[str] | None, feeds: dict[str, Any]) -> list[Any]:
         """Run `feeds` on `session`, possibly inside a batch with other calls. Blocking. Raises Shed, or what
         the session raised."""
-        model, priority = CALLER.get()
+        model, priority, peers = CALLER.get()
         rows = _rows(feeds) if session.batchable else None
-        call = _Call(session, output_names, feeds, model or session.name, priority, next(self._seq), rows or 1)
+        call = _Call(session, output_names, feeds, model or session.name, priority, next(self._seq), rows or 1,
+                     peers)
         with self._cond:
             counts = self._count(call.model, priority)
             if priority is Priority.STANDARD and len(self._pending) >= self.max_pending:
                 counts.shed += 1
                 raise Shed(f"{self.name} is saturated: {len(self._pending)} calls waiting")
             counts.calls += 1
-            self._seen.setdefault(id(session), {})[threading.get_ident()] = call.queued
             if rows is None:
                 call.seq = -1 - call.seq  # not batchable: marks a call that always runs alone
             self._pending.append(call)
@@ -149,11 +163,10 @@ class DeviceScheduler:
         running batch of a lower class to finish."""
         return self._active < self.lanes or (call.priority is Priority.CRITICAL and self._urgent == 0)
 
-    def _company(self, session: ManagedSession, now: float) -> int:
-        seen = self._seen.get(id(session), {})
-        for ident in [t for t, at in seen.items() if now - at > COMPANY_WINDOW_S]:
-            del seen[ident]
-        return len(seen)
+    @staticmethod
+    def _company(batch: list[_Call]) -> int:
+        """Calls worth waiting for: the peers still running beside the batch's callers (1: nobody)."""
+        return max(c.peers.live if c.peers is not None else 1 for c in batch)
 
     def _pick(self, own: _Call, urgent: bool = False) -> list[_Call]:
         """Take the next batch off the pending list (most urgent first), waiting for it to fill when that is
@@ -178,7 +191,7 @@ class DeviceScheduler:
                             rows += c.rows
                     now = time.monotonic()
                     wait = head.queued + self.batch_wait_s - now
-                    company = min(self._company(head.session, now), self.max_batch)
+                    company = min(self._company(batch), self.max_batch)
                     if (wait > 0 and len(batch) < company and rows < self.max_batch
                             and all(c.priority is not Priority.CRITICAL for c in order)):
                         self._cond.wait(wait)

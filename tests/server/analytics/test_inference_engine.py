@@ -19,7 +19,7 @@ from onnx import TensorProto, helper
 from vms_server.analytics.onnx_runtime import SessionCache
 from vms_server.analytics.types import Priority
 from vms_server.inference.devices import CPU, CUDA, TENSORRT, Device, provider_plan, resolve
-from vms_server.inference.scheduler import DeviceScheduler, Shed, caller
+from vms_server.inference.scheduler import DeviceScheduler, Peers, Shed, caller
 from vms_server.inference.session import ManagedSession, SessionEvent, onnxruntime_session
 from vms_server.inference.settings import InferenceSettings
 
@@ -221,17 +221,16 @@ def test_the_device_runs_critical_first_batches_the_rest_and_sheds_standard_when
 
 
 def test_concurrent_callers_of_a_session_meet_in_one_batch(model_path: Path) -> None:
-    """Threads that keep calling a session (one per camera) wait up to batch_wait_ms for each other."""
+    """The cameras of a worker batch (peers) wait up to batch_wait_ms for each other; a lone caller does not."""
     scheduler = DeviceScheduler("cpu", max_batch=8, batch_wait_ms=1000, max_pending=64, lanes=1)
     session = ManagedSession(model_path, Device.parse("cpu"), InferenceSettings(), scheduler=scheduler)
-    barrier = threading.Barrier(4)
+    peers = Peers(4)
     results: dict[int, list[list[float]]] = {}
 
     def camera(i: int) -> None:
-        with caller("intrusion", Priority.MEDIUM):
-            session.run(None, {"x": np.full((1, 4), i, np.float32)})  # seen calling
-            barrier.wait(30)
+        with caller("intrusion", Priority.MEDIUM, peers):
             results[i] = session.run(None, {"x": np.full((1, 4), i, np.float32)})[0].tolist()
+        peers.done()
 
     threads = [threading.Thread(target=camera, args=(i,)) for i in range(4)]
     for t in threads:
@@ -240,3 +239,7 @@ def test_concurrent_callers_of_a_session_meet_in_one_batch(model_path: Path) -> 
         t.join(60)
     assert results == {i: [[i + 1.0] * 4] for i in range(4)}
     assert scheduler.stats()["largest_batch"] >= 2
+    with caller("solo", Priority.MEDIUM):  # no peers: runs at once instead of waiting batch_wait_ms (1 s)
+        session.run(None, {"x": np.zeros((1, 4), np.float32)})
+    [solo] = [c for c in scheduler.stats()["calls"] if c["model"] == "solo"]
+    assert solo["mean_wait_ms"] < 900
