@@ -4,9 +4,10 @@ The simulator runs in its own process (`vms-camsim`); the recording engine runs 
 (the same StreamWorker and Recorder classes the server uses, without the HTTP/DB layers), so its CPU and
 memory are measured alone. For each N: record for the duration, then report recorder CPU per stream,
 resident memory, write MB/s, segments lost (gaps between consecutive segments of a camera above 1 s, or
-segments that failed to finalise), frames lost (expected at the stream's rate but never received, or received
-but not written: the recorder's own count, vms_server/recording/loss.py) and live-view latency: a LiveTap on
-cam1 whose messages are decoded and whose painted capture-time stamp is compared with the clock at decode.
+segments that failed to finalise), frames lost upstream (expected at the stream's rate but never received) and
+in writing (received but not written): the recorder's own counts, vms_server/recording/loss.py, and live-view
+latency: a LiveTap on cam1 whose messages are decoded and whose painted capture-time stamp is compared with the
+clock at decode.
 
     .venv/bin/python -m benchmarks.recording_capacity                 # N = 16, 64, 128; 120 s each
     .venv/bin/python -m benchmarks.recording_capacity -n 64 -d 60
@@ -62,9 +63,9 @@ def child(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync
         worker.add(recorders[-1])
         workers.append(worker)
 
-    def frames_lost() -> int:
-        """Frames never received (holes at the expected frame rate) or not written, all cameras."""
-        return sum(r.loss.lost_upstream + r.loss.lost_writing for r in recorders)
+    def frames_lost() -> tuple[int, int]:
+        """Frames never received (holes at the expected frame rate) and frames not written, all cameras."""
+        return sum(r.loss.lost_upstream for r in recorders), sum(r.loss.lost_writing for r in recorders)
     latencies: list[float] = []
     loop = asyncio.new_event_loop()
     tap = LiveTap(workers[0])
@@ -104,7 +105,7 @@ def child(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync
     lost0 = frames_lost()
     loop.run_until_complete(watch())
     cpu1, wall1 = proc.cpu_times(), time.monotonic()
-    lost_frames = frames_lost() - lost0
+    lost_frames = [after - before for after, before in zip(frames_lost(), lost0, strict=True)]
     rss = proc.memory_info().rss
     for worker in workers:
         worker.stop_blocking()
@@ -149,8 +150,8 @@ def run(n: int, seconds: float, smoke: bool, work: Path, fsync_s: float) -> list
         sim.stop()
     cores = report["cpu_s"] / report["wall_s"]
     return [n, cores * 100, cores * 100 / n, report["rss"] / 1e6, report["bytes"] / 1e6 / report["wall_s"],
-            report["segments"], report["lost"], report["frames_lost"], report["reconnects"], report["latency_p50"],
-            report["latency_p95"]]
+            report["segments"], report["lost"], *report["frames_lost"], report["reconnects"],
+            report["latency_p50"], report["latency_p95"]]
 
 
 def main() -> None:
@@ -175,7 +176,8 @@ def main() -> None:
                 row = run(n, seconds, args.smoke, Path(tmp) / f"fsync{fsync_s:g}", fsync_s)
                 rows.append([row[0], "off" if fsync_s == 0 else f"{fsync_s:g} s", *row[1:]])
     print_table(["cameras", "fsync", "CPU % (1 core=100)", "CPU %/stream", "RSS MB", "write MB/s", "segments",
-                 "segments lost", "frames lost", "reconnects", "live p50 ms", "live p95 ms"], rows)
+                 "segments lost", "frames lost upstream", "frames lost writing", "reconnects", "live p50 ms",
+                 "live p95 ms"], rows)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
+import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +104,40 @@ def frames_in(path: Path) -> int:
     """Frames a file really decodes to."""
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(container.streams.video[0]))
+
+
+@contextlib.contextmanager
+def tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
+    """A real file system of `size` (tmpfs) at `mount_point`, to fill up, remount read-only or unmount under the
+    server. Needs root, as the test command does."""
+    mount_point.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
+                          check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs (run the tests as root): {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False, capture_output=True)
+
+
+# A recorder in a process of its own, to be killed or frozen: argv = url, volume, camera id, segment seconds and
+# sync interval (0: the OS decides). It prints the start of its first segment once recording.
+RECORDER_CHILD = """
+import sys, time
+from pathlib import Path
+from vms_server.ingest.worker import StreamWorker, WorkerOptions
+from vms_server.recording.durability import Durability
+from vms_server.recording.recorder import Policy, Recorder
+url, volume, camera_id, segment_s, interval = sys.argv[1], Path(sys.argv[2]), sys.argv[3], *map(float, sys.argv[4:6])
+durability = Durability(interval)
+durability.start()
+rec = Recorder(camera_id, "main", lambda: volume, segment_s, lambda r: None, policy=Policy(), durability=durability)
+worker = StreamWorker(camera_id, "main", lambda: url, WorkerOptions())
+worker.add(rec)
+worker.start()
+while rec.current() is None:
+    time.sleep(0.05)
+print(rec.current()[0], flush=True)
+time.sleep(600)
+"""

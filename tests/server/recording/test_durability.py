@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from tests.server.recording.conftest import recording_settings
+from tests.server.recording.conftest import recording_settings, tmpfs
 from vms_server.db.engine import create_engine, session_factory
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
@@ -173,16 +174,10 @@ def test_the_recorder_syncs_each_segment_before_naming_it(segment: bytes, tmp_pa
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Any:
-    """A real tmpfs, so it can be made read-only under the test. Needs root, as the test command does."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
-                          check=False, capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs (run the tests as root): {done.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real file system, so it can be made read-only under the test."""
+    with tmpfs(tmp_path / "disk", "4m") as mount_point:
+        yield mount_point
 
 
 async def test_a_torn_segment_on_a_read_only_volume_is_indexed_where_it_lies(

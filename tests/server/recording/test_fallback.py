@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.conftest import seed
 from tests.server.helpers import ApiClient
-from tests.server.recording.conftest import add_camera, recording_settings, wait_for
+from tests.server.recording.conftest import add_camera, recording_settings, tmpfs, wait_for
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
 from vms_server import keys
@@ -40,16 +40,12 @@ def disk(tmp_path: Path) -> Any:
     """A real tmpfs bind-mounted where the volume is configured, so it can be unmounted there under the server
     (`umount -l`, a disk pulled) and come back. Needs root, as the test command does."""
     source, mount_point = tmp_path / "source", tmp_path / "disk"
-    source.mkdir()
     mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(source)],
-                          check=False, capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs (run the tests as root): {done.stderr.strip()}")
-    subprocess.run(["mount", "--bind", str(source), str(mount_point)], check=True)
-    yield mount_point
-    for path in (mount_point, mount_point, source):
-        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
+    with tmpfs(source, "32m"):
+        subprocess.run(["mount", "--bind", str(source), str(mount_point)], check=True)
+        yield mount_point
+        for _ in range(2):  # bound again by the test, perhaps
+            subprocess.run(["umount", "-l", str(mount_point)], check=False, capture_output=True)
 
 
 async def test_recording_moves_to_the_fallback_and_back(tmp_path: Path, sqlite_url: str, aiohttp_client: Any,

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.server.recording.conftest import frames_in, recording_settings
+from tests.server.recording.conftest import RECORDER_CHILD, frames_in, recording_settings
 from vms_camsim.handle import SimulatorHandle
 from vms_server.db.engine import create_engine, session_factory
 from vms_server.recording.config import VolumeConfig
@@ -37,26 +37,6 @@ pytestmark = [pytest.mark.slow,
 
 INTERVAL_S = 1.0
 GOP_S = 1.0  # the test camera's keyframe interval: the fragment being written is lost whatever the policy
-
-CHILD = """
-import sys, time
-from pathlib import Path
-from vms_server.ingest.worker import StreamWorker, WorkerOptions
-from vms_server.recording.durability import Durability
-from vms_server.recording.recorder import Policy, Recorder
-url, volume, camera_id, interval = sys.argv[1], Path(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-durability = Durability(interval)
-durability.start()
-rec = Recorder(camera_id, "main", lambda: volume, 2.0, lambda r: None, policy=Policy(), durability=durability)
-worker = StreamWorker(camera_id, "main", lambda: url, WorkerOptions())
-worker.add(rec)
-worker.start()
-while rec.current() is None:
-    time.sleep(0.05)
-print(rec.current()[0], flush=True)
-time.sleep(600)
-"""
-
 
 def run(*args: str) -> str:
     return subprocess.run(list(args), check=True, capture_output=True, text=True).stdout.strip()
@@ -104,8 +84,9 @@ async def test_a_power_cut_loses_at_most_the_sync_interval_and_the_fragment_bein
         sim: SimulatorHandle, tmp_path: Path, sqlite_url: str, disks: tuple[LoopDisk, LoopDisk]) -> None:
     live, after = disks
     camera_id = str(uuid.uuid4())
-    child = subprocess.Popen([sys.executable, "-c", CHILD, sim.rtsp_url("cam1", "main"), str(live.mount_point),
-                              camera_id, str(INTERVAL_S)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", RECORDER_CHILD, sim.rtsp_url("cam1", "main"),
+                              str(live.mount_point), camera_id, "2", str(INTERVAL_S)],
+                             stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
         start_us = int(await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 30))
