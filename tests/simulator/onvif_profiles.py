@@ -31,6 +31,12 @@ FIXED: list[Call] = [
         ("SetDNS", {"FromDHCP": False, "DNSManual": [{"Type": "IPv4", "IPv4Address": "192.0.2.53"}]}),
         ("SetNetworkDefaultGateway", {"IPv4Address": ["192.0.2.1"]}),
         ("SetSystemDateAndTime", {"DateTimeType": "NTP", "DaylightSavings": False}),
+        ("CreateUsers", {"User": [{"Username": "op9", "Password": "op9-pass", "UserLevel": "Operator"}]}),
+        ("SetUser", {"User": [{"Username": "op9", "Password": "op9-new", "UserLevel": "User"}]}),
+        ("DeleteUsers", {"Username": ["op9"]}), ("GetRelayOutputs", None),
+        ("SetNetworkProtocols", {"NetworkProtocols": [{"Name": "HTTP", "Enabled": True, "Port": [8080]}]}),
+        ("SetNetworkInterfaces", {"InterfaceToken": "eth0", "NetworkInterface": {"Enabled": True, "MTU": 1400}}),
+        ("SetSystemFactoryDefault", {"FactoryDefault": "Soft"}),
     ]),
     *(("S", "media", op, params) for op, params in [
         ("GetServiceCapabilities", None), ("GetProfiles", None), ("GetProfile", _PROFILE),
@@ -42,6 +48,8 @@ FIXED: list[Call] = [
         ("GetVideoEncoderConfiguration", {"ConfigurationToken": "vec_main"}),
         ("GetCompatibleVideoEncoderConfigurations", _PROFILE),
         ("GetVideoEncoderConfigurationOptions", {"ConfigurationToken": "vec_main"}),
+        ("AddVideoEncoderConfiguration", {**_PROFILE, "ConfigurationToken": "vec_main"}),
+        ("AddVideoSourceConfiguration", {**_PROFILE, "ConfigurationToken": "vsc0"}),
         ("GetGuaranteedNumberOfVideoEncoderInstances", {"ConfigurationToken": "vsc0"}),
         ("GetStreamUri", {**_PROFILE, "StreamSetup": _STREAM_SETUP}), ("GetSnapshotUri", _PROFILE),
     ]),
@@ -72,6 +80,7 @@ PTZ: list[Call] = [("S", "ptz", op, params) for op, params in [
     ("AbsoluteMove", {**_PROFILE, "Position": {"PanTilt": {"x": 0.1, "y": 0.1}, "Zoom": {"x": 0.2}}}),
     ("RelativeMove", {**_PROFILE, "Translation": {"PanTilt": {"x": -0.05, "y": 0.0}}}),
     ("SetPreset", {**_PROFILE, "PresetName": "door"}), ("GetPresets", _PROFILE),
+    ("SetHomePosition", _PROFILE), ("GotoHomePosition", _PROFILE),
     ("GotoPreset", {**_PROFILE, "PresetToken": "preset1"}), ("RemovePreset", {**_PROFILE, "PresetToken": "preset1"}),
 ]]
 

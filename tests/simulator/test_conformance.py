@@ -149,6 +149,5 @@ async def test_media2_profile_t(conformance_sim: SimulatorHandle) -> None:
 async def test_an_unsupported_operation_is_caught(conformance_sim: SimulatorHandle) -> None:
     """The checker can fail: an operation the simulator does not offer reads as ActionNotSupported."""
     outcomes = await _async_client(conformance_sim.onvif_port("fixed"), [
-        ("S", "devicemgmt", "SetSystemFactoryDefault", {"FactoryDefault": "Soft"}),
-        ("S", "devicemgmt", "GetHostname", None)])
-    assert _failures(outcomes) == ["Profile S: devicemgmt.SetSystemFactoryDefault: ActionNotSupported"]
+        ("S", "devicemgmt", "GetSystemLog", {"LogType": "System"}), ("S", "devicemgmt", "GetHostname", None)])
+    assert _failures(outcomes) == ["Profile S: devicemgmt.GetSystemLog: ActionNotSupported"]

@@ -7,18 +7,19 @@ Element order follows the ONVIF schema because zeep parses sequences in order.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 from vms_camsim.camera import CameraRuntime
-from vms_camsim.config import AuthMode, Codec, StreamConfig
+from vms_camsim.config import Codec, StreamConfig
+from vms_camsim.onvif.device_network import NetworkState
 from vms_camsim.onvif.imaging import ImagingState
 from vms_camsim.onvif.ptz_nodes import camera_configuration_xml
 from vms_camsim.onvif.soap import NS, SeenNonces, SoapFault, invalid_arg, text
-from vms_camsim.rtsp_proto import Authenticator
+from vms_camsim.onvif.users import DigestUsers, UserStore
+from vms_camsim.ptz import Vector
 
 SERVICE_PATHS = {"device": "device_service", "media": "media_service", "media2": "media2_service",
                  "ptz": "ptz_service", "events": "events_service", "imaging": "imaging_service"}
@@ -32,14 +33,17 @@ class OnvifContext:
     base_url: str
     rtsp_urls: dict[str, str]
     nonces: SeenNonces = field(default_factory=SeenNonces)
-    http_auth: Authenticator = field(init=False)
+    users: UserStore = field(init=False)
+    http_auth: DigestUsers = field(init=False)
     imaging: ImagingState = field(default_factory=ImagingState)
+    network: NetworkState = field(default_factory=NetworkState)
+    ptz_home: Vector | None = None  # SetHomePosition; None: the centre (0, 0, 0)
 
     def __post_init__(self) -> None:
         # ONVIF's HTTP-level authentication is Digest only (Basic would send the password in clear).
         cam = self.camera.config
-        self.http_auth = Authenticator(f"ONVIF {cam.name}", cam.username, cam.password, AuthMode.DIGEST,
-                                       cam.faults.refuse_auth)
+        self.users = UserStore(cam.username, cam.password)
+        self.http_auth = DigestUsers(f"ONVIF {cam.name}", self.users, cam.faults.refuse_auth)
 
     def xaddr(self, service: str) -> str:
         """Absolute address of one of this camera's services."""
@@ -114,20 +118,6 @@ def get_services(ctx: OnvifContext, op: Element) -> str:
     return f"<tds:GetServicesResponse>{items}</tds:GetServicesResponse>"
 
 
-def get_network_interfaces(ctx: OnvifContext, op: Element) -> str:
-    """One wired interface with the address the simulator serves on."""
-    host = ctx.base_url.split("//", 1)[1].rsplit(":", 1)[0]
-    digest = hashlib.sha256(ctx.camera.name.encode()).digest()  # stable across restarts
-    mac = "02:00:" + ":".join(f"{b:02x}" for b in digest[:4])
-    return ('<tds:GetNetworkInterfacesResponse><tds:NetworkInterfaces token="eth0">'
-            "<tt:Enabled>true</tt:Enabled><tt:Info><tt:Name>eth0</tt:Name>"
-            f"<tt:HwAddress>{mac}</tt:HwAddress><tt:MTU>1500</tt:MTU></tt:Info>"
-            "<tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config><tt:Manual>"
-            f"<tt:Address>{escape(host)}</tt:Address><tt:PrefixLength>24</tt:PrefixLength></tt:Manual>"
-            "<tt:DHCP>false</tt:DHCP></tt:Config></tt:IPv4>"
-            "</tds:NetworkInterfaces></tds:GetNetworkInterfacesResponse>")
-
-
 def scopes(ctx: OnvifContext) -> list[str]:
     """ONVIF scopes, fixed then configurable (also announced by WS-Discovery)."""
     return fixed_scopes(ctx) + list(ctx.camera.configurable_scopes)
@@ -170,6 +160,11 @@ def video_source_config_xml(ctx: OnvifContext, tag: str) -> str:
             f'<tt:Bounds x="0" y="0" width="{main.width}" height="{main.height}"/></{tag}>')
 
 
+# Required by the schema (clients send it back in SetVideoEncoderConfiguration); the simulator has no multicast.
+_NO_MULTICAST = ("<tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type><tt:IPv4Address>0.0.0.0</tt:IPv4Address>"
+                 "</tt:Address><tt:Port>0</tt:Port><tt:TTL>0</tt:TTL><tt:AutoStart>false</tt:AutoStart></tt:Multicast>")
+
+
 def video_encoder_config_xml(token: str, stream: StreamConfig, tag: str) -> str:
     """A profile's encoder configuration (tt:VideoEncoderConfiguration, token ``vec_<profile>``)."""
     gov = max(1, round(stream.gop_seconds * stream.fps))
@@ -180,7 +175,7 @@ def video_encoder_config_xml(token: str, stream: StreamConfig, tag: str) -> str:
             f"<tt:Resolution><tt:Width>{stream.width}</tt:Width><tt:Height>{stream.height}</tt:Height>"
             "</tt:Resolution><tt:Quality>5</tt:Quality><tt:RateControl>"
             f"<tt:FrameRateLimit>{stream.fps}</tt:FrameRateLimit><tt:EncodingInterval>1</tt:EncodingInterval>"
-            f"<tt:BitrateLimit>{stream.bitrate_kbps}</tt:BitrateLimit></tt:RateControl>{codec_block}"
+            f"<tt:BitrateLimit>{stream.bitrate_kbps}</tt:BitrateLimit></tt:RateControl>{codec_block}{_NO_MULTICAST}"
             f"<tt:SessionTimeout>PT60S</tt:SessionTimeout></{tag}>")
 
 
@@ -244,7 +239,7 @@ def get_video_sources(ctx: OnvifContext, op: Element) -> str:
 DEVICE_OPS: dict[str, Handler] = {
     "GetDeviceInformation": get_device_information, "GetSystemDateAndTime": get_system_date_and_time,
     "GetCapabilities": get_capabilities, "GetServices": get_services,
-    "GetNetworkInterfaces": get_network_interfaces, "GetScopes": get_scopes, "GetHostname": get_hostname,
+    "GetScopes": get_scopes, "GetHostname": get_hostname,
 }
 MEDIA_OPS: dict[str, Handler] = {
     "GetProfiles": get_profiles, "GetProfile": get_profile, "GetStreamUri": get_stream_uri,

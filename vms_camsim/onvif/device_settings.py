@@ -1,15 +1,13 @@
-"""Device management read-outs a Profile S client asks for while it sets a camera up: network
-protocols and ports, DNS/NTP/gateway, discovery mode, users, service capabilities.
+"""Device management read-outs a Profile S client asks for while it sets a camera up:
+DNS/NTP/gateway, discovery mode, service capabilities.
 
-The simulator's network settings are fixed by its command line, so these report them and the
-matching Set* operations are not offered (ActionNotSupported) rather than pretending to apply.
+Network protocols and interfaces are in device_network, users in users.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
@@ -30,18 +28,6 @@ def get_service_capabilities(ctx: OnvifContext, op: Element) -> str:
             'SystemLogging="false" FirmwareUpgrade="false" HttpFirmwareUpgrade="false" HttpSystemBackup="false" '
             'HttpSystemLogging="false" HttpSupportInformation="false"/>'
             "</tds:Capabilities></tds:GetServiceCapabilitiesResponse>")
-
-
-def get_network_protocols(ctx: OnvifContext, op: Element) -> str:
-    """HTTP on the camera's ONVIF port and RTSP on the simulator's RTSP port."""
-    http_port = urlsplit(ctx.base_url).port or 80
-    rtsp_ports = {urlsplit(url).port or 554 for url in ctx.rtsp_urls.values()} or {554}
-    rtsp = "".join(f"<tt:Port>{port}</tt:Port>" for port in sorted(rtsp_ports))
-    return ("<tds:GetNetworkProtocolsResponse>"
-            f"<tds:NetworkProtocols><tt:Name>HTTP</tt:Name><tt:Enabled>true</tt:Enabled><tt:Port>{http_port}"
-            "</tt:Port></tds:NetworkProtocols>"
-            f"<tds:NetworkProtocols><tt:Name>RTSP</tt:Name><tt:Enabled>true</tt:Enabled>{rtsp}"
-            "</tds:NetworkProtocols></tds:GetNetworkProtocolsResponse>")
 
 
 def _address_xml(tag: str, address: str) -> str:
@@ -89,12 +75,6 @@ def get_discovery_mode(ctx: OnvifContext, op: Element) -> str:
     return f"<tds:GetDiscoveryModeResponse><tds:DiscoveryMode>{mode}</tds:DiscoveryMode></tds:GetDiscoveryModeResponse>"
 
 
-def get_users(ctx: OnvifContext, op: Element) -> str:
-    """The camera's one user, an administrator (passwords are never returned)."""
-    return (f"<tds:GetUsersResponse><tds:User><tt:Username>{escape(ctx.camera.config.username)}</tt:Username>"
-            "<tt:UserLevel>Administrator</tt:UserLevel></tds:User></tds:GetUsersResponse>")
-
-
 def get_wsdl_url(ctx: OnvifContext, op: Element) -> str:
     """Where the ONVIF WSDLs live."""
     return ("<tds:GetWsdlUrlResponse><tds:WsdlUrl>http://www.onvif.org/Documents/Specifications.aspx"
@@ -102,7 +82,7 @@ def get_wsdl_url(ctx: OnvifContext, op: Element) -> str:
 
 
 DEVICE_SETTINGS_OPS: dict[str, Handler] = {
-    "GetServiceCapabilities": get_service_capabilities, "GetNetworkProtocols": get_network_protocols,
+    "GetServiceCapabilities": get_service_capabilities,
     "GetDNS": get_dns, "GetNTP": get_ntp, "GetNetworkDefaultGateway": get_network_default_gateway,
-    "GetDiscoveryMode": get_discovery_mode, "GetUsers": get_users, "GetWsdlUrl": get_wsdl_url,
+    "GetDiscoveryMode": get_discovery_mode, "GetWsdlUrl": get_wsdl_url,
 }

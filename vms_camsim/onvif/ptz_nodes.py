@@ -66,7 +66,7 @@ def node_xml(tag: str, lim: PtzLimits) -> str:
     return (f'<{tag} token="{NODE_TOKEN}" FixedHomePosition="false"><tt:Name>{NODE_TOKEN}</tt:Name>'
             f"{spaces_xml('tt:SupportedPTZSpaces', lim)}"
             f"<tt:MaximumNumberOfPresets>{MAX_PRESETS}</tt:MaximumNumberOfPresets>"
-            f"<tt:HomeSupported>false</tt:HomeSupported></{tag}>")
+            f"<tt:HomeSupported>true</tt:HomeSupported></{tag}>")
 
 
 def camera_configuration_xml(ctx: OnvifContext, tag: str) -> str:

@@ -21,7 +21,7 @@ from vms_camsim.ptz import PtzState, Vector
 _SPACE = "http://www.onvif.org/ver10/tptz"
 
 
-def _ptz(ctx: OnvifContext, op: Element) -> PtzState:
+def ptz_of(ctx: OnvifContext, op: Element) -> PtzState:
     if ctx.camera.ptz is None:
         raise SoapFault("Receiver", ("ter:ActionNotSupported", "ter:PTZNotSupported"), "not a PTZ camera", 500)
     ctx.stream(text(op, "ProfileToken"))
@@ -45,7 +45,7 @@ def _vector(elem: Element | None, default: Vector) -> Vector:
 
 def continuous_move(ctx: OnvifContext, op: Element) -> str:
     """Move at the given velocity until Stop or the optional Timeout."""
-    ptz = _ptz(ctx, op)
+    ptz = ptz_of(ctx, op)
     velocity = _vector(child(op, "Velocity"), (0.0, 0.0, 0.0))
     timeout = parse_duration(text(op, "Timeout"), 0.0) or None
     ptz.continuous(velocity, timeout)
@@ -54,12 +54,12 @@ def continuous_move(ctx: OnvifContext, op: Element) -> str:
 
 def relative_move(ctx: OnvifContext, op: Element) -> str:
     """Move by a translation at an optional speed."""
-    ptz = _ptz(ctx, op)
-    ptz.relative(_vector(child(op, "Translation"), (0.0, 0.0, 0.0)), _speed(op))
+    ptz = ptz_of(ctx, op)
+    ptz.relative(_vector(child(op, "Translation"), (0.0, 0.0, 0.0)), speed_of(op))
     return "<tptz:RelativeMoveResponse/>"
 
 
-def _speed(op: Element) -> Vector | None:
+def speed_of(op: Element) -> Vector | None:
     elem = child(op, "Speed")
     return None if elem is None else _vector(elem, (1.0, 1.0, 1.0))
 
@@ -71,16 +71,16 @@ def _check_limits(ptz: PtzState, target: Vector) -> None:
 
 def absolute_move(ctx: OnvifContext, op: Element) -> str:
     """Travel to an absolute position (rejected outside the limits, as cameras do)."""
-    ptz = _ptz(ctx, op)
+    ptz = ptz_of(ctx, op)
     target = _vector(child(op, "Position"), ptz.position())
     _check_limits(ptz, target)
-    ptz.absolute(target, _speed(op))
+    ptz.absolute(target, speed_of(op))
     return "<tptz:AbsoluteMoveResponse/>"
 
 
 def stop(ctx: OnvifContext, op: Element) -> str:
     """Stop pan/tilt and/or zoom (both when not specified)."""
-    ptz = _ptz(ctx, op)
+    ptz = ptz_of(ctx, op)
     ptz.stop(text(op, "PanTilt") != "false", text(op, "Zoom") != "false")
     return "<tptz:StopResponse/>"
 
@@ -92,7 +92,7 @@ def _position_xml(pos: Vector) -> str:
 
 def get_status(ctx: OnvifContext, op: Element) -> str:
     """Current position and whether each axis is moving."""
-    ptz = _ptz(ctx, op)
+    ptz = ptz_of(ctx, op)
     now = time.time()
     pan_tilt, zoom = ptz.moving(now)
     state = {True: "MOVING", False: "IDLE"}
@@ -104,7 +104,7 @@ def get_status(ctx: OnvifContext, op: Element) -> str:
 
 def get_presets(ctx: OnvifContext, op: Element) -> str:
     """All stored presets."""
-    ptz = _ptz(ctx, op)
+    ptz = ptz_of(ctx, op)
     items = "".join(f'<tptz:Preset token="{escape(p.token)}"><tt:Name>{escape(p.name)}</tt:Name>'
                     f"<tt:PTZPosition>{_position_xml(p.position)}</tt:PTZPosition></tptz:Preset>"
                     for p in ptz.presets.values())
@@ -113,7 +113,7 @@ def get_presets(ctx: OnvifContext, op: Element) -> str:
 
 def set_preset(ctx: OnvifContext, op: Element) -> str:
     """Store the current position (new token, or overwrite the given one)."""
-    ptz = _ptz(ctx, op)
+    ptz = ptz_of(ctx, op)
     token = text(op, "PresetToken")
     if token is not None and token not in ptz.presets:
         raise invalid_arg("NoToken", f"no preset {token!r}")
@@ -125,17 +125,17 @@ def set_preset(ctx: OnvifContext, op: Element) -> str:
 
 def goto_preset(ctx: OnvifContext, op: Element) -> str:
     """Travel to a stored preset."""
-    ptz = _ptz(ctx, op)
+    ptz = ptz_of(ctx, op)
     preset = ptz.presets.get(text(op, "PresetToken") or "")
     if preset is None:
         raise invalid_arg("NoToken", "no such preset")
-    ptz.absolute(preset.position, _speed(op))
+    ptz.absolute(preset.position, speed_of(op))
     return "<tptz:GotoPresetResponse/>"
 
 
 def remove_preset(ctx: OnvifContext, op: Element) -> str:
     """Forget a stored preset."""
-    ptz = _ptz(ctx, op)
+    ptz = ptz_of(ctx, op)
     if ptz.presets.pop(text(op, "PresetToken") or "", None) is None:
         raise invalid_arg("NoToken", "no such preset")
     return "<tptz:RemovePresetResponse/>"

@@ -21,16 +21,18 @@ from vms_camsim.camera import CameraRuntime
 from vms_camsim.encoder import decode_loop_picture_blocking, overlay_blocking
 from vms_camsim.feeds import LoopFeed
 from vms_camsim.onvif.device_media import DEVICE_OPS, MEDIA_OPS, Handler, OnvifContext
+from vms_camsim.onvif.device_network import DEVICE_NETWORK_OPS
 from vms_camsim.onvif.device_setters import DEVICE_SETTER_OPS
 from vms_camsim.onvif.device_settings import DEVICE_SETTINGS_OPS
 from vms_camsim.onvif.events import EventService
 from vms_camsim.onvif.imaging import IMAGING_OPS
 from vms_camsim.onvif.media2 import MEDIA2_OPS
 from vms_camsim.onvif.media_configs import MEDIA_CONFIG_OPS
+from vms_camsim.onvif.media_edit import MEDIA_EDIT_OPS
+from vms_camsim.onvif.ptz_home import PTZ_HOME_OPS
 from vms_camsim.onvif.ptz_service import PTZ_OPS
 from vms_camsim.onvif.soap import (
     SoapFault,
-    check_username_token,
     child,
     envelope,
     fault_envelope,
@@ -38,6 +40,7 @@ from vms_camsim.onvif.soap import (
     not_authorized,
     parse_request,
 )
+from vms_camsim.onvif.users import USER_OPS, allowed
 from vms_camsim.scenes import FULL_VIEW
 
 if TYPE_CHECKING:
@@ -57,9 +60,10 @@ def _soap_response(xml: str, status: int = 200) -> web.Response:
 
 
 def _authorise(ctx: OnvifContext, request: web.Request, header: Element | None, operation: str) -> None:
-    """WS-Security UsernameToken or HTTP Digest, as the ONVIF core specification has it: a refused token
-    is a SOAP fault (HTTP 400); a request without a token is taken to use HTTP Digest, so it gets 401
-    with a challenge unless its Authorization header is good."""
+    """WS-Security UsernameToken or HTTP Digest, as the ONVIF core specification has it, for any user
+    of the camera's list: a refused token is a SOAP fault (HTTP 400); a request without a token is
+    taken to use HTTP Digest, so it gets 401 with a challenge unless its Authorization header is good.
+    A known user whose level does not allow the operation gets ter:NotAuthorized (400)."""
     cam = ctx.camera.config
     has_token = child(header, "Security", "UsernameToken") is not None
     if cam.faults.refuse_auth:
@@ -67,11 +71,15 @@ def _authorise(ctx: OnvifContext, request: web.Request, header: Element | None, 
     if not cam.onvif_auth or operation in _NO_AUTH_OPS:
         return
     if has_token:
-        if not check_username_token(header, cam.username, cam.password, ctx.nonces, ctx.camera.clock_offset_s):
+        user = ctx.users.check_token(header, ctx.nonces, ctx.camera.clock_offset_s)
+        if user is None:
             raise not_authorized(400)
-        return
-    if not ctx.http_auth.check(request.method, request.headers.get("Authorization")):
-        raise not_authorized(401)
+    else:
+        user = ctx.http_auth.user_of(request.method, request.headers.get("Authorization"))
+        if user is None:
+            raise not_authorized(401)
+    if not allowed(user, operation):
+        raise not_authorized(400)
 
 
 def _fault_response(ctx: OnvifContext, fault: SoapFault) -> web.Response:
@@ -168,11 +176,11 @@ def create_onvif_app(ctx: OnvifContext) -> web.Application:
     app = web.Application(client_max_size=_MAX_BODY)
     app[CONTEXT_KEY] = ctx
     app[EVENTS_KEY] = EventService(ctx.camera)
-    device_ops = {**DEVICE_OPS, **DEVICE_SETTINGS_OPS, **DEVICE_SETTER_OPS}
+    device_ops = {**DEVICE_OPS, **DEVICE_SETTINGS_OPS, **DEVICE_SETTER_OPS, **DEVICE_NETWORK_OPS, **USER_OPS}
     app.router.add_post("/onvif/device_service", _service_handler(device_ops))
-    app.router.add_post("/onvif/media_service", _service_handler({**MEDIA_OPS, **MEDIA_CONFIG_OPS}))
+    app.router.add_post("/onvif/media_service", _service_handler({**MEDIA_OPS, **MEDIA_CONFIG_OPS, **MEDIA_EDIT_OPS}))
     app.router.add_post("/onvif/media2_service", _service_handler(MEDIA2_OPS))
-    app.router.add_post("/onvif/ptz_service", _service_handler(PTZ_OPS))
+    app.router.add_post("/onvif/ptz_service", _service_handler({**PTZ_OPS, **PTZ_HOME_OPS}))
     app.router.add_post("/onvif/imaging_service", _service_handler(IMAGING_OPS))
     app.router.add_post("/onvif/events_service", _service_handler(_EVENT_OPS))
     app.router.add_post("/onvif/subscription/{sid}", _subscription)
