@@ -63,19 +63,20 @@ class Poser:
         head = top + np.array([ux, uy]) * body_w / 2
         return poly, (int(head[0]), int(head[1])), int(body_w / 2)
 
-    def box(self, t: float) -> Box | None:
-        """Normalised bounding box (computed on a 1000 x 1000 grid, so it does not depend on the output size
-        beyond the frame's aspect, which the normalised coordinates absorb)."""
-        found = self.shape(t, 1000, 1000)
+    def box(self, t: float, aspect: float = 4 / 3) -> Box | None:
+        """Normalised bounding box in a picture of this aspect (width / height): people keep their shape in
+        pixels, so a lying person's normalised box depends on it."""
+        width, height = round(1000 * aspect), 1000
+        found = self.shape(t, width, height)
         if found is None:
             return None
         poly, (hx, hy), r = found
         xs = [*poly[:, 0], hx - r, hx + r]
         ys = [*poly[:, 1], hy - r, hy + r]
-        x0, y0, x1, y1 = max(0, min(xs)), max(0, min(ys)), min(1000, max(xs)), min(1000, max(ys))
+        x0, y0, x1, y1 = max(0, min(xs)), max(0, min(ys)), min(width, max(xs)), min(height, max(ys))
         if x1 <= x0 or y1 <= y0:
             return None
-        return (x0 / 1000, y0 / 1000, (x1 - x0) / 1000, (y1 - y0) / 1000)
+        return (x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height)
 
 
 FALLER = Poser("person-falls", (
@@ -113,7 +114,8 @@ class FallScene(Scene):
         return frame
 
     def timeline(self, loop_seconds: float, fps: int) -> dict[str, Any]:
-        """Ground truth: boxes per frame, the fall (from its start to standing up) and the look-alikes."""
+        """Ground truth: boxes per frame (for a 4:3 picture), the fall (from its start to standing up) and the
+        look-alikes."""
         out = super().timeline(loop_seconds, fps)
         scale = loop_seconds / LOOP_S
         objects = []

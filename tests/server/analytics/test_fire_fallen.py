@@ -5,6 +5,7 @@ the rules that keep look-alikes quiet."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,18 @@ def test_fallen_config_is_validated() -> None:
         FallenModel().parse_config({"lying_ratio": 1.5})
     with pytest.raises(ValidationError):
         FallenModel().parse_config({"max_descent_s": 0})
+
+
+def test_scenes_write_their_ground_truth(tmp_path: Path) -> None:
+    fire = make_scene(SceneKind.FIRE_SMOKE).timeline(FIRE_LOOP, 15)
+    assert fire["happenings"] == [{"label": "fire", "start": 3.0, "end": 10.0},
+                                  {"label": "fire", "start": 14.0, "end": 21.0}]
+    assert [f["kind"] for f in fire["fire"]] == ["flame", "smoke", "smoke"]
+    assert make_scene(SceneKind.FIRE_DECOYS).timeline(FIRE_LOOP, 15)["happenings"] == []
+    make_scene(SceneKind.FALL).write_timeline(tmp_path / "fall.json", LOOP_S, 15)
+    fall = json.loads((tmp_path / "fall.json").read_text())
+    assert fall["falls"] == [{"object_id": "person-falls", "start": 6.0, "end": 15.5}]
+    assert {n["object_id"] for n in fall["not_falls"]} == {"person-lies-on-bench", "person-ties-shoe"}
+    boxes = {o["id"]: o["boxes"] for o in fall["objects"]}
+    lying = next(b for b in boxes["person-falls"] if b[0] == 8.0)
+    assert round(lying[3] * 640 / (lying[4] * 480), 1) == round(0.22 / (0.22 * 0.3), 1)  # lying: H x W in pixels
