@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QDialog, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
-from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
-from vms_camsim.handle import SimulatorHandle
+from tests.desktop.admin_helpers import LIMIT_S, press_ok, running_desk
+from tests.desktop.conftest import Desk, wait_until
 from vms_desktop.admin.dialogs.camera_dialog import BY_ONVIF, CameraDialog
 from vms_desktop.admin.dialogs.discovery_dialog import DiscoveryDialog
 from vms_desktop.admin.models.admin_api import AdminApi
@@ -20,15 +19,12 @@ from vms_desktop.admin.widgets.admin_window import AdminWindow
 from vms_desktop.admin.widgets.cameras_page import CamerasPage
 
 pytestmark = pytest.mark.slow
-LIMIT_S = 30  # generous: server, simulator and widgets share one loop on a loaded machine
 
 
 @pytest.fixture
 async def desk(settings: Any, aiohttp_client: Any) -> AsyncIterator[Desk]:
-    async with SimulatorHandle.start(sim_config(["cam1", "cam2"])) as sim:
-        desk = await start_desk(settings, aiohttp_client, sim)
+    async with running_desk(settings, aiohttp_client, ["cam1", "cam2"]) as desk:
         yield desk
-        await desk.client.close()
 
 
 async def cameras_page(qtbot: QtBot, desk: Desk) -> tuple[AdminWindow, CamerasPage]:
@@ -46,13 +42,6 @@ async def server_cameras(desk: Desk) -> dict[str, dict[str, Any]]:
     return {str(c["name"]): c for c in page["items"]}
 
 
-async def press_ok(dialog: CameraDialog) -> None:
-    """Click OK and wait until the dialog closed (saved) or says why not."""
-    dialog.message.show_text("")
-    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
-    await wait_until(lambda: dialog.result() == QDialog.DialogCode.Accepted or dialog.message.is_error, LIMIT_S,
-                     "the dialog saved or showed the refusal")
-    await dialog.runner.drain()
 
 
 async def test_add_edit_disable_delete(qtbot: QtBot, desk: Desk) -> None:

@@ -9,23 +9,20 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
-from vms_camsim.handle import SimulatorHandle
+from tests.desktop.admin_helpers import LIMIT_S, running_desk
+from tests.desktop.conftest import Desk, wait_until
 from vms_desktop.admin.models.admin_api import AdminApi
 from vms_desktop.admin.widgets.admin_window import AdminWindow
 from vms_desktop.admin.widgets.config_page import ConfigPage
 
 pytestmark = pytest.mark.slow
-LIMIT_S = 30
 KEY = "video.normalise_width"
 
 
 @pytest.fixture
 async def desk(settings: Any, aiohttp_client: Any) -> AsyncIterator[Desk]:
-    async with SimulatorHandle.start(sim_config(["cam1"])) as sim:
-        desk = await start_desk(settings, aiohttp_client, sim)
+    async with running_desk(settings, aiohttp_client, ["cam1"]) as desk:
         yield desk
-        await desk.client.close()
 
 
 async def effective_at_camera(desk: Desk) -> dict[str, Any]:

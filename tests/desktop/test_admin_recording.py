@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
-from vms_camsim.handle import SimulatorHandle
+from tests.desktop.admin_helpers import LIMIT_S, running_desk
+from tests.desktop.conftest import Desk, wait_until
 from vms_desktop.admin.models.admin_api import AdminApi
 from vms_desktop.admin.models.week_grid import grid_from_windows, windows_from_grid
 from vms_desktop.admin.widgets.admin_window import AdminWindow
 from vms_desktop.admin.widgets.recording_page import RecordingPage
 
-LIMIT_S = 30
 WEEKDAYS_8_TO_18 = {(d, h) for d in range(5) for h in range(8, 18)}
 
 
@@ -36,10 +35,8 @@ def test_week_grid_round_trip() -> None:
 
 @pytest.fixture
 async def desk(settings: Any, aiohttp_client: Any) -> AsyncIterator[Desk]:
-    async with SimulatorHandle.start(sim_config(["cam1", "cam2"])) as sim:
-        desk = await start_desk(settings, aiohttp_client, sim)
+    async with running_desk(settings, aiohttp_client, ["cam1", "cam2"]) as desk:
         yield desk
-        await desk.client.close()
 
 
 @pytest.mark.slow

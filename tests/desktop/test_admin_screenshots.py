@@ -12,16 +12,13 @@ Each step waits for what the client logs once the data is on screen, then for tw
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.desktop.conftest import Desk, sim_config, start_desk
+from tests.desktop.conftest import Desk
 from tests.desktop.test_events import raise_event
 from tests.desktop.test_real_process import (
     TOOLS,
@@ -38,7 +35,8 @@ from tests.desktop.test_real_process import (
     video_measure,
     wall_area,
 )
-from vms_camsim.handle import SimulatorHandle
+from tests.desktop.test_screenshots import DOCS_SHOTS, UPDATE, Shot
+from tests.desktop.test_screenshots import desk as screenshots_desk
 from vms_common.auth.roles import Role
 from vms_desktop.client.api import normalise_address
 from vms_server.analytics.types import Priority
@@ -48,17 +46,7 @@ from vms_server.watchdog.keys import WATCHDOG
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     any(shutil.which(t) is None for t in TOOLS),
     reason="needs Xvfb, xdotool and xwd (Debian xvfb, xdotool, x11-apps: scripts/apt-packages.txt)")]
-DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-UPDATE = os.environ.get("VMS_UPDATE_SCREENSHOTS") == "1"
-Shot = np.ndarray[Any, np.dtype[np.uint8]]
-
-
-@pytest.fixture
-async def desk(settings: Any, aiohttp_client: Any) -> AsyncIterator[Desk]:
-    async with SimulatorHandle.start(sim_config(["Lobby1", "Gate2", "Yard3", "Dome4"], ptz=("Dome4",))) as sim:
-        desk = await start_desk(settings, aiohttp_client, sim)
-        yield desk
-        await desk.client.close()
+desk = screenshots_desk  # the same server and four simulator cameras as the other screenshots
 
 
 async def _history(desk: Desk) -> None:

@@ -12,11 +12,10 @@ from typing import Any
 
 import pyotp
 import pytest
-from PySide6.QtWidgets import QDialog, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
-from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
-from vms_camsim.handle import SimulatorHandle
+from tests.desktop.admin_helpers import LIMIT_S, press_ok, running_desk
+from tests.desktop.conftest import Desk, wait_until
 from vms_common.auth.roles import Role
 from vms_desktop.admin.dialogs.user_dialog import UserDialog
 from vms_desktop.admin.models.admin_api import AdminApi
@@ -30,16 +29,13 @@ from vms_desktop.main_window import MainWindow
 from vms_desktop.store import LocalStore
 
 pytestmark = pytest.mark.slow
-LIMIT_S = 30
 NEW_PASSWORD = "Night-Shift-Operator-7"
 
 
 @pytest.fixture
 async def desk(settings: Any, aiohttp_client: Any) -> AsyncIterator[Desk]:
-    async with SimulatorHandle.start(sim_config(["cam1"])) as sim:
-        desk = await start_desk(settings, aiohttp_client, sim)
+    async with running_desk(settings, aiohttp_client, ["cam1"]) as desk:
         yield desk
-        await desk.client.close()
 
 
 async def client_as(desk: Desk, role: Role) -> VmsClient:
@@ -61,12 +57,6 @@ async def log_in_enrolling(desk: Desk, username: str, password: str) -> VmsClien
     return client
 
 
-async def press_ok(dialog: UserDialog) -> None:
-    dialog.message.show_text("")
-    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
-    await wait_until(lambda: dialog.result() == QDialog.DialogCode.Accepted or dialog.message.is_error, LIMIT_S,
-                     "the dialog saved or showed the refusal")
-    await dialog.runner.drain()
 
 
 async def test_create_user_log_in_as_it_disable(qtbot: QtBot, desk: Desk) -> None:
@@ -231,8 +221,7 @@ def licensed_settings(tmp_path: Path, db_url: str, issuer: Any) -> Any:
 
 async def test_import_licence_file(qtbot: QtBot, licensed_settings: Any, aiohttp_client: Any, issuer: Any,
                                    tmp_path: Path) -> None:
-    async with SimulatorHandle.start(sim_config(["cam1"])) as sim:
-        desk = await start_desk(licensed_settings, aiohttp_client, sim)
+    async with running_desk(licensed_settings, aiohttp_client, ["cam1"]) as desk:
         window = AdminWindow(AdminApi(desk.client))
         qtbot.addWidget(window)
         page = window.show_page("Licence")
@@ -253,4 +242,3 @@ async def test_import_licence_file(qtbot: QtBot, licensed_settings: Any, aiohttp
         assert (await desk.api.ok("GET", "/api/v1/licence"))["max_cameras"] == 5
         window.hide()
         await window.drain()
-        await desk.client.close()

@@ -11,23 +11,20 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from tests.desktop.conftest import Desk, sim_config, start_desk, wait_until
+from tests.desktop.admin_helpers import LIMIT_S, running_desk
+from tests.desktop.conftest import Desk, wait_until
 from tests.desktop.test_events import raise_event
 from tests.desktop.test_wall import open_window
-from vms_camsim.handle import SimulatorHandle
 from vms_desktop.alarms.models.sounder import MUTE_KEY, SilentPlayer
 from vms_server.analytics.types import Priority
 
 pytestmark = pytest.mark.slow
-LIMIT_S = 30
 
 
 @pytest.fixture
 async def desk(settings: Any, aiohttp_client: Any) -> AsyncIterator[Desk]:
-    async with SimulatorHandle.start(sim_config(["cam1", "cam2"])) as sim:
-        desk = await start_desk(settings, aiohttp_client, sim)
+    async with running_desk(settings, aiohttp_client, ["cam1", "cam2"]) as desk:
         yield desk
-        await desk.client.close()
 
 
 async def test_sounds_mute_take_assign_and_pop(qtbot: QtBot, desk: Desk, tmp_path: Path) -> None:

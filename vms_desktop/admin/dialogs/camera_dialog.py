@@ -10,20 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLineEdit,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDialogButtonBox, QFormLayout, QLineEdit, QWidget
 
+from vms_desktop.admin.dialogs.form_dialog import FormDialog
 from vms_desktop.admin.models.admin_api import AdminApi, CameraRow
-from vms_desktop.admin.widgets.base import AsyncRunner, MessageLine
 
 logger = logging.getLogger(__name__)
 BY_URL = "RTSP stream address"
@@ -34,20 +24,13 @@ def split_tags(text: str) -> list[str]:
     return [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
 
 
-class CameraDialog(QDialog):
+class CameraDialog(FormDialog):
     """`camera` None: add; otherwise edit that camera. Emits `sig_saved` with the saved camera."""
-
-    sig_saved = Signal(object)  # CameraRow
 
     def __init__(self, api: AdminApi, sites: list[tuple[str, str]], camera: CameraRow | None = None,
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.api = api
+        super().__init__(api, "Edit camera" if camera else "Add camera", parent)
         self.camera = camera
-        self.saved: CameraRow | None = None
-        self.setWindowTitle("Edit camera" if camera else "Add camera")
-        self.message = MessageLine()
-        self.runner = AsyncRunner(self.message.show_text)
         self.method = QComboBox()
         self.method.addItems([BY_URL, BY_ONVIF])
         self.name = QLineEdit(camera.name if camera else "")
@@ -88,15 +71,9 @@ class CameraDialog(QDialog):
         form.addRow("Tags", self.tags)
         if not adding:
             form.addRow("", self.enabled)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.test_button = self.buttons.addButton("Test connection", QDialogButtonBox.ButtonRole.ActionRole)
         self.test_button.clicked.connect(lambda: self.runner.spawn(self.test_connection()))
-        self.buttons.accepted.connect(lambda: self.runner.spawn(self.submit()))
-        self.buttons.rejected.connect(self.reject)
-        box = QVBoxLayout(self)
-        box.addLayout(form)
-        box.addWidget(self.message)
-        box.addWidget(self.buttons)
+        self.lay_out(form)
 
     def _method_changed(self, method: str) -> None:
         by_onvif = self.camera is None and method == BY_ONVIF
@@ -104,7 +81,7 @@ class CameraDialog(QDialog):
         self.sub_url.setEnabled(not by_onvif)
         self.onvif_url.setEnabled(by_onvif or self.camera is not None)
 
-    def _missing(self) -> str:
+    def missing(self) -> str:
         if not self.name.text().strip():
             return "Enter the camera's name."
         if self.camera is None and self.method.currentText() == BY_ONVIF and not self.onvif_url.text().strip():
@@ -156,26 +133,7 @@ class CameraDialog(QDialog):
             self.message.show_text(f"Connected: {found}")
         return found
 
-    async def submit(self) -> CameraRow | None:
-        """Send the form; close on success, stay open with the server's reason on a refusal."""
-        missing = self._missing()
-        if missing:
-            self.message.show_text(missing, True)
-            return None
-        self.buttons.setEnabled(False)
-        self.message.show_text("Saving…")
-        try:
-            saved = await self.runner.call(self._save())
-        finally:
-            self.buttons.setEnabled(True)
-        if saved is None:
-            return None
-        self.saved = saved
-        self.sig_saved.emit(saved)
-        self.accept()
-        return saved
-
-    async def _save(self) -> CameraRow:
+    async def save(self) -> CameraRow:
         name, tags = self.name.text().strip(), split_tags(self.tags.text())
         user, password = self.username.text().strip(), self.password.text()
         if self.camera is not None:

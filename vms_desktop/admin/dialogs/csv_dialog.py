@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vms_desktop.admin.dialogs.discovery_dialog import report_text
+from vms_desktop.admin.dialogs.discovery_dialog import present_report
 from vms_desktop.admin.models.admin_api import AdminApi, BulkReport
 from vms_desktop.admin.widgets.base import AsyncRunner, MessageLine
 
@@ -89,10 +89,5 @@ class CsvImportDialog(QDialog):
             report = await self.runner.call(self.api.import_csv(text, str(site) if site else ""))
         finally:
             self.import_button.setEnabled(True)
-        if report is None:
-            return None
-        self.report = report
-        self.message.show_text(report_text(report), bool(report.refused))
-        if report.added:
-            self.sig_added.emit(report)
+        self.report = present_report(self.message, self.sig_added, report) or self.report
         return report

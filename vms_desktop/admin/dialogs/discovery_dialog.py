@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -38,6 +39,16 @@ def report_text(report: BulkReport) -> str:
                                                      if report.added else "")]
     lines += [f"Refused {r.item}: {r.message}" for r in report.refused]
     return "\n".join(lines)
+
+
+def present_report(message: MessageLine, added: Any, report: BulkReport | None) -> BulkReport | None:
+    """Show a bulk add's or import's report (red when anything was refused); `added` fires when cameras
+    were added, so the cameras page reloads."""
+    if report is not None:
+        message.show_text(report_text(report), bool(report.refused))
+        if report.added:
+            added.emit(report)
+    return report
 
 
 class DiscoveryDialog(QDialog):
@@ -157,14 +168,9 @@ class DiscoveryDialog(QDialog):
                 password=self.password.text()))
         finally:
             self.add_button.setEnabled(True)
-        if report is None:
-            return None
-        self.report = report
-        self.message.show_text(report_text(report), bool(report.refused))
-        if report.added:
-            self.sig_added.emit(report)
-            if self.job is not None:  # mark the added ones configured
-                self._mark_added({c.onvif_url.rstrip("/") for c in report.added})
+        self.report = present_report(self.message, self.sig_added, report) or self.report
+        if report is not None and report.added:  # mark the added ones configured
+            self._mark_added({c.onvif_url.rstrip("/") for c in report.added})
         return report
 
     def _mark_added(self, added: set[str]) -> None:

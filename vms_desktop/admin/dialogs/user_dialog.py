@@ -6,38 +6,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLineEdit, QListWidget, QListWidgetItem, QWidget
 
+from vms_desktop.admin.dialogs.form_dialog import FormDialog
 from vms_desktop.admin.models.admin_api import AdminApi, UserRow
-from vms_desktop.admin.widgets.base import AsyncRunner, MessageLine
 
 logger = logging.getLogger(__name__)
 ROLES = ("viewer", "supervisor", "admin")
 
 
-class UserDialog(QDialog):
-    sig_saved = Signal(object)  # UserRow
-
+class UserDialog(FormDialog):
     def __init__(self, api: AdminApi, sites: list[tuple[str, str]], user: UserRow | None = None,
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.api = api
+        super().__init__(api, f"User {user.username}" if user else "New user", parent)
         self.user = user
-        self.saved: UserRow | None = None
-        self.setWindowTitle(f"User {user.username}" if user else "New user")
-        self.message = MessageLine()
-        self.runner = AsyncRunner(self.message.show_text)
         self.username = QLineEdit(user.username if user else "")
         self.username.setReadOnly(user is not None)
         self.display_name = QLineEdit(user.display_name if user else "")
@@ -61,13 +44,7 @@ class UserDialog(QDialog):
         form.addRow("Role", self.role)
         form.addRow("Password", self.password)
         form.addRow("Only these sites\n(none: every site)", self.sites)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.accepted.connect(lambda: self.runner.spawn(self.submit()))
-        self.buttons.rejected.connect(self.reject)
-        box = QVBoxLayout(self)
-        box.addLayout(form)
-        box.addWidget(self.message)
-        box.addWidget(self.buttons)
+        self.lay_out(form)
 
     def site_ids(self) -> list[str]:
         items = (self.sites.item(i) for i in range(self.sites.count()))
@@ -92,25 +69,15 @@ class UserDialog(QDialog):
             out["password"] = self.password.text()
         return out
 
-    async def submit(self) -> UserRow | None:
+    def missing(self) -> str:
         if self.user is None and not (self.username.text().strip() and self.password.text()):
-            self.message.show_text("Enter a username and a first password.", True)
-            return None
-        self.buttons.setEnabled(False)
-        try:
-            if self.user is None:
-                saved = await self.runner.call(self.api.create_user(
-                    username=self.username.text().strip(), password=self.password.text(),
-                    role=self.role.currentText(), display_name=self.display_name.text().strip(),
-                    site_ids=self.site_ids()))
-            else:
-                changes = self.changes()
-                saved = await self.runner.call(self.api.update_user(self.user.id, changes)) if changes else self.user
-        finally:
-            self.buttons.setEnabled(True)
-        if saved is None:
-            return None
-        self.saved = saved
-        self.sig_saved.emit(saved)
-        self.accept()
-        return saved
+            return "Enter a username and a first password."
+        return ""
+
+    async def save(self) -> UserRow:
+        if self.user is None:
+            return await self.api.create_user(
+                username=self.username.text().strip(), password=self.password.text(), role=self.role.currentText(),
+                display_name=self.display_name.text().strip(), site_ids=self.site_ids())
+        changes = self.changes()
+        return await self.api.update_user(self.user.id, changes) if changes else self.user

@@ -97,6 +97,50 @@ class AdminPage(QWidget):
         self.runner.spawn(self.refresh())
 
 
+class TablePage(AdminPage):
+    """A page around one table of typed rows (`self.model`, `self.table`) whose actions apply to the selected
+    row and whose changes reload the table: the selection, the "select one first" refusal, the dialog it
+    opens and the message after a change are the same for cameras and users."""
+
+    model: Any
+    table: QTableView
+    noun = "row"  # "Select a <noun> first."
+
+    def __init__(self, api: AdminApi, parent: QWidget | None = None) -> None:
+        super().__init__(api, parent)
+        self.dialog: Any = None  # the dialog opened last (tests drive it)
+
+    def selected(self) -> Any:
+        row = selected_row(self.table)
+        return self.model.rows[row] if row >= 0 else None
+
+    def chosen(self) -> Any:
+        """The selected row, or None after saying that one must be selected."""
+        item = self.selected()
+        if item is None:
+            self.message.show_text(f"Select a {self.noun} first.", True)
+        return item
+
+    def select_where(self, predicate: Any) -> bool:
+        row = self.model.find(predicate)
+        if row >= 0:
+            self.table.selectRow(row)
+        return bool(row >= 0)
+
+    def changed(self, what: str) -> None:
+        """The server took a change: say so, tell the window, reload the table."""
+        self.message.show_text(what)
+        self.sig_changed.emit()
+        self.runner.spawn(self.refresh())
+
+    def show_dialog(self, dialog: Any, signal: Any, done: Any) -> Any:
+        """Open a dialog; when its `signal` fires with the result, `done(result)` is the page's message."""
+        signal.connect(lambda result: self.changed(done(result)))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+
 def make_table(model: Any) -> QTableView:
     table = QTableView()
     table.setModel(model)

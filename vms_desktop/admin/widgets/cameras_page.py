@@ -12,19 +12,19 @@ from vms_desktop.admin.dialogs.csv_dialog import CsvImportDialog
 from vms_desktop.admin.dialogs.discovery_dialog import DiscoveryDialog
 from vms_desktop.admin.models.admin_api import AdminApi, CameraRow
 from vms_desktop.admin.models.rows_model import RowsModel
-from vms_desktop.admin.widgets.base import AdminPage, make_table, selected_row
+from vms_desktop.admin.widgets.base import TablePage, make_table
 
 logger = logging.getLogger(__name__)
 
 
-class CamerasPage(AdminPage):
+class CamerasPage(TablePage):
     title = "Cameras"
+    noun = "camera"
 
     def __init__(self, api: AdminApi, parent: QWidget | None = None) -> None:
         super().__init__(api, parent)
         self.sites: list[tuple[str, str]] = []
         self.site_names: dict[str, str] = {}
-        self.dialog: CameraDialog | DiscoveryDialog | CsvImportDialog | None = None  # the one open (tests)
         self.model: RowsModel[CameraRow] = RowsModel([
             ("Name", lambda c: c.name), ("Site", lambda c: self.site_names.get(c.site_id, c.site_id)),
             ("Enabled", lambda c: c.enabled), ("Model", lambda c: c.model), ("Main stream", lambda c: c.main_url),
@@ -74,61 +74,37 @@ class CamerasPage(AdminPage):
         for row, camera in enumerate(self.model.rows):
             self.table.setRowHidden(row, bool(text) and text.lower() not in camera.name.lower())
 
-    def selected(self) -> CameraRow | None:
-        row = selected_row(self.table)
-        return self.model.rows[row] if row >= 0 else None
-
     def select(self, camera_id: str) -> bool:
-        row = self.model.find(lambda c: c.id == camera_id)
-        if row >= 0:
-            self.table.selectRow(row)
-        return row >= 0
-
-    def _saved(self, what: str) -> None:
-        self.message.show_text(what)
-        self.sig_changed.emit()
-        self.runner.spawn(self.refresh())
+        return self.select_where(lambda c: c.id == camera_id)
 
     def open_add(self) -> CameraDialog:
         dialog = CameraDialog(self.api, self.sites, parent=self)
-        dialog.sig_saved.connect(lambda cam: self._saved(f"Camera {cam.name!r} added"))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+        return self.show_dialog(dialog, dialog.sig_saved, lambda cam: f"Camera {cam.name!r} added")
 
     def edit_selected(self) -> CameraDialog | None:
-        camera = self.selected()
+        camera = self.chosen()
         if camera is None:
-            self.message.show_text("Select a camera first.", True)
             return None
         dialog = CameraDialog(self.api, self.sites, camera, parent=self)
-        dialog.sig_saved.connect(lambda cam: self._saved(f"Camera {cam.name!r} saved"))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+        return self.show_dialog(dialog, dialog.sig_saved, lambda cam: f"Camera {cam.name!r} saved")
 
     def open_discovery(self) -> DiscoveryDialog:
         dialog = DiscoveryDialog(self.api, self.sites, parent=self)
-        dialog.sig_added.connect(lambda report: self._saved(f"{len(report.added)} camera(s) added"))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+        return self.show_dialog(dialog, dialog.sig_added,
+                                lambda report: f"{len(report.added)} camera(s) added")
 
     def open_csv(self) -> CsvImportDialog:
         dialog = CsvImportDialog(self.api, self.sites, parent=self)
-        dialog.sig_added.connect(lambda report: self._saved(f"{len(report.added)} camera(s) imported"))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+        return self.show_dialog(dialog, dialog.sig_added,
+                                lambda report: f"{len(report.added)} camera(s) imported")
 
     async def toggle_selected(self) -> CameraRow | None:
-        camera = self.selected()
+        camera = self.chosen()
         if camera is None:
-            self.message.show_text("Select a camera first.", True)
             return None
         saved = await self.runner.call(self.api.update_camera(camera.id, {"enabled": not camera.enabled}))
         if saved is not None:
-            self._saved(f"Camera {saved.name!r} {'enabled' if saved.enabled else 'disabled'}")
+            self.changed(f"Camera {saved.name!r} {'enabled' if saved.enabled else 'disabled'}")
         return saved
 
     def confirm(self, text: str) -> bool:
@@ -137,13 +113,12 @@ class CamerasPage(AdminPage):
         return answer == QMessageBox.StandardButton.Yes
 
     async def delete_selected(self) -> bool:
-        camera = self.selected()
+        camera = self.chosen()
         if camera is None:
-            self.message.show_text("Select a camera first.", True)
             return False
         if not self.confirm(f"Delete camera {camera.name!r}? Its recordings are kept until retention removes them."):
             return False
         if not await self.runner.call(self.api.delete_camera(camera.id)):
             return False
-        self._saved(f"Camera {camera.name!r} deleted")
+        self.changed(f"Camera {camera.name!r} deleted")
         return True

@@ -12,19 +12,19 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 from vms_desktop.admin.dialogs.user_dialog import UserDialog
 from vms_desktop.admin.models.admin_api import AdminApi, UserRow
 from vms_desktop.admin.models.rows_model import RowsModel
-from vms_desktop.admin.widgets.base import AdminPage, make_table, selected_row
+from vms_desktop.admin.widgets.base import TablePage, make_table
 
 logger = logging.getLogger(__name__)
 
 
-class UsersPage(AdminPage):
+class UsersPage(TablePage):
     title = "Users"
+    noun = "user"
 
     def __init__(self, api: AdminApi, parent: QWidget | None = None) -> None:
         super().__init__(api, parent)
         self.sites: list[tuple[str, str]] = []
         self.site_names: dict[str, str] = {}
-        self.dialog: UserDialog | None = None
         self.model: RowsModel[UserRow] = RowsModel([
             ("Username", lambda u: u.username), ("Name", lambda u: u.display_name), ("Role", lambda u: u.role),
             ("Disabled", lambda u: u.disabled), ("MFA", lambda u: u.mfa_enabled),
@@ -63,56 +63,35 @@ class UsersPage(AdminPage):
             if chosen is not None:  # a reload keeps the administrator's selection
                 self.select(chosen.username)
 
-    def selected(self) -> UserRow | None:
-        row = selected_row(self.table)
-        return self.model.rows[row] if row >= 0 else None
-
     def select(self, username: str) -> bool:
-        row = self.model.find(lambda u: u.username == username)
-        if row >= 0:
-            self.table.selectRow(row)
-        return row >= 0
-
-    def _saved(self, what: str) -> None:
-        self.message.show_text(what)
-        self.sig_changed.emit()
-        self.runner.spawn(self.refresh())
+        return self.select_where(lambda u: u.username == username)
 
     def open_new(self) -> UserDialog:
         dialog = UserDialog(self.api, self.sites, parent=self)
-        dialog.sig_saved.connect(lambda user: self._saved(f"User {user.username!r} created"))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+        return self.show_dialog(dialog, dialog.sig_saved, lambda user: f"User {user.username!r} created")
 
     def edit_selected(self) -> UserDialog | None:
-        user = self.selected()
+        user = self.chosen()
         if user is None:
-            self.message.show_text("Select a user first.", True)
             return None
         dialog = UserDialog(self.api, self.sites, user, parent=self)
-        dialog.sig_saved.connect(lambda saved: self._saved(f"User {saved.username!r} saved"))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+        return self.show_dialog(dialog, dialog.sig_saved, lambda saved: f"User {saved.username!r} saved")
 
     async def toggle_disabled(self) -> UserRow | None:
-        user = self.selected()
+        user = self.chosen()
         if user is None:
-            self.message.show_text("Select a user first.", True)
             return None
         saved = await self.runner.call(self.api.update_user(user.id, {"disabled": not user.disabled}))
         if saved is not None:
-            self._saved(f"User {saved.username!r} {'disabled' if saved.disabled else 'enabled'}")
+            self.changed(f"User {saved.username!r} {'disabled' if saved.disabled else 'enabled'}")
         return saved
 
     async def reset_mfa(self) -> UserRow | None:
         """The user enrols a new authenticator at their next login (a lost phone)."""
-        user = self.selected()
+        user = self.chosen()
         if user is None:
-            self.message.show_text("Select a user first.", True)
             return None
         saved = await self.runner.call(self.api.update_user(user.id, {"reset_mfa": True}))
         if saved is not None:
-            self._saved(f"MFA of {saved.username!r} reset: they enrol again at their next login")
+            self.changed(f"MFA of {saved.username!r} reset: they enrol again at their next login")
         return saved
