@@ -24,6 +24,7 @@ from tests.cloud.media import write_jpeg_blocking
 from tests.cloud.test_backend import item
 from tests.cloud.test_portal import browser  # noqa: F401  (the fixture)
 from vms_cloud_sync.backend import licences
+from vms_cloud_sync.portal.web import safe_next
 
 pytestmark = pytest.mark.slow
 DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -142,6 +143,8 @@ async def test_admin_walks_every_page_and_acts(portal_cloud: Cloud, browser: Any
     assert await page.input_value("#username") == "acme-admin" and await page.input_value("#password") == ""
     await _login(page, cloud, "acme", "acme-admin")
     assert page.url.endswith("/portal/overview")
+    for evil in ("//evil.example/x", "https://evil.example/", "/portal\\..\\x"):  # no open redirect
+        assert safe_next(evil) == "/portal/overview"
     sites = page.locator("tr.site")
     assert await sites.count() == 2
     assert await sites.first.locator(".name").inner_text() == "South"  # an offline camera and open HIGH events

@@ -22,7 +22,7 @@ from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.routes_hq import login_with
 from vms_cloud_sync.backend.schemas import CloudEventOut, EventFilter, LoginIn
 from vms_cloud_sync.portal import acting, pages
-from vms_cloud_sync.portal.web import names, page, portal_pages, problems, tenant, user
+from vms_cloud_sync.portal.web import names, page, portal_pages, problems, safe_next, tenant, user
 from vms_common.errors import NotFound, RateLimited, Unauthenticated
 
 HERE = Path(__file__).parent
@@ -30,15 +30,17 @@ _NO_ZONE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
 async def login_form(request: web.Request) -> web.Response:
-    return page(request, "login.html", None, error=None, form={})
+    return page(request, "login.html", None, error=None, form={"next": safe_next(request.query.get("next", ""))})
 
 
 async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
-    typed = {"organisation": str(form.get("organisation", "")), "username": str(form.get("username", ""))}
+    typed = {"organisation": str(form.get("organisation", "")), "username": str(form.get("username", "")),
+             "next": safe_next(str(form.get("next", "")))}
     code = str(form.get("code", "")).strip() or None
     try:
-        body = LoginIn(**typed, password=str(form.get("password", "")), code=code)
+        body = LoginIn(organisation=typed["organisation"], username=typed["username"],
+                       password=str(form.get("password", "")), code=code)
         out = await login_with(request.app, body, request.remote or "unknown")
     except Unauthenticated as exc:
         if exc.code == "mfa_required":  # the password was right: ask again with the code field
@@ -57,7 +59,7 @@ async def login_submit(request: web.Request) -> web.Response:
     if out.tenant_id is None:
         return page(request, "login.html", None, 403, error="Platform operators use the API, not the portal.",
                     form=typed)
-    redirect = web.HTTPFound("/portal/mfa" if out.role == MFA_SETUP else "/portal/overview")
+    redirect = web.HTTPFound("/portal/mfa" if out.role == MFA_SETUP else typed["next"])
     redirect.set_cookie(COOKIE, out.access_token, httponly=True, samesite="Strict", path="/",
                         secure=request.secure)
     raise redirect

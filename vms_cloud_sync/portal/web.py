@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -32,7 +33,8 @@ async def user(request: web.Request, *, mfa_setup: bool = False) -> CloudPrincip
     requires MFA they have not set up; `mfa_setup` admits them, on the setup pages only)."""
     who = await request.app[keys.AUTHENTICATOR](request)
     if not isinstance(who, CloudPrincipal) or who.tenant_id is None or who.edge_id is not None:
-        raise web.HTTPFound("/portal/login")
+        back = "" if request.method != "GET" else "?" + urlencode({"next": request.path_qs})
+        raise web.HTTPFound(f"/portal/login{back}")
     if who.hq_role == MFA_SETUP and not mfa_setup:
         raise web.HTTPFound("/portal/mfa")
     return who
@@ -41,6 +43,13 @@ async def user(request: web.Request, *, mfa_setup: bool = False) -> CloudPrincip
 def tenant(who: CloudPrincipal) -> uuid.UUID:
     assert who.tenant_id is not None  # user() admits tenant users only
     return who.tenant_id
+
+
+def safe_next(value: str) -> str:
+    """Where to go after login: a portal page of this site only (never `//elsewhere` or a full URL)."""
+    if value.startswith("/portal/") and not value.startswith("/portal/login") and "\\" not in value:
+        return value
+    return "/portal/overview"
 
 
 def csrf_token(request: web.Request) -> str:
