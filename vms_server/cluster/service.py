@@ -195,6 +195,7 @@ async def cluster_context(app: web.Application) -> AsyncIterator[None]:
     app[INGEST].owns = service.owns
     recorder.may_write = service.may_write
     recorder.admit = service.admit
+    recorder.own_volumes_only = True
     app[CLUSTER] = service
     logger.info("cluster node %s joining (lease %.1f s)", node_id, settings.cluster.lease_s)
     try:

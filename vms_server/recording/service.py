@@ -75,6 +75,7 @@ class RecordingService:
         # segments may the index take. A single server records every camera it runs.
         self.may_write: Callable[[uuid.UUID], bool] = lambda _cid: True
         self.admit: Callable[[AsyncSession, list[SegmentResult]], Awaitable[list[SegmentResult]]] | None = None
+        self.own_volumes_only = False  # a cluster node: retention leaves other nodes' segments to them
         ingest.transport_of = lambda cid: self.rows[cid].transport if cid in self.rows else None
         ingest.add_listener(self)
         ingest.add_status_field(self._recording_field)
@@ -275,7 +276,8 @@ class RecordingService:
         async with self.sessions() as session:
             by_space = await enforce_thresholds(session, self.volumes)
             owners = {cid: cust for cid, cust in (await session.execute(select(Camera.id, Camera.customer_id))).all()}
-            by_age = await apply_retention(session, self.volumes, self.settings.retention_days, owners, utcnow())
+            by_age = await apply_retention(session, self.volumes, self.settings.retention_days, owners, utcnow(),
+                                           own_only=self.own_volumes_only)
         await self._missing.round(self.volumes.reachable())
         if by_space or by_age:
             logger.info("cleanup deleted %d segments (space) and %d (retention)", by_space, by_age)

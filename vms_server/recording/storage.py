@@ -277,15 +277,19 @@ async def _retention_days(session: AsyncSession, default_days: float) -> tuple[
 
 
 async def apply_retention(session: AsyncSession, volumes: VolumeSet, default_days: float,
-                          camera_customers: dict[uuid.UUID, uuid.UUID], now: dt.datetime) -> int:
+                          camera_customers: dict[uuid.UUID, uuid.UUID], now: dt.datetime, *,
+                          own_only: bool = False) -> int:
     """Delete unprotected segments older than their retention (camera > customer > system; footage kept
-    for an event keeps the longest of its event type's retention and the camera's)."""
+    for an event keeps the longest of its event type's retention and the camera's). `own_only` (a cluster node):
+    only segments on this node's volumes; the others' files are on their disks, for them to delete."""
     per_camera, customers = await _retention_days(session, default_days)
     oldest_cut = now - dt.timedelta(days=min([default_days, *per_camera.values(),
                                               *[c.retention_days for c in customers.values()
                                                 if c.retention_days is not None]]))
     rows = (await session.scalars(select(RecordingSegment).where(
-        RecordingSegment.end_at < oldest_cut, _unprotected()).order_by(RecordingSegment.start_at)
+        RecordingSegment.end_at < oldest_cut, _unprotected(),
+        *([RecordingSegment.volume.in_([str(v.path) for v in volumes.volumes])] if own_only else []))
+        .order_by(RecordingSegment.start_at)
         .limit(5000))).all()
     doomed = []
     for row in rows:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests.conftest import _truncate, make_settings, seed
 from tests.server.helpers import ApiClient
@@ -141,3 +141,28 @@ async def test_a_node_sharing_a_volume_path_is_reported(node: ApiClient, caplog:
     with caplog.at_level("ERROR", logger="vms_server.cluster.service"):
         await service._check_volumes()
     assert f"node gamma records into {mine} too" in caplog.text
+
+
+async def test_retention_on_a_node_leaves_other_nodes_segments_alone(node: ApiClient) -> None:
+    """Another node's files are on its disks: deleting their rows here would leave them there for good."""
+    from vms_server.recording.keys import RECORDER
+    from vms_server.recording.models import RecordingSegment
+    from vms_server.recording.storage import apply_retention
+
+    recorder = node.client.app[RECORDER]
+    assert recorder.own_volumes_only, "the cluster node's retention is scoped to its own volumes"
+    camera_id = await _camera(node)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    mine = str(recorder.volumes.volumes[0].path)
+    async with recorder.sessions.begin() as session:
+        for volume in (mine, "/srv/other-node/recordings"):
+            session.add(RecordingSegment(camera_id=camera_id, stream="main", start_at=old,
+                                         end_at=old + dt.timedelta(seconds=2), duration_s=2.0, frames=20, bytes=1,
+                                         volume=volume, path=f"{camera_id}/old.mp4", codec="h264", width=320,
+                                         height=240, reason="continuous"))
+    async with recorder.sessions() as session:
+        deleted = await apply_retention(session, recorder.volumes, 30.0, {camera_id: node.seeded.customer_id},
+                                        dt.datetime.now(dt.UTC), own_only=True)
+    async with recorder.sessions() as session:
+        left = (await session.scalars(select(RecordingSegment.volume))).all()
+    assert deleted == 1 and left == ["/srv/other-node/recordings"]
