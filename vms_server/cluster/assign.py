@@ -40,7 +40,7 @@ async def coordinate(session: AsyncSession, max_moves: int) -> Plan | None:
     """One assignment round in the caller's transaction; None when another node holds the round."""
     if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": ROUND_LOCK}):
         return None
-    nodes = [NodeView(n.id, max(n.max_cameras, 1), frozenset(uuid.UUID(s) for s in n.sites))
+    nodes = [NodeView(n.id, n.max_cameras, frozenset(uuid.UUID(s) for s in n.sites))
              for n in await live_nodes(session)]
     await session.execute(text(
         "INSERT INTO cluster_assignments (camera_id, token, assigned_at) "

@@ -53,10 +53,12 @@ class Capacity:
     max_cameras: int
 
 
-def capacity_of(max_cameras: int | None) -> Capacity:
+def capacity_of(max_cameras: int | None, records: bool = True) -> Capacity:
+    """A node with recording disabled has room for no camera: it serves the API and takes no assignment."""
     cores = os.cpu_count() or 1
     gpus = len([p for p in Path("/dev").glob("nvidia[0-9]*")]) if Path("/dev").is_dir() else 0
-    return Capacity(cores=cores, gpus=gpus, max_cameras=max_cameras or cores * CAMERAS_PER_CORE)
+    room = (max_cameras or cores * CAMERAS_PER_CORE) if records else 0
+    return Capacity(cores=cores, gpus=gpus, max_cameras=room)
 
 
 def disks_blocking(paths: list[Path]) -> list[dict[str, Any]]:

@@ -54,7 +54,7 @@ def eligible(camera: CameraView, nodes: dict[str, NodeView]) -> list[str]:
 
 def plan(nodes: list[NodeView], cameras: list[CameraView], max_moves: int) -> Plan:
     """Decide one round of changes. Deterministic for the same input (ties go to the smaller node id)."""
-    live = {n.node_id: n for n in nodes}
+    live = {n.node_id: n for n in nodes if n.max_cameras > 0}  # 0: a node that records nothing (API only)
     counts = {n.node_id: 0 for n in nodes}
     for cam in cameras:
         target = cam.moving_to if cam.moving_to in live else cam.node_id

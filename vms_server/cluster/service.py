@@ -45,7 +45,7 @@ class ClusterService:
                  url: str, volumes: list[Path], ingest: IngestService) -> None:
         self._sessions, self.settings, self.node_id, self.url = sessions, settings, node_id, url
         self._volumes, self._ingest = volumes, ingest
-        self.capacity = membership.capacity_of(settings.max_cameras)
+        self.capacity = membership.capacity_of(settings.max_cameras, ingest.enabled)
         self.owned: dict[uuid.UUID, int] = {}  # camera -> fencing token held
         # Cameras being handed over to this node: connected ahead (not written) and polled for quickly, so the
         # gap of a hand-over is a short poll and a keyframe rather than a heartbeat and an RTSP connect.

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_common.db.base import utcnow
+from vms_server.cameras.models import Camera
 from vms_server.cluster.models import CameraAssignment, ClusterNode
 
 
@@ -43,7 +44,8 @@ async def cluster_status(session: AsyncSession, enabled: bool, node_id: str | No
     now = await session.scalar(select(func.now())) if session.get_bind().dialect.name == "postgresql" else utcnow()
     nodes = (await session.scalars(select(ClusterNode).order_by(ClusterNode.id))).all()
     counts: dict[str | None, int] = {node_id: count for node_id, count in (await session.execute(
-        select(CameraAssignment.node_id, func.count()).group_by(CameraAssignment.node_id))).all()}
+        select(CameraAssignment.node_id, func.count()).join(Camera, Camera.id == CameraAssignment.camera_id)
+        .where(Camera.enabled.is_(True)).group_by(CameraAssignment.node_id))).all()}
     alive = {n.id for n in nodes if now is not None and n.lease_until > _aware(now)}
     return ClusterOut(
         enabled=enabled, node_id=node_id,

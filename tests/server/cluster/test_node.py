@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from tests.conftest import _truncate, make_settings, seed
 from tests.server.helpers import ApiClient
 from vms_common.auth.roles import Role
-from vms_server.cameras.models import Camera
+from vms_server.cameras.models import Camera, CameraStream
 from vms_server.cluster.keys import CLUSTER
 from vms_server.cluster.models import CameraAssignment, ClusterNode
 from vms_server.recording.segments import SegmentResult
@@ -31,7 +31,8 @@ CLUSTERED = {"enabled": True, "node_id": "alpha", "heartbeat_s": 0.5, "lease_s":
 async def node(tmp_path: Path, pg_url: str, aiohttp_client: Any) -> AsyncIterator[ApiClient]:
     from vms_server.app import create_app
 
-    settings = make_settings(tmp_path / "data", pg_url, cluster=CLUSTERED, recording={"enabled": False})
+    settings = make_settings(tmp_path / "data", pg_url, cluster=CLUSTERED,
+                             recording={"backoff_initial_s": 5, "backoff_max_s": 5})
     seeded = await seed(settings)
     client = await aiohttp_client(create_app(settings))
     yield ApiClient(client, seeded)
@@ -42,6 +43,7 @@ async def node(tmp_path: Path, pg_url: str, aiohttp_client: Any) -> AsyncIterato
 async def _camera(api: ApiClient, *assignment: CameraAssignment) -> uuid.UUID:
     async with api.client.app[CLUSTER]._sessions.begin() as session:
         camera = Camera(customer_id=api.seeded.customer_id, site_id=api.seeded.site_id, name="c1")
+        camera.streams = [CameraStream(role="main", rtsp_url="rtsp://127.0.0.1:9/nothing-listens")]
         session.add(camera)
         await session.flush()
         for row in assignment:

@@ -64,3 +64,10 @@ def test_a_hand_over_to_a_node_that_died_is_cancelled() -> None:
     camera = CameraView(uuid.uuid4(), SITE_A, node_id="a", moving_to="gone")
     result = plan([NodeView("a", 10)], [camera], max_moves=0)
     assert result.cancel == [camera.camera_id] and not result.assign
+
+
+def test_a_node_without_room_takes_no_camera() -> None:
+    """A node with recording off registers with max_cameras 0: it serves the API and records nothing."""
+    orphan = CameraView(uuid.uuid4(), SITE_A, node_id="api-only")
+    result = plan([NodeView("api-only", 0), NodeView("rec", 10)], [orphan, *cams(2)], max_moves=4)
+    assert set(result.assign.values()) == {"rec"} and orphan.camera_id in result.assign
