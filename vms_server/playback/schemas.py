@@ -35,6 +35,8 @@ class RangeOut(BaseModel):
     start: dt.datetime
     end: dt.datetime
     stream: str
+    on_fallback: bool = Field(False, description="Recorded on the fallback volume (recording.fallback) while no "
+                                                 "volume could take footage")
 
 
 class GapOut(BaseModel):

@@ -19,6 +19,7 @@ class Span:
     start: dt.datetime
     end: dt.datetime
     stream: str
+    on_fallback: bool = False  # where it lives: ranges on the fallback volume are not joined with the others
 
 
 async def segments_between(session: AsyncSession, camera_id: uuid.UUID, stream: str | None,
@@ -38,10 +39,12 @@ def merge(spans: list[Span], start: dt.datetime, end: dt.datetime) -> tuple[list
         s, e = max(span.start, start), min(span.end, end)
         if e <= s:
             continue
-        if ranges and ranges[-1].stream == span.stream and s - ranges[-1].end <= JOIN_TOLERANCE:
-            ranges[-1].end = max(ranges[-1].end, e)
+        last = ranges[-1] if ranges else None
+        if last is not None and (last.stream, last.on_fallback) == (span.stream, span.on_fallback) \
+                and s - last.end <= JOIN_TOLERANCE:
+            last.end = max(last.end, e)
         else:
-            ranges.append(Span(s, e, span.stream))
+            ranges.append(Span(s, e, span.stream, span.on_fallback))
     gaps: list[Span] = []
     cursor = start
     for span in ranges:

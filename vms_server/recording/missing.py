@@ -29,13 +29,16 @@ def _absent_blocking(paths: list[Path]) -> list[bool]:
     return [not path.is_file() for path in paths]
 
 
-async def mark_missing(sessions: async_sessionmaker[AsyncSession], ids: Sequence[uuid.UUID]) -> None:
+async def set_state(sessions: async_sessionmaker[AsyncSession], ids: Sequence[uuid.UUID],
+                    state: str = "missing") -> None:
     if not ids:
         return
     async with sessions.begin() as session:
-        await session.execute(update(RecordingSegment).where(RecordingSegment.id.in_(list(ids)))
-                              .values(state="missing"))
-    logger.warning("%d recorded segments have lost their files; marked missing", len(ids))
+        await session.execute(update(RecordingSegment).where(RecordingSegment.id.in_(list(ids))).values(state=state))
+    if state == "missing":
+        logger.warning("%d recorded segments have lost their files; marked missing", len(ids))
+    else:
+        logger.info("%d recorded segments marked missing have their files again", len(ids))
 
 
 async def present(sessions: async_sessionmaker[AsyncSession], rows: Sequence[RecordingSegment],
@@ -46,12 +49,13 @@ async def present(sessions: async_sessionmaker[AsyncSession], rows: Sequence[Rec
         return []
     absent = await asyncio.to_thread(_absent_blocking, [Path(r.volume) / r.path for r in rows])
     gone = [r.id for r, lost in zip(rows, absent, strict=True) if lost and r.volume in reachable]
-    await mark_missing(sessions, gone)
+    await set_state(sessions, gone)
     return [r for r, lost in zip(rows, absent, strict=True) if not lost]
 
 
 class MissingScanner:
-    """Walks the whole index a batch per round, in id order, and marks rows whose file is gone."""
+    """Walks the whole index a batch per round, in id order, and marks rows whose file is gone, and rows marked
+    missing whose file is back (a disk mounted again after a check saw it away) ok again."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
@@ -61,13 +65,15 @@ class MissingScanner:
     async def round(self, reachable: set[str]) -> int:
         """Check the next batch; returns how many were found missing."""
         async with self.sessions() as session:
-            query = select(RecordingSegment).where(RecordingSegment.state != "missing",
-                                                   RecordingSegment.volume.in_(reachable))
+            query = select(RecordingSegment).where(RecordingSegment.volume.in_(reachable))
             if self._after is not None:
                 query = query.where(RecordingSegment.id > self._after)
             rows = list((await session.scalars(query.order_by(RecordingSegment.id).limit(CHECK_BATCH))).all())
         self._after = rows[-1].id if len(rows) == CHECK_BATCH else None  # wrap around at the end
-        kept = await present(self.sessions, rows, reachable)
-        found = len(rows) - len(kept)
-        self.found += found
-        return found
+        absent = await asyncio.to_thread(_absent_blocking, [Path(r.volume) / r.path for r in rows])
+        gone = [r.id for r, lost in zip(rows, absent, strict=True) if lost and r.state != "missing"]
+        back = [r.id for r, lost in zip(rows, absent, strict=True) if not lost and r.state == "missing"]
+        await set_state(self.sessions, gone)
+        await set_state(self.sessions, back, state="ok")
+        self.found += len(gone)
+        return len(gone)

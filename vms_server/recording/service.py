@@ -267,7 +267,8 @@ class RecordingService:
     async def present(self, rows: list[RecordingSegment], mark: bool = True) -> list[RecordingSegment]:
         """The rows whose files are there; the others are marked missing unless `mark` is False (timeline,
         playback and exports use this at read time, so a deleted file is a gap, not an empty answer)."""
-        return await present(self.sessions, rows, self.volumes.reachable() if mark else set())
+        reachable = await asyncio.to_thread(self.volumes.reachable_blocking) if mark else set()
+        return await present(self.sessions, rows, reachable)
 
     # --- cleanup ------------------------------------------------------------------------------------
     async def run_cleanup(self) -> tuple[int, int]:
@@ -278,7 +279,7 @@ class RecordingService:
             owners = {cid: cust for cid, cust in (await session.execute(select(Camera.id, Camera.customer_id))).all()}
             by_age = await apply_retention(session, self.volumes, self.settings.retention_days, owners, utcnow(),
                                            own_only=self.own_volumes_only)
-        await self._missing.round(self.volumes.reachable())
+        await self._missing.round(await asyncio.to_thread(self.volumes.reachable_blocking))
         if by_space or by_age:
             logger.info("cleanup deleted %d segments (space) and %d (retention)", by_space, by_age)
         return by_space, by_age

@@ -195,10 +195,10 @@ class VolumeSet:
                     volume.failed_until = time.monotonic() + FAILED_VOLUME_RETRY_S
                     volume.failure = reason
 
-    def reachable(self) -> set[str]:
-        """Paths of the volumes that are the disks configured, as last checked: a missing file there is gone,
-        while on an unmounted volume it is only out of reach."""
-        return {str(v.path) for v in self.all() if v.misplaced is None and v.device is not None}
+    def reachable_blocking(self) -> set[str]:
+        """Paths of the volumes that are the disks configured, checked now (a marker read per volume): a missing
+        file there is gone, while on a volume unmounted a moment ago it is only out of reach."""
+        return {str(v.path) for v in self.all() if v.device is not None and v.identity_problem() is None}
 
     def by_path(self, path: str) -> Volume | None:
         return next((v for v in self.all() if str(v.path) == path), None)

@@ -63,10 +63,14 @@ async def test_a_deleted_segment_is_a_gap_and_answers_404_everywhere(lite_api: A
     around = await api.call("GET", f"/api/v1/cameras/{camera_id}/playback.mp4", Role.VIEWER, params=span(kept))
     assert around.status == 200 and len(await around.read()) > 1000
 
-    # Nobody looks at `later`: the background check finds it gone all the same.
+    # Nobody looks at `later`: the background check finds it gone all the same, and back when it is restored.
+    saved = (volume / later.path).read_bytes()
     (volume / later.path).unlink()
     await app[RECORDER].run_cleanup()
     assert {r.id: r.state for r in await rows_of(app, camera_id)}[later.id] == "missing"
+    (volume / later.path).write_bytes(saved)
+    await app[RECORDER].run_cleanup()
+    assert {r.id: r.state for r in await rows_of(app, camera_id)}[later.id] == "ok"
 
 
 async def test_an_unreadable_segment_answers_404_without_the_servers_path(lite_api: ApiClient,
