@@ -1,4 +1,4 @@
-"""`/api/v1/cluster/...`: the node list and camera pins (administrators)."""
+"""`/api/v1/cluster/...`: the node list and camera pins (administrators), a camera's owner (anyone who sees it)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from vms_common.errors import NotFound
 from vms_server import keys
 from vms_server.cameras.models import Camera
 from vms_server.cluster.keys import CLUSTER
-from vms_server.cluster.models import CameraAssignment
+from vms_server.cluster.models import CameraAssignment, ClusterNode
 from vms_server.cluster.status import ClusterOut, cluster_status
 
 router = ApiRouter()
@@ -27,6 +27,31 @@ async def list_nodes(call: Call[NoBody]) -> ClusterOut:
     service = call.app.get(CLUSTER)
     async with call.app[keys.SESSIONS]() as session:
         return await cluster_status(session, service is not None, service.node_id if service else None)
+
+
+class OwnerOut(BaseModel):
+    camera_id: uuid.UUID
+    node_id: str | None  # None: no node records it now (none alive may take it)
+    node_url: str | None  # where the owner's API answers: live and playback of this camera are served there
+    pinned_node: str | None
+    moving_to: str | None
+
+
+@router.route("GET", "/cluster/cameras/{camera_id}", role=Role.VIEWER, response=OwnerOut, tags=TAGS,
+              errors=(404,))
+async def camera_owner(call: Call[NoBody]) -> OwnerOut:
+    """Which node records a camera and where its API is: a client connected to any node asks here and opens
+    live view on the owner (an access token is valid on every node of the cluster)."""
+    camera_id = call.path_uuid("camera_id")
+    async with call.app[keys.SESSIONS]() as session:
+        camera = await session.get(Camera, camera_id)
+        if camera is None or camera.customer_id != call.user.customer_id or not call.user.can_see_site(
+                camera.site_id):
+            raise NotFound("no such camera")
+        row = await session.get(CameraAssignment, camera_id)
+        node = await session.get(ClusterNode, row.node_id) if row is not None and row.node_id else None
+    return OwnerOut(camera_id=camera_id, node_id=node.id if node else None, node_url=node.url if node else None,
+                    pinned_node=row.pinned_node if row else None, moving_to=row.moving_to if row else None)
 
 
 class PinIn(BaseModel):

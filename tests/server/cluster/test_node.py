@@ -76,6 +76,9 @@ async def test_node_list_pin_and_roles(node: ApiClient) -> None:
     body = await node.ok("GET", "/api/v1/cluster/nodes")
     assert body["nodes"][0]["cameras"] == 1 and body["unassigned_cameras"] == 0
     assert service.may_write(camera_id) and not service.may_write(uuid.uuid4())
+    owner = await node.ok("GET", f"/api/v1/cluster/cameras/{camera_id}", Role.VIEWER)
+    assert owner["node_id"] == "alpha" and owner["node_url"] == body["nodes"][0]["url"]
+    await node.ok("GET", f"/api/v1/cluster/cameras/{uuid.uuid4()}", Role.VIEWER, status=404)
 
 
 async def test_the_index_refuses_a_segment_of_a_camera_that_moved_away(node: ApiClient, tmp_path: Path) -> None:
