@@ -40,6 +40,13 @@ async def test_sounds_mute_take_assign_and_pop(qtbot: QtBot, desk: Desk, tmp_pat
     await wait_until(lambda: alarms.sounder.sounding == "CRITICAL", LIMIT_S, "the critical sound wins")
     assert player.playing is not None and player.playing.name == "critical.wav"
     assert alarms.bar.banner.text() == "2 alarms waiting: CRITICAL"
+    # The critical one on hold: the medium one rings meanwhile; after the hold, the critical one again.
+    panel = window.event_panel
+    await wait_until(lambda: panel.select_event(critical), LIMIT_S, "critical event in the queue")
+    assert alarms.snooze_selected(seconds=1.0)
+    assert alarms.sounder.sounding == "MEDIUM" and alarms.bar.banner.text() == "2 alarms waiting: MEDIUM, 1 on hold"
+    await wait_until(lambda: alarms.sounder.sounding == "CRITICAL", LIMIT_S, "the hold ends: critical again")
+    assert alarms.bar.banner.text() == "2 alarms waiting: CRITICAL"
     # Mute for the shift: silence, remembered for this operator; unmuted, the sound is back.
     alarms.bar.mute.click()
     assert player.playing is None and "(muted)" in alarms.bar.banner.text()
@@ -47,8 +54,7 @@ async def test_sounds_mute_take_assign_and_pop(qtbot: QtBot, desk: Desk, tmp_pat
     window.commands.trigger("alarms.mute")
     assert player.playing is not None and player.playing.name == "critical.wav"
     # Acknowledging the critical one (the queue's own button) leaves the medium one ringing.
-    panel = window.event_panel
-    await wait_until(lambda: panel.select_event(critical), LIMIT_S, "critical event in the queue")
+    assert panel.select_event(critical)
     panel.ack.click()
     await wait_until(lambda: alarms.sounder.sounding == "MEDIUM", LIMIT_S, "back to the medium sound")
     # Take the medium one: acknowledged, its ticket in progress with me; nothing rings any more.

@@ -48,6 +48,7 @@ class AlarmFeature:
         window.event_panel.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.bar.sig_mute.connect(self.set_muted)
         self.bar.sig_take.connect(lambda: self._spawn(self.take_selected()))
+        self.bar.sig_snooze.connect(self.snooze_selected)
         self.bar.sig_assign.connect(lambda name: self._spawn(self.assign_selected(name)))
         self.bar.sig_pop.connect(self.pop_selected)
         window.commands.on(ActionId.ALARM_MUTE, lambda _: self.bar.mute.toggle())
@@ -77,7 +78,18 @@ class AlarmFeature:
         self.main.store.set_preference(self.main.user, MUTE_KEY, muted)
 
     def _show_ringing(self) -> None:
-        self.bar.set_ringing(len(self.sounder.ringing), self.sounder.priority, self.sounder.muted)
+        self.bar.set_ringing(len(self.sounder.ringing), self.sounder.priority, self.sounder.muted,
+                             len(self.sounder.snoozed))
+
+    def snooze_selected(self, seconds: float | None = None) -> bool:
+        """The selected alarm on hold (its sound waits), e.g. while a patrol is on its way."""
+        event = self.main.event_panel.selected_event()
+        if event is None or str(event["id"]) not in self.sounder.ringing:
+            self._say("Select a waiting alarm in the queue first")
+            return False
+        self.sounder.snooze(str(event["id"]), *(() if seconds is None else (seconds,)))
+        self._say("Alarm on hold: it rings again if still not acknowledged")
+        return True
 
     # --- who handles it --------------------------------------------------------------------------
 

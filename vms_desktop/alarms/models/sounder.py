@@ -11,16 +11,18 @@ alarm bar) and logs once that it cannot play.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 
 from vms_desktop.ui_theme import sound_path
 
 logger = logging.getLogger(__name__)
 RING_ORDER = ("CRITICAL", "HIGH", "MEDIUM")  # most urgent first; LOW never rings
 MUTE_KEY = "alarms.muted"
+SNOOZE_S = 300.0  # "on hold": an event's sound waits this long, then rings again while it is still NEW
 
 
 class Player(Protocol):
@@ -82,11 +84,23 @@ class AlarmSounder(QObject):
         self.muted = muted
         self.ringing: dict[str, str] = {}  # event id -> priority, NEW events of a ringing priority
         self.sounding: str = ""  # the priority whose sound is playing now ("" when none, or muted)
+        self.snoozed: dict[str, float] = {}  # event id -> monotonic time it rings again
+        self._wake = QTimer(self)
+        self._wake.setSingleShot(True)
+        self._wake.timeout.connect(self._update)
 
     @property
     def priority(self) -> str:
-        """The most urgent ringing priority, or ""."""
-        return next((p for p in RING_ORDER if p in self.ringing.values()), "")
+        """The most urgent priority ringing now (snoozed events aside), or ""."""
+        now = time.monotonic()
+        audible = {p for event_id, p in self.ringing.items() if self.snoozed.get(event_id, 0) <= now}
+        return next((p for p in RING_ORDER if p in audible), "")
+
+    def snooze(self, event_id: str, seconds: float = SNOOZE_S) -> None:
+        """Put an alarm on hold: silent for `seconds`, then ringing again if nobody acknowledged it."""
+        if event_id in self.ringing:
+            self.snoozed[event_id] = time.monotonic() + seconds
+            self._update()
 
     def observe(self, event: dict[str, Any]) -> None:
         """An event as created or updated: rings while it is NEW, stops once it is anything else."""
@@ -109,6 +123,10 @@ class AlarmSounder(QObject):
         self._update()
 
     def _update(self) -> None:
+        now = time.monotonic()
+        self.snoozed = {k: t for k, t in self.snoozed.items() if t > now and k in self.ringing}
+        if self.snoozed:  # wake when the first hold ends
+            self._wake.start(max(1, int((min(self.snoozed.values()) - now) * 1000) + 1))
         wanted = "" if self.muted else self.priority
         if wanted != self.sounding:
             path = sound_path(wanted) if wanted else None
@@ -122,5 +140,6 @@ class AlarmSounder(QObject):
         self.sig_changed.emit()
 
     def stop(self) -> None:
+        self._wake.stop()
         self.player.stop()
         self.sounding = ""

@@ -16,6 +16,7 @@ MAIN_MONITOR = "Main window"
 class AlarmBar(QWidget):
     sig_mute = Signal(bool)
     sig_take = Signal()
+    sig_snooze = Signal()  # put the selected alarm on hold (silent for a while)
     sig_assign = Signal(str)  # user name
     sig_pop = Signal(int)  # monitor index: 0 the main window, n the n-th extra wall window
 
@@ -28,6 +29,9 @@ class AlarmBar(QWidget):
         self.mute.setObjectName("alarm-mute")
         self.mute.setCheckable(True)
         self.mute.toggled.connect(self._mute_toggled)
+        self.snooze = QPushButton("On hold 5 min")
+        self.snooze.setToolTip("Silence the selected alarm for 5 minutes; it rings again if still not acknowledged")
+        self.snooze.clicked.connect(self.sig_snooze.emit)
         self.assignee_label = QLabel("")
         self.take = QPushButton(icon("assign"), "Take it")
         self.take.setToolTip("Assign the selected event to me (in progress)")
@@ -48,6 +52,7 @@ class AlarmBar(QWidget):
         box.setContentsMargins(4, 0, 4, 0)
         box.addWidget(self.banner, 1)
         box.addWidget(self.mute)
+        box.addWidget(self.snooze)
         box.addWidget(self.assignee_label)
         for widget in (self.take, self.operators, self.assign, self.monitor, self.pop):
             box.addWidget(widget)
@@ -57,13 +62,17 @@ class AlarmBar(QWidget):
         self.mute.setText("Muted" if muted else "Sound on")
         self.sig_mute.emit(muted)
 
-    def set_ringing(self, count: int, priority: str, muted: bool) -> None:
-        if count:
-            text = f"{count} alarm{'s' if count > 1 else ''} waiting: {priority}" + (" (muted)" if muted else "")
+    def set_ringing(self, count: int, priority: str, muted: bool, on_hold: int = 0) -> None:
+        """`count` events waiting, the most urgent audible `priority` ("" when all are on hold)."""
+        plural = "s" if count > 1 else ""
+        if count and priority:
+            text = f"{count} alarm{plural} waiting: {priority}" + (f", {on_hold} on hold" if on_hold else "")
+        elif count:
+            text = f"{count} alarm{plural} on hold"
         else:
             text = "No alarm ringing"
-        self.banner.setText(text)
-        self.banner.setProperty("ringing", bool(count))
+        self.banner.setText(text + (" (muted)" if muted and count else ""))
+        self.banner.setProperty("ringing", bool(priority))
         self.banner.style().unpolish(self.banner)
         self.banner.style().polish(self.banner)
 
