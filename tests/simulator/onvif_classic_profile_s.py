@@ -104,15 +104,36 @@ def main() -> None:
     vsc = media.GetVideoSourceConfiguration({"ConfigurationToken": "vsc0"})
     out["set_source_same"] = _try(lambda: media.SetVideoSourceConfiguration(
         {"Configuration": vsc, "ForcePersistence": True}))
-    out["create_profile"] = _try(lambda: media.CreateProfile({"Name": "extra"}))
-    out["delete_profile"] = _try(lambda: media.DeleteProfile({"ProfileToken": "main"}))
+    out["add_other_encoder"] = _try(lambda: media.AddVideoEncoderConfiguration(
+        {"ProfileToken": "main", "ConfigurationToken": "vec_nope"}))
+    out["delete_fixed_profile"] = _try(lambda: media.DeleteProfile({"ProfileToken": "main"}))
+    out["remove_from_fixed"] = _try(lambda: media.RemoveVideoEncoderConfiguration({"ProfileToken": "main"}))
+    # a created profile: empty, streams once it has an encoder configuration, then goes
+    created = media.CreateProfile({"Name": "Extra", "Token": "extra"})
+    out["created"] = [created.token, created.Name, created.fixed]
+    out["create_clash"] = _try(lambda: media.CreateProfile({"Name": "Again", "Token": "extra"}))
+    setup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
+    out["uri_empty"] = _try(lambda: media.GetStreamUri({"ProfileToken": "extra", "StreamSetup": setup}))
+    media.AddVideoSourceConfiguration({"ProfileToken": "extra", "ConfigurationToken": "vsc0"})
+    media.AddVideoEncoderConfiguration({"ProfileToken": "extra", "ConfigurationToken": "vec_main"})
+    main_uri = media.GetStreamUri({"ProfileToken": "main", "StreamSetup": setup}).Uri
+    out["uri_same_as_main"] = media.GetStreamUri({"ProfileToken": "extra", "StreamSetup": setup}).Uri == main_uri
+    extra = next(p for p in media.GetProfiles() if p.token == "extra")
+    out["listed"] = [extra.VideoSourceConfiguration.token, extra.VideoEncoderConfiguration.token]
+    media.RemoveVideoEncoderConfiguration({"ProfileToken": "extra"})
+    out["encoder_after_remove"] = media.GetProfile({"ProfileToken": "extra"}).VideoEncoderConfiguration
+    out["delete_profile"] = _try(lambda: media.DeleteProfile({"ProfileToken": "extra"}))
+    out["profiles_after"] = [p.token for p in media.GetProfiles()]
 
     def settle(target: tuple[float, float, float]) -> list[float]:
         deadline = time.monotonic() + 20
         while True:
-            pos = ptz.GetStatus({"ProfileToken": "main"}).Position
+            status = ptz.GetStatus({"ProfileToken": "main"})
+            pos, moving = status.Position, status.MoveStatus
             now = [pos.PanTilt.x, pos.PanTilt.y, pos.Zoom.x]
-            if all(abs(a - b) < 0.01 for a, b in zip(now, target, strict=True)) or time.monotonic() > deadline:
+            idle = moving.PanTilt == "IDLE" and moving.Zoom == "IDLE"  # arrived: exactly at the target
+            if (idle and all(abs(a - b) < 0.01 for a, b in zip(now, target, strict=True))) \
+                    or time.monotonic() > deadline:
                 return [round(v, 2) for v in now]
             time.sleep(0.1)
 
@@ -129,10 +150,12 @@ def main() -> None:
     out["at_home"] = settle((0.5, 0.2, 0.3))
 
     dev.SetHostname({"Name": "before-reset"})
+    media.CreateProfile({"Name": "Temporary"})
     dev.CreateUsers({"User": [{"Username": "temp", "Password": "temp-pass", "UserLevel": "Operator"}]})
     out["soft_reset"] = _try(lambda: dev.SetSystemFactoryDefault({"FactoryDefault": "Soft"}))
     out["hostname_after_soft"] = dev.GetHostname().Name
     out["users_after_soft"] = sorted(u.Username for u in dev.GetUsers())
+    out["profiles_after_soft"] = [p.token for p in media.GetProfiles()]
     out["temp_after_soft"] = login("temp", "temp-pass")
     out["protocols_after_soft"] = {p.Name: p.Port for p in dev.GetNetworkProtocols()}
     out["hard_reset"] = _try(lambda: dev.SetSystemFactoryDefault({"FactoryDefault": "Hard"}))

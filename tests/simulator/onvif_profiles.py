@@ -15,6 +15,15 @@ Call = tuple[str, str, str, dict[str, Any] | None]  # (profile, service, operati
 _PROFILE = {"ProfileToken": "main"}
 _SOURCE = {"VideoSourceToken": "vsrc0"}
 _STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
+_EXTRA = {"ProfileToken": "extra"}  # the profile CreateProfile makes, DeleteProfile removes
+# vec_main and vsc0 of the 'fixed' camera as they are (the simulator refuses changes with ter:ConfigModify)
+_ENCODER = {"token": "vec_main", "Name": "main", "UseCount": 1, "Encoding": "H264",
+            "Resolution": {"Width": 320, "Height": 176}, "Quality": 5.0,
+            "RateControl": {"FrameRateLimit": 5, "EncodingInterval": 1, "BitrateLimit": 200},
+            "Multicast": {"Address": {"Type": "IPv4", "IPv4Address": "0.0.0.0"}, "Port": 0, "TTL": 0,
+                          "AutoStart": False}, "SessionTimeout": "PT60S"}
+_SOURCE_CONFIG = {"token": "vsc0", "Name": "vsc0", "UseCount": 2, "SourceToken": "vsrc0",
+                  "Bounds": {"x": 0, "y": 0, "width": 320, "height": 176}}
 
 FIXED: list[Call] = [
     *(("S", "devicemgmt", op, params) for op, params in [
@@ -50,6 +59,14 @@ FIXED: list[Call] = [
         ("GetVideoEncoderConfigurationOptions", {"ConfigurationToken": "vec_main"}),
         ("AddVideoEncoderConfiguration", {**_PROFILE, "ConfigurationToken": "vec_main"}),
         ("AddVideoSourceConfiguration", {**_PROFILE, "ConfigurationToken": "vsc0"}),
+        ("SetVideoEncoderConfiguration", {"Configuration": _ENCODER, "ForcePersistence": True}),
+        ("SetVideoSourceConfiguration", {"Configuration": _SOURCE_CONFIG, "ForcePersistence": True}),
+        ("CreateProfile", {"Name": "Extra", "Token": "extra"}),
+        ("AddVideoSourceConfiguration", {**_EXTRA, "ConfigurationToken": "vsc0"}),
+        ("AddVideoEncoderConfiguration", {**_EXTRA, "ConfigurationToken": "vec_sub"}),
+        ("GetStreamUri", {**_EXTRA, "StreamSetup": _STREAM_SETUP}),
+        ("RemoveVideoEncoderConfiguration", _EXTRA), ("RemoveVideoSourceConfiguration", _EXTRA),
+        ("DeleteProfile", _EXTRA),
         ("GetGuaranteedNumberOfVideoEncoderInstances", {"ConfigurationToken": "vsc0"}),
         ("GetStreamUri", {**_PROFILE, "StreamSetup": _STREAM_SETUP}), ("GetSnapshotUri", _PROFILE),
     ]),

@@ -1,7 +1,7 @@
 """Profile S management operations of the simulator: users (and that they really authenticate, by
 WS-Security and by HTTP Digest, and stop when deleted), user levels, network protocols and interfaces
-read back, encoder and source settings kept or refused with ter:ConfigModify, fixed profiles, factory
-default, PTZ home; driven by the classic onvif-zeep client, by the server's own client where it uses
+read back, encoder and source settings kept or refused with ter:ConfigModify, fixed and created media
+profiles, factory default, PTZ home; driven by the classic onvif-zeep client, by the server's own client where it uses
 them, and by raw SOAP for the HTTP-level answers (401 without credentials, a fault and never a 500
 for bad input)."""
 
@@ -74,14 +74,21 @@ async def test_profile_s_management_with_the_classic_client(dome: SimulatorHandl
         # the pre-encoded stream: its own settings are accepted, others refused and nothing changes
         "set_encoder_same": "ok", "set_encoder_bigger": ["InvalidArgVal", "ConfigModify"], "width_after": 320,
         "options_sizes": [[320, 176]], "compatible": ["vec_main"], "add_encoder": "ok", "add_source": "ok",
-        "set_source_same": "ok", "create_profile": ["Action", "MaxNVTProfiles"],
-        "delete_profile": ["Action", "DeletionOfFixedProfile"],
+        "set_source_same": "ok", "add_other_encoder": ["InvalidArgVal", "NoConfig"],
+        "delete_fixed_profile": ["Action", "DeletionOfFixedProfile"],
+        "remove_from_fixed": ["Action", "ConfigurationConflict"],
+        # a created profile streams what its encoder configuration encodes
+        "created": ["extra", "Extra", False], "create_clash": ["InvalidArgVal", "ProfileExists"],
+        "uri_empty": ["Action", "IncompleteConfiguration"], "uri_same_as_main": True,
+        "listed": ["vsc0", "vec_main"], "encoder_after_remove": None, "delete_profile": "ok",
+        "profiles_after": ["main"],
         # PTZ home
         "home_supported": True, "set_home": "ok", "away": [-0.5, 0.0, 0.0], "goto_home": "ok",
         "at_home": [0.5, 0.2, 0.3],
         # factory default: soft keeps the network settings, hard resets them to what is served
         "soft_reset": "ok", "hostname_after_soft": "dome", "users_after_soft": ["admin"],
-        "temp_after_soft": ["NotAuthorized"], "protocols_after_soft": {"HTTP": [8080], "RTSP": [8554]},
+        "profiles_after_soft": ["main"], "temp_after_soft": ["NotAuthorized"],
+        "protocols_after_soft": {"HTTP": [8080], "RTSP": [8554]},
         "hard_reset": "ok", "protocols_after_hard": served, "mtu_after_hard": 1500,
     }
 
@@ -162,6 +169,9 @@ async def test_created_users_use_http_digest_and_the_servers_client(dome: Simula
               '</SourceToken><Bounds x="0" y="0" width="10" height="10"/></Configuration>'
               "</SetVideoSourceConfiguration>", "ConfigModify"),
     ("media", f'<DeleteProfile xmlns="{TRT}"><ProfileToken>nope</ProfileToken></DeleteProfile>', "NoProfile"),
+    ("media", f'<CreateProfile xmlns="{TRT}"><Name>x</Name><Token>a b</Token></CreateProfile>', "InvalidArgs"),
+    ("media", f'<CreateProfile xmlns="{TRT}"><Name>x</Name><Token>main</Token></CreateProfile>', "ProfileExists"),
+    ("media", f'<CreateProfile xmlns="{TRT}"/>', "InvalidArgs"),
 ])
 async def test_bad_input_gets_the_onvif_fault(dome: SimulatorHandle, service: str, body: str, subcode: str) -> None:
     port = dome.onvif_port("dome")
@@ -170,6 +180,18 @@ async def test_bad_input_gets_the_onvif_fault(dome: SimulatorHandle, service: st
         status, text = await _post(http, url, body.replace("{http}", str(port)))
     assert status == 400, text
     assert f"ter:{subcode}</s:Value>" in text
+
+
+async def test_created_profiles_are_limited(dome: SimulatorHandle) -> None:
+    url = f"http://127.0.0.1:{dome.onvif_port('dome')}/onvif/media_service"
+    async with aiohttp.ClientSession() as http:
+        for n in range(8):
+            status, _ = await _post(http, url, f'<CreateProfile xmlns="{TRT}"><Name>p{n}</Name></CreateProfile>')
+            assert status == 200
+        status, text = await _post(http, url, f'<CreateProfile xmlns="{TRT}"><Name>one more</Name></CreateProfile>')
+        assert status == 500 and "ter:MaxNVTProfiles</s:Value>" in text  # a Receiver fault, not a crash
+        status, text = await _post(http, url, f'<GetProfiles xmlns="{TRT}"/>')
+        assert status == 200 and text.count('fixed="false"') == 8 and 'token="profile_8"' in text
 
 
 async def test_ptz_home_needs_a_ptz_profile(dome: SimulatorHandle) -> None:

@@ -26,6 +26,16 @@ SERVICE_PATHS = {"device": "device_service", "media": "media_service", "media2":
 
 
 @dataclass
+class ClientProfile:
+    """A media profile a client created: empty until it adds the source and an encoder configuration
+    (``encoder`` is the fixed profile whose stream it then plays)."""
+
+    name: str
+    source: bool = False
+    encoder: str | None = None
+
+
+@dataclass
 class OnvifContext:
     """What a handler needs: the camera, its HTTP base URL and its RTSP URLs."""
 
@@ -38,6 +48,7 @@ class OnvifContext:
     imaging: ImagingState = field(default_factory=ImagingState)
     network: NetworkState = field(default_factory=NetworkState)
     ptz_home: Vector | None = None  # SetHomePosition; None: the centre (0, 0, 0)
+    profiles: dict[str, ClientProfile] = field(default_factory=dict)  # CreateProfile's, by token
 
     def __post_init__(self) -> None:
         # ONVIF's HTTP-level authentication is Digest only (Basic would send the password in clear).
@@ -49,12 +60,22 @@ class OnvifContext:
         """Absolute address of one of this camera's services."""
         return f"{self.base_url}/onvif/{SERVICE_PATHS[service]}"
 
-    def stream(self, token: str | None) -> StreamConfig:
-        """The stream behind a media profile token. Raises the ONVIF NoProfile fault."""
-        feed = self.camera.feeds.get(token or "")
-        if feed is None:
+    def feed_token(self, token: str | None) -> str:
+        """The stream (fixed profile token) a profile plays. Raises ter:NoProfile, and
+        ter:IncompleteConfiguration for a created profile without an encoder configuration."""
+        if (token or "") in self.camera.feeds:
+            return token or ""
+        created = self.profiles.get(token or "")
+        if created is None:
             raise invalid_arg("NoProfile", f"no profile {token!r}")
-        return feed.stream
+        if created.encoder is None:
+            raise SoapFault("Receiver", ("ter:Action", "ter:IncompleteConfiguration"),
+                            f"profile {token} has no video encoder configuration", 500)
+        return created.encoder
+
+    def stream(self, token: str | None) -> StreamConfig:
+        """The stream behind a media profile token (see feed_token for the faults)."""
+        return self.camera.feeds[self.feed_token(token)].stream
 
 
 Handler = Callable[[OnvifContext, Element], str]
@@ -187,15 +208,28 @@ def _profile(ctx: OnvifContext, token: str, stream: StreamConfig) -> str:
             f"{ptz}</trt:Profiles>")
 
 
+def client_profile_xml(ctx: OnvifContext, token: str, tag: str) -> str:
+    """A created profile with the configurations added to it so far."""
+    created = ctx.profiles[token]
+    source = video_source_config_xml(ctx, "tt:VideoSourceConfiguration") if created.source else ""
+    encoder = "" if created.encoder is None else video_encoder_config_xml(
+        created.encoder, ctx.camera.feeds[created.encoder].stream, "tt:VideoEncoderConfiguration")
+    return (f'<{tag} token="{escape(token)}" fixed="false"><tt:Name>{escape(created.name)}</tt:Name>'
+            f"{source}{encoder}</{tag}>")
+
+
 def get_profiles(ctx: OnvifContext, op: Element) -> str:
-    """One media profile per stream, tokens 'main' and 'sub'."""
+    """One fixed media profile per stream, tokens 'main' and 'sub', then those clients created."""
     body = "".join(_profile(ctx, token, feed.stream) for token, feed in ctx.camera.feeds.items())
+    body += "".join(client_profile_xml(ctx, token, "trt:Profiles") for token in ctx.profiles)
     return f"<trt:GetProfilesResponse>{body}</trt:GetProfilesResponse>"
 
 
 def get_profile(ctx: OnvifContext, op: Element) -> str:
     """A single profile by token."""
     token = text(op, "ProfileToken") or ""
+    if token in ctx.profiles:
+        return f"<trt:GetProfileResponse>{client_profile_xml(ctx, token, 'trt:Profile')}</trt:GetProfileResponse>"
     stream = ctx.stream(token)
     return f"<trt:GetProfileResponse>{_profile(ctx, token, stream).replace('trt:Profiles', 'trt:Profile')}" \
            "</trt:GetProfileResponse>"
@@ -217,14 +251,13 @@ def get_stream_uri(ctx: OnvifContext, op: Element) -> str:
         raise SoapFault("Sender", ("ter:InvalidArgVal", "ter:InvalidStreamSetup"), "multicast not supported")
     if protocol not in (None, "RTSP", "UDP", "TCP"):
         raise SoapFault("Sender", ("ter:InvalidArgVal", "ter:InvalidStreamSetup"), f"protocol {protocol}")
-    return _media_uri("GetStreamUri", ctx.rtsp_urls[token or ""])
+    return _media_uri("GetStreamUri", ctx.rtsp_urls[ctx.feed_token(token)])
 
 
 def get_snapshot_uri(ctx: OnvifContext, op: Element) -> str:
     """An HTTP URL serving a JPEG of the profile's current picture."""
-    token = text(op, "ProfileToken")
-    ctx.stream(token)
-    return _media_uri("GetSnapshotUri", f"{ctx.base_url}/onvif/snapshot/{token}.jpg")
+    feed = ctx.feed_token(text(op, "ProfileToken"))
+    return _media_uri("GetSnapshotUri", f"{ctx.base_url}/onvif/snapshot/{feed}.jpg")
 
 
 def get_video_sources(ctx: OnvifContext, op: Element) -> str:

@@ -167,7 +167,7 @@ def set_network_protocols(ctx: OnvifContext, op: Element) -> str:
 
 def set_system_factory_default(ctx: OnvifContext, op: Element) -> str:
     """Every ONVIF-changeable setting back to the configured camera: users, host name, scopes, discovery,
-    clock, NTP/DNS/gateway, imaging, PTZ presets and home. Soft keeps the network interface and
+    clock, NTP/DNS/gateway, imaging, PTZ presets and home, created media profiles. Soft keeps the network interface and
     protocols (as the ONVIF core specification has it), Hard resets them too."""
     kind = text(op, "FactoryDefault")
     if kind not in ("Soft", "Hard"):
@@ -179,6 +179,7 @@ def set_system_factory_default(ctx: OnvifContext, op: Element) -> str:
     ctx.users.reset()
     ctx.imaging = ImagingState()
     ctx.ptz_home = None
+    ctx.profiles.clear()
     if cam.ptz is not None:
         cam.ptz.presets.clear()
     if kind == "Hard":

@@ -1,8 +1,8 @@
 """Media (ver10) configuration read-outs: the video source and encoder configurations behind the
 fixed profiles, their options and the service's capabilities.
 
-The profiles are fixed (set by the fleet file), so each configuration's options are exactly its
-current settings, and the Set*/Add*/Remove* operations are not offered.
+The streams are encoded ahead of time, so each configuration's options are exactly its current
+settings (media_edit refuses others; media_profiles manages profiles).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from xml.etree.ElementTree import Element
 
 from vms_camsim.config import Codec, StreamConfig
 from vms_camsim.onvif.device_media import video_encoder_config_xml, video_source_config_xml
+from vms_camsim.onvif.media_profiles import MAX_CLIENT_PROFILES
 from vms_camsim.onvif.soap import invalid_arg, text
 
 if TYPE_CHECKING:
@@ -38,8 +39,9 @@ def get_service_capabilities(ctx: OnvifContext, op: Element) -> str:
     """Snapshots yes; RTP over RTSP/TCP and UDP; no multicast."""
     return ('<trt:GetServiceCapabilitiesResponse><trt:Capabilities SnapshotUri="true" Rotation="false" '
             f'VideoSourceMode="false" OSD="false"><trt:ProfileCapabilities MaximumNumberOfProfiles='
-            f'"{len(ctx.camera.feeds)}"/><trt:StreamingCapabilities RTPMulticast="false" RTP_TCP="true" '
-            'RTP_RTSP_TCP="true" NonAggregateControl="false" NoRTSPStreaming="false"/></trt:Capabilities>'
+            f'"{len(ctx.camera.feeds) + MAX_CLIENT_PROFILES}"/>'
+            '<trt:StreamingCapabilities RTPMulticast="false" RTP_TCP="true" RTP_RTSP_TCP="true" '
+            'NonAggregateControl="false" NoRTSPStreaming="false"/></trt:Capabilities>'
             "</trt:GetServiceCapabilitiesResponse>")
 
 
@@ -93,10 +95,12 @@ def get_video_encoder_configuration(ctx: OnvifContext, op: Element) -> str:
 
 
 def get_compatible_video_encoder_configurations(ctx: OnvifContext, op: Element) -> str:
-    """A profile's own encoder configuration."""
-    token = text(op, "ProfileToken")
-    stream = ctx.stream(token)
-    body = video_encoder_config_xml(token or "", stream, "trt:Configurations")
+    """A fixed profile's own encoder configuration; every one for a profile a client created."""
+    token = text(op, "ProfileToken") or ""
+    if token in ctx.profiles:
+        body = "".join(video_encoder_config_xml(t, f.stream, "trt:Configurations") for t, f in ctx.camera.feeds.items())
+    else:
+        body = video_encoder_config_xml(token, ctx.stream(token), "trt:Configurations")
     return (f"<trt:GetCompatibleVideoEncoderConfigurationsResponse>{body}"
             "</trt:GetCompatibleVideoEncoderConfigurationsResponse>")
 

@@ -1,11 +1,12 @@
-"""Media (ver10) operations that change profiles and configurations, as Profile S requires them.
+"""Media (ver10) operations that change configurations (SetVideoEncoderConfiguration and
+SetVideoSourceConfiguration), as Profile S requires them; profiles are managed in media_profiles.
 
 The simulator's profiles are fixed (set by the fleet file) and their streams are encoded ahead of
 time and shared by every client, so nothing here changes a stream: a request that asks for the
 settings the configuration already has succeeds (that is what a client's "apply" usually sends), and
 one that asks for another resolution, frame rate, bitrate, codec or quality is refused with
 env:Sender/ter:InvalidArgVal/ter:ConfigModify, the fault ONVIF gives for settings a device cannot
-take. Profiles cannot be created or deleted (ter:MaxNVTProfiles, ter:DeletionOfFixedProfile).
+take.
 """
 
 from __future__ import annotations
@@ -82,54 +83,7 @@ def set_video_source_configuration(ctx: OnvifContext, op: Element) -> str:
     return "<trt:SetVideoSourceConfigurationResponse/>"
 
 
-def _profile_and_config(ctx: OnvifContext, op: Element) -> tuple[str, str | None]:
-    profile = text(op, "ProfileToken") or ""
-    ctx.stream(profile)  # ter:NoProfile
-    return profile, text(op, "ConfigurationToken")
-
-
-def add_video_encoder_configuration(ctx: OnvifContext, op: Element) -> str:
-    """A profile already holds its own encoder configuration; another one is ter:ConfigurationConflict."""
-    profile, token = _profile_and_config(ctx, op)
-    if (token or "").removeprefix("vec_") not in ctx.camera.feeds:
-        raise invalid_arg("NoConfig", f"no video encoder configuration {token!r}")
-    if token != f"vec_{profile}":
-        raise _action("ConfigurationConflict", f"profile {profile} is fixed to vec_{profile}")
-    return "<trt:AddVideoEncoderConfigurationResponse/>"
-
-
-def add_video_source_configuration(ctx: OnvifContext, op: Element) -> str:
-    """Every profile already uses the one source configuration, vsc0."""
-    _, token = _profile_and_config(ctx, op)
-    if token != "vsc0":
-        raise invalid_arg("NoConfig", f"no video source configuration {token!r}")
-    return "<trt:AddVideoSourceConfigurationResponse/>"
-
-
-def _remove(ctx: OnvifContext, op: Element) -> str:
-    profile, _ = _profile_and_config(ctx, op)
-    raise _action("ConfigurationConflict", f"profile {profile} is fixed: its configurations stay")
-
-
-def create_profile(ctx: OnvifContext, op: Element) -> str:
-    """No room for more profiles than the fleet file gives the camera."""
-    if not text(op, "Name"):
-        raise invalid_arg("InvalidArgs", "Name is required")
-    raise _action("MaxNVTProfiles", f"the camera has its maximum of {len(ctx.camera.feeds)} profiles")
-
-
-def delete_profile(ctx: OnvifContext, op: Element) -> str:
-    """Every profile is fixed."""
-    token = text(op, "ProfileToken")
-    ctx.stream(token)
-    raise _action("DeletionOfFixedProfile", f"profile {token} is fixed")
-
-
 MEDIA_EDIT_OPS: dict[str, Handler] = {
     "SetVideoEncoderConfiguration": set_video_encoder_configuration,
     "SetVideoSourceConfiguration": set_video_source_configuration,
-    "AddVideoEncoderConfiguration": add_video_encoder_configuration,
-    "AddVideoSourceConfiguration": add_video_source_configuration,
-    "RemoveVideoEncoderConfiguration": _remove, "RemoveVideoSourceConfiguration": _remove,
-    "CreateProfile": create_profile, "DeleteProfile": delete_profile,
 }

@@ -29,6 +29,7 @@ from vms_camsim.onvif.imaging import IMAGING_OPS
 from vms_camsim.onvif.media2 import MEDIA2_OPS
 from vms_camsim.onvif.media_configs import MEDIA_CONFIG_OPS
 from vms_camsim.onvif.media_edit import MEDIA_EDIT_OPS
+from vms_camsim.onvif.media_profiles import MEDIA_PROFILE_OPS
 from vms_camsim.onvif.ptz_home import PTZ_HOME_OPS
 from vms_camsim.onvif.ptz_service import PTZ_OPS
 from vms_camsim.onvif.soap import (
@@ -178,7 +179,8 @@ def create_onvif_app(ctx: OnvifContext) -> web.Application:
     app[EVENTS_KEY] = EventService(ctx.camera)
     device_ops = {**DEVICE_OPS, **DEVICE_SETTINGS_OPS, **DEVICE_SETTER_OPS, **DEVICE_NETWORK_OPS, **USER_OPS}
     app.router.add_post("/onvif/device_service", _service_handler(device_ops))
-    app.router.add_post("/onvif/media_service", _service_handler({**MEDIA_OPS, **MEDIA_CONFIG_OPS, **MEDIA_EDIT_OPS}))
+    media_ops = {**MEDIA_OPS, **MEDIA_CONFIG_OPS, **MEDIA_EDIT_OPS, **MEDIA_PROFILE_OPS}
+    app.router.add_post("/onvif/media_service", _service_handler(media_ops))
     app.router.add_post("/onvif/media2_service", _service_handler(MEDIA2_OPS))
     app.router.add_post("/onvif/ptz_service", _service_handler({**PTZ_OPS, **PTZ_HOME_OPS}))
     app.router.add_post("/onvif/imaging_service", _service_handler(IMAGING_OPS))
