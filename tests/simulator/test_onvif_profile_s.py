@@ -32,6 +32,7 @@ HERE = Path(__file__).parent
 TDS = "http://www.onvif.org/ver10/device/wsdl"
 TRT = "http://www.onvif.org/ver10/media/wsdl"
 TT = "http://www.onvif.org/ver10/schema"
+ENVELOPE = '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>{body}</s:Body></s:Envelope>'
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ async def _post(http: aiohttp.ClientSession, url: str, body: str, *, user: str |
                 password: str = "admin", digest: bool = False) -> tuple[int, str]:
     """POST one operation: WS-Security as ``user``, or (digest=True) HTTP Digest answering the challenge,
     or (user=None) no credentials at all."""
-    envelope = f'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>{body}</s:Body></s:Envelope>'
+    envelope = ENVELOPE.format(body=body)
     if user is None or digest:
         async with http.post(url, data=envelope) as response:
             challenge = response.headers.get("WWW-Authenticate", "")
@@ -202,3 +203,34 @@ async def test_ptz_home_needs_a_ptz_profile(dome: SimulatorHandle) -> None:
         status, text = await _post(http, url, body)
         assert status == 400 and "ter:NoProfile</s:Value>" in text
         assert (await _post(http, url, body, user=None))[0] == 401
+
+
+_NEW_OPERATIONS = [
+    ("device", TDS, "CreateUsers"), ("device", TDS, "DeleteUsers"), ("device", TDS, "SetUser"),
+    ("device", TDS, "SetSystemFactoryDefault"), ("device", TDS, "SetNetworkInterfaces"),
+    ("device", TDS, "SetNetworkProtocols"), ("device", TDS, "GetRelayOutputs"),
+    ("media", TRT, "SetVideoEncoderConfiguration"), ("media", TRT, "SetVideoSourceConfiguration"),
+    ("media", TRT, "CreateProfile"), ("media", TRT, "DeleteProfile"), ("media", TRT, "AddVideoEncoderConfiguration"),
+    ("media", TRT, "RemoveVideoSourceConfiguration"),
+    ("ptz", "http://www.onvif.org/ver20/ptz/wsdl", "SetHomePosition"),
+]
+
+
+async def test_wrong_or_missing_credentials_change_nothing(dome: SimulatorHandle) -> None:
+    """Every new operation: no credentials is 401 with a Digest challenge, a wrong WS-Security password is
+    ter:NotAuthorized (400); the factory default among them did not run."""
+    port = dome.onvif_port("dome")
+    async with aiohttp.ClientSession() as http:
+        device = f"http://127.0.0.1:{port}/onvif/device_service"
+        name = f'<SetHostname xmlns="{TDS}"><Name>kept-name</Name></SetHostname>'
+        assert (await _post(http, device, name))[0] == 200
+        for service, namespace, operation in _NEW_OPERATIONS:
+            url = f"http://127.0.0.1:{port}/onvif/{service}_service"
+            body = f'<{operation} xmlns="{namespace}"><FactoryDefault>Hard</FactoryDefault></{operation}>'
+            async with http.post(url, data=ENVELOPE.format(body=body)) as bare:
+                assert bare.status == 401, operation
+                assert bare.headers["WWW-Authenticate"].startswith("Digest "), operation
+            status, text = await _post(http, url, body, password="wrong")
+            assert status == 400 and "ter:NotAuthorized</s:Value>" in text, operation
+        status, text = await _post(http, device, f'<GetHostname xmlns="{TDS}"/>')
+        assert status == 200 and "kept-name" in text
