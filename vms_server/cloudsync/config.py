@@ -17,5 +17,7 @@ class CloudSyncSettings(BaseModel):
     batch_size: int = Field(500, ge=1, le=10000, description="Outbox items sent in one request")
     heartbeat_s: float = Field(30.0, gt=0, le=3600, description="Health heartbeat period")
     pull_s: float = Field(600.0, gt=0, le=86400, description="How often licences and cloud settings are pulled")
+    actions_s: float = Field(5.0, gt=0, le=3600,
+                             description="How often HQ's actions (acknowledge, resolve, notes, tags) are fetched")
     clip_chunk_bytes: int = Field(1 << 20, ge=1024, le=64 << 20, description="Resumable clip upload chunk")
     clip_bytes_per_s: float = Field(0.0, ge=0, description="Clip upload bandwidth cap (0: none)")
