@@ -13,12 +13,17 @@ from typing import Any
 
 import av
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
 from vms_camsim.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
+from vms_server.db.engine import create_engine, session_factory
+from vms_server.recording.models import RecordingSegment
+from vms_server.recording.recovery import Report, reconcile
+from vms_server.recording.storage import VolumeSet
 from vms_server.settings import Settings
 
 SMALL = StreamConfig(width=320, height=240, fps=10, bitrate_kbps=300, gop_seconds=1.0)
@@ -141,3 +146,15 @@ while rec.current() is None:
 print(rec.current()[0], flush=True)
 time.sleep(600)
 """
+
+
+async def reconcile_rows(db_url: str, volumes: VolumeSet) -> tuple[Report, list[RecordingSegment]]:
+    """Start-up recovery of `volumes` into the database at `db_url`, and the index rows it leaves (by start)."""
+    engine = create_engine(db_url)
+    try:
+        report = await reconcile(session_factory(engine), volumes)
+        async with session_factory(engine)() as session:
+            rows = list((await session.scalars(select(RecordingSegment).order_by(RecordingSegment.start_at))).all())
+    finally:
+        await engine.dispose()
+    return report, rows

@@ -17,17 +17,14 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from sqlalchemy import select
 
-from tests.server.recording.conftest import recording_settings, tmpfs
-from vms_server.db.engine import create_engine, session_factory
+from tests.server.recording.conftest import reconcile_rows, recording_settings, tmpfs
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
 from vms_server.recording.config import VolumeConfig
 from vms_server.recording.durability import Durability
-from vms_server.recording.models import RecordingSegment
 from vms_server.recording.recorder import Policy, Recorder
-from vms_server.recording.recovery import reconcile, recover_part_blocking
+from vms_server.recording.recovery import recover_part_blocking
 from vms_server.recording.segments import FMP4_OPTIONS, SegmentResult, probe_blocking, whole_length
 from vms_server.recording.storage import NoVolume, VolumeSet
 
@@ -189,14 +186,7 @@ async def test_a_torn_segment_on_a_read_only_volume_is_indexed_where_it_lies(
     (folder / "1700000000000000-main.mp4.part").write_bytes(segment[:last + 40])
     volumes = VolumeSet([VolumeConfig(path=small_disk, min_free_bytes=0)])  # in use before it turned read-only
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    settings = recording_settings(tmp_path, sqlite_url)
-    engine = create_engine(settings.database_url)
-    try:
-        report = await reconcile(session_factory(engine), volumes)
-        async with session_factory(engine)() as session:
-            rows = list((await session.scalars(select(RecordingSegment))).all())
-    finally:
-        await engine.dispose()
+    report, rows = await reconcile_rows(recording_settings(tmp_path, sqlite_url).database_url, volumes)
     assert report.recovered == 1 and len(rows) == 1
     row = rows[0]
     assert row.path.endswith(".mp4.part") and row.camera_id == camera_id and row.state == "recovered"

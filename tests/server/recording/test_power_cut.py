@@ -21,14 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from tests.server.recording.conftest import RECORDER_CHILD, frames_in, recording_settings
+from tests.server.recording.conftest import RECORDER_CHILD, frames_in, reconcile_rows, recording_settings
 from vms_camsim.handle import SimulatorHandle
-from vms_server.db.engine import create_engine, session_factory
 from vms_server.recording.config import VolumeConfig
-from vms_server.recording.models import RecordingSegment
-from vms_server.recording.recovery import reconcile
 from vms_server.recording.storage import VolumeSet
 
 pytestmark = [pytest.mark.slow,
@@ -101,13 +97,8 @@ async def test_a_power_cut_loses_at_most_the_sync_interval_and_the_fragment_bein
     subprocess.run(["e2fsck", "-p", str(after.image)], check=False, capture_output=True)
     after.attach()
 
-    engine = create_engine(recording_settings(tmp_path, sqlite_url).database_url)
-    try:
-        await reconcile(session_factory(engine), VolumeSet([VolumeConfig(path=after.mount_point, min_free_bytes=0)]))
-        async with session_factory(engine)() as session:
-            rows = list((await session.scalars(select(RecordingSegment).order_by(RecordingSegment.start_at))).all())
-    finally:
-        await engine.dispose()
+    _, rows = await reconcile_rows(recording_settings(tmp_path, sqlite_url).database_url,
+                                   VolumeSet([VolumeConfig(path=after.mount_point, min_free_bytes=0)]))
     assert len(rows) >= 3
     assert rows[0].start_at.timestamp() == pytest.approx(start_us / 1e6, abs=0.01)  # the first file survived
     for row in rows:

@@ -25,6 +25,7 @@ from tests.server.recording.conftest import (
     add_camera,
     camera,
     frames_in,
+    reconcile_rows,
     recording_settings,
     tmpfs,
     wait_for,
@@ -33,11 +34,9 @@ from vms_camsim.config import FaultConfig, SimulatorConfig
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
 from vms_server import keys
-from vms_server.db.engine import create_engine, session_factory
 from vms_server.recording.config import VolumeConfig
 from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import RecordingSegment
-from vms_server.recording.recovery import reconcile
 from vms_server.recording.storage import VolumeSet, enforce_thresholds
 from vms_server.watchdog.keys import WATCHDOG
 
@@ -192,13 +191,8 @@ async def test_kill_9_loses_at_most_the_last_fragment(sim: SimulatorHandle, tmp_
         child.kill()
         child.wait()
     assert list(volume.rglob("*.part"))
-    engine = create_engine(settings.database_url)
-    try:
-        report = await reconcile(session_factory(engine), VolumeSet([VolumeConfig(path=volume, min_free_bytes=0)]))
-        async with session_factory(engine)() as session:
-            rows = list((await session.scalars(select(RecordingSegment))).all())
-    finally:
-        await engine.dispose()
+    report, rows = await reconcile_rows(settings.database_url,
+                                        VolumeSet([VolumeConfig(path=volume, min_free_bytes=0)]))
     assert report.recovered == 1 and len(rows) == 1
     row = rows[0]
     assert row.state == "recovered" and not list(volume.rglob("*.part"))
