@@ -135,7 +135,7 @@ async def cluster(tmp_path: Path, cluster_db: str,
     seeded = await seed(base)
     sim = await asyncio.to_thread(simulator, tmp_path / "sim", 12)
     env = {**os.environ, "VMS_DATABASE__URL": cluster_db, "VMS_CONFIG_CACHE__REDIS_URL": redis_url,
-           "VMS_CLUSTER__ENABLED": "true", "VMS_CLUSTER__HEARTBEAT_S": "1", "VMS_CLUSTER__LEASE_S": "6",
+           "VMS_CLUSTER__ENABLED": "true", "VMS_CLUSTER__HEARTBEAT_S": "1", "VMS_CLUSTER__LEASE_S": "10",
            "VMS_RECORDING__SEGMENT_SECONDS": "2", "VMS_RECORDING__OPEN_TIMEOUT_S": "5",
            "VMS_RECORDING__READ_TIMEOUT_S": "5", "VMS_RECORDING__BACKOFF_INITIAL_S": "0.5",
            "VMS_RECORDING__BACKOFF_MAX_S": "2", "VMS_RECORDING__STATUS_INTERVAL_S": "5",
