@@ -326,6 +326,11 @@ async def recording_health(app: web.Application) -> Component:
     failing = [f"{v.path} ({v.misplaced})" if v.misplaced else f"{v.path} ({v.failure})"
                for v in service.volumes.all() if v.misplaced or v.failing()]
     detail = f"{recording} of {len(runtimes)} cameras recording, {online} of {len(streams)} streams online"
+    now_us = time.time_ns() // 1000
+    counts = [rec.loss.snapshot(now_us) for rec in list(service.recorders.values())]
+    if counts:
+        detail += (f"; frames lost: {sum(c['lost_upstream'] for c in counts)} upstream, "
+                   f"{sum(c['lost_writing'] for c in counts)} writing")
     if failing:
         detail += "; writes failing on " + ", ".join(failing)
     fallback = service.volumes.fallback

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -270,5 +271,6 @@ async def test_a_full_disk_moves_recording_to_another_volume_without_dropping_th
     line = next(c for c in health["components"] if c["name"] == "recording")
     assert health["status"] == "degraded" and not line["ok"] and str(tiny_disk) in line["detail"]
     assert line["detail"].startswith("1 of 1 cameras recording, 1 of 1 streams online")
+    assert re.search(r"frames lost: \d+ upstream, 0 writing", line["detail"])  # upstream: a starved simulator
     incidents = (await api.ok("GET", "/api/v1/incidents", Role.VIEWER))["items"]
     assert any(i["service"] == f"volume:{tiny_disk}" and i["incident_type"] == "SERVICE_FAILURE" for i in incidents)
