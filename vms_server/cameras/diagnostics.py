@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from vms_common.net import endpoint
 from vms_server.cameras.rtp_stats import RtpStats, measure_rtp
@@ -66,6 +66,7 @@ class StreamCheck(BaseModel):
 
 
 class DiagnosticsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # as every body: an unknown field is a mistake, said as such
     sample_s: float = Field(3.0, ge=0.5, le=20, description="How long each stream is read to measure its rates")
     attempts: int = Field(3, ge=1, le=10, description="TCP connects per port (the fastest is the round trip)")
 
