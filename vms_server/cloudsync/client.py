@@ -14,8 +14,11 @@ import aiohttp
 from pydantic import BaseModel
 
 from vms_cloud_sync.protocol.sync import (
+    ActionsDone,
+    ActionsDoneOut,
     ClipStart,
     ClipState,
+    EdgeActionList,
     EnrolIn,
     EnrolOut,
     HeartbeatIn,
@@ -109,6 +112,14 @@ class CloudClient:
 
     async def settings(self) -> SettingsOut:
         return await self._request("GET", "/settings", SettingsOut)
+
+    async def actions(self, limit: int) -> EdgeActionList:
+        """HQ's actions on this site that it has not confirmed yet, oldest first."""
+        return await self._request("GET", f"/actions?limit={limit}", EdgeActionList)
+
+    async def actions_done(self, done: ActionsDone) -> ActionsDoneOut:
+        return await self._request("POST", "/actions/done", ActionsDoneOut, data=done.model_dump_json(),
+                                   headers={"Content-Type": "application/json"})
 
     async def upload_clip(self, path: Path, start: ClipStart, chunk_bytes: int, limit: RateLimit) -> ClipState:
         """Upload a clip from where the backend says it stopped; each chunk carries its SHA-256."""

@@ -51,3 +51,20 @@ class SyncState(Base):
     licence_pulled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     cloud_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AppliedAction(Base):
+    """An HQ action this server has applied or declined, keyed by the cloud's action id: the row is written in
+    the same transaction as the change it applies, so an action fetched twice (a lost confirmation, two nodes
+    polling) is applied once and confirmed again with its first answer."""
+
+    __tablename__ = "sync_hq_actions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    target: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))
+    by_user: Mapped[str] = mapped_column(String(200))
+    result: Mapped[str] = mapped_column(String(200))
+    applied_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)

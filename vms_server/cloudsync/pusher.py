@@ -26,8 +26,10 @@ from vms_cloud_sync.protocol.sync import ClipStart, HeartbeatIn, IngestBatch, In
 from vms_common import __version__
 from vms_common.db.base import utcnow
 from vms_server import keys
+from vms_server.api.keys import HUB
 from vms_server.cloudsync import health as sync_health
 from vms_server.cloudsync import observe
+from vms_server.cloudsync.actions import ActionApplier
 from vms_server.cloudsync.client import CloudClient, CloudRefused, CloudUnavailable, RateLimit, file_sha256_blocking
 from vms_server.cloudsync.config import CloudSyncSettings
 from vms_server.cloudsync.keys import CLOUD_SYNC
@@ -48,16 +50,18 @@ def backoff_delay(failures: int, base: float, cap: float) -> float:
 
 Heartbeat = Callable[[], Awaitable[HeartbeatIn]]
 Pull = Callable[[CloudClient], Awaitable[dict[str, Any]]]
+Actions = Callable[[CloudClient], Awaitable[int]]
 
 
 class Pusher:
     """Pushes the outbox to the cloud. `heartbeat` builds the site's health report, `pull` installs what the
-    cloud has for this site (licence, settings) and returns the cloud-side settings."""
+    cloud has for this site (licence, settings) and returns the cloud-side settings, `actions` applies HQ's
+    actions on this site (the way down) and returns how many it confirmed."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox, tuning: CloudSyncSettings,
-                 *, heartbeat: Heartbeat, pull: Pull) -> None:
+                 *, heartbeat: Heartbeat, pull: Pull, actions: Actions | None = None) -> None:
         self._sessions, self._box = sessions, box
-        self._heartbeat, self._pull = heartbeat, pull
+        self._heartbeat, self._pull, self._actions = heartbeat, pull, actions
         self.tuning = tuning
         self.wake = asyncio.Event()
         self.failures = 0
@@ -65,6 +69,7 @@ class Pusher:
         self._credential: tuple[str, str] | None = None
         self._next_heartbeat = 0.0
         self._next_pull = 0.0
+        self._next_actions = 0.0
         self.cloud_settings: dict[str, Any] = {}
         self.gauges: Callable[[], Awaitable[None]] | None = None  # refreshes the /metrics gauges
 
@@ -207,6 +212,10 @@ class Pusher:
         if now >= self._next_pull:
             self.cloud_settings = await self._pull(client)
             self._next_pull = now + self.tuning.pull_s
+        if self._actions is not None and now >= self._next_actions:
+            # Before the push, so the changes the actions make go up in this same round.
+            await self._actions(client)
+            self._next_actions = now + self.tuning.actions_s
 
 
 def _wire(item: OutboxItem, payload: dict[str, Any]) -> IngestItem:
@@ -222,9 +231,11 @@ def _stat_blocking(path: Path) -> int | None:
 async def cloudsync_context(app: web.Application) -> AsyncIterator[None]:
     """Runs after the database and secrets; the task idles while sync is off."""
     tuning = app[keys.SETTINGS].cloud_sync
+    hub = app[HUB]
+    applier = ActionApplier(app[keys.SESSIONS], lambda kind, data, site: hub.publish(kind, data, site_id=site))
     pusher = Pusher(app[keys.SESSIONS], app[keys.SECRET_BOX], tuning,
                     heartbeat=functools.partial(sync_health.heartbeat, app, __version__),
-                    pull=functools.partial(sync_health.pull, app))
+                    pull=functools.partial(sync_health.pull, app), actions=applier.sync)
     app[CLOUD_SYNC] = pusher
     app[keys.HEALTH_PROBES].append(observe.health_probe)
     pusher.gauges = functools.partial(observe.SyncGauges(app[METRICS].registry).refresh, app)

@@ -1,0 +1,145 @@
+"""The way down, end to end: an HQ admin acts on a site's events and incidents in a real cloud backend, and a
+real vms_server applies the actions through its own events and watchdog services (audited as `hq:<user>`),
+confirms them (applied, or refused with the reason), and sends the changed event back up through its outbox;
+a desktop's WebSocket hears of the change. An action fetched twice is applied once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.cloud.conftest import Cloud
+from tests.cloud.test_e2e import Edge, until
+from tests.conftest import make_settings, seed
+from tests.server.helpers import ApiClient
+from vms_common.auth.roles import Role
+from vms_server import keys
+from vms_server.cloudsync.config import CloudSyncSettings
+from vms_server.watchdog.incidents import Draft, IncidentType, Severity
+from vms_server.watchdog.keys import WATCHDOG
+
+FAST = CloudSyncSettings(idle_poll_s=0.2, backoff_base_s=0.2, backoff_max_s=1.0, heartbeat_s=5.0, pull_s=60.0,
+                         actions_s=0.2)
+HQ_USER = "hq:acme-admin"
+
+
+async def _cloud_sql(cloud: Cloud, sql: str, **params: Any) -> None:
+    engine = create_async_engine(cloud.settings.database.admin_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(sql), params)
+    finally:
+        await engine.dispose()
+
+
+async def _confirmed(cloud: Cloud, admin: str, event_id: str, n: int) -> list[dict[str, Any]] | None:
+    items: list[dict[str, Any]] = (await cloud.ok("GET", f"/api/v1/events/{event_id}/actions", admin))["items"]
+    return items if len(items) == n and all(a["delivered_at"] for a in items) else None
+
+
+async def test_hq_actions_reach_the_site(cloud: Cloud, tmp_path: Path, db_url: str, aiohttp_client: Any) -> None:
+    settings = make_settings(tmp_path / "edge", db_url)
+    settings.cloud_sync = FAST
+    seeded = await seed(settings)
+    from vms_server.app import create_app
+
+    edge = Edge(ApiClient(await aiohttp_client(create_app(settings)), seeded))
+    api = edge.api
+    _, admin = await cloud.tenant("acme")
+    token = (await cloud.ok("POST", "/api/v1/enrolment-tokens", admin, 201))["token"]
+    await api.ok("POST", "/api/v1/sync/enrol", Role.ADMIN, json={"cloud_url": cloud.url, "token": token,
+                                                                 "name": "store-1"})
+    await api.ok("PUT", "/api/v1/sync", Role.ADMIN, json={"mode": "on"})
+    camera = (await api.ok("POST", "/api/v1/cameras", Role.ADMIN, status=201, json={
+        "name": "gate", "site_id": str(seeded.site_id), "enabled": False,
+        "streams": [{"role": "main", "rtsp_url": "rtsp://127.0.0.1:9/none"}]}))["id"]
+    first, second = [await edge.raise_event(camera, seeded.site_id) for _ in range(2)]
+    incident = await edge.app[WATCHDOG].incidents.report(Draft(
+        incident_type=IncidentType.SERVICE_FAILURE, severity=Severity.HIGH, actual=0.0, threshold=1.0, unit="fps",
+        message="decoder stalled", camera_id=uuid.UUID(camera)))
+    await until(lambda: _cloud_has(cloud, admin, [first, second]))
+    await until(lambda: _cloud_incidents(cloud, admin, 1))
+    ws = await api.client.ws_connect(f"/api/v1/ws?access_token={(await api.login(Role.VIEWER))['access_token']}")
+    assert (await ws.receive_json(timeout=10))["type"] == "hello"
+    await ws.send_json({"subscribe": ["event."]})
+    assert (await ws.receive_json(timeout=10))["type"] == "subscribed"
+
+    # An acknowledgement with a comment and a note on the first event; on the second, a resolution and then an
+    # acknowledgement the life cycle does not allow; the incident acknowledged.
+    await cloud.ok("POST", f"/api/v1/events/{first}/actions", admin, 201,
+                   json={"action": "acknowledge", "text": "seen from HQ"})
+    await cloud.ok("POST", f"/api/v1/events/{first}/notes", admin, 201, json={"text": "guard on the way"})
+    await cloud.ok("POST", f"/api/v1/events/{second}/actions", admin, 201, json={"action": "resolve"})
+    await cloud.ok("POST", f"/api/v1/events/{second}/actions", admin, 201, json={"action": "acknowledge"})
+    await cloud.ok("POST", f"/api/v1/incidents/{incident.id}/acknowledge", admin, 201, json={"text": "on it"})
+
+    done = await until(lambda: _confirmed(cloud, admin, first, 2))
+    assert [(a["action"], a["result"]) for a in done] == [("acknowledge", "applied"), ("note", "applied")]
+    done = await until(lambda: _confirmed(cloud, admin, second, 2))
+    assert [a["result"] for a in done] == [
+        "applied", "refused: an event that is RESOLVED cannot become ACKNOWLEDGED"]
+
+    ev = await api.ok("GET", f"/api/v1/events/{first}", Role.VIEWER)
+    assert ev["status"] == "ACKNOWLEDGED" and ev["status_by"] == HQ_USER
+    assert [(n["author"], n["text"]) for n in ev["notes"]] == [(HQ_USER, "seen from HQ"),
+                                                              (HQ_USER, "guard on the way")]
+    assert (await api.ok("GET", f"/api/v1/events/{second}", Role.VIEWER))["status"] == "RESOLVED"
+    audit = (await api.ok("GET", f"/api/v1/audit?actor={HQ_USER}", Role.ADMIN))["items"]
+    assert sorted((a["action"], a["target_id"]) for a in audit) == sorted([
+        ("event.status_changed", first), ("event.note_added", first), ("event.status_changed", second),
+        ("incident.acknowledged", str(incident.id))])
+    site_incident = await api.ok("GET", f"/api/v1/incidents/{incident.id}", Role.VIEWER)
+    assert [(u["action"], u.get("by")) for u in site_incident["updates"]][-1] == ("acknowledged", HQ_USER)
+
+    # The desktop hears of the change; the cloud's copy follows through the outbox.
+    assert await _hears(ws, first, "ACKNOWLEDGED")
+    await ws.close()
+    await until(lambda: _cloud_status(cloud, admin, first, "ACKNOWLEDGED"))
+    await until(lambda: _cloud_status(cloud, admin, second, "RESOLVED"))
+    incidents = await until(lambda: _cloud_incidents(cloud, admin, 1, updates=2))
+    assert (incidents[0]["updates"][-1]["action"], incidents[0]["updates"][-1]["by"]) == ("acknowledged", HQ_USER)
+
+    # A confirmation lost on the way: the cloud offers the note again; the site confirms it without a second note.
+    await _cloud_sql(cloud, "UPDATE hq_actions SET delivered_at = NULL, result = NULL WHERE action = 'note'")
+    again = await until(lambda: _confirmed(cloud, admin, first, 2))
+    assert again[1]["result"] == "applied"
+    ev = await api.ok("GET", f"/api/v1/events/{first}", Role.VIEWER)
+    assert len(ev["notes"]) == 2
+    audit = (await api.ok("GET", f"/api/v1/audit?actor={HQ_USER}&action=event.note_added", Role.ADMIN))["items"]
+    assert len(audit) == 1
+    async with edge.app[keys.SESSIONS]() as session:
+        rows = (await session.execute(text("SELECT result, confirmed_at FROM sync_hq_actions"))).all()
+    assert len(rows) == 5 and all(r.confirmed_at is not None for r in rows)
+
+
+async def _cloud_has(cloud: Cloud, admin: str, ids: list[str]) -> bool:
+    items = (await cloud.ok("GET", "/api/v1/events?limit=500", admin))["items"]
+    return set(ids) <= {e["id"] for e in items}
+
+
+async def _cloud_status(cloud: Cloud, admin: str, event_id: str, status: str) -> bool:
+    return bool((await cloud.ok("GET", f"/api/v1/events/{event_id}", admin))["status"] == status)
+
+
+async def _cloud_incidents(cloud: Cloud, admin: str, n: int, updates: int = 1) -> list[dict[str, Any]] | None:
+    items: list[dict[str, Any]] = (await cloud.ok("GET", "/api/v1/incidents", admin))["items"]
+    return items if len(items) == n and all(len(i["updates"]) >= updates for i in items) else None
+
+
+async def _hears(ws: Any, event_id: str, status: str) -> bool:
+    """Read the socket until the event's update arrives (the deadline is the caller's test timeout)."""
+    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+    while dt.datetime.now(dt.UTC) < deadline:
+        msg = await ws.receive(timeout=30)
+        data = json.loads(msg.data) if isinstance(msg.data, str) else {}
+        payload = data.get("data") or {}
+        if data.get("type") == "event.updated" and payload.get("id") == event_id \
+                and payload.get("status") == status:
+            return True
+    return False
