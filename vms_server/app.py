@@ -37,6 +37,8 @@ from vms_server.config.routes import config_context
 from vms_server.config.routes import router as config_routes
 from vms_server.db.engine import create_engine, session_factory
 from vms_server.db.migrate import check_current
+from vms_server.ddns.routes import router as ddns_routes
+from vms_server.ddns.updater import ddns_context
 from vms_server.discovery.advertise import advertise_context
 from vms_server.discovery.jobs import discovery_context
 from vms_server.discovery.routes import router as discovery_routes
@@ -117,6 +119,7 @@ CONTEXTS: list[Context] = [
     database, secrets, auth, ws.hub_context, watchdog_context, config_context, metrics_context, ptz_context,
     advertise_context,  # LAN announcement: only once the API can serve
     discovery_context,  # camera searches (WS-Discovery, IP scans) as jobs
+    ddns_context,  # keeps the public host name on this site's address (idle unless [ddns] enabled)
     # camera sources given to create_app (the CLI's simulated demo cameras) start here
     events_context, ingest_context, recording_context, playback_context,
     anpr_context,  # wraps the events writer: ANPR detections become plate reads (and watchlist events)
@@ -133,7 +136,7 @@ ROUTERS = [
     event_routes, config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes, sync_routes,
     audit_routes,
     notification_routes, ticket_routes, anpr_routes,
-    discovery_routes, bulk_camera_routes, cluster_routes,
+    discovery_routes, bulk_camera_routes, cluster_routes, ddns_routes,
 ]
 
 

@@ -26,6 +26,7 @@ from vms_server.anpr.config import AnprSettings
 from vms_server.cloudsync.config import CloudSyncSettings
 from vms_server.cluster.settings import ClusterSettings
 from vms_server.config.settings import ConfigCacheSettings
+from vms_server.ddns.settings import DdnsSettings
 from vms_server.discovery.settings import DiscoverySettings
 from vms_server.inference.settings import InferenceSettings
 from vms_server.metrics.settings import MetricsSettings
@@ -147,6 +148,7 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    ddns: DdnsSettings = Field(default_factory=DdnsSettings)
 
     @field_validator("data_dir")
     @classmethod

@@ -1,0 +1,1 @@
+"""Dynamic DNS: keeps a public host name pointing at this site's current public address."""
