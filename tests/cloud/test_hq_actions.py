@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -18,9 +19,12 @@ from tests.cloud.conftest import Cloud
 from tests.cloud.test_e2e import Edge, until
 from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
+from vms_cloud_sync.protocol.sync import EdgeAction
 from vms_common.auth.roles import Role
 from vms_server import keys
+from vms_server.cloudsync.actions import MAX_FAILURES, ActionApplier
 from vms_server.cloudsync.config import CloudSyncSettings
+from vms_server.events import service as events_service
 from vms_server.watchdog.incidents import Draft, IncidentType, Severity
 from vms_server.watchdog.keys import WATCHDOG
 
@@ -143,3 +147,50 @@ async def _hears(ws: Any, event_id: str, status: str) -> bool:
                 and payload.get("status") == status:
             return True
     return False
+
+
+def _action(target_id: str, action: str, text: str = "", target: str = "event") -> EdgeAction:
+    return EdgeAction(id=uuid.uuid4(), seq=1, target=target, target_id=target_id, action=action,  # type: ignore[arg-type]
+                      text=text, by_user=HQ_USER, created_at=dt.datetime.now(dt.UTC))
+
+
+async def test_refusals_repeats_and_failures(tmp_path: Path, db_url: str, aiohttp_client: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a cloud: what the site answers to each kind of action, once each, and an action that keeps
+    failing is refused after a few rounds instead of being offered for ever."""
+    settings = make_settings(tmp_path / "edge", db_url)
+    seeded = await seed(settings)
+    from vms_server.app import create_app
+
+    edge = Edge(ApiClient(await aiohttp_client(create_app(settings)), seeded))
+    camera = (await edge.api.ok("POST", "/api/v1/cameras", Role.ADMIN, status=201, json={
+        "name": "gate", "site_id": str(seeded.site_id), "enabled": False,
+        "streams": [{"role": "main", "rtsp_url": "rtsp://127.0.0.1:9/none"}]}))["id"]
+    event_id = await edge.raise_event(camera, seeded.site_id)
+    published: list[tuple[str, Any]] = []
+    applier = ActionApplier(edge.app[keys.SESSIONS], lambda kind, data, _site: published.append((kind, data["id"])))
+
+    tag = _action(event_id, "tag", "  delivery van ")
+    assert await applier.apply(tag) == "applied"
+    assert await applier.apply(tag) == "applied"  # offered again: answered, not applied again
+    assert await applier.apply(_action(event_id, "tag", "night")) == "applied"
+    assert published == [("event.updated", event_id)] * 2
+    assert await applier.apply(_action(event_id, "note", "   ")) == "refused: an empty note"
+    assert await applier.apply(_action(str(uuid.uuid4()), "resolve")) == "refused: unknown event"
+    assert await applier.apply(_action("not-a-uuid", "acknowledge")) == "refused: unknown event"
+    assert await applier.apply(_action(str(uuid.uuid4()), "acknowledge", target="incident")) == \
+        "refused: unknown incident"
+    ev = await edge.api.ok("GET", f"/api/v1/events/{event_id}", Role.VIEWER)
+    assert ev["tags"] == ["delivery van", "night"] and ev["status"] == "NEW"
+    assert (applier.applied, applier.refused) == (2, 4)
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(events_service, "add_note", broken)
+    note = _action(event_id, "note", "from HQ")
+    assert [await applier._apply_or_fail(note) for _ in range(MAX_FAILURES)] == [None] * (MAX_FAILURES - 1) + [
+        "refused: the site failed to apply it (RuntimeError)"]
+    monkeypatch.undo()
+    assert await applier.apply(note) == "refused: the site failed to apply it (RuntimeError)"  # recorded
+    assert (await edge.api.ok("GET", f"/api/v1/events/{event_id}", Role.VIEWER))["notes"] == []

@@ -9,12 +9,13 @@ action fetched twice (a confirmation lost on the way, two nodes polling) is appl
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 APPLIED = "applied"
 FETCH_LIMIT = 100
+MAX_FAILURES = 3
+KEEP_CONFIRMED = dt.timedelta(days=30)
 _HQ_NAMESPACE = uuid.UUID("5b0c8a52-3f6e-4d8e-9a51-6f1f0d6b7c11")
 _STATUS = {"acknowledge": EventStatus.ACKNOWLEDGED, "resolve": EventStatus.RESOLVED,
            "false_positive": EventStatus.FALSE_POSITIVE}
@@ -108,6 +111,7 @@ class ActionApplier:
         self._sessions, self._publish = sessions, publish
         self.applied = 0
         self.refused = 0
+        self._failures: dict[uuid.UUID, int] = {}
 
     async def apply(self, action: EdgeAction) -> str:
         """Apply one action, or return the answer it got the first time; returns its result."""
@@ -150,14 +154,39 @@ class ActionApplier:
     async def sync(self, client: CloudClient) -> int:
         """Fetch, apply and confirm what HQ has for this site; returns how many actions were confirmed."""
         pending = (await client.actions(FETCH_LIMIT)).items
-        if not pending:
-            return 0
-        results = [ActionResult(id=a.id, result=await self.apply(a)) for a in pending]
-        await client.actions_done(ActionsDone(items=results))
+        results = [ActionResult(id=a.id, result=result) for a in pending
+                   if (result := await self._apply_or_fail(a)) is not None]
+        if results:
+            await client.actions_done(ActionsDone(items=results))
         async with self._sessions.begin() as session:
-            await session.execute(update(AppliedAction).where(AppliedAction.id.in_([a.id for a in pending]))
-                                  .values(confirmed_at=utcnow()))
+            if results:
+                await session.execute(update(AppliedAction).where(AppliedAction.id.in_([r.id for r in results]))
+                                      .values(confirmed_at=utcnow()))
+            # The cloud never offers a confirmed action again; the row only guards against a lost confirmation.
+            await session.execute(delete(AppliedAction).where(AppliedAction.confirmed_at < utcnow() - KEEP_CONFIRMED))
         return len(results)
+
+    async def _apply_or_fail(self, action: EdgeAction) -> str | None:
+        """The action's result; None to try it again next round after an unexpected failure (a database
+        hiccup), but only MAX_FAILURES times: then it is refused, so one bad action never blocks the others."""
+        try:
+            result = await self.apply(action)
+        except Exception as exc:
+            failures = self._failures.get(action.id, 0) + 1
+            self._failures[action.id] = failures
+            logger.exception("could not apply an HQ action", extra={"action_id": str(action.id),
+                                                                    "failures": failures})
+            if failures < MAX_FAILURES:
+                return None
+            result = f"refused: the site failed to apply it ({type(exc).__name__})"
+            try:
+                async with self._sessions.begin() as session:
+                    if await session.get(AppliedAction, action.id) is None:
+                        session.add(_row(action, result))
+            except Exception:  # the database itself is failing: the cloud's confirmation is what counts
+                logger.exception("could not record a refused HQ action", extra={"action_id": str(action.id)})
+        self._failures.pop(action.id, None)
+        return result
 
 
 def _row(action: EdgeAction, result: str) -> AppliedAction:

@@ -213,9 +213,13 @@ class Pusher:
             self.cloud_settings = await self._pull(client)
             self._next_pull = now + self.tuning.pull_s
         if self._actions is not None and now >= self._next_actions:
-            # Before the push, so the changes the actions make go up in this same round.
-            await self._actions(client)
+            # Before the push, so the changes the actions make go up in this same round. A backend that refuses
+            # the way down (one older than it) must not stop the way up.
             self._next_actions = now + self.tuning.actions_s
+            try:
+                await self._actions(client)
+            except CloudRefused as exc:
+                logger.warning("cloud refused HQ actions; pushing anyway", extra={"error": str(exc)})
 
 
 def _wire(item: OutboxItem, payload: dict[str, Any]) -> IngestItem:
