@@ -6,6 +6,7 @@ say so: repeating a request with bad credentials gets an account blocked for abu
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -66,8 +67,9 @@ async def _get_text(http: aiohttp.ClientSession, url: str, settings: DdnsSetting
 async def dyndns2(http: aiohttp.ClientSession, settings: DdnsSettings, ip: str) -> Answer:
     """GET {base}/nic/update?hostname=..&myip=.. with basic auth; the first word of the body is the code."""
     assert settings.secret is not None and settings.username is not None and settings.hostname is not None
-    auth = aiohttp.BasicAuth(settings.username, settings.secret.get_secret_value())
-    status, body = await _get_text(http, f"{settings.api_base()}/nic/update", settings, auth=auth,
+    pair = f"{settings.username}:{settings.secret.get_secret_value()}".encode()
+    auth = {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+    status, body = await _get_text(http, f"{settings.api_base()}/nic/update", settings, headers=auth,
                                    params={"hostname": settings.hostname, "myip": ip})
     code = body.split()[0] if body else ""
     if code in ("good", "nochg"):
