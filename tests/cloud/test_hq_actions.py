@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -194,3 +195,54 @@ async def test_refusals_repeats_and_failures(tmp_path: Path, db_url: str, aiohtt
     monkeypatch.undo()
     assert await applier.apply(note) == "refused: the site failed to apply it (RuntimeError)"  # recorded
     assert (await edge.api.ok("GET", f"/api/v1/events/{event_id}", Role.VIEWER))["notes"] == []
+
+
+async def test_a_backend_without_the_way_down_still_gets_the_events(tmp_path: Path, db_url: str,
+                                                                    aiohttp_client: Any) -> None:
+    """A backend older than the site answers 404 to `/edge/actions`: the site keeps pushing its events."""
+    ingested: list[str] = []
+
+    async def enrol(_req: web.Request) -> web.Response:
+        return web.json_response({"tenant_id": str(uuid.uuid4()), "edge_id": str(uuid.uuid4()),
+                                  "credential": "e1.x.y.z"}, status=201)
+
+    async def ingest(req: web.Request) -> web.Response:
+        items = (await req.json())["items"]
+        ingested.extend(i["key"] for i in items)
+        return web.json_response({"stored": len(items), "duplicates": 0,
+                                  "results": [{"key": i["key"], "status": "stored"} for i in items]})
+
+    async def no_actions(_req: web.Request) -> web.Response:
+        return web.json_response({"error": {"code": "not_found", "message": "no such route"}}, status=404)
+
+    async def no_settings(_req: web.Request) -> web.Response:
+        return web.json_response({"settings": {}})
+
+    async def no_licence(_req: web.Request) -> web.Response:
+        return web.json_response({"document": None})
+
+    old = web.Application()
+    old.router.add_post("/api/v1/edge/enrol", enrol)
+    old.router.add_post("/api/v1/edge/ingest", ingest)
+    old.router.add_post("/api/v1/edge/heartbeat", no_settings)
+    old.router.add_get("/api/v1/edge/settings", no_settings)
+    old.router.add_get("/api/v1/edge/licence", no_licence)
+    old.router.add_get("/api/v1/edge/actions", no_actions)
+    backend = await aiohttp_client(old)
+
+    settings = make_settings(tmp_path / "edge", db_url)
+    settings.cloud_sync = FAST
+    seeded = await seed(settings)
+    from vms_server.app import create_app
+
+    edge = Edge(ApiClient(await aiohttp_client(create_app(settings)), seeded))
+    await edge.api.ok("POST", "/api/v1/sync/enrol", Role.ADMIN, json={
+        "cloud_url": str(backend.make_url("")).rstrip("/"), "token": "enrol-token-1", "name": "store-1"})
+    await edge.api.ok("PUT", "/api/v1/sync", Role.ADMIN, json={"mode": "on"})
+    camera = (await edge.api.ok("POST", "/api/v1/cameras", Role.ADMIN, status=201, json={
+        "name": "gate", "site_id": str(seeded.site_id), "enabled": False,
+        "streams": [{"role": "main", "rtsp_url": "rtsp://127.0.0.1:9/none"}]}))["id"]
+    event_id = await edge.raise_event(camera, seeded.site_id)
+    await until(lambda: f"event:{event_id}:NEW" in ingested)
+    status = await edge.status()
+    assert status["last_error"] is None and status["last_error_at"] is None  # not one failed round
