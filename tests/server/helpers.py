@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -21,9 +22,15 @@ class ApiClient:
         self.client = client
         self.seeded = seeded
         self._tokens: dict[Role, dict[str, Any]] = {}
+        self._login_locks: dict[Role, asyncio.Lock] = {}
 
     async def login(self, role: Role) -> dict[str, Any]:
-        """Log in with password and TOTP in one step; the result is cached (a TOTP code works once)."""
+        """Log in with password and TOTP in one step; the result is cached (a TOTP code works once), and
+        concurrent callers wait for the one login (25 tiles asking at once would spend the same code 25 times)."""
+        async with self._login_locks.setdefault(role, asyncio.Lock()):
+            return await self._login(role)
+
+    async def _login(self, role: Role) -> dict[str, Any]:
         if role not in self._tokens:
             username, secret = self.seeded.users[role]
             resp = await self.client.post("/api/v1/auth/login", json={

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pyotp
 
 from tests.conftest import PASSWORD
@@ -31,6 +33,16 @@ async def test_totp_code_cannot_be_replayed(api: ApiClient) -> None:
                            json={"username": username, "password": PASSWORD, "totp_code": code})
     assert again.status == 401
     assert "already used" in (await again.json())["error"]["message"]
+
+
+async def test_one_code_sent_by_concurrent_logins_is_accepted_once(api: ApiClient) -> None:
+    """Racing logins with one code all read the step before any of them recorded it; only one may pass (the
+    step is spent by a conditional UPDATE, so the database's row lock decides)."""
+    username, secret = api.seeded.users[Role.VIEWER]
+    code = totp_now(secret)
+    body = {"username": username, "password": PASSWORD, "totp_code": code}
+    answers = await asyncio.gather(*(api.call("POST", "/api/v1/auth/login", None, json=body) for _ in range(6)))
+    assert sorted(r.status for r in answers) == [200] + [401] * 5
 
 
 async def test_wrong_password_and_wrong_code_are_401(api: ApiClient) -> None:

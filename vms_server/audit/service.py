@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,14 @@ from vms_server.audit.models import AuditEntry
 
 GENESIS = "0" * 64
 _ADVISORY_KEY = 0x564D5341  # "VMSA"
-_lock = asyncio.Lock()
+# Appends in this process, one at a time (the chain's next entry needs the last one's hash). One lock per event
+# loop: an asyncio.Lock binds to the loop that first waits on it, and a process may run several loops (tests,
+# tools), where a shared one failed with "bound to a different event loop" as soon as two appends met.
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _lock() -> asyncio.Lock:
+    return _locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ async def record(
     new: Any = None,
 ) -> None:
     """Append one entry in the caller's transaction; it commits or rolls back with the change it describes."""
-    async with _lock:
+    async with _lock():
         if session.get_bind().dialect.name == "postgresql":
             await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
         prev = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))

@@ -35,6 +35,16 @@ def _stamp(user: User) -> str:
     return hashlib.sha256(f"{user.password_hash}|{user.totp_enabled}".encode()).hexdigest()[:32]
 
 
+async def _spend_step(session: AsyncSession, user_id: uuid.UUID, step: int) -> bool:
+    """Record `step` as the user's last TOTP step if no login has spent it (or a later one) yet, in one
+    conditional UPDATE: two logins racing with the same code both read the old step, and only the database's
+    row lock can tell which came first (PostgreSQL re-checks the condition after the first commits)."""
+    result = await session.execute(
+        update(User).where(User.id == user_id, (User.totp_last_step.is_(None)) | (User.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False))
+    return int(cast(CursorResult[Any], result).rowcount) == 1
+
+
 @dataclass
 class AuthService:
     sessions: async_sessionmaker[AsyncSession]
@@ -141,10 +151,11 @@ class AuthService:
             if user.totp_secret_sealed is None:
                 raise InvalidInput("MFA is not enrolled yet; call /auth/mfa/enroll first", code="mfa_not_enrolled")
             step = mfa.accepted_step(self.box.open(user.totp_secret_sealed), code, user.totp_last_step)
+            if step is not None and not await _spend_step(session, user.id, step):
+                step = None  # a concurrent login spent this code first: a replay, refused like one
             if step is None:
                 username = user.username
             else:
-                user.totp_last_step = step
                 method = "password+totp"
                 if not user.totp_enabled:
                     user.totp_enabled = True
