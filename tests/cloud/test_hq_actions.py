@@ -106,6 +106,7 @@ async def test_hq_actions_reach_the_site(cloud: Cloud, tmp_path: Path, db_url: s
     assert await _hears(ws, first, "ACKNOWLEDGED")
     await ws.close()
     await until(lambda: _cloud_status(cloud, admin, first, "ACKNOWLEDGED"))
+    await until(lambda: _cloud_notes(cloud, admin, first, ["seen from HQ", "guard on the way"]))  # no status change
     await until(lambda: _cloud_status(cloud, admin, second, "RESOLVED"))
     incidents = await until(lambda: _cloud_incidents(cloud, admin, 1, updates=2))
     assert (incidents[0]["updates"][-1]["action"], incidents[0]["updates"][-1]["by"]) == ("acknowledged", HQ_USER)
@@ -130,6 +131,12 @@ async def _cloud_has(cloud: Cloud, admin: str, ids: list[str]) -> bool:
 
 async def _cloud_status(cloud: Cloud, admin: str, event_id: str, status: str) -> bool:
     return bool((await cloud.ok("GET", f"/api/v1/events/{event_id}", admin))["status"] == status)
+
+
+async def _cloud_notes(cloud: Cloud, admin: str, event_id: str, texts: list[str]) -> bool:
+    """The cloud's copy carries the site's notes: a note queues the event again under its own key."""
+    payload = (await cloud.ok("GET", f"/api/v1/events/{event_id}", admin))["payload"]
+    return [n["text"] for n in payload.get("notes", [])] == texts
 
 
 async def _cloud_incidents(cloud: Cloud, admin: str, n: int, updates: int = 1) -> list[dict[str, Any]] | None:

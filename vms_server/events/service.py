@@ -199,7 +199,8 @@ async def note_from_system(session: AsyncSession, event_id: uuid.UUID, author: s
     if ev is None:
         return None
     now = dt.datetime.now(dt.UTC)
-    ev.notes.append(EventNote(id=uuid.uuid4(), event_id=ev.id, author_id=None, author=author, at=now, text=text))
+    note = EventNote(id=uuid.uuid4(), event_id=ev.id, author_id=None, author=author, at=now, text=text)
+    ev.notes.append(note)
     ev.updated_at = now
     old = EventStatus(ev.status)
     if resolve and EventStatus.RESOLVED in TRANSITIONS[old]:
@@ -208,6 +209,7 @@ async def note_from_system(session: AsyncSession, event_id: uuid.UUID, author: s
                      old={"status": old.value}, new={"status": ev.status, "note": text})
         await _outbox(session, ev)
     await session.flush()
+    await outbox.enqueue(session, "event", f"event:{ev.id}:note:{note.id}", payload(ev), ev.camera_id)
     return ev
 
 
@@ -218,6 +220,7 @@ async def add_note(session: AsyncSession, event_id: uuid.UUID, text: str, who: P
     await session.flush()
     await record(session, actor, "event.note_added", target_type="event", target_id=ev.id,
                  new={"note_id": str(note.id), "text": text})
+    await outbox.enqueue(session, "event", f"event:{ev.id}:note:{note.id}", payload(ev), ev.camera_id)
     return ev
 
 
@@ -230,4 +233,7 @@ async def set_tags(session: AsyncSession, event_id: uuid.UUID, tags: list[str], 
     await session.flush()
     await record(session, actor, "event.tags_changed", target_type="event", target_id=ev.id,
                  old={"tags": old}, new={"tags": ev.tags})
+    # Its own key: the cloud's copy (upserted by event id) gets the tags without waiting for a status change.
+    await outbox.enqueue(session, "event", f"event:{ev.id}:tags:{ev.updated_at.timestamp():.6f}", payload(ev),
+                         ev.camera_id)
     return ev
