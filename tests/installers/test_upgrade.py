@@ -1,7 +1,8 @@
 """Upgrading a site from the previous release (issue 24), as site IT does it: the previous release's package,
 built from its own sources and packaging scripts, is installed and records a camera; the new package is
 installed over it; the service starts on the migrated database with the same users, the footage recorded before
-the upgrade is still listed and decodable, an evidence lock survives, and recording goes on.
+the upgrade is still listed and decodable, an evidence lock survives, and recording goes on. The desktop
+package is upgraded the same way: the new program answers, and no file of the old bundle is left behind.
 
 The previous release is the commit named in `installers/previous-release` (releases are not tagged yet). CI runs
 as root on a full clone; elsewhere the test is skipped with the reason.
@@ -22,6 +23,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.installers.conftest import build_bundle
 from tests.installers.helpers import REPO, free_port, http, login, running, wait_ready
 from tests.installers.test_deb import (
     MASK,
@@ -48,29 +50,33 @@ def _git(*args: str) -> subprocess.CompletedProcess[bytes]:
 
 
 @pytest.fixture(scope="module")
-def previous_release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(sources, bundle) of the previous release: its files from git, its bundle built by its own script."""
+def previous_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The previous release's files, from git."""
     if _git("cat-file", "-e", f"{PREVIOUS}^{{commit}}").returncode != 0:
         pytest.skip(f"the previous release {PREVIOUS[:12]} is not in this clone (a shallow clone?)")
-    root = tmp_path_factory.mktemp("previous")
-    source = root / "src"
+    source = tmp_path_factory.mktemp("previous") / "src"
     source.mkdir()
     archive = _git("archive", "--format=tar", PREVIOUS)
     assert archive.returncode == 0, archive.stderr.decode()
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True, timeout=120)
+    return source
+
+
+def _previous_bundle(source: Path, name: str) -> Path:
+    """A bundle of the previous release, built by its own script from its own sources."""
     # Its own packages first on the path: the venv's editable install points at the new sources.
     env = {**os.environ, "PYTHONPATH": str(source)}
-    build = subprocess.run([sys.executable, str(source / "installers" / "build_bundle.py"), "server", "--out",
-                            str(root / "build")], cwd=source, env=env, capture_output=True, text=True, timeout=1200,
-                           check=False)
+    out = source.parent / "build"
+    build = subprocess.run([sys.executable, str(source / "installers" / "build_bundle.py"), name, "--out", str(out)],
+                           cwd=source, env=env, capture_output=True, text=True, timeout=1200, check=False)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    bundle = root / "build" / "dist" / "vms-server"
-    assert (bundle / "vms-server").is_file()
-    return source, bundle
+    bundle = out / "dist" / f"vms-{name}"
+    assert (bundle / f"vms-{name}").is_file()
+    return bundle
 
 
-def _previous_deb(source: Path, bundle: Path, out: Path) -> Path:
-    result = sh(sys.executable, str(source / "installers" / "deb" / "build_deb.py"), "server", "--bundle",
+def _previous_deb(source: Path, bundle: Path, out: Path, package: str = "server") -> Path:
+    result = sh(sys.executable, str(source / "installers" / "deb" / "build_deb.py"), package, "--bundle",
                 str(bundle), "--out", str(out), "--revision", "1", "--compression", "gzip", "--level", "1")
     return Path(result.stdout.split(" (")[0].strip())
 
@@ -106,9 +112,8 @@ def _recorded(base: str, token: str, camera: str, start: dt.datetime, end: dt.da
 
 @pytest.mark.usefixtures("clean_machine")
 def test_upgrade_from_the_previous_release_keeps_users_footage_and_locks(
-        previous_release: tuple[Path, Path], server_bundle: Path, tmp_path: Path) -> None:
-    source, old_bundle = previous_release
-    old = _previous_deb(source, old_bundle, tmp_path / "old")
+        previous_source: Path, server_bundle: Path, tmp_path: Path) -> None:
+    old = _previous_deb(previous_source, _previous_bundle(previous_source, "server"), tmp_path / "old")
     new = build_deb("server", server_bundle, tmp_path / "new", "2")
     sh("dpkg", "-i", str(old))
     password = Path("/etc/vms/initial-admin-password").read_text().strip()
@@ -158,3 +163,22 @@ def test_upgrade_from_the_previous_release_keeps_users_footage_and_locks(
         _until(lambda: _recorded(base, token, camera_id, before_upgrade, dt.datetime.now(dt.UTC)) >= 3,
                "recording goes on after the upgrade")
     assert not MASK.is_symlink() and installed("vms-server")
+
+
+@pytest.mark.usefixtures("clean_machine")
+def test_desktop_upgrade_from_the_previous_release(previous_source: Path, tmp_path: Path) -> None:
+    """The operators' client: the new package replaces the previous one's program (its new options answer) and
+    leaves nothing of the old bundle behind."""
+    old = _previous_deb(previous_source, _previous_bundle(previous_source, "desktop"), tmp_path / "old", "desktop")
+    new = build_deb("desktop", build_bundle("desktop"), tmp_path / "new", "2")
+    sh("dpkg", "-i", str(old))
+    sh("dpkg", "-i", str(new))
+    assert sh("dpkg-query", "-W", "-f=${Version}", "vms-desktop").stdout.endswith("-2")
+    after = {p.relative_to("/usr/lib/vms-desktop") for p in Path("/usr/lib/vms-desktop").rglob("*")}
+    listed = {Path(line.removeprefix("/usr/lib/vms-desktop/")) for line in
+              sh("dpkg-query", "-L", "vms-desktop").stdout.splitlines() if line.startswith("/usr/lib/vms-desktop/")}
+    assert after <= listed, f"files no package owns: {sorted(map(str, after - listed))[:10]}"
+    help_text = subprocess.run(["/usr/bin/vms-desktop", "--help"], capture_output=True, text=True, timeout=120,
+                               env={"PATH": "/usr/bin:/bin", "QT_QPA_PLATFORM": "offscreen"}, check=False)
+    assert help_text.returncode == 0 and "--theme" in help_text.stdout  # an option the previous release lacks
+    assert Path("/usr/share/applications/vms-desktop.desktop").is_file()
