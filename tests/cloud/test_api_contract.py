@@ -12,10 +12,11 @@ from __future__ import annotations
 import pytest
 
 from tests.cloud.conftest import Cloud
-from tests.server.test_api_contract import SCHEMATHESIS, SEED, run_schemathesis
+from tests.server.test_api_contract import RUN_LIMIT_S, SCHEMATHESIS, SEED, run_schemathesis
 from vms_cloud_sync.backend import licences
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+# Two runs (tenant admin, platform operator), each bounded by run_schemathesis.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(RUN_LIMIT_S * 2 + 120)]
 
 
 @pytest.mark.skipif(not SCHEMATHESIS.exists(), reason="schemathesis is in the dev extra")

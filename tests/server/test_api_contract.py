@@ -31,7 +31,9 @@ from tests.server.helpers import totp_now
 from vms_common.auth.roles import Role
 from vms_server.app import create_app
 
-pytestmark = pytest.mark.slow
+# Seconds: a run takes 20-30 s on a quiet two-core machine, five minutes when it is loaded ten times over.
+RUN_LIMIT_S = 600
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(RUN_LIMIT_S * 2 + 120)]
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 # Operation names ("METHOD /path") left out; see the module docstring.
@@ -77,13 +79,16 @@ def schemathesis_args(url: str, token: str, workdir: Path) -> list[str]:
 
 
 async def run_schemathesis(args: list[str], cwd: Path) -> tuple[int, str]:
-    """Run the CLI without blocking the loop that serves the API under test."""
+    """Run the CLI without blocking the loop that serves the API under test. Bounded inside the test's own
+    timeout (RUN_LIMIT_S < the tests' pytest timeout), and a run cut short is reaped: a subprocess transport left
+    to the garbage collector warns in whichever later test collects it."""
     proc = await asyncio.create_subprocess_exec(*args, cwd=cwd, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.STDOUT)
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=900)
-    except TimeoutError:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=RUN_LIMIT_S)
+    except BaseException:
         proc.kill()
+        await proc.wait()
         raise
     return proc.returncode or 0, out.decode(errors="replace")
 
