@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,8 @@ async def test_a_cuda_error_at_run_time_is_an_incident_until_the_gpu_is_back(api
     SESSIONS.settings = InferenceSettings(devices={"fire_smoke": "cuda:0"}, probe_s=0.2)
     SESSIONS.available, SESSIONS.factory = GPU_BUILD, gpu_factory(state)
     try:
-        loaded = SESSIONS.get(add_one_model(tmp_path / "fire.onnx"), model="fire_smoke")
+        # A name of its own: the process-wide cache may hold other tests' "fire.onnx" (the status names files).
+        loaded = SESSIONS.get(add_one_model(tmp_path / f"fire-{uuid.uuid4().hex[:12]}.onnx"), model="fire_smoke")
     finally:
         SESSIONS.settings, SESSIONS.available, SESSIONS.factory = saved
     session = loaded.session
@@ -67,7 +69,7 @@ async def _fall_back_and_recover(api: ApiClient, session: Any, state: dict[str, 
     assert [u["action"] for u in incident["updates"]] == ["opened", "fallback"]
     assert f"from {CUDA}, {CPU} to {CPU} (providers obtained)" in incident["updates"][-1]["text"]
     status = await api.ok("GET", "/api/v1/analytics/status", Role.VIEWER)
-    [mine] = [s for s in status["inference"]["sessions"] if s["path"] == "fire.onnx"]
+    [mine] = [s for s in status["inference"]["sessions"] if s["path"] == session.path.name]
     assert mine["device"] == "cuda:0" and mine["providers"] == [CPU] and mine["degraded"] and mine["fallbacks"] == 1
     assert mine["models"] == ["fire_smoke"] and "out of memory" in mine["last_error"]
     state["broken"] = False
