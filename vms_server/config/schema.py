@@ -85,12 +85,39 @@ class NotificationConfig(_Section):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
 
 
+class AutoTrackConfig(_Section):
+    """PTZ auto-tracking of a camera (vms_server.ptz.autotrack); set at camera level on PTZ cameras."""
+
+    enabled: bool = Field(False, description="An intrusion or abnormal-behaviour track steers this PTZ camera")
+    target_height: float = Field(0.4, ge=0.1, le=0.9, description="Zoom until the tracked person is this "
+                                 "fraction of the picture's height")
+    home_preset: str = Field("", max_length=64, pattern=r"^[^<>&]*$", description="Preset token the camera "
+                             "returns to after the quiet time ('' stays where tracking left it)")
+    quiet_s: float = Field(15.0, ge=1, le=3600, description="Seconds without a tracked person before going home")
+    operator_hold_s: float = Field(30.0, ge=1, le=3600, description="An operator's joystick move suspends "
+                                   "auto-tracking for this long (from the operator's last move)")
+
+
+class PtzConfig(_Section):
+    autotrack: AutoTrackConfig = Field(default_factory=AutoTrackConfig)
+
+
+class CorrelationConfig(_Section):
+    """Cross-camera correlation (vms_server.events.neighbours): events of one type on neighbouring cameras."""
+
+    area: str = Field("", max_length=64, pattern=r"^[^<>&]*$", description="Cameras with the same non-empty area "
+                      "are neighbours: the same event type on them within the window becomes one incident")
+    window_s: float = Field(60.0, ge=1, le=3600, description="Seconds within which neighbours' events are linked")
+
+
 class ConfigTree(_Section):
     """Everything configurable through the hierarchy."""
 
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     video: VideoConfig = Field(default_factory=VideoConfig)
     notifications: NotificationConfig = Field(default_factory=NotificationConfig)
+    ptz: PtzConfig = Field(default_factory=PtzConfig)
+    correlation: CorrelationConfig = Field(default_factory=CorrelationConfig)
 
 
 @dataclass(frozen=True)
