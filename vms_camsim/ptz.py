@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from vms_camsim.config import PtzLimits
-from vms_camsim.scenes import View
+from vms_camsim.scenes import Box, View
 
 Vector = tuple[float, float, float]
 _WORLD_FRACTION = 0.5  # at zoom 0 the view shows half the world's width: pan always shows something new
@@ -127,3 +127,13 @@ class PtzState:
         cx = 0.5 + pan * (0.5 - frac / 2)
         cy = 0.5 - tilt * (0.5 - frac / 2)  # ONVIF tilt +1 looks up
         return View(cx - frac / 2, cy - frac / 2, frac, frac)
+
+
+def project(box: Box, view: View) -> Box | None:
+    """A world box as the camera pointed at ``view`` shows it (normalised to its picture), clipped to the
+    picture; None when none of it is in view. The simulator's own ground truth for a PTZ camera's picture."""
+    x0, y0 = max(box[0], view.x), max(box[1], view.y)
+    x1, y1 = min(box[0] + box[2], view.x + view.w), min(box[1] + box[3], view.y + view.h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return ((x0 - view.x) / view.w, (y0 - view.y) / view.h, (x1 - x0) / view.w, (y1 - y0) / view.h)

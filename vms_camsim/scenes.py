@@ -237,6 +237,10 @@ def make_scene(kind: SceneKind) -> Scene:
         from vms_camsim.scenes_fall import FallScene  # builds on this module
 
         return FallScene(kind)
+    if kind is SceneKind.PANORAMA:
+        from vms_camsim.scenes_panorama import make_panorama_scene  # builds on this module
+
+        return make_panorama_scene()
     if kind is SceneKind.PLATES:
         from vms_camsim.plates import PlateScene  # the plates module builds on this one
 
