@@ -13,16 +13,25 @@ import contextlib
 import struct
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from vms_server.ingest.source import StreamInfo
-from vms_server.ingest.worker import MediaPacket
-
-if TYPE_CHECKING:  # the service's module pulls in the database layer; taps need only the type
-    from vms_server.ingest.service import Stream
+from vms_server.ingest.worker import MediaPacket, PacketConsumer
 
 QUEUE_LIMIT = 200
+CATCH_UP_AT = 12  # messages queued (about 0.5 s at 25 fps) at a keyframe: the viewer jumps to it instead
 _HEADER = struct.Struct(">qB")
+
+
+class Stream(Protocol):
+    """What a tap needs of a camera stream: ingest's `Stream` in the server's process, `PoolStream` when the
+    camera runs in an ingest worker process (the service's module pulls in the database layer: not imported)."""
+
+    def add(self, consumer: PacketConsumer) -> None: ...
+
+    def remove(self, consumer: PacketConsumer) -> None: ...
+
+    def gop(self) -> list[MediaPacket]: ...
 
 
 def _has_parameter_sets(codec: str, data: bytes) -> bool:
@@ -51,11 +60,18 @@ class Viewer:
     need_key: bool = True  # until the first keyframe reaches the client
 
     def offer(self, message: bytes, keyframe: bool, wall_us: int) -> None:
-        """On the loop: enqueue, or drop until the next keyframe when the client is too slow."""
+        """On the loop: enqueue, or drop until the next keyframe when the client is too slow. A viewer more than
+        CATCH_UP_AT messages behind at a keyframe drops what is queued and goes on from it: live view stays
+        live (a jump) instead of playing out a backlog seconds late."""
         if wall_us <= self.after_us:
             return
         if self.need_key and not keyframe:
             return
+        if keyframe and self.queue.qsize() > CATCH_UP_AT:
+            while not self.queue.empty():
+                if self.queue.get_nowait() is None:  # the end marker stays the last message
+                    self.queue.put_nowait(None)
+                    return
         try:
             self.queue.put_nowait(message)
             self.need_key = False

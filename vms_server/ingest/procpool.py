@@ -1,0 +1,294 @@
+"""Ingest and recording spread over worker processes: one Python process cannot use more than about one core,
+and at 192 cameras of 1080p25 its demuxing starved live view (issue 22).
+
+Cameras are dealt over N worker processes (camera i to worker i mod N); each runs the stream workers and the
+recorders of its cameras (`procworker`). The main process keeps the index: finished segments come back over the
+worker's local socket and go to `on_segment` (the recording service's indexer, one writer for the database, as
+before), so no worker holds a database connection and a worker that dies cannot leave a half-written batch.
+
+A worker that dies is started again at once with the same cameras (they reconnect and record within seconds);
+the `.part` files it left are cut to their last whole fragment and handed to `on_segment` like any segment, so a
+kill loses at most the fragment being written per camera. `on_restart` is told (the watchdog files an incident).
+
+Live view, HLS and analytics subscribe here (`stream(camera_id).add(consumer)`) and get the camera's packets from
+its worker over that same socket; the worker forwards a camera only while it has a subscriber, so the camera
+connection stays the only one and unwatched cameras cost nothing here.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import pickle
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from vms_server.ingest.procworker import PACKET, CameraJob, run_worker_process
+from vms_server.ingest.source import StreamInfo
+from vms_server.ingest.worker import GOP_LIMIT, MediaPacket, PacketConsumer
+from vms_server.recording.recovery import recover_part_blocking
+from vms_server.recording.segments import PART_SUFFIX, SegmentResult, parse_start_us, probe_blocking
+
+logger = logging.getLogger(__name__)
+WATCH_EVERY_S = 0.2
+
+
+@dataclass
+class _Camera:
+    job: CameraJob
+    worker: int
+    index: int  # within its worker
+    consumers: tuple[PacketConsumer, ...] = ()
+    info: StreamInfo | None = None
+    gop: list[MediaPacket] = field(default_factory=list)
+
+
+class PoolStream:
+    """One camera's packets as a consumer in the main process sees them (what LiveTap needs of a stream)."""
+
+    def __init__(self, pool: IngestPool, camera_id: str) -> None:
+        self._pool, self.camera_id = pool, camera_id
+
+    def add(self, consumer: PacketConsumer) -> None:
+        self._pool.subscribe(self.camera_id, consumer)
+
+    def remove(self, consumer: PacketConsumer) -> None:
+        self._pool.unsubscribe(self.camera_id, consumer)
+
+    def gop(self) -> list[MediaPacket]:
+        with self._pool.lock:
+            return list(self._pool.cameras[self.camera_id].gop)
+
+
+class _Worker:
+    def __init__(self, number: int, jobs: list[CameraJob]) -> None:
+        self.number, self.jobs = number, jobs
+        self.process: BaseProcess | None = None
+        self.conn: Connection | None = None
+        self.send_lock = threading.Lock()
+        self.stats: dict[str, Any] = {}
+        self.stopped = threading.Event()
+
+
+class IngestPool:
+    """Blocking API (start/stop from a thread or `asyncio.to_thread`); callbacks come on reader threads."""
+
+    def __init__(self, jobs: list[CameraJob], workers: int, on_segment: Callable[[SegmentResult], None], *,
+                 fsync_interval_s: float = 1.0, on_restart: Callable[[int, int | None], None] | None = None) -> None:
+        count = max(1, min(workers, len(jobs) or 1))
+        self._workers = [_Worker(n, [j for i, j in enumerate(jobs) if i % count == n]) for n in range(count)]
+        self.cameras = {job.camera_id: _Camera(job, i % count, i // count) for i, job in enumerate(jobs)}
+        self._on_segment, self._on_restart = on_segment, on_restart
+        self._fsync_s = fsync_interval_s
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(["vms_server.ingest.procworker"])
+        self.lock = threading.Lock()
+        self._closing = threading.Event()
+        self.restarts = 0
+        self._monitor = threading.Thread(target=self._watch, name="ingest-pool", daemon=True)
+
+    # --- life cycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        for worker in self._workers:
+            self._spawn(worker)
+        self._monitor.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask every worker to finish its segments (they reach `on_segment`) and wait for it."""
+        self._closing.set()
+        for worker in self._workers:
+            self._send(worker, ("stop",))
+        deadline = time.monotonic() + timeout
+        for worker in self._workers:
+            worker.stopped.wait(max(0.0, deadline - time.monotonic()))
+            if worker.process is not None:
+                worker.process.join(max(0.1, deadline - time.monotonic()))
+                if worker.process.is_alive():
+                    logger.warning("ingest worker %d did not stop; killed", worker.number)
+                    worker.process.kill()
+                    worker.process.join(5)
+        if self._monitor.is_alive():
+            self._monitor.join(5)
+
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers if w.process is not None and w.process.pid is not None]
+
+    def worker_pid(self, camera_id: str) -> int | None:
+        process = self._workers[self.cameras[camera_id].worker].process
+        return process.pid if process is not None else None
+
+    def stats(self) -> dict[str, Any]:
+        """The latest counts of every camera, as its worker reported them (reset when a worker restarts)."""
+        merged: dict[str, Any] = {}
+        for worker in self._workers:
+            merged.update(worker.stats)
+        return merged
+
+    def _spawn(self, worker: _Worker) -> None:
+        parent, child = self._context.Pipe(duplex=True)
+        process = self._context.Process(target=run_worker_process, args=(child, worker.jobs, self._fsync_s),
+                                        name=f"vms-ingest-{worker.number}", daemon=True)
+        process.start()
+        child.close()
+        worker.process, worker.conn = process, parent
+        worker.stopped = threading.Event()
+        threading.Thread(target=self._read, args=(worker, parent, worker.stopped), name=f"ingest-pool-{worker.number}",
+                         daemon=True).start()
+        with self.lock:
+            watched = [c.index for c in self.cameras.values() if c.worker == worker.number and c.consumers]
+        for index in watched:
+            self._send(worker, ("live", index, True))
+        logger.info("ingest worker %d started (pid %s, %d cameras)", worker.number, process.pid, len(worker.jobs))
+
+    def _send(self, worker: _Worker, message: tuple[Any, ...]) -> None:
+        with worker.send_lock:
+            try:
+                if worker.conn is not None:
+                    worker.conn.send(message)
+            except OSError:
+                pass  # the worker is gone; the monitor restarts it and replays the live subscriptions
+
+    def _watch(self) -> None:
+        while not self._closing.wait(WATCH_EVERY_S):
+            for worker in self._workers:
+                process = worker.process
+                if process is None or process.is_alive() or self._closing.is_set():
+                    continue
+                self._restart(worker, process.exitcode)
+
+    def _restart(self, worker: _Worker, exitcode: int | None) -> None:
+        """Start the worker again with the same cameras, then finish what the dead one left half-written."""
+        logger.error("ingest worker %d died (exit code %s); restarting its %d cameras", worker.number, exitcode,
+                     len(worker.jobs))
+        left = [p for job in worker.jobs for p in (Path(job.volume) / job.camera_id).rglob("*" + PART_SUFFIX)]
+        if worker.conn is not None:
+            worker.conn.close()
+        with self.lock:
+            cameras = [c for c in self.cameras.values() if c.worker == worker.number]
+        for camera in cameras:
+            self._closed(camera, "ingest worker restarted")
+        self.restarts += 1
+        self._spawn(worker)
+        for part in left:
+            result = _recovered(part, worker.jobs)
+            if result is not None:
+                self._on_segment(result)
+        if self._on_restart is not None:
+            try:
+                self._on_restart(worker.number, exitcode)
+            except Exception:
+                logger.exception("ingest worker restart listener failed")
+
+    # --- consumers ----------------------------------------------------------------------------------
+    def stream(self, camera_id: str) -> PoolStream:
+        return PoolStream(self, camera_id)
+
+    def subscribe(self, camera_id: str, consumer: PacketConsumer) -> None:
+        with self.lock:
+            camera = self.cameras[camera_id]
+            first = not camera.consumers
+            camera.consumers = (*camera.consumers, consumer)
+            info = camera.info
+        if info is not None:
+            consumer.on_open(info)
+        if first:
+            self._send(self._workers[camera.worker], ("live", camera.index, True))
+
+    def unsubscribe(self, camera_id: str, consumer: PacketConsumer) -> None:
+        with self.lock:
+            camera = self.cameras[camera_id]
+            camera.consumers = tuple(c for c in camera.consumers if c is not consumer)
+            last = not camera.consumers
+            if last:
+                camera.info, camera.gop = None, []
+        if last:
+            self._send(self._workers[camera.worker], ("live", camera.index, False))
+
+    def _closed(self, camera: _Camera, reason: str) -> None:
+        with self.lock:
+            had, camera.info, camera.gop = camera.info, None, []
+            consumers = camera.consumers
+        if had is not None:
+            for consumer in consumers:
+                consumer.on_close(reason)
+
+    # --- the socket ---------------------------------------------------------------------------------
+    def _read(self, worker: _Worker, conn: Connection, stopped: threading.Event) -> None:
+        by_index = {c.index: c for c in self.cameras.values() if c.worker == worker.number}
+        try:
+            while True:
+                try:
+                    message = conn.recv_bytes()
+                except (EOFError, OSError):
+                    return
+                if message[:1] == b"P":
+                    self._packet(by_index, message)
+                    continue
+                body = pickle.loads(message[1:])  # noqa: S301 - our own child, over a private socketpair
+                kind = body[0]
+                if kind == "segment":
+                    self._on_segment(body[1])
+                elif kind == "stats":
+                    worker.stats = body[1]
+                elif kind == "open":
+                    self._opened(by_index[body[1]], body[2])
+                elif kind == "close":
+                    self._closed(by_index[body[1]], body[2])
+                elif kind == "stopped":
+                    return
+        except Exception:
+            logger.exception("ingest worker %d: reading its socket failed", worker.number)
+        finally:
+            stopped.set()
+
+    def _opened(self, camera: _Camera, fields: tuple[Any, ...]) -> None:
+        codec, width, height, fps, time_base, extradata = fields
+        info = StreamInfo(codec, width, height, fps, Fraction(time_base), extradata, None)
+        with self.lock:
+            camera.info, camera.gop = info, []
+            consumers = camera.consumers
+        for consumer in consumers:
+            consumer.on_open(info)
+
+    def _packet(self, by_index: dict[int, _Camera], message: bytes) -> None:
+        index, pts, dts, wall_us, key = PACKET.unpack_from(message, 1)
+        data = message[1 + PACKET.size:]
+        pkt = MediaPacket(data, pts, dts, wall_us, bool(key), len(data))
+        camera = by_index[index]
+        with self.lock:
+            if camera.info is None:
+                return
+            if pkt.keyframe:
+                camera.gop = [pkt]
+            elif camera.gop and len(camera.gop) < GOP_LIMIT:
+                camera.gop.append(pkt)
+            consumers = camera.consumers
+        for consumer in consumers:
+            try:
+                consumer.on_packet(pkt)
+            except Exception:
+                logger.exception("live consumer failed", extra={"camera_id": camera.job.camera_id})
+
+
+def _recovered(part: Path, jobs: list[CameraJob]) -> SegmentResult | None:
+    """The segment a killed worker was writing, cut to its last whole fragment, as a result to index."""
+    job = next((j for j in jobs if j.camera_id in part.parts), None)
+    start_us = parse_start_us(part)
+    if job is None or start_us is None:
+        return None
+    final = recover_part_blocking(part)
+    probe = probe_blocking(final) if final is not None else None
+    if final is None or probe is None:
+        return None
+    frames, seconds, codec, width, height = probe
+    end_us = start_us + int((seconds + seconds / max(frames - 1, 1)) * 1e6)
+    return SegmentResult(job.camera_id, "main", job.volume, os.path.relpath(final, job.volume), start_us, end_us,
+                         frames, final.stat().st_size, codec, width, height, "recovered")

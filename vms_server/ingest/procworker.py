@@ -1,0 +1,218 @@
+"""The inside of an ingest worker process: the stream workers and recorders of its cameras, and the wire to the
+main process (see `procpool`).
+
+A worker process is told its cameras once, at start; what it produces goes to the main process over one local
+socket (a `multiprocessing` connection): finished segments (the main process owns the index), per-camera counts
+once a second, and the packets of the cameras someone watches live. Packets of a camera nobody watches never
+leave the process. A live relay that falls behind (the socket or the main process is busy) drops what is
+queued and starts again at the newest keyframe: a viewer gets a jump, never a growing delay.
+
+Wire (child to main), each message one `send_bytes`: b"P" + header + access unit for a packet, b"O" + pickle
+for everything else. Main to child: pickled tuples `("live", index, on)` and `("stop",)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import struct
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from functools import partial
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from vms_server.ingest.source import StreamInfo
+from vms_server.ingest.worker import MediaPacket, StreamWorker, WorkerOptions
+from vms_server.recording.durability import Durability
+from vms_server.recording.recorder import Policy, Recorder
+from vms_server.recording.segments import SegmentResult
+
+logger = logging.getLogger(__name__)
+PACKET = struct.Struct(">HqqqB")  # camera index, pts, dts, wall clock (us), keyframe
+LIVE_BACKLOG = 25  # packets of one camera queued for the socket before its relay jumps to the next keyframe
+STATS_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class CameraJob:
+    """One camera as a worker process records it (the URL carries the credentials: never log it)."""
+
+    camera_id: str
+    url: str
+    volume: str
+    segment_seconds: float
+    options: WorkerOptions = field(default_factory=WorkerOptions)
+
+
+def info_fields(info: StreamInfo) -> tuple[Any, ...]:
+    """A StreamInfo without its PyAV stream (which cannot cross a process boundary)."""
+    return info.codec, info.width, info.height, info.fps, info.time_base, info.extradata
+
+
+class Outbox:
+    """Everything the process sends, on one thread of its own, so that no ingest thread waits on the socket.
+    Live packets carry their relay's generation: a relay that jumped to a newer keyframe bumps it, and the
+    packets queued before the jump are dropped here instead of being sent late."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._items: deque[tuple[bytes, int, int]] = deque()  # (message, camera index or -1, generation)
+        self._ready = threading.Condition()
+        self.generation: dict[int, int] = {}
+        self.pending: dict[int, int] = {}
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="ingest-outbox", daemon=True)
+        self._thread.start()
+
+    def obj(self, message: tuple[Any, ...]) -> None:
+        self._put(b"O" + pickle.dumps(message), -1, 0)
+
+    def packet(self, index: int, pkt: MediaPacket) -> None:
+        header = PACKET.pack(index, pkt.pts, pkt.dts, pkt.wall_us, 1 if pkt.keyframe else 0)
+        self._put(b"P" + header + bytes(pkt.packet), index, self.generation.get(index, 0))
+
+    def _put(self, message: bytes, index: int, generation: int) -> None:
+        with self._ready:
+            self._items.append((message, index, generation))
+            if index >= 0:
+                self.pending[index] = self.pending.get(index, 0) + 1
+            self._ready.notify()
+
+    def close(self) -> None:
+        """Send what is queued, then end the thread."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._items and not self._closed:
+                    self._ready.wait()
+                if not self._items:
+                    return
+                message, index, generation = self._items.popleft()
+                if index >= 0:
+                    self.pending[index] -= 1
+                    if generation < self.generation.get(index, 0):
+                        continue  # queued before its relay jumped to a newer keyframe
+            try:
+                self._conn.send_bytes(message)
+            except OSError:
+                return  # the main process is gone; the parent-death watch ends this process
+
+
+class Relay:
+    """A consumer forwarding one camera's packets to the main process while someone there watches it."""
+
+    def __init__(self, index: int, worker: StreamWorker, outbox: Outbox) -> None:
+        self.index, self.worker, self.outbox = index, worker, outbox
+        self.enabled = False
+        self._need_key = True
+        self._lock = threading.Lock()
+
+    def enable(self, on: bool) -> None:
+        """Start (with the open connection's description and its current GOP, so a viewer starts at once) or
+        stop forwarding."""
+        with self._lock:
+            self.enabled = on
+            self._need_key = True
+            info = self.worker.info
+            if on and info is not None:
+                self.outbox.obj(("open", self.index, info_fields(info)))
+                gop = self.worker.gop()
+                for pkt in gop:
+                    self.outbox.packet(self.index, pkt)
+                self._need_key = not gop
+
+    def on_open(self, info: StreamInfo) -> None:
+        with self._lock:
+            self._need_key = True
+            if self.enabled:
+                self.outbox.obj(("open", self.index, info_fields(info)))
+
+    def on_close(self, reason: str) -> None:
+        with self._lock:
+            if self.enabled:
+                self.outbox.obj(("close", self.index, reason))
+
+    def on_packet(self, pkt: MediaPacket) -> None:
+        with self._lock:
+            if not self.enabled:
+                return
+            if pkt.keyframe and self.outbox.pending.get(self.index, 0) > LIVE_BACKLOG:
+                # Behind: what is queued is dropped, the viewer goes on from this keyframe.
+                self.outbox.generation[self.index] = self.outbox.generation.get(self.index, 0) + 1
+                self._need_key = False
+            elif self._need_key and not pkt.keyframe:
+                return
+            elif not pkt.keyframe and self.outbox.pending.get(self.index, 0) > LIVE_BACKLOG * 4:
+                self._need_key = True  # far behind with no keyframe in sight: stop adding to the backlog
+                return
+            self._need_key = False
+            self.outbox.packet(self.index, pkt)
+
+
+def _stats(jobs: list[CameraJob], workers: list[StreamWorker], recorders: list[Recorder]) -> dict[str, Any]:
+    return {job.camera_id: {"reconnects": w.health.reconnects, "state": w.health.state.value,
+                            "lost_upstream": r.loss.lost_upstream, "lost_writing": r.loss.lost_writing,
+                            "recording": r.current() is not None}
+            for job, w, r in zip(jobs, workers, recorders, strict=True)}
+
+
+def run_worker_process(conn: Connection, jobs: list[CameraJob], fsync_interval_s: float) -> None:
+    """The worker process's main: records `jobs` until told to stop or until the main process goes away."""
+    outbox = Outbox(conn)
+    durability = Durability(fsync_interval_s)
+    durability.start()
+
+    def sink(result: SegmentResult) -> None:
+        outbox.obj(("segment", result))
+
+    workers: list[StreamWorker] = []
+    recorders: list[Recorder] = []
+    relays: list[Relay] = []
+    for index, job in enumerate(jobs):
+        worker = StreamWorker(job.camera_id, "main", partial(str, job.url), job.options)
+        recorder = Recorder(job.camera_id, "main", partial(Path, job.volume), job.segment_seconds, sink,
+                            policy=Policy(), durability=durability)
+        relay = Relay(index, worker, outbox)
+        worker.add(recorder)
+        worker.add(relay)
+        workers.append(worker)
+        recorders.append(recorder)
+        relays.append(relay)
+    for worker in workers:
+        worker.start()
+    done = threading.Event()
+
+    def report() -> None:
+        while not done.wait(STATS_EVERY_S):
+            outbox.obj(("stats", _stats(jobs, workers, recorders)))
+
+    threading.Thread(target=report, name="ingest-stats", daemon=True).start()
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break  # the main process died: finish the segments and end
+            if message[0] == "stop":
+                break
+            if message[0] == "live":
+                relays[message[1]].enable(bool(message[2]))
+    finally:
+        threads = [threading.Thread(target=w.stop_blocking) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        durability.stop()
+        done.set()
+        outbox.obj(("stats", _stats(jobs, workers, recorders)))
+        outbox.obj(("stopped",))
+        outbox.close()
