@@ -12,6 +12,8 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
+    Float,
     Identity,
     Integer,
     MetaData,
@@ -31,7 +33,7 @@ class CloudBase(DeclarativeBase):
 
 
 TENANT_TABLES = ("users", "enrolment_tokens", "edges", "sites", "ingest_keys", "events", "incidents", "clips",
-                 "licences", "tenant_settings", "hq_actions")
+                 "licences", "tenant_settings", "hq_actions", "camera_uptime")
 
 
 class Tenant(CloudBase):
@@ -202,3 +204,20 @@ class HqAction(CloudBase):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     result: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class CameraUptime(CloudBase):
+    """Per camera and UTC day: how long its edge watched it (`observed_s`, the time between heartbeats, each
+    gap capped: while the edge is silent nobody knows) and how much of that it was online. Summed from the
+    heartbeats as they arrive, so uptime needs no table of every heartbeat."""
+
+    __tablename__ = "camera_uptime"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    camera_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    edge_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    site_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    model: Mapped[str] = mapped_column(String(200), default="")
+    observed_s: Mapped[float] = mapped_column(Float, default=0.0)
+    online_s: Mapped[float] = mapped_column(Float, default=0.0)

@@ -51,6 +51,9 @@ class PortalSection(_Section):
     refresh_s: float = Field(15.0, ge=0.5, le=3600,
                              description="How often the overview, events and incidents pages refresh their lists "
                                          "in place (no full reload)")
+    sla_uptime_pct: float = Field(99.0, ge=0, le=100,
+                                  description="Uptime a camera must reach over the statistics period to meet "
+                                              "the SLA (the statistics page's compliance per camera model)")
 
 
 class CloudSettings(BaseSettings):

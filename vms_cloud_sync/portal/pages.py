@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import ValidationError
 
-from vms_cloud_sync.backend import actions, hq, keys, overview
+from vms_cloud_sync.backend import actions, hq, keys, overview, uptime
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.schemas import IncidentFilter
 from vms_cloud_sync.portal.web import names, page, problems, tenant, user
@@ -102,6 +102,22 @@ def bars(items: list[tuple[str, int]], width: float = 600, height: float = 160) 
                 value / top * height) for i, (label, value) in enumerate(items)]
 
 
+UPTIME_ROWS = 20  # the worst cameras charted; the table lists them all
+
+
+@dataclass(frozen=True)
+class HBar:
+    label: str
+    pct: float
+    y: float
+    width: float
+
+
+def hbars(items: list[tuple[str, float]], width: float = 360, row: float = 22) -> list[HBar]:
+    """Geometry of a horizontal percentage chart: one row per item, 100 % filling `width`."""
+    return [HBar(label, pct, i * row, max(0.0, min(100.0, pct)) / 100 * width) for i, (label, pct) in enumerate(items)]
+
+
 async def statistics_page(request: web.Request) -> web.Response:
     who = await user(request)
     try:
@@ -111,10 +127,17 @@ async def statistics_page(request: web.Request) -> web.Response:
     if days not in STAT_DAYS:
         raise web.HTTPBadRequest(text=f"days must be one of {', '.join(map(str, STAT_DAYS))}")
     context = await names(request, tenant(who))
+    now = dt.datetime.now(dt.UTC)
+    target = request.app[keys.SETTINGS].portal.sla_uptime_pct
     async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
-        stats = await overview.statistics(session, dt.datetime.now(dt.UTC), days, context["site_names"])
+        stats = await overview.statistics(session, now, days, context["site_names"])
+        cams = await uptime.cameras(session, (now - dt.timedelta(days=days - 1)).date())
+    per_model = uptime.models(cams, target)
     return page(request, "statistics.html", who, stats=stats, day_bars=bars(stats.by_day),
-                type_bars=bars(stats.by_type[:12]), site_bars=bars(stats.by_site[:12]), choices=STAT_DAYS)
+                type_bars=bars(stats.by_type[:12]), site_bars=bars(stats.by_site[:12]), choices=STAT_DAYS,
+                uptime_cams=cams, uptime_bars=hbars([(c.name, c.uptime_pct) for c in cams[:UPTIME_ROWS]]),
+                models=per_model, model_bars=hbars([(m.model, m.compliance_pct) for m in per_model]),
+                sla_target=target, site_names=context["site_names"])
 
 
 async def licences_page(request: web.Request) -> web.Response:

@@ -80,6 +80,9 @@ class CameraHealth(BaseModel):
     name: str = Field(max_length=200)
     site_id: uuid.UUID | None = None
     state: str = Field(max_length=30)
+    # The camera's make and model ("Axis P3265"): HQ's uptime SLA is per model. Sent only when known, so a
+    # backend older than this field still takes the heartbeats of cameras without one.
+    model: str | None = Field(None, max_length=200)
 
 
 class SiteInfo(BaseModel):

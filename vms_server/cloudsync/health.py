@@ -39,11 +39,18 @@ async def heartbeat(app: web.Application, version: str) -> HeartbeatIn:
         site_infos = [SiteInfo(site_id=s.id, name=s.name[:200]) for s in sites]
         streams = _stream_states(app)
         camera_infos = [CameraHealth(camera_id=c.id, name=c.name[:200], site_id=c.site_id,
-                                     state=streams.get(str(c.id), "enabled" if c.enabled else "disabled")[:30])
+                                     state=streams.get(str(c.id), "enabled" if c.enabled else "disabled")[:30],
+                                     model=_model(c))
                         for c in cameras]
     usage = await asyncio.to_thread(shutil.disk_usage, app[keys.SETTINGS].data_dir)
     return HeartbeatIn(at=utcnow(), version=version, sites=site_infos, cameras=camera_infos,
                        storage_free_bytes=usage.free, storage_total_bytes=usage.total, backlog=backlog)
+
+
+def _model(camera: Camera) -> str | None:
+    """Make and model as HQ groups cameras for its uptime SLA; None when the camera never said."""
+    text = " ".join(p.strip() for p in (camera.manufacturer or "", camera.model or "") if p and p.strip())
+    return text[:200] or None
 
 
 def _stream_states(app: web.Application) -> dict[str, str]:
