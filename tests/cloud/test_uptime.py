@@ -88,3 +88,42 @@ async def test_uptime_and_sla_per_model_from_heartbeats(portal_cloud: Cloud, bro
     await other.goto(f"{cloud.url}/portal/statistics?days=7")
     assert "No heartbeats in this period." in await other.inner_text("#sla-models")
     assert await other.locator("#uptime-by-camera rect").count() == 0
+
+
+async def test_a_site_newer_than_hq_still_sends_its_heartbeat(aiohttp_server: Any) -> None:
+    """A backend from before the cameras' `model` field refuses it (422, unknown field): the site sends the
+    heartbeat again without it, and only then (a backend that takes it gets one request)."""
+    from aiohttp import web
+
+    from vms_cloud_sync.protocol.sync import CameraHealth, HeartbeatIn
+    from vms_server.cloudsync.client import CloudClient
+
+    bodies: list[dict[str, Any]] = []
+    strict = {"old": True}
+
+    async def heartbeat(request: web.Request) -> web.Response:
+        body = await request.json()
+        bodies.append(body)
+        if strict["old"] and any("model" in c for c in body.get("cameras", [])):
+            return web.json_response({"error": {"message": "cameras.0.model: extra inputs are not permitted"}},
+                                     status=422)
+        return web.json_response({"settings": {}})
+
+    app = web.Application()
+    app.router.add_post("/api/v1/edge/heartbeat", heartbeat)
+    server = await aiohttp_server(app)
+    client = CloudClient(str(server.make_url("/")), "credential")
+    beat = HeartbeatIn(at=dt.datetime.now(dt.UTC), cameras=[
+        CameraHealth(camera_id=uuid.uuid4(), name="Gate", state="online", model="Axis P3265"),
+        CameraHealth(camera_id=uuid.uuid4(), name="Yard", state="online")])
+    try:
+        await client.heartbeat(beat)
+        assert len(bodies) == 2 and [c["name"] for c in bodies[1]["cameras"]] == ["Gate", "Yard"]
+        assert all("model" not in c for c in bodies[1]["cameras"])
+        strict["old"] = False
+        bodies.clear()
+        await client.heartbeat(beat)
+        assert len(bodies) == 1 and bodies[0]["cameras"][0]["model"] == "Axis P3265"
+        assert "model" not in bodies[0]["cameras"][1]  # unknown: not sent at all
+    finally:
+        await client.close()
