@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
+
+from tests.server.analytics.tiny_yolo import peak_score_nodes, save_detector
 
 CELL = 8
 
@@ -44,23 +45,7 @@ def build_tiny_fire_yolo(path: Path, width: int = 640, height: int = 480) -> Pat
         helper.make_node("And", ["c2", "r_over_g"], ["flame"]),
         helper.make_node("Cast", ["flame"], ["mask"], to=TensorProto.FLOAT),
         helper.make_node("AveragePool", ["mask"], ["pooled"], kernel_shape=[CELL, CELL], strides=[CELL, CELL]),
-        helper.make_node("MaxPool", ["pooled"], ["peak"], kernel_shape=[5, 5], strides=[1, 1], pads=[2, 2, 2, 2]),
-        helper.make_node("Equal", ["pooled", "peak"], ["is_peak"]),
-        helper.make_node("Cast", ["is_peak"], ["peak_mask"], to=TensorProto.FLOAT),
-        helper.make_node("Mul", ["pooled", "peak_mask"], ["peaks"]),
-        helper.make_node("Mul", ["peaks", "gain"], ["scaled"]),
-        helper.make_node("Clip", ["scaled", "zero", "one"], ["clipped"]),
-        helper.make_node("Reshape", ["clipped", "flat"], ["fire_score"]),
+        *peak_score_nodes("pooled", "fire_score", 5),
         helper.make_node("Concat", ["cx", "cy", "bw", "bh", "nothing", "fire_score"], ["output0"], axis=1),
     ]
-    graph = helper.make_graph(
-        nodes, "tiny_fire",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, height, width])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 6, n])],
-        [numpy_helper.from_array(v, k) for k, v in consts.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
+    return save_detector(nodes, consts, "tiny_fire", (width, height, 6, n), path)

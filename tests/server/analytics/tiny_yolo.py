@@ -44,19 +44,37 @@ def build_tiny_yolo(path: Path, width: int = 640, height: int = 480) -> Path:
         # Keep only local maxima of the smoothed head score: one candidate per head.
         helper.make_node("AveragePool", ["pooled"], ["smooth"], kernel_shape=[3, 3], strides=[1, 1],
                          pads=[1, 1, 1, 1]),
-        helper.make_node("MaxPool", ["smooth"], ["peak"], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1]),
-        helper.make_node("Equal", ["smooth", "peak"], ["is_peak"]),
-        helper.make_node("Cast", ["is_peak"], ["peak_mask"], to=TensorProto.FLOAT),
-        helper.make_node("Mul", ["smooth", "peak_mask"], ["peaks"]),
-        helper.make_node("Mul", ["peaks", "gain"], ["scaled"]),
-        helper.make_node("Clip", ["scaled", "zero", "one"], ["clipped"]),
-        helper.make_node("Reshape", ["clipped", "flat"], ["score"]),
+        *peak_score_nodes("smooth", "score", 3),
         helper.make_node("Concat", ["cx", "cy", "bw", "bh", "score"], ["output0"], axis=1),
     ]
+    return save_detector(nodes, consts, "tiny_yolo_people", (width, height, 5, n), path)
+
+
+def peak_score_nodes(source: str, output: str, kernel: int) -> list[onnx.NodeProto]:
+    """Scores of the local maxima of `source` (one candidate per blob, as NMS would leave), times the constant
+    `gain`, clipped to 0..1 and flattened to [1, 1, N] as `output`. Needs the consts gain, zero, one, flat."""
+    pad = kernel // 2
+    return [
+        helper.make_node("MaxPool", [source], ["peak"], kernel_shape=[kernel, kernel], strides=[1, 1],
+                         pads=[pad] * 4),
+        helper.make_node("Equal", [source, "peak"], ["is_peak"]),
+        helper.make_node("Cast", ["is_peak"], ["peak_mask"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", [source, "peak_mask"], ["peaks"]),
+        helper.make_node("Mul", ["peaks", "gain"], ["scaled"]),
+        helper.make_node("Clip", ["scaled", "zero", "one"], ["clipped"]),
+        helper.make_node("Reshape", ["clipped", "flat"], [output]),
+    ]
+
+
+def save_detector(nodes: list[onnx.NodeProto], consts: dict[str, np.ndarray], name: str,
+                  shape: tuple[int, int, int, int], path: Path) -> Path:
+    """The graph as a checked YOLOv8-shaped model file: input `images` [1, 3, H, W], output `output0`
+    [1, rows, N] for shape (W, H, rows, N)."""
+    width, height, rows, n = shape
     graph = helper.make_graph(
-        nodes, "tiny_yolo_people",
+        nodes, name,
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, height, width])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 5, n])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, rows, n])],
         [numpy_helper.from_array(v, k) for k, v in consts.items()],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])

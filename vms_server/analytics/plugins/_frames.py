@@ -3,12 +3,44 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from vms_server.analytics.base import CameraContext, Zone
 from vms_server.analytics.types import Frame, Image
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where a frame sits inside a YOLO input: kept so that boxes in input pixels can be mapped back to the
+    frame's normalised coordinates (the grey bars must not shift or stretch the boxes)."""
+
+    scale: float
+    x_off: int
+    y_off: int
+    width: int
+    height: int
+
+    def to_frame(self, cx: float, cy: float, bw: float, bh: float) -> tuple[float, float, float, float]:
+        """A centre/size box in input pixels as (x, y, w, h) normalised to the frame, clipped at the top left."""
+        x0 = (cx - bw / 2 - self.x_off) / self.scale / self.width
+        y0 = (cy - bh / 2 - self.y_off) / self.scale / self.height
+        return max(0.0, x0), max(0.0, y0), bw / self.scale / self.width, bh / self.scale / self.height
+
+
+def letterbox(image: Image, width: int, height: int) -> tuple[np.ndarray, Letterbox]:
+    """The [1, 3, height, width] float RGB 0..1 blob YOLOv8 exports take: the frame scaled to fit without
+    distortion and centred on grey (114, Ultralytics' pad value, so the network sees what it was trained on)."""
+    h, w = image.shape[:2]
+    scale = min(width / w, height / h)
+    nw, nh = round(w * scale), round(h * scale)
+    canvas = np.full((height, width, 3), 114, np.uint8)
+    x_off, y_off = (width - nw) // 2, (height - nh) // 2
+    canvas[y_off:y_off + nh, x_off:x_off + nw] = cv2.resize(image, (nw, nh))
+    blob = canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+    return blob, Letterbox(scale, x_off, y_off, w, h)
 
 
 def small_grey(image: Image, width: int = 160) -> Image:

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from vms_server.analytics.onnx_runtime import SESSIONS
+from vms_server.analytics.plugins._frames import letterbox
 from vms_server.analytics.plugins.fire_classic import FireFinding
 from vms_server.analytics.types import Image
 
@@ -41,13 +42,7 @@ class YoloFireDetector:
     def detect(self, image: Image, min_score: float) -> list[FireFinding]:
         """Flame and smoke boxes (normalised to `image`) after per-class non-maximum suppression.
         Raises ValueError when the model's output is not YOLOv8-shaped for the configured classes."""
-        h, w = image.shape[:2]
-        scale = min(self.width / w, self.height / h)
-        nw, nh = round(w * scale), round(h * scale)
-        canvas = np.full((self.height, self.width, 3), 114, np.uint8)
-        x_off, y_off = (self.width - nw) // 2, (self.height - nh) // 2
-        canvas[y_off:y_off + nh, x_off:x_off + nw] = cv2.resize(image, (nw, nh))
-        blob = canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+        blob, box = letterbox(image, self.width, self.height)
         out = np.asarray(self.session.run(None, {self.input: blob})[0])
         if out.ndim != 3 or out.shape[1] != 4 + len(self.kinds):
             raise ValueError(f"not a YOLOv8 output for {len(self.kinds)} classes: shape {out.shape}")
@@ -60,10 +55,7 @@ class YoloFireDetector:
             idx = np.nonzero(scores >= min_score)[0]
             boxes, conf = [], []
             for i in idx:
-                cx, cy, bw, bh = (float(v) for v in preds[:4, i])
-                x0 = max(0.0, (cx - bw / 2 - x_off) / scale / w)
-                y0 = max(0.0, (cy - bh / 2 - y_off) / scale / h)
-                boxes.append((x0, y0, bw / scale / w, bh / scale / h))
+                boxes.append(box.to_frame(*(float(v) for v in preds[:4, i])))
                 conf.append(float(scores[i]))
             if not boxes:
                 continue

@@ -18,6 +18,7 @@ import numpy as np
 
 from vms_server.analytics.onnx_runtime import SESSIONS
 from vms_server.analytics.plugins import weights
+from vms_server.analytics.plugins._frames import letterbox
 from vms_server.analytics.types import Box, Image
 
 logger = logging.getLogger(__name__)
@@ -123,13 +124,7 @@ class YoloV8Detector:
         return [self.detect(image, min_score) for image in images]
 
     def detect(self, image: Image, min_score: float) -> list[PersonBox]:
-        h, w = image.shape[:2]
-        scale = min(self.width / w, self.height / h)
-        nw, nh = round(w * scale), round(h * scale)
-        canvas = np.full((self.height, self.width, 3), 114, np.uint8)
-        x_off, y_off = (self.width - nw) // 2, (self.height - nh) // 2
-        canvas[y_off:y_off + nh, x_off:x_off + nw] = cv2.resize(image, (nw, nh))
-        blob = canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+        blob, box = letterbox(image, self.width, self.height)
         out = np.asarray(self.session.run(None, {self.input: blob})[0])
         if out.ndim != 3 or out.shape[1] < 5:
             raise ValueError(f"not a YOLOv8 detector output: shape {out.shape}")
@@ -138,10 +133,7 @@ class YoloV8Detector:
         idx = np.nonzero(scores >= min_score)[0]
         found, conf = [], []
         for i in idx:
-            cx, cy, bw, bh = (float(v) for v in preds[:4, i])
-            x0 = (cx - bw / 2 - x_off) / scale / w
-            y0 = (cy - bh / 2 - y_off) / scale / h
-            found.append((max(0.0, x0), max(0.0, y0), bw / scale / w, bh / scale / h))
+            found.append(box.to_frame(*(float(v) for v in preds[:4, i])))
             conf.append(float(scores[i]))
         return _nms(found, conf, min_score)
 
