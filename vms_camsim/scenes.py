@@ -241,6 +241,10 @@ def make_scene(kind: SceneKind) -> Scene:
         from vms_camsim.scenes_panorama import make_panorama_scene  # builds on this module
 
         return make_panorama_scene()
+    if kind is SceneKind.DOOR:
+        from vms_camsim.scenes_door import DoorScene  # builds on this module
+
+        return DoorScene(kind)
     if kind is SceneKind.PLATES:
         from vms_camsim.plates import PlateScene  # the plates module builds on this one
 

@@ -34,6 +34,7 @@ class Poser:
     object_id: str
     keys: tuple[Key, ...]
     falls: tuple[tuple[float, float], ...] = ()  # seconds: from the start of the fall to standing up again
+    height: float = HEIGHT  # standing height, of the frame height (the door scene's people stand further away)
 
     def pose(self, t: float) -> tuple[float, float, float, float] | None:
         if not self.keys[0][0] <= t <= self.keys[-1][0]:
@@ -51,7 +52,7 @@ class Poser:
         if pose is None:
             return None
         fx, fy, angle, crouch = pose
-        tall = HEIGHT * height
+        tall = self.height * height
         body_w = WIDTH * tall
         length = (tall - body_w) * (1 - 0.45 * crouch)
         ux, uy = math.sin(math.radians(angle)), -math.cos(math.radians(angle))

@@ -12,6 +12,7 @@ from aiohttp import web
 from vms_common.api.routing import ApiRouter
 from vms_common.auth.passwords import Passwords
 from vms_server import keys
+from vms_server.access.routes import router as access_routes
 from vms_server.analytics.routes import router as analytics_routes
 from vms_server.analytics.service import analytics_context
 from vms_server.anpr.routes import router as anpr_routes
@@ -136,7 +137,7 @@ ROUTERS = [
     event_routes, config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes, sync_routes,
     audit_routes,
     notification_routes, ticket_routes, anpr_routes,
-    discovery_routes, bulk_camera_routes, cluster_routes, ddns_routes,
+    discovery_routes, bulk_camera_routes, cluster_routes, ddns_routes, access_routes,
 ]
 
 
