@@ -46,6 +46,7 @@ class SceneKind(StrEnum):
     FIRE_DECOYS = "fire_decoys"  # sunset, orange coat, car lights: nothing is fire
     FALL = "fall"  # a person falls, one lies down slowly, one ties a shoe (vms_camsim.scenes_fall)
     PLATES = "plates"  # cars with number plates (vms_camsim.plates)
+    DOOR = "door"  # people through a door on access grants, one tailgater (vms_camsim.scenes_door)
     PANORAMA = "panorama"  # one person walking across a wide world and back: PTZ tracking (vms_camsim.scenes_panorama)
     FILE = "file"
 
