@@ -12,12 +12,18 @@ clock at decode.
     .venv/bin/python -m benchmarks.recording_capacity                 # N = 16, 64, 128; 120 s each
     .venv/bin/python -m benchmarks.recording_capacity -n 64 -d 60
     .venv/bin/python -m benchmarks.recording_capacity --smoke
+    .venv/bin/python -m benchmarks.recording_capacity -n 128 --workers 1 --workers 2   # ingest worker processes
+
+With `--workers N` the cameras run in N ingest worker processes (vms_server/ingest/procpool.py) and the measured
+process is the main one: it receives the segments and relays cam1's packets to the viewer; the CPU of the main
+process and of each worker is reported, frames lost and reconnects come from the workers' own counts.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import json
 import subprocess
@@ -26,6 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -33,12 +40,108 @@ from benchmarks._common import percentile, print_table
 from vms_camsim import CameraConfig, SimulatorConfig, StreamConfig, spawn_simulator
 
 
-def child(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync_s: float) -> None:
-    """Runs in the measured process: record every URL for `seconds`, print a JSON report."""
+async def watch(tap: Any, viewer: Any, seconds: float, latencies: list[float], viewer_cpu: list[float]) -> None:
+    """The measuring viewer: decodes what the tap sends and compares each frame's painted capture time with the
+    clock (`latencies`, ms); its own CPU goes to `viewer_cpu` (the client's cost, not the server's)."""
     import av
     import numpy as np
 
     from vms_camsim.barcode import decode_stamp
+
+    decoder = av.CodecContext.create("h264", "r")
+    began = time.thread_time()
+    tap.subscribe(viewer)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            message = await asyncio.wait_for(viewer.queue.get(), 1.0)
+        except TimeoutError:
+            continue
+        if message is None:
+            break
+        try:
+            frames = decoder.decode(av.Packet(message[9:]))
+        except av.error.FFmpegError:
+            continue
+        for frame in frames:
+            stamp = decode_stamp(np.asarray(frame.to_ndarray(format="gray")))
+            if stamp is not None:
+                latencies.append(stamp.latency_ms(int(time.time() * 1000)))
+    viewer_cpu[0] = time.thread_time() - began
+
+
+def segments_lost(done: list[Any], cameras: int) -> int:
+    """Gaps over 1 s between consecutive segments of a camera, and cameras without a segment."""
+    lost = 0
+    by_camera: dict[str, list[Any]] = {}
+    for result in done:
+        by_camera.setdefault(result.camera_id, []).append(result)
+    for items in by_camera.values():
+        items.sort(key=lambda r: r.start_us)
+        lost += sum(1 for a, b in itertools.pairwise(items) if b.start_us - a.end_us > 1_000_000)
+    return lost + cameras - len(by_camera)
+
+
+def _cpu(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
+def child_pool(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync_s: float,
+               workers: int) -> None:
+    """As `child`, with the cameras in `workers` ingest worker processes (vms_server.ingest.procpool): this
+    process is the server's main process (it gets the segments and relays cam1 to the viewer)."""
+    from vms_server.ingest.procpool import IngestPool
+    from vms_server.ingest.procworker import CameraJob
+    from vms_server.playback.live import LiveTap, Viewer
+    from vms_server.recording.segments import SegmentResult
+
+    results: list[SegmentResult] = []
+    lock = threading.Lock()
+
+    def sink(result: SegmentResult) -> None:
+        with lock:
+            results.append(result)
+
+    jobs = [CameraJob(f"cam{i + 1}", url, str(volume), segment_s) for i, url in enumerate(urls)]
+    pool = IngestPool(jobs, workers, sink, fsync_interval_s=fsync_s)
+    pool.start()
+    loop = asyncio.new_event_loop()
+    tap = LiveTap(pool.stream("cam1"))
+    viewer = Viewer(loop)
+    main = psutil.Process()
+    procs = [psutil.Process(pid) for pid in pool.pids()]
+    latencies: list[float] = []
+    viewer_cpu = [0.0]
+
+    def counts() -> tuple[int, int, int]:
+        stats = pool.stats().values()
+        return (sum(s["lost_upstream"] for s in stats), sum(s["lost_writing"] for s in stats),
+                sum(s["reconnects"] for s in stats))
+
+    time.sleep(min(5.0, seconds / 4) + 3.0)  # start the processes and connect before measuring
+    cpu0, workers0, wall0 = _cpu(main), [_cpu(p) for p in procs], time.monotonic()
+    with lock:
+        results.clear()
+    lost0 = counts()
+    loop.run_until_complete(watch(tap, viewer, seconds, latencies, viewer_cpu))
+    cpu1, workers1, wall1 = _cpu(main), [_cpu(p) for p in procs], time.monotonic()
+    lost1 = counts()
+    rss = main.memory_info().rss + sum(p.memory_info().rss for p in procs)
+    pool.stop()
+    with lock:
+        done = list(results)
+    print(json.dumps({
+        "cpu_s": cpu1 - cpu0 - viewer_cpu[0], "cpu_workers_s": [b - a for a, b in zip(workers0, workers1, strict=True)],
+        "wall_s": wall1 - wall0, "rss": rss,
+        "bytes": sum(r.bytes for r in done), "segments": len(done), "lost": segments_lost(done, len(urls)),
+        "frames_lost": [lost1[0] - lost0[0], lost1[1] - lost0[1]],
+        "latency_p50": percentile(latencies, 50), "latency_p95": percentile(latencies, 95),
+        "reconnects": pool.restarts + lost1[2]}))
+
+
+def child(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync_s: float) -> None:
+    """Runs in the measured process: record every URL for `seconds`, print a JSON report."""
     from vms_server.ingest.worker import StreamWorker, WorkerOptions
     from vms_server.playback.live import LiveTap, Viewer
     from vms_server.recording.durability import Durability
@@ -57,7 +160,7 @@ def child(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync
     durability = Durability(fsync_s)  # as the server syncs footage (recording.fsync_interval_s)
     durability.start()
     for index, url in enumerate(urls):
-        worker = StreamWorker(f"cam{index + 1}", "main", lambda u=url: u, WorkerOptions())
+        worker = StreamWorker(f"cam{index + 1}", "main", functools.partial(str, url), WorkerOptions())
         recorders.append(Recorder(f"cam{index + 1}", "main", lambda: volume, segment_s, sink, policy=Policy(),
                                   durability=durability))
         worker.add(recorders[-1])
@@ -66,44 +169,21 @@ def child(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync
     def frames_lost() -> tuple[int, int]:
         """Frames never received (holes at the expected frame rate) and frames not written, all cameras."""
         return sum(r.loss.lost_upstream for r in recorders), sum(r.loss.lost_writing for r in recorders)
-    latencies: list[float] = []
     loop = asyncio.new_event_loop()
     tap = LiveTap(workers[0])
     viewer = Viewer(loop)
     proc = psutil.Process()
     for worker in workers:
         worker.start()
-
+    latencies: list[float] = []
     viewer_cpu = [0.0]
-
-    async def watch() -> None:
-        decoder = av.CodecContext.create("h264", "r")
-        began = time.thread_time()
-        tap.subscribe(viewer)
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            try:
-                message = await asyncio.wait_for(viewer.queue.get(), 1.0)
-            except TimeoutError:
-                continue
-            if message is None:
-                break
-            try:
-                frames = decoder.decode(av.Packet(message[9:]))
-            except av.error.FFmpegError:
-                continue
-            for frame in frames:
-                stamp = decode_stamp(np.asarray(frame.to_ndarray(format="gray")))
-                if stamp is not None:
-                    latencies.append(stamp.latency_ms(int(time.time() * 1000)))
-        viewer_cpu[0] = time.thread_time() - began
 
     time.sleep(min(5.0, seconds / 4))  # connect before measuring
     cpu0, wall0 = proc.cpu_times(), time.monotonic()
     with lock:
         results.clear()
     lost0 = frames_lost()
-    loop.run_until_complete(watch())
+    loop.run_until_complete(watch(tap, viewer, seconds, latencies, viewer_cpu))
     cpu1, wall1 = proc.cpu_times(), time.monotonic()
     lost_frames = [after - before for after, before in zip(frames_lost(), lost0, strict=True)]
     rss = proc.memory_info().rss
@@ -112,17 +192,11 @@ def child(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync
     durability.stop()
     with lock:
         done = list(results)
-    lost = 0
-    by_camera: dict[str, list[SegmentResult]] = {}
-    for result in done:
-        by_camera.setdefault(result.camera_id, []).append(result)
-    for items in by_camera.values():
-        items.sort(key=lambda r: r.start_us)
-        lost += sum(1 for a, b in itertools.pairwise(items) if b.start_us - a.end_us > 1_000_000)
-    lost += len(urls) - len(by_camera)
+    lost = segments_lost(done, len(urls))
     print(json.dumps({
         # The measuring viewer decodes 1080p on the main thread; that is the client's cost, not the server's.
-        "cpu_s": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system) - viewer_cpu[0], "wall_s": wall1 - wall0,
+        "cpu_s": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system) - viewer_cpu[0], "cpu_workers_s": [],
+        "wall_s": wall1 - wall0,
         "rss": rss,
         "bytes": sum(r.bytes for r in done), "segments": len(done), "lost": lost,
         "frames_lost": lost_frames,
@@ -130,7 +204,7 @@ def child(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync
         "reconnects": sum(w.health.reconnects for w in workers)}))
 
 
-def run(n: int, seconds: float, smoke: bool, work: Path, fsync_s: float) -> list[object]:
+def run(n: int, seconds: float, smoke: bool, work: Path, fsync_s: float, workers: int) -> list[object]:
     stream = (StreamConfig(width=320, height=240, fps=10, bitrate_kbps=300) if smoke
               else StreamConfig(width=1920, height=1080, fps=25, bitrate_kbps=4000))
     config = SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[
@@ -143,13 +217,17 @@ def run(n: int, seconds: float, smoke: bool, work: Path, fsync_s: float) -> list
         volume.mkdir(parents=True)
         out = subprocess.run(
             [sys.executable, "-m", "benchmarks.recording_capacity", "--child", json.dumps(urls), str(volume),
-             str(seconds), str(2.0 if smoke else 10.0), str(fsync_s)], capture_output=True, text=True, check=True,
+             str(seconds), str(2.0 if smoke else 10.0), str(fsync_s), str(workers)], capture_output=True, text=True,
+            check=True,
             timeout=seconds + 180)
         report = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
         sim.stop()
-    cores = report["cpu_s"] / report["wall_s"]
-    return [n, cores * 100, cores * 100 / n, report["rss"] / 1e6, report["bytes"] / 1e6 / report["wall_s"],
+    wall = report["wall_s"]
+    per_worker = [cpu / wall * 100 for cpu in report["cpu_workers_s"]]
+    cores = report["cpu_s"] / wall + sum(per_worker) / 100
+    return [n, workers or "in-process", report["cpu_s"] / wall * 100, "/".join(f"{c:.1f}" for c in per_worker) or "-",
+            cores * 100, cores * 100 / n, report["rss"] / 1e6, report["bytes"] / 1e6 / report["wall_s"],
             report["segments"], report["lost"], *report["frames_lost"], report["reconnects"],
             report["latency_p50"], report["latency_p95"]]
 
@@ -161,21 +239,28 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="2 small cameras for 8 s (CI)")
     parser.add_argument("--fsync", type=float, action="append",
                         help="recording.fsync_interval_s values to compare (default: 1, the server's default)")
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, action="append",
+                        help="ingest worker processes to compare (0: in the measured process, the default)")
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        urls, volume, seconds, segment, fsync_s = args.child
-        child(json.loads(urls), Path(volume), float(seconds), float(segment), float(fsync_s))
+        urls, volume, seconds, segment, fsync_s, workers = args.child
+        if int(workers):
+            child_pool(json.loads(urls), Path(volume), float(seconds), float(segment), float(fsync_s), int(workers))
+        else:
+            child(json.loads(urls), Path(volume), float(seconds), float(segment), float(fsync_s))
         return
     counts = [2] if args.smoke else (args.n or [16, 64, 128])
     seconds = 8.0 if args.smoke else args.duration
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in counts:
-            for fsync_s in args.fsync or [1.0]:
-                row = run(n, seconds, args.smoke, Path(tmp) / f"fsync{fsync_s:g}", fsync_s)
-                rows.append([row[0], "off" if fsync_s == 0 else f"{fsync_s:g} s", *row[1:]])
-    print_table(["cameras", "fsync", "CPU % (1 core=100)", "CPU %/stream", "RSS MB", "write MB/s", "segments",
+            for workers in args.workers or [0]:
+                for fsync_s in args.fsync or [1.0]:
+                    row = run(n, seconds, args.smoke, Path(tmp) / f"w{workers}fsync{fsync_s:g}", fsync_s, workers)
+                    rows.append([row[0], row[1], "off" if fsync_s == 0 else f"{fsync_s:g} s", *row[2:]])
+    print_table(["cameras", "workers", "fsync", "CPU % main", "CPU % each worker", "CPU % all (1 core=100)",
+                 "CPU %/stream", "RSS MB", "write MB/s", "segments",
                  "segments lost", "frames lost upstream", "frames lost writing", "reconnects", "live p50 ms",
                  "live p95 ms"], rows)
 
