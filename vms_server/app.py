@@ -12,6 +12,7 @@ from aiohttp import web
 from vms_common.api.routing import ApiRouter
 from vms_common.auth.passwords import Passwords
 from vms_server import keys
+from vms_server.access.onvif import access_context
 from vms_server.access.routes import router as access_routes
 from vms_server.analytics.routes import router as analytics_routes
 from vms_server.analytics.service import analytics_context
@@ -125,6 +126,7 @@ CONTEXTS: list[Context] = [
     events_context, ingest_context, recording_context, playback_context,
     anpr_context,  # wraps the events writer: ANPR detections become plate reads (and watchlist events)
     analytics_context,
+    access_context,  # access grants from the cameras' ONVIF events (tailgating)
     notifications_context,  # a consumer of events: routes them to channels, runs deliveries and escalations
     cloudsync_context,
     cluster_context,  # a cluster node: which cameras ingest runs here (after their consumers, before connecting)

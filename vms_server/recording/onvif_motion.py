@@ -43,9 +43,10 @@ class OnvifMotion:
     """Feeds a camera's ONVIF motion alarm to `on_motion(wall_us)` while it is on."""
 
     def __init__(self, camera_id: str, onvif_url: str, username: str | None, password: Callable[[], str | None],
-                 on_motion: Callable[[int], None]) -> None:
+                 on_motion: Callable[[int], None], on_messages: Callable[[Any], None] | None = None) -> None:
         self.camera_id, self.onvif_url, self.username = camera_id, onvif_url, username
         self._password, self.on_motion = password, on_motion
+        self.on_messages = on_messages  # every PullMessages answer, for other topics (access grants, doors)
         self.active = False  # the camera says there is motion now
         self.alarms = 0  # "motion on" messages received
         self.connected = False
@@ -90,6 +91,8 @@ class OnvifMotion:
             self.connected, self.error = True, None
             while True:
                 messages = await service.PullMessages({"MessageLimit": 50, "Timeout": PULL_TIMEOUT})
+                if self.on_messages is not None:
+                    self.on_messages(messages)
                 for state in motion_states(messages):
                     self.active = state
                     self.alarms += state

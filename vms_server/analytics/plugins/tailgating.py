@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import Field
 
@@ -33,12 +34,24 @@ logger = logging.getLogger(__name__)
 DEFAULT_DOOR = LineRule(name="door", a=(0.0, 0.6), b=(1.0, 0.6), inside="left")  # inside: up, away from the camera
 
 
+GrantOn = Literal["access_granted", "door_open", "input"]
+
+
+def _credential_grants() -> list[GrantOn]:
+    return ["access_granted"]
+
+
 class TailgatingConfig(PersonModelConfig):
     doors: list[LineRule] = Field(default_factory=lambda: [DEFAULT_DOOR], min_length=1, max_length=8,
                                   description="Door lines; 'inside' is the secured side")
     grant_window_s: float = Field(10.0, gt=0, le=120, description="Seconds after a grant its person may go in")
     grant_lead_s: float = Field(2.0, ge=0, le=30, description="A crossing this long before a grant still uses "
                                 "it (the access system's clock, the webhook's delay)")
+    grant_on: list[GrantOn] = Field(
+        default_factory=_credential_grants, max_length=3,
+        description="The camera's ONVIF events that are grants: a credential accepted (AccessGranted), the door "
+        "opening (DoorPhysicalState), a digital input going on (a door contact); [] listens to none. Grants "
+        "posted to /api/v1/access/grants always count")
     analysis_fps: float = Field(8.0, gt=0, le=30, description="Frames per second given to the detector")
 
 
