@@ -22,23 +22,17 @@ from tests.desktop.conftest import Desk
 from tests.desktop.test_events import raise_event
 from tests.desktop.test_real_process import (
     TOOLS,
-    RunningClient,
     XDisplay,
     _blocking,
-    client_env,
-    log_in,
     poll,
     save_png,
-    seed_layout,
     shows_video,
-    stop_process,
     video_measure,
     wall_area,
 )
-from tests.desktop.test_screenshots import DOCS_SHOTS, UPDATE, Shot
+from tests.desktop.test_screenshots import Shot, logged_in_client
 from tests.desktop.test_screenshots import desk as screenshots_desk
 from vms_common.auth.roles import Role
-from vms_desktop.client.api import normalise_address
 from vms_server.analytics.types import Priority
 from vms_server.watchdog.incidents import Draft, IncidentType, Severity
 from vms_server.watchdog.keys import WATCHDOG
@@ -75,17 +69,8 @@ def _painted(display: XDisplay, window: str) -> Shot | None:
 async def test_alarm_health_and_config_screenshots(desk: Desk, tmp_path: Path) -> None:
     await _history(desk)
     username, secret = desk.api.seeded.users[Role.SUPERVISOR]
-    address = desk.base_url.removeprefix("http://")
-    state = tmp_path / "state.json"
-    seed_layout(state, f"{username}@{normalise_address(address)}", list(desk.cameras.values()))
-    shots_dir = DOCS_SHOTS if UPDATE else tmp_path / "screenshots"
-    display = await _blocking(XDisplay, tmp_path / "xvfb.log")
-    client: RunningClient | None = None
-    try:
-        client = RunningClient(["--server", address, "--state", str(state), "--no-discovery"],
-                               client_env(display, tmp_path), tmp_path / "client.log")
-        running = client
-        window = await log_in(display, running, username, secret)
+    async with logged_in_client(desk, tmp_path, username, secret) as session:
+        display, running, window, shots_dir = session.display, session.client, session.window, session.shots_dir
 
         def logged(text: str) -> bool | None:
             if not running.alive():
@@ -118,9 +103,5 @@ async def test_alarm_health_and_config_screenshots(desk: Desk, tmp_path: Path) -
                    lambda: running.report("no configuration history"))
         shot = await poll(lambda: _painted(display, admin), 30, lambda: running.report("config not painted"), 0.5)
         save_png(shot, shots_dir / "config_history.png")
-    finally:
-        if client is not None:
-            await _blocking(stop_process, client.process, 10.0)
-        await _blocking(display.stop)
     for name in ("alarms.png", "health.png", "config_history.png"):
         assert (shots_dir / name).stat().st_size > 10_000, name

@@ -19,6 +19,8 @@ import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,37 @@ UPDATE = os.environ.get("VMS_UPDATE_SCREENSHOTS") == "1"
 CRITICAL = (220, 40, 40)  # the priority cell of a CRITICAL row (PRIORITY_COLOURS)
 PLAYBACK = (255, 160, 0)  # a playing-back tile's border and badge (tile.PLAYBACK_COLOUR)
 Shot = np.ndarray[Any, np.dtype[np.uint8]]
+
+
+@dataclass
+class Session:
+    """A real `vms-desktop` logged in on its own X server, and where its pictures go."""
+
+    display: XDisplay
+    client: RunningClient
+    window: str
+    shots_dir: Path
+
+
+@asynccontextmanager
+async def logged_in_client(desk: Desk, tmp_path: Path, username: str, secret: str) -> AsyncIterator[Session]:
+    """`vms-desktop` started as an operator starts it, with a saved layout of every camera, through its login
+    dialog; the process and the X server are stopped afterwards whatever happened."""
+    address = desk.base_url.removeprefix("http://")
+    state = tmp_path / "state.json"
+    seed_layout(state, f"{username}@{normalise_address(address)}", list(desk.cameras.values()))
+    shots_dir = DOCS_SHOTS if UPDATE else tmp_path / "screenshots"
+    display = await _blocking(XDisplay, tmp_path / "xvfb.log")
+    client: RunningClient | None = None
+    try:
+        client = RunningClient(["--server", address, "--state", str(state), "--no-discovery"],
+                               client_env(display, tmp_path), tmp_path / "client.log")
+        window = await log_in(display, client, username, secret)
+        yield Session(display, client, window, shots_dir)
+    finally:
+        if client is not None:
+            await _blocking(stop_process, client.process, 10.0)
+        await _blocking(display.stop)
 
 
 @pytest.fixture
@@ -110,17 +143,8 @@ def _amber_quarters(shot: Shot, box: tuple[int, int, int, int]) -> int:
 async def test_docs_screenshots_from_the_real_client(desk: Desk, tmp_path: Path) -> None:
     await _events(desk)
     username, secret = viewer(desk)
-    address = desk.base_url.removeprefix("http://")
-    state = tmp_path / "state.json"
-    seed_layout(state, f"{username}@{normalise_address(address)}", list(desk.cameras.values()))
-    shots_dir = DOCS_SHOTS if UPDATE else tmp_path / "screenshots"
-    display = await _blocking(XDisplay, tmp_path / "xvfb.log")
-    client: RunningClient | None = None
-    try:
-        client = RunningClient(["--server", address, "--state", str(state), "--no-discovery"],
-                               client_env(display, tmp_path), tmp_path / "client.log")
-        running = client
-        window = await log_in(display, running, username, secret)
+    async with logged_in_client(desk, tmp_path, username, secret) as session:
+        display, running, window, shots_dir = session.display, session.client, session.window, session.shots_dir
         x, y, width, height = await _blocking(display.geometry, window)
 
         def screen() -> Shot:
@@ -172,9 +196,5 @@ async def test_docs_screenshots_from_the_real_client(desk: Desk, tmp_path: Path)
 
         shot = await poll(playing_back, 60, lambda: running.report("no playback with badges on every tile"), 0.5)
         save_png(shot, shots_dir / "playback.png")
-    finally:
-        if client is not None:
-            await _blocking(stop_process, client.process, 10.0)
-        await _blocking(display.stop)
     for name in ("main_window.png", "event_queue.png", "playback.png"):
         assert (shots_dir / name).stat().st_size > 10_000, name
