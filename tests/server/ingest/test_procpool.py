@@ -87,7 +87,7 @@ async def test_a_killed_worker_is_restarted_and_loses_at_most_one_fragment_per_c
         assert pool.worker_pid("cam0") not in (None, victim)
 
         def resumed() -> dict[str, int]:
-            first = {}
+            first: dict[str, int] = {}
             for s in segments[before:]:
                 if s.camera_id in mine and s.reason != "recovered" and s.start_us > killed_us:
                     first.setdefault(s.camera_id, s.start_us)
