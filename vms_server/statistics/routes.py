@@ -17,6 +17,7 @@ from vms_common.auth.roles import Role
 from vms_common.db.base import utcnow
 from vms_common.errors import NotFound
 from vms_server import keys
+from vms_server.analytics.lines import LINE_COUNTS
 from vms_server.cameras.models import Camera
 from vms_server.statistics import service as stats
 from vms_server.watchdog.keys import JOB_TIMINGS, WATCHDOG
@@ -160,6 +161,9 @@ class CameraOut(BaseModel):
     storage: dict[str, float]
     streams: list[dict[str, Any]]
     models: list[dict[str, Any]]
+    lines: list[dict[str, Any]] = Field(default_factory=list, description="People crossing each line drawn for a "
+                                        "model (tailgating doors, intrusion lines): in and out since the server "
+                                        "started, and the time of the last crossing")
 
 
 @router.route("GET", "/statistics/camera/{camera_id}", role=Role.VIEWER, query=RangeQuery, response=CameraOut,
@@ -185,7 +189,7 @@ async def statistics_camera(call: Call[NoBody]) -> CameraOut:
     models = [dataclasses.asdict(timings.summary(m, 3600, camera_id)) for m in timings.models()]
     return CameraOut(camera_id=camera_id, name=name, events=_events_out(events), incidents=incidents,
                      storage=storage, streams=[s for s in stream_states(call.app) if s["camera_id"] == str(camera_id)],
-                     models=[m for m in models if m["count"]])
+                     models=[m for m in models if m["count"]], lines=LINE_COUNTS.of_camera(camera_id))
 
 
 class ModelOut(BaseModel):

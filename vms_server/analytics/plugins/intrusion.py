@@ -15,6 +15,7 @@ from pydantic import Field
 
 from vms_server.analytics.base import FULL_FRAME, AnalyticsModel, CameraContext, ModelConfig, Requirements, Zone
 from vms_server.analytics.jobs import VideoJob
+from vms_server.analytics.lines import LINE_COUNTS, LineCrosser, LineRule
 from vms_server.analytics.plugins._frames import sampled, small_grey
 from vms_server.analytics.plugins.person_detector import PersonBox, PersonDetector, load_person_detector
 from vms_server.analytics.tracker import Tracker
@@ -32,6 +33,9 @@ class PersonModelConfig(ModelConfig):
 
 class IntrusionConfig(PersonModelConfig):
     dwell_s: float = Field(1.0, ge=0, le=3600, description="Seconds inside a zone before it counts")
+    lines: list[LineRule] = Field(default_factory=list, max_length=16, description="Lines with a direction: a "
+                                  "person crossing one the way its `alarm` says is an intrusion too (counted in "
+                                  "and out per line either way)")
 
 
 class PersonModel(AnalyticsModel):
@@ -161,4 +165,31 @@ class IntrusionModel(PersonModel):
                                              frame=frame.image))
             for slot in [s for s in entered if s not in inside_now]:
                 del entered[slot]
+            if cfg.lines:
+                out += self._lines(cfg, ctx, tracker, people, tracks, frame)
+        return out
+
+    LINE_HOLD_S = 1.0  # a crossing is reported on the frames of this long after it (the rules want 2 hits)
+
+    def _lines(self, cfg: IntrusionConfig, ctx: CameraContext, tracker: Tracker, people: list[PersonBox],
+               tracks: list[Any], frame: Frame) -> list[Detection]:
+        """Crossings of the configured lines: counted, and reported while the person stays past the line."""
+        crosser: LineCrosser = ctx.state.setdefault("crosser", LineCrosser())
+        crossed: dict[tuple[Any, str], tuple[float, str]] = ctx.state.setdefault("crossed", {})
+        alarms = {line.name: line.alarm for line in cfg.lines}
+        seen = [(t.track_id, p.box) for p, t in zip(people, tracks, strict=True)]
+        for c in crosser.update(cfg.lines, seen, frame.ts, {t.track_id for t in tracker.tracks}):
+            LINE_COUNTS.add(ctx.camera_id, self.name, c)
+            if alarms[c.line] in (c.direction, "both"):
+                crossed[(c.track_id, c.line)] = (c.ts, c.direction)
+        out = []
+        for person, track in zip(people, tracks, strict=True):
+            for (track_id, line), (since, direction) in list(crossed.items()):
+                if track_id == track.track_id and frame.ts - since <= self.LINE_HOLD_S:
+                    out.append(Detection(self.name, self.event_type, frame.ts, person.score, person.box, "person",
+                                         track.track_id, key=f"{track.track_id}:line:{line}",
+                                         details={"line": line, "direction": direction, "crossed_at": since,
+                                                  "detector": self.detector(cfg).kind}, frame=frame.image))
+        for slot in [k for k, (since, _) in crossed.items() if frame.ts - since > self.LINE_HOLD_S]:
+            del crossed[slot]
         return out
