@@ -23,6 +23,7 @@ from vms_camsim.encoder import (
     overlay_blocking,
     scene_frames_blocking,
 )
+from vms_camsim.errors import EncodeError
 from vms_camsim.feeds import Feed, LiveFeed, LoopFeed
 from vms_camsim.ptz import PtzState
 from vms_camsim.rtsp_proto import Authenticator
@@ -97,6 +98,7 @@ class CameraRuntime:
     dns_servers: list[str] = field(default_factory=list)
     search_domains: list[str] = field(default_factory=list)
     gateways: list[str] = field(default_factory=list)
+    cache: FeedCache | None = None  # where a re-encoded loop comes from (reconfigure_stream)
 
     @property
     def name(self) -> str:
@@ -155,4 +157,20 @@ async def build_camera(cam: CameraConfig, cache: FeedCache) -> CameraRuntime:
             feeds[name] = await cache.loop_feed(cam, stream)
     realm = f"{cam.manufacturer} {cam.name}"
     auth = Authenticator(realm, cam.username, cam.password, cam.auth, cam.faults.refuse_auth)
-    return CameraRuntime(cam, feeds, auth, scene, ptz, time.time())
+    return CameraRuntime(cam, feeds, auth, scene, ptz, time.time(), cache=cache)
+
+
+async def reconfigure_stream(camera: CameraRuntime, name: str, stream: StreamConfig) -> None:
+    """Give one of the camera's streams new encoder settings (ONVIF SetVideoEncoderConfiguration).
+
+    The new feed replaces the old one before this returns; RTSP sessions still subscribed to the old
+    feed notice and end (rtsp_session), as a camera restarting its encoder ends them. A shared loop
+    stays in the cache for the other cameras that use it. Raises EncodeError.
+    """
+    if camera.ptz is not None:
+        feed: Feed = await asyncio.to_thread(_live_feed, camera.config, stream, camera.scene, camera.ptz)
+    elif camera.cache is not None:
+        feed = await camera.cache.loop_feed(camera.config, stream)
+    else:
+        raise EncodeError(f"camera {camera.name} has no feed cache to encode from")
+    camera.feeds[name] = feed

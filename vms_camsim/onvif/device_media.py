@@ -7,7 +7,7 @@ Element order follows the ONVIF schema because zeep parses sequences in order.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
@@ -78,7 +78,7 @@ class OnvifContext:
         return self.camera.feeds[self.feed_token(token)].stream
 
 
-Handler = Callable[[OnvifContext, Element], str]
+Handler = Callable[[OnvifContext, Element], str | Awaitable[str]]  # async: applies a change first
 
 
 def get_device_information(ctx: OnvifContext, op: Element) -> str:
