@@ -16,6 +16,7 @@ from pathlib import Path
 
 from vms_camsim.barcode import Frame
 from vms_camsim.config import CameraConfig, SceneKind, StreamConfig
+from vms_camsim.edge_card import EdgeCard
 from vms_camsim.encoder import (
     encode_loop_blocking,
     file_frames_blocking,
@@ -23,7 +24,6 @@ from vms_camsim.encoder import (
     overlay_blocking,
     scene_frames_blocking,
 )
-from vms_camsim.errors import EncodeError
 from vms_camsim.feeds import Feed, LiveFeed, LoopFeed
 from vms_camsim.ptz import PtzState
 from vms_camsim.rtsp_proto import Authenticator
@@ -98,7 +98,8 @@ class CameraRuntime:
     dns_servers: list[str] = field(default_factory=list)
     search_domains: list[str] = field(default_factory=list)
     gateways: list[str] = field(default_factory=list)
-    cache: FeedCache | None = None  # where a re-encoded loop comes from (reconfigure_stream)
+    card: EdgeCard | None = None  # edge storage (ONVIF Profile G search and replay)
+    network_down: bool = False  # SimulatorHandle.set_network: unreachable, but still recording to its card
 
     @property
     def name(self) -> str:
@@ -157,20 +158,8 @@ async def build_camera(cam: CameraConfig, cache: FeedCache) -> CameraRuntime:
             feeds[name] = await cache.loop_feed(cam, stream)
     realm = f"{cam.manufacturer} {cam.name}"
     auth = Authenticator(realm, cam.username, cam.password, cam.auth, cam.faults.refuse_auth)
-    return CameraRuntime(cam, feeds, auth, scene, ptz, time.time(), cache=cache)
-
-
-async def reconfigure_stream(camera: CameraRuntime, name: str, stream: StreamConfig) -> None:
-    """Give one of the camera's streams new encoder settings (ONVIF SetVideoEncoderConfiguration).
-
-    The new feed replaces the old one before this returns; RTSP sessions still subscribed to the old
-    feed notice and end (rtsp_session), as a camera restarting its encoder ends them. A shared loop
-    stays in the cache for the other cameras that use it. Raises EncodeError.
-    """
-    if camera.ptz is not None:
-        feed: Feed = await asyncio.to_thread(_live_feed, camera.config, stream, camera.scene, camera.ptz)
-    elif camera.cache is not None:
-        feed = await camera.cache.loop_feed(camera.config, stream)
-    else:
-        raise EncodeError(f"camera {camera.name} has no feed cache to encode from")
-    camera.feeds[name] = feed
+    started = time.time()
+    main = feeds["main"]
+    card = (EdgeCard(cam.name, main.loop, started, cam.card_minutes * 60)
+            if cam.card_minutes > 0 and isinstance(main, LoopFeed) else None)
+    return CameraRuntime(cam, feeds, auth, scene, ptz, started, card=card)

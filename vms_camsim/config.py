@@ -46,6 +46,8 @@ class SceneKind(StrEnum):
     FIRE_DECOYS = "fire_decoys"  # sunset, orange coat, car lights: nothing is fire
     FALL = "fall"  # a person falls, one lies down slowly, one ties a shoe (vms_camsim.scenes_fall)
     PLATES = "plates"  # cars with number plates (vms_camsim.plates)
+    BEHAVIOUR = "behaviour"  # loitering, running, wrong way, dispersal + decoys (vms_camsim.scenes_behaviour)
+    OBJECTS = "objects"  # an extinguisher taken away, a bag left behind + decoys (vms_camsim.scenes_behaviour)
     DOOR = "door"  # people through a door on access grants, one tailgater (vms_camsim.scenes_door)
     PANORAMA = "panorama"  # one person walking across a wide world and back: PTZ tracking (vms_camsim.scenes_panorama)
     FILE = "file"
@@ -128,6 +130,8 @@ class CameraConfig(_Model):
     ptz: bool = Field(False, description="PTZ camera: the view is a window over a larger scene")
     ptz_limits: PtzLimits = Field(default_factory=PtzLimits)
     faults: FaultConfig = Field(default_factory=FaultConfig)
+    card_minutes: float = Field(10.0, ge=0, le=24 * 60, description="Edge storage (ONVIF Profile G): the card "
+                                "keeps this many minutes of the main stream; 0 = no card (PTZ cameras have none)")
 
     @model_validator(mode="after")
     def _check_file(self) -> CameraConfig:

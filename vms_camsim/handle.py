@@ -111,6 +111,14 @@ class SimulatorHandle:
             url = url.replace("rtsp://", f"rtsp://{cam.username}:{cam.password}@", 1)
         return url
 
+    def set_network(self, camera: str, up: bool) -> None:
+        """Cut a camera off the network (``up=False``) or bring it back: while it is down its RTSP connections
+        are dropped, new ones are dropped at their first request and its ONVIF requests go unanswered, but it
+        keeps recording to its card (edge storage), which a VMS replays once it sees the camera again."""
+        runtime = self.camera(camera)
+        runtime.network_down = not up
+        log.info("%s: network %s", camera, "up" if up else "down")
+
     def onvif_port(self, camera: str) -> int:
         """The HTTP port of a camera's ONVIF services."""
         return self.camera(camera).onvif_port

@@ -26,6 +26,7 @@ from vms_camsim.rtsp_proto import (
     parse_head,
     parse_target,
 )
+from vms_camsim.rtsp_replay import ReplaySession
 from vms_camsim.rtsp_session import Session, UdpSockets
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class RtspConnection:
         self.server, self.reader, self.writer = server, reader, writer
         peer = writer.get_extra_info("peername")
         self.client_host: str = peer[0] if peer else "127.0.0.1"
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, Session | ReplaySession] = {}
 
     async def serve(self) -> None:
         """Answer requests until the client goes away, too many errors, or a session timeout."""
@@ -112,6 +113,8 @@ class RtspConnection:
             status, headers, body = self._dispatch(request)
         except RtspError as exc:
             status, headers, body = exc.status, exc.headers, b""
+        except ConnectionError:
+            raise  # a camera whose network is down (SimulatorHandle.set_network): no answer at all
         except Exception:
             log.exception("internal error answering %s %s", request.method, request.url)
             status, headers, body = 500, {}, b""
@@ -121,8 +124,9 @@ class RtspConnection:
         method = request.method
         if method not in METHODS:
             raise RtspError(501)
-        if "require" in request.headers:  # we implement no RTSP extensions
-            raise RtspError(551, headers={"Unsupported": request.headers["require"]})
+        if request.headers.get("require", "onvif-replay").strip().lower() != "onvif-replay":
+            raise RtspError(551, headers={"Unsupported": request.headers["require"]})  # ONVIF replay only
+        _unreachable(self.server.cameras.get(target.camera) if (target := parse_target(request.url)) else None)
         if method == "OPTIONS":
             return 200, {"Public": ", ".join(METHODS)}, b""
         session = self._session(request)
@@ -137,7 +141,7 @@ class RtspConnection:
             raise RtspError(451)
         return 200, self._session_header(session), b""
 
-    def _session(self, request: Request) -> Session | None:
+    def _session(self, request: Request) -> Session | ReplaySession | None:
         value = request.headers.get("session")
         if value is None:
             return None
@@ -146,29 +150,37 @@ class RtspConnection:
             raise RtspError(454)
         return session
 
-    def _camera(self, request: Request, session: Session | None) -> tuple[CameraRuntime, Target | None]:
+    def _camera(self, request: Request,
+                session: Session | ReplaySession | None) -> tuple[CameraRuntime, Target | None]:
         target = parse_target(request.url)
+        if isinstance(session, ReplaySession):
+            replayed = self.server.cameras[session.card.camera]
+            _unreachable(replayed)
+            return replayed, target
         if session is not None and (target is None or target.camera == session.camera.name):
+            _unreachable(session.camera)
             return session.camera, target
         if request.url == "*" or target is None:
             raise RtspError(404, "no such camera path")
         camera = self.server.cameras.get(target.camera)
+        if camera is not None and target.stream == "replay" and camera.card is not None:
+            return camera, target
         if camera is None or target.stream not in camera.feeds:
             raise RtspError(404, "no such camera or stream")
         return camera, target
 
     @staticmethod
-    def _session_header(session: Session | None) -> dict[str, str]:
+    def _session_header(session: Session | ReplaySession | None) -> dict[str, str]:
         return {"Session": f"{session.id};timeout={SESSION_TIMEOUT_S}"} if session else {}
 
     def _describe(self, request: Request, camera: CameraRuntime, target: Target | None,
-                  session: Session | None) -> Reply:
+                  session: Session | ReplaySession | None) -> Reply:
         if target is None or target.track is not None:
             raise RtspError(404, "DESCRIBE needs a stream URL")
         accept = request.headers.get("accept", "application/sdp")
         if "application/sdp" not in accept and "*/*" not in accept:
             raise RtspError(406)
-        feed = camera.feeds[target.stream]
+        feed = camera.feeds["main" if target.stream == "replay" else target.stream]
         stream = feed.stream
         sdp = build_sdp(self.server.public_host, f"{camera.name} {target.stream}", stream.codec, feed.params,
                         stream.fps, stream.bitrate_kbps)
@@ -176,7 +188,7 @@ class RtspConnection:
         return 200, {"Content-Type": "application/sdp", "Content-Base": base}, sdp.encode()
 
     def _setup(self, request: Request, camera: CameraRuntime, target: Target | None,
-               session: Session | None) -> Reply:
+               session: Session | ReplaySession | None) -> Reply:
         if target is None or target.track not in (None, "trackID=0"):
             raise RtspError(404, "unknown track")
         if session is not None:
@@ -184,6 +196,11 @@ class RtspConnection:
         spec = choose_transport(request.headers.get("transport"))
         if not spec.tcp and self.server.udp is None:
             raise RtspError(461)
+        if target.stream == "replay" and camera.card is not None:
+            replay = ReplaySession(camera.card, camera.feeds["main"].stream.codec, spec, self.writer)
+            self.sessions[replay.id] = replay
+            return 200, {"Transport": f"RTP/AVP/TCP;unicast;interleaved={spec.channel}-{spec.channel + 1};"
+                                      f"ssrc={replay.ssrc:08X}", **self._session_header(replay)}, b""
         transport = self.writer.transport
         assert isinstance(transport, asyncio.WriteTransport)
         session = Session(camera, target.stream, camera.feeds[target.stream], spec, transport,
@@ -200,9 +217,11 @@ class RtspConnection:
         return 200, headers, b""
 
     def _play(self, request: Request, camera: CameraRuntime, target: Target | None,
-              session: Session | None) -> Reply:
+              session: Session | ReplaySession | None) -> Reply:
         if session is None:
             raise RtspError(454, "PLAY needs a session")
+        if isinstance(session, ReplaySession):
+            return 200, {**session.play(request.headers, request.cseq), **self._session_header(session)}, b""
         session.play()
         base = request.url.rstrip("/")
         track = base if base.endswith("trackID=0") else base + "/trackID=0"
@@ -210,14 +229,14 @@ class RtspConnection:
         return 200, {"Range": "npt=now-", "RTP-Info": info, **self._session_header(session)}, b""
 
     def _pause(self, request: Request, camera: CameraRuntime, target: Target | None,
-               session: Session | None) -> Reply:
+               session: Session | ReplaySession | None) -> Reply:
         if session is None:
             raise RtspError(454, "PAUSE needs a session")
         session.pause()
         return 200, self._session_header(session), b""
 
     def _teardown(self, request: Request, camera: CameraRuntime, target: Target | None,
-                  session: Session | None) -> Reply:
+                  session: Session | ReplaySession | None) -> Reply:
         if session is None:
             raise RtspError(454, "TEARDOWN needs a session")
         session.close()
@@ -276,6 +295,12 @@ class RtspServer:
         if self.udp is not None:
             self.udp.rtp.close()
             self.udp.rtcp.close()
+
+
+def _unreachable(camera: CameraRuntime | None) -> None:
+    """A camera whose network is down answers nothing: the connection is dropped (ConnectionError)."""
+    if camera is not None and camera.network_down:
+        raise ConnectionAbortedError(f"{camera.name}: network down")
 
 
 def _bind_udp_pair(host: str) -> UdpSockets:

@@ -83,11 +83,6 @@ class Session:
         if self.transport.is_closing():
             self.pause()
             return
-        if self.camera.feeds.get(self.stream_name) is not self.feed:  # re-encoded (SetVideoEncoderConfiguration)
-            log.info("%s/%s has new encoder settings: ending the session", self.camera.name, self.stream_name)
-            self.pause()
-            self.transport.close()
-            return
         if not self._fault_allows(template, now):
             return
         if self.need_key:
@@ -114,6 +109,9 @@ class Session:
         self.octets += len(buf) - count * HEADER_SIZE
 
     def _fault_allows(self, template: PacketTemplate, now: float) -> bool:
+        if self.camera.network_down:  # SimulatorHandle.set_network(..., up=False): the link is gone
+            self.transport.abort()
+            return False
         faults = self.camera.config.faults
         if faults.drop_every_s is not None and now - self.opened >= faults.drop_every_s:
             log.info("fault: dropping connection of %s", self.camera.name)

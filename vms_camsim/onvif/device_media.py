@@ -7,7 +7,7 @@ Element order follows the ONVIF schema because zeep parses sequences in order.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
@@ -22,7 +22,8 @@ from vms_camsim.onvif.users import DigestUsers, UserStore
 from vms_camsim.ptz import Vector
 
 SERVICE_PATHS = {"device": "device_service", "media": "media_service", "media2": "media2_service",
-                 "ptz": "ptz_service", "events": "events_service", "imaging": "imaging_service"}
+                 "ptz": "ptz_service", "events": "events_service", "imaging": "imaging_service",
+                 "search": "search_service", "replay": "replay_service", "recording": "recording_service"}
 
 
 @dataclass
@@ -78,7 +79,7 @@ class OnvifContext:
         return self.camera.feeds[self.feed_token(token)].stream
 
 
-Handler = Callable[[OnvifContext, Element], str | Awaitable[str]]  # async: applies a change first
+Handler = Callable[[OnvifContext, Element], str]
 
 
 def get_device_information(ctx: OnvifContext, op: Element) -> str:
@@ -133,6 +134,8 @@ def get_services(ctx: OnvifContext, op: Element) -> str:
                 ("imaging", NS["timg"])]
     if ctx.camera.ptz:
         services.append(("ptz", NS["tptz"]))
+    if ctx.camera.card is not None:  # edge storage: Profile G search, replay and recording services
+        services += [(name, f"http://www.onvif.org/ver10/{name}/wsdl") for name in ("search", "replay", "recording")]
     items = "".join(f"<tds:Service><tds:Namespace>{ns}</tds:Namespace><tds:XAddr>{ctx.xaddr(name)}</tds:XAddr>"
                     "<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>"
                     for name, ns in services)

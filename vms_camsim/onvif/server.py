@@ -27,12 +27,13 @@ from vms_camsim.onvif.device_settings import DEVICE_SETTINGS_OPS
 from vms_camsim.onvif.events import EventService
 from vms_camsim.onvif.imaging import IMAGING_OPS
 from vms_camsim.onvif.media2 import MEDIA2_OPS
-from vms_camsim.onvif.media2_edit import MEDIA2_EDIT_OPS
 from vms_camsim.onvif.media_configs import MEDIA_CONFIG_OPS
 from vms_camsim.onvif.media_edit import MEDIA_EDIT_OPS
 from vms_camsim.onvif.media_profiles import MEDIA_PROFILE_OPS
 from vms_camsim.onvif.ptz_home import PTZ_HOME_OPS
 from vms_camsim.onvif.ptz_service import PTZ_OPS
+from vms_camsim.onvif.recording_search import RECORDING_OPS, SEARCH_OPS
+from vms_camsim.onvif.replay import REPLAY_OPS
 from vms_camsim.onvif.soap import (
     SoapFault,
     child,
@@ -111,8 +112,7 @@ def _service_handler(ops: dict[str, Handler]) -> Callable[[web.Request], Awaitab
             if handler is None:
                 raise SoapFault("Receiver", ("ter:ActionNotSupported",), f"{name} is not supported", 500)
             _authorise(ctx, request, header, name)
-            answer = handler(ctx, op)
-            return _soap_response(envelope(answer if isinstance(answer, str) else await answer))
+            return _soap_response(envelope(handler(ctx, op)))
         except SoapFault as fault:
             return _fault_response(ctx, fault)
 
@@ -174,21 +174,35 @@ async def _snapshot(request: web.Request) -> web.StreamResponse:
     return web.Response(body=data, content_type="image/jpeg")
 
 
+@web.middleware
+async def _network(request: web.Request,
+                   handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """A camera whose network is down (SimulatorHandle.set_network) drops every request unanswered."""
+    if request.app[CONTEXT_KEY].camera.network_down:
+        if request.transport is not None:
+            request.transport.abort()
+        raise web.HTTPServiceUnavailable(text="network down")
+    return await handler(request)
+
+
 def create_onvif_app(ctx: OnvifContext) -> web.Application:
     """The ONVIF app of one camera."""
-    app = web.Application(client_max_size=_MAX_BODY)
+    app = web.Application(client_max_size=_MAX_BODY, middlewares=[_network])
     app[CONTEXT_KEY] = ctx
     app[EVENTS_KEY] = EventService(ctx.camera)
     device_ops = {**DEVICE_OPS, **DEVICE_SETTINGS_OPS, **DEVICE_SETTER_OPS, **DEVICE_NETWORK_OPS, **USER_OPS}
     app.router.add_post("/onvif/device_service", _service_handler(device_ops))
     media_ops = {**MEDIA_OPS, **MEDIA_CONFIG_OPS, **MEDIA_EDIT_OPS, **MEDIA_PROFILE_OPS}
     app.router.add_post("/onvif/media_service", _service_handler(media_ops))
-    app.router.add_post("/onvif/media2_service", _service_handler({**MEDIA2_OPS, **MEDIA2_EDIT_OPS}))
+    app.router.add_post("/onvif/media2_service", _service_handler(MEDIA2_OPS))
     app.router.add_post("/onvif/ptz_service", _service_handler({**PTZ_OPS, **PTZ_HOME_OPS}))
     app.router.add_post("/onvif/imaging_service", _service_handler(IMAGING_OPS))
     app.router.add_post("/onvif/events_service", _service_handler(_EVENT_OPS))
     app.router.add_post("/onvif/subscription/{sid}", _subscription)
     app.router.add_get("/onvif/snapshot/{token}.jpg", _snapshot)
+    app.router.add_post("/onvif/search_service", _service_handler(SEARCH_OPS))  # Profile G
+    app.router.add_post("/onvif/replay_service", _service_handler(REPLAY_OPS))
+    app.router.add_post("/onvif/recording_service", _service_handler(RECORDING_OPS))
     return app
 
 

@@ -29,7 +29,7 @@ from vms_server.analytics.pipeline import CameraPipeline, CameraPlan
 from vms_server.analytics.queues import InProcessQueue, JobQueue
 from vms_server.analytics.registry import ModelRegistry
 from vms_server.analytics.tuning import tuning_of
-from vms_server.analytics.types import CameraRef, Rules
+from vms_server.analytics.types import CameraRef, Detection, Rules
 from vms_server.analytics.workers import JobResult, WorkerPool
 from vms_server.cameras.models import Camera
 from vms_server.config.keys import CONFIG
@@ -81,6 +81,8 @@ class AnalyticsService:
             config.cache.listeners.append(self._on_config_change)
         self.queue: JobQueue = self._make_queue()
         self.sink = EventFeed(events, self.rule)
+        # Who else wants each job's raw detections as they come (PTZ auto-tracking); called on the loop, must not block.
+        self.detection_listeners: list[Callable[[uuid.UUID, list[Detection]], None]] = []
         self.source_factory: Callable[[CameraPlan], FrameSource] = self._default_source
         self.node = socket.gethostname()
         self._sync_lock = asyncio.Lock()
@@ -240,6 +242,8 @@ class AnalyticsService:
             return
         await self.check_quality(ref, model, job.metadata.source_quality, job.metadata.frame_times)
         last = job.metadata.frame_times[-1] if job.metadata.frame_times else None
+        for listener in self.detection_listeners:
+            listener(job.camera_id, result.detections)
         await self.sink.feed(ref, model, result.delivery.priority, result.detections, last)
 
     def _timings(self, model: str, result: JobResult) -> None:

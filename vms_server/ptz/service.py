@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,8 @@ class PtzService:
         self._devices: dict[uuid.UUID, tuple[str, PtzDevice]] = {}
         self._tours: dict[uuid.UUID, _Tour] = {}
         self._imaging: dict[uuid.UUID, tuple[str, ImagingDevice]] = {}
+        # Told of every operator command that steers a head (auto-tracking yields to the operator).
+        self.operator_listeners: list[Callable[[uuid.UUID], None]] = []
 
     async def access(self, camera_id: uuid.UUID, who: Principal, ptz: bool) -> tuple[str, str, str | None, str | None]:
         """(fingerprint, ONVIF URL, user, password) of a camera the caller may see. Raises NotFound or Conflict."""
@@ -86,11 +89,13 @@ class PtzService:
     async def move(self, camera_id: uuid.UUID, who: Principal, move: PtzMove) -> None:
         device = await self.device(camera_id, who)
         self._cancel_tour(camera_id)
+        self._operator(camera_id)
         await device.continuous_move(move.pan, move.tilt, move.zoom, move.timeout_s)
 
     async def stop(self, camera_id: uuid.UUID, who: Principal) -> None:
         device = await self.device(camera_id, who)
         self._cancel_tour(camera_id)
+        self._operator(camera_id)
         await device.call("Stop", PanTilt=True, Zoom=True)
 
     async def status(self, camera_id: uuid.UUID, who: Principal) -> PtzStatus:
@@ -123,6 +128,7 @@ class PtzService:
     async def goto_preset(self, camera_id: uuid.UUID, who: Principal, token: str) -> None:
         device = await self.device(camera_id, who)
         self._cancel_tour(camera_id)
+        self._operator(camera_id)
         await self._goto(device, camera_id, token)
 
     async def _goto(self, device: PtzDevice, camera_id: uuid.UUID, token: str) -> None:
@@ -143,6 +149,7 @@ class PtzService:
         if not wanted:
             raise Conflict(f"no preset belongs to tour {name!r}: name presets '{name} 1', '{name} 2', ...")
         self._cancel_tour(camera_id)
+        self._operator(camera_id)
         task = asyncio.create_task(self._run_tour(device, camera_id, wanted, dwell_s))
         self._tours[camera_id] = _Tour(name, wanted, task)
         return TourState(name=name, running=True, presets=wanted)
@@ -165,6 +172,10 @@ class PtzService:
             raise
         except Exception:
             logger.warning("PTZ tour stopped by an error", exc_info=True, extra={"camera_id": str(camera_id)})
+
+    def _operator(self, camera_id: uuid.UUID) -> None:
+        for listener in self.operator_listeners:
+            listener(camera_id)
 
     def _cancel_tour(self, camera_id: uuid.UUID) -> None:
         tour = self._tours.pop(camera_id, None)
