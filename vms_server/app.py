@@ -12,6 +12,7 @@ from aiohttp import web
 from vms_common.api.routing import ApiRouter
 from vms_common.auth.passwords import Passwords
 from vms_server import keys
+from vms_server.access.onvif import access_context
 from vms_server.access.routes import router as access_routes
 from vms_server.analytics.routes import router as analytics_routes
 from vms_server.analytics.service import analytics_context
@@ -53,6 +54,7 @@ from vms_server.licensing.routes import router as licence_routes
 from vms_server.licensing.service import LicencePolicy, server_id_of
 from vms_server.metrics.routes import metrics_context
 from vms_server.metrics.routes import router as metrics_routes
+from vms_server.notifications.directory_routes import router as notification_directory_routes
 from vms_server.notifications.routes import router as notification_routes
 from vms_server.notifications.service import notifications_context
 from vms_server.org.routes import router as org_routes
@@ -60,8 +62,6 @@ from vms_server.playback import hls as hls_routes
 from vms_server.playback import live_routes
 from vms_server.playback import routes as playback_http
 from vms_server.playback.service import playback_context
-from vms_server.ptz.autotrack_routes import autotrack_context
-from vms_server.ptz.autotrack_routes import router as autotrack_routes
 from vms_server.ptz.routes import ptz_context
 from vms_server.ptz.routes import router as ptz_routes
 from vms_server.recording.routes import router as recording_routes
@@ -127,7 +127,7 @@ CONTEXTS: list[Context] = [
     events_context, ingest_context, recording_context, playback_context,
     anpr_context,  # wraps the events writer: ANPR detections become plate reads (and watchlist events)
     analytics_context,
-    autotrack_context,  # PTZ auto-tracking: follows analytics' people, yields to operators' PTZ commands
+    access_context,  # access grants from the cameras' ONVIF events (tailgating)
     notifications_context,  # a consumer of events: routes them to channels, runs deliveries and escalations
     cloudsync_context,
     cluster_context,  # a cluster node: which cameras ingest runs here (after their consumers, before connecting)
@@ -135,11 +135,11 @@ CONTEXTS: list[Context] = [
 ]
 ROUTERS = [
     health.router, landing.router, downloads.router, ws.router, auth_routes, org_routes, camera_routes,
-    licence_routes, ptz_routes, autotrack_routes, layout_routes,
+    licence_routes, ptz_routes, layout_routes,
     ingest_routes, recording_routes, playback_http.router, live_routes.router, hls_routes.router, analytics_routes,
     event_routes, config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes, sync_routes,
     audit_routes,
-    notification_routes, ticket_routes, anpr_routes,
+    notification_routes, notification_directory_routes, ticket_routes, anpr_routes,
     discovery_routes, bulk_camera_routes, cluster_routes, ddns_routes, access_routes,
 ]
 

@@ -83,6 +83,9 @@ class NotificationConfig(_Section):
         description="Channels per event type ('*' for every other type)")
     escalation: Escalation = Field(default_factory=Escalation)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    language: Literal["en", "de", "fr"] = Field(
+        "en", description="Wording of messages to recipients without a language of their own (addresses, "
+                          "webhook and MQTT texts); a user's contact language wins")
 
 
 class AutoTrackConfig(_Section):

@@ -12,6 +12,7 @@ from vms_server.db.base import Base
 from vms_server.events.models import Event, EventNote
 from vms_server.layouts.models import SharedLayout
 from vms_server.licensing.models import LicenceRecord
+from vms_server.notifications.directory_models import NotifyContact, NotifyGroup, NotifyOnCall
 from vms_server.notifications.models import (
     NotifyChannel,
     NotifyEscalation,
@@ -53,8 +54,11 @@ __all__ = [
     "Incident",
     "LicenceRecord",
     "NotifyChannel",
+    "NotifyContact",
     "NotifyEscalation",
+    "NotifyGroup",
     "NotifyMessage",
+    "NotifyOnCall",
     "NotifyRouted",
     "NotifyRule",
     "OutboxItem",

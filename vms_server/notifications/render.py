@@ -1,9 +1,12 @@
 """Message texts built from a queued payload. The payload is rendered when the message is sent, not when it
-is queued, so that a grouped message shows the final count."""
+is queued, so that a grouped message shows the final count. The wording is the recipient's language (`_lang` in
+the payload): templates in wording/<language>.json, English where a language or a phrase is missing."""
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 import string
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,28 @@ from typing import Any
 from vms_server.notifications.channels.base import MessageTemplate, Outgoing
 
 PRIVATE_PREFIX = "_"  # payload keys kept for rendering (a snapshot's path on disk), never sent out
+WORDING_DIR = Path(__file__).with_name("wording")
+DEFAULT_LANGUAGE = "en"
+
+
+def languages() -> list[str]:
+    """The languages messages can be worded in (one wording file each)."""
+    return sorted(p.stem for p in WORDING_DIR.glob("*.json"))
+
+
+@functools.cache
+def wording(language: str) -> dict[str, Any]:
+    """The phrases of `language`, English filling the gaps; an unknown language is English."""
+    base: dict[str, Any] = json.loads((WORDING_DIR / f"{DEFAULT_LANGUAGE}.json").read_text("utf-8"))
+    if language == DEFAULT_LANGUAGE or language not in languages():
+        return base
+    own: dict[str, Any] = json.loads((WORDING_DIR / f"{language}.json").read_text("utf-8"))
+    return {**base, **own, "labels": {**base["labels"], **own.get("labels", {})},
+            "event_types": {**base["event_types"], **own.get("event_types", {})}}
+
+
+def _say(phrase: str, **values: object) -> str:
+    return string.Template(phrase).safe_substitute({k: "" if v is None else str(v) for k, v in values.items()})
 
 
 def public_payload(payload: dict[str, Any], count: int) -> dict[str, Any]:
@@ -20,28 +45,36 @@ def public_payload(payload: dict[str, Any], count: int) -> dict[str, Any]:
     return out
 
 
-def _headline(payload: dict[str, Any], count: int) -> str:
+def _what(payload: dict[str, Any], words: dict[str, Any]) -> str:
+    event_type = str(payload.get("event_type", "event"))
+    return str(words["event_types"].get(event_type) or event_type.replace("_", " "))
+
+
+def _headline(payload: dict[str, Any], count: int, words: dict[str, Any]) -> str:
     kind = payload.get("type")
     if kind == "test":
-        return "Test message from the VMS"
+        return str(words["test"])
     if kind == "camera.availability":
-        return f"Camera {payload.get('camera_name') or payload.get('camera_id')} is {payload.get('state')}"
-    what = str(payload.get("event_type", "event")).replace("_", " ")
+        return _say(words["availability"], camera=payload.get("camera_name") or payload.get("camera_id"),
+                    state=payload.get("state"))
     where = payload.get("camera_name") or payload.get("camera_id")
     prefix = f"[{payload.get('priority', '')}] " if payload.get("priority") else ""
-    level = f" (escalation level {payload['escalation_level']})" if payload.get("escalation_level") else ""
-    many = f"{count} x " if count > 1 else ""
-    return f"{prefix}{many}{what} at {where}{level}"
+    level = _say(words["level"], level=payload["escalation_level"]) if payload.get("escalation_level") else ""
+    many = _say(words["many"], count=count) if count > 1 else ""
+    return _say(words["headline"], prefix=prefix, many=many, what=_what(payload, words), where=where, level=level)
 
 
-def _lines(payload: dict[str, Any], count: int) -> list[tuple[str, str]]:
-    fields = [("Event", payload.get("event_type")), ("Priority", payload.get("priority")),
-              ("Camera", payload.get("camera_name") or payload.get("camera_id")), ("Site", payload.get("site_name")),
-              ("Time", payload.get("local_time") or payload.get("timestamp")),
-              ("Object", payload.get("object_class"))]
+def _lines(payload: dict[str, Any], count: int, words: dict[str, Any]) -> list[tuple[str, str]]:
+    label = words["labels"]
+    fields = [(label["event"], _what(payload, words) if payload.get("event_type") else None),
+              (label["priority"], payload.get("priority")),
+              (label["camera"], payload.get("camera_name") or payload.get("camera_id")),
+              (label["site"], payload.get("site_name")),
+              (label["time"], payload.get("local_time") or payload.get("timestamp")),
+              (label["object"], payload.get("object_class"))]
     if count > 1:
-        fields.append(("Events in this message", str(count)))
-    return [(k, str(v)) for k, v in fields if v]
+        fields.append((label["count"], str(count)))
+    return [(str(k), str(v)) for k, v in fields if v]
 
 
 def _fill(template: str, payload: dict[str, Any], count: int) -> str:
@@ -52,20 +85,27 @@ def _fill(template: str, payload: dict[str, Any], count: int) -> str:
 
 def render(message_id: str, recipient: str, payload: dict[str, Any], count: int, snapshot: bytes | None,
            templates: dict[str, MessageTemplate] | None = None) -> Outgoing:
-    """The message for one recipient; a channel's template for the event type (or '*') replaces the wording."""
-    chosen = (templates or {}).get(str(payload.get("event_type")), (templates or {}).get("*"))
-    subject = _fill(chosen.subject, payload, count) if chosen and chosen.subject else _headline(payload, count)
-    lines = _lines(payload, count)
+    """The message for one recipient in the payload's language; a channel's template for the event type (or
+    '*') replaces the wording, a template keyed '<language>:<event type>' (or '<language>:*') winning over both."""
+    language = str(payload.get("_lang") or DEFAULT_LANGUAGE)
+    words = wording(language)
+    event_type = str(payload.get("event_type"))
+    table_of = templates or {}
+    chosen = next((table_of[k] for k in (f"{language}:{event_type}", f"{language}:*", event_type, "*")
+                   if k in table_of), None)
+    subject = _fill(chosen.subject, payload, count) if chosen and chosen.subject \
+        else _headline(payload, count, words)
+    lines = _lines(payload, count, words)
     url = payload.get("url")
     if chosen and chosen.text:
         text = _fill(chosen.text, payload, count)
         table = f"<pre>{html.escape(text)}</pre>"
     else:
         text = "\n".join([subject, "", *(f"{k}: {v}" for k, v in lines),
-                          *([f"\nOpen the event: {url}"] if url else [])])
+                          *([f"\n{words['open']}: {url}"] if url else [])])
         table = "<table>" + "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
                                     for k, v in lines) + "</table>"
-    link = f"<p><a href='{html.escape(str(url))}'>Open the event</a></p>" if url else ""
+    link = f"<p><a href='{html.escape(str(url))}'>{html.escape(str(words['open']))}</a></p>" if url else ""
     body = f"<html><body><h2>{html.escape(subject)}</h2>{table}{link}</body></html>"
     return Outgoing(message_id=message_id, recipient=recipient, subject=subject, text=text, html=body,
                     payload=public_payload(payload, count), snapshot=snapshot)

@@ -15,9 +15,12 @@ from vms_common.errors import Conflict, InvalidInput, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.audit.service import record
+from vms_server.auth.models import User
 from vms_server.cameras.models import Camera
 from vms_server.notifications import channels as registry
 from vms_server.notifications import queue
+from vms_server.notifications.directory import parse_ref
+from vms_server.notifications.directory_models import NotifyGroup, NotifyOnCall
 from vms_server.notifications.keys import NOTIFIER
 from vms_server.notifications.models import NotifyChannel, NotifyEscalation, NotifyMessage, NotifyRule
 from vms_server.notifications.schemas import (
@@ -163,6 +166,25 @@ async def _check_refs(session: AsyncSession, call: Call[RuleIn]) -> None:
         camera = await session.get(Camera, body.camera_id)
         if camera is None or camera.customer_id != customer:
             raise InvalidInput("unknown camera_id")
+    await _check_recipients(session, customer, [*body.recipients, *(r for lvl in body.escalation
+                                                                     for r in lvl.recipients)])
+
+
+async def _check_recipients(session: AsyncSession, customer: uuid.UUID, recipients: list[str]) -> None:
+    """Every user, group and on-call rota a rule names is one of the organisation's (422 names the others)."""
+    tables: dict[str, type[User] | type[NotifyGroup] | type[NotifyOnCall]] = {
+        "user": User, "group": NotifyGroup, "oncall": NotifyOnCall}
+    unknown = []
+    for recipient in dict.fromkeys(recipients):
+        ref = parse_ref(recipient)  # the schema refused malformed references
+        if ref is None:
+            continue
+        model = tables[ref[0]]
+        owner = await session.scalar(select(model.customer_id).where(model.id == ref[1]))
+        if owner != customer:
+            unknown.append(recipient)
+    if unknown:
+        raise InvalidInput(f"unknown recipient(s): {', '.join(unknown)}")
 
 
 def _rule_fields(body: RuleIn) -> dict[str, object]:

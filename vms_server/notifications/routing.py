@@ -19,6 +19,7 @@ from vms_server.cameras.models import Camera
 from vms_server.config.service import ConfigService
 from vms_server.events.models import Event
 from vms_server.notifications import channels as registry
+from vms_server.notifications.directory import Target, resolve
 from vms_server.notifications.models import NotifyChannel, NotifyEscalation, NotifyMessage, NotifyRule
 from vms_server.notifications.queue import PENDING, enqueue
 from vms_server.notifications.quiet import QuietHours, held_until, zone
@@ -38,6 +39,7 @@ class EventContext:
     escalation_repeat: int  # times the last level is notified again before the chain ends
     default_kinds: list[str]  # notifications.channels for this event type: a rule naming no channel uses these
     escalation_kinds: list[str]  # notifications.escalation.channels: a level naming no channel uses these
+    language: str = "en"  # notifications.language: the wording for recipients without a language of their own
 
 
 def matches(rule: NotifyRule, ev: Event) -> bool:
@@ -73,7 +75,8 @@ async def load_context(session: AsyncSession, config: ConfigService, event_id: u
                         int(values["notifications.escalation.after_minutes"]),
                         int(values["notifications.escalation.repeat"]),
                         _kinds_for(values["notifications.channels"], ev.event_type),
-                        [str(k) for k in values["notifications.escalation.channels"]])
+                        [str(k) for k in values["notifications.escalation.channels"]],
+                        str(values["notifications.language"]))
 
 
 def _kinds_for(by_type: Any, event_type: str) -> list[str]:
@@ -89,7 +92,8 @@ async def queue_for_channels(session: AsyncSession, ctx: EventContext, *, rule: 
                              default_kinds: list[str] | None = None) -> int:
     """Queue one message per enabled channel and recipient; returns how many rows were added or grouped.
     With no `channel_ids`, the organisation's enabled channels of `default_kinds` (the configuration hierarchy's
-    choice for this camera) are used."""
+    choice for this camera) are used. Users, groups and on-call rotas among `recipients` are resolved to the
+    contact point each channel needs; a user's own quiet hours hold that user's message only."""
     kinds: list[str] = list(default_kinds) if default_kinds else []
     if "push" in kinds:  # the hierarchy's "push" is mobile push of either kind (FCM apps, Web Push browsers)
         kinds += ["fcm", "webpush"]
@@ -99,11 +103,14 @@ async def queue_for_channels(session: AsyncSession, ctx: EventContext, *, rule: 
         chosen, NotifyChannel.customer_id == ctx.event.customer_id, NotifyChannel.enabled.is_(True))
         .order_by(NotifyChannel.name))).all()
     now = utcnow()
-    hold = held_until(ctx.quiet, ctx.event.priority, now, ctx.tz)
+    site_hold = held_until(ctx.quiet, ctx.event.priority, now, ctx.tz)
     queued = 0
     for channel in rows:
         needs = registry.KINDS[channel.kind][0].needs_recipient if channel.kind in registry.KINDS else False
-        for recipient in (recipients if needs else [""]):
+        targets = await resolve(session, ctx.event.customer_id, recipients, channel.kind, now) if needs \
+            else [Target("")]
+        for target in targets:
+            recipient = target.address
             group_key = None
             if group_window_s > 0 and ctx.event.priority != "CRITICAL" and kind == "event":
                 group_key = f"{rule.id}:{channel.id}:{recipient}:{ctx.event.event_type}:{ctx.event.site_id}"
@@ -111,15 +118,26 @@ async def queue_for_channels(session: AsyncSession, ctx: EventContext, *, rule: 
                     queued += 1
                     continue
             due = now + dt.timedelta(seconds=group_window_s) if group_key else now
+            hold, reason = _hold(ctx, target, site_hold, now)
             if hold is not None:
                 due = max(due, hold)
             message = NotifyMessage(
                 customer_id=ctx.event.customer_id, channel_id=channel.id, event_id=ctx.event.id, rule_id=rule.id,
-                recipient=recipient, kind=kind, payload={**ctx.payload, **(extra or {})},
+                recipient=recipient, kind=kind,
+                payload={**ctx.payload, **(extra or {}), "_lang": target.language or ctx.language},
                 dedup_key=f"{dedup_prefix}:{channel.id}:{recipient}"[:300], group_key=group_key, status=PENDING,
-                next_attempt_at=due, held_reason="quiet_hours" if hold is not None else None)
+                next_attempt_at=due, held_reason=reason)
             queued += int(await enqueue(session, message))
     return queued
+
+
+def _hold(ctx: EventContext, target: Target, site_hold: dt.datetime | None,
+          now: dt.datetime) -> tuple[dt.datetime | None, str | None]:
+    """The later of the site's and the recipient's quiet-hours ends, and which one holds the message."""
+    own = held_until(target.quiet, ctx.event.priority, now, target.tz or ctx.tz) if target.quiet else None
+    if own is not None and (site_hold is None or own > site_hold):
+        return own, "recipient_quiet_hours"
+    return site_hold, "quiet_hours" if site_hold is not None else None
 
 
 async def _fold_into_group(session: AsyncSession, group_key: str, event_id: uuid.UUID) -> bool:

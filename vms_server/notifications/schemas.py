@@ -6,7 +6,9 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vms_server.notifications.directory import parse_ref
 
 Kind = Literal["email", "webhook", "mqtt", "sms", "whatsapp", "jira", "servicenow", "ticket", "fcm", "webpush"]
 PriorityName = Literal["CRITICAL", "HIGH", "MEDIUM", "STANDARD"]
@@ -14,6 +16,19 @@ PriorityName = Literal["CRITICAL", "HIGH", "MEDIUM", "STANDARD"]
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+RECIPIENTS_DOC = ("E-mail addresses / phone numbers, or `user:<id>`, `group:<id>`, `oncall:<id>` (resolved to each "
+                  "user's contact point for the channel when a message is queued)")
+
+
+def _refs(value: list[str]) -> list[str]:
+    for recipient in value:
+        try:
+            parse_ref(recipient)
+        except ValueError:
+            raise ValueError(f"{recipient!r}: a user/group/oncall reference takes a UUID") from None
+    return value
 
 
 class ChannelIn(_In):
@@ -56,7 +71,10 @@ class EscalationLevel(_In):
     channel_ids: list[uuid.UUID] = Field(default_factory=list, max_length=20,
                                          description="Empty: the channels of the kinds in "
                                                      "notifications.escalation.channels")
-    recipients: list[str] = Field(default_factory=list, max_length=100, description="Empty: the rule's recipients")
+    recipients: list[str] = Field(default_factory=list, max_length=100,
+                                  description="Empty: the rule's recipients. " + RECIPIENTS_DOC)
+
+    _recipients = field_validator("recipients")(_refs)
 
 
 class RuleIn(_In):
@@ -69,12 +87,13 @@ class RuleIn(_In):
     channel_ids: list[uuid.UUID] = Field(default_factory=list, max_length=20,
                                          description="Empty: the channels of the kinds notifications.channels "
                                                      "lists for the event type (per camera, site, customer)")
-    recipients: list[str] = Field(default_factory=list, max_length=100,
-                                  description="E-mail addresses / phone numbers for channels that need them")
+    recipients: list[str] = Field(default_factory=list, max_length=100, description=RECIPIENTS_DOC)
     group_window_s: int = Field(0, ge=0, le=3600,
                                 description="Fold non-critical events of one type and site within this window "
                                             "into one message with a count (0: one message per event)")
     escalation: list[EscalationLevel] = Field(default_factory=list, max_length=10)
+
+    _recipients = field_validator("recipients")(_refs)
 
 
 class RuleOut(RuleIn):
