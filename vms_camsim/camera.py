@@ -24,6 +24,7 @@ from vms_camsim.encoder import (
     overlay_blocking,
     scene_frames_blocking,
 )
+from vms_camsim.errors import EncodeError
 from vms_camsim.feeds import Feed, LiveFeed, LoopFeed
 from vms_camsim.ptz import PtzState
 from vms_camsim.rtsp_proto import Authenticator
@@ -100,6 +101,7 @@ class CameraRuntime:
     gateways: list[str] = field(default_factory=list)
     card: EdgeCard | None = None  # edge storage (ONVIF Profile G search and replay)
     network_down: bool = False  # SimulatorHandle.set_network: unreachable, but still recording to its card
+    cache: FeedCache | None = None  # where a re-encoded loop comes from (reconfigure_stream)
 
     @property
     def name(self) -> str:
@@ -162,4 +164,20 @@ async def build_camera(cam: CameraConfig, cache: FeedCache) -> CameraRuntime:
     main = feeds["main"]
     card = (EdgeCard(cam.name, main.loop, started, cam.card_minutes * 60)
             if cam.card_minutes > 0 and isinstance(main, LoopFeed) else None)
-    return CameraRuntime(cam, feeds, auth, scene, ptz, started, card=card)
+    return CameraRuntime(cam, feeds, auth, scene, ptz, started, card=card, cache=cache)
+
+
+async def reconfigure_stream(camera: CameraRuntime, name: str, stream: StreamConfig) -> None:
+    """Give one of the camera's streams new encoder settings (ONVIF SetVideoEncoderConfiguration).
+
+    The new feed replaces the old one before this returns; RTSP sessions still subscribed to the old
+    feed notice and end (rtsp_session), as a camera restarting its encoder ends them. A shared loop
+    stays in the cache for the other cameras that use it. Raises EncodeError.
+    """
+    if camera.ptz is not None:
+        feed: Feed = await asyncio.to_thread(_live_feed, camera.config, stream, camera.scene, camera.ptz)
+    elif camera.cache is not None:
+        feed = await camera.cache.loop_feed(camera.config, stream)
+    else:
+        raise EncodeError(f"camera {camera.name} has no feed cache to encode from")
+    camera.feeds[name] = feed

@@ -83,6 +83,11 @@ class Session:
         if self.transport.is_closing():
             self.pause()
             return
+        if self.camera.feeds.get(self.stream_name) is not self.feed:  # re-encoded (SetVideoEncoderConfiguration)
+            log.info("%s/%s has new encoder settings: ending the session", self.camera.name, self.stream_name)
+            self.pause()
+            self.transport.close()
+            return
         if not self._fault_allows(template, now):
             return
         if self.need_key:

@@ -99,9 +99,11 @@ PTZ: list[Call] = [("S", "ptz", op, params) for op, params in [
     ("SetPreset", {**_PROFILE, "PresetName": "door"}), ("GetPresets", _PROFILE),
     ("SetHomePosition", _PROFILE), ("GotoHomePosition", _PROFILE),
     ("GotoPreset", {**_PROFILE, "PresetToken": "preset1"}), ("RemovePreset", {**_PROFILE, "PresetToken": "preset1"}),
+    ("SendAuxiliaryCommand", {**_PROFILE, "AuxiliaryData": "tt:Wiper|On"}),
 ]]
 
 TR2 = "http://www.onvif.org/ver20/media/wsdl"
+_REF = "<Configuration><Type>{}</Type><Token>{}</Token></Configuration>"
 # Media2 (Profile T): no ONVIF client library ships its WSDL, so these are sent as raw SOAP bodies.
 MEDIA2: list[tuple[str, str]] = [
     ("GetServiceCapabilities", f'<GetServiceCapabilities xmlns="{TR2}"/>'),
@@ -112,6 +114,17 @@ MEDIA2: list[tuple[str, str]] = [
     ("GetVideoSourceConfigurations", f'<GetVideoSourceConfigurations xmlns="{TR2}"/>'),
     ("GetVideoEncoderConfigurations", f'<GetVideoEncoderConfigurations xmlns="{TR2}"/>'),
     ("GetVideoEncoderConfigurationOptions", f'<GetVideoEncoderConfigurationOptions xmlns="{TR2}"/>'),
+    # the encoder's own settings back (a change is re-encoded: test_onvif_encoder_changes)
+    ("SetVideoEncoderConfiguration", f'<SetVideoEncoderConfiguration xmlns="{TR2}"><Configuration token="vec_main">'
+                                     '<Encoding xmlns="http://www.onvif.org/ver10/schema">H265</Encoding>'
+                                     "</Configuration></SetVideoEncoderConfiguration>"),
+    ("CreateProfile", f'<CreateProfile xmlns="{TR2}"><Name>conformance</Name></CreateProfile>'),
+    ("AddConfiguration", f'<AddConfiguration xmlns="{TR2}"><ProfileToken>profile_1</ProfileToken>'
+                         f"{_REF.format('VideoSource', 'vsc0')}{_REF.format('VideoEncoder', 'vec_main')}"
+                         "</AddConfiguration>"),
+    ("RemoveConfiguration", f'<RemoveConfiguration xmlns="{TR2}"><ProfileToken>profile_1</ProfileToken>'
+                            f"{_REF.format('VideoEncoder', 'vec_main')}</RemoveConfiguration>"),
+    ("DeleteProfile", f'<DeleteProfile xmlns="{TR2}"><Token>profile_1</Token></DeleteProfile>'),
 ]
 
 

@@ -1,6 +1,6 @@
 """Profile S management operations of the simulator: users (and that they really authenticate, by
 WS-Security and by HTTP Digest, and stop when deleted), user levels, network protocols and interfaces
-read back, encoder and source settings kept or refused with ter:ConfigModify, fixed and created media
+read back, encoder and source settings outside the options refused with ter:ConfigModify, fixed and created media
 profiles, factory default, PTZ home; driven by the classic onvif-zeep client, by the server's own client where it uses
 them, and by raw SOAP for the HTTP-level answers (401 without credentials, a fault and never a 500
 for bad input)."""
@@ -72,9 +72,10 @@ async def test_profile_s_management_with_the_classic_client(dome: SimulatorHandl
         "interface": [1400, "192.0.2.10", 25],
         "set_interface_unknown": ["InvalidArgVal", "InvalidNetworkInterface"],
         "set_interface_mtu": ["InvalidArgVal", "InvalidMtuValue"],
-        # the pre-encoded stream: its own settings are accepted, others refused and nothing changes
+        # its own settings are accepted; a size beyond the options is refused and nothing changes
+        # (changes within them are applied: test_onvif_encoder_changes)
         "set_encoder_same": "ok", "set_encoder_bigger": ["InvalidArgVal", "ConfigModify"], "width_after": 320,
-        "options_sizes": [[320, 176]], "compatible": ["vec_main"], "add_encoder": "ok", "add_source": "ok",
+        "options_sizes": [[320, 176], [160, 96]], "compatible": ["vec_main"], "add_encoder": "ok", "add_source": "ok",
         "set_source_same": "ok", "add_other_encoder": ["InvalidArgVal", "NoConfig"],
         "delete_fixed_profile": ["Action", "DeletionOfFixedProfile"],
         "remove_from_fixed": ["Action", "ConfigurationConflict"],
@@ -162,7 +163,7 @@ async def test_created_users_use_http_digest_and_the_servers_client(dome: Simula
     ("media", f'<SetVideoEncoderConfiguration xmlns="{TRT}"><Configuration token="vec_main">'
               "<Quality>lots</Quality></Configuration></SetVideoEncoderConfiguration>", "ConfigModify"),
     ("media", f'<SetVideoEncoderConfiguration xmlns="{TRT}"><Configuration token="vec_main">'
-              "<RateControl><BitrateLimit>4000</BitrateLimit></RateControl></Configuration>"
+              "<RateControl><BitrateLimit>99999</BitrateLimit></RateControl></Configuration>"
               "</SetVideoEncoderConfiguration>", "ConfigModify"),
     ("media", f'<AddVideoEncoderConfiguration xmlns="{TRT}"><ProfileToken>main</ProfileToken>'
               "<ConfigurationToken>vec_nope</ConfigurationToken></AddVideoEncoderConfiguration>", "NoConfig"),

@@ -7,7 +7,7 @@ Element order follows the ONVIF schema because zeep parses sequences in order.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
@@ -50,6 +50,7 @@ class OnvifContext:
     network: NetworkState = field(default_factory=NetworkState)
     ptz_home: Vector | None = None  # SetHomePosition; None: the centre (0, 0, 0)
     profiles: dict[str, ClientProfile] = field(default_factory=dict)  # CreateProfile's, by token
+    aux: dict[str, str] = field(default_factory=dict)  # SendAuxiliaryCommand: device -> state (ptz_aux)
 
     def __post_init__(self) -> None:
         # ONVIF's HTTP-level authentication is Digest only (Basic would send the password in clear).
@@ -79,7 +80,7 @@ class OnvifContext:
         return self.camera.feeds[self.feed_token(token)].stream
 
 
-Handler = Callable[[OnvifContext, Element], str]
+Handler = Callable[[OnvifContext, Element], str | Awaitable[str]]  # async: applies a change first
 
 
 def get_device_information(ctx: OnvifContext, op: Element) -> str:

@@ -13,6 +13,7 @@ from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 from vms_camsim.config import Codec, StreamConfig
+from vms_camsim.onvif.encoder_settings import gov_length
 from vms_camsim.onvif.ptz_nodes import camera_configuration_xml
 from vms_camsim.onvif.soap import SoapFault, invalid_arg, text
 
@@ -32,7 +33,7 @@ def _video_source(ctx: OnvifContext, tag: str) -> str:
 
 
 def _video_encoder(tag: str, token: str, stream: StreamConfig) -> str:
-    gov = max(1, round(stream.gop_seconds * stream.fps))
+    gov = gov_length(stream)
     profile = ' Profile="Main"' if stream.codec in (Codec.H264, Codec.H265) else ""
     return (f'<{tag} token="vec_{token}" GovLength="{gov}"{profile}><tt:Name>{token}</tt:Name>'
             f"<tt:UseCount>1</tt:UseCount><tt:Encoding>{ENCODING[stream.codec]}</tt:Encoding>"
@@ -51,6 +52,16 @@ def _profile(ctx: OnvifContext, token: str, stream: StreamConfig, types: set[str
     if "PTZ" in types and ctx.camera.ptz:
         parts += camera_configuration_xml(ctx, "tr2:PTZ")
     return (f'<tr2:Profiles token="{token}" fixed="true"><tr2:Name>{token}</tr2:Name>'
+            f"<tr2:Configurations>{parts}</tr2:Configurations></tr2:Profiles>")
+
+
+def _created_profile(ctx: OnvifContext, token: str, types: set[str]) -> str:
+    """A profile a client created (media2_edit), with the configurations added to it."""
+    created = ctx.profiles[token]
+    parts = _video_source(ctx, "tr2:VideoSource") if created.source and "VideoSource" in types else ""
+    if created.encoder is not None and "VideoEncoder" in types:
+        parts += _video_encoder("tr2:VideoEncoder", created.encoder, ctx.camera.feeds[created.encoder].stream)
+    return (f'<tr2:Profiles token="{escape(token)}" fixed="false"><tr2:Name>{escape(created.name)}</tr2:Name>'
             f"<tr2:Configurations>{parts}</tr2:Configurations></tr2:Profiles>")
 
 
@@ -73,25 +84,24 @@ def get_profiles(ctx: OnvifContext, op: Element) -> str:
         types = set(_CONFIG_TYPES)
     body = "".join(_profile(ctx, token, feed.stream, types) for token, feed in ctx.camera.feeds.items()
                    if wanted in (None, token))
+    body += "".join(_created_profile(ctx, token, types) for token in ctx.profiles if wanted in (None, token))
     return f"<tr2:GetProfilesResponse>{body}</tr2:GetProfilesResponse>"
 
 
 def get_stream_uri(ctx: OnvifContext, op: Element) -> str:
     """The RTSP URL of a profile (RtspUnicast; RTSP as older clients say it). Multicast is refused."""
-    token = text(op, "ProfileToken")
-    ctx.stream(token)
+    token = ctx.feed_token(text(op, "ProfileToken"))
     protocol = text(op, "Protocol")
     if protocol not in _RTSP_PROTOCOLS:
         raise SoapFault("Sender", ("ter:InvalidArgVal", "ter:InvalidStreamSetup"),
                         f"protocol {protocol!r} is not offered (RtspUnicast is)")
-    uri = escape(ctx.rtsp_urls[token or ""])
+    uri = escape(ctx.rtsp_urls[token])
     return f"<tr2:GetStreamUriResponse><tr2:Uri>{uri}</tr2:Uri></tr2:GetStreamUriResponse>"
 
 
 def get_snapshot_uri(ctx: OnvifContext, op: Element) -> str:
     """The JPEG snapshot URL of a profile (same as Media's)."""
-    token = text(op, "ProfileToken")
-    ctx.stream(token)
+    token = ctx.feed_token(text(op, "ProfileToken"))
     return (f"<tr2:GetSnapshotUriResponse><tr2:Uri>{escape(ctx.base_url)}/onvif/snapshot/{token}.jpg</tr2:Uri>"
             "</tr2:GetSnapshotUriResponse>")
 
@@ -111,22 +121,6 @@ def get_video_encoder_configurations(ctx: OnvifContext, op: Element) -> str:
     return f"<tr2:GetVideoEncoderConfigurationsResponse>{body}</tr2:GetVideoEncoderConfigurationsResponse>"
 
 
-def get_video_encoder_configuration_options(ctx: OnvifContext, op: Element) -> str:
-    """Each encoder's fixed settings as its only option (the simulator's streams are configured up front)."""
-    body = ""
-    for _, stream in _selected(ctx, op):
-        gov = max(1, round(stream.gop_seconds * stream.fps))
-        profile = ' ProfilesSupported="Main"' if stream.codec in (Codec.H264, Codec.H265) else ""
-        body += (f'<tr2:Options GovLengthRange="{gov} {gov}" FrameRatesSupported="{stream.fps}"{profile} '
-                 f'ConstantBitRateSupported="false"><tt:Encoding>{ENCODING[stream.codec]}</tt:Encoding>'
-                 "<tt:QualityRange><tt:Min>5</tt:Min><tt:Max>5</tt:Max></tt:QualityRange>"
-                 f"<tt:ResolutionsAvailable><tt:Width>{stream.width}</tt:Width><tt:Height>{stream.height}"
-                 f"</tt:Height></tt:ResolutionsAvailable><tt:BitrateRange><tt:Min>{stream.bitrate_kbps}</tt:Min>"
-                 f"<tt:Max>{stream.bitrate_kbps}</tt:Max></tt:BitrateRange></tr2:Options>")
-    return (f"<tr2:GetVideoEncoderConfigurationOptionsResponse>{body}"
-            "</tr2:GetVideoEncoderConfigurationOptionsResponse>")
-
-
 def get_video_source_configurations(ctx: OnvifContext, op: Element) -> str:
     """The single video source configuration."""
     return (f"<tr2:GetVideoSourceConfigurationsResponse>{_video_source(ctx, 'tr2:Configurations')}"
@@ -137,6 +131,5 @@ MEDIA2_OPS: dict[str, Handler] = {
     "GetServiceCapabilities": get_service_capabilities, "GetProfiles": get_profiles,
     "GetStreamUri": get_stream_uri, "GetSnapshotUri": get_snapshot_uri,
     "GetVideoEncoderConfigurations": get_video_encoder_configurations,
-    "GetVideoEncoderConfigurationOptions": get_video_encoder_configuration_options,
     "GetVideoSourceConfigurations": get_video_source_configurations,
 }

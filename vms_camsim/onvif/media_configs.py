@@ -1,8 +1,8 @@
 """Media (ver10) configuration read-outs: the video source and encoder configurations behind the
 fixed profiles, their options and the service's capabilities.
 
-The streams are encoded ahead of time, so each configuration's options are exactly its current
-settings (media_edit refuses others; media_profiles manages profiles).
+The encoder options are the choices encoder_settings allows (media_edit applies them; media_profiles
+manages profiles).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from xml.etree.ElementTree import Element
 
 from vms_camsim.config import Codec, StreamConfig
 from vms_camsim.onvif.device_media import video_encoder_config_xml, video_source_config_xml
+from vms_camsim.onvif.encoder_settings import BITRATE_KBPS, QUALITY, fps_range, gov_range, resolutions
 from vms_camsim.onvif.media_profiles import MAX_CLIENT_PROFILES
 from vms_camsim.onvif.soap import invalid_arg, text
 
@@ -105,23 +106,27 @@ def get_compatible_video_encoder_configurations(ctx: OnvifContext, op: Element) 
             "</trt:GetCompatibleVideoEncoderConfigurationsResponse>")
 
 
+def _range(tag: str, low: float, high: float) -> str:
+    return f"<tt:{tag}><tt:Min>{low:g}</tt:Min><tt:Max>{high:g}</tt:Max></tt:{tag}>"
+
+
 def get_video_encoder_configuration_options(ctx: OnvifContext, op: Element) -> str:
-    """The encoder's current settings as its only option (H.264 and JPEG; H.265 is described by Media2)."""
+    """What SetVideoEncoderConfiguration takes (encoder_settings), for H.264 and JPEG; H.265 is Media2's."""
     _, stream = _encoders(ctx, op)[0]
-    gov = max(1, round(stream.gop_seconds * stream.fps))
-    size = f"<tt:ResolutionsAvailable><tt:Width>{stream.width}</tt:Width><tt:Height>{stream.height}</tt:Height>" \
-           "</tt:ResolutionsAvailable>"
-    rate = f"<tt:FrameRateRange><tt:Min>{stream.fps}</tt:Min><tt:Max>{stream.fps}</tt:Max></tt:FrameRateRange>" \
-           "<tt:EncodingIntervalRange><tt:Min>1</tt:Min><tt:Max>1</tt:Max></tt:EncodingIntervalRange>"
-    codec = ""
-    if stream.codec is Codec.MJPEG:
-        codec = f"<tt:JPEG>{size}{rate}</tt:JPEG>"
-    elif stream.codec is Codec.H264:
-        codec = (f"<tt:H264>{size}<tt:GovLengthRange><tt:Min>{gov}</tt:Min><tt:Max>{gov}</tt:Max>"
-                 f"</tt:GovLengthRange>{rate}<tt:H264ProfilesSupported>Main</tt:H264ProfilesSupported></tt:H264>")
+    rate = _range("FrameRateRange", *fps_range(stream)) + _range("EncodingIntervalRange", 1, 1)
+    bitrate = _range("BitrateRange", *BITRATE_KBPS)
+
+    def sizes(codec: Codec) -> str:
+        return "".join(f"<tt:ResolutionsAvailable><tt:Width>{w}</tt:Width><tt:Height>{h}</tt:Height>"
+                       "</tt:ResolutionsAvailable>" for w, h in resolutions(ctx.camera, codec))
+
+    jpeg = f"{sizes(Codec.MJPEG)}{rate}"
+    h264 = f"{sizes(Codec.H264)}{_range('GovLengthRange', *gov_range(stream))}{rate}" \
+        "<tt:H264ProfilesSupported>Main</tt:H264ProfilesSupported>"
     return ("<trt:GetVideoEncoderConfigurationOptionsResponse><trt:Options>"
-            f"<tt:QualityRange><tt:Min>5</tt:Min><tt:Max>5</tt:Max></tt:QualityRange>{codec}</trt:Options>"
-            "</trt:GetVideoEncoderConfigurationOptionsResponse>")
+            f"{_range('QualityRange', QUALITY, QUALITY)}<tt:JPEG>{jpeg}</tt:JPEG><tt:H264>{h264}</tt:H264>"
+            f"<tt:Extension><tt:JPEG>{jpeg}{bitrate}</tt:JPEG><tt:H264>{h264}{bitrate}</tt:H264></tt:Extension>"
+            "</trt:Options></trt:GetVideoEncoderConfigurationOptionsResponse>")
 
 
 def get_guaranteed_number_of_video_encoder_instances(ctx: OnvifContext, op: Element) -> str:

@@ -1,8 +1,6 @@
 """PTZ home position (the node advertises HomeSupported, FixedHomePosition false): SetHomePosition
 keeps the current position, GotoHomePosition travels there (to the centre until one is set).
-
-The node advertises no auxiliary commands, so SendAuxiliaryCommand stays unsupported, as the PTZ
-specification allows for such a node.
+Auxiliary commands (wiper, IR lamp) are ptz_aux's.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 
 from vms_camsim.config import PtzLimits
+from vms_camsim.onvif.ptz_aux import auxiliary_commands_xml
 from vms_camsim.onvif.soap import SoapFault, child, invalid_arg, parse_duration, text
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def node_xml(tag: str, lim: PtzLimits) -> str:
     return (f'<{tag} token="{NODE_TOKEN}" FixedHomePosition="false"><tt:Name>{NODE_TOKEN}</tt:Name>'
             f"{spaces_xml('tt:SupportedPTZSpaces', lim)}"
             f"<tt:MaximumNumberOfPresets>{MAX_PRESETS}</tt:MaximumNumberOfPresets>"
-            f"<tt:HomeSupported>true</tt:HomeSupported></{tag}>")
+            f"<tt:HomeSupported>true</tt:HomeSupported>{auxiliary_commands_xml()}</{tag}>")
 
 
 def camera_configuration_xml(ctx: OnvifContext, tag: str) -> str:

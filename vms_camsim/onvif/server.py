@@ -27,9 +27,11 @@ from vms_camsim.onvif.device_settings import DEVICE_SETTINGS_OPS
 from vms_camsim.onvif.events import EventService
 from vms_camsim.onvif.imaging import IMAGING_OPS
 from vms_camsim.onvif.media2 import MEDIA2_OPS
+from vms_camsim.onvif.media2_edit import MEDIA2_EDIT_OPS
 from vms_camsim.onvif.media_configs import MEDIA_CONFIG_OPS
 from vms_camsim.onvif.media_edit import MEDIA_EDIT_OPS
 from vms_camsim.onvif.media_profiles import MEDIA_PROFILE_OPS
+from vms_camsim.onvif.ptz_aux import PTZ_AUX_OPS
 from vms_camsim.onvif.ptz_home import PTZ_HOME_OPS
 from vms_camsim.onvif.ptz_service import PTZ_OPS
 from vms_camsim.onvif.recording_search import RECORDING_OPS, SEARCH_OPS
@@ -112,7 +114,8 @@ def _service_handler(ops: dict[str, Handler]) -> Callable[[web.Request], Awaitab
             if handler is None:
                 raise SoapFault("Receiver", ("ter:ActionNotSupported",), f"{name} is not supported", 500)
             _authorise(ctx, request, header, name)
-            return _soap_response(envelope(handler(ctx, op)))
+            answer = handler(ctx, op)
+            return _soap_response(envelope(answer if isinstance(answer, str) else await answer))
         except SoapFault as fault:
             return _fault_response(ctx, fault)
 
@@ -194,8 +197,8 @@ def create_onvif_app(ctx: OnvifContext) -> web.Application:
     app.router.add_post("/onvif/device_service", _service_handler(device_ops))
     media_ops = {**MEDIA_OPS, **MEDIA_CONFIG_OPS, **MEDIA_EDIT_OPS, **MEDIA_PROFILE_OPS}
     app.router.add_post("/onvif/media_service", _service_handler(media_ops))
-    app.router.add_post("/onvif/media2_service", _service_handler(MEDIA2_OPS))
-    app.router.add_post("/onvif/ptz_service", _service_handler({**PTZ_OPS, **PTZ_HOME_OPS}))
+    app.router.add_post("/onvif/media2_service", _service_handler({**MEDIA2_OPS, **MEDIA2_EDIT_OPS}))
+    app.router.add_post("/onvif/ptz_service", _service_handler({**PTZ_OPS, **PTZ_HOME_OPS, **PTZ_AUX_OPS}))
     app.router.add_post("/onvif/imaging_service", _service_handler(IMAGING_OPS))
     app.router.add_post("/onvif/events_service", _service_handler(_EVENT_OPS))
     app.router.add_post("/onvif/subscription/{sid}", _subscription)
