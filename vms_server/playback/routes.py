@@ -66,7 +66,7 @@ async def recordings(call: Call[NoBody]) -> RecordingsOut:
     rows = await call.app[RECORDER].present(rows)  # files deleted under the server show as gaps
     fallback = call.app[RECORDER].volumes.fallback
     on_fallback = str(fallback.path) if fallback is not None else None
-    spans = [Span(r.start_at, r.end_at, r.stream, r.volume == on_fallback) for r in rows]
+    spans = [Span(r.start_at, r.end_at, r.stream, r.volume == on_fallback, bool(r.from_edge)) for r in rows]
     recorder = call.app[RECORDER].recorder(camera_id)
     live = recorder.current() if recorder is not None else None
     writer = recorder.writer if recorder is not None else None
@@ -75,8 +75,8 @@ async def recordings(call: Call[NoBody]) -> RecordingsOut:
                           dt.datetime.fromtimestamp(live[1] / 1e6, dt.UTC), "main",
                           writer is not None and str(writer.volume) == on_fallback))
     ranges, gaps = merge(spans, q.start, q.end)
-    return RecordingsOut(ranges=[RangeOut(start=r.start, end=r.end, stream=r.stream, on_fallback=r.on_fallback)
-                                 for r in ranges],
+    return RecordingsOut(ranges=[RangeOut(start=r.start, end=r.end, stream=r.stream, on_fallback=r.on_fallback,
+                                          from_edge=r.from_edge) for r in ranges],
                          gaps=[GapOut(start=g.start, end=g.end) for g in gaps])
 
 

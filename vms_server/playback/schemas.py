@@ -37,6 +37,8 @@ class RangeOut(BaseModel):
     stream: str
     on_fallback: bool = Field(False, description="Recorded on the fallback volume (recording.fallback) while no "
                                                  "volume could take footage")
+    from_edge: bool = Field(False, description="Replayed from the camera's own card (ONVIF Profile G edge "
+                                               "storage) to fill a time the server could not reach the camera")
 
 
 class GapOut(BaseModel):

@@ -20,6 +20,7 @@ class Span:
     end: dt.datetime
     stream: str
     on_fallback: bool = False  # where it lives: ranges on the fallback volume are not joined with the others
+    from_edge: bool = False  # replayed from the camera's card (edge_fill): not joined with recorded ranges
 
 
 async def segments_between(session: AsyncSession, camera_id: uuid.UUID, stream: str | None,
@@ -40,11 +41,11 @@ def merge(spans: list[Span], start: dt.datetime, end: dt.datetime) -> tuple[list
         if e <= s:
             continue
         last = ranges[-1] if ranges else None
-        if last is not None and (last.stream, last.on_fallback) == (span.stream, span.on_fallback) \
-                and s - last.end <= JOIN_TOLERANCE:
+        if last is not None and (last.stream, last.on_fallback, last.from_edge) == (
+                span.stream, span.on_fallback, span.from_edge) and s - last.end <= JOIN_TOLERANCE:
             last.end = max(last.end, e)
         else:
-            ranges.append(Span(s, e, span.stream, span.on_fallback))
+            ranges.append(Span(s, e, span.stream, span.on_fallback, span.from_edge))
     gaps: list[Span] = []
     cursor = start
     for span in ranges:

@@ -46,6 +46,12 @@ class RecordingSettings(BaseModel):
                                       "much; 0 leaves it to the operating system (up to ~30 s on Linux)")
     retention_days: float = Field(30.0, gt=0, le=3650, description="System default retention")
     cleanup_interval_s: float = Field(60.0, ge=0.5, le=3600, description="How often retention and quota run")
+    edge_fill_interval_s: float = Field(
+        30.0, ge=0, le=3600, description="How often holes in a camera's footage are looked for and filled from its "
+                                         "own card (ONVIF Profile G edge storage); 0 turns gap fill off")
+    edge_fill_lookback_s: float = Field(
+        24 * 3600.0, ge=60, le=30 * 86400, description="How far back holes are looked for")
+    edge_fill_min_gap_s: float = Field(2.0, ge=0.5, le=3600, description="Shorter holes are left alone")
     transport: Literal["tcp", "udp"] = Field("tcp", description="Default RTSP transport")
     open_timeout_s: float = Field(10.0, gt=0, le=120, description="RTSP connect/DESCRIBE timeout")
     read_timeout_s: float = Field(10.0, gt=0, le=120, description="No packet for this long means the stream is down")

@@ -34,6 +34,7 @@ class RecordingSegment(UuidPk, Base):
     height: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(200), default="continuous")
     state: Mapped[str] = mapped_column(String(20), default="ok")  # ok | recovered | missing
+    from_edge: Mapped[bool] = mapped_column(Boolean, default=False)  # replayed from the camera's card (edge_fill)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -30,6 +30,7 @@ from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import CameraRuntime, CameraSpec, IngestService
 from vms_server.recording.config import RecordingSettings, VolumeConfig
 from vms_server.recording.durability import Durability
+from vms_server.recording.edge_fill import EdgeFill
 from vms_server.recording.keys import RECORDER
 from vms_server.recording.missing import MissingScanner, present
 from vms_server.recording.models import RecordingPolicy, RecordingSegment
@@ -85,6 +86,7 @@ class RecordingService:
         self._indexer_task: asyncio.Task[None] | None = None
         self._cleanup_task: asyncio.Task[None] | None = None
         self.segments_indexed = 0
+        self.edge_fill = EdgeFill(self)
 
     async def start(self) -> None:
         """Reconcile the index with the disks and load the policies; ingest connects the cameras later."""
@@ -99,6 +101,7 @@ class RecordingService:
     async def close(self) -> None:
         """Index every segment finished before now (ingest has stopped, so the last ones are queued), then
         stop. The indexer is told to finish rather than cancelled: cancelling it mid-commit lost a batch."""
+        await self.edge_fill.close()
         if self._cleanup_task is not None:
             self._cleanup_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -177,6 +180,10 @@ class RecordingService:
         detector = MotionDetector(str(camera_id), row.motion_sensitivity, on_motion, mask=list(row.motion_mask or []))
         self.ingest.stream(camera_id, "sub").add(detector)
         self._motion[camera_id] = detector
+
+    def open_secret(self, sealed: str | None) -> str | None:
+        """A camera's password from its sealed form (edge gap fill logs in to the camera)."""
+        return self._box.open(sealed) if sealed else None
 
     def recorder(self, camera_id: uuid.UUID) -> Recorder | None:
         return self.recorders.get(camera_id)
@@ -309,6 +316,7 @@ async def recording_context(app: web.Application) -> AsyncIterator[None]:
     try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
         if settings.recording.enabled:
             await service.start()
+            service.edge_fill.start()
             app[EVENTS].subscribe(service.on_event)
             app[keys.HEALTH_PROBES].append(recording_health)
         yield
