@@ -63,10 +63,16 @@ class EventSink:
         self.created = 0
         self.created_at: dict[uuid.UUID, float] = {}  # event id -> wall time it became visible (benchmarks)
         self._listeners: list[EventListener] = []
+        self._warning_listeners: list[EventListener] = []
 
     def subscribe(self, listener: EventListener) -> None:
         """Called on the event loop for every new scene event (not for pipeline warnings); must not block."""
         self._listeners.append(listener)
+
+    def subscribe_warnings(self, listener: EventListener) -> None:
+        """Called for every stored pipeline warning (`stream_degraded`): camera health that notification rules
+        route like any other event, kept apart from scene events so that nothing records or clips on a warning."""
+        self._warning_listeners.append(listener)
 
     async def started(self, camera: CameraRef, priority: Priority, ev: OpenEvent) -> uuid.UUID:
         det = ev.best
@@ -112,6 +118,12 @@ class EventSink:
             row = await service.create_event(session, new, SYSTEM)
             data = service.payload(row)
         self._hub.publish("event.created", data, site_id=camera.site_id)
+        created = CreatedEvent(new.event_id, camera.camera_id, "stream_degraded", new.timestamp)
+        for listener in self._warning_listeners:
+            try:
+                listener(created)
+            except Exception:
+                logger.exception("a warning subscriber failed", extra={"camera_id": str(camera.camera_id)})
         return new.event_id
 
 

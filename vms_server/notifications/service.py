@@ -296,6 +296,7 @@ async def notifications_context(app: web.Application) -> AsyncIterator[None]:
     watch: asyncio.Task[None] | None = None
     if settings.enabled:
         app[EVENTS].subscribe(service.on_event)
+        app[EVENTS].subscribe_warnings(service.on_event)  # stream_degraded: camera health goes through the rules too
         await service.catch_up()
         service.start()
         ingest = app[INGEST]
