@@ -52,9 +52,10 @@ def load_signing_key(data_dir: Path) -> Ed25519PrivateKey:
 
 async def issue(session: AsyncSession, key: Ed25519PrivateKey, tenant_id: uuid.UUID, max_cameras: int,
                 analytics: list[str], valid_days: int, grace_days: int, issued_by: str,
-                server_ids: list[str] | None = None) -> IssuedLicence:
+                server_ids: list[str] | None = None, after: dt.datetime | None = None) -> IssuedLicence:
     """Sign and store a licence for the tenant (session scoped to that tenant, with platform rights).
-    `server_ids`: the servers it is for (each prints its id with `vms-server licence show`); none: any."""
+    `server_ids`: the servers it is for (each prints its id with `vms-server licence show`); none: any.
+    `after`: a renewal's `valid_days` count from there when it is still ahead (the current licence's end)."""
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound("no such tenant")
@@ -65,7 +66,8 @@ async def issue(session: AsyncSession, key: Ed25519PrivateKey, tenant_id: uuid.U
     now = utcnow()
     terms = LicenceTerms(licence_id=f"lic-{uuid.uuid4().hex[:12]}", customer_id=tenant_id,
                          customer_name=tenant.name, max_cameras=max_cameras, analytics=chosen, valid_from=now,
-                         valid_until=now + dt.timedelta(days=valid_days), grace_days=grace_days, issued_at=now,
+                         valid_until=max(now, after or now) + dt.timedelta(days=valid_days), grace_days=grace_days,
+                         issued_at=now,
                          server_ids=sorted(set(server_ids or [])))
     signed = licensing.sign(terms, key)
     row = IssuedLicence(tenant_id=tenant_id, licence_id=terms.licence_id, document=signed.model_dump_json(),

@@ -13,11 +13,11 @@ from pydantic import ValidationError
 from vms_cloud_sync.backend import actions, hq, keys, overview, uptime
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.schemas import IncidentFilter
+from vms_cloud_sync.portal.platform import licence_state
 from vms_cloud_sync.portal.web import names, page, problems, tenant, user
 from vms_common.errors import NotFound
 
 STAT_DAYS = (7, 14, 30, 90)
-EXPIRY_WARNING = dt.timedelta(days=30)
 
 
 async def overview_page(request: web.Request) -> web.Response:
@@ -25,7 +25,10 @@ async def overview_page(request: web.Request) -> web.Response:
     now = dt.datetime.now(dt.UTC)
     async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
         states = await overview.site_states(session, now)
-    return page(request, "overview.html", who, states=states, now=now)
+        newest = (await hq.licence_list(session))[:1]
+    # The newest licence is the one the edges run on: HQ is warned before it ends, not when sites stop.
+    until, state = licence_state(newest[0], now) if newest else (None, "none")
+    return page(request, "overview.html", who, states=states, now=now, licence_until=until, licence_state=state)
 
 
 async def sites_page(request: web.Request) -> web.Response:
@@ -149,9 +152,7 @@ async def licences_page(request: web.Request) -> web.Response:
         cams = await hq.cameras(session)
     rows = []
     for lic in items:
-        until = dt.datetime.fromisoformat(str(lic.terms.get("valid_until")))
-        until = until if until.tzinfo else until.replace(tzinfo=dt.UTC)
-        state = "expired" if until < now else "expiring" if until - now < EXPIRY_WARNING else "valid"
+        until, state = licence_state(lic, now)
         rows.append({"licence": lic, "until": until, "state": state})
     in_use = sum(1 for c in cams.values() if c.state != "disabled")
     return page(request, "licences.html", who, rows=rows, in_use=in_use)

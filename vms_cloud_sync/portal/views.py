@@ -21,7 +21,7 @@ from vms_cloud_sync.backend.auth import COOKIE, MFA_SETUP
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.routes_hq import login_with
 from vms_cloud_sync.backend.schemas import CloudEventOut, EventFilter, LoginIn
-from vms_cloud_sync.portal import acting, pages
+from vms_cloud_sync.portal import acting, pages, platform
 from vms_cloud_sync.portal.web import names, page, portal_pages, problems, safe_next, tenant, user
 from vms_common.errors import NotFound, RateLimited, Unauthenticated
 
@@ -56,10 +56,11 @@ async def login_submit(request: web.Request) -> web.Response:
                         error=f"Too many failed logins; try again in {exc.retry_after} s.")
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    if out.tenant_id is None:
-        return page(request, "login.html", None, 403, error="Platform operators use the API, not the portal.",
-                    form=typed)
-    redirect = web.HTTPFound("/portal/mfa" if out.role == MFA_SETUP else typed["next"])
+    if out.tenant_id is None:  # a platform operator (no organisation): the licences they issue
+        target = "/portal/platform/licences"
+    else:
+        target = "/portal/mfa" if out.role == MFA_SETUP else typed["next"]
+    redirect = web.HTTPFound(target)
     redirect.set_cookie(COOKIE, out.access_token, httponly=True, samesite="Strict", path="/",
                         secure=request.secure)
     raise redirect
@@ -209,4 +210,5 @@ def install(app: web.Application) -> None:
     app.router.add_get("/portal/events/{event_id}", event_page)
     pages.install(app)
     acting.install(app)
+    platform.install(app)
     app.router.add_static("/portal/static/", HERE / "static")
