@@ -101,6 +101,11 @@ class PtzDevice:
             self._camera = camera
             return self._ptz
 
+    async def aux_commands(self) -> tuple[str, ...]:
+        """The auxiliary commands the camera's PTZ node offers (connecting first). Raises like call()."""
+        await self.call("GetStatus")  # connects (reading the node) the first time, with call()'s error handling
+        return self.node.aux_commands
+
     async def continuous_move(self, pan: float, tilt: float, zoom: float, timeout_s: float | None) -> None:
         """ContinuousMove at normalised speeds (-1..1 per axis), scaled into the node's velocity spaces.
         Raises Conflict for an axis the head lacks, and what call() raises."""

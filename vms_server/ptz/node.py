@@ -36,6 +36,7 @@ class PtzNode:
     zoom_velocity: Space | None
     pan_tilt_position: Space | None
     zoom_position: Space | None
+    aux_commands: tuple[str, ...] = ()  # SendAuxiliaryCommand data the node offers (tt:Wiper|On...)
 
     @classmethod
     def generic(cls) -> PtzNode:
@@ -81,6 +82,7 @@ def parse_node(node: Any, configuration: Any | None) -> PtzNode:
         zoom_velocity=_pick(getattr(spaces, "ContinuousZoomVelocitySpace", None), ZOOM_VELOCITY, False),
         pan_tilt_position=_limit(pan_tilt, getattr(configuration, "PanTiltLimits", None)),
         zoom_position=_limit(zoom, getattr(configuration, "ZoomLimits", None)),
+        aux_commands=tuple(str(c) for c in getattr(node, "AuxiliaryCommands", None) or [] if c),
     )
 
 

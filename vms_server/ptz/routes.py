@@ -16,7 +16,18 @@ from vms_server.api.context import actor_of
 from vms_server.audit.service import record
 from vms_server.ptz.imaging import FocusIn, ImagingIn, ImagingState
 from vms_server.ptz.keys import PTZ
-from vms_server.ptz.schemas import PresetIn, PresetList, PresetOut, PtzMove, PtzStatus, TourQuery, TourState
+from vms_server.ptz.schemas import (
+    AuxIn,
+    AuxList,
+    AuxOut,
+    PresetIn,
+    PresetList,
+    PresetOut,
+    PtzMove,
+    PtzStatus,
+    TourQuery,
+    TourState,
+)
 from vms_server.ptz.service import PtzService
 from vms_server.ptz.topics import EventTopics, read_event_topics
 
@@ -103,6 +114,24 @@ async def start_tour(call: Call[NoBody]) -> TourState:
 async def stop_tour(call: Call[NoBody]) -> TourState:
     """Stop a running tour where the head is."""
     return await _ptz(call).stop_tour(call.path_uuid("camera_id"), call.user, _name(call))
+
+
+@router.route("GET", _BASE + "/aux", role=Role.VIEWER, response=AuxList, tags=["ptz"], errors=_ERRORS)
+async def aux_commands(call: Call[NoBody]) -> AuxList:
+    """The auxiliary commands (wiper, IR lamp...) the camera's PTZ node offers."""
+    return AuxList(items=await _ptz(call).aux_commands(call.path_uuid("camera_id"), call.user))
+
+
+@router.route("POST", _BASE + "/aux", role=Role.SUPERVISOR, body=AuxIn, response=AuxOut, tags=["ptz"],
+              errors=_ERRORS)
+async def send_aux(call: Call[AuxIn]) -> AuxOut:
+    """Send an auxiliary command (e.g. tt:Wiper|On, tt:IRLamp|On); 422 for one the camera does not offer."""
+    camera_id = call.path_uuid("camera_id")
+    answer = await _ptz(call).send_aux(camera_id, call.user, call.body.command)
+    async with call.app[keys.SESSIONS].begin() as session:
+        await record(session, actor_of(call), "camera.ptz.aux", target_type="camera", target_id=str(camera_id),
+                     new={"command": call.body.command, "answer": answer})
+    return AuxOut(command=call.body.command, answer=answer)
 
 
 @router.route("GET", "/cameras/{camera_id}/imaging", role=Role.VIEWER, response=ImagingState, tags=["ptz"],

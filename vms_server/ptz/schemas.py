@@ -48,3 +48,18 @@ class TourState(BaseModel):
     running: bool
     presets: list[str] = Field(description="Tokens visited in order: presets whose name starts with the tour "
                                            "name ('all' visits every preset)")
+
+
+class AuxIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    command: str = Field(min_length=1, max_length=128, pattern=r"^[^<>&\s]+$",
+                         description="One of the camera's auxiliary commands, e.g. tt:Wiper|On or tt:IRLamp|Auto")
+
+
+class AuxOut(BaseModel):
+    command: str
+    answer: str = Field(description="What the camera answered (often the device's state after the command)")
+
+
+class AuxList(BaseModel):
+    items: list[str] = Field(description="Auxiliary commands the camera's PTZ node offers (empty: none)")

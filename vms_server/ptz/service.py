@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_common.auth.principal import Principal
-from vms_common.errors import Conflict, NotFound
+from vms_common.errors import Conflict, InvalidInput, NotFound
 from vms_server.cameras.service import get_camera
 from vms_server.ptz.device import PtzDevice
 from vms_server.ptz.imaging import ImagingDevice
@@ -114,6 +114,19 @@ class PtzService:
             zoom_moving=str(getattr(moves, "Zoom", "IDLE")) == "MOVING",
             tour=tour.name if tour is not None and not tour.task.done() else None,
         )
+
+    async def aux_commands(self, camera_id: uuid.UUID, who: Principal) -> list[str]:
+        return list(await (await self.device(camera_id, who)).aux_commands())
+
+    async def send_aux(self, camera_id: uuid.UUID, who: Principal, command: str) -> str:
+        """Send one of the node's auxiliary commands (wiper, IR lamp...). Raises InvalidInput for
+        a command the camera does not offer, before asking it."""
+        device = await self.device(camera_id, who)
+        offered = await device.aux_commands()
+        if command not in offered:
+            raise InvalidInput(f"the camera does not offer {command!r} (it offers {', '.join(offered) or 'none'})")
+        answer = await device.call("SendAuxiliaryCommand", AuxiliaryData=command)
+        return str(answer) if answer is not None else ""
 
     async def presets(self, camera_id: uuid.UUID, who: Principal) -> list[PresetOut]:
         device = await self.device(camera_id, who)
