@@ -44,6 +44,9 @@ class Event(UuidPk, Timestamps, Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     snapshot_path: Mapped[str | None] = mapped_column(String(1000))
     clip_path: Mapped[str | None] = mapped_column(String(1000))
+    # Cross-camera correlation (events.neighbours): the id of the event the incident was opened with, on every
+    # event of it (that one included); None for an event no neighbour's event joined.
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     notes: Mapped[list[EventNote]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="EventNote.at", lazy="selectin"
     )

@@ -33,7 +33,12 @@ async def list_events(call: Call[NoBody]) -> EventPage:
     query = call.query(EventQuery)
     async with call.app[keys.SESSIONS]() as session:
         rows, cursor = await service.list_events(session, call.user, query)
-        return EventPage(items=[service.event_out(e) for e in rows], next_cursor=cursor)
+        items = [service.event_out(e) for e in rows]
+        if query.collapse:
+            sizes = await service.incident_sizes(session, [e.incident_id for e in rows if e.incident_id])
+            for item in items:
+                item.linked_events = max(0, sizes.get(item.incident_id, 1) - 1) if item.incident_id else 0
+        return EventPage(items=items, next_cursor=cursor)
 
 
 @router.route("GET", "/events/{event_id}", role=Role.VIEWER, response=EventOut, tags=TAGS, errors=(404,))

@@ -63,6 +63,10 @@ class EventOut(BaseModel):
     notes: list[NoteOut]
     tags: list[str]
     updated_at: dt.datetime
+    incident_id: uuid.UUID | None = Field(
+        None, description="Cross-camera incident this event belongs to (the id of the event it was opened with): the "
+                          "same event type on neighbouring cameras (same correlation.area) within correlation.window_s")
+    linked_events: int = Field(0, description="With collapse=true: how many other events the incident holds")
 
 
 class EventPage(BaseModel):
@@ -80,6 +84,9 @@ class EventQuery(BaseModel):
     since: dt.datetime | None = Field(None, description="ISO 8601 with a time zone")
     until: dt.datetime | None = None
     q: str | None = Field(None, min_length=1, max_length=200, description="Text in the notes")
+    incident_id: uuid.UUID | None = Field(None, description="Only the events of this cross-camera incident")
+    collapse: bool = Field(False, description="One row per cross-camera incident (the event it opened with, and "
+                                              "linked_events) instead of one per event: the alarm queue")
     limit: int = Field(50, ge=1, le=500)
     cursor: str | None = Field(None, pattern=rf"^[0-9]{{1,17}}\.{UUID_PATTERN}$",
                                description="`next_cursor` of the previous page")

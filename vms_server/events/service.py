@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_common.auth.principal import Principal
@@ -44,7 +44,7 @@ def event_out(ev: Event) -> EventOut:
         snapshot_url=f"{base}/snapshot" if ev.snapshot_path else None, priority=Priority(ev.priority),
         status=EventStatus(ev.status), status_by=ev.status_by, status_at=ev.status_at,
         notes=[NoteOut(id=n.id, author=n.author, at=n.at, text=n.text) for n in ev.notes],
-        tags=list(ev.tags or []), updated_at=ev.updated_at,
+        tags=list(ev.tags or []), updated_at=ev.updated_at, incident_id=ev.incident_id,
     )
 
 
@@ -142,9 +142,12 @@ async def list_events(session: AsyncSession, who: Principal, q: EventQuery) -> t
     if who.site_ids is not None:
         query = query.where(Event.site_id.in_(who.site_ids))
     for column, value in ((Event.camera_id, q.camera_id), (Event.site_id, q.site_id), (Event.event_type, q.type),
-                          (Event.priority, q.priority), (Event.status, q.status)):
+                          (Event.priority, q.priority), (Event.status, q.status),
+                          (Event.incident_id, q.incident_id)):
         if value is not None:
             query = query.where(column == value)
+    if q.collapse:  # an incident shows as the event it was opened with; the others are reached with incident_id
+        query = query.where(or_(Event.incident_id.is_(None), Event.incident_id == Event.id))
     if q.since:
         query = query.where(Event.timestamp >= q.since)
     if q.until:
@@ -160,6 +163,15 @@ async def list_events(session: AsyncSession, who: Principal, q: EventQuery) -> t
     more = len(rows) > q.limit
     rows = rows[: q.limit]
     return rows, (_cursor(rows[-1].timestamp, rows[-1].id) if more and rows else None)
+
+
+async def incident_sizes(session: AsyncSession, incident_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """How many events each of these cross-camera incidents holds."""
+    if not incident_ids:
+        return {}
+    rows = await session.execute(select(Event.incident_id, func.count()).where(Event.incident_id.in_(incident_ids))
+                                 .group_by(Event.incident_id))
+    return {incident: count for incident, count in rows if incident is not None}
 
 
 def _add_note(ev: Event, who: Principal, text: str) -> EventNote:

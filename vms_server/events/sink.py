@@ -23,8 +23,10 @@ from vms_server.analytics.types import CameraRef, Image, Priority
 from vms_server.api.keys import HUB
 from vms_server.api.ws import Hub
 from vms_server.audit.service import SYSTEM
+from vms_server.config.keys import CONFIG
 from vms_server.events import service
 from vms_server.events.keys import EVENTS
+from vms_server.events.neighbours import IncidentLinker
 from vms_server.events.service import NewEvent
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class EventSink:
         self.created_at: dict[uuid.UUID, float] = {}  # event id -> wall time it became visible (benchmarks)
         self._listeners: list[EventListener] = []
         self._warning_listeners: list[EventListener] = []
+        self.linker: IncidentLinker | None = None  # cross-camera correlation (set by the events context)
 
     def subscribe(self, listener: EventListener) -> None:
         """Called on the event loop for every new scene event (not for pipeline warnings); must not block."""
@@ -88,7 +91,11 @@ class EventSink:
                        details, snapshot)
         async with self._sessions.begin() as session:
             row = await service.create_event(session, new, SYSTEM)
+            joined = await self.linker.link(session, row) if self.linker is not None else None
             data = service.payload(row)
+            joined_data = (service.payload(joined), joined.site_id) if joined is not None else None
+        if joined_data is not None:  # the neighbour's event now heads an incident
+            self._hub.publish("event.updated", joined_data[0], site_id=joined_data[1])
         self.created += 1
         self.created_at[ev.event_id] = asyncio.get_running_loop().time()
         self._hub.publish("event.created", data, site_id=camera.site_id)
@@ -131,6 +138,7 @@ async def events_context(app: web.Application) -> AsyncIterator[None]:
     """Before ingest and its consumers, so that recording and playback can subscribe; analytics is handed
     the writer. Stops after analytics has flushed its open events."""
     sink = EventSink(app[keys.SESSIONS], app[HUB], app[keys.SETTINGS].data_dir)
+    sink.linker = IncidentLinker(app[CONFIG])
     app[EVENTS] = sink
     app[EVENT_WRITER] = sink
     yield
