@@ -245,6 +245,10 @@ def make_scene(kind: SceneKind) -> Scene:
         from vms_camsim.scenes_door import DoorScene  # builds on this module
 
         return DoorScene(kind)
+    if kind in (SceneKind.BEHAVIOUR, SceneKind.OBJECTS):
+        from vms_camsim.scenes_behaviour import BehaviourScene, ObjectsScene  # builds on this module
+
+        return BehaviourScene(kind) if kind is SceneKind.BEHAVIOUR else ObjectsScene(kind)
     if kind is SceneKind.PLATES:
         from vms_camsim.plates import PlateScene  # the plates module builds on this one
 

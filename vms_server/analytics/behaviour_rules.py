@@ -181,7 +181,7 @@ class BehaviourEngine:
             return []
         before = _spread({t: past[t] for t in still}, zone)
         after = _spread(still, zone)
-        if after < zone.dispersal_factor * max(before, 0.03) or after < zone.group_radius * 1.5:
+        if after < zone.dispersal_factor * max(before, 0.03) or after < zone.group_radius:
             return []
         xs = [p[0] / aspect for p in still.values()]
         ys = [p[1] for p in still.values()]

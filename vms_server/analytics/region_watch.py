@@ -10,7 +10,7 @@ when the person has gone. The same watch serves both modes: "missing" learns the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,7 @@ class RegionWatch:
     adapt_rate: float
     reference: Patch | None = None
     since: float | None = None  # first moment of the current unoccluded mismatch
+    frames: list[float] = field(default_factory=list)  # the analysed moments of that mismatch, up to the alarm
     last_distance: float = 0.0
 
     def differs(self, grey: npt.NDArray[np.uint8]) -> bool:
@@ -58,12 +59,16 @@ class RegionWatch:
             return None
         if occluded:
             self.since = None
+            self.frames.clear()
             return None
         self.last_distance = distance(patch, self.reference)
         if self.last_distance < self.mismatch:
             self.since = None
+            self.frames.clear()
             self.reference = np.asarray((1 - self.adapt_rate) * self.reference + self.adapt_rate * patch, np.float32)
             return None
         if self.since is None:
             self.since = ts
+        if ts - self.since < self.alarm_after_s:
+            self.frames.append(ts)
         return self.since if ts - self.since >= self.alarm_after_s else None

@@ -26,15 +26,16 @@ class ObjectRegion(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
     box: tuple[Coord, Coord, Coord, Coord]
+    mode: Literal["missing", "left_behind"] = Field("missing", description="'missing': the region's object goes "
+                                                    "away (learnt with it); 'left_behind': something stays in the "
+                                                    "region (learnt empty)")
 
 
 class MissingObjectConfig(PersonModelConfig):
     regions: list[ObjectRegion] = Field(default_factory=list, max_length=64,
                                         description="Watched regions (none: nothing is watched)")
-    mode: Literal["missing", "left_behind"] = Field("missing", description="'missing': the region's object goes "
-                                                    "away; 'left_behind': something stays in an empty region")
     alarm_after_s: float = Field(10.0, ge=0, le=86_400, description="Seconds the region must stay changed")
-    mismatch: float = Field(0.45, gt=0, le=5, description="Difference from the reference that is a change")
+    mismatch: float = Field(0.3, gt=0, le=5, description="Difference from the reference that is a change")
     adapt_rate: float = Field(0.05, ge=0, le=1, description="How fast the reference follows a matching region "
                               "(slow lighting change)")
     occlusion: float = Field(0.15, gt=0, le=1, description="Share of a region a person must cover to hide it")
@@ -98,13 +99,16 @@ class MissingObjectModel(PersonModel):
                 if since is None:
                     reported.pop(region.name, None)
                     continue
-                details = {"region": region.name, "mode": cfg.mode, "since": since,
+                details = {"region": region.name, "mode": region.mode, "since": since,
                            "difference": round(watch.last_distance, 3)}
                 confidence = min(1.0, watch.last_distance / (2 * cfg.mismatch))
-                if reported.get(region.name) != since:  # back-dated once to the first moment of the change
+                if reported.get(region.name) != since:
+                    # Back-filled once: every analysed moment of the change since it began, so the event starts
+                    # then and is one event however long `alarm_after_s` is compared with the merge gap.
                     reported[region.name] = since
-                    out.append(Detection(self.name, self.event_type, since, confidence, region.box, cfg.mode,
-                                         key=f"{cfg.mode}:{region.name}", details=details, frame=frame.image))
-                out.append(Detection(self.name, self.event_type, frame.ts, confidence, region.box, cfg.mode,
-                                     key=f"{cfg.mode}:{region.name}", details=details, frame=frame.image))
+                    out += [Detection(self.name, self.event_type, ts, confidence, region.box, region.mode,
+                                      key=f"{region.mode}:{region.name}", details=details, frame=frame.image)
+                            for ts in watch.frames]
+                out.append(Detection(self.name, self.event_type, frame.ts, confidence, region.box, region.mode,
+                                     key=f"{region.mode}:{region.name}", details=details, frame=frame.image))
         return out
