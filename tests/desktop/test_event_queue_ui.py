@@ -195,3 +195,17 @@ async def test_escalate_acknowledges_and_clears_the_note(panel: EventPanel, api:
     await wait_until(lambda: panel.queue.model.events[panel.queue.model.row_of(event["id"])]["status"]
                      == "ACKNOWLEDGED", 5, "shown acknowledged")
     assert shown["id"] == event["id"]
+
+
+async def test_a_neighbours_event_joining_an_incident_is_not_a_second_alarm(panel: EventPanel,
+                                                                           api: FakeEventsApi) -> None:
+    lead = _event(0)
+    _arrive(panel, api, lead)
+    rows = panel.queue.model.rowCount()
+    joined = {**_event(1), "camera_id": "c2", "incident_id": lead["id"]}
+    _arrive(panel, api, joined)  # cross-camera correlation linked it to the lead's incident
+    panel.queue.on_push("event.updated", {**lead, "incident_id": lead["id"]})
+    assert panel.queue.model.rowCount() == rows
+    assert panel.select_event(lead["id"]) and not panel.select_event(joined["id"])
+    _arrive(panel, api, _event(2))  # an unrelated event still gets its own row
+    assert panel.queue.model.rowCount() == rows + 1

@@ -39,7 +39,8 @@ class EventQueue(QObject):
     async def load(self, limit: int = 200) -> None:
         """The newest events (open ones are what the filter shows by default)."""
         try:
-            page = await self.client.request("GET", "/api/v1/events", params={"limit": str(limit)})
+            # collapse: one row per cross-camera incident (neighbouring cameras' events of one type), not N alarms
+            page = await self.client.request("GET", "/api/v1/events", params={"limit": str(limit), "collapse": "true"})
         except ClientError as exc:
             self.sig_error.emit(f"events not available: {exc.message}")
             return
@@ -51,6 +52,9 @@ class EventQueue(QObject):
             self._add(data, alarm=kind == "event.created")
 
     def _add(self, event: dict[str, Any], alarm: bool) -> None:
+        incident = event.get("incident_id")
+        if incident and str(incident) != str(event["id"]):
+            return  # a neighbour's event joining an incident: the row of the event it opened with stands for it
         new = self.model.upsert(event)
         if new and alarm and event.get("priority") == "CRITICAL" and event.get("status") == "NEW":
             self.sig_alarm.emit(event)
