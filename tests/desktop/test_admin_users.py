@@ -63,7 +63,7 @@ async def test_create_user_log_in_as_it_disable(qtbot: QtBot, desk: Desk) -> Non
     window = AdminWindow(AdminApi(desk.client))
     qtbot.addWidget(window)
     assert list(window.pages) == ["Cameras", "Recording", "Users", "Configuration", "Licence", "Audit log",
-                                   "Health"]
+                                   "Health", "Camera controls"]
     page = window.show_page("Users")
     assert isinstance(page, UsersPage)
     await page.refresh()
@@ -174,7 +174,7 @@ async def test_roles_see_only_their_screens_and_refusals_are_shown(qtbot: QtBot,
     supervisor = await client_as(desk, Role.SUPERVISOR)
     window = AdminWindow(AdminApi(supervisor))
     qtbot.addWidget(window)
-    assert list(window.pages) == ["Users", "Configuration", "Licence", "Health"]
+    assert list(window.pages) == ["Users", "Configuration", "Licence", "Health", "Camera controls"]
     page = window.show_page("Users")
     assert isinstance(page, UsersPage)
     await page.refresh()

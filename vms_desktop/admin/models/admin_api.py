@@ -50,6 +50,42 @@ class CameraRow:
 
 
 @dataclass(frozen=True)
+class Imaging:
+    """A camera's picture settings as it reports them, with what it accepts (GET /cameras/{id}/imaging)."""
+
+    brightness: float | None
+    brightness_range: tuple[float, float] | None
+    ir_cut_filter: str
+    ir_cut_filter_modes: tuple[str, ...]
+    focus_position: float | None
+    focus_moving: bool
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Imaging:
+        rng = data.get("brightness_range")
+        brightness, focus = data.get("brightness"), data.get("focus_position")
+        return cls(brightness=None if brightness is None else float(brightness),
+                   brightness_range=(float(rng[0]), float(rng[1])) if rng else None,
+                   ir_cut_filter=str(data.get("ir_cut_filter") or ""),
+                   ir_cut_filter_modes=tuple(str(m) for m in data.get("ir_cut_filter_modes", [])),
+                   focus_position=None if focus is None else float(focus), focus_moving=bool(data.get("focus_moving")))
+
+
+@dataclass(frozen=True)
+class EventTopicRow:
+    """An ONVIF event topic the camera says it can raise (GET /cameras/{id}/event-topics)."""
+
+    topic: str
+    is_property: bool
+    data: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EventTopicRow:
+        return cls(topic=str(data["topic"]), is_property=bool(data.get("is_property")),
+                   data=tuple(str(d) for d in data.get("data", [])))
+
+
+@dataclass(frozen=True)
 class UserRow:
     id: str
     username: str
@@ -357,3 +393,22 @@ class AdminApi:
 
     async def camera_status(self, camera_id: str) -> dict[str, Any]:
         return dict(await self._call("GET", f"/cameras/{camera_id}/status"))
+
+    # --- camera controls (supervisors) ----------------------------------------------------------------
+
+    async def imaging(self, camera_id: str) -> Imaging:
+        return Imaging.from_json(await self._call("GET", f"/cameras/{camera_id}/imaging"))
+
+    async def set_imaging(self, camera_id: str, *, brightness: float | None = None,
+                          ir_cut_filter: str | None = None) -> Imaging:
+        """Change brightness and/or the IR cut filter (ON day, OFF night, AUTO); omitted ones stay."""
+        body = {k: v for k, v in (("brightness", brightness), ("ir_cut_filter", ir_cut_filter)) if v is not None}
+        return Imaging.from_json(await self._call("PATCH", f"/cameras/{camera_id}/imaging", body))
+
+    async def focus(self, camera_id: str, speed: float) -> None:
+        """Turn the focus continuously (-1 near .. 1 far); 0 stops it."""
+        await self._call("POST", f"/cameras/{camera_id}/imaging/focus", {"speed": speed})
+
+    async def event_topics(self, camera_id: str) -> list[EventTopicRow]:
+        page = await self._call("GET", f"/cameras/{camera_id}/event-topics")
+        return [EventTopicRow.from_json(t) for t in page.get("items", [])]
