@@ -25,6 +25,7 @@ from vms_cloud_sync.backend.migrate import check_current
 from vms_cloud_sync.backend.routes_act import router as act_router
 from vms_cloud_sync.backend.routes_edge import router as edge_router
 from vms_cloud_sync.backend.routes_hq import router as hq_router
+from vms_cloud_sync.backend.sealing import SecretBox
 from vms_cloud_sync.backend.settings import CloudSettings
 from vms_cloud_sync.backend.storage import make_store
 from vms_common import __version__
@@ -116,6 +117,7 @@ def create_cloud_app(settings: CloudSettings, **extra: Any) -> web.Application:
     app[api_keys.MAX_BODY_BYTES] = settings.server.max_body_bytes
     app[api_keys.AUTHENTICATOR] = authenticate
     app[keys.SIGNER] = TokenSigner(load_signing_secret(settings.data_dir), settings.server.token_hours)
+    app[keys.MFA_BOX] = SecretBox.from_data_dir(settings.data_dir)
     app[keys.PASSWORDS] = Passwords(settings.argon2)
     app[keys.LOGIN_LIMITER] = LoginRateLimiter(settings.login_rate_limit)
     app[keys.STORE] = make_store(settings.data_dir, settings.storage)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from vms_cloud_sync.backend.auth import Authenticator, TokenSigner
     from vms_cloud_sync.backend.metrics import CloudMetrics
+    from vms_cloud_sync.backend.sealing import SecretBox
     from vms_cloud_sync.backend.settings import CloudSettings
     from vms_cloud_sync.backend.storage import ClipStore
     from vms_common.auth.passwords import Passwords
@@ -22,6 +23,7 @@ ENGINE: web.AppKey[AsyncEngine] = web.AppKey("cloud_engine")
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("cloud_sessions")
 AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("cloud_authenticator")
 SIGNER: web.AppKey[TokenSigner] = web.AppKey("cloud_signer")
+MFA_BOX: web.AppKey[SecretBox] = web.AppKey("cloud_mfa_box")
 PASSWORDS: web.AppKey[Passwords] = web.AppKey("cloud_passwords")
 LOGIN_LIMITER: web.AppKey[LoginRateLimiter] = web.AppKey("cloud_login_limiter")
 STORE: web.AppKey[ClipStore] = web.AppKey("cloud_store")

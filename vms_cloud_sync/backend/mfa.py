@@ -1,8 +1,10 @@
 """TOTP (RFC 6238) for HQ users, as on the site servers: a base32 key in the user's authenticator app, one step
-of clock skew either way, and each code accepted once (the last used time step is kept)."""
+of clock skew either way, and each code accepted once (the last used time step is kept). The keys are stored
+sealed (`sealing`): only the running backend, holding mfa.key, reads them."""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 
@@ -12,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_cloud_sync.backend.models import HqUser, TenantSettings
 from vms_cloud_sync.backend.schemas import MfaSetupOut
+from vms_cloud_sync.backend.sealing import SealError, SecretBox, is_sealed
 from vms_common.errors import NotFound, Unauthenticated
 
+logger = logging.getLogger(__name__)
 ISSUER = "VMS HQ"
 STEP_S = 30
 
@@ -29,17 +33,25 @@ def code_step(secret: str, code: str, last_step: int | None, now: float | None =
     return None
 
 
-def check_login_code(user: HqUser, code: str | None) -> None:
+def check_login_code(user: HqUser, code: str | None, box: SecretBox) -> None:
     """For a user with MFA: the code must be present and fresh. Raises Unauthenticated (`mfa_required` when it
-    is missing, so the portal asks for it)."""
+    is missing, so the portal asks for it). A key stored in plain text before sealing existed is sealed now."""
     if user.totp_secret is None:
         return
     if not code:
         raise Unauthenticated("enter the code from your authenticator app", code="mfa_required")
-    step = code_step(user.totp_secret, code, user.totp_last_step)
+    try:
+        secret = box.open(user.totp_secret, user.id)
+    except SealError:  # mfa.key was replaced or lost: no code can be checked, so none passes
+        logger.error("a TOTP key does not open: is this the data directory's original mfa.key?",
+                     extra={"user_id": str(user.id)})
+        raise Unauthenticated("wrong organisation, username, password or code") from None
+    step = code_step(secret, code, user.totp_last_step)
     if step is None:
         raise Unauthenticated("wrong organisation, username, password or code")
     user.totp_last_step = step
+    if not is_sealed(user.totp_secret):
+        user.totp_secret = box.seal(secret, user.id)
 
 
 async def required(session: AsyncSession) -> bool:
@@ -61,18 +73,19 @@ async def _user(session: AsyncSession, user_id: uuid.UUID) -> HqUser:
     return user
 
 
-async def start(session: AsyncSession, user_id: uuid.UUID, username: str) -> MfaSetupOut:
+async def start(session: AsyncSession, box: SecretBox, user_id: uuid.UUID, username: str) -> MfaSetupOut:
     user = await _user(session, user_id)
-    user.totp_pending = pyotp.random_base32()
-    uri = pyotp.TOTP(user.totp_pending).provisioning_uri(name=username, issuer_name=ISSUER)
-    return MfaSetupOut(secret=user.totp_pending, otpauth_uri=str(uri))
+    secret = pyotp.random_base32()
+    user.totp_pending = box.seal(secret, user.id)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
+    return MfaSetupOut(secret=secret, otpauth_uri=str(uri))
 
 
-async def confirm(session: AsyncSession, user_id: uuid.UUID, code: str) -> str:
+async def confirm(session: AsyncSession, box: SecretBox, user_id: uuid.UUID, code: str) -> str:
     """Make the pending key the user's; returns the user's role for a new token. Raises Unauthenticated when
     there is no pending key or the code does not match it."""
     user = await _user(session, user_id)
-    step = code_step(user.totp_pending, code, None) if user.totp_pending else None
+    step = code_step(box.open(user.totp_pending, user.id), code, None) if user.totp_pending else None
     if step is None:
         raise Unauthenticated("that code does not match the key being set up", code="mfa_code")
     user.totp_secret, user.totp_pending, user.totp_last_step = user.totp_pending, None, step

@@ -73,8 +73,8 @@ class HqUser(CloudBase):
     role: Mapped[str] = mapped_column(String(20))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
-    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)  # set: every login needs a code
-    totp_pending: Mapped[str | None] = mapped_column(String(64), nullable=True)  # shown, not yet confirmed
+    totp_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)  # set: every login needs a code
+    totp_pending: Mapped[str | None] = mapped_column(String(200), nullable=True)  # shown, not yet confirmed
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # each code works once
 
 

@@ -99,7 +99,7 @@ async def mfa_setup(call: Call[NoBody]) -> MfaSetupOut:
     """Start (or restart) TOTP setup: a new key for the authenticator app; it counts once confirmed."""
     who, tenant_id = require_tenant_user(call.user, mfa_setup=True)
     async with scoped(call.app[keys.SESSIONS], tenant_id) as session:
-        return await mfa.start(session, who.user_id, who.username)
+        return await mfa.start(session, call.app[keys.MFA_BOX], who.user_id, who.username)
 
 
 @router.route("POST", "/auth/mfa/confirm", role=Role.VIEWER, body=MfaConfirmIn, response=LoginOut, tags=["auth"],
@@ -108,7 +108,7 @@ async def mfa_confirm(call: Call[MfaConfirmIn]) -> LoginOut:
     """Confirm setup with a code from the app: from now on every login needs one. Answers a full token."""
     who, tenant_id = require_tenant_user(call.user, mfa_setup=True)
     async with scoped(call.app[keys.SESSIONS], tenant_id) as session:
-        role = await mfa.confirm(session, who.user_id, call.body.code)
+        role = await mfa.confirm(session, call.app[keys.MFA_BOX], who.user_id, call.body.code)
     return LoginOut(access_token=call.app[keys.SIGNER].issue(who.user_id, tenant_id, role), tenant_id=tenant_id,
                     role=role)
 

@@ -76,7 +76,7 @@ async def _check_login(app: web.Application, body: LoginIn) -> LoginOut:
         raise Unauthenticated(tenancy.BAD_LOGIN)
     async with scoped(app[keys.SESSIONS], tenant_id) as session:
         user = await tenancy.check_user(session, passwords, body.username, body.password)
-        mfa.check_login_code(user, body.code)
+        mfa.check_login_code(user, body.code, app[keys.MFA_BOX])
         role = MFA_SETUP if user.totp_secret is None and await mfa.required(session) else user.role
     return LoginOut(access_token=signer.issue(user.id, tenant_id, role), tenant_id=tenant_id, role=role)
 

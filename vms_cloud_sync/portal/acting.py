@@ -88,7 +88,7 @@ async def mfa_start(request: web.Request) -> web.Response:
     who = await user(request, mfa_setup=True)
     await _form(request)
     async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
-        setup = await mfa.start(session, who.user_id, who.username)
+        setup = await mfa.start(session, request.app[keys.MFA_BOX], who.user_id, who.username)
     return page(request, "mfa.html", who, enabled=False, required=False, setup=setup, error=None)
 
 
@@ -98,7 +98,7 @@ async def mfa_confirm(request: web.Request) -> web.Response:
     form = await _form(request)
     try:
         async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
-            role = await mfa.confirm(session, who.user_id, form.get("code", "").strip())
+            role = await mfa.confirm(session, request.app[keys.MFA_BOX], who.user_id, form.get("code", "").strip())
     except VmsError as exc:
         return page(request, "mfa.html", who, 401, enabled=False, required=False, setup=None, error=exc.message)
     old = request.cookies.get(COOKIE)
