@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +46,10 @@ class ServerSection(_Section):
     enrolment_token_hours: float = Field(72.0, gt=0, le=24 * 90)
     metrics_token: SecretStr | None = Field(None, description="Bearer token Prometheus presents for /metrics "
                                                                "(platform operators may scrape too)")
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list, max_length=100,
+        description="TLS-terminating proxies whose X-Forwarded-Proto is believed: a portal login through one "
+                    "that says https gets a Secure cookie (from anyone else the header is ignored)")
 
 
 class PortalSection(_Section):

@@ -15,7 +15,7 @@ from vms_cloud_sync.backend.auth import COOKIE, CloudPrincipal
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.models import HqUser
 from vms_cloud_sync.backend.schemas import UserIn
-from vms_cloud_sync.portal.web import can_act, check_csrf, page, problems, tenant, user
+from vms_cloud_sync.portal.web import can_act, check_csrf, page, problems, set_login_cookie, tenant, user
 from vms_cloud_sync.protocol.sync import HqActionKind
 from vms_common.auth.roles import Role
 from vms_common.errors import NotFound, VmsError
@@ -105,8 +105,7 @@ async def mfa_confirm(request: web.Request) -> web.Response:
     if old:
         await request.app[keys.AUTHENTICATOR].revoke(old)
     redirect = web.HTTPSeeOther("/portal/overview")
-    redirect.set_cookie(COOKIE, request.app[keys.SIGNER].issue(who.user_id, tenant(who), role), httponly=True,
-                        samesite="Strict", path="/", secure=request.secure)
+    set_login_cookie(redirect, request, request.app[keys.SIGNER].issue(who.user_id, tenant(who), role))
     raise redirect
 
 

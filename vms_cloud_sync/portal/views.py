@@ -22,7 +22,16 @@ from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.routes_hq import login_with
 from vms_cloud_sync.backend.schemas import CloudEventOut, EventFilter, LoginIn
 from vms_cloud_sync.portal import acting, pages, platform
-from vms_cloud_sync.portal.web import names, page, portal_pages, problems, safe_next, tenant, user
+from vms_cloud_sync.portal.web import (
+    names,
+    page,
+    portal_pages,
+    problems,
+    safe_next,
+    set_login_cookie,
+    tenant,
+    user,
+)
 from vms_common.errors import NotFound, RateLimited, Unauthenticated
 
 HERE = Path(__file__).parent
@@ -61,8 +70,7 @@ async def login_submit(request: web.Request) -> web.Response:
     else:
         target = "/portal/mfa" if out.role == MFA_SETUP else typed["next"]
     redirect = web.HTTPFound(target)
-    redirect.set_cookie(COOKIE, out.access_token, httponly=True, samesite="Strict", path="/",
-                        secure=request.secure)
+    set_login_cookie(redirect, request, out.access_token)
     raise redirect
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -50,6 +51,26 @@ def safe_next(value: str) -> str:
     if value.startswith("/portal/") and not value.startswith("/portal/login") and "\\" not in value:
         return value
     return "/portal/overview"
+
+
+def over_tls(request: web.Request) -> bool:
+    """Whether the browser reached us over TLS: directly, or through a proxy in `server.trusted_proxies` that
+    says so in X-Forwarded-Proto (anyone else could send that header; from them it is ignored)."""
+    if request.secure:
+        return True
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    if proto != "https" or not request.remote:
+        return False
+    try:
+        peer = ipaddress.ip_address(request.remote)
+    except ValueError:
+        return False
+    return any(peer in net for net in request.app[keys.SETTINGS].server.trusted_proxies)
+
+
+def set_login_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
+    """The login cookie: HttpOnly (no script reads it), SameSite=Strict, Secure whenever the browser is on TLS."""
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/", secure=over_tls(request))
 
 
 def csrf_token(request: web.Request) -> str:
