@@ -5,7 +5,8 @@ driven by two independent client stacks, and failing on ActionNotSupported (or a
   named ``onvif`` too, so it lives in its own prefix, .venv/onvif-zeep-classic, set up by scripts/venv.sh);
 - the server's own client: onvif-zeep-async as the server uses it, plus the server's probe and PTZ code.
 
-Media2 has no WSDL in either library, so its operations go as raw SOAP.
+Media2 has no WSDL in either library, so its operations go as raw SOAP and through the server's own Media2
+client (vms_server.ingest.media2, what its probe uses).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pytest
 from onvif import ONVIFCamera
 
 from vms_camsim import Codec, SimulatorConfig, SimulatorHandle
+from vms_server.ingest.media2 import Media2Client, Media2Error
 from vms_server.ingest.probe import probe_onvif
 from vms_server.ptz.device import PtzDevice
 
@@ -143,7 +145,19 @@ async def test_media2_profile_t(conformance_sim: SimulatorHandle) -> None:
                                  "ok" if ok else "ActionNotSupported" if unsupported else f"failed: {text[:200]}"])
             if operation == "GetProfiles":
                 assert "<tt:Encoding>H265</tt:Encoding>" in text and TR2 in text
+        # The server's own Media2 client (what its probe uses on a Profile T camera), the same operations.
+        client = Media2Client(url, "admin", "admin", http)
+        for operation, body in MEDIA2:
+            try:
+                answer = await client.call(body)
+                outcome = "ok" if answer.tag.endswith(f"{operation}Response") else f"failed: {answer.tag}"
+            except Media2Error as exc:
+                outcome = "ActionNotSupported" if "ActionNotSupported" in exc.subcodes else f"failed: {exc}"
+            outcomes.append(["T", "media2 (server client)", operation, outcome])
+    assert len(outcomes) == 2 * len(MEDIA2)
     assert _failures(outcomes) == []
+    found = await probe_onvif(conformance_sim.onvif_url("hevc"), "admin", "admin")
+    assert [p["codec"] for p in found["profiles"]] == ["hevc"]  # the probe read Media2: Media cannot say H.265
 
 
 async def test_an_unsupported_operation_is_caught(conformance_sim: SimulatorHandle) -> None:
