@@ -34,7 +34,8 @@ class IngestSource:
         self._closed = False
         self._bytes = 0
         self._first_us: int | None = None
-        self.dropped = 0
+        self.dropped = 0  # backlogs dropped (each restarts at a keyframe: a GOP or more lost to analytics)
+        self.dropped_frames = 0  # pictures in them (ingest.consumer_loss reports both)
 
     # --- PacketConsumer (ingest thread) -------------------------------------------------------------
     def on_open(self, info: StreamInfo) -> None:
@@ -47,6 +48,7 @@ class IngestSource:
         data = bytes(pkt.packet)
         with self._cond:
             if len(self._queue) >= self._max:
+                self.dropped_frames += sum(1 for kind, _ in self._queue if kind == "packet")
                 self._queue.clear()
                 self.dropped += 1
                 self._queue.append(("resync", None))

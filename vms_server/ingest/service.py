@@ -160,6 +160,11 @@ class IngestService:
         """Extra fields of a camera's status (the recorder adds `recording`), pushed with it."""
         self._status_fields.append(field)
 
+    def consumers(self, camera_id: uuid.UUID) -> list[PacketConsumer]:
+        """Every consumer subscribed to any stream of a camera (for loss accounting: consumer_loss)."""
+        with self._subs_lock:
+            return [c for (cid, _role), cs in self._subscriptions.items() if cid == camera_id for c in cs]
+
     def stream(self, camera_id: uuid.UUID, role: str) -> Stream:
         return Stream(self, camera_id, role)
 

@@ -22,6 +22,7 @@ from vms_server import keys
 from vms_server.analytics import onnx_runtime
 from vms_server.analytics.keys import ANALYTICS
 from vms_server.config.keys import CONFIG
+from vms_server.ingest.consumer_loss import consumer_drops
 from vms_server.recording.keys import RECORDER
 from vms_server.watchdog.keys import WATCHDOG
 from vms_server.watchdog.timings import JobTiming
@@ -53,6 +54,9 @@ class AppMetrics:
         self.camera_frames = Gauge("vms_camera_frames", "Main-stream frames since start: received, written, "
                                    "lost_upstream (never received), lost_writing (not recorded)",
                                    ["camera_id", "kind"], registry=r)
+        self.consumer_drops = Gauge("vms_camera_consumer_dropped", "Dropped by consumers that fell behind "
+                                    "(analytics), since start: gops (backlogs dropped), frames (pictures in them)",
+                                    ["camera_id", "kind"], registry=r)
         self.queue_depth = Gauge("vms_queue_depth", "Jobs waiting", ["queue"], registry=r)
         self.queue_lag = Gauge("vms_queue_lag_seconds", "Consumer lag", ["queue"], registry=r)
         self.queue_shed = Gauge("vms_queue_shed_jobs", "STANDARD jobs shed under pressure", ["queue"], registry=r)
@@ -145,6 +149,11 @@ class AppMetrics:
             for kind, count in recorder.loss.snapshot(now_us).items():
                 if kind != "lost":  # the sum of the two kinds
                     self.camera_frames.labels(str(camera_id), kind).set(count)
+        self.consumer_drops.clear()
+        ingest = app[RECORDER].ingest
+        for camera_id in list(ingest.runtimes):
+            for kind, count in consumer_drops(ingest.consumers(camera_id)).items():
+                self.consumer_drops.labels(str(camera_id), kind).set(count)
 
     def _queues(self, app: web.Application) -> None:
         for q in app[WATCHDOG].shedder.queues.values():

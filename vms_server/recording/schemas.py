@@ -44,6 +44,13 @@ class FramesOut(BaseModel):
     lost: int
 
 
+class ConsumerDropsOut(BaseModel):
+    """What consumers that fell behind (analytics) dropped of the camera's streams; recording is not among them."""
+
+    gops: int = Field(description="Backlogs dropped, each restarting at the next keyframe (one GOP or more)")
+    frames: int = Field(description="Pictures in those backlogs")
+
+
 class CameraStatus(BaseModel):
     camera_id: uuid.UUID
     recording: bool = Field(description="A segment is being written now")
@@ -53,6 +60,8 @@ class CameraStatus(BaseModel):
         None, description="The last recording failure and when it happened, kept for 10 minutes even when "
                           "recording resumed at once (a full disk that cost seconds is seen by a poll)")
     frames: FramesOut | None = Field(None, description="Frames received, written and lost, counted by frames")
+    consumer_drops: ConsumerDropsOut | None = Field(
+        None, description="GOPs and frames dropped by consumers that fell behind (analytics), not by recording")
     motion_source: Literal["frames", "onvif"] | None = Field(
         None, description="Where motion recording's motion comes from now: frame differencing on the sub stream, "
                           "the camera's own ONVIF alarm, or nothing (motion recording off)")

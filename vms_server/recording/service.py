@@ -25,6 +25,7 @@ from vms_server.cameras.models import Camera
 from vms_server.events.clips import CLIP_POST_S, CLIP_PRE_S
 from vms_server.events.keys import EVENTS
 from vms_server.events.sink import CreatedEvent
+from vms_server.ingest.consumer_loss import consumer_drops
 from vms_server.ingest.health import StreamState
 from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import CameraRuntime, CameraSpec, IngestService
@@ -140,6 +141,7 @@ class RecordingService:
                 "recording_last_error": {"message": last[0], "at": dt.datetime.fromtimestamp(
                     last[1], dt.UTC).isoformat()} if last is not None and kept else None,
                 "frames": recorder.loss.snapshot(time.time_ns() // 1000) if recorder is not None else None,
+                "consumer_drops": consumer_drops(self.ingest.consumers(camera_id)),
                 "motion_source": self.motion_source(camera_id),
                 "motion_error": motion.error if isinstance(motion, OnvifMotion) else None}
 
@@ -339,6 +341,9 @@ async def recording_health(app: web.Application) -> Component:
     if counts:
         detail += (f"; frames lost: {sum(c['lost_upstream'] for c in counts)} upstream, "
                    f"{sum(c['lost_writing'] for c in counts)} writing")
+    dropped = consumer_drops(c for rt in runtimes for c in service.ingest.consumers(rt.spec.camera_id))
+    if dropped["gops"]:
+        detail += f"; dropped by consumers that fell behind: {dropped['gops']} GOPs, {dropped['frames']} frames"
     if failing:
         detail += "; writes failing on " + ", ".join(failing)
     fallback = service.volumes.fallback
