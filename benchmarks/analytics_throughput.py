@@ -12,6 +12,8 @@
    (`details.qualified_at`), and minus the start of the happening (`timestamp`, includes the model's minimum
    duration).
 4. Overload: intrusion (person detector at 5 fps) on every camera with one worker: queue depth and drops.
+5. Abnormal behaviour, missing object and tailgating (when its plugin is available), each alone on cameras of
+   its own ground-truth scene: frames analysed per second from the model's own counter, CPU share per camera.
 Accuracy per model on the ground-truth scenes is printed as well (the table in docs/analytics.md).
 """
 
@@ -40,24 +42,27 @@ from vms_server.analytics.plugins.motion import MotionModel
 from vms_server.analytics.plugins.person_detector import load_person_detector
 from vms_server.analytics.plugins.tampering import TamperingModel
 from vms_server.analytics.queues import InProcessQueue
+from vms_server.analytics.registry import ModelRegistry
 from vms_server.analytics.segmenter import Window
 from vms_server.analytics.workers import JobResult, WorkerPool
 
 FPS = 15.0
+REGISTRY = ModelRegistry(include_entry_points=False)
 
 
-def _fleet(n: int, scene: SceneKind, loop_s: float) -> SimulatorConfig:
-    sub = StreamConfig(width=640, height=360, fps=15, bitrate_kbps=600, gop_seconds=1.0)
+def _fleet(n: int, scene: SceneKind, loop_s: float, width: int = 640, height: int = 360) -> SimulatorConfig:
+    sub = StreamConfig(width=width, height=height, fps=15, bitrate_kbps=600, gop_seconds=1.0)
     cams = [CameraConfig(name=f"cam{i}", scene=scene, loop_seconds=loop_s, main=sub, sub=None, auth=AuthMode.NONE)
             for i in range(n)]
     return SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=cams)
 
 
-async def throughput(urls: list[str], seconds: float, names: list[str], workers: int = 1) -> dict[str, Any]:
+async def throughput(urls: list[str], seconds: float, names: list[str], workers: int = 1,
+                     configs: dict[str, dict[str, Any]] | None = None, segment_s: float = 5.0) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     queue = InProcessQueue(max_depth_per_model=50)
-    known = {"motion": MotionModel, "tampering": TamperingModel, "intrusion": IntrusionModel}
-    models = {n: known[n]() for n in names}
+    known: dict[str, Any] = {"motion": MotionModel, "tampering": TamperingModel, "intrusion": IntrusionModel}
+    models = {n: known[n]() if n in known else REGISTRY.get(n)() for n in names}
     contexts: dict[tuple[uuid.UUID, str], CameraContext] = {}
     jobs: dict[str, int] = {m: 0 for m in models}
     runs: dict[str, list[float]] = {m: [] for m in models}
@@ -76,9 +81,9 @@ async def throughput(urls: list[str], seconds: float, names: list[str], workers:
     pipelines = []
     for url in urls:
         cam = uuid.uuid4()
-        windows = {n: Window(5.0, m.requirements.overlap_s, m.default_priority) for n, m in models.items()}
+        windows = {n: Window(segment_s, m.requirements.overlap_s, m.default_priority) for n, m in models.items()}
         for n, m in models.items():
-            contexts[(cam, n)] = CameraContext(cam, m.parse_config({}))
+            contexts[(cam, n)] = CameraContext(cam, m.parse_config((configs or {}).get(n, {})))
         plan = CameraPlan(cam, uuid.uuid4(), uuid.uuid4(), url.rsplit("/", 2)[-2], url, windows)
         pipelines.append(CameraPipeline(plan, RtspSource(url), loop, lambda j: loop.create_task(queue.put(j)),
                                         width=640, height=480, fps=FPS))
@@ -88,6 +93,8 @@ async def throughput(urls: list[str], seconds: float, names: list[str], workers:
     cpu0, wall0 = time.process_time(), time.monotonic()
     frames0 = sum(p.normaliser.frames_out for p in pipelines)
     jobs0 = dict(jobs)
+    analysed0 = {n: _analysed(m) for n, m in models.items()}
+    runs0 = {n: len(v) for n, v in runs.items()}
     max_depth = 0
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -96,6 +103,8 @@ async def throughput(urls: list[str], seconds: float, names: list[str], workers:
         max_depth = max(max_depth, max((sum(v.values()) for v in depth.values()), default=0))
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     frames = sum(p.normaliser.frames_out for p in pipelines) - frames0
+    analysed = {n: _analysed(m) - analysed0[n] for n, m in models.items()}
+    model_s = {n: sum(v[runs0[n]:]) / 1000 for n, v in runs.items()}
     latency = [v for p in pipelines for v in p.normaliser.latency.window]
     depth = await queue.depth()
     await asyncio.gather(*(p.stop() for p in pipelines))
@@ -103,10 +112,48 @@ async def throughput(urls: list[str], seconds: float, names: list[str], workers:
     for pool in pools:
         await pool.stop()
     return {"cameras": len(urls), "wall": wall, "cpu": cpu, "frames": frames,
-            "jobs": {m: jobs[m] - jobs0[m] for m in jobs},
+            "jobs": {m: jobs[m] - jobs0[m] for m in jobs}, "analysed": analysed, "model_s": model_s,
             "run_ms": {m: statistics.mean(v) if v else float("nan") for m, v in runs.items()},
             "latency_ms": (percentile(latency, 50) * 1000, percentile(latency, 95) * 1000), "max_depth": max_depth,
             "depth": depth, "dropped": queue.dropped()}
+
+
+def _analysed(model: Any) -> int:
+    """Frames the model analysed, by its own counter (person models without one: their detector runs)."""
+    return int(getattr(model, "frames_analysed", getattr(model, "inferences", 0)))
+
+
+async def new_models(cameras: int, seconds: float, workdir: Path) -> list[list[Any]]:
+    """Issue 14's models, each alone on `cameras` simulated cameras of its own ground-truth scene (the tests'
+    posture-aware tiny detector, which sees the simulator's figures): frames analysed per second by the model's
+    own counter, and the CPU share per camera (the whole process: decode, letterbox, model; and the model's
+    job time alone)."""
+    from tests.server.analytics.behaviour_configs import behaviour_config, objects_config
+    from tests.server.analytics.tiny_posture_yolo import build_posture_yolo
+
+    detector = str(build_posture_yolo(workdir / "posture.onnx"))
+    plans: list[tuple[str, SceneKind, dict[str, Any]]] = [
+        ("abnormal_behavior", SceneKind.BEHAVIOUR, behaviour_config(detector)),
+        ("missing_object", SceneKind.OBJECTS, objects_config(detector))]
+    if REGISTRY.get("tailgating").available:
+        plans.append(("tailgating", SceneKind.DOOR, {"detector_path": detector}))
+    stream = StreamConfig(width=640, height=480, fps=15, bitrate_kbps=1200, gop_seconds=1.0)
+    cams = [CameraConfig(name=f"{name}{i}", scene=scene, loop_seconds=30.0, main=stream, sub=None, auth=AuthMode.NONE)
+            for name, scene, _ in plans for i in range(cameras)]
+    sim = await asyncio.to_thread(spawn_simulator, SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=cams),
+                                  workdir / "sim14")
+    rows = []
+    try:
+        for name, _, config in plans:
+            urls = [sim.rtsp_url(f"{name}{i}") for i in range(cameras)]
+            got = await throughput(urls, seconds, [name], configs={name: config}, segment_s=1.0)
+            wall = got["wall"]
+            rows.append([name, cameras, round(got["analysed"][name] / wall, 1),
+                         round(got["analysed"][name] / wall / cameras, 1), f"{got['cpu'] / wall / cameras:.1%}",
+                         f"{got['model_s'][name] / wall / cameras:.1%}", got["dropped"]])
+    finally:
+        await asyncio.to_thread(sim.stop)
+    return rows
 
 
 def inference_ms(runs: int) -> tuple[float, float, list[str]]:
@@ -246,6 +293,7 @@ async def main() -> None:
             await asyncio.to_thread(sim.stop)
         p50, p95, providers = inference_ms(5 if args.smoke else 50)
         latency = await event_latency(25.0 if args.smoke else 60.0, 20.0, Path(tmp) / "lat")
+        issue14 = await new_models(1 if args.smoke else 4, 3.0 if args.smoke else seconds, Path(tmp))
 
     cores = base["cpu"] / base["wall"]
     fps = base["frames"] / base["wall"]
@@ -287,6 +335,9 @@ async def main() -> None:
         rows.append([label, len(values), f"{percentile(q, 50):.2f}", f"{percentile(q, 95):.2f}",
                      f"{percentile(s, 50):.2f}", f"{percentile(s, 95):.2f}"])
     print_table(["mode", "events", "from rules met p50", "p95", "from happening start p50", "p95"], rows)
+    print("\n## Tailgating, missing object, abnormal behaviour (each alone, its own scene, one worker)\n")
+    print_table(["model", "cameras", "frames analysed/s (model's counter)", "per camera", "CPU per camera (process)",
+                 "CPU per camera (model jobs)", "dropped jobs"], issue14)
     print("\n## Accuracy on ground-truth scenes\n")
     print_table(["model", "scene", "truth", "events", "precision", "recall", "mean start error s"],
                 [[m, s, t, e, f"{p:.2f}", f"{r:.2f}", f"{err:.2f}"] for m, s, t, e, p, r, err in accuracy()])
