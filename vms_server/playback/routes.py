@@ -16,7 +16,7 @@ from aiohttp import web
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
-from vms_common.errors import Conflict, NotFound
+from vms_common.errors import Conflict, Forbidden, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.api.keys import STREAMS
@@ -47,6 +47,7 @@ TAGS = ["playback"]
 FMP4_STREAM = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 START_HEADER = "X-Playback-Start"  # wall time of the stream's first keyframe, its time zero
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+TIMELINE_MAX = dt.timedelta(days=366)
 
 
 def iso_us(us: int) -> str:
@@ -55,11 +56,14 @@ def iso_us(us: int) -> str:
 
 
 @router.route("GET", "/cameras/{camera_id}/recordings", role=Role.VIEWER, query=RangeQuery,
-              response=RecordingsOut, tags=TAGS, errors=(404, 422))
+              response=RecordingsOut, tags=TAGS, errors=(403, 404, 422))
 async def recordings(call: Call[NoBody]) -> RecordingsOut:
     """Recorded ranges and gaps of a camera in a period (the timeline)."""
     camera_id = call.path_uuid("camera_id")
     q = call.query(RangeQuery)
+    if q.end - q.start > TIMELINE_MAX:  # bounded like playback and export (a 10-year timeline was answered)
+        raise Forbidden(f"a timeline spans at most {TIMELINE_MAX.days} days; ask for it in parts",
+                        code="range_too_long")
     async with call.app[keys.SESSIONS]() as session:
         await get_camera(session, camera_id, call.user)
         rows = await segments_between(session, camera_id, None, q.start, q.end)

@@ -6,7 +6,9 @@ import datetime as dt
 import uuid
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from vms_common.api.dates import FootageTime
 
 
 class RangeQuery(BaseModel):
@@ -14,8 +16,8 @@ class RangeQuery(BaseModel):
     nothing in it and playback answers 404 (nothing recorded), rather than a rule the schema cannot state."""
 
     model_config = ConfigDict(extra="forbid")
-    start: AwareDatetime = Field(description="ISO 8601 with a time zone")
-    end: AwareDatetime
+    start: FootageTime = Field(description="ISO 8601 with a time zone, from 1970 to ten years from now")
+    end: FootageTime
 
 
 class PlaybackQuery(RangeQuery):
@@ -26,7 +28,7 @@ class PlaybackQuery(RangeQuery):
 
 class SnapshotQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at: AwareDatetime | None = Field(None, description="Recorded picture at this time; omitted: live")
+    at: FootageTime | None = Field(None, description="Recorded picture at this time; omitted: live")
     stream: Literal["main", "sub"] = "main"
     access_token: str | None = None
 
@@ -54,8 +56,8 @@ class RecordingsOut(BaseModel):
 class ExportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     camera_id: uuid.UUID
-    start: AwareDatetime
-    end: AwareDatetime
+    start: FootageTime
+    end: FootageTime
     stream: Literal["main", "sub"] = "main"
 
 

@@ -6,8 +6,9 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vms_common.api.dates import FootageTime
 from vms_server.recording.schedule import ScheduleWindow, check_timezone, timezone_enum
 
 
@@ -129,8 +130,8 @@ class TriggerOut(BaseModel):
 class LockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     camera_id: uuid.UUID
-    start: AwareDatetime
-    end: AwareDatetime
+    start: FootageTime
+    end: FootageTime
     reason: str = Field(min_length=1, max_length=2000)
 
 
