@@ -25,9 +25,10 @@ from vms_camsim.ptz import project
 from vms_camsim.scenes import Box
 from vms_camsim.scenes_panorama import WALKER_ID
 from vms_common.auth.roles import Role
+from vms_server.analytics.keys import ANALYTICS
+from vms_server.analytics.service import AnalyticsService
 from vms_server.analytics.types import Detection
-from vms_server.ptz.autotrack import AutoTracker, steer
-from vms_server.ptz.autotrack_routes import AUTOTRACK
+from vms_server.ptz.autotrack import pick_target, steer
 
 HOLD_S = 10.0
 TRACK = uuid.uuid4()
@@ -69,13 +70,15 @@ def _rendered_centre(cam: CameraRuntime, now: float) -> tuple[float, float] | No
     return float(xs.mean()) / 320, float(ys.mean()) / 180
 
 
-async def _feed(tracker: AutoTracker, camera_id: uuid.UUID, cam: CameraRuntime) -> None:
-    """A perfect detector at 5 frames per second: the walker's box whenever the walker is in the picture."""
+async def _feed(analytics: AnalyticsService, camera_id: uuid.UUID, cam: CameraRuntime) -> None:
+    """A perfect intrusion detector at 5 frames per second: the walker's box whenever the walker is in the picture,
+    handed on as analytics hands each job's detections to its listeners (auto-tracking among them)."""
     while True:
         now = time.time()
         box = _walker_in_view(cam, now)
         if box is not None and box[2] > 0.01:
-            tracker.observe(camera_id, [Detection("intrusion", "intrusion", now, 0.9, box, "person", TRACK)])
+            for listener in analytics.detection_listeners:
+                listener(camera_id, [Detection("intrusion", "intrusion", now, 0.9, box, "person", TRACK)])
         await asyncio.sleep(0.2)
 
 
@@ -92,6 +95,18 @@ def test_steer_points_towards_the_centre_and_target_height() -> None:
     pan, tilt, zoom = steer((0.48, 0.3, 0.05, 0.2), 0.4)
     assert pan == 0.0 and zoom > 0
     assert steer((0.4, 0.1, 0.2, 0.8), 0.4)[2] < 0  # too big: zoom out
+
+
+def test_pick_target_follows_the_same_person_and_ignores_other_events() -> None:
+    one, two = uuid.uuid4(), uuid.uuid4()
+    small = Detection("intrusion", "intrusion", 10.0, 0.9, (0.1, 0.1, 0.05, 0.1), "person", one)
+    large = Detection("intrusion", "intrusion", 10.0, 0.9, (0.5, 0.1, 0.2, 0.4), "person", two)
+    fire = Detection("fire_smoke", "fire", 10.1, 0.9, (0.5, 0.1, 0.3, 0.5), "fire")
+    assert pick_target([small, large, fire], None) is large
+    assert pick_target([small, large, fire], one) is small
+    older = Detection("intrusion", "intrusion", 8.0, 0.9, (0.1, 0.1, 0.05, 0.1), "person", one)
+    assert pick_target([older, large], one) is large  # the followed one is gone from the newest frames
+    assert pick_target([fire], None) is None
 
 
 async def test_autotracking_keeps_the_walker_centred_and_yields_to_the_operator(api: Any,
@@ -113,8 +128,7 @@ async def test_autotracking_keeps_the_walker_centred_and_yields_to_the_operator(
     bad = await api.call("PUT", "/api/v1/config/values", Role.ADMIN, json={
         "scope": "camera", "scope_id": str(camera_id), "values": {"ptz.autotrack.target_height": 3}})
     assert bad.status == 422
-    tracker = api.client.app[AUTOTRACK]
-    feeder = asyncio.create_task(_feed(tracker, camera_id, cam))
+    feeder = asyncio.create_task(_feed(api.client.app[ANALYTICS], camera_id, cam))
     try:
         # Acquire: the head turns and zooms until the walker is centred.
         await _until(lambda: _centred(_walker_in_view(cam, time.time())), "the walker to be centred")
