@@ -3,10 +3,11 @@ backend's ingest rate with several edges pushing at once.
 
 The backend runs as `vms-cloud run` in its own process on PostgreSQL (as the non-owner role, so row-level
 security is on); the edge is a real vms_server app (SQLite, the embedded default) in this process, whose
-pusher drains an outbox filled as if the link had been down. The way down (HQ acting on events) is measured up to
-the edge fetching and confirming the actions (the site's server applying them is not built yet).
+pusher drains an outbox filled as if the link had been down. The way down (HQ acting on events) is measured twice:
+the cloud half (a bare client polling and confirming, the backend's own rate) and end to end (the real server's
+sync agent fetching HQ's acknowledgements and applying them to its events, audited, as `hq:<user>`).
 Usage: python -m benchmarks.sync_throughput [--events 100000] [--clips 3] [--clip-mb 16] [--edges 10]
-       [--edge-events 20000] [--actions 2000] [--action-poll-s 1.0] [--smoke]
+       [--edge-events 20000] [--actions 2000] [--site-actions 1000] [--action-poll-s 1.0] [--smoke]
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def event_payload(camera: uuid.UUID, n: int) -> dict[str, Any]:
             "details": {"n": n}, "updated_at": ts}
 
 
-async def start_edge(workdir: Path, backend: Backend, admin: str) -> web.AppRunner:
+async def start_edge(workdir: Path, backend: Backend, admin: str, actions_s: float) -> web.AppRunner:
     """A real server app (its cleanup contexts run, nothing listens) enrolled with the backend, sync paused."""
     from vms_cloud_sync.protocol.sync import EnrolIn
     from vms_server.app import create_app
@@ -132,7 +133,7 @@ async def start_edge(workdir: Path, backend: Backend, admin: str) -> web.AppRunn
     engine = create_engine(settings.database_url)
     await upgrade(engine)
     await engine.dispose()
-    settings.cloud_sync = CloudSyncSettings(idle_poll_s=0.2, heartbeat_s=30, pull_s=600)
+    settings.cloud_sync = CloudSyncSettings(idle_poll_s=0.2, heartbeat_s=30, pull_s=600, actions_s=actions_s)
     app = create_app(settings)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -226,7 +227,7 @@ async def hq_actions(backend: Backend, admin: str, count: int, poll_s: float) ->
     """The way down, cloud half: HQ acknowledges `count` events as fast as it can while an edge polls
     `GET /edge/actions` every `poll_s` and confirms each one. Returns (actions/s from the first HQ post to the
     last confirmation, p50 and p95 of the delay from HQ's post to the edge holding the action, in ms). The
-    site's server applying them is not part of this (not built yet)."""
+    site's server applying them: `hq_actions_to_site`."""
     async with aiohttp.ClientSession() as http:
         token = await backend.enrolment_token(http, admin)
         async with http.post(f"{backend.url}/api/v1/edge/enrol", json={"token": token, "name": "down"}) as r:
@@ -273,6 +274,80 @@ async def hq_actions(backend: Backend, admin: str, count: int, poll_s: float) ->
     return count / elapsed, delays[len(delays) // 2], delays[min(len(delays) - 1, int(len(delays) * 0.95))]
 
 
+async def site_events(app: web.Application, count: int) -> list[str]:
+    """`count` NEW events in the site's own database (a customer, site and camera to hold them), queued for
+    the cloud the way the event service queues them; returns their ids."""
+    from vms_server.cameras.models import Camera
+    from vms_server.events.models import Event
+    from vms_server.org.models import Customer, Site
+
+    now = dt.datetime.now(dt.UTC)
+    async with app[keys.SESSIONS].begin() as session:
+        customer = Customer(name="bench")
+        session.add(customer)
+        await session.flush()
+        site = Site(customer_id=customer.id, name="bench site")
+        session.add(site)
+        await session.flush()
+        camera = Camera(customer_id=customer.id, site_id=site.id, name="bench cam", enabled=False)
+        session.add(camera)
+        await session.flush()
+        ids = [uuid.uuid4() for _ in range(count)]
+        await session.execute(insert(Event), [
+            {"id": i, "customer_id": customer.id, "camera_id": camera.id, "site_id": site.id,
+             "event_type": "intrusion", "model": "intrusion_detection", "confidence": 0.9, "timestamp": now,
+             "priority": "HIGH", "status": "NEW", "tags": [], "details": {}} for i in ids])
+        payloads = [{**event_payload(camera.id, n), "id": str(i), "customer_id": str(customer.id),
+                     "site_id": str(site.id)} for n, i in enumerate(ids)]
+        await session.execute(insert(OutboxItem), [
+            {"kind": "event", "key": f"event:{p['id']}:NEW", "camera_id": camera.id, "payload": p,
+             "created_at": now, "attempts": 0} for p in payloads])
+    return [str(i) for i in ids]
+
+
+async def hq_actions_to_site(app: web.Application, backend: Backend, admin: str, count: int,
+                             poll_s: float) -> tuple[float, float, float]:
+    """The way down end to end: HQ acknowledges `count` of the site's events (8 requests at a time) while the
+    real server's sync agent fetches HQ's actions every `poll_s` and applies them. Returns (acknowledgements/s
+    from the first HQ post to the last one applied on the site, and p50 / p95 of HQ's post -> the site's
+    `status_at`, in ms: one clock, this machine's)."""
+    from sqlalchemy import select
+
+    from vms_server.events.models import Event
+
+    ids = await site_events(app, count)
+    await drain(app)  # sync on: the events reach the cloud; the agent now also fetches actions
+    posted: dict[str, dt.datetime] = {}
+    sem = asyncio.Semaphore(8)
+    async with aiohttp.ClientSession() as http:
+        hq = {"Authorization": f"Bearer {admin}"}
+
+        async def post(event_id: str) -> None:
+            async with sem:
+                sent = dt.datetime.now(dt.UTC)
+                async with http.post(f"{backend.url}/api/v1/events/{event_id}/actions", headers=hq,
+                                     json={"action": "acknowledge", "text": "from the benchmark"}) as resp:
+                    assert resp.status == 201, await resp.text()
+                posted[event_id] = sent
+
+        started = dt.datetime.now(dt.UTC)
+        await asyncio.gather(*(post(i) for i in ids))
+    deadline = time.monotonic() + 120 + count * 0.05
+    while True:
+        async with app[keys.SESSIONS]() as session:
+            rows = (await session.execute(select(Event.id, Event.status_at, Event.status_by).where(
+                Event.status == "ACKNOWLEDGED"))).all()
+        if len(rows) >= count:
+            break
+        assert time.monotonic() < deadline, f"only {len(rows)} of {count} acknowledgements reached the site"
+        await asyncio.sleep(0.2)
+    assert all(r.status_by == "hq:admin" for r in rows), {r.status_by for r in rows}
+    at = {str(r.id): r.status_at if r.status_at.tzinfo else r.status_at.replace(tzinfo=dt.UTC) for r in rows}
+    delays = sorted((at[i] - posted[i]).total_seconds() * 1000 for i in ids)
+    elapsed = (max(at.values()) - started).total_seconds()
+    return count / elapsed, delays[len(delays) // 2], delays[min(len(delays) - 1, int(len(delays) * 0.95))]
+
+
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -282,13 +357,15 @@ async def main(args: argparse.Namespace) -> None:
         try:
             async with aiohttp.ClientSession() as http:
                 admin = await backend.admin_token(http)
-            runner = await start_edge(workdir, backend, admin)
+            runner = await start_edge(workdir, backend, admin, args.action_poll_s)
             app = runner.app
             await fill_backlog(app, args.events)
             catch_up = await drain(app)
             clip_rate = await clips(app, workdir, args.clips, args.clip_mb)
             ingest_rate = await edges_at_once(backend, admin, args.edges, args.edge_events)
             down_rate, down_p50, down_p95 = await hq_actions(backend, admin, args.actions, args.action_poll_s)
+            site_rate, site_p50, site_p95 = await hq_actions_to_site(app, backend, admin, args.site_actions,
+                                                                     args.action_poll_s)
         finally:
             if runner is not None:
                 await runner.cleanup()
@@ -304,6 +381,10 @@ async def main(args: argparse.Namespace) -> None:
          round(down_rate), "actions/s", ""],
         ["HQ action -> edge holds it: p50 / p95", f"{args.actions} actions",
          f"{down_p50:.0f} / {down_p95:.0f}", "ms", ""],
+        ["HQ acknowledgements applied on the site", f"{args.site_actions}, agent fetches every "
+         f"{args.action_poll_s} s", round(site_rate), "actions/s", ""],
+        ["HQ post -> site applied it: p50 / p95", f"{args.site_actions} actions",
+         f"{site_p50:.0f} / {site_p95:.0f}", "ms", ""],
     ]
     print_table(["measure", "load", "result", "unit", "target"], rows)
 
@@ -316,11 +397,14 @@ def cli() -> None:
     parser.add_argument("--edges", type=int, default=10)
     parser.add_argument("--edge-events", type=int, default=5_000)
     parser.add_argument("--actions", type=int, default=2_000, help="HQ actions for the way down")
+    parser.add_argument("--site-actions", type=int, default=1_000,
+                        help="HQ acknowledgements applied by the real site server (end to end)")
     parser.add_argument("--action-poll-s", type=float, default=1.0, help="how often the edge polls for actions")
     parser.add_argument("--smoke", action="store_true", help="a small, quick run (CI)")
     args = parser.parse_args()
     if args.smoke:
         args.events, args.clips, args.clip_mb, args.edges, args.edge_events, args.actions = 2_000, 1, 2, 3, 1_000, 20
+        args.site_actions = 20
         args.action_poll_s = 0.2
     asyncio.run(main(args))
 
