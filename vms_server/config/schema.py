@@ -86,6 +86,9 @@ class NotificationConfig(_Section):
     language: Literal["en", "de", "fr"] = Field(
         "en", description="Wording of messages to recipients without a language of their own (addresses, "
                           "webhook and MQTT texts); a user's contact language wins")
+    escalate_to: Literal["ticket", "jira", "servicenow"] = Field(
+        "ticket", description="Where an operator's Escalate goes: the built-in ticket only, or also a Jira issue "
+                              "or ServiceNow incident through the enabled channel of that kind")
 
 
 class AutoTrackConfig(_Section):

@@ -16,7 +16,10 @@ from vms_common.errors import NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.audit.service import record
+from vms_server.config.keys import CONFIG
 from vms_server.events.models import Event
+from vms_server.notifications.handoff import hand_off
+from vms_server.notifications.keys import NOTIFIER
 from vms_server.tickets.models import Ticket
 from vms_server.tickets.schemas import CommentIn, TicketIn, TicketList, TicketOut, TicketPatch, TicketQuery
 from vms_server.tickets.service import open_for_event
@@ -62,8 +65,11 @@ async def list_tickets(call: Call[NoBody]) -> TicketList:
 @router.route("POST", "/tickets", role=Role.VIEWER, body=TicketIn, response=TicketOut, status=201, tags=TAGS,
               errors=(404, 422))
 async def create_ticket(call: Call[TicketIn]) -> TicketOut:
-    """Open a ticket for an event (the client's Escalate); an event with an open ticket gets that one back."""
+    """Open a ticket for an event (the client's Escalate); an event with an open ticket gets that one back.
+    Where the site's `notifications.escalate_to` says Jira or ServiceNow, a new ticket is also sent there
+    (a comment on this one says where)."""
     body = call.body
+    handed: list[str] = []
     async with call.app[keys.SESSIONS].begin() as session:
         event = await session.get(Event, body.event_id)
         if not _visible(event, call.user) or event is None:
@@ -74,7 +80,16 @@ async def create_ticket(call: Call[TicketIn]) -> TicketOut:
         if created:
             await record(session, actor_of(call), "ticket.created", target_type="ticket", target_id=ticket.id,
                          new={"event_id": str(event.id), "title": ticket.title})
-        return ticket_out(ticket)
+            handed = await hand_off(session, call.app[CONFIG], event.id, ticket.id,
+                                    call.app[keys.SETTINGS].notifications.event_url)
+            if handed:
+                ticket.comments = [*ticket.comments, {"author": "notifications", "at": utcnow().isoformat(),
+                                                      "text": f"Sent to {', '.join(handed)}"}]
+                await session.flush()
+        out = ticket_out(ticket)
+    if handed:
+        call.app[NOTIFIER].wake()
+    return out
 
 
 @router.route("GET", "/tickets/{ticket_id}", role=Role.VIEWER, response=TicketOut, tags=TAGS, errors=(404,))

@@ -67,7 +67,7 @@ def test_the_hierarchy_holds_only_keys_that_do_something() -> None:
         "notifications.channels", "notifications.escalation.enabled", "notifications.escalation.after_minutes",
         "notifications.escalation.channels", "notifications.escalation.repeat", "notifications.quiet_hours.enabled",
         "notifications.quiet_hours.start", "notifications.quiet_hours.end", "notifications.quiet_hours.allow",
-        "notifications.language",
+        "notifications.language", "notifications.escalate_to",
         "ptz.autotrack.enabled", "ptz.autotrack.target_height", "ptz.autotrack.home_preset",
         "ptz.autotrack.quiet_s", "ptz.autotrack.operator_hold_s", "correlation.area", "correlation.window_s",
     }
