@@ -141,14 +141,17 @@ class AutoTracker:
     # --- inputs -----------------------------------------------------------------------------------
     def observe(self, camera_id: uuid.UUID, detections: list[Detection]) -> None:
         """Analytics' detections of one job (called on the event loop; returns at once)."""
-        cam = self._cameras.setdefault(camera_id, _Camera())
-        target = pick_target(detections, cam.track)
-        if target is None or target.ts <= cam.last_ts or self._wall() - target.ts > MAX_AGE_S:
-            return
-        cam.pending = target
-        if cam.worker is None or cam.worker.done():
-            cam.worker = asyncio.get_running_loop().create_task(self._follow(camera_id, cam),
-                                                                name=f"autotrack-{camera_id}")
+        try:
+            cam = self._cameras.setdefault(camera_id, _Camera())
+            target = pick_target(detections, cam.track)
+            if target is None or target.ts <= cam.last_ts or self._wall() - target.ts > MAX_AGE_S:
+                return
+            cam.pending = target
+            if cam.worker is None or cam.worker.done():
+                cam.worker = asyncio.get_running_loop().create_task(self._follow(camera_id, cam),
+                                                                    name=f"autotrack-{camera_id}")
+        except Exception:  # analytics' result handling must never fail because of tracking
+            logger.exception("auto-tracking could not take detections", extra={"camera_id": str(camera_id)})
 
     def operator_moved(self, camera_id: uuid.UUID) -> None:
         """An operator steered the camera: hands off for the hold time (whatever the settings say now, the
