@@ -6,7 +6,6 @@ of docs/analytics.md)."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from tests.server.analytics.behaviour_configs import behaviour_config, objects_config
 from tests.server.analytics.test_behaviour_scenes import START_MARGIN_S
+from tests.server.analytics.test_fire_fallen_e2e import _camera, _events, _start  # the same camera/event helpers
 from tests.server.analytics.test_pipeline_e2e import api_fast  # noqa: F401 - the real app with 2 s jobs
 from tests.server.analytics.tiny_posture_yolo import build_posture_yolo
 from tests.server.helpers import ApiClient
@@ -37,22 +37,6 @@ async def sim() -> AsyncIterator[SimulatorHandle]:
                for name, scene, stream in (("street", SceneKind.BEHAVIOUR, hd), ("lobby", SceneKind.OBJECTS, sd))]
     async with SimulatorHandle.start(SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=cameras)) as handle:
         yield handle
-
-
-async def _camera(api: ApiClient, sim: SimulatorHandle, name: str, width: int, height: int, kbps: int) -> str:
-    body = {"name": name, "site_id": str(api.seeded.site_id), "streams": [
-        {"role": "main", "rtsp_url": sim.rtsp_url(name, "main"), "width": width, "height": height,
-         "bitrate_kbps": kbps, "fps": 15}]}
-    return str((await api.ok("POST", "/api/v1/cameras", json=body, status=201))["id"])
-
-
-async def _events(api: ApiClient, camera: str) -> list[dict[str, Any]]:
-    items = (await api.ok("GET", f"/api/v1/events?camera_id={camera}&limit=200", Role.VIEWER))["items"]
-    return sorted(items, key=lambda e: e["timestamp"])
-
-
-def _start(event: dict[str, Any]) -> float:
-    return dt.datetime.fromisoformat(event["timestamp"]).timestamp()
 
 
 def _matched(events: list[dict[str, Any]], scene: str, label: str, loop_start: float) -> tuple[float, float, float]:
