@@ -35,6 +35,7 @@ from vms_desktop.ptz.widgets.ptz_panel import PtzPanel
 from vms_desktop.resources.models.resource_model import ResourceModel, status_from_streams
 from vms_desktop.resources.widgets.resource_tree import ResourceTree
 from vms_desktop.store import LocalStore
+from vms_desktop.tickets.wiring import TicketsFeature
 from vms_desktop.wall.models.layout import GRID_SIZES, Layout
 from vms_desktop.wall.widgets.tile import VideoTile
 from vms_desktop.wall.widgets.wall import VideoWall
@@ -129,8 +130,13 @@ class MainWindow(QMainWindow):
         self.commands.install(self, self.tabs)
         self._bind_actions()
         self._normal_geometry: QRect | None = None  # where to come back to from full screen
-        self.admin = AdminFeature(self)  # administration and health, for the roles that may use them
-        self.alarms = AlarmFeature(self)  # alarm bar: sounds, take/assign, pop to a monitor
+        self.admin, self.alarms, self.tickets = self._features()
+
+    def _features(self) -> tuple[AdminFeature, AlarmFeature, TicketsFeature]:
+        """The features that join the window through their own wiring module, built after the docks."""
+        return (AdminFeature(self),  # administration and health, for the roles that may use them
+                AlarmFeature(self),  # alarm bar: sounds, take/assign, pop to a monitor
+                TicketsFeature(self))  # tickets dock, tabbed with the events; Escalate's ticket appears there
 
     def show_initial(self) -> None:
         """Show the window where the operator left it, or maximised on first start.
@@ -480,6 +486,7 @@ class MainWindow(QMainWindow):
 
     async def shutdown(self) -> None:
         await self.alarms.shutdown()
+        await self.tickets.shutdown()
         await self.admin.shutdown()
         await self.hub.stop()
         await self.ptz.close()

@@ -1,5 +1,6 @@
 """The event queue's logic: initial load, live updates from the push channel, and the operator's actions
-(acknowledge, resolve, false positive, note, tag, escalate) through the events API (contract 3)."""
+(acknowledge, resolve, false positive, note, tag, escalate) through the events API (contract 3); Escalate also
+opens the event's ticket through the tickets feature's client layer."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PySide6.QtGui import QPixmap
 
 from vms_desktop.client.api import ClientError, ServerError, VmsClient
 from vms_desktop.events.models.event_model import EventModel
+from vms_desktop.tickets.models.tickets_api import TicketRow, TicketsApi
 
 logger = logging.getLogger(__name__)
 ESCALATED_TAG = "escalated"
@@ -24,11 +26,13 @@ class EventQueue(QObject):
     sig_alarm = Signal(dict)  # a new CRITICAL event
     sig_error = Signal(str)
     sig_info = Signal(str)  # what an action did, for the operator
+    sig_ticket = Signal(object)  # TicketRow: the ticket an escalation opened (or found open)
 
     def __init__(self, client: VmsClient, model: EventModel) -> None:
         super().__init__()
         self.client = client
         self.model = model
+        self.tickets = TicketsApi(client)
         self._tasks: set[asyncio.Future[Any]] = set()
 
     def _spawn(self, coro: Any) -> None:
@@ -114,7 +118,10 @@ class EventQueue(QObject):
 
         Tagging needs Supervisor, so an operator's escalation used to end in "this action needs the
         supervisor role" (after acknowledging, before the note). Escalating is what an operator does most,
-        so for them it is the note alone, which every role may add and a supervisor reads with the event."""
+        so for them it is the note alone, which every role may add and a supervisor reads with the event.
+
+        Then the event's ticket is opened (every role may): the server makes it the built-in ticket, and sends
+        it on to Jira or ServiceNow where the site says so (`notifications.escalate_to`)."""
         row = self.model.row_of(event_id)
         if row >= 0 and self.model.events[row].get("status") == "NEW":
             await self.set_status(event_id, "ACKNOWLEDGED")
@@ -137,10 +144,22 @@ class EventQueue(QObject):
                     self.model.upsert(event)
         note = f"Escalated by {self.client.username}" + (f": {reason}" if reason else "")
         result = await self.add_note(event_id, note)
-        if result is not None:
-            self.sig_info.emit("Escalated" if tagged else
-                               "Escalated: your note asks a supervisor to take over (supervisors set the tag)")
+        if result is None:
+            return None
+        ticket = await self._open_ticket(event_id, note)
+        opened = " (ticket opened)" if ticket is not None else ""
+        self.sig_info.emit(f"Escalated{opened}" if tagged else
+                           f"Escalated{opened}: your note asks a supervisor to take over (supervisors set the tag)")
         return result
+
+    async def _open_ticket(self, event_id: str, note: str) -> TicketRow | None:
+        try:
+            ticket = await self.tickets.open_for_event(event_id, description=note)
+        except ClientError as exc:
+            self.sig_error.emit(f"escalated, but no ticket: {exc.message}")
+            return None
+        self.sig_ticket.emit(ticket)
+        return ticket
 
     async def close(self) -> None:
         if self._tasks:

@@ -1,0 +1,1 @@
+"""Tickets: what the server holds, typed, and the table the view shows."""
