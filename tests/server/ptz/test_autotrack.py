@@ -109,6 +109,7 @@ def test_pick_target_follows_the_same_person_and_ignores_other_events() -> None:
     assert pick_target([fire], None) is None
 
 
+@pytest.mark.slow
 async def test_autotracking_keeps_the_walker_centred_and_yields_to_the_operator(api: Any,
                                                                                 sim: SimulatorHandle) -> None:
     body = {"name": "dome", "site_id": str(api.seeded.site_id), "ptz": True, "onvif_url": sim.onvif_url("dome"),
