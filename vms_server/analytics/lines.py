@@ -22,6 +22,8 @@ from vms_server.analytics.base import Coord
 from vms_server.analytics.types import Box
 
 Direction = Literal["in", "out"]
+DUPLICATE_S = 0.4  # a second crossing this soon, where the first one's box was, is the same person
+DUPLICATE_OVERLAP = 0.5  # of the smaller box: a detector's second, partial box of one person lies inside it
 
 
 class LineRule(BaseModel):
@@ -102,6 +104,7 @@ class LineCrosser:
     """Per camera: the side each track was last seen on, per line. Kept in a model's CameraContext state."""
 
     sides: dict[tuple[uuid.UUID, str], int] = field(default_factory=dict)
+    recent: list[Crossing] = field(default_factory=list)  # the last DUPLICATE_S of crossings
 
     def update(self, lines: list[LineRule], tracks: list[tuple[uuid.UUID, Box]], ts: float,
                alive: set[uuid.UUID] | None = None) -> list[Crossing]:
@@ -118,9 +121,29 @@ class LineCrosser:
                 before = self.sides.get(slot)
                 self.sides[slot] = side
                 if before is not None and before != side:
-                    out.append(Crossing(line.name, "in" if side > 0 else "out", ts, track_id, box))
+                    crossing = Crossing(line.name, "in" if side > 0 else "out", ts, track_id, box)
+                    if not self._duplicate(crossing):
+                        out.append(crossing)
+                        self.recent.append(crossing)
         # Tracks the tracker dropped are forgotten with it (their ids never come back).
         keep = alive if alive is not None else {t for t, _ in tracks}
         for slot in [s for s in self.sides if s[0] not in keep]:
             del self.sides[slot]
+        self.recent = [c for c in self.recent if ts - c.ts <= DUPLICATE_S]
         return out
+
+    def _duplicate(self, crossing: Crossing) -> bool:
+        """The same person crossing again under a second track id (the tracker split one person in two for a
+        few frames, or the detector gave one person two boxes, a whole and a partial one, that non-maximum
+        suppression kept apart): same line and direction, moments later, where the first crossing's box was."""
+        return any(c.line == crossing.line and c.direction == crossing.direction and c.track_id != crossing.track_id
+                   and crossing.ts - c.ts <= DUPLICATE_S and _overlap(c.box, crossing.box) > DUPLICATE_OVERLAP
+                   for c in self.recent)
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over the smaller box's area."""
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    smaller = min(a[2] * a[3], b[2] * b[3])
+    return iw * ih / smaller if smaller > 0 else 0.0

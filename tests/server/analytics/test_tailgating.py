@@ -58,6 +58,20 @@ def test_a_line_counts_in_and_out_once_per_side_change() -> None:
     assert got == ["out"]
 
 
+def test_one_person_split_into_two_tracks_crosses_once() -> None:
+    """The tracker briefly keeps two ids on one person: both cross, one crossing counts. Someone beside them
+    (another box) a moment later still counts."""
+    line = LineRule.model_validate(DOOR)
+    crosser = LineCrosser()
+    first, split, beside = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    crosser.update([line], [(first, _feet(0.5, 0.7)), (split, _feet(0.5, 0.71)), (beside, _feet(0.6, 0.7))], 0.0)
+    got = crosser.update([line], [(first, _feet(0.5, 0.55))], 1.0, alive={first, split, beside})
+    partial = (0.495, 0.48, 0.02, 0.06)  # a second, partial box of the same person (feet 0.54)
+    got += crosser.update([line], [(split, partial), (beside, _feet(0.6, 0.55))], 1.125,
+                          alive={first, split, beside})
+    assert [c.track_id for c in got] == [first, beside]
+
+
 def test_a_track_missed_on_a_frame_keeps_its_side() -> None:
     line = LineRule.model_validate(DOOR)
     crosser = LineCrosser()

@@ -123,7 +123,8 @@ class TailgatingModel(PersonModel):
                    "seconds_after_previous": round(crossing.ts - before.ts, 2),
                    "grant_at": grant.ts, "grant_source": grant.source, "grant_id": str(grant.grant_id),
                    "credential": grant.credential, "holder": grant.holder,
-                   "follower_track": str(crossing.track_id), "detector": self.detector(cfg).kind}
+                   "follower_track": str(crossing.track_id), "previous_track": str(before.track_id),
+                   "previous_box": [round(v, 4) for v in before.box], "detector": self.detector(cfg).kind}
         return Detection(self.name, self.event_type, crossing.ts, max(score, cfg.min_score), crossing.box, "person",
                          None, key=f"grant:{grant.grant_id}", details=details, frame=frame.image)
 
