@@ -29,8 +29,9 @@ from sqlalchemy import select
 
 from vms_server.ingest.probe import onvif_address
 from vms_server.ingest.service import CameraSpec
-from vms_server.recording.edge_replay import Picture, ReplayError, WrittenSegment, replay, write_segment_blocking
+from vms_server.recording.edge_replay import Picture, ReplayError, replay, write_segment_blocking
 from vms_server.recording.models import RecordingSegment
+from vms_server.recording.segments import SegmentResult
 
 if TYPE_CHECKING:
     from vms_server.recording.service import RecordingService
@@ -176,7 +177,7 @@ class EdgeFill:
         segment_us = int(self.service.settings.segment_seconds * _US)
         pictures: list[Picture] = []
         codec = "h264"
-        written: list[WrittenSegment] = []
+        written: list[SegmentResult] = []
         volume = Path(await asyncio.to_thread(self.service.volumes.pick))
         frame_us = 40_000
         try:
@@ -200,22 +201,21 @@ class EdgeFill:
         return len(written)
 
     async def _write(self, volume: Path, spec: CameraSpec, codec: str, pictures: list[Picture],
-                     frame_us: int) -> list[WrittenSegment]:
+                     frame_us: int) -> list[SegmentResult]:
         if not pictures:
             return []
         done = await asyncio.to_thread(write_segment_blocking, volume, str(spec.camera_id), codec, pictures,
                                        frame_us)
         return [done] if done is not None else []
 
-    async def _index(self, camera_id: uuid.UUID, volume: Path, written: list[WrittenSegment]) -> None:
+    async def _index(self, camera_id: uuid.UUID, volume: Path, written: list[SegmentResult]) -> None:
         if not written:
             return
         async with self.service.sessions.begin() as session:
             for w in written:
                 session.add(RecordingSegment(
-                    camera_id=camera_id, stream="main", start_at=dt.datetime.fromtimestamp(w.start_us / _US, dt.UTC),
-                    end_at=dt.datetime.fromtimestamp(w.end_us / _US, dt.UTC), duration_s=(w.end_us - w.start_us) / _US,
-                    frames=w.frames, bytes=w.bytes, volume=str(volume), path=w.path, codec=w.codec, width=w.width,
-                    height=w.height, reason="edge", from_edge=True))
+                    camera_id=camera_id, stream=w.stream, start_at=w.start, end_at=w.end,
+                    duration_s=(w.end_us - w.start_us) / _US, frames=w.frames, bytes=w.bytes, volume=w.volume,
+                    path=w.path, codec=w.codec, width=w.width, height=w.height, reason=w.reason, from_edge=True))
         for w in written:
             self.service.volumes.add_bytes(str(volume), w.bytes)

@@ -26,7 +26,7 @@ from typing import Any
 import av
 
 from vms_server.cameras.rtsp_client import RtspConnection
-from vms_server.recording.segments import FMP4_OPTIONS, PART_SUFFIX, segment_relpath
+from vms_server.recording.segments import FMP4_OPTIONS, PART_SUFFIX, SegmentResult, segment_relpath
 
 _NTP_OFFSET = 2_208_988_800
 _START = b"\x00\x00\x00\x01"
@@ -205,22 +205,8 @@ def _has_bye(packet: bytes) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class WrittenSegment:
-    """A segment file written from replayed pictures (its path relative to the volume)."""
-
-    path: str
-    start_us: int
-    end_us: int
-    frames: int
-    bytes: int
-    codec: str
-    width: int
-    height: int
-
-
 def write_segment_blocking(volume: Path, camera_id: str, codec: str, pictures: list[Picture],
-                           frame_us: int) -> WrittenSegment | None:
+                           frame_us: int) -> SegmentResult | None:
     """Mux pictures (starting with a keyframe) into a fragmented MP4 under ``volume``, named like the
     recorder's segments (so start-up recovery can index it if the row is lost). None when nothing decodable."""
     while pictures and not pictures[0].keyframe:
@@ -262,5 +248,6 @@ def write_segment_blocking(volume: Path, camera_id: str, codec: str, pictures: l
         os.fsync(f.fileno())
     os.replace(temp, final)
     end_us = pictures[frames - 1].at_us + frame_us
-    return WrittenSegment(relpath, pictures[0].at_us, end_us, frames, final.stat().st_size,
-                          "hevc" if codec == "hevc" else "h264", width, height)
+    return SegmentResult(camera_id=camera_id, stream="main", volume=str(volume), path=relpath,
+                         start_us=pictures[0].at_us, end_us=end_us, frames=frames, bytes=final.stat().st_size,
+                         codec="hevc" if codec == "hevc" else "h264", width=width, height=height, reason="edge")
