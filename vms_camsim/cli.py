@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--no-keyframes-after", type=float, metavar="S", help="stop sending keyframes")
     faults.add_argument("--corrupt-every", type=int, metavar="N", help="garble a NAL every N frames")
     faults.add_argument("--refuse-auth", action="store_true", help="reject even correct credentials")
+    faults.add_argument("--network-control", type=Path, metavar="FILE", help="cameras named in FILE (one a "
+                        "line, read twice a second) are off the network but keep recording to their card")
     out = p.add_argument_group("output")
     out.add_argument("--ground-truth", type=Path, metavar="DIR", help="write scene timelines (JSON) here")
     out.add_argument("--ready-file", type=Path, help="write the URLs as JSON here once serving")
@@ -147,9 +149,10 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     return build_config(data)
 
 
-async def serve(config: SimulatorConfig, ready_file: Path | None) -> None:
+async def serve(config: SimulatorConfig, ready_file: Path | None, network_control: Path | None = None) -> None:
     """Run until SIGINT/SIGTERM."""
     from vms_camsim.handle import SimulatorHandle
+    from vms_camsim.network_control import follow
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -164,7 +167,10 @@ async def serve(config: SimulatorConfig, ready_file: Path | None) -> None:
             tmp.replace(ready_file)
         for name, info in summary["cameras"].items():  # type: ignore[attr-defined]
             log.info("%s: %s %s onvif=%s", name, info["main"], info.get("sub", ""), info["onvif"])
+        control = asyncio.create_task(follow(sim, network_control)) if network_control is not None else None
         await stop.wait()
+        if control is not None:
+            control.cancel()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = config_from_args(args)
-        asyncio.run(serve(config, args.ready_file))
+        asyncio.run(serve(config, args.ready_file, args.network_control))
     except SimulatorError as exc:
         print(f"vms-camsim: {exc}", file=sys.stderr)
         return 2

@@ -143,6 +143,16 @@ class SimulatorProcess:
 
     process: subprocess.Popen[bytes]
     info: dict[str, object]
+    network_control: Path | None = None
+
+    def set_network(self, camera: str, up: bool) -> None:
+        """Cut a camera off the network or bring it back (the child applies it within half a second)."""
+        from vms_camsim.network_control import read_down, write_down
+
+        if self.network_control is None:
+            raise SimulatorError("this simulator was started without a network control file")
+        down = read_down(self.network_control)
+        write_down(self.network_control, down - {camera} if up else down | {camera})
 
     def rtsp_url(self, camera: str, stream: str = "main") -> str:
         """URL from the child's start-up report."""
@@ -179,7 +189,10 @@ def spawn_simulator(config: SimulatorConfig, workdir: Path, timeout: float = 120
     ready = workdir / "ready.json"
     fleet.write_text(config.model_dump_json(), encoding="utf-8")
     ready.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "vms_camsim", "--fleet", str(fleet), "--ready-file", str(ready)]
+    control = workdir / "network-down.txt"
+    control.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "vms_camsim", "--fleet", str(fleet), "--ready-file", str(ready),
+           "--network-control", str(control)]
     log_file = (workdir / "camsim.log").open("wb")
     # The command is our own interpreter and module with paths we created: no untrusted input.
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=dict(os.environ))  # noqa: S603
@@ -188,7 +201,7 @@ def spawn_simulator(config: SimulatorConfig, workdir: Path, timeout: float = 120
     while time.monotonic() < deadline:
         if ready.exists():
             with contextlib.suppress(json.JSONDecodeError):
-                return SimulatorProcess(proc, json.loads(ready.read_text(encoding="utf-8")))
+                return SimulatorProcess(proc, json.loads(ready.read_text(encoding="utf-8")), control)
         if proc.poll() is not None:
             raise SimulatorError(f"simulator exited with {proc.returncode}; see {workdir / 'camsim.log'}")
         time.sleep(0.1)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
 from vms_camsim import AuthMode, SimulatorConfig, SimulatorHandle
+from vms_camsim.handle import spawn_simulator
 from vms_camsim.rtsp_replay import clock_text
 from vms_server.recording.edge_replay import Picture, ReplayError, replay
 
@@ -105,3 +107,38 @@ async def test_a_camera_off_the_network_answers_nothing_but_keeps_its_card(carde
     down_then = card.started + 1.2
     pictures = await _replay(carded.rtsp_url("cam1", "replay"), down_then, down_then + 1.0)
     assert pictures[0].keyframe and len(pictures) >= FPS  # the card recorded through the outage
+
+
+async def test_a_simulator_process_takes_its_network_control_file(tmp_path: Path) -> None:
+    """`vms-camsim --network-control FILE` (what spawn_simulator passes): SimulatorProcess.set_network drops
+    the camera in the child and brings it back."""
+    config = SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[small_camera("cam1", auth=AuthMode.NONE)])
+    child = await asyncio.to_thread(spawn_simulator, config, tmp_path / "sim")
+    try:
+        url = child.rtsp_url("cam1")
+        port = int(url.split(":")[2].split("/")[0])
+
+        async def describe() -> int | None:
+            rtsp = await RawRtsp.connect(port)
+            try:
+                return (await rtsp.request("DESCRIBE", url)).status
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return None
+            finally:
+                await rtsp.close()
+
+        assert await describe() == 200
+        child.set_network("cam1", up=False)
+        assert await _eventually(describe, None)
+        child.set_network("cam1", up=True)
+        assert await _eventually(describe, 200)
+    finally:
+        await asyncio.to_thread(child.stop)
+
+
+async def _eventually(probe: Callable[[], Awaitable[int | None]], wanted: int | None) -> bool:
+    for _ in range(40):  # the child reads the file twice a second; 10 s on a loaded machine
+        if await probe() == wanted:
+            return True
+        await asyncio.sleep(0.25)
+    return False
