@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHeaderView, QLabel, QTableView, QWidget
 
-from vms_desktop.admin.models.admin_api import AdminApi
+from vms_desktop.admin.models.admin_api import AdminApi, CameraRow
 from vms_desktop.client.api import ClientError, ServerError
 
 logger = logging.getLogger(__name__)
@@ -155,3 +155,15 @@ def make_table(model: Any) -> QTableView:
 def selected_row(table: QTableView) -> int:
     rows = table.selectionModel().selectedRows() if table.selectionModel() else []
     return rows[0].row() if rows else -1
+
+
+def fill_camera_choice(combo: QComboBox, cameras: Iterable[CameraRow]) -> None:
+    """Refill a camera picker (name, id as data) sorted by name, keeping the camera chosen before, without
+    firing its change signal (the caller loads the chosen camera once)."""
+    chosen = combo.currentData()
+    combo.blockSignals(True)
+    combo.clear()
+    for camera in sorted(cameras, key=lambda c: c.name.lower()):
+        combo.addItem(camera.name, camera.id)
+    combo.setCurrentIndex(max(0, combo.findData(chosen)))
+    combo.blockSignals(False)

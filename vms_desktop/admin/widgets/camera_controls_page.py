@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from vms_desktop.admin.models.admin_api import AdminApi, EventTopicRow, Imaging
-from vms_desktop.admin.widgets.base import AdminPage
+from vms_desktop.admin.widgets.base import AdminPage, fill_camera_choice
 
 logger = logging.getLogger(__name__)
 FOCUS_SPEED = 0.5  # of full speed, while a focus button is held
@@ -86,13 +86,7 @@ class CameraControlsPage(AdminPage):
         cameras = await self.runner.call(self.api.cameras())
         if cameras is None:
             return
-        chosen = self.camera.currentData()
-        self.camera.blockSignals(True)
-        self.camera.clear()
-        for camera in sorted((c for c in cameras if c.onvif_url), key=lambda c: c.name.lower()):
-            self.camera.addItem(camera.name, camera.id)
-        self.camera.setCurrentIndex(max(0, self.camera.findData(chosen)))
-        self.camera.blockSignals(False)
+        fill_camera_choice(self.camera, (c for c in cameras if c.onvif_url))
         if self.camera.count() == 0:
             self.message.show_text("No camera with an ONVIF address: there is nothing to adjust.")
             return

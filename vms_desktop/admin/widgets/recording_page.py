@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from vms_desktop.admin.models.admin_api import AdminApi
 from vms_desktop.admin.models.week_grid import DAYS, HOURS, Grid, grid_from_windows, windows_from_grid
-from vms_desktop.admin.widgets.base import AdminPage
+from vms_desktop.admin.widgets.base import AdminPage, fill_camera_choice
 
 logger = logging.getLogger(__name__)
 ON = QColor("#3d8bd6")
@@ -123,14 +123,7 @@ class RecordingPage(AdminPage):
         cameras = await self.runner.call(self.api.cameras())
         if cameras is None:
             return
-        chosen = self.camera.currentData()
-        self.camera.blockSignals(True)
-        self.camera.clear()
-        for camera in sorted(cameras, key=lambda c: c.name.lower()):
-            self.camera.addItem(camera.name, camera.id)
-        index = self.camera.findData(chosen)
-        self.camera.setCurrentIndex(max(0, index))
-        self.camera.blockSignals(False)
+        fill_camera_choice(self.camera, cameras)
         await self.load_policy()
 
     def choose(self, camera_id: str) -> None:
