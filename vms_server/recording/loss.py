@@ -23,6 +23,7 @@ class FrameLoss:
     written: int = 0
     lost_upstream: int = 0
     lost_writing: int = 0
+    from_edge: int = 0  # frames of holes filled from the camera's card afterwards (edge_fill)
     _frame_us: float = 0.0
     _last_us: int | None = None
     _open: bool = False
@@ -61,6 +62,15 @@ class FrameLoss:
             self.written += count
             self.lost_writing -= count
 
+    def filled(self, count: int) -> None:
+        """Frames the camera kept on its card were replayed into a hole (edge gap fill): they are in the index
+        after all, so they count as written and no longer as lost upstream (never below zero)."""
+        with self._lock:
+            taken = min(max(0, count), self.lost_upstream)
+            self.lost_upstream -= taken
+            self.from_edge += count
+            self.written += count
+
     def cut(self, count: int) -> None:
         """Frames written to a segment whose damaged tail was cut away: they were lost after all."""
         if count > 0:
@@ -82,4 +92,5 @@ class FrameLoss:
             ongoing = 0 if self._open else self._missed(now_us)
             return {"received": self.received, "written": self.written,
                     "lost_upstream": self.lost_upstream + ongoing, "lost_writing": self.lost_writing,
+                    "from_edge": self.from_edge,
                     "lost": self.lost_upstream + ongoing + self.lost_writing}

@@ -43,6 +43,8 @@ class FramesOut(BaseModel):
     lost_writing: int = Field(description="Received while recording was wanted but not in a segment: a write "
                                           "failed, a damaged tail was cut, or a segment waited for a keyframe")
     lost: int
+    from_edge: int = Field(0, description="Frames of holes filled afterwards from the camera's own card (edge "
+                                          "storage): counted as written, taken off lost_upstream")
 
 
 class ConsumerDropsOut(BaseModel):

@@ -97,7 +97,7 @@ async def test_camera_stream_metrics(api: ApiClient) -> None:
         received = value(samples, "vms_camera_frames", camera_id=camera, kind="received")
         assert received >= 1 and value(samples, "vms_camera_frames", camera_id=camera, kind="written") <= received
         assert {k for (n, labels) in samples if n == "vms_camera_frames" for k in [dict(labels).get("kind")]} == {
-            "received", "written", "lost_upstream", "lost_writing"}
+            "received", "written", "lost_upstream", "lost_writing", "from_edge"}
         # GOPs dropped by consumers that fell behind (none here: no analytics on this camera).
         assert value(samples, "vms_camera_consumer_dropped", camera_id=camera, kind="gops") == 0
         assert value(samples, "vms_camera_consumer_dropped", camera_id=camera, kind="frames") == 0

@@ -70,6 +70,10 @@ async def test_a_network_outage_is_filled_from_the_cameras_card(tmp_path: Path, 
         # The hole (the outage and the reconnection after it) is covered by footage from the card.
         assert min(r.start_at for r in edge) <= down_at
         assert sum(r.duration_s for r in edge) >= OUTAGE_S * 0.9
+        status = await api.ok("GET", f"/api/v1/cameras/{camera_id}/status", Role.VIEWER)
+        # Loss accounting: the card's frames are written, not lost (the outage was counted lost while it lasted).
+        assert status["frames"]["from_edge"] == sum(r.frames for r in edge)
+        assert status["frames"]["written"] >= status["frames"]["from_edge"]
         for row in edge:
             path = Path(row.volume) / row.path
             assert row.reason == "edge" and frames_in(path) == row.frames > 0
