@@ -179,3 +179,19 @@ async def test_media2_profiles(sim: SimulatorHandle) -> None:
     assert status == 200
     status, text = await _media2(sim, "fixed", f'<GetProfiles xmlns="{TR2}"/>')
     assert token not in text
+
+
+async def test_factory_default_restores_the_configured_stream(sim: SimulatorHandle) -> None:
+    status, text = await _media2(sim, "fixed", f'<SetVideoEncoderConfiguration xmlns="{TR2}">'
+                                 '<Configuration token="vec_main"><Resolution xmlns="http://www.onvif.org/ver10/schema">'
+                                 "<Width>160</Width><Height>96</Height></Resolution></Configuration>"
+                                 "</SetVideoEncoderConfiguration>")
+    assert status == 200, text
+    url = f"http://127.0.0.1:{sim.onvif_port('fixed')}/onvif/device_service"
+    body = ('<SetSystemFactoryDefault xmlns="http://www.onvif.org/ver10/device/wsdl">'
+            "<FactoryDefault>Soft</FactoryDefault></SetSystemFactoryDefault>")
+    async with aiohttp.ClientSession() as http, http.post(url, data=soap_request(body)) as response:
+        assert response.status == 200, await response.text()
+    assert sim.camera("fixed").feeds["main"].stream == sim.camera("fixed").config.main
+    seen = await asyncio.to_thread(_watch_blocking, sim.rtsp_url("fixed", with_credentials=True), 3)
+    assert seen.size == (320, 176)

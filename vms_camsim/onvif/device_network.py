@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
+from vms_camsim.onvif.encoder_settings import apply_stream
 from vms_camsim.onvif.imaging import ImagingState
 from vms_camsim.onvif.soap import child, invalid_arg, local, text
 
@@ -165,10 +166,11 @@ def set_network_protocols(ctx: OnvifContext, op: Element) -> str:
     return "<tds:SetNetworkProtocolsResponse/>"
 
 
-def set_system_factory_default(ctx: OnvifContext, op: Element) -> str:
+async def set_system_factory_default(ctx: OnvifContext, op: Element) -> str:
     """Every ONVIF-changeable setting back to the configured camera: users, host name, scopes, discovery,
-    clock, NTP/DNS/gateway, imaging, PTZ presets and home, created media profiles. Soft keeps the network interface and
-    protocols (as the ONVIF core specification has it), Hard resets them too."""
+    clock, NTP/DNS/gateway, imaging, PTZ presets, home and auxiliary devices, created media profiles, encoder
+    settings (re-encoded before the answer). Soft keeps the network interface and protocols (as the ONVIF core
+    specification has it), Hard resets them too."""
     kind = text(op, "FactoryDefault")
     if kind not in ("Soft", "Hard"):
         raise invalid_arg("InvalidArgs", f"FactoryDefault {kind!r} is neither Soft nor Hard")
@@ -182,6 +184,12 @@ def set_system_factory_default(ctx: OnvifContext, op: Element) -> str:
     ctx.profiles.clear()
     if cam.ptz is not None:
         cam.ptz.presets.clear()
+    ctx.aux.clear()
+    configured = {"main": cam.config.main, "sub": cam.config.sub}
+    for token in list(cam.feeds):
+        stream = configured.get(token)
+        if stream is not None:
+            await apply_stream(cam, token, stream)
     if kind == "Hard":
         ctx.network = NetworkState()
     return "<tds:SetSystemFactoryDefaultResponse/>"
