@@ -15,16 +15,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_settings, seed
+from tests.server.analytics.test_pipeline_e2e import LOOP, sim  # noqa: F401 - the 'gate' camera, TAMPER scene
 from tests.server.helpers import ApiClient
 from tests.server.notifications.conftest import FAST, wait_for
 from tests.server.notifications.servers import MqttSubscriber, self_signed, start_smtp
-from vms_camsim import SimulatorConfig, SimulatorHandle
-from vms_camsim.config import AuthMode, CameraConfig, SceneKind, StreamConfig
+from vms_camsim import SimulatorHandle
 from vms_common.auth.roles import Role
 from vms_server.app import create_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")]
-LOOP = 20.0
 
 
 @pytest.fixture
@@ -35,17 +34,8 @@ async def api_fast(tmp_path: Path, db_url: str, aiohttp_client: Any) -> AsyncIte
     yield ApiClient(await aiohttp_client(create_app(settings)), seeded)
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[SimulatorHandle]:
-    stream = StreamConfig(width=640, height=480, fps=15, bitrate_kbps=1200, gop_seconds=1.0)
-    camera = CameraConfig(name="gate", scene=SceneKind.TAMPER, loop_seconds=LOOP, main=stream, sub=None,
-                          auth=AuthMode.NONE)
-    async with SimulatorHandle.start(SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[camera])) as handle:
-        yield handle
-
-
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_a_scene_event_reaches_smtp_and_mqtt(api_fast: ApiClient, sim: SimulatorHandle,
+async def test_a_scene_event_reaches_smtp_and_mqtt(api_fast: ApiClient, sim: SimulatorHandle,  # noqa: F811
                                                    tmp_path: Path) -> None:
     api = api_fast
     cert, key = self_signed(tmp_path)
