@@ -33,7 +33,7 @@ async def test_catalogue_lists_ten_models(api: ApiClient) -> None:
     assert {n for n, m in models.items() if m["available"]} >= {"motion", "tampering", "intrusion", "crowd",
                                                                 "fire_smoke", "fallen"}
     assert models["fire_smoke"]["default_priority"] == "CRITICAL"
-    assert "declared only" in models["tailgating"]["unavailable_reason"]
+    assert models["tailgating"]["available"] and "doors" in models["tailgating"]["config_schema"]["properties"]
     assert models["intrusion"]["requirements"] == {"min_resolution": "480p", "min_bitrate_kbps": 1000,
                                                    "min_duration_s": 3.0, "overlap_s": 1.0}
     assert "dwell_s" in models["intrusion"]["config_schema"]["properties"]
@@ -44,9 +44,8 @@ async def test_camera_models_are_validated_and_audited(api: ApiClient) -> None:
     url = f"/api/v1/cameras/{camera['id']}/analytics"
     assert (await api.call("PUT", f"{url}/nope", json={})).status == 404
     assert (await api.call("PUT", f"{url}/motion", Role.SUPERVISOR, json={})).status == 403
-    resp = await api.call("PUT", f"{url}/tailgating", json={"enabled": True})
-    body = await resp.json()
-    assert resp.status == 422 and body["error"]["code"] == "model_unavailable"
+    resp = await api.call("PUT", f"{url}/tailgating", json={"enabled": True, "config": {"doors": []}})
+    assert resp.status == 422  # a door line is needed
     resp = await api.call("PUT", f"{url}/intrusion", json={"config": {"zones": [{"name": "a", "points": [[0, 0]]}]}})
     assert resp.status == 422
     resp = await api.call("PUT", f"{url}/intrusion", json={"config": {"dwell_s": -1}})

@@ -12,11 +12,13 @@ import pytest
 from tests.server.analytics.tiny_yolo import build_tiny_yolo
 from vms_camsim.config import SceneKind
 from vms_camsim.scenes import make_scene
-from vms_server.analytics.base import CameraContext, NoConfig
+from vms_server.analytics.base import CameraContext, NoConfig, Requirements
 from vms_server.analytics.errors import ModelUnavailable
 from vms_server.analytics.evaluation import jobs_of, scene_frames
 from vms_server.analytics.onnx_runtime import LoadedSession, SessionCache, choose_providers
+from vms_server.analytics.plugins._declared import DeclaredModel
 from vms_server.analytics.registry import ModelRegistry
+from vms_server.analytics.types import Priority
 
 PLUGIN = '''
 from vms_server.analytics.base import AnalyticsModel, Requirements
@@ -62,10 +64,16 @@ def test_declared_models_are_listed_but_do_not_run() -> None:
     registry = ModelRegistry(include_entry_points=False)
     declared = [n for n in registry.names() if not registry.get(n).available]
     assert not {"fire_smoke", "fallen", "missing_object", "abnormal_behavior"} & set(declared)
-    model = registry.get("tailgating")()
+    assert declared == []  # every built-in is implemented now; the slot still refuses a declared-only plugin
+
+    class Someday(DeclaredModel):
+        name, title, event_type = "someday", "Someday", "someday"
+        default_priority = Priority.STANDARD
+        requirements = Requirements(min_height=240, min_bitrate_kbps=0, min_duration_s=1.0, overlap_s=0.0)
+
     frames = list(scene_frames(make_scene(SceneKind.FIRE), 1, loop_seconds=10, width=160, height=120))
     with pytest.raises(ModelUnavailable, match="declared only"):
-        model.process(next(jobs_of(frames, "tailgating")), CameraContext(uuid.uuid4(), NoConfig()))
+        Someday().process(next(jobs_of(frames, "someday")), CameraContext(uuid.uuid4(), NoConfig()))
     with pytest.raises(KeyError):
         registry.get("nope")
 
