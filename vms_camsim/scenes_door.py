@@ -22,7 +22,7 @@ import cv2
 
 from vms_camsim.barcode import Frame
 from vms_camsim.scenes import FULL_VIEW, Scene, View
-from vms_camsim.scenes_fall import BODY_RGB, HEAD_RGB, Key, Poser
+from vms_camsim.scenes_fall import Key, Poser
 
 LOOP_S = 30.0
 LINE_Y = 0.6
@@ -92,12 +92,7 @@ class DoorScene(Scene):
         cv2.line(frame, (int(LINE_X[0] * width), int(LINE_Y * height)), (int(LINE_X[1] * width),
                  int(LINE_Y * height)), (200, 200, 200), max(1, width // 400))
         for poser in POSERS:
-            found = poser.shape(t, width, height)
-            if found is None:
-                continue
-            poly, head, radius = found
-            cv2.fillPoly(frame, [poly], BODY_RGB)
-            cv2.circle(frame, head, radius, HEAD_RGB, -1)
+            poser.draw(frame, t)
         return frame
 
     def timeline(self, loop_seconds: float, fps: int) -> dict[str, Any]:

@@ -64,6 +64,14 @@ class Poser:
         head = top + np.array([ux, uy]) * body_w / 2
         return poly, (int(head[0]), int(head[1])), int(body_w / 2)
 
+    def draw(self, frame: Frame, t: float) -> None:
+        """Paint the person (body, then head) into `frame` at time `t`, if present then."""
+        found = self.shape(t, frame.shape[1], frame.shape[0])
+        if found is not None:
+            poly, head, radius = found
+            cv2.fillPoly(frame, [poly], BODY_RGB)
+            cv2.circle(frame, head, radius, HEAD_RGB, -1)
+
     def box(self, t: float, aspect: float = 4 / 3) -> Box | None:
         """Normalised bounding box in a picture of this aspect (width / height): people keep their shape in
         pixels, so a lying person's normalised box depends on it."""
@@ -106,12 +114,7 @@ class FallScene(Scene):
         bx, by = int(0.68 * width), int(0.72 * height)
         cv2.rectangle(frame, (bx, by), (bx + int(0.22 * width), by + int(0.025 * height)), (110, 80, 50), -1)
         for poser in self.posers:
-            found = poser.shape(t, width, height)
-            if found is None:
-                continue
-            poly, head, radius = found
-            cv2.fillPoly(frame, [poly], BODY_RGB)
-            cv2.circle(frame, head, radius, HEAD_RGB, -1)
+            poser.draw(frame, t)
         return frame
 
     def timeline(self, loop_seconds: float, fps: int) -> dict[str, Any]:
