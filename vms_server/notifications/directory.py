@@ -60,7 +60,7 @@ def on_shift(rota: NotifyOnCall, now: dt.datetime) -> list[uuid.UUID]:
     found: list[uuid.UUID] = []
     for shift in rota.shifts:
         start, end = _minutes(str(shift["start"])), _minutes(str(shift["end"]))
-        days = {int(d) for d in shift.get("days") or range(7)}
+        days = {int(d) for d in shift.get("days", range(7))}
         if end > start:
             inside = today in days and start <= minute < end
         else:  # overnight (or all day when start == end)

@@ -73,7 +73,7 @@ class GroupList(BaseModel):
 
 class Shift(_In):
     user_id: uuid.UUID
-    days: list[int] = Field(default_factory=lambda: list(range(7)), max_length=7,
+    days: list[int] = Field(default_factory=lambda: list(range(7)), min_length=1, max_length=7,
                             description="Days the shift starts on, 0 = Monday")
     start: str = Field(pattern=HHMM)
     end: str = Field(pattern=HHMM, description="Not after start: the shift runs overnight")

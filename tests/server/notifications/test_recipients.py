@@ -127,6 +127,8 @@ async def test_directory_refusals_are_clear(api: ApiClient, receiver: Receiver) 
                                                              "end": "06:00"}]) == 422
     assert await status("POST", "oncall", name="o", shifts=[{"user_id": users["admin1"], "days": [7],
                                                              "start": "22:00", "end": "06:00"}]) == 422
+    assert await status("POST", "oncall", name="o", shifts=[{"user_id": users["admin1"], "days": [],
+                                                             "start": "22:00", "end": "06:00"}]) == 422
     assert await status("PUT", f"contacts/{nobody}", phone="+1555") == 404
     assert await status("PUT", "contacts/me", Role.VIEWER, language="tlh") == 422
     assert await status("PUT", f"contacts/{users['viewer1']}", Role.SUPERVISOR, phone="+1555") == 403
@@ -135,3 +137,22 @@ async def test_directory_refusals_are_clear(api: ApiClient, receiver: Receiver) 
     await rule(api, [channel], name="uses g", recipients=[group["ref"]])
     assert (await api.call("DELETE", f"/api/v1/notifications/groups/{group['id']}")).status == 409
     assert (await api.call("DELETE", f"/api/v1/notifications/groups/{nobody}")).status == 404
+
+
+async def test_an_escalation_level_reaches_whoever_is_on_call(api: ApiClient, receiver: Receiver) -> None:
+    users = await _users(api)
+    await api.ok("PUT", f"/api/v1/notifications/contacts/{users['supervisor1']}", json={"phone": "+15550000020"})
+    rota = await api.ok("POST", "/api/v1/notifications/oncall", status=201, json={
+        "name": "nights", "fallback_user_id": users["supervisor1"],
+        "shifts": [{"user_id": users["admin1"], "days": [(dt.datetime.now(dt.UTC).weekday() + 3) % 7],
+                    "start": "00:00", "end": "00:00"}]})  # not today: nobody on shift
+    channel = await _sms_channel(api, receiver)
+    await rule(api, [channel], recipients=["+15550000009"],
+               escalation=[{"name": "on call", "after_minutes": 1, "recipients": [rota["ref"]],
+                            "channel_ids": [channel]}])
+    event_id = await raise_event(api, await add_camera(api), priority=Priority.HIGH)
+    await wait_for(lambda: len(receiver.sms) == 2)
+    assert [m["To"] for m in receiver.sms] == ["+15550000009", "+15550000020"]  # the rota's fallback
+    assert "escalation level 1" in receiver.sms[1]["Body"]
+    escalated = [m for m in await messages(api, event_id=event_id) if m["kind"] == "escalation"]
+    assert [m["recipient"] for m in escalated] == ["+15550000020"]
