@@ -34,6 +34,9 @@ async def test_catalogue_lists_ten_models(api: ApiClient) -> None:
                                                                 "fire_smoke", "fallen"}
     assert models["fire_smoke"]["default_priority"] == "CRITICAL"
     assert models["tailgating"]["available"] and "doors" in models["tailgating"]["config_schema"]["properties"]
+    missing = models["missing_object"]
+    assert missing["available"] and "regions" in missing["config_schema"]["properties"]
+    assert models["abnormal_behavior"]["available"] and models["abnormal_behavior"]["default_priority"] == "HIGH"
     assert models["intrusion"]["requirements"] == {"min_resolution": "480p", "min_bitrate_kbps": 1000,
                                                    "min_duration_s": 3.0, "overlap_s": 1.0}
     assert "dwell_s" in models["intrusion"]["config_schema"]["properties"]
