@@ -55,9 +55,12 @@ SEED = "20"
 # - PUT /config/values: each key's own value type and range, scope_id given for a site or camera scope
 #   (tests/server/config);
 # - POST /cameras/import-csv: the CSV text has a header with the name and url columns (tests/server/discovery);
-# - POST /discovery/scan: a from-to range holds at most 4096 addresses (the pattern states the rest).
+# - POST /discovery/scan: a from-to range holds at most 4096 addresses (the pattern states the rest);
+# - footage dates (timeline, snapshot, playback, exports, evidence locks): from 1970 to ten years from now, a bound
+#   that moves with the clock and applies after the offset (tests/server/recording/test_date_bounds.py).
 SEMANTIC_422 = ["^/api/v1/layouts", "^/api/v1/notifications/(channels|rules)", "^/api/v1/config/values$",
-                "^/api/v1/cameras/import-csv$", "^/api/v1/discovery/scan$"]
+                "^/api/v1/cameras/import-csv$", "^/api/v1/discovery/scan$",
+                "^/api/v1/cameras/[^/]+/(recordings|snapshot|playback[.]mp4)$", "^/api/v1/(exports|evidence-locks)$"]
 CONFIG = """
 [[operations]]
 include-path-regex = "^/api/v1/(cameras/(rtsp-probe|onvif-probe|from-onvif)|sync/enrol)$"
