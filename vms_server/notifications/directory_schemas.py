@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from vms_server.notifications.schemas import PriorityName
+from vms_server.recording.schedule import check_timezone, timezone_enum
 
 Language = Literal["en", "de", "fr"]  # one per file in notifications/wording (a test holds them together)
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-
-
-def _zone(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}") from None
-    return value
+# An IANA zone this server knows; the document lists them (an enum), so a client sees which names are taken.
+Zone = Annotated[str, Field(max_length=64, json_schema_extra=timezone_enum), AfterValidator(check_timezone)]
 
 
 class _In(BaseModel):
@@ -37,14 +29,12 @@ class ContactIn(_In):
     webpush_subscription: str | None = Field(None, max_length=4096,
                                              description="The browser's PushSubscription.toJSON(), as JSON text")
     language: Language | None = Field(None, description="Wording of the user's messages; none: the site's")
-    timezone: str | None = Field(None, max_length=64, description="Zone of the user's quiet hours; none: the site's")
+    timezone: Zone | None = Field(None, description="Zone of the user's quiet hours; none: the site's")
     quiet_enabled: bool = False
     quiet_start: str = Field("22:00", pattern=HHMM)
     quiet_end: str = Field("06:00", pattern=HHMM)
     quiet_allow: list[PriorityName] = Field(default_factory=lambda: list[PriorityName](["CRITICAL"]),
                                             description="Priorities that reach the user during their quiet hours")
-
-    _tz = field_validator("timezone")(_zone)
 
 
 class ContactOut(ContactIn):
@@ -88,11 +78,9 @@ class Shift(_In):
 
 class OnCallIn(_In):
     name: str = Field(min_length=1, max_length=200)
-    timezone: str = Field("UTC", max_length=64)
+    timezone: Zone = "UTC"
     shifts: list[Shift] = Field(default_factory=list, max_length=200)
     fallback_user_id: uuid.UUID | None = Field(None, description="Notified when nobody is on shift")
-
-    _tz = field_validator("timezone")(_zone)
 
 
 class OnCallOut(OnCallIn):
