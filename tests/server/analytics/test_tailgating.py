@@ -196,7 +196,8 @@ async def test_the_grants_webhook(api: ApiClient) -> None:
     assert (await api.call("POST", "/api/v1/access/grants", Role.VIEWER, json={"camera_id": camera})).status == 403
     old = (at - dt.timedelta(hours=1)).isoformat()
     for bad, status in (({"camera_id": camera, "extra": 1}, 422), ({"camera_id": "nope"}, 422), ({}, 422),
-                        ({"camera_id": camera, "at": old}, 422), ({"camera_id": camera, "at": "2030-01-01T00:00"}, 422),
+                        ({"camera_id": camera, "at": old}, 409), ({"camera_id": camera, "at": "2030-01-01T00:00"}, 422),
+                        ({"camera_id": camera, "at": "2099-01-01T00:00:00Z"}, 409),
                         ({"camera_id": str(uuid.uuid4())}, 404)):
         resp = await api.call("POST", "/api/v1/access/grants", Role.ADMIN, json=bad)
         assert resp.status == status, (bad, await resp.text())
