@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class AnalyticsSettings(BaseModel):
@@ -20,6 +20,8 @@ class AnalyticsSettings(BaseModel):
     queue: Literal["memory", "redis"] = Field("memory", description="Job queue back end")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the 'redis' queue back end")
     claim_idle_s: float = Field(30.0, gt=0, description="Redeliver a Redis job after its worker was silent this long")
+    remote_models: list[str] = Field(default_factory=list, description="Models run by `vms-server worker` processes "
+                                     "instead of this server (needs queue = 'redis')")
     max_queue_depth: int = Field(200, ge=1, description="Jobs waiting per model before the least urgent are dropped")
     pool_size: dict[str, int] = Field(default_factory=dict, description="Workers per model (default 1)")
     batch_size: int = Field(4, ge=1, le=64, description="Jobs a worker takes at once for non-critical models")
@@ -27,3 +29,11 @@ class AnalyticsSettings(BaseModel):
     licence_check_s: float = Field(60.0, gt=0, description="How often the licence is re-read, so that an expired "
                                    "or replaced licence starts or stops models without a restart")
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
+
+    @model_validator(mode="after")
+    def _remote_needs_redis(self) -> AnalyticsSettings:
+        """A remote model's jobs must cross processes: refuse the combination that would silently analyse
+        nothing (the server starts no pool for it and the in-memory queue reaches no worker process)."""
+        if self.remote_models and self.queue != "redis":
+            raise ValueError("analytics.remote_models needs analytics.queue = 'redis'")
+        return self

@@ -28,6 +28,7 @@ from vms_server.analytics.onnx_runtime import SESSIONS
 from vms_server.analytics.pipeline import CameraPipeline, CameraPlan
 from vms_server.analytics.queues import InProcessQueue, JobQueue
 from vms_server.analytics.registry import ModelRegistry
+from vms_server.analytics.remote import RemoteModels
 from vms_server.analytics.tuning import tuning_of
 from vms_server.analytics.types import CameraRef, Detection, Rules
 from vms_server.analytics.workers import JobResult, WorkerPool
@@ -88,6 +89,7 @@ class AnalyticsService:
         self._sync_lock = asyncio.Lock()
         self._puts: set[asyncio.Task[None]] = set()
         self._monitor: asyncio.Task[None] | None = None
+        self.remote: RemoteModels | None = None  # results of `vms-server worker` processes (remote_models)
 
     def _make_queue(self) -> JobQueue:
         if self.settings.queue == "redis":
@@ -190,6 +192,7 @@ class AnalyticsService:
                 await self.pipelines.pop(camera_id).stop()
             for name in {m for p in plans.values() for m in p.windows}:
                 await self._ensure_pool(name)
+            await self._publish_remote()
             loop = asyncio.get_running_loop()
             for camera_id, plan in plans.items():
                 if camera_id in self.pipelines:
@@ -203,8 +206,33 @@ class AnalyticsService:
                 logger.info("analytics started: %s", ", ".join(sorted(plan.windows)),
                             extra={"camera_id": str(camera_id)})
 
+    async def _publish_remote(self) -> None:
+        """Tell the worker processes of remote models which cameras to expect and how each is configured."""
+        for name in self.settings.remote_models:
+            configs = {camera: ctx.config.model_dump(mode="json")
+                       for (camera, model), ctx in self.contexts.items() if model == name}
+            if configs or self.remote is not None:
+                await self._remote_models().publish(name, configs)
+
+    def _remote_models(self) -> RemoteModels:
+        if self.remote is None:
+            watchdog = self._watchdog
+            incidents = watchdog.incidents if watchdog is not None else None
+
+            async def resolve(fingerprint: str, text: str) -> object:
+                return None if incidents is None else await incidents.note(fingerprint, "recovered", text, True)
+
+            self.remote = RemoteModels(self.settings.redis_url, self.settings.remote_models, self._on_result,
+                                       incidents.report if incidents is not None else None, resolve, node=self.node)
+        return self.remote
+
     async def _ensure_pool(self, name: str) -> None:
         if name in self.pools:
+            return
+        if name in self.settings.remote_models:  # its pool runs in a `vms-server worker` process
+            remote = self._remote_models()
+            if not remote.running:
+                await remote.start()
             return
         def context(camera_id: uuid.UUID) -> CameraContext | None:
             return self.contexts.get((camera_id, name))
@@ -315,11 +343,14 @@ class AnalyticsService:
         self.pipelines.clear()
         await self.queue.close()
         await asyncio.gather(*(p.stop() for p in self.pools.values()))
+        if self.remote is not None:
+            await self.remote.stop()
         await self.sink.close()
 
     async def status(self) -> dict[str, Any]:
         return {"queue": self.settings.queue, "depth": await self.queue.depth(), "dropped": self.queue.dropped(),
                 "models": [p.stats() for p in self.pools.values()],
+                "remote": self.remote.stats() if self.remote is not None else None,
                 "cameras": [p.stats() for p in self.pipelines.values()],
                 "events_created": self.sink.created, "unlicensed": dict(self.unlicensed),
                 "inference": await asyncio.to_thread(SESSIONS.stats)}

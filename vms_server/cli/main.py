@@ -14,7 +14,7 @@ from typing import Any
 from vms_common import __version__
 from vms_common.errors import VmsError
 from vms_server.backup import cli as backup_cli
-from vms_server.cli import admin, lifecycle
+from vms_server.cli import admin, lifecycle, worker
 from vms_server.cloudsync import cli as sync_cli
 from vms_server.cluster import cli as cluster_cli
 from vms_server.db.migrate import MigrationError
@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     sizing_cli.register(sub)
     sync_cli.register(sub)
     cluster_cli.register(sub)
+    worker.register(sub)
     return parser
 
 
