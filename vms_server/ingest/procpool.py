@@ -31,6 +31,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from vms_server.ingest.health import StreamHealth, StreamState
 from vms_server.ingest.procworker import PACKET, CameraJob, run_worker_process
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import GOP_LIMIT, MediaPacket, PacketConsumer
@@ -67,6 +68,14 @@ class PoolStream:
         with self._pool.lock:
             return list(self._pool.cameras[self.camera_id].gop)
 
+    @property
+    def health(self) -> StreamHealth:
+        """The stream's state and reconnects as its worker last reported them (once a second)."""
+        stats = self._pool.stats().get(self.camera_id, {})
+        health = StreamHealth(role="main", state=StreamState(stats.get("state", StreamState.OFFLINE.value)))
+        health.reconnects = int(stats.get("reconnects", 0))
+        return health
+
 
 class _Worker:
     def __init__(self, number: int, jobs: list[CameraJob]) -> None:
@@ -83,7 +92,8 @@ class IngestPool:
 
     def __init__(self, jobs: list[CameraJob], workers: int, on_segment: Callable[[SegmentResult], None], *,
                  fsync_interval_s: float = 1.0, on_restart: Callable[[int, int | None], None] | None = None) -> None:
-        count = max(1, min(workers, len(jobs) or 1))
+        wanted = workers if workers > 0 else (os.cpu_count() or 1)  # 0: one per core, as the issue asks
+        count = max(1, min(wanted, len(jobs) or 1))
         self._workers = [_Worker(n, [j for i, j in enumerate(jobs) if i % count == n]) for n in range(count)]
         self.cameras = {job.camera_id: _Camera(job, i % count, i // count) for i, job in enumerate(jobs)}
         self._on_segment, self._on_restart = on_segment, on_restart

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from vms_server.ingest.health import StreamHealth
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket, PacketConsumer
 
@@ -32,6 +33,9 @@ class Stream(Protocol):
     def remove(self, consumer: PacketConsumer) -> None: ...
 
     def gop(self) -> list[MediaPacket]: ...
+
+    @property
+    def health(self) -> StreamHealth: ...
 
 
 def _has_parameter_sets(codec: str, data: bytes) -> bool:
