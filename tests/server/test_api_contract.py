@@ -50,15 +50,15 @@ SEED = "20"
 # check (no 5xx, documented statuses and bodies, schema-violating input refused, 405 with Allow) still runs on
 # them. Each rule, and where it is tested:
 # - layouts: a tile lies inside the grid and overlaps no other (tests/server/layouts);
-# - notification channels: the configuration fields of each channel kind; rules: the channel ids exist
-#   (tests/server/notifications);
+# - notification channels: the configuration fields of each channel kind; rules: the channel ids and the users,
+#   groups and on-call rotas they name exist; groups and rotas: their users exist (tests/server/notifications);
 # - PUT /config/values: each key's own value type and range, scope_id given for a site or camera scope
 #   (tests/server/config);
 # - POST /cameras/import-csv: the CSV text has a header with the name and url columns (tests/server/discovery);
 # - POST /discovery/scan: a from-to range holds at most 4096 addresses (the pattern states the rest);
 # - footage dates (timeline, snapshot, playback, exports, evidence locks): from 1970 to ten years from now, a bound
 #   that moves with the clock and applies after the offset (tests/server/recording/test_date_bounds.py).
-SEMANTIC_422 = ["^/api/v1/layouts", "^/api/v1/notifications/(channels|rules)", "^/api/v1/config/values$",
+SEMANTIC_422 = ["^/api/v1/layouts", "^/api/v1/notifications/(channels|rules|groups|oncall)", "^/api/v1/config/values$",
                 "^/api/v1/cameras/import-csv$", "^/api/v1/discovery/scan$",
                 "^/api/v1/cameras/[^/]+/(recordings|snapshot|playback[.]mp4)$", "^/api/v1/(exports|evidence-locks)$"]
 CONFIG = """
