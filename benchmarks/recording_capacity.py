@@ -14,7 +14,7 @@ clock at decode.
     .venv/bin/python -m benchmarks.recording_capacity --smoke
     .venv/bin/python -m benchmarks.recording_capacity -n 128 --workers 1 --workers 2   # ingest worker processes
 
-With `--workers N` the cameras run in N ingest worker processes (vms_server/ingest/procpool.py) and the measured
+With `--workers N` the cameras run in N ingest worker processes (vms_server/recording/pool.py) and the measured
 process is the main one: it receives the segments and relays cam1's packets to the viewer; the CPU of the main
 process and of each worker is reported, frames lost and reconnects come from the workers' own counts.
 """
@@ -89,11 +89,11 @@ def _cpu(proc: psutil.Process) -> float:
 
 def child_pool(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync_s: float,
                workers: int) -> None:
-    """As `child`, with the cameras in `workers` ingest worker processes (vms_server.ingest.procpool): this
+    """As `child`, with the cameras in `workers` ingest worker processes (vms_server.recording.pool): this
     process is the server's main process (it gets the segments and relays cam1 to the viewer)."""
-    from vms_server.ingest.procpool import IngestPool
-    from vms_server.ingest.procworker import CameraJob
     from vms_server.playback.live import LiveTap, Viewer
+    from vms_server.recording.pool import IngestPool
+    from vms_server.recording.pool_worker import CameraJob
     from vms_server.recording.segments import SegmentResult
 
     results: list[SegmentResult] = []

@@ -2,7 +2,7 @@
 and at 192 cameras of 1080p25 its demuxing starved live view (issue 22).
 
 Cameras are dealt over N worker processes (camera i to worker i mod N); each runs the stream workers and the
-recorders of its cameras (`procworker`). The main process keeps the index: finished segments come back over the
+recorders of its cameras (`pool_worker`). The main process keeps the index: finished segments come back over the
 worker's local socket and go to `on_segment` (the recording service's indexer, one writer for the database, as
 before), so no worker holds a database connection and a worker that dies cannot leave a half-written batch.
 
@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from vms_server.ingest.health import StreamHealth, StreamState
-from vms_server.ingest.procworker import PACKET, CameraJob, run_worker_process
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import GOP_LIMIT, MediaPacket, PacketConsumer
+from vms_server.recording.pool_worker import PACKET, CameraJob, run_worker_process
 from vms_server.recording.recovery import recover_part_blocking
 from vms_server.recording.segments import PART_SUFFIX, SegmentResult, parse_start_us, probe_blocking
 
@@ -99,7 +99,7 @@ class IngestPool:
         self._on_segment, self._on_restart = on_segment, on_restart
         self._fsync_s = fsync_interval_s
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["vms_server.ingest.procworker"])
+        self._context.set_forkserver_preload(["vms_server.recording.pool_worker"])
         self.lock = threading.Lock()
         self._closing = threading.Event()
         self.restarts = 0

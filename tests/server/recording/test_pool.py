@@ -16,10 +16,10 @@ from tests.server.recording.conftest import wait_for
 from vms_camsim.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
 from vms_server.ingest.health import StreamState
-from vms_server.ingest.procpool import IngestPool
-from vms_server.ingest.procworker import CameraJob
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket, WorkerOptions
+from vms_server.recording.pool import IngestPool
+from vms_server.recording.pool_worker import CameraJob
 from vms_server.recording.segments import SegmentResult
 
 FAST = WorkerOptions(open_timeout_s=5, read_timeout_s=5, backoff_initial_s=0.3, backoff_max_s=1)

@@ -7,10 +7,10 @@ import asyncio
 import threading
 from fractions import Fraction
 
-from vms_server.ingest.procworker import LIVE_BACKLOG, PACKET, Outbox, Relay
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
 from vms_server.playback.live import CATCH_UP_AT, Viewer
+from vms_server.recording.pool_worker import LIVE_BACKLOG, PACKET, Outbox, Relay
 
 
 def packet(n: int, key: bool) -> MediaPacket:

@@ -1,5 +1,5 @@
 """The inside of an ingest worker process: the stream workers and recorders of its cameras, and the wire to the
-main process (see `procpool`).
+main process (see `pool`).
 
 A worker process is told its cameras once, at start; what it produces goes to the main process over one local
 socket (a `multiprocessing` connection): finished segments (the main process owns the index), per-camera counts
