@@ -71,7 +71,7 @@ async def test_quiet_hours_hold_standard_and_let_critical_through(api: ApiClient
 
 
 async def test_a_burst_of_motion_becomes_one_message_with_a_count(api: ApiClient, receiver: Receiver) -> None:
-    window = 4
+    window = 8
     channel = await webhook_channel(api, receiver)
     await rule(api, [channel], event_types=["motion"], group_window_s=window)
     camera = await add_camera(api)
@@ -84,9 +84,11 @@ async def test_a_burst_of_motion_becomes_one_message_with_a_count(api: ApiClient
     await wait_for(lambda: any(r["body"]["event_id"] == str(critical) for r in receiver.received))
     await wait_for(lambda: sum(r["body"]["count"] for r in receiver.received) == 41, limit_s=30)
     grouped = [r for r in receiver.received if r["body"]["event_id"] != str(critical)]
-    # One message for the whole burst (two only if raising 40 events took longer than the window on CI).
-    assert len(grouped) <= 1 + int(elapsed // window)
-    if elapsed < window:
+    # One message for the whole burst. The group's window opens when the router sees the first event, which
+    # lags the raising by a varying amount on a loaded machine: a burst raised within half the window fits in
+    # one group whatever that lag; a slower burst may open one more group per window (never one per event).
+    assert len(grouped) <= 2 + int(elapsed // window)
+    if elapsed < window / 2:
         assert [r["body"]["count"] for r in grouped] == [40]
     await wait_for(lambda: _all_sent(api))  # the receiver answers before the worker records SENT
 
