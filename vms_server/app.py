@@ -62,6 +62,8 @@ from vms_server.playback import hls as hls_routes
 from vms_server.playback import live_routes
 from vms_server.playback import routes as playback_http
 from vms_server.playback.service import playback_context
+from vms_server.ptz.autotrack_routes import autotrack_context
+from vms_server.ptz.autotrack_routes import router as autotrack_routes
 from vms_server.ptz.routes import ptz_context
 from vms_server.ptz.routes import router as ptz_routes
 from vms_server.recording.routes import router as recording_routes
@@ -128,6 +130,7 @@ CONTEXTS: list[Context] = [
     anpr_context,  # wraps the events writer: ANPR detections become plate reads (and watchlist events)
     analytics_context,
     access_context,  # access grants from the cameras' ONVIF events (tailgating)
+    autotrack_context,  # PTZ auto-tracking: follows analytics' people, yields to operators' PTZ commands
     notifications_context,  # a consumer of events: routes them to channels, runs deliveries and escalations
     cloudsync_context,
     cluster_context,  # a cluster node: which cameras ingest runs here (after their consumers, before connecting)
@@ -135,7 +138,7 @@ CONTEXTS: list[Context] = [
 ]
 ROUTERS = [
     health.router, landing.router, downloads.router, ws.router, auth_routes, org_routes, camera_routes,
-    licence_routes, ptz_routes, layout_routes,
+    licence_routes, ptz_routes, autotrack_routes, layout_routes,
     ingest_routes, recording_routes, playback_http.router, live_routes.router, hls_routes.router, analytics_routes,
     event_routes, config_routes, watchdog_routes, metrics_routes, statistics_routes, sizing_routes, sync_routes,
     audit_routes,
