@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 Status = Literal["OPEN", "IN_PROGRESS", "RESOLVED", "CLOSED"]
 
@@ -43,6 +43,13 @@ class TicketOut(BaseModel):
     comments: list[dict[str, Any]]
     created_at: dt.datetime
     updated_at: dt.datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def clip_urls(self) -> list[str]:
+        """Each linked event's clip (10 s either side, cut from the recording on first request), in the order
+        of `linked_event_ids`: whoever works the ticket, here or in Jira/ServiceNow, gets the footage with it."""
+        return [f"/api/v1/events/{event_id}/clip" for event_id in self.linked_event_ids]
 
 
 class TicketList(BaseModel):

@@ -25,6 +25,10 @@ async def test_operator_opens_comments_and_resolves_a_ticket(api: ApiClient) -> 
     done = await api.ok("PATCH", f"/api/v1/tickets/{ticket['id']}", role=Role.VIEWER,
                         json={"status": "RESOLVED", "link_event_ids": [str(other)]})
     assert done["status"] == "RESOLVED" and done["linked_event_ids"] == [str(event_id), str(other)]
+    assert done["clip_urls"] == [f"/api/v1/events/{e}/clip" for e in (event_id, other)]
+    clip = await api.call("GET", done["clip_urls"][1], Role.VIEWER)
+    # The events API's clip route answers (no footage is recorded in this test, so not yet a video).
+    assert clip.status == 503 and (await clip.json())["error"]["code"]
     assert [c["text"] for c in done["comments"]] == ["Guard sent"] and done["comments"][0]["author"] == "viewer1"
     event = await api.ok("GET", f"/api/v1/events/{event_id}")
     assert any(n["text"].startswith("Ticket opened") for n in event["notes"])
