@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -27,6 +28,10 @@ class InferenceSettings(BaseModel):
                                  "more calls before it runs (CRITICAL never waits)")
     max_pending: int = Field(64, ge=1, le=100_000, description="Calls waiting for a device beyond which "
                              "STANDARD ones are shed")
+    io_binding: Literal["auto", "on", "off"] = Field("auto", description="Run through onnxruntime IO "
+                                                     "binding (inputs bound on the session's device, outputs "
+                                                     "copied back once): auto = only while the session runs on "
+                                                     "a GPU provider; any binding error falls back to a plain run")
     probe_s: float = Field(60.0, gt=0, description="After a GPU session fell back to the CPU, how often the "
                            "GPU is tried again")
 
