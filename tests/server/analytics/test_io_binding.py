@@ -33,14 +33,13 @@ def two_output_model(path: Path) -> Path:
         [numpy_helper.from_array(rng.normal(size=(5, 3)).astype(np.float32), "w"),
          numpy_helper.from_array(np.array([0.5, -0.25, 0.1], np.float32), "b"),
          numpy_helper.from_array(np.array([1], np.int64), "axes")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(path))
     return path
 
 
 @pytest.fixture
 def model_path(tmp_path: Path) -> Path:
+    """The model file, fresh for each test (tests build sessions on it with different settings)."""
     return two_output_model(tmp_path / "two_outputs.onnx")
 
 
