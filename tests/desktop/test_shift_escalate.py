@@ -81,6 +81,8 @@ async def test_an_operator_escalates_without_an_error_and_a_supervisor_also_tags
         assert supervisor.resolve.isEnabled() and supervisor.tag.isEnabled()
         body = await _escalate(supervisor, desk, second, "")
         assert body["tags"] == ["escalated"] and body["status"] == "ACKNOWLEDGED"
-        assert supervisor.message.text() == "Escalated (ticket opened)"
+        # The note lands before the ticket is opened (the panel says so after both): wait for the message.
+        await wait_until(lambda: supervisor.message.text() == "Escalated (ticket opened)", 10,
+                         f"ticket said ({supervisor.message.text()!r})")
     finally:
         await supervisor_client.close()
