@@ -319,6 +319,27 @@ class AdminApi:
         """Replace a camera's recording policy (modes, schedule windows, pre/post roll, retention)."""
         return dict(await self._call("PUT", f"/cameras/{camera_id}/recording-policy", policy))
 
+    # --- analytics ---------------------------------------------------------------------------------
+
+    async def analytics_models(self) -> list[dict[str, Any]]:
+        """The server's models: title, requirements, JSON schema of the config, licensed or why not."""
+        return list((await self._call("GET", "/analytics/models")).get("items", []))
+
+    async def camera_analytics(self, camera_id: str) -> dict[str, dict[str, Any]]:
+        """The models configured on a camera, by model name (enabled or not, with their config)."""
+        items = (await self._call("GET", f"/cameras/{camera_id}/analytics")).get("items", [])
+        return {str(item["model"]): dict(item) for item in items}
+
+    async def set_camera_analytics(self, camera_id: str, model: str, *, enabled: bool,
+                                   config: dict[str, Any]) -> dict[str, Any]:
+        """Enable (or keep disabled) a model on a camera with a config; the server refuses with its reason."""
+        body = {"enabled": enabled, "config": config}
+        return dict(await self._call("PUT", f"/cameras/{camera_id}/analytics/{model}", body))
+
+    async def snapshot(self, camera_id: str) -> bytes:
+        """A JPEG of the camera now (the picture zones are drawn on)."""
+        return await self.client.get_bytes(f"{API}/cameras/{camera_id}/snapshot")
+
     # --- users -------------------------------------------------------------------------------------
 
     async def users(self) -> list[UserRow]:
