@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VMS_UPDATE_SCREENSHOTS=1 QT_QPA_PLATFORM=offscreen .venv/bin/pytest -q -p no:cacheprovider \
-    tests/desktop/test_screenshots.py tests/desktop/test_admin_screenshots.py "$@"
+    tests/desktop/test_screenshots.py tests/desktop/test_admin_screenshots.py \
+    tests/desktop/test_admin_analytics.py::test_a_zone_drawn_on_the_picture_reaches_the_intrusion_config "$@"
 ls -l docs/screenshots

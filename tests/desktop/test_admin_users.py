@@ -63,7 +63,7 @@ async def test_create_user_log_in_as_it_disable(qtbot: QtBot, desk: Desk) -> Non
     window = AdminWindow(AdminApi(desk.client))
     qtbot.addWidget(window)
     assert list(window.pages) == ["Cameras", "Recording", "Users", "Configuration", "Licence", "Audit log",
-                                   "Health", "Camera controls"]
+                                   "Health", "Camera controls", "Analytics"]
     page = window.show_page("Users")
     assert isinstance(page, UsersPage)
     await page.refresh()

@@ -1,8 +1,9 @@
 """The administration window: one tab per admin screen, only the screens the user's role may use.
 
 Supervisors get Users and Configuration (read only), Licence, Health and Camera controls (picture settings,
-event topics); administrators also Cameras, Recording and the audit log. A viewer gets no administration at
-all (the main window does not offer it). The server decides every request anyway: a screen a site-restricted
+event topics); administrators also Cameras, Recording, the audit log and Analytics (zones, lines and regions
+drawn on the picture, models enabled). A viewer gets no administration at all (the main window does not offer
+it). The server decides every request anyway: a screen a site-restricted
 administrator may not read says so in its message line."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from vms_desktop.admin.models.admin_api import AdminApi
+from vms_desktop.admin.widgets.analytics_page import AnalyticsPage
 from vms_desktop.admin.widgets.audit_page import AuditPage
 from vms_desktop.admin.widgets.base import AdminPage
 from vms_desktop.admin.widgets.camera_controls_page import CameraControlsPage
@@ -26,14 +28,15 @@ from vms_desktop.ui_theme import icon
 
 logger = logging.getLogger(__name__)
 ICONS = {"Cameras": "camera", "Recording": "camera", "Users": "user", "Configuration": "admin", "Licence": "licence",
-         "Audit log": "audit", "Health": "health", "Camera controls": "camera"}
+         "Audit log": "audit", "Health": "health", "Camera controls": "camera",
+         "Analytics": "camera"}
 
 
 def pages_for(api: AdminApi) -> list[type[AdminPage]]:
     """The screens this user's role may use, in tab order."""
     if api.may_administer():
         return [CamerasPage, RecordingPage, UsersPage, ConfigPage, LicencePage, AuditPage, HealthPage,
-                CameraControlsPage]
+                CameraControlsPage, AnalyticsPage]
     if api.may_supervise():
         return [UsersPage, ConfigPage, LicencePage, HealthPage, CameraControlsPage]
     return []
