@@ -1,8 +1,8 @@
 """Administration > Analytics against a real server and simulator cameras: a zone drawn by mouse clicks on the
-camera's picture reaches the server's intrusion config (with VMS_UPDATE_SCREENSHOTS=1 the screen is saved as
-docs/screenshots/zone_editor.png) in normalised coordinates; a line's direction flips;
-the server's refusals (a stream too small, an invalid config) are shown in its words; a supervisor gets no
-Analytics tab and the server refuses the change anyway."""
+camera's picture reaches the server's intrusion config in normalised coordinates and a line's direction flips
+(with VMS_UPDATE_SCREENSHOTS=1 the screen is saved as docs/screenshots/zone_editor.png); a region and the
+motion mask are dragged out; the server's refusals (a stream too small, a setting out of the schema's bounds)
+are shown in its words; a supervisor gets no Analytics tab and the server refuses the change anyway."""
 
 from __future__ import annotations
 
@@ -91,7 +91,6 @@ async def test_a_zone_drawn_on_the_picture_reaches_the_intrusion_config(qtbot: Q
     await _streaming(desk, camera)
     page = await _page(qtbot, desk, camera, "intrusion")
     assert page.mode_buttons[POLYGON].isEnabled() and page.mode_buttons[LINE].isEnabled()
-    page.editor.set_shapes([])  # the default full-frame zone is not in an unconfigured camera's config
     page.set_mode(POLYGON)
     for point in ZONE:
         _click(qtbot, page, point)
@@ -134,14 +133,19 @@ async def test_the_servers_refusals_are_shown_in_its_words(qtbot: QtBot, desk: D
     await wait_until(lambda: page.runner.idle and page.message.is_error, LIMIT_S, "the refusal")
     assert page.message.text().startswith("Refused: intrusion is incompatible with this camera")
     assert "640x360" in page.message.text()
-    # Tailgating needs at least one door line: with none drawn the server refuses the config.
+    # A detector score of 0 is outside the schema's bound (exclusive minimum): the server refuses the config.
     page.choose(desk.cameras["cam1"], "tailgating")
     await wait_until(lambda: page.runner.idle and page.camera_id() == desk.cameras["cam1"], LIMIT_S, "cam1")
-    page.editor.set_shapes([])
+    page.form.fields["min_score"][2].setValue(0)  # type: ignore[attr-defined]
     page.message.show_text("")
     page.enable_button.click()
     await wait_until(lambda: page.runner.idle and page.message.is_error, LIMIT_S, "the refusal")
     assert page.message.text().startswith("Refused: invalid tailgating configuration"), page.message.text()
+    page.form.fields["min_score"][2].setValue(0.5)  # type: ignore[attr-defined]
+    page.enable_button.click()  # nothing drawn: the model's default door applies, not "no door"
+    await wait_until(lambda: page.runner.idle and page.state.text() == "enabled", LIMIT_S, "enabled")
+    stored = (await desk.api.ok("GET", f"/api/v1/cameras/{desk.cameras['cam1']}/analytics"))["items"]
+    assert len(next(i for i in stored if i["model"] == "tailgating")["config"]["doors"]) == 1
 
 
 @pytest.mark.slow
@@ -159,3 +163,39 @@ async def test_a_supervisor_gets_no_analytics_tab(desk: Desk) -> None:
         assert refused.value.status == 403
     finally:
         await client.close()
+
+
+def _drag(qtbot: QtBot, page: AnalyticsPage, start: tuple[float, float], end: tuple[float, float]) -> None:
+    a, b = page.editor.to_px(start), page.editor.to_px(end)
+    qtbot.mousePress(page.editor, Qt.MouseButton.LeftButton, pos=QPoint(round(a.x()), round(a.y())))
+    qtbot.mouseMove(page.editor, QPoint(round(b.x()), round(b.y())))
+    qtbot.mouseRelease(page.editor, Qt.MouseButton.LeftButton, pos=QPoint(round(b.x()), round(b.y())))
+
+
+@pytest.mark.slow
+async def test_regions_and_the_motion_mask_are_dragged_out(qtbot: QtBot, desk: Desk) -> None:
+    camera = desk.cameras["cam1"]
+    page = await _page(qtbot, desk, camera, "missing_object")
+    assert page.mode_buttons[RECT].isEnabled() and not page.mode_buttons[LINE].isEnabled()
+    page.editor.set_shapes([])  # the person detector's default full-frame zone
+    page.mode_buttons[RECT].click()
+    _drag(qtbot, page, (0.1, 0.2), (0.4, 0.5))
+    _drag(qtbot, page, (0.4, 0.5), (0.5, 0.6))  # the corner is moved, no second region drawn
+    page.enable_button.click()
+    await wait_until(lambda: (page.runner.idle and page.state.text() == "enabled") or page.message.is_error,
+                     LIMIT_S, "the server answered")
+    assert not page.message.is_error, page.message.text()
+    stored = (await desk.api.ok("GET", f"/api/v1/cameras/{camera}/analytics"))["items"]
+    [region] = next(i for i in stored if i["model"] == "missing_object")["config"]["regions"]
+    for got, want in zip(region["box"], (0.1, 0.2, 0.5, 0.6), strict=True):
+        assert abs(got - want) <= TOLERANCE
+    page.choose(camera, "recording:motion_mask")
+    await wait_until(lambda: page.runner.idle and page.model_name() == "recording:motion_mask", LIMIT_S, "mask")
+    _drag(qtbot, page, (0.0, 0.0), (0.3, 0.1))
+    page.save_button.click()
+    await wait_until(lambda: (page.runner.idle and "Motion mask saved" in page.message.text())
+                     or page.message.is_error, LIMIT_S, "the mask saved")
+    assert not page.message.is_error, page.message.text()
+    [mask] = (await desk.api.ok("GET", f"/api/v1/cameras/{camera}/recording-policy"))["motion_mask"]
+    for key, want in (("x", 0.0), ("y", 0.0), ("w", 0.3), ("h", 0.1)):
+        assert abs(mask[key] - want) <= TOLERANCE

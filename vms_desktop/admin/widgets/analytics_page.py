@@ -195,10 +195,13 @@ class AnalyticsPage(AdminPage):
     # --- saving ----------------------------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:
-        """The config to send: what the model had, the form's settings over it, the drawn geometry over that."""
+        """The config to send: what the model had, the form's settings over it, the drawn geometry over that.
+        A geometry field with nothing drawn that the stored config does not have is left out, so the model's
+        default applies (the full frame for zones, a default door) rather than "nowhere"."""
         name = self.model_name()
         old = dict(self.configured.get(name, {}).get("config") or {})
-        return {**old, **self.form.values(), **config_geometry(self.editor.shapes, self.fields)}
+        geometry = {k: v for k, v in config_geometry(self.editor.shapes, self.fields).items() if v or k in old}
+        return {**old, **self.form.values(), **geometry}
 
     async def send(self, enabled: bool | None) -> dict[str, Any] | None:
         """Enable (True), disable (False) or save keeping the state (None); the server's answer or None."""
