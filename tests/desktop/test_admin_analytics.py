@@ -23,6 +23,7 @@ from vms_desktop.admin.models.admin_api import AdminApi
 from vms_desktop.admin.models.geometry import LINE, POLYGON, RECT, Shape, config_geometry, geometry_fields
 from vms_desktop.admin.widgets.admin_window import AdminWindow, pages_for
 from vms_desktop.admin.widgets.analytics_page import AnalyticsPage
+from vms_desktop.admin.widgets.shape_editor import ShapeEditor
 from vms_desktop.client.api import ServerError, Tokens, VmsClient
 
 ZONE = [(0.2, 0.3), (0.7, 0.25), (0.8, 0.8), (0.25, 0.75)]
@@ -199,3 +200,20 @@ async def test_regions_and_the_motion_mask_are_dragged_out(qtbot: QtBot, desk: D
     [mask] = (await desk.api.ok("GET", f"/api/v1/cameras/{camera}/recording-policy"))["motion_mask"]
     for key, want in (("x", 0.0), ("y", 0.0), ("w", 0.3), ("h", 0.1)):
         assert abs(mask[key] - want) <= TOLERANCE
+
+
+def test_a_double_click_closes_the_polygon_and_delete_removes_it(qtbot: QtBot) -> None:
+    editor = ShapeEditor()
+    qtbot.addWidget(editor)
+    editor.resize(640, 360)
+    editor.set_mode(POLYGON)
+    points = [editor.to_px(p) for p in ((0.1, 0.1), (0.9, 0.1), (0.5, 0.9))]
+    for px in points[:-1]:
+        qtbot.mouseClick(editor, Qt.MouseButton.LeftButton, pos=QPoint(round(px.x()), round(px.y())))
+    last = QPoint(round(points[-1].x()), round(points[-1].y()))
+    qtbot.mouseClick(editor, Qt.MouseButton.LeftButton, pos=last)
+    qtbot.mouseDClick(editor, Qt.MouseButton.LeftButton, pos=last)
+    [shape] = editor.shapes
+    assert shape.kind == POLYGON and len(shape.points) == 3 and not editor.drawing
+    qtbot.keyClick(editor, Qt.Key.Key_Delete)
+    assert editor.shapes == []
