@@ -63,7 +63,9 @@ async def _seed(cloud: Cloud, tmp_path: Path) -> dict[str, Any]:
         "sites": [{"site_id": str(north), "name": "North"}, {"site_id": str(south), "name": "South"}],
         "cameras": [{"camera_id": str(gate), "name": "Gate", "site_id": str(north), "state": "online"},
                     {"camera_id": str(yard), "name": "Yard", "site_id": str(south), "state": "offline"}],
-        "storage_free_bytes": 5_000_000_000, "storage_total_bytes": 10_000_000_000})
+        "storage_free_bytes": 5_000_000_000, "storage_total_bytes": 10_000_000_000, "analytics_sla": [
+            {"model": "motion", "site_id": str(north), "jobs": 120, "within_sla": 120, "p95_ms": 180, "sla_ms": 2000},
+            {"model": "anpr", "site_id": str(north), "jobs": 60, "within_sla": 51, "p95_ms": 640, "sla_ms": 500}]})
     motion = str(uuid.uuid4())
     jpeg = (await asyncio.to_thread(write_jpeg_blocking, tmp_path / "m.jpg")).read_bytes()
     snap = await _upload(cloud, edge, f"snapshot:{motion}", jpeg, motion, "image/jpeg")
@@ -236,6 +238,8 @@ async def test_admin_walks_every_page_and_acts(portal_cloud: Cloud, browser: Any
     await page.goto(f"{cloud.url}/portal/statistics")
     assert await page.locator("#by-type rect").count() == 4
     assert "motion North 1 2 50 %" in " ".join((await page.inner_text("#false-positives")).split())
+    assert "anpr North 500 ms 60 51 85.0 % 640 ms" in " ".join((await page.inner_text("#sla-analytics")).split())
+    assert await page.locator("#sla-analytics tr.below").count() == 1
     await _shot(page, "statistics", tmp_path)
     await page.goto(f"{cloud.url}/portal/licences")
     assert "2 / 25" in await page.inner_text("#licences")

@@ -15,7 +15,7 @@ from sqlalchemy import literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vms_cloud_sync.backend import uptime
+from vms_cloud_sync.backend import model_sla, uptime
 from vms_cloud_sync.backend.models import CloudEvent, CloudIncident, CloudSite, Edge, IngestKey
 from vms_cloud_sync.protocol.sync import HeartbeatIn, IngestBatch, IngestItem, IngestResult, ItemResult
 from vms_common.db.base import utcnow
@@ -92,11 +92,13 @@ async def _events(session: AsyncSession, tenant_id: uuid.UUID, edge_id: uuid.UUI
 
 
 async def heartbeat(session: AsyncSession, tenant_id: uuid.UUID, edge_id: uuid.UUID, beat: HeartbeatIn) -> None:
-    """Keep the edge's last heartbeat and health, the sites it serves, and its cameras' uptime."""
+    """Keep the edge's last heartbeat and health, the sites it serves, and its cameras' uptime and its
+    analytics models' jobs against their SLAs."""
     now = utcnow()
     # The edge's row stays locked to the end of the transaction: two heartbeats racing would both count the gap.
     previous = await session.scalar(select(Edge.last_heartbeat_at).where(Edge.id == edge_id).with_for_update())
     await uptime.record(session, tenant_id, edge_id, previous, now, beat.cameras)
+    await model_sla.record(session, tenant_id, edge_id, now, beat.analytics_sla or [])
     health = {"at": beat.at.isoformat(), "version": beat.version, "backlog": beat.backlog,
               "storage_free_bytes": beat.storage_free_bytes, "storage_total_bytes": beat.storage_total_bytes,
               "cameras": [c.model_dump(mode="json") for c in beat.cameras]}

@@ -33,7 +33,8 @@ class CloudBase(DeclarativeBase):
 
 
 TENANT_TABLES = ("users", "enrolment_tokens", "edges", "sites", "ingest_keys", "events", "incidents", "clips",
-                 "licences", "tenant_settings", "hq_actions", "camera_uptime")
+                 "licences", "tenant_settings", "hq_actions", "camera_uptime",
+                 "model_sla")
 
 
 class Tenant(CloudBase):
@@ -221,3 +222,20 @@ class CameraUptime(CloudBase):
     model: Mapped[str] = mapped_column(String(200), default="")
     observed_s: Mapped[float] = mapped_column(Float, default=0.0)
     online_s: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class ModelSla(CloudBase):
+    """Per edge, site (the nil UUID for cameras without one), analytics model and UTC day: the jobs its edge
+    reported and how many answered within the model's SLA; the worst p95 of the day's heartbeats and the SLA
+    last reported. Summed as heartbeats arrive, like `CameraUptime`."""
+
+    __tablename__ = "model_sla"
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    edge_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    site_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    jobs: Mapped[int] = mapped_column(BigInteger, default=0)
+    within_sla: Mapped[int] = mapped_column(BigInteger, default=0)
+    worst_p95_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    sla_ms: Mapped[float] = mapped_column(Float, default=0.0)

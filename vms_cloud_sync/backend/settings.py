@@ -59,6 +59,9 @@ class PortalSection(_Section):
     sla_uptime_pct: float = Field(99.0, ge=0, le=100,
                                   description="Uptime a camera must reach over the statistics period to meet "
                                               "the SLA (the statistics page's compliance per camera model)")
+    sla_jobs_pct: float = Field(99.0, ge=0, le=100,
+                                description="Share of an analytics model's jobs that must answer within its SLA "
+                                            "over the statistics period; below it the model is marked red")
 
 
 class CloudSettings(BaseSettings):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import ValidationError
 
-from vms_cloud_sync.backend import actions, hq, keys, overview, uptime
+from vms_cloud_sync.backend import actions, hq, keys, model_sla, overview, uptime
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.schemas import IncidentFilter
 from vms_cloud_sync.portal.platform import licence_state
@@ -132,15 +132,18 @@ async def statistics_page(request: web.Request) -> web.Response:
     context = await names(request, tenant(who))
     now = dt.datetime.now(dt.UTC)
     target = request.app[keys.SETTINGS].portal.sla_uptime_pct
+    since = (now - dt.timedelta(days=days - 1)).date()
     async with scoped(request.app[keys.SESSIONS], tenant(who)) as session:
         stats = await overview.statistics(session, now, days, context["site_names"])
-        cams = await uptime.cameras(session, (now - dt.timedelta(days=days - 1)).date())
+        cams = await uptime.cameras(session, since)
+        analytics = await model_sla.figures(session, since)
     per_model = uptime.models(cams, target)
     return page(request, "statistics.html", who, stats=stats, day_bars=bars(stats.by_day),
                 type_bars=bars(stats.by_type[:12]), site_bars=bars(stats.by_site[:12]), choices=STAT_DAYS,
                 uptime_cams=cams, uptime_bars=hbars([(c.name, c.uptime_pct) for c in cams[:UPTIME_ROWS]]),
                 models=per_model, model_bars=hbars([(m.model, m.compliance_pct) for m in per_model]),
-                sla_target=target, site_names=context["site_names"])
+                sla_target=target, site_names=context["site_names"], analytics=analytics,
+                jobs_target=request.app[keys.SETTINGS].portal.sla_jobs_pct)
 
 
 async def licences_page(request: web.Request) -> web.Response:

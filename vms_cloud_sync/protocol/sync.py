@@ -92,6 +92,20 @@ class SiteInfo(BaseModel):
     name: str = Field(max_length=200)
 
 
+class ModelSlaSample(BaseModel):
+    """One analytics model's jobs on one site since the edge's previous heartbeat, against its SLA: HQ sums
+    these into SLA compliance per model and site. Jobs of cameras without a site carry no site_id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=100)
+    site_id: uuid.UUID | None = None
+    jobs: int = Field(ge=0)
+    within_sla: int = Field(ge=0)
+    p95_ms: float = Field(ge=0)
+    sla_ms: float = Field(gt=0)
+
+
 class HeartbeatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -102,6 +116,9 @@ class HeartbeatIn(BaseModel):
     storage_free_bytes: int | None = Field(None, ge=0)
     storage_total_bytes: int | None = Field(None, ge=0)
     backlog: int = Field(0, ge=0)
+    # Analytics jobs since the previous heartbeat, per model and site (HQ's SLA compliance per model). None
+    # (not sent) when there were none, so a backend older than this field still takes idle sites' heartbeats.
+    analytics_sla: list[ModelSlaSample] | None = Field(None, max_length=1000)
 
 
 class ClipStart(BaseModel):

@@ -104,15 +104,17 @@ class CloudClient:
                                    headers={"Content-Type": "application/json"})
 
     async def heartbeat(self, beat: HeartbeatIn) -> None:
-        """A backend older than the cameras' `model` field refuses it (422): the heartbeat is sent again
-        without it, so upgrading a site before HQ keeps its health reaching HQ."""
+        """A backend older than the cameras' `model` or the `analytics_sla` field refuses them (422): the
+        heartbeat is sent again without them (those analytics samples are lost to HQ), so upgrading a site
+        before HQ keeps its health reaching HQ."""
         try:
             await self._request("POST", "/heartbeat", SettingsOut, data=beat.model_dump_json(exclude_none=True),
                                 headers={"Content-Type": "application/json"})
         except CloudRefused as exc:
-            if exc.status != 422 or all(c.model is None for c in beat.cameras):
+            if exc.status != 422 or (all(c.model is None for c in beat.cameras) and beat.analytics_sla is None):
                 raise
-            older = beat.model_copy(update={"cameras": [c.model_copy(update={"model": None}) for c in beat.cameras]})
+            older = beat.model_copy(update={"cameras": [c.model_copy(update={"model": None}) for c in beat.cameras],
+                                            "analytics_sla": None})
             await self._request("POST", "/heartbeat", SettingsOut, data=older.model_dump_json(exclude_none=True),
                                 headers={"Content-Type": "application/json"})
 

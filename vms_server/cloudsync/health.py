@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -12,12 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_cloud_sync.protocol.licence import parse
-from vms_cloud_sync.protocol.sync import CameraHealth, HeartbeatIn, SiteInfo
+from vms_cloud_sync.protocol.sync import CameraHealth, HeartbeatIn, ModelSlaSample, SiteInfo
 from vms_common.db.base import utcnow
 from vms_common.errors import Conflict, Forbidden, InvalidInput
 from vms_server import keys
 from vms_server.audit.service import Actor
 from vms_server.cameras.models import Camera
+from vms_server.cloudsync import model_sla
 from vms_server.cloudsync.client import CloudClient
 from vms_server.cloudsync.models import OutboxItem
 from vms_server.cloudsync.service import state_row
@@ -44,7 +46,18 @@ async def heartbeat(app: web.Application, version: str) -> HeartbeatIn:
                         for c in cameras]
     usage = await asyncio.to_thread(shutil.disk_usage, app[keys.SETTINGS].data_dir)
     return HeartbeatIn(at=utcnow(), version=version, sites=site_infos, cameras=camera_infos,
-                       storage_free_bytes=usage.free, storage_total_bytes=usage.total, backlog=backlog)
+                       storage_free_bytes=usage.free, storage_total_bytes=usage.total, backlog=backlog,
+                       analytics_sla=_analytics_sla(app, {c.id: c.site_id for c in cameras}))
+
+
+def _analytics_sla(app: web.Application,
+                   site_of: dict[uuid.UUID, uuid.UUID | None]) -> list[ModelSlaSample] | None:
+    """The analytics jobs since the previous heartbeat against their SLAs; None (the field not sent) when
+    there were none or there is no watchdog."""
+    from vms_server.watchdog.keys import WATCHDOG
+
+    watchdog = app.get(WATCHDOG)
+    return (model_sla.samples(watchdog.monitor, site_of) or None) if watchdog is not None else None
 
 
 def _model(camera: Camera) -> str | None:
