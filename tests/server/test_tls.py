@@ -1,0 +1,74 @@
+"""TLS listener pieces (issue #18): the self-signed certificate made once, served over a real socket, its
+fingerprint the one a client sees; the site's own files checked at start."""
+from __future__ import annotations
+
+import asyncio
+import ssl
+import stat
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from vms_server.security.tls import (
+    TlsError,
+    TlsSection,
+    ensure_certificate,
+    fingerprint,
+    generate_self_signed,
+    server_context,
+)
+
+
+async def _serve(context: ssl.SSLContext) -> tuple[web.AppRunner, int]:
+    app = web.Application()
+    app.router.add_get("/health", lambda _request: web.json_response({"status": "ok"}))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, port
+
+
+async def test_self_signed_serves_https_with_the_printed_fingerprint(tmp_path: Path) -> None:
+    tls = TlsSection(mode="self_signed", names=["vms.example.lan", "10.1.2.3"])
+    printed = ensure_certificate(tls, tmp_path)
+    assert printed is not None
+    key_mode = stat.S_IMODE((tmp_path / "tls/server.key").stat().st_mode)
+    assert key_mode == 0o600
+    assert ensure_certificate(tls, tmp_path) == printed  # made once, not at every start
+    context = server_context(tls, tmp_path)
+    assert context is not None
+    runner, port = await _serve(context)
+    try:
+        # Pinned (no CA): the client checks the fingerprint itself, as the desktop client does.
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"https://127.0.0.1:{port}/health", ssl=False) as response:
+                assert response.status == 200
+            served = await asyncio.to_thread(ssl.get_server_certificate, ("127.0.0.1", port))
+            assert fingerprint(served.encode()) == printed
+            with pytest.raises(aiohttp.ClientError):
+                async with session.get(f"http://127.0.0.1:{port}/health") as plain:
+                    await plain.read()
+            with pytest.raises(aiohttp.ClientConnectorCertificateError):  # system CAs do not know it
+                await session.get(f"https://127.0.0.1:{port}/health")
+    finally:
+        await runner.cleanup()
+
+
+def test_files_mode_accepts_a_matching_pair_and_names_a_mismatch(tmp_path: Path) -> None:
+    generate_self_signed(tmp_path / "a.crt", tmp_path / "a.key", ["site.example"])
+    generate_self_signed(tmp_path / "b.crt", tmp_path / "b.key", ["site.example"])
+    assert server_context(TlsSection(mode="files", cert_file=tmp_path / "a.crt", key_file=tmp_path / "a.key"),
+                          tmp_path) is not None
+    with pytest.raises(TlsError, match="does not match"):
+        server_context(TlsSection(mode="files", cert_file=tmp_path / "a.crt", key_file=tmp_path / "b.key"),
+                       tmp_path)
+    with pytest.raises(TlsError, match="cannot read the certificate"):
+        server_context(TlsSection(mode="files", cert_file=tmp_path / "none.crt", key_file=tmp_path / "a.key"),
+                       tmp_path)
+    with pytest.raises(TlsError, match="cert_file or key_file is not set"):
+        server_context(TlsSection(mode="files"), tmp_path)
+    assert server_context(TlsSection(), tmp_path) is None
