@@ -73,6 +73,7 @@ from vms_server.settings import Settings
 from vms_server.sizing.routes import router as sizing_routes
 from vms_server.statistics.routes import router as statistics_routes
 from vms_server.tickets.routes import router as ticket_routes
+from vms_server.upnp.mapper import upnp_context
 from vms_server.watchdog.routes import router as watchdog_routes
 from vms_server.watchdog.service import watchdog_context
 
@@ -125,6 +126,7 @@ CONTEXTS: list[Context] = [
     advertise_context,  # LAN announcement: only once the API can serve
     discovery_context,  # camera searches (WS-Discovery, IP scans) as jobs
     ddns_context,  # keeps the public host name on this site's address (idle unless [ddns] enabled)
+    upnp_context,  # router port forward of the API (idle unless [network.upnp] enabled)
     # camera sources given to create_app (the CLI's simulated demo cameras) start here
     events_context, ingest_context, recording_context, playback_context,
     anpr_context,  # wraps the events writer: ANPR detections become plate reads (and watchlist events)

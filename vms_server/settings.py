@@ -32,6 +32,8 @@ from vms_server.inference.settings import InferenceSettings
 from vms_server.metrics.settings import MetricsSettings
 from vms_server.notifications.settings import NotificationSettings
 from vms_server.recording.config import RecordingSettings
+from vms_server.security.tls import TlsSection
+from vms_server.upnp.settings import NetworkSettings
 from vms_server.watchdog.settings import WatchdogSettings
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -71,6 +73,8 @@ class ServerSection(_Section):
     max_clock_drift_s: float = Field(
         10.0, gt=0, le=3600, description="Clock offset from the NTP server above which health is degraded "
                                          "(TOTP codes work up to 30 s)")
+    tls: TlsSection = Field(default_factory=TlsSection,  # off by default: tests and the README use http
+                            description="HTTPS/WSS on the same listener (docs/network.md)")
 
 
 class DatabaseSection(_Section):
@@ -149,6 +153,7 @@ class Settings(BaseSettings):
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     ddns: DdnsSettings = Field(default_factory=DdnsSettings)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
 
     @field_validator("data_dir")
     @classmethod
