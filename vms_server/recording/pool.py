@@ -1,10 +1,12 @@
 """Ingest and recording spread over worker processes: one Python process cannot use more than about one core,
 and at 192 cameras of 1080p25 its demuxing starved live view (issue 22).
 
-Cameras are dealt over N worker processes (camera i to worker i mod N); each runs the stream workers and the
-recorders of its cameras (`pool_worker`). The main process keeps the index: finished segments come back over the
-worker's local socket and go to `on_segment` (the recording service's indexer, one writer for the database, as
-before), so no worker holds a database connection and a worker that dies cannot leave a half-written batch.
+Cameras are dealt over N worker processes (camera i to worker i mod N; one added later to the worker with the
+fewest cameras, `add`; `remove` stops one without touching the others of its worker); each runs the stream workers
+and the recorders of its cameras (`pool_worker`). The main process keeps the index: finished segments come back
+over the worker's local socket and go to `on_segment` (the recording service's indexer, one writer for the
+database, as before), so no worker holds a database connection and a worker that dies cannot leave a half-written
+batch.
 
 A worker that dies is started again at once with the same cameras (they reconnect and record within seconds);
 the `.part` files it left are cut to their last whole fragment and handed to `on_segment` like any segment, so a
@@ -78,8 +80,9 @@ class PoolStream:
 
 
 class _Worker:
-    def __init__(self, number: int, jobs: list[CameraJob]) -> None:
-        self.number, self.jobs = number, jobs
+    def __init__(self, number: int, jobs: dict[int, CameraJob]) -> None:
+        self.number, self.jobs = number, jobs  # by index within the worker; what a restart starts with
+        self.next_index = max(jobs, default=-1) + 1
         self.process: BaseProcess | None = None
         self.conn: Connection | None = None
         self.send_lock = threading.Lock()
@@ -93,8 +96,9 @@ class IngestPool:
     def __init__(self, jobs: list[CameraJob], workers: int, on_segment: Callable[[SegmentResult], None], *,
                  fsync_interval_s: float = 1.0, on_restart: Callable[[int, int | None], None] | None = None) -> None:
         wanted = workers if workers > 0 else (os.cpu_count() or 1)  # 0: one per core, as the issue asks
-        count = max(1, min(wanted, len(jobs) or 1))
-        self._workers = [_Worker(n, [j for i, j in enumerate(jobs) if i % count == n]) for n in range(count)]
+        count = max(1, wanted)
+        self._workers = [_Worker(n, {i // count: j for i, j in enumerate(jobs) if i % count == n})
+                         for n in range(count)]
         self.cameras = {job.camera_id: _Camera(job, i % count, i // count) for i, job in enumerate(jobs)}
         self._on_segment, self._on_restart = on_segment, on_restart
         self._fsync_s = fsync_interval_s
@@ -144,11 +148,15 @@ class IngestPool:
 
     def _spawn(self, worker: _Worker) -> None:
         parent, child = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=run_worker_process, args=(child, worker.jobs, self._fsync_s),
-                                        name=f"vms-ingest-{worker.number}", daemon=True)
-        process.start()
-        child.close()
-        worker.process, worker.conn = process, parent
+        # Under the send lock: a camera added meanwhile is either in the copy or sent to the new connection.
+        with worker.send_lock:
+            with self.lock:
+                jobs = dict(worker.jobs)
+            process = self._context.Process(target=run_worker_process, args=(child, jobs, self._fsync_s),
+                                            name=f"vms-ingest-{worker.number}", daemon=True)
+            process.start()
+            child.close()
+            worker.process, worker.conn = process, parent
         worker.stopped = threading.Event()
         threading.Thread(target=self._read, args=(worker, parent, worker.stopped), name=f"ingest-pool-{worker.number}",
                          daemon=True).start()
@@ -156,7 +164,40 @@ class IngestPool:
             watched = [c.index for c in self.cameras.values() if c.worker == worker.number and c.consumers]
         for index in watched:
             self._send(worker, ("live", index, True))
-        logger.info("ingest worker %d started (pid %s, %d cameras)", worker.number, process.pid, len(worker.jobs))
+        logger.info("ingest worker %d started (pid %s, %d cameras)", worker.number, process.pid, len(jobs))
+
+    def add(self, job: CameraJob) -> None:
+        """Record one more camera, on the worker with the fewest cameras (the others of that worker go on).
+
+        Raises ValueError if the camera is in the pool already."""
+        with self.lock:
+            if job.camera_id in self.cameras:
+                raise ValueError(f"camera {job.camera_id} is in the ingest pool already")
+            worker = min(self._workers, key=lambda w: (len(w.jobs), w.number))
+            index, worker.next_index = worker.next_index, worker.next_index + 1
+            self.cameras[job.camera_id] = _Camera(job, worker.number, index)
+            worker.jobs[index] = job  # a worker restarted from here on starts it (and ignores the "add")
+        self._send(worker, ("add", index, job))
+        logger.info("camera %s added to ingest worker %d", job.camera_id, worker.number)
+
+    def remove(self, camera_id: str) -> None:
+        """Stop recording a camera (its segment is finished and indexed); unknown cameras are ignored."""
+        with self.lock:
+            camera = self.cameras.pop(camera_id, None)
+            if camera is None:
+                return
+            worker = self._workers[camera.worker]
+            worker.jobs.pop(camera.index, None)
+            worker.stats.pop(camera_id, None)
+            consumers, had = camera.consumers, camera.info
+        self._send(worker, ("remove", camera.index))
+        if had is not None:
+            for consumer in consumers:
+                consumer.on_close("camera removed from the ingest pool")
+
+    def _camera_at(self, worker: int, index: int) -> _Camera | None:
+        with self.lock:
+            return next((c for c in self.cameras.values() if c.worker == worker and c.index == index), None)
 
     def _send(self, worker: _Worker, message: tuple[Any, ...]) -> None:
         with worker.send_lock:
@@ -178,7 +219,8 @@ class IngestPool:
         """Start the worker again with the same cameras, then finish what the dead one left half-written."""
         logger.error("ingest worker %d died (exit code %s); restarting its %d cameras", worker.number, exitcode,
                      len(worker.jobs))
-        left = [p for job in worker.jobs for p in (Path(job.volume) / job.camera_id).rglob("*" + PART_SUFFIX)]
+        jobs = list(worker.jobs.values())
+        left = [p for job in jobs for p in (Path(job.volume) / job.camera_id).rglob("*" + PART_SUFFIX)]
         if worker.conn is not None:
             worker.conn.close()
         with self.lock:
@@ -188,7 +230,7 @@ class IngestPool:
         self.restarts += 1
         self._spawn(worker)
         for part in left:
-            result = _recovered(part, worker.jobs)
+            result = _recovered(part, jobs)
             if result is not None:
                 self._on_segment(result)
         if self._on_restart is not None:
@@ -232,7 +274,6 @@ class IngestPool:
 
     # --- the socket ---------------------------------------------------------------------------------
     def _read(self, worker: _Worker, conn: Connection, stopped: threading.Event) -> None:
-        by_index = {c.index: c for c in self.cameras.values() if c.worker == worker.number}
         try:
             while True:
                 try:
@@ -240,7 +281,7 @@ class IngestPool:
                 except (EOFError, OSError):
                     return
                 if message[:1] == b"P":
-                    self._packet(by_index, message)
+                    self._packet(worker.number, message)
                     continue
                 body = pickle.loads(message[1:])  # noqa: S301 - our own child, over a private socketpair
                 kind = body[0]
@@ -248,10 +289,9 @@ class IngestPool:
                     self._on_segment(body[1])
                 elif kind == "stats":
                     worker.stats = body[1]
-                elif kind == "open":
-                    self._opened(by_index[body[1]], body[2])
-                elif kind == "close":
-                    self._closed(by_index[body[1]], body[2])
+                elif kind in ("open", "close") and (camera := self._camera_at(worker.number, body[1])) is not None:
+                    # None: a camera removed while its worker was still sending.
+                    (self._opened if kind == "open" else self._closed)(camera, body[2])
                 elif kind == "stopped":
                     return
         except Exception:
@@ -268,11 +308,13 @@ class IngestPool:
         for consumer in consumers:
             consumer.on_open(info)
 
-    def _packet(self, by_index: dict[int, _Camera], message: bytes) -> None:
+    def _packet(self, worker: int, message: bytes) -> None:
         index, pts, dts, wall_us, key = PACKET.unpack_from(message, 1)
         data = message[1 + PACKET.size:]
         pkt = MediaPacket(data, pts, dts, wall_us, bool(key), len(data))
-        camera = by_index[index]
+        camera = self._camera_at(worker, index)
+        if camera is None:
+            return
         with self.lock:
             if camera.info is None:
                 return

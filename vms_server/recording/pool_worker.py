@@ -1,14 +1,16 @@
 """The inside of an ingest worker process: the stream workers and recorders of its cameras, and the wire to the
 main process (see `pool`).
 
-A worker process is told its cameras once, at start; what it produces goes to the main process over one local
-socket (a `multiprocessing` connection): finished segments (the main process owns the index), per-camera counts
-once a second, and the packets of the cameras someone watches live. Packets of a camera nobody watches never
-leave the process. A live relay that falls behind (the socket or the main process is busy) drops what is
-queued and starts again at the newest keyframe: a viewer gets a jump, never a growing delay.
+A worker process is told its cameras at start, then cameras added and removed (without restarting the other
+cameras of the worker); what it produces goes to the main process over one local socket (a `multiprocessing`
+connection): finished segments (the main process owns the index), per-camera counts once a second, and the packets
+of the cameras someone watches live. Packets of a camera nobody watches never leave the process. A live relay that
+falls behind (the socket or the main process is busy) drops what is queued and starts again at the newest
+keyframe: a viewer gets a jump, never a growing delay.
 
 Wire (child to main), each message one `send_bytes`: b"P" + header + access unit for a packet, b"O" + pickle
-for everything else. Main to child: pickled tuples `("live", index, on)` and `("stop",)`.
+for everything else. Main to child: pickled tuples `("live", index, on)`, `("add", index, job)`, `("remove", index)` and
+`("stop",)`. A camera's index is its number within its worker, fixed for its life there.
 """
 
 from __future__ import annotations
@@ -157,42 +159,51 @@ class Relay:
             self.outbox.packet(self.index, pkt)
 
 
-def _stats(jobs: list[CameraJob], workers: list[StreamWorker], recorders: list[Recorder]) -> dict[str, Any]:
-    return {job.camera_id: {"reconnects": w.health.reconnects, "state": w.health.state.value,
-                            "lost_upstream": r.loss.lost_upstream, "lost_writing": r.loss.lost_writing,
-                            "recording": r.current() is not None}
-            for job, w, r in zip(jobs, workers, recorders, strict=True)}
+@dataclass
+class _Running:
+    """One camera being recorded in this process."""
+
+    job: CameraJob
+    worker: StreamWorker
+    recorder: Recorder
+    relay: Relay
 
 
-def run_worker_process(conn: Connection, jobs: list[CameraJob], fsync_interval_s: float) -> None:
-    """The worker process's main: records `jobs` until told to stop or until the main process goes away."""
-    outbox = Outbox(conn)
-    durability = Durability(fsync_interval_s)
-    durability.start()
+def _stats(running: dict[int, _Running]) -> dict[str, Any]:
+    return {r.job.camera_id: {"reconnects": r.worker.health.reconnects, "state": r.worker.health.state.value,
+                              "lost_upstream": r.recorder.loss.lost_upstream,
+                              "lost_writing": r.recorder.loss.lost_writing,
+                              "recording": r.recorder.current() is not None}
+            for r in list(running.values())}
 
+
+def _start_camera(index: int, job: CameraJob, outbox: Outbox, durability: Durability) -> _Running:
     def sink(result: SegmentResult) -> None:
         outbox.obj(("segment", result))
 
-    workers: list[StreamWorker] = []
-    recorders: list[Recorder] = []
-    relays: list[Relay] = []
-    for index, job in enumerate(jobs):
-        worker = StreamWorker(job.camera_id, "main", partial(str, job.url), job.options)
-        recorder = Recorder(job.camera_id, "main", partial(Path, job.volume), job.segment_seconds, sink,
-                            policy=Policy(), durability=durability)
-        relay = Relay(index, worker, outbox)
-        worker.add(recorder)
-        worker.add(relay)
-        workers.append(worker)
-        recorders.append(recorder)
-        relays.append(relay)
-    for worker in workers:
-        worker.start()
+    worker = StreamWorker(job.camera_id, "main", partial(str, job.url), job.options)
+    recorder = Recorder(job.camera_id, "main", partial(Path, job.volume), job.segment_seconds, sink,
+                        policy=Policy(), durability=durability)
+    relay = Relay(index, worker, outbox)
+    worker.add(recorder)
+    worker.add(relay)
+    worker.start()
+    return _Running(job, worker, recorder, relay)
+
+
+def run_worker_process(conn: Connection, jobs: dict[int, CameraJob], fsync_interval_s: float) -> None:
+    """The worker process's main: records `jobs` (by index) and the cameras added later, until told to stop or
+    until the main process goes away."""
+    outbox = Outbox(conn)
+    durability = Durability(fsync_interval_s)
+    durability.start()
+    running = {index: _start_camera(index, job, outbox, durability) for index, job in jobs.items()}
+    removing: list[threading.Thread] = []  # joined before "stopped", so that their last segments precede it
     done = threading.Event()
 
     def report() -> None:
         while not done.wait(STATS_EVERY_S):
-            outbox.obj(("stats", _stats(jobs, workers, recorders)))
+            outbox.obj(("stats", _stats(running)))
 
     threading.Thread(target=report, name="ingest-stats", daemon=True).start()
     try:
@@ -203,16 +214,23 @@ def run_worker_process(conn: Connection, jobs: list[CameraJob], fsync_interval_s
                 break  # the main process died: finish the segments and end
             if message[0] == "stop":
                 break
-            if message[0] == "live":
-                relays[message[1]].enable(bool(message[2]))
+            if message[0] == "live" and message[1] in running:
+                running[message[1]].relay.enable(bool(message[2]))
+            elif message[0] == "add" and message[1] not in running:  # present: it came with the restart
+                running[message[1]] = _start_camera(message[1], message[2], outbox, durability)
+            elif message[0] == "remove" and message[1] in running:
+                # Stopped on a thread of its own: its last segment is finished (and sent) while the others run.
+                gone = running.pop(message[1])
+                removing.append(threading.Thread(target=gone.worker.stop_blocking, name="ingest-remove"))
+                removing[-1].start()
     finally:
-        threads = [threading.Thread(target=w.stop_blocking) for w in workers]
+        threads = [threading.Thread(target=r.worker.stop_blocking) for r in running.values()]
         for thread in threads:
             thread.start()
-        for thread in threads:
+        for thread in threads + removing:
             thread.join()
         durability.stop()
         done.set()
-        outbox.obj(("stats", _stats(jobs, workers, recorders)))
+        outbox.obj(("stats", _stats(running)))
         outbox.obj(("stopped",))
         outbox.close()

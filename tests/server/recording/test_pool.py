@@ -128,3 +128,44 @@ async def test_a_killed_worker_is_restarted_and_loses_at_most_one_fragment_per_c
     finally:
         await asyncio.to_thread(pool.stop)
     assert not [p for p in tmp_path.rglob("*.part")]  # a clean stop finishes every segment
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_cameras_added_and_removed_while_the_workers_run(sim: SimulatorHandle, tmp_path: Path) -> None:
+    """A camera added goes to the worker with the fewest cameras and records there; one removed has its segment
+    finished and indexed, and the other cameras of its worker go on (same process)."""
+    job = {f"cam{i}": CameraJob(f"cam{i}", sim.rtsp_url(f"cam{i}"), str(tmp_path), 2.0, FAST) for i in range(4)}
+    segments: list[SegmentResult] = []
+    pool = IngestPool([job["cam0"], job["cam1"], job["cam2"]], 2, segments.append, fsync_interval_s=0.5)
+    await asyncio.to_thread(pool.start)
+    try:
+        pids = {c: pool.worker_pid(c) for c in ("cam0", "cam1", "cam2")}
+        assert pids["cam0"] == pids["cam2"] != pids["cam1"]  # dealt i mod 2
+        pool.add(job["cam3"])
+        with pytest.raises(ValueError):
+            pool.add(job["cam3"])
+        assert pool.worker_pid("cam3") == pids["cam1"]  # the worker with one camera, not the one with two
+        await wait_for(lambda: {s.camera_id for s in segments} == set(job), limit=60)
+        await wait_for(lambda: pool.stats().get("cam3", {}).get("recording"), limit=30)
+
+        before = len(segments)
+        pool.remove("cam0")
+        pool.remove("cam0")  # unknown by now: ignored
+        # Its segment in progress is finished and comes back; then the worker no longer reports it.
+        await wait_for(lambda: any(s.camera_id == "cam0" for s in segments[before:]), limit=30)
+        await wait_for(lambda: "cam0" not in pool.stats() and "cam2" in pool.stats(), limit=10)
+        assert not list((tmp_path / "cam0").rglob("*.part"))
+        # cam2 shared cam0's worker: same process, still recording.
+        count = sum(s.camera_id == "cam2" for s in segments)
+        await wait_for(lambda: sum(s.camera_id == "cam2" for s in segments) > count, limit=30)
+        assert pool.worker_pid("cam2") == pids["cam2"] and pool.restarts == 0
+        # Watching a camera added at run time works like any other.
+        viewer = Watching()
+        pool.stream("cam3").add(viewer)
+        await wait_for(lambda: viewer.opened and len(viewer.packets) >= 10, limit=30)
+        assert viewer.packets[0].keyframe
+    finally:
+        await asyncio.to_thread(pool.stop)
+    assert not [p for p in tmp_path.rglob("*.part")]
+    assert set(pool.cameras) == {"cam1", "cam2", "cam3"}
