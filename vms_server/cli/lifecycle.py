@@ -24,6 +24,7 @@ from vms_server.db.engine import create_engine, session_factory
 from vms_server.db.migrate import current_revision, head_revision, upgrade
 from vms_server.org.models import Customer, Site
 from vms_server.security.keystore import SECRET_FILE, create_master_secret
+from vms_server.security.tls import TlsError, ensure_certificate, server_context
 from vms_server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,12 @@ async def init_command(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     print(f"initialised {data_dir}")
+    try:
+        if tls_fingerprint := ensure_certificate(settings.server.tls, data_dir):
+            print(f"TLS certificate SHA-256 fingerprint (compare on first client login): {tls_fingerprint}")
+    except TlsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"admin user: {args.admin}")
     if generated:
         print(f"admin password (shown once, change it after first login): {password}")
@@ -130,8 +137,16 @@ def run_server(settings: Settings, args: argparse.Namespace) -> int:
         from vms_server.cli.demo import simulated_cameras
 
         sources.append(simulated_cameras(args.simulate))
+    try:  # before building the app: a bad certificate is a clear error, not a half-started server
+        ssl_context = server_context(settings.server.tls, settings.data_dir)
+    except TlsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if ssl_context is not None:
+        logger.info("TLS certificate SHA-256 fingerprint %s",
+                    ensure_certificate(settings.server.tls, settings.data_dir))
     app = create_app(settings, camera_sources=sources)
-    web.run_app(app, host=host, port=port, access_log=None, print=_log_listening,
+    web.run_app(app, host=host, port=port, access_log=None, print=_log_listening, ssl_context=ssl_context,
                 shutdown_timeout=settings.server.shutdown_timeout)
     logger.info("stopped")
     return 0
