@@ -23,7 +23,10 @@ from vms_server.security.tls import (
 
 async def _serve(context: ssl.SSLContext) -> tuple[web.AppRunner, int]:
     app = web.Application()
-    app.router.add_get("/health", lambda _request: web.json_response({"status": "ok"}))
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app.router.add_get("/health", health)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
@@ -72,3 +75,62 @@ def test_files_mode_accepts_a_matching_pair_and_names_a_mismatch(tmp_path: Path)
     with pytest.raises(TlsError, match="cert_file or key_file is not set"):
         server_context(TlsSection(mode="files"), tmp_path)
     assert server_context(TlsSection(), tmp_path) is None
+
+
+@pytest.mark.slow
+def test_vms_server_run_serves_https_with_the_fingerprint_init_printed(tmp_path: Path) -> None:
+    """The real entry point: `init` prints the fingerprint, `run` answers HTTPS with that certificate only."""
+    import http.client
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.server.test_cli import FAST_HASH, vms
+
+    env = {"VMS_SERVER__TLS__MODE": "self_signed"}
+    init = vms(tmp_path, "init", "--password", "Initial-Pass-1", env=env)
+    assert init.returncode == 0, init.stderr
+    printed = init.stdout.split("fingerprint (compare on first client login): ", 1)[1].split()[0]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    full_env = {**os.environ, **FAST_HASH, **env, "VMS_DATA_DIR": str(tmp_path)}
+    full_env.pop("VMS_CONFIG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "vms_server", "run", "--port", str(port)], env=full_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE  # pinned below by fingerprint instead
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"https://127.0.0.1:{port}/health/ready", timeout=2,
+                                            context=unverified) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("server over TLS did not start")
+        assert fingerprint(ssl.get_server_certificate(("127.0.0.1", port)).encode()) == printed
+        with pytest.raises((OSError, http.client.HTTPException)):  # plain HTTP: not answered
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=10).read()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert b"Traceback" not in err, err.decode()[-2000:]
+    assert printed.encode() in err  # logged at start too
+
+
+def test_run_refuses_a_missing_certificate_file_clearly(tmp_path: Path) -> None:
+    from tests.server.test_cli import vms
+
+    assert vms(tmp_path, "init", "--password", "Initial-Pass-1").returncode == 0
+    env = {"VMS_SERVER__TLS__MODE": "files", "VMS_SERVER__TLS__CERT_FILE": str(tmp_path / "none.crt"),
+           "VMS_SERVER__TLS__KEY_FILE": str(tmp_path / "none.key")}
+    result = vms(tmp_path, "run", "--port", "1", env=env)
+    assert result.returncode == 2 and "none.crt" in result.stderr and "Traceback" not in result.stderr
