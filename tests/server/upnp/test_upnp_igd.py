@@ -1,7 +1,8 @@
 """Issue 18, UPnP: against Debian's real miniupnpd in a network namespace the test creates (veth "wan" with
 a public-looking address, veth "lan" for SSDP and SOAP, the nftables chains miniupnpd writes its rules in),
 the mapper reports 'no IGD found' before the router runs, maps the API port, renews a 4 s lease before it
-ends, reports a conflicting mapping as the router's error 718, and deletes its mapping at shutdown."""
+ends, reports a conflicting mapping as the router's error 718, and deletes its mapping at shutdown; the real
+server reports no IGD in health and keeps answering, maps its port, and removes the mapping when it stops."""
 
 from __future__ import annotations
 
@@ -77,11 +78,12 @@ def netns() -> Iterator[str]:
         _run("ip", "netns", "del", name)
 
 
-def test_mapping_renewed_conflict_reported_and_removed(netns: str, tmp_path: Path) -> None:
+def test_mapping_renewed_conflict_reported_and_removed(netns: str, tmp_path: Path,
+                                                      sqlite_template: Path) -> None:
     conf = tmp_path / "miniupnpd.conf"
     conf.write_text(MINIUPNPD_CONF + f"lease_file={tmp_path / 'leases'}\n", encoding="utf-8")
     cmd = ["ip", "netns", "exec", netns, sys.executable, "-m", "tests.server.upnp.netns_scenario",
-           str(tmp_path), str(conf)]
+           str(tmp_path), str(conf), str(sqlite_template)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     log = (tmp_path / "miniupnpd.log").read_text(errors="replace") if (tmp_path / "miniupnpd.log").exists() else ""
     assert done.returncode == 0, done.stderr[-4000:] + log[-2000:]
@@ -99,3 +101,12 @@ def test_mapping_renewed_conflict_reported_and_removed(netns: str, tmp_path: Pat
     assert conflict["ok"] is False
     assert conflict["detail"].startswith("router refused: 718 ConflictInMappingEntry")
     assert result["entry_after_remove"] is None
+    # The real server: no IGD is a clear, not-ok health line while the server keeps answering ...
+    no_igd = result["server_no_igd"]["upnp"]
+    assert no_igd["ok"] is False and no_igd["detail"].startswith("no IGD found")
+    # ... and with the router, the server's own mapping is in the router's table until the server stops.
+    server = result["server"]
+    assert server["upnp"]["ok"] is True
+    assert server["upnp"]["detail"].startswith("mapped 5.6.7.8:18444 -> 10.214.0.1:")
+    assert server["while_running"][:1] == ["10.214.0.1"]
+    assert result["server_entry_after_stop"] is None
