@@ -18,6 +18,7 @@ from vms_server.cli import admin, lifecycle, worker
 from vms_server.cloudsync import cli as sync_cli
 from vms_server.cluster import cli as cluster_cli
 from vms_server.db.migrate import MigrationError
+from vms_server.security import tls_cli
 from vms_server.security.keystore import KeyStoreError
 from vms_server.settings import Settings, SettingsError, load_settings
 from vms_server.sizing import cli as sizing_cli
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     sync_cli.register(sub)
     cluster_cli.register(sub)
     worker.register(sub)
+    tls_cli.register(sub)
     return parser
 
 
