@@ -134,3 +134,15 @@ def test_run_refuses_a_missing_certificate_file_clearly(tmp_path: Path) -> None:
            "VMS_SERVER__TLS__KEY_FILE": str(tmp_path / "none.key")}
     result = vms(tmp_path, "run", "--port", "1", env=env)
     assert result.returncode == 2 and "none.crt" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tls_fingerprint_cli_prints_the_certificate_in_use(tmp_path: Path) -> None:
+    from tests.server.test_cli import vms
+
+    env = {"VMS_SERVER__TLS__MODE": "self_signed"}
+    result = vms(tmp_path, "tls", "fingerprint", env=env)
+    assert result.returncode == 0, result.stderr
+    served = ensure_certificate(TlsSection(mode="self_signed"), tmp_path)
+    assert result.stdout.strip() == served and len(served.split(":")) == 32
+    off = vms(tmp_path, "tls", "fingerprint")
+    assert off.returncode == 1 and "TLS is off" in off.stderr
