@@ -12,6 +12,7 @@ from typing import Any
 import av
 import av.error
 
+from vms_server.analytics.hwdecode import Decoder, HwDecodeFailed
 from vms_server.analytics.jobs import SourceQuality
 from vms_server.analytics.normaliser import RawFrame
 from vms_server.ingest.source import StreamInfo
@@ -24,8 +25,11 @@ class IngestSource:
     """Registers as a PacketConsumer; `on_packet` (ingest thread) only queues, never decodes or blocks.
     When analytics falls behind, whole GOPs are dropped (a decoder needs a keyframe to restart)."""
 
-    def __init__(self, worker: Any, max_packets: int = 300) -> None:
+    def __init__(self, worker: Any, max_packets: int = 300, hw_decode: str = "off",
+                 hw_device: str | None = None) -> None:
         self.worker = worker
+        self.hw_decode, self.hw_device = hw_decode, hw_device
+        self.decode_path = "software"  # reported per camera (hw:<type> / software (<type>: <why>))
         self.quality: SourceQuality | None = None
         self.ntp = False
         self._queue: collections.deque[tuple[str, Any]] = collections.deque()
@@ -87,14 +91,13 @@ class IngestSource:
 
     def frames(self) -> Iterator[RawFrame]:
         self.worker.add(self)
-        decoder: Any = None
+        decoder: Decoder | None = None
         need_key = True
         while (item := self._next()) is not None:
             kind, value = item
             if kind == "open":
-                decoder = av.CodecContext.create(value.codec, "r")
-                if value.extradata:
-                    decoder.extradata = value.extradata
+                decoder = Decoder(value.codec, value.extradata or None, self.hw_decode, self.hw_device)
+                self.decode_path = decoder.path
                 need_key = True
             elif kind == "resync":
                 need_key = True
@@ -104,8 +107,9 @@ class IngestSource:
                     continue
                 need_key = False
                 try:
-                    decoded = decoder.decode(av.Packet(data))
-                except av.error.FFmpegError:
+                    decoded = decoder.decode(data)
+                except (av.error.FFmpegError, HwDecodeFailed):
+                    self.decode_path = decoder.path
                     need_key = True
                     continue
                 ntp = getattr(getattr(self.worker, "health", None), "time_source", "server") == "ntp"

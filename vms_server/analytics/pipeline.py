@@ -69,7 +69,8 @@ class CameraPipeline:
         return {"camera_id": str(self.plan.camera_id), "frames_in": self.normaliser.frames_in,
                 "frames_out": self.normaliser.frames_out, "jobs": self.jobs,
                 "latency_ms_p50": _ms(lat.percentile(50)), "latency_ms_p95": _ms(lat.percentile(95)),
-                "time_source": "ntp" if self.normaliser.ntp else "server", "error": self.error}
+                "time_source": "ntp" if self.normaliser.ntp else "server", "error": self.error,
+                "decode": str(getattr(self.source, "decode_path", "software"))}
 
 
 def _ms(value: float | None) -> float | None:
