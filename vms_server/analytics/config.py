@@ -29,6 +29,11 @@ class AnalyticsSettings(BaseModel):
     licence_check_s: float = Field(60.0, gt=0, description="How often the licence is re-read, so that an expired "
                                    "or replaced licence starts or stops models without a restart")
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
+    hw_decode: Literal["off", "auto", "cuda", "vaapi", "qsv", "drm", "amf", "videotoolbox", "d3d11va", "dxva2"] = \
+        Field("off", description="Hardware decode of analytics streams: 'off' (default: never run on a GPU here), "
+              "'auto' (cuda, vaapi, qsv as built into FFmpeg) or a device type; falls back to software")
+    hw_device: str | None = Field(None, description="Device for hw_decode, e.g. /dev/dri/renderD128 or a CUDA "
+                                  "index (None: the default device)")
 
     @model_validator(mode="after")
     def _remote_needs_redis(self) -> AnalyticsSettings:

@@ -116,7 +116,8 @@ class AnalyticsService:
         if ingest is not None and ingest.enabled:
             from vms_server.analytics.ingest_source import IngestSource
 
-            return IngestSource(ingest.stream(plan.camera_id, "sub"))
+            return IngestSource(ingest.stream(plan.camera_id, "sub"), hw_decode=self.settings.hw_decode,
+                                hw_device=self.settings.hw_device)
         return RtspSource(plan.url, transport=self.settings.rtsp_transport)
 
     # --- configuration -------------------------------------------------------------------------------

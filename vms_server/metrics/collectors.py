@@ -64,6 +64,8 @@ class AppMetrics:
                                      registry=r)
         self.analytics_dropped = Gauge("vms_analytics_jobs_dropped", "Analytics jobs dropped on overload",
                                        registry=r)
+        self.analytics_decode = Gauge("vms_analytics_decode_cameras", "Cameras whose analytics stream is decoded "
+                                      "on a hardware device (hw) or in software", ["decode"], registry=r)
         self.gpu = Gauge("vms_gpu_utilisation_ratio", "GPU utilisation (nvidia-smi), 0..1", ["gpu"], registry=r)
         self.cpu = Gauge("vms_process_cpu_ratio", "Process CPU use (1 = one core)", registry=r)
         self.memory = Gauge("vms_process_memory_bytes", "Process resident memory", registry=r)
@@ -177,6 +179,9 @@ class AppMetrics:
             for priority, waiting in per_priority.items():
                 self.analytics_depth.labels(model, priority).set(waiting)
         self.analytics_dropped.set(analytics.queue.dropped())
+        paths = [str(getattr(p.source, "decode_path", "software")) for p in analytics.pipelines.values()]
+        for kind in ("hw", "software"):
+            self.analytics_decode.labels(kind).set(sum(1 for d in paths if d.startswith(kind)))
 
     async def _gpu(self, app: web.Application) -> None:
         readings = await asyncio.to_thread(gpu_utilisation_blocking)
