@@ -13,9 +13,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import make_settings, seed
+from tests.server.analytics.test_ingest_restart import sim  # noqa: F401  (one camera, the CAR scene, 15 fps)
 from tests.server.helpers import ApiClient
-from vms_camsim import SimulatorConfig, SimulatorHandle
-from vms_camsim.config import AuthMode, CameraConfig, SceneKind, StreamConfig
+from vms_camsim import SimulatorHandle
 from vms_common.auth.roles import Role
 from vms_server.app import create_app
 
@@ -31,20 +31,11 @@ async def api(tmp_path: Path, db_url: str, aiohttp_client: Any) -> AsyncIterator
     yield ApiClient(await aiohttp_client(create_app(settings)), seeded)
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[SimulatorHandle]:
-    stream = StreamConfig(width=640, height=480, fps=10, bitrate_kbps=800, gop_seconds=1.0)
-    camera = CameraConfig(name="yard", scene=SceneKind.CAR, loop_seconds=8, main=stream, sub=None,
-                          auth=AuthMode.NONE)
-    async with SimulatorHandle.start(SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[camera])) as handle:
-        yield handle
-
-
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_the_decode_path_is_reported_per_camera(api: ApiClient, sim: SimulatorHandle) -> None:
+async def test_the_decode_path_is_reported_per_camera(api: ApiClient, sim: SimulatorHandle) -> None:  # noqa: F811
     body = {"name": "yard", "site_id": str(api.seeded.site_id), "streams": [
         {"role": "main", "rtsp_url": sim.rtsp_url("yard", "main"), "width": 640, "height": 480,
-         "bitrate_kbps": 800, "fps": 10}]}
+         "bitrate_kbps": 1200, "fps": 15}]}
     camera = await api.ok("POST", "/api/v1/cameras", json=body, status=201)
     await api.ok("PUT", f"/api/v1/cameras/{camera['id']}/analytics/motion", json={"enabled": True, "confidence": 0.5})
     deadline, cameras = time.monotonic() + 25, []
