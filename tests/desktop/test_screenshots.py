@@ -1,9 +1,12 @@
 """The screenshots in docs/screenshots/, taken from the real client under Xvfb (issue #26, "done when").
 
 `vms-desktop` runs as an operator starts it (test_real_process.py's way: a child process on an X server,
-logged in with xdotool key strokes) against a server with four simulator cameras, a saved 2x2 layout and
-three events, one of them escalated. The pictures are the X screen (`xwd -root`), so they show what an
-operator sees, window manager aside (there is none):
+logged in with xdotool key strokes) against a server with four simulator cameras and a saved 2x2 layout. The
+events in its queue are only ones the product raised itself (issue #13): the real `fire_smoke` model on the
+simulator's fire scene (Lobby1, 720p) and the real `motion` model on its car scene (Gate2), through RTSP, the
+server's analytics and its events API; the fire event is then acknowledged, escalated and tagged by a
+supervisor through the API. The pictures are the X screen (`xwd -root`), so they show what an operator sees,
+window manager aside (there is none):
 
 - main_window.png: the live wall, PTZ pad and event queue, the PTZ camera's tile selected;
 - event_queue.png: the right-hand column, queue with the critical event selected and its detail pane;
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,8 +31,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.desktop.conftest import Desk, sim_config, start_desk
-from tests.desktop.test_events import raise_event
+from tests.desktop.conftest import Desk, start_desk
 from tests.desktop.test_playback import _recorded
 from tests.desktop.test_real_process import (
     TOOLS,
@@ -46,10 +49,12 @@ from tests.desktop.test_real_process import (
     viewer,
     wall_area,
 )
+from vms_camsim.config import CameraConfig, SceneKind, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
+from vms_camsim.scenes_fire import LOOP_S as FIRE_LOOP_S
+from vms_camsim.scenes_fire import SMOULDER
 from vms_common.auth.roles import Role
 from vms_desktop.client.api import normalise_address
-from vms_server.analytics.types import Priority
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     any(shutil.which(t) is None for t in TOOLS),
@@ -93,32 +98,94 @@ async def logged_in_client(desk: Desk, tmp_path: Path, username: str, secret: st
 
 
 @pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Any:
+    """The desktop tests' short recording segments, plus 2 s analytics jobs so motion events come quickly."""
+    from tests.conftest import make_settings
+
+    return make_settings(tmp_path / "data", db_url, recording={
+        "segment_seconds": 1.0, "open_timeout_s": 5, "read_timeout_s": 3, "backoff_initial_s": 0.5,
+        "backoff_max_s": 2, "status_interval_s": 1}, licensing={"unlicensed_camera_limit": 64},
+        analytics={"segment_s": 2.0})
+
+
+def _simulator() -> SimulatorConfig:
+    """Lobby1 shows the fire scene at what fire_smoke needs (720p, 2.5 Mbit/s), Gate2 a car driving past at
+    what motion needs. Analytics reads a camera's sub stream when it has one, so theirs is the main stream's
+    twin (one shared encoded loop): a smaller sub would be analysed and warned about (`stream_degraded`)."""
+    small = StreamConfig(width=320, height=192, fps=10, bitrate_kbps=300, gop_seconds=1)
+    hd = StreamConfig(width=1280, height=720, fps=15, bitrate_kbps=2500, gop_seconds=1)
+    gate = StreamConfig(width=640, height=360, fps=15, bitrate_kbps=800, gop_seconds=1)
+    cameras = [CameraConfig(name="Lobby1", scene=SceneKind.FIRE_SMOKE, loop_seconds=FIRE_LOOP_S, main=hd, sub=hd),
+               CameraConfig(name="Gate2", scene=SceneKind.CAR, loop_seconds=10, main=gate, sub=gate),
+               CameraConfig(name="Yard3", main=small, sub=small, loop_seconds=2),
+               CameraConfig(name="Dome4", main=small, sub=small, loop_seconds=2, ptz=True)]
+    return SimulatorConfig(rtsp_port=0, onvif_port=0, cameras=cameras)
+
+
+@pytest.fixture
 async def desk(settings: Any, aiohttp_client: Any) -> AsyncIterator[Desk]:
-    async with SimulatorHandle.start(sim_config(["Lobby1", "Gate2", "Yard3", "Dome4"], ptz=("Dome4",))) as sim:
+    async with SimulatorHandle.start(_simulator()) as sim:
         desk = await start_desk(settings, aiohttp_client, sim)
         yield desk
         await desk.client.close()
 
 
+async def _listed(desk: Desk, camera: str, event_type: str) -> list[dict[str, Any]]:
+    items = (await desk.api.ok("GET", f"/api/v1/events?camera_id={desk.cameras[camera]}&limit=50",
+                               Role.VIEWER))["items"]
+    return [e for e in items if e["event_type"] == event_type]
+
+
+async def _wait_listed(desk: Desk, camera: str, event_type: str, limit_s: float) -> dict[str, Any]:
+    """The first event of that type the server raised on the camera, polled from the events API."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        found = await _listed(desk, camera, event_type)
+        if found:
+            return found[-1]
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"no {event_type} event on {camera} within {limit_s} s")
+
+
 async def _events(desk: Desk) -> str:
-    """Three events inside recorded footage (a double-click plays from 10 s before one); the critical one
-    acknowledged, escalated and tagged by the supervisor, so its detail pane has something to show."""
+    """Real events: motion on the car scene and fire on the fire scene, raised by the server's own models on
+    the simulator's RTSP streams, inside recorded footage (a double-click plays from 10 s before one). Once
+    both are listed the models are switched off, so the queue holds still for the pictures (the fire scene's
+    smouldering smoke would be a second CRITICAL event). The fire event is then acknowledged, escalated and
+    tagged by the supervisor, so its detail pane has something to show."""
     for name in ("Lobby1", "Gate2"):
-        await _recorded(desk, desk.cameras[name], 25)
-    await raise_event(desk, "Gate2", "intrusion", Priority.HIGH, ago_s=14)
-    await raise_event(desk, "Yard3", "crowd", Priority.STANDARD, ago_s=6)
-    critical = await raise_event(desk, "Lobby1", "fire_smoke", Priority.CRITICAL, ago_s=10)
-    path = f"/api/v1/events/{critical}"
+        await _recorded(desk, desk.cameras[name], 15)
+    analytics = "/api/v1/cameras/{}/analytics/{}"
+    await desk.api.ok("PUT", analytics.format(desk.cameras["Gate2"], "motion"), json={"enabled": True})
+    # fire_smoke learns its background on a calm view (as an installer enables it): the scene's quiet end.
+    lobby = desk.sim.camera("Lobby1")
+    calm_from = SMOULDER.end + 0.02
+    deadline = time.monotonic() + 2 * FIRE_LOOP_S
+    while not calm_from <= lobby.phase(time.time()) <= 0.97:
+        assert time.monotonic() < deadline, "the fire scene never reached its calm end"
+        await asyncio.sleep(0.1)
+    await desk.api.ok("PUT", analytics.format(desk.cameras["Lobby1"], "fire_smoke"), json={"enabled": True})
+    fire = await _wait_listed(desk, "Lobby1", "fire", 3 * FIRE_LOOP_S)
+    await desk.api.ok("PUT", analytics.format(desk.cameras["Lobby1"], "fire_smoke"), json={"enabled": False})
+    await _wait_listed(desk, "Gate2", "motion", 60)
+    await desk.api.ok("PUT", analytics.format(desk.cameras["Gate2"], "motion"), json={"enabled": False})
+    warnings = (await desk.api.ok("GET", "/api/v1/events?type=stream_degraded", Role.VIEWER))["items"]
+    assert warnings == [], [(e["camera_id"], e["details"]) for e in warnings]
+    fires = await _listed(desk, "Lobby1", "fire")
+    assert len(fires) == 1, [(e["timestamp"], e["details"]) for e in fires]  # the flame, not yet the smoulder
+    assert fire["priority"] == "CRITICAL" and fire["details"]["kind"] == "flame"
+    path = f"/api/v1/events/{fire['id']}"
     await desk.api.ok("POST", f"{path}/status", Role.SUPERVISOR, json={"status": "ACKNOWLEDGED"})
     user = desk.api.seeded.users[Role.SUPERVISOR][0]
     await desk.api.ok("POST", f"{path}/notes", Role.SUPERVISOR, status=201,
-                      json={"text": f"Escalated by {user}: smoke by the lobby doors"})
+                      json={"text": f"Escalated by {user}: flames by the lobby doors"})
     await desk.api.ok("PUT", f"{path}/tags", Role.SUPERVISOR, json={"tags": ["escalated", "fire"]})
-    return critical
+    return str(fire["id"])
 
 
 def _pixels_of(shot: Shot, colour: tuple[int, int, int]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    return np.nonzero(np.all(shot == colour, axis=2))
+    ys, xs = np.nonzero(np.all(shot == colour, axis=2))
+    return ys, xs
 
 
 def _wall_box(shot: Shot) -> tuple[int, int, int, int] | None:
