@@ -70,6 +70,9 @@ class AnalyticsModel(ABC):
     default_rules: ClassVar[Rules] = Rules()
     batchable: ClassVar[bool] = False
     low_latency_default: ClassVar[bool] = False  # short jobs unless a camera says otherwise (fire)
+    # A model that judges every frame on its own evidence (fire) gains nothing from waiting for a 0.5 s job to
+    # fill: it may ask for shorter low-latency jobs (the node's `low_latency_segment_s` still wins when shorter).
+    low_latency_segment_s: ClassVar[float | None] = None
     available: ClassVar[bool] = True
     unavailable_reason: ClassVar[str] = ""
 

@@ -85,7 +85,9 @@ class Tuning:
         model's key, else the camera's video default, else the node, else the model's table."""
         priority = self.priority(row_priority, model)
         if low_latency:
-            return Window(node.low_latency_segment_s, 0.0, priority, True)
+            wanted = model.low_latency_segment_s
+            length = node.low_latency_segment_s if wanted is None else min(wanted, node.low_latency_segment_s)
+            return Window(length, 0.0, priority, True)
         needs = self.requirements(model)
         segment = self.set("video.segment_s")
         overlap = self.set("analytics.overlap_s") or self.set("video.overlap_s")

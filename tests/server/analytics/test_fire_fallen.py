@@ -113,6 +113,20 @@ def test_fire_config_is_validated() -> None:
     assert FireSmokeModel.low_latency_default and model.default_priority.value == "CRITICAL"
 
 
+def test_fire_low_latency_jobs_are_shorter_than_the_node_default() -> None:
+    """Fire asks for 0.2 s low-latency jobs (its evidence is per frame); a shorter node setting still wins, and
+    models that ask for nothing keep the node's length."""
+    from vms_server.analytics.config import AnalyticsSettings
+    from vms_server.analytics.plugins.intrusion import IntrusionModel
+    from vms_server.analytics.tuning import Tuning
+
+    tuning = Tuning({})
+    assert tuning.window(FireSmokeModel(), None, True, AnalyticsSettings()).segment_s == 0.2
+    assert tuning.window(FireSmokeModel(), None, True, AnalyticsSettings(low_latency_segment_s=0.1)).segment_s == 0.1
+    assert tuning.window(IntrusionModel(), None, True, AnalyticsSettings()).segment_s == 0.5
+    assert tuning.window(FireSmokeModel(), None, False, AnalyticsSettings()).segment_s == 5.0
+
+
 @pytest.fixture(scope="module")
 def posture_yolo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_posture_yolo(tmp_path_factory.mktemp("onnx") / "posture.onnx")
