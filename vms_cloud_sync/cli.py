@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from vms_cloud_sync.backend import licences, tenancy
+from vms_cloud_sync.backend import licences, operator_mfa, tenancy
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.migrate import CloudMigrationError, upgrade
 from vms_cloud_sync.backend.models import Tenant
@@ -61,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     oadd.add_argument("username")
     oadd.add_argument("--password")
     oadd.set_defaults(handler=operator_add)
+    oreset = op.add_parser("mfa-reset", help="clear an operator's TOTP key (lost authenticator); the next login "
+                                             "needs only the password, then MFA can be set up again")
+    oreset.add_argument("username")
+    oreset.set_defaults(handler=operator_mfa_reset)
     lic = sub.add_parser("licence", help="licence signing").add_subparsers(dest="lic_command", required=True)
     keygen = lic.add_parser("keygen", help="create the Ed25519 signing key; prints the public key")
     keygen.add_argument("--force", action="store_true", help="replace an existing key")
@@ -157,6 +161,17 @@ async def operator_add(settings: CloudSettings, args: argparse.Namespace) -> int
         async with scoped(sessions, None, platform=True) as session:
             op = await tenancy.create_operator(session, Passwords(settings.argon2), args.username, password)
             print(json.dumps({"id": str(op.id), "username": op.username}))
+        return 0
+    return await _with_sessions(settings, work)
+
+
+async def operator_mfa_reset(settings: CloudSettings, args: argparse.Namespace) -> int:
+    async def work(sessions: async_sessionmaker[Any]) -> int:
+        async with scoped(sessions, None, platform=True) as session:
+            if not await operator_mfa.reset(session, args.username):
+                print(f"no operator '{args.username}'", file=sys.stderr)
+                return 1
+        print(json.dumps({"username": args.username, "mfa": "reset"}))
         return 0
     return await _with_sessions(settings, work)
 

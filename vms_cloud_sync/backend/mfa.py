@@ -1,6 +1,7 @@
-"""TOTP (RFC 6238) for HQ users, as on the site servers: a base32 key in the user's authenticator app, one step
-of clock skew either way, and each code accepted once (the last used time step is kept). The keys are stored
-sealed (`sealing`): only the running backend, holding mfa.key, reads them."""
+"""TOTP (RFC 6238) for HQ users and platform operators, as on the site servers: a base32 key in the user's
+authenticator app, one step of clock skew either way, and each code accepted once (the last used time step is
+kept). The keys are stored sealed (`sealing`): only the running backend, holding mfa.key, reads them. Users
+and operators share the code paths below (`Holder`): the same columns and checks, so a fix reaches both."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pyotp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vms_cloud_sync.backend.models import HqUser, TenantSettings
+from vms_cloud_sync.backend.models import HqUser, Operator, TenantSettings
 from vms_cloud_sync.backend.schemas import MfaSetupOut
 from vms_cloud_sync.backend.sealing import SealError, SecretBox, is_sealed
 from vms_common.errors import NotFound, Unauthenticated
@@ -20,6 +21,7 @@ from vms_common.errors import NotFound, Unauthenticated
 logger = logging.getLogger(__name__)
 ISSUER = "VMS HQ"
 STEP_S = 30
+Holder = HqUser | Operator  # whoever can have a TOTP key: the same four columns on both tables
 
 
 def code_step(secret: str, code: str, last_step: int | None, now: float | None = None) -> int | None:
@@ -33,7 +35,7 @@ def code_step(secret: str, code: str, last_step: int | None, now: float | None =
     return None
 
 
-def check_login_code(user: HqUser, code: str | None, box: SecretBox) -> None:
+def check_login_code(user: Holder, code: str | None, box: SecretBox) -> None:
     """For a user with MFA: the code must be present and fresh. Raises Unauthenticated (`mfa_required` when it
     is missing, so the portal asks for it). A key stored in plain text before sealing existed is sealed now."""
     if user.totp_secret is None:
@@ -74,9 +76,13 @@ async def _user(session: AsyncSession, user_id: uuid.UUID) -> HqUser:
 
 
 async def start(session: AsyncSession, box: SecretBox, user_id: uuid.UUID, username: str) -> MfaSetupOut:
-    user = await _user(session, user_id)
+    return start_for(await _user(session, user_id), box, username)
+
+
+def start_for(holder: Holder, box: SecretBox, username: str) -> MfaSetupOut:
+    """A new pending key for `holder`, sealed at once; the plain key leaves only in this answer (shown once)."""
     secret = pyotp.random_base32()
-    user.totp_pending = box.seal(secret, user.id)
+    holder.totp_pending = box.seal(secret, holder.id)
     uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
     return MfaSetupOut(secret=secret, otpauth_uri=str(uri))
 
@@ -85,8 +91,19 @@ async def confirm(session: AsyncSession, box: SecretBox, user_id: uuid.UUID, cod
     """Make the pending key the user's; returns the user's role for a new token. Raises Unauthenticated when
     there is no pending key or the code does not match it."""
     user = await _user(session, user_id)
-    step = code_step(box.open(user.totp_pending, user.id), code, None) if user.totp_pending else None
+    confirm_for(user, box, code)
+    return user.role
+
+
+def confirm_for(holder: Holder, box: SecretBox, code: str) -> None:
+    """The pending key becomes the enforced one; the confirming code is spent (it cannot log in again)."""
+    step = code_step(box.open(holder.totp_pending, holder.id), code, None) if holder.totp_pending else None
     if step is None:
         raise Unauthenticated("that code does not match the key being set up", code="mfa_code")
-    user.totp_secret, user.totp_pending, user.totp_last_step = user.totp_pending, None, step
-    return user.role
+    holder.totp_secret, holder.totp_pending, holder.totp_last_step = holder.totp_pending, None, step
+
+
+def reset(holder: Holder) -> None:
+    """Forget the key (lost phone): the next login needs only the password, and MFA can be set up again."""
+    holder.totp_secret = holder.totp_pending = None
+    holder.totp_last_step = None

@@ -62,6 +62,10 @@ class Operator(CloudBase):
     username: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # TOTP as for HQ users (`mfa`): sealed key, pending key during setup, last used step (no replay)
+    totp_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    totp_pending: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class HqUser(CloudBase):

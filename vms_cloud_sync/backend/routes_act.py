@@ -1,12 +1,12 @@
-"""HQ acting on sites (events, incidents) and the edge's side of that way down; TOTP MFA for HQ users and the
-tenant's policy that requires it."""
+"""HQ acting on sites (events, incidents) and the edge's side of that way down; TOTP MFA for HQ users (and platform
+operators, `operator_mfa`) and the tenant's policy that requires it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from vms_cloud_sync.backend import actions, keys, mfa
-from vms_cloud_sync.backend.auth import require_edge, require_tenant_user
+from vms_cloud_sync.backend import actions, keys, mfa, operator_mfa
+from vms_cloud_sync.backend.auth import cloud_principal, require_edge, require_tenant_user
 from vms_cloud_sync.backend.common import authenticate
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.schemas import (
@@ -97,6 +97,8 @@ async def edge_actions_done(call: Call[ActionsDone]) -> ActionsDoneOut:
 @router.route("POST", "/auth/mfa/setup", role=Role.VIEWER, response=MfaSetupOut, tags=["auth"])
 async def mfa_setup(call: Call[NoBody]) -> MfaSetupOut:
     """Start (or restart) TOTP setup: a new key for the authenticator app; it counts once confirmed."""
+    if cloud_principal(call.user).platform:
+        return await operator_mfa.setup(call.app, cloud_principal(call.user))
     who, tenant_id = require_tenant_user(call.user, mfa_setup=True)
     async with scoped(call.app[keys.SESSIONS], tenant_id) as session:
         return await mfa.start(session, call.app[keys.MFA_BOX], who.user_id, who.username)
@@ -106,6 +108,8 @@ async def mfa_setup(call: Call[NoBody]) -> MfaSetupOut:
               errors=(401,))
 async def mfa_confirm(call: Call[MfaConfirmIn]) -> LoginOut:
     """Confirm setup with a code from the app: from now on every login needs one. Answers a full token."""
+    if cloud_principal(call.user).platform:
+        return await operator_mfa.confirm(call.app, cloud_principal(call.user), call.body.code)
     who, tenant_id = require_tenant_user(call.user, mfa_setup=True)
     async with scoped(call.app[keys.SESSIONS], tenant_id) as session:
         role = await mfa.confirm(session, call.app[keys.MFA_BOX], who.user_id, call.body.code)

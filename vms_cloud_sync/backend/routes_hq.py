@@ -68,6 +68,7 @@ async def _check_login(app: web.Application, body: LoginIn) -> LoginOut:
     if not body.organisation:
         async with scoped(app[keys.SESSIONS], None, platform=True) as session:
             op = await tenancy.check_operator(session, passwords, body.username, body.password)
+            mfa.check_login_code(op, body.code, app[keys.MFA_BOX])  # enforced once enrolled, as for users
         return LoginOut(access_token=signer.issue(op.id, None, "operator"), tenant_id=None, role="operator")
     async with scoped(app[keys.SESSIONS], None) as session:
         tenant_id = await tenancy.tenant_by_slug(session, body.organisation)
