@@ -196,6 +196,9 @@ def test_desktop_deb_installs_launcher_and_icon(tmp_path: Path, clean_machine: N
     entry = Path("/usr/share/applications/vms-desktop.desktop")
     assert "Exec=vms-desktop" in entry.read_text()
     assert Path("/usr/share/icons/hicolor/scalable/apps/vms-desktop.svg").is_file()
+    forms = {p.name for p in Path("/usr/lib/vms-desktop").rglob("ui/forms/*.ui")}
+    assert {"camera_dialog.ui", "user_dialog.ui", "csv_import_dialog.ui"} <= forms, forms  # the admin dialogs' forms
+    assert list(Path("/usr/lib/vms-desktop").rglob("QtUiTools*")), "the loader of those forms is not shipped"
     if shutil.which("desktop-file-validate"):
         assert sh("desktop-file-validate", str(entry), check=False).returncode == 0
     help_text = subprocess.run(["/usr/bin/vms-desktop", "--help"], capture_output=True, text=True, timeout=120,

@@ -31,49 +31,38 @@ class CameraDialog(FormDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(api, "Edit camera" if camera else "Add camera", parent)
         self.camera = camera
-        self.method = QComboBox()
+        form = self.load_form("camera_dialog")
+        self.method = form.get(QComboBox, "method")
         self.method.addItems([BY_URL, BY_ONVIF])
-        self.name = QLineEdit(camera.name if camera else "")
-        self.site = QComboBox()
+        self.name = form.get(QLineEdit, "name")
+        self.site = form.get(QComboBox, "site")
         for site_id, name in sites:
             self.site.addItem(name, site_id)
-        self.url = QLineEdit(camera.main_url if camera else "")
-        self.url.setPlaceholderText("rtsp://192.168.1.20:554/stream1")
-        self.sub_url = QLineEdit(camera.sub_url if camera else "")
-        self.sub_url.setPlaceholderText("optional: rtsp://…/stream2")
-        self.onvif_url = QLineEdit(camera.onvif_url if camera else "")
-        self.onvif_url.setPlaceholderText("http://192.168.1.20/onvif/device_service")
-        self.username = QLineEdit(camera.username if camera else "")
-        self.password = QLineEdit()
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        if camera and camera.has_secret:
-            self.password.setPlaceholderText("stored (type to replace)")
-        self.tags = QLineEdit(", ".join(camera.tags) if camera else "")
-        self.tags.setPlaceholderText("lobby, entrance")
-        self.enabled = QCheckBox("Enabled (streams and records)")
-        self.enabled.setChecked(camera.enabled if camera else True)
-        self._lay_out(camera is None)
-        self.method.currentTextChanged.connect(self._method_changed)
-        self._method_changed(self.method.currentText())
-
-    def _lay_out(self, adding: bool) -> None:
-        form = QFormLayout()
-        if adding:
-            form.addRow("Add by", self.method)
-        form.addRow("Name", self.name)
-        if adding:
-            form.addRow("Site", self.site)
-        form.addRow("Main stream", self.url)
-        form.addRow("Sub stream", self.sub_url)
-        form.addRow("ONVIF address", self.onvif_url)
-        form.addRow("Username", self.username)
-        form.addRow("Password", self.password)
-        form.addRow("Tags", self.tags)
-        if not adding:
-            form.addRow("", self.enabled)
+        self.url = form.get(QLineEdit, "url")
+        self.sub_url = form.get(QLineEdit, "sub_url")
+        self.onvif_url = form.get(QLineEdit, "onvif_url")
+        self.username = form.get(QLineEdit, "username")
+        self.password = form.get(QLineEdit, "password")
+        self.tags = form.get(QLineEdit, "tags")
+        self.enabled = form.get(QCheckBox, "enabled")
+        if camera is not None:
+            self.name.setText(camera.name)
+            self.url.setText(camera.main_url)
+            self.sub_url.setText(camera.sub_url)
+            self.onvif_url.setText(camera.onvif_url)
+            self.username.setText(camera.username)
+            self.tags.setText(", ".join(camera.tags))
+            self.enabled.setChecked(camera.enabled)
+            if camera.has_secret:
+                self.password.setPlaceholderText("stored (type to replace)")
+        rows = form.get(QFormLayout, "form")
+        rows.setRowVisible(self.method, camera is None)  # how to add, and where, are chosen once
+        rows.setRowVisible(self.site, camera is None)
+        rows.setRowVisible(self.enabled, camera is not None)
         self.test_button = self.buttons.addButton("Test connection", QDialogButtonBox.ButtonRole.ActionRole)
         self.test_button.clicked.connect(lambda: self.runner.spawn(self.test_connection()))
-        self.lay_out(form)
+        self.method.currentTextChanged.connect(self._method_changed)
+        self._method_changed(self.method.currentText())
 
     def _method_changed(self, method: str) -> None:
         by_onvif = self.camera is None and method == BY_ONVIF

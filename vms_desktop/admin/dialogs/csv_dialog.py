@@ -7,21 +7,12 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QPlainTextEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QDialog, QFileDialog, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from vms_desktop.admin.dialogs.discovery_dialog import present_report
 from vms_desktop.admin.models.admin_api import AdminApi, BulkReport
 from vms_desktop.admin.widgets.base import AsyncRunner, MessageLine
+from vms_desktop.ui_theme.forms import load_form
 
 logger = logging.getLogger(__name__)
 MAX_FILE_BYTES = 1_000_000  # the server's limit on the text
@@ -38,25 +29,18 @@ class CsvImportDialog(QDialog):
         self.setWindowTitle("Import cameras from CSV")
         self.message = MessageLine()
         self.runner = AsyncRunner(self.message.show_text)
-        self.text = QPlainTextEdit()
+        form = load_form("csv_import_dialog", self)
+        self.text = form.get(QPlainTextEdit, "text")
         self.text.setPlaceholderText(TEMPLATE)
-        self.site = QComboBox()
+        self.site = form.get(QComboBox, "site")
         for site_id, name in sites:
             self.site.addItem(name, site_id)
-        self.open_button = QPushButton("Open file…")
+        self.open_button = form.get(QPushButton, "open_button")
         self.open_button.clicked.connect(self._choose_file)
-        self.import_button = QPushButton("Import")
+        self.import_button = form.get(QPushButton, "import_button")
         self.import_button.clicked.connect(lambda: self.runner.spawn(self.run_import()))
-        form = QFormLayout()
-        form.addRow("Site of rows without one", self.site)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.open_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.import_button)
         box = QVBoxLayout(self)
-        box.addLayout(form)
-        box.addWidget(self.text, 1)
-        box.addLayout(buttons)
+        box.addWidget(form.root, 1)
         box.addWidget(self.message)
         self.resize(700, 460)
 

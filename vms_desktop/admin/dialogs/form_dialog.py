@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout, QWidget
 
 from vms_desktop.admin.models.admin_api import AdminApi
 from vms_desktop.admin.widgets.base import AsyncRunner, MessageLine
+from vms_desktop.ui_theme.forms import FormWidgets, load_form
 
 
 class FormDialog(QDialog):
@@ -26,11 +27,14 @@ class FormDialog(QDialog):
         self.buttons.accepted.connect(lambda: self.runner.spawn(self.submit()))
         self.buttons.rejected.connect(self.reject)
 
-    def lay_out(self, form: QFormLayout) -> None:
+    def load_form(self, name: str) -> FormWidgets:
+        """The dialog's fields from its Designer form `ui/forms/<name>.ui`, above the message line and buttons."""
+        form = load_form(name, self)
         box = QVBoxLayout(self)
-        box.addLayout(form)
+        box.addWidget(form.root)
         box.addWidget(self.message)
         box.addWidget(self.buttons)
+        return form
 
     def missing(self) -> str:
         """What must be filled in before sending ("" when the form is complete)."""

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLineEdit, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtWidgets import QComboBox, QLineEdit, QListWidget, QListWidgetItem, QWidget
 
 from vms_desktop.admin.dialogs.form_dialog import FormDialog
 from vms_desktop.admin.models.admin_api import AdminApi, UserRow
@@ -21,30 +21,24 @@ class UserDialog(FormDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(api, f"User {user.username}" if user else "New user", parent)
         self.user = user
-        self.username = QLineEdit(user.username if user else "")
+        form = self.load_form("user_dialog")
+        self.username = form.get(QLineEdit, "username")
+        self.username.setText(user.username if user else "")
         self.username.setReadOnly(user is not None)
-        self.display_name = QLineEdit(user.display_name if user else "")
-        self.role = QComboBox()
+        self.display_name = form.get(QLineEdit, "display_name")
+        self.display_name.setText(user.display_name if user else "")
+        self.role = form.get(QComboBox, "role")
         self.role.addItems(list(ROLES))
         self.role.setCurrentText(user.role if user else "viewer")
-        self.password = QLineEdit()
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password = form.get(QLineEdit, "password")
         self.password.setPlaceholderText("unchanged" if user else "at least 12 characters")
-        self.sites = QListWidget()
+        self.sites = form.get(QListWidget, "sites")
         for site_id, name in sites:
             item = QListWidgetItem(name)
             item.setData(Qt.ItemDataRole.UserRole, site_id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if user and site_id in user.site_ids else Qt.CheckState.Unchecked)
             self.sites.addItem(item)
-        self.sites.setMaximumHeight(120)
-        form = QFormLayout()
-        form.addRow("Username", self.username)
-        form.addRow("Display name", self.display_name)
-        form.addRow("Role", self.role)
-        form.addRow("Password", self.password)
-        form.addRow("Only these sites\n(none: every site)", self.sites)
-        self.lay_out(form)
 
     def site_ids(self) -> list[str]:
         items = (self.sites.item(i) for i in range(self.sites.count()))
