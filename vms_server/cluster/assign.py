@@ -29,6 +29,8 @@ class Owned:
     camera_id: uuid.UUID
     token: int
     moving_to: str | None
+    handed_at_us: int | None = None  # set when the camera came by a hand-over: start at this keyframe
+    moving_ready: bool = False  # the node it is moving to holds a keyframe: stop at the next one
 
 
 async def live_nodes(session: AsyncSession) -> list[ClusterNode]:
@@ -52,24 +54,25 @@ async def coordinate(session: AsyncSession, max_moves: int) -> Plan | None:
     views = [CameraView(row.camera_id, site, row.node_id, row.moving_to, row.pinned_node) for row, site in rows]
     decided = plan(nodes, views, max_moves)
     for camera_id in decided.cancel:
-        by_id[camera_id].moving_to = None
+        by_id[camera_id].moving_to, by_id[camera_id].moving_ready = None, False
     for camera_id, target in decided.assign.items():
         row = by_id[camera_id]
         logger.info("camera %s: %s -> %s (owner gone)", camera_id, row.node_id, target)
-        row.node_id, row.moving_to = target, None
+        row.node_id, row.moving_to, row.handed_at_us, row.moving_ready = target, None, None, False
         row.token += 1
         row.assigned_at = func.now()
     for camera_id, target in decided.hand_over.items():
         logger.info("camera %s: hand-over %s -> %s asked", camera_id, by_id[camera_id].node_id, target)
-        by_id[camera_id].moving_to = target
+        by_id[camera_id].moving_to, by_id[camera_id].moving_ready = target, False
     return decided
 
 
 async def owned_by(session: AsyncSession, node_id: str) -> list[Owned]:
     rows = (await session.execute(select(CameraAssignment.camera_id, CameraAssignment.token,
-                                         CameraAssignment.moving_to)
+                                         CameraAssignment.moving_to, CameraAssignment.handed_at_us,
+                                         CameraAssignment.moving_ready)
                                   .where(CameraAssignment.node_id == node_id))).all()
-    return [Owned(cid, token, moving) for cid, token, moving in rows]
+    return [Owned(cid, token, moving, handed, ready) for cid, token, moving, handed, ready in rows]
 
 
 async def incoming_to(session: AsyncSession, node_id: str) -> set[uuid.UUID]:
@@ -78,14 +81,22 @@ async def incoming_to(session: AsyncSession, node_id: str) -> set[uuid.UUID]:
                                       .where(CameraAssignment.moving_to == node_id))).all())
 
 
-async def hand_over(session: AsyncSession, node_id: str, owned: Owned) -> bool:
-    """Pass a camera this node has stopped recording to the node the round chose; False when the row changed
-    meanwhile (the hand-over was cancelled or the camera reassigned)."""
+async def hand_over(session: AsyncSession, node_id: str, owned: Owned, ended_at_us: int | None = None) -> bool:
+    """Pass a camera this node has stopped recording to the node the round chose, with the keyframe its footage
+    ended at (`ended_at_us`, None if it was not recording); False when the row changed meanwhile (the hand-over
+    was cancelled or the camera reassigned)."""
     assert owned.moving_to is not None
     result = await session.execute(
         update(CameraAssignment)
         .where(CameraAssignment.camera_id == owned.camera_id, CameraAssignment.node_id == node_id,
                CameraAssignment.token == owned.token, CameraAssignment.moving_to == owned.moving_to)
         .values(node_id=owned.moving_to, moving_to=None, token=CameraAssignment.token + 1,
-                assigned_at=func.now()))
+                assigned_at=func.now(), handed_at_us=ended_at_us, moving_ready=False))
     return bool(getattr(result, "rowcount", 0))
+
+
+async def ready_for(session: AsyncSession, node_id: str, camera_ids: set[uuid.UUID]) -> None:
+    """Tell the owners of cameras moving to this node that it is connected and holds a keyframe."""
+    await session.execute(update(CameraAssignment)
+                          .where(CameraAssignment.camera_id.in_(camera_ids), CameraAssignment.moving_to == node_id)
+                          .values(moving_ready=True))

@@ -10,7 +10,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Uuid
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Uuid
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vms_common.db.base import UtcDateTime, utcnow
@@ -49,3 +50,8 @@ class CameraAssignment(Base):
     moving_to: Mapped[str | None] = mapped_column(String(100), nullable=True)  # a hand-over asked of the owner
     pinned_node: Mapped[str | None] = mapped_column(String(100), nullable=True)
     assigned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Set by a hand-over: the keyframe (camera time, µs) where the previous owner's footage ends, so the new
+    # owner starts there (make-before-break). None after a failover: the old owner could not say.
+    handed_at_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The node in `moving_to` is connected and holds a keyframe: the owner may now stop at the next one.
+    moving_ready: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())

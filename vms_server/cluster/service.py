@@ -30,21 +30,28 @@ from vms_server.cluster.settings import ClusterSettings
 from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import IngestService
 from vms_server.recording.keys import RECORDER
+from vms_server.recording.recorder import Recorder
 from vms_server.recording.segments import SegmentResult
+from vms_server.recording.service import RecordingService
 from vms_server.settings import SettingsError
 
 logger = logging.getLogger(__name__)
 # A segment that ended this long after its camera moved away is refused at indexing (clock skew between nodes).
 CLOCK_SLACK = dt.timedelta(seconds=2)
 FENCED_SUFFIX = ".fenced"
-INCOMING_POLL_S = 0.2  # round period while a hand-over to this node is pending
+INCOMING_POLL_S = 0.2  # round period while a hand-over to or from this node is pending
+LEAVE_WAIT_S = 6.0  # longest wait for a leaving camera's keyframe (GOPs of real cameras reach 4-5 s)
+READY_WAIT_S = 15.0  # longest wait for the next owner to connect and hold a keyframe
 
 
 class ClusterService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: ClusterSettings, node_id: str,
-                 url: str, volumes: list[Path], ingest: IngestService) -> None:
+                 url: str, volumes: list[Path], ingest: IngestService,
+                 recording: RecordingService | None = None) -> None:
         self._sessions, self.settings, self.node_id, self.url = sessions, settings, node_id, url
-        self._volumes, self._ingest = volumes, ingest
+        self._volumes, self._ingest, self._recording = volumes, ingest, recording
+        self._leaving: dict[uuid.UUID, float] = {}  # camera being handed away -> monotonic give-up time
+        self._announced: set[uuid.UUID] = set()  # incoming cameras this node said it is ready for
         self.capacity = membership.capacity_of(settings.max_cameras, ingest.enabled)
         self.owned: dict[uuid.UUID, int] = {}  # camera -> fencing token held
         # Cameras being handed over to this node: connected ahead (not written) and polled for quickly, so the
@@ -124,7 +131,7 @@ class ClusterService:
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 logger.exception("cluster round failed on %s", self.node_id)
-            wait = min(period, INCOMING_POLL_S) if self.incoming else period
+            wait = min(period, INCOMING_POLL_S) if self.incoming or self._leaving else period
             await asyncio.sleep(max(0.05, wait - (time.monotonic() - started)))
 
     async def round(self) -> None:
@@ -148,16 +155,60 @@ class ClusterService:
         self.rounds += 1
 
     async def _follow(self, mine: list[assign.Owned], incoming: set[uuid.UUID]) -> None:
-        leaving = [o for o in mine if o.moving_to is not None]
+        """Make-before-break: a camera asked of this node keeps recording here until its recorder has ended the
+        segment at a keyframe (or `LEAVE_WAIT_S` ran out); the row then carries that keyframe to the next owner,
+        which has been connected ahead and starts its first segment at the same keyframe from what it holds."""
+        leaving = {o.camera_id: o for o in mine if o.moving_to is not None}
         wanted = {o.camera_id: o.token for o in mine if o.moving_to is None}
+        for owned in mine:  # arrived by a hand-over: set before `may_write` lets the recorder start
+            if owned.moving_to is None and owned.camera_id in self.incoming and owned.camera_id not in self.owned:
+                recorder = self._recorder(owned.camera_id)
+                if recorder is not None:
+                    recorder.start_from_us = owned.handed_at_us
+        await self._announce_ready(incoming)
+        ready: list[tuple[assign.Owned, int | None]] = []
+        now = time.monotonic()
+        for camera_id, owned in leaving.items():
+            recorder = self._recorder(camera_id)
+            # Wait for the next owner to hold a keyframe (`READY_WAIT_S` at most: a node that cannot reach the
+            # camera must not keep it here), then for this recorder to end at the next keyframe.
+            deadline = self._leaving.setdefault(camera_id, now + READY_WAIT_S + LEAVE_WAIT_S)
+            if recorder is not None and not recorder.leaving and (
+                    owned.moving_ready or now >= deadline - LEAVE_WAIT_S):
+                recorder.leave()
+            if recorder is None or recorder.left or now >= deadline:
+                ended = recorder.left_at_us if recorder is not None else None
+                ready.append((owned, ended if ended is not None and ended >= 0 else None))
+            else:
+                wanted[camera_id] = owned.token  # still this node's until the keyframe
+        for camera_id in [c for c in self._leaving if c not in leaving]:
+            del self._leaving[camera_id]
+            recorder = self._recorder(camera_id)
+            if recorder is not None and camera_id in wanted:  # the hand-over was cancelled: record on
+                recorder.leaving, recorder.left_at_us = False, None
         changed = set(wanted) | incoming != set(self.owned) | self.incoming
         self.owned, self.incoming = wanted, incoming
-        if changed or leaving:
+        if changed or ready:
             await self._sync_ingest()
-        for owned in leaving:  # stopped above: its last segment is closed before the next owner may start
+        for owned, ended in ready:  # stopped above: its last segment is closed before the next owner may start
+            self._leaving.pop(owned.camera_id, None)
             async with self._sessions.begin() as session:
-                if await assign.hand_over(session, self.node_id, owned):
-                    logger.info("camera %s handed over to %s", owned.camera_id, owned.moving_to)
+                if await assign.hand_over(session, self.node_id, owned, ended):
+                    logger.info("camera %s handed over to %s (footage ends at %s)", owned.camera_id,
+                                owned.moving_to, ended)
+
+    async def _announce_ready(self, incoming: set[uuid.UUID]) -> None:
+        """Cameras on their way here whose recorder now holds a keyframe: say so once, so the owner stops."""
+        self._announced &= incoming
+        holding = {c for c in incoming - self._announced
+                   if (recorder := self._recorder(c)) is not None and recorder.holds_keyframe}
+        if holding:
+            async with self._sessions.begin() as session:
+                await assign.ready_for(session, self.node_id, holding)
+            self._announced |= holding
+
+    def _recorder(self, camera_id: uuid.UUID) -> Recorder | None:
+        return self._recording.recorder(camera_id) if self._recording is not None else None
 
     async def _sync_ingest(self) -> None:
         if self._ingest.enabled:
@@ -191,7 +242,7 @@ async def cluster_context(app: web.Application) -> AsyncIterator[None]:
     recorder = app[RECORDER]
     node_id = await asyncio.to_thread(membership.node_id_of, settings.data_dir, settings.cluster.node_id)
     service = ClusterService(app[keys.SESSIONS], settings.cluster, node_id, advertised_url(app),
-                             [v.path for v in recorder.volumes.volumes], app[INGEST])
+                             [v.path for v in recorder.volumes.volumes], app[INGEST], recorder)
     app[INGEST].owns = service.owns
     recorder.may_write = service.may_write
     recorder.admit = service.admit

@@ -3,6 +3,11 @@
 Modes combine: continuous, schedule (weekly table), motion and event (both hold recording open until
 their post-roll ends). Pre-roll comes from an in-memory ring of packets starting at a keyframe, so an
 event or motion start can reach back in time without recording all the time.
+
+A camera handed between cluster nodes changes recorder without a gap (make-before-break): the old owner's
+recorder is asked to `leave` and ends its segment exactly at a keyframe (`left_at_us`); the new owner's, already
+connected and holding the last two GOPs, is told `start_from_us` and begins its first segment at that same
+keyframe from what it holds, instead of at the next keyframe after it learns the camera is its own.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from vms_server.recording.segments import SegmentResult, SegmentWriter
 logger = logging.getLogger(__name__)
 RING_MIN_S = 10.0
 GOP_KEEP_MAX = 1500  # packets of one GOP kept for a rewrite (a 60 s GOP at 25 fps)
+# How far this node's time of the hand-over keyframe may be from the previous owner's (the same frame seen over
+# two RTSP sessions: equal with sender reports, a connect-time anchor apart without); under half a 1 s GOP.
+HANDOVER_MATCH_US = 400_000
 LOG_EVERY_S = 60.0
 
 
@@ -82,7 +90,28 @@ class Recorder:
     ring: deque[MediaPacket] = field(default_factory=deque)
     hold: _Hold = field(default_factory=_Hold)
     written_until_us: int = 0
+    # Cluster hand-over (set from the event loop, read on the ingest thread; plain assignments).
+    leaving: bool = False  # end the segment at the next keyframe and write no more
+    left_at_us: int | None = None  # where that segment ended: the keyframe the next owner starts at
+    start_from_us: int | None = None  # a previous owner's footage ends here: begin at the held keyframe there
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def leave(self) -> None:
+        """Stop at the next keyframe (a hand-over to another node); `left_at_us` says where, or stays None when
+        nothing was being written (then there is no footage to continue)."""
+        self.left_at_us = None
+        self.leaving = True
+        if self.writer is None:
+            self.left_at_us = -1  # nothing open: done at once
+
+    @property
+    def holds_keyframe(self) -> bool:
+        """A GOP is held: a hand-over to this recorder can start at the previous owner's keyframe."""
+        return bool(self._gops)
+
+    @property
+    def left(self) -> bool:
+        return self.left_at_us is not None
 
     def trigger(self, reason: str, at_us: int, pre_s: float, post_s: float) -> None:
         """Keep footage from `at - pre_s` until `at + post_s` (extends an open hold)."""
@@ -149,6 +178,14 @@ class Recorder:
         self._keep_gop(pkt)
         self._remember(pkt)
         why = self._why(pkt.wall_us)
+        if self.leaving:
+            if self.writer is None:
+                return
+            if pkt.keyframe:  # the next owner begins with this very keyframe
+                self._finish()
+                self.left_at_us = pkt.wall_us
+                self._tell(True, False)
+                return
         if self.writer is None:
             if why is not None:
                 self._begin(pkt, why)
@@ -269,6 +306,21 @@ class Recorder:
             for _ in range(nxt):
                 self.ring.popleft()
 
+    def _handed_over(self) -> list[MediaPacket]:
+        """The held GOPs from the keyframe where the previous owner stopped (the same frame, by the camera's
+        clock, when it sends RTCP sender reports; else the nearest by this node's) onwards; empty when that
+        keyframe is no longer held, and then the segment starts at the next keyframe as after a failover."""
+        since, self.start_from_us = self.start_from_us, None
+        if since is None or since < 0:
+            return []
+        gops = list(self._gops)
+        for index, gop in enumerate(gops):
+            if abs(gop[0].wall_us - since) <= HANDOVER_MATCH_US:
+                return [p for g in gops[index:] for p in g]
+        logger.info("hand-over keyframe at %d not held (held: %s); starting at the next keyframe", since,
+                    [g[0].wall_us for g in gops], extra={"camera_id": self.camera_id})
+        return []
+
     def _begin(self, pkt: MediaPacket, why: str) -> None:
         with self._lock:
             since = self.hold.since_us if why == self.hold.reason else pkt.wall_us
@@ -281,6 +333,8 @@ class Recorder:
         if start is None:
             start = next((i for i, p in enumerate(backlog) if p.keyframe), None)
         packets = backlog[start:] if start is not None else []
+        if self.start_from_us is not None:
+            packets = self._handed_over() or packets
         if not packets:
             if not pkt.keyframe:
                 return  # wait for a keyframe: a segment must start decodable
