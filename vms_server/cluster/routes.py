@@ -1,20 +1,25 @@
-"""`/api/v1/cluster/...`: the node list and camera pins (administrators), a camera's owner (anyone who sees it)."""
+"""`/api/v1/cluster/...`: the node list and camera pins (administrators), a camera's owner (anyone who sees it),
+and segment files for the other nodes (presigned links)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from pathlib import Path
 
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.roles import Role
-from vms_common.errors import NotFound
+from vms_common.errors import Forbidden, NotFound
 from vms_server import keys
 from vms_server.cameras.models import Camera
 from vms_server.cluster.keys import CLUSTER
 from vms_server.cluster.models import CameraAssignment, ClusterNode
 from vms_server.cluster.status import ClusterOut, cluster_status
+from vms_server.recording.models import RecordingSegment
 
 router = ApiRouter()
 TAGS = ["cluster"]
@@ -88,3 +93,32 @@ async def pin_camera(call: Call[PinIn]) -> AssignmentOut:
         await session.flush()
         return AssignmentOut(camera_id=camera_id, node_id=row.node_id, pinned_node=row.pinned_node,
                              moving_to=row.moving_to, token=row.token)
+
+
+class SegmentLinkQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expires: str = Field(max_length=20, description="Unix time the link stops working")
+    sig: str = Field(max_length=64, description="HMAC of the segment id and `expires`, from the cluster's key")
+
+
+@router.route("GET", "/cluster/segments/{segment_id}/file", role=None, query=SegmentLinkQuery,
+              media_type="video/mp4", tags=TAGS, errors=(403, 404, 422))
+async def segment_file(call: Call[NoBody]) -> web.StreamResponse:
+    """One recorded segment's file, for another node of the cluster that plays or exports a period recorded
+    partly here (docs/cluster.md). Not a user route: it takes no token but a presigned link (`expires`, `sig`)
+    that only holders of the cluster's master secret can make; a link opens one segment for a minute."""
+    segment_id = call.path_uuid("segment_id")
+    q = call.query(SegmentLinkQuery)
+    service = call.app.get(CLUSTER)
+    if service is None or service.remote is None:
+        raise NotFound("this server is not a cluster node")
+    if not service.remote.links.valid(segment_id, q.expires, q.sig):
+        raise Forbidden("the segment link is invalid or expired", code="bad_link")
+    async with call.app[keys.SESSIONS]() as session:
+        row = await session.get(RecordingSegment, segment_id)
+    if row is None or service.remote.is_remote(row):
+        raise NotFound("no such segment on this node")
+    path = Path(row.volume) / row.path
+    if not await asyncio.to_thread(path.is_file):
+        raise NotFound("the segment's file is gone", code="footage_missing")
+    return web.FileResponse(path, headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})

@@ -26,13 +26,16 @@ from vms_server import keys
 from vms_server.cluster import assign, membership
 from vms_server.cluster.keys import CLUSTER
 from vms_server.cluster.models import CameraAssignment
+from vms_server.cluster.remote import RemoteFootage, SegmentLinks
 from vms_server.cluster.settings import ClusterSettings
 from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import IngestService
+from vms_server.playback.keys import PLAYBACK
 from vms_server.recording.keys import RECORDER
 from vms_server.recording.recorder import Recorder
 from vms_server.recording.segments import SegmentResult
 from vms_server.recording.service import RecordingService
+from vms_server.security.keystore import load_master_secret
 from vms_server.settings import SettingsError
 
 logger = logging.getLogger(__name__)
@@ -52,6 +55,7 @@ class ClusterService:
         self._volumes, self._ingest, self._recording = volumes, ingest, recording
         self._leaving: dict[uuid.UUID, float] = {}  # camera being handed away -> monotonic give-up time
         self._announced: set[uuid.UUID] = set()  # incoming cameras this node said it is ready for
+        self.remote: RemoteFootage | None = None  # other nodes' segments for playback here (set at start-up)
         self.capacity = membership.capacity_of(settings.max_cameras, ingest.enabled)
         self.owned: dict[uuid.UUID, int] = {}  # camera -> fencing token held
         # Cameras being handed over to this node: connected ahead (not written) and polled for quickly, so the
@@ -160,8 +164,9 @@ class ClusterService:
         which has been connected ahead and starts its first segment at the same keyframe from what it holds."""
         leaving = {o.camera_id: o for o in mine if o.moving_to is not None}
         wanted = {o.camera_id: o.token for o in mine if o.moving_to is None}
-        for owned in mine:  # arrived by a hand-over: set before `may_write` lets the recorder start
-            if owned.moving_to is None and owned.camera_id in self.incoming and owned.camera_id not in self.owned:
+        # Arrived by a hand-over (perhaps already asked to move on): told before `may_write` lets it start.
+        for owned in mine:
+            if owned.camera_id in self.incoming and owned.camera_id not in self.owned:
                 recorder = self._recorder(owned.camera_id)
                 if recorder is not None:
                     recorder.start_from_us = owned.handed_at_us
@@ -188,14 +193,16 @@ class ClusterService:
                 recorder.leaving, recorder.left_at_us = False, None
         changed = set(wanted) | incoming != set(self.owned) | self.incoming
         self.owned, self.incoming = wanted, incoming
-        if changed or ready:
-            await self._sync_ingest()
-        for owned, ended in ready:  # stopped above: its last segment is closed before the next owner may start
+        # Passed on before the camera is disconnected here: its recorder has closed its last segment (or, out
+        # of `owned` now, writes nothing more), and the next owner holds only the last two GOPs to start from.
+        for owned, ended in ready:
             self._leaving.pop(owned.camera_id, None)
             async with self._sessions.begin() as session:
                 if await assign.hand_over(session, self.node_id, owned, ended):
                     logger.info("camera %s handed over to %s (footage ends at %s)", owned.camera_id,
                                 owned.moving_to, ended)
+        if changed or ready:
+            await self._sync_ingest()
 
     async def _announce_ready(self, incoming: set[uuid.UUID]) -> None:
         """Cameras on their way here whose recorder now holds a keyframe: say so once, so the owner stops."""
@@ -218,6 +225,12 @@ class ClusterService:
 def _fence_file_blocking(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.rename(path.with_name(path.name + FENCED_SUFFIX))
+
+
+def own_volumes(recorder: RecordingService) -> set[str]:
+    """Volume paths this node writes to (its fallback too): index rows elsewhere are other nodes' footage."""
+    fallback = recorder.volumes.fallback
+    return {str(v.path) for v in recorder.volumes.volumes} | ({str(fallback.path)} if fallback is not None else set())
 
 
 def advertised_url(app: web.Application) -> str:
@@ -243,6 +256,10 @@ async def cluster_context(app: web.Application) -> AsyncIterator[None]:
     node_id = await asyncio.to_thread(membership.node_id_of, settings.data_dir, settings.cluster.node_id)
     service = ClusterService(app[keys.SESSIONS], settings.cluster, node_id, advertised_url(app),
                              [v.path for v in recorder.volumes.volumes], app[INGEST], recorder)
+    master = await asyncio.to_thread(load_master_secret, settings.data_dir, settings.security.key_store)
+    service.remote = RemoteFootage(app[keys.SESSIONS], node_id, own_volumes(recorder),
+                                   settings.data_dir / "cluster-cache", SegmentLinks(master))
+    app[PLAYBACK].remote = service.remote
     app[INGEST].owns = service.owns
     recorder.may_write = service.may_write
     recorder.admit = service.admit

@@ -67,7 +67,7 @@ async def recordings(call: Call[NoBody]) -> RecordingsOut:
     async with call.app[keys.SESSIONS]() as session:
         await get_camera(session, camera_id, call.user)
         rows = await segments_between(session, camera_id, None, q.start, q.end)
-    rows = await call.app[RECORDER].present(rows)  # files deleted under the server show as gaps
+    rows = await call.app[PLAYBACK].timeline_rows(rows)  # deleted files show as gaps; other nodes' are kept
     fallback = call.app[RECORDER].volumes.fallback
     on_fallback = str(fallback.path) if fallback is not None else None
     spans = [Span(r.start_at, r.end_at, r.stream, r.volume == on_fallback, bool(r.from_edge)) for r in rows]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_common.errors import Forbidden, InvalidInput, NotFound, NotReady
 from vms_server import keys
+from vms_server.cluster.remote import RemoteFootage
 from vms_server.events.clips import ClipScheduler
 from vms_server.events.keys import CLIP_CUTTER, EVENTS
 from vms_server.ingest.keys import INGEST
@@ -29,7 +30,7 @@ from vms_server.playback.live import LiveTap
 from vms_server.playback.media import MediaError, Piece, remux_blocking
 from vms_server.playback.timeline import segments_between
 from vms_server.recording.keys import RECORDER
-from vms_server.recording.models import ExportJob
+from vms_server.recording.models import ExportJob, RecordingSegment
 from vms_server.recording.service import RecordingService
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,19 @@ class PlaybackService:
         self._jobs: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._progress: dict[uuid.UUID, float] = {}
         self._slots = asyncio.Semaphore(2)
+        # A cluster node: segments on other nodes' volumes are fetched from them (set by the cluster context).
+        self.remote: RemoteFootage | None = None
+
+    async def timeline_rows(self, rows: list[RecordingSegment]) -> list[RecordingSegment]:
+        """The rows a timeline shows: local ones whose files are there, and those a live node of the cluster
+        serves (fetched only if played)."""
+        remote = self.remote
+        far = [r for r in rows if remote.is_remote(r)] if remote is not None else []
+        near = await self._recorder.present([r for r in rows if r not in far])
+        if far and remote is not None:
+            served = await remote.holders()
+            near = sorted(near + [r for r in far if r.volume in served], key=lambda r: r.start_at)
+        return near
 
     async def pieces(self, camera_id: uuid.UUID, stream: str, start: dt.datetime, end: dt.datetime, *,
                      mark_missing: bool = True) -> list[Piece]:
@@ -80,8 +94,15 @@ class PlaybackService:
             raise range_too_long(self.max_seconds)
         async with self.sessions() as session:
             rows = await segments_between(session, camera_id, stream, start, end)
-        rows = await self._recorder.present(rows, mark=mark_missing)  # a deleted file is a gap, not a 0-byte answer
-        pieces = [Piece(Path(r.volume) / r.path, to_us(r.start_at), to_us(r.end_at)) for r in rows]
+        remote = self.remote
+        far = [r for r in rows if remote.is_remote(r)] if remote is not None else []
+        near = [r for r in rows if r not in far]
+        near = await self._recorder.present(near, mark=mark_missing)  # a deleted file is a gap, not a 0-byte answer
+        pieces = [Piece(Path(r.volume) / r.path, to_us(r.start_at), to_us(r.end_at)) for r in near]
+        if far and remote is not None:  # recorded on other nodes of the cluster: fetched, then stitched in
+            fetched = await remote.fetch(far)
+            pieces += [Piece(fetched[r.id], to_us(r.start_at), to_us(r.end_at)) for r in far if r.id in fetched]
+            pieces.sort(key=lambda piece: piece.start_us)
         recorder = self._recorder.recorder(camera_id)
         current = recorder.open_file() if recorder is not None and recorder.stream == stream else None
         overlaps = current is not None and current[1] < to_us(end) and current[2] > to_us(start)
