@@ -52,7 +52,16 @@ async def coordinate(session: AsyncSession, max_moves: int) -> Plan | None:
         .where(Camera.enabled.is_(True)).with_for_update(of=CameraAssignment, skip_locked=True))).all()
     by_id = {row.camera_id: row for row, _site in rows}
     views = [CameraView(row.camera_id, site, row.node_id, row.moving_to, row.pinned_node) for row, site in rows]
+    # Rows locked elsewhere (the indexer holds them FOR SHARE while it admits a segment) still count for the
+    # load of their node; left out, the plan saw a node lighter than it is and moved cameras back and forth.
+    # They are not changed this round.
+    views += [CameraView(cid, site, node_id, moving_to, pinned) for cid, site, node_id, moving_to, pinned in (
+        await session.execute(
+            select(CameraAssignment.camera_id, Camera.site_id, CameraAssignment.node_id, CameraAssignment.moving_to,
+                   CameraAssignment.pinned_node).join(Camera, Camera.id == CameraAssignment.camera_id)
+            .where(Camera.enabled.is_(True)))).all() if cid not in by_id]
     decided = plan(nodes, views, max_moves)
+    decided.skip_locked(set(by_id))
     for camera_id in decided.cancel:
         by_id[camera_id].moving_to, by_id[camera_id].moving_ready = None, False
     for camera_id, target in decided.assign.items():

@@ -41,6 +41,13 @@ class Plan:
     def empty(self) -> bool:
         return not (self.assign or self.hand_over or self.cancel)
 
+    def skip_locked(self, changeable: set[uuid.UUID]) -> None:
+        """Drop the decisions about cameras whose rows could not be locked this round (the next round decides
+        again)."""
+        self.assign = {c: t for c, t in self.assign.items() if c in changeable}
+        self.hand_over = {c: t for c, t in self.hand_over.items() if c in changeable}
+        self.cancel = [c for c in self.cancel if c in changeable]
+
 
 def eligible(camera: CameraView, nodes: dict[str, NodeView]) -> list[str]:
     """The live nodes allowed to record `camera`, before load is considered."""

@@ -18,6 +18,7 @@ from tests.conftest import _truncate, make_settings, seed
 from tests.server.helpers import ApiClient
 from vms_common.auth.roles import Role
 from vms_server.cameras.models import Camera, CameraStream
+from vms_server.cluster import assign
 from vms_server.cluster.keys import CLUSTER
 from vms_server.cluster.models import CameraAssignment, ClusterNode
 from vms_server.recording.segments import SegmentResult
@@ -171,3 +172,39 @@ async def test_retention_on_a_node_leaves_other_nodes_segments_alone(node: ApiCl
     async with recorder.sessions() as session:
         left = (await session.scalars(select(RecordingSegment.volume))).all()
     assert deleted == 1 and left == ["/srv/other-node/recordings"]
+
+
+async def test_rows_locked_by_the_indexer_still_count_for_the_balance(node: ApiClient) -> None:
+    """alpha records two cameras, beta one: balanced. While the indexer holds beta's row FOR SHARE (admitting a
+    segment), the rounds must not see beta as empty and hand one of alpha's cameras over (it did: cameras went
+    back and forth after a failback)."""
+    service = node.client.app[CLUSTER]
+    now = dt.datetime.now(dt.UTC)
+    async with service._sessions.begin() as session:
+        session.add(ClusterNode(id="beta", lease_until=now + dt.timedelta(hours=1),
+                                max_cameras=service.capacity.max_cameras))  # alpha's room: even shares
+    ids = []
+    async with service._sessions.begin() as session:
+        for name, owner in (("a1", "alpha"), ("a2", "alpha"), ("b1", "beta")):
+            camera = Camera(customer_id=node.seeded.customer_id, site_id=node.seeded.site_id, name=name)
+            camera.streams = [CameraStream(role="main", rtsp_url="rtsp://127.0.0.1:9/nothing-listens")]
+            session.add(camera)
+            await session.flush()
+            session.add(CameraAssignment(camera_id=camera.id, node_id=owner, token=1, assigned_at=now))
+            ids.append(camera.id)
+    async with service._sessions.begin() as holder:  # the indexer's lock on beta's row, held over several rounds
+        await holder.execute(select(CameraAssignment).where(CameraAssignment.camera_id == ids[2])
+                             .with_for_update(read=True))
+        decided = None
+        for _ in range(50):  # alpha's own heartbeat takes the round lock now and then
+            async with service._sessions.begin() as session:
+                decided = await assign.coordinate(session, 8)
+            if decided is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert decided is not None and not decided.hand_over and not decided.assign, decided
+        await asyncio.sleep(1.5)  # alpha's rounds (every 0.5 s) while the lock is held
+    async with service._sessions() as session:
+        rows = (await session.scalars(select(CameraAssignment).where(CameraAssignment.camera_id.in_(ids)))).all()
+    assert {r.camera_id: (r.node_id, r.moving_to) for r in rows} == {
+        ids[0]: ("alpha", None), ids[1]: ("alpha", None), ids[2]: ("beta", None)}
