@@ -114,3 +114,37 @@ async def test_operator_portal_login_asks_for_the_code(portal_cloud: Cloud, brow
     assert "/portal/login" in page.url
     await _login(page, cloud, "", "root", _code_at(secret, 0))
     assert page.url.endswith("/portal/platform/licences")
+
+
+@pytest.mark.slow
+async def test_operator_enrols_on_the_portal_page(portal_cloud: Cloud, browser: Any) -> None:  # noqa: F811
+    """The same enrolment without the API: the operator opens MFA from the platform menu, gets the key once,
+    a wrong code is refused on the page, a right one switches MFA on, and the next login asks for a code."""
+    cloud = portal_cloud
+    page = await browser.new_page()
+    await _login(page, cloud, "", "root")
+    assert page.url.endswith("/portal/platform/licences")
+    await page.click("nav a[href='/portal/platform/mfa']")
+    await page.wait_for_load_state()
+    assert "MFA is off" in await page.inner_text("#mfa-state")
+    await page.click("#start-setup")
+    await page.wait_for_load_state()
+    secret = (await page.inner_text("#secret")).strip()
+    assert (await page.get_attribute("#otpauth", "href") or "").startswith("otpauth://")
+    sealed, pending = await _stored(cloud)
+    assert sealed is None and pending is not None  # pending, not enforced until a code confirms it
+    await page.fill("#code", _wrong_code(secret))
+    await page.click("#confirm-code")
+    await page.wait_for_load_state()
+    assert "/portal/platform/mfa" in page.url and await page.locator("#error").count() == 1
+    await page.fill("#code", _code_at(secret, 0))
+    await page.click("#confirm-code")
+    await page.wait_for_load_state()
+    assert page.url.endswith("/portal/platform/licences")
+    sealed, pending = await _stored(cloud)
+    assert sealed is not None and pending is None and secret not in sealed
+    await page.goto(f"{cloud.url}/portal/platform/mfa")
+    assert "MFA is on" in await page.inner_text("#mfa-state")
+    other = await browser.new_page()  # a new login now needs the code
+    await _login(other, cloud, "", "root")
+    assert "/portal/login" in other.url and await other.locator("#code").count() == 1

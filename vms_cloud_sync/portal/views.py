@@ -21,7 +21,7 @@ from vms_cloud_sync.backend.auth import COOKIE, MFA_SETUP
 from vms_cloud_sync.backend.db import scoped
 from vms_cloud_sync.backend.routes_hq import login_with
 from vms_cloud_sync.backend.schemas import CloudEventOut, EventFilter, LoginIn
-from vms_cloud_sync.portal import acting, pages, platform
+from vms_cloud_sync.portal import acting, operator_pages, pages, platform
 from vms_cloud_sync.portal.web import (
     names,
     page,
@@ -219,4 +219,5 @@ def install(app: web.Application) -> None:
     pages.install(app)
     acting.install(app)
     platform.install(app)
+    operator_pages.install(app)
     app.router.add_static("/portal/static/", HERE / "static")
