@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vms_desktop.client.api import VmsClient
+from vms_desktop.client.api import ClientError, VmsClient, normalise_address
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
@@ -28,14 +28,49 @@ logger = logging.getLogger(__name__)
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vms-desktop", description="VMS operator client")
-    parser.add_argument("--server", help="server address (host:port), pre-filled in the login dialog")
+    parser.add_argument("--server", help="server address (host:port or https://host:port), pre-filled in the "
+                                         "login dialog; without a scheme http, or https when --pin is given")
+    parser.add_argument("--pin", metavar="SHA256",
+                        help="trust the --server's certificate with this SHA-256 fingerprint (what `vms-server tls "
+                             "fingerprint` prints) without asking: for scripted installs")
+    parser.add_argument("--forget-pin", action="store_true",
+                        help="forget the certificate pinned for --server (after the server's certificate was "
+                             "replaced on purpose); the next login shows the new one to confirm")
     parser.add_argument("--state", type=Path, help="file for local layouts and preferences")
     parser.add_argument("--joysticks", type=Path, help="directory of your own joystick JSON descriptions")
     parser.add_argument("--no-discovery", action="store_true", help="do not look for servers on the LAN")
     parser.add_argument("--theme", default=os.environ.get("VMS_THEME", "dark"),
                         help="look of the client: dark (control room, default), light, or none (Qt's own)")
     parser.add_argument("-v", "--verbose", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.pin or args.forget_pin) and not args.server:
+        parser.error("--pin and --forget-pin need --server")
+    try:
+        seed_pin(args)
+    except ClientError as exc:
+        parser.error(exc.message)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return args
+
+
+def seed_pin(args: argparse.Namespace) -> None:
+    """Apply --pin / --forget-pin to the stored pins. A pin only makes sense over TLS, so `--server host:port`
+    with `--pin` means https; `args.server` is rewritten to the full address the pin is stored under."""
+    if not (args.pin or args.forget_pin):
+        return
+    from vms_desktop.client.tls import PinStore
+
+    server = args.server if "://" in args.server or not args.pin else f"https://{args.server}"
+    base = normalise_address(server)
+    if not base.startswith("https://"):
+        raise ValueError(f"--pin/--forget-pin are for https:// servers, not {base}")
+    pins = PinStore()
+    if args.forget_pin:
+        pins.forget(base)
+    if args.pin:
+        pins.set(base, args.pin)
+    args.server = base
 
 
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:

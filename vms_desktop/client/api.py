@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,14 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
+
+from vms_desktop.client.tls import (
+    aiohttp_ssl,
+    fetch_fingerprint,
+    fingerprint_of_digest,
+    normalise_fingerprint,
+    stdlib_context,
+)
 
 logger = logging.getLogger(__name__)
 # What a proxy or the server itself answers while the server restarts: a pause, not a refusal.
@@ -75,6 +84,25 @@ class AuthFailed(ClientError):
     """Wrong username, password or TOTP code, or a disabled account."""
 
 
+class UntrustedCertificate(ClientError):
+    """An `https://` server whose certificate no system CA vouches for and which has no pin yet: the operator
+    compares `fingerprint` with `vms-server tls fingerprint` and, if it matches, pins it (trust on first use).
+    Nothing was sent to the server but a TLS handshake."""
+
+    def __init__(self, message: str, *, fingerprint: str) -> None:
+        super().__init__(message, code="untrusted_certificate")
+        self.fingerprint = fingerprint
+
+
+class CertificateChanged(ClientError):
+    """The server presented another certificate than the pinned one: possibly someone in between. Refused
+    before any request (or password) went out; never accepted without the operator resetting the pin."""
+
+    def __init__(self, message: str, *, presented: str) -> None:
+        super().__init__(message, code="certificate_changed")
+        self.presented = presented
+
+
 class SessionExpired(ClientError):
     """The saved or current login cannot be refreshed any more: log in again."""
 
@@ -99,7 +127,10 @@ class LoginResult:
 
 
 def normalise_address(address: str) -> str:
-    """Accept `host`, `host:port` or a full URL; default to http and port 8080 like the server."""
+    """Accept `host`, `host:port` or a full URL; default to http and port 8080 like the server.
+
+    A bare `host:port` stays `http://` as before: guessing https would first need a probe, and a server in
+    TLS mode refuses plain HTTP with a connection error the operator answers by typing `https://`."""
     address = address.strip().rstrip("/")
     if not address:
         raise ClientError("enter the server address, e.g. 192.168.1.10:8080")
@@ -126,8 +157,10 @@ def _error_message(body: Any, status: int) -> tuple[str, str]:
 class VmsClient:
     """One logged-in (or logging-in) connection to a server."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 10.0, pin: str | None = None) -> None:
         self.base_url = normalise_address(base_url)
+        # The pinned SHA-256 of the server's certificate (https only); None: the system CAs verify it.
+        self.pin = normalise_fingerprint(pin) if pin else None
         self.tokens: Tokens | None = None
         self.username: str = ""
         self.on_tokens: Callable[[Tokens], None] | None = None
@@ -148,9 +181,20 @@ class VmsClient:
 
     @property
     def session(self) -> aiohttp.ClientSession:
+        """The one HTTP session: REST, the push channel and live video all go through it, so the pin (or CA
+        verification) set on its connector covers every connection to the server."""
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            connector = aiohttp.TCPConnector(ssl=aiohttp_ssl(self.pin)) if self.is_tls else None
+            self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
+
+    @property
+    def is_tls(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """For Python's own HTTP client (the playback stream): the same pin or CA check; None over http."""
+        return stdlib_context(self.pin) if self.is_tls else None
 
     async def close(self) -> None:
         if self._session is not None:
@@ -284,6 +328,8 @@ class VmsClient:
                             raise Unreachable(f"the server is not available ({message})", status=resp.status)
                         raise ServerError(message, status=resp.status, code=code)
                     return await resp.read()
+            except (aiohttp.ServerFingerprintMismatch, aiohttp.ClientConnectorCertificateError) as exc:
+                raise await self.certificate_error(exc) from None
             except (aiohttp.ClientConnectionError, TimeoutError) as exc:
                 raise Unreachable(f"cannot reach {self.base_url}: {exc or type(exc).__name__}") from None
         raise SessionExpired("the server keeps refusing the refreshed token; log in again")
@@ -307,6 +353,8 @@ class VmsClient:
             async with self.session.request(method, self.url(path, params), json=body, headers=headers) as resp:
                 data = await self._json_or_none(resp)
                 status = resp.status
+        except (aiohttp.ServerFingerprintMismatch, aiohttp.ClientConnectorCertificateError) as exc:
+            raise await self.certificate_error(exc) from None
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise Unreachable(f"cannot reach the server at {self.base_url} ({exc or type(exc).__name__}); "
                               "check the address and that the server is running") from None
@@ -318,3 +366,27 @@ class VmsClient:
         if status in RESTARTING_STATUSES:
             raise Unreachable(f"the server is not available ({message}); retrying", status=status, code=code)
         raise ServerError(message, status=status, code=code)
+
+    async def certificate_error(self, exc: aiohttp.ClientError) -> ClientError:
+        """What a refused certificate means for the operator: a changed pinned certificate (possible
+        interception), or an unknown one to compare and trust (its fingerprint read from a bare handshake)."""
+        if isinstance(exc, aiohttp.ServerFingerprintMismatch):
+            presented = fingerprint_of_digest(exc.got)
+            logger.warning("certificate of %s does not match the pin: presented %s, pinned %s", self.base_url,
+                           presented, self.pin)
+            return CertificateChanged(
+                f"The certificate of {self.base_url} has changed: it is not the one this computer trusted before "
+                f"(pinned {self.pin}, presented {presented}). Someone may be intercepting the connection, so "
+                "nothing was sent. If the administrator replaced the server's certificate, compare the new one "
+                "with `vms-server tls fingerprint` and reset the pin (see docs/network.md)", presented=presented)
+        parts = urlsplit(self.base_url)
+        try:
+            presented = await fetch_fingerprint(parts.hostname or "", parts.port or 443, self._timeout.total or 10.0)
+        except (OSError, TimeoutError) as probe:
+            return Unreachable(f"cannot read the certificate of {self.base_url}: {probe or type(probe).__name__}")
+        logger.info("certificate of %s is not trusted by the system (%s); fingerprint %s", self.base_url, exc,
+                    presented)
+        return UntrustedCertificate(
+            f"The server {self.base_url} presents a certificate this computer does not know yet. Its SHA-256 "
+            f"fingerprint is\n{presented}\nTrust it only if it is the same as what `vms-server tls fingerprint` "
+            "prints on the server (ask your administrator).", fingerprint=presented)

@@ -168,11 +168,13 @@ class PlaybackFeed(QObject):
     def _open(self, params: dict[str, str], token: str) -> Any:
         """The HTTP response of the playback request (a file PyAV reads). Python's HTTP client rather than
         FFmpeg's: FFmpeg gives no access to response headers, and `X-Playback-Start` is needed; the token
-        goes in a header, so it is in no URL or error text either. Raises HTTPError, URLError, OSError."""
+        goes in a header, so it is in no URL or error text either. Over https the client's context checks the
+        pinned certificate (or the CAs) before the header is sent. Raises HTTPError, URLError, OSError."""
         url = self.client.url(f"/api/v1/cameras/{self.camera_id}/playback.mp4", params)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         request = urllib.request.Request(url, headers=headers)  # noqa: S310 - base_url is http(s) only
-        return urllib.request.urlopen(request, timeout=self.open_timeout_s)  # noqa: S310
+        return urllib.request.urlopen(request, timeout=self.open_timeout_s,  # noqa: S310
+                                      context=self.client.ssl_context())
 
     def _run(self, params: dict[str, str], start_us: int, generation: int) -> None:
         """Open the stream; a refused or unanswered request is asked again with backoff before the tile

@@ -1,4 +1,5 @@
-"""Login: server address (typed or found on the LAN), password, TOTP when asked, remember me.
+"""Login: server address (typed or found on the LAN), password, TOTP when asked, remember me, and for an
+`https://` server with a self-signed certificate its fingerprint to confirm once (trust on first use).
 
 All network work runs as asyncio tasks on the Qt loop; the dialog stays responsive and says, in words an
 operator understands, why a login did not work.
@@ -23,9 +24,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vms_desktop.client.api import AuthFailed, ClientError, SessionExpired, Tokens, Unreachable, VmsClient
+from vms_desktop.client.api import (
+    AuthFailed,
+    CertificateChanged,
+    ClientError,
+    SessionExpired,
+    Tokens,
+    Unreachable,
+    UntrustedCertificate,
+    VmsClient,
+    normalise_address,
+)
 from vms_desktop.client.credentials import CredentialStore, KeyringUnavailable
 from vms_desktop.client.discovery import FoundServer
+from vms_desktop.client.tls import PinStore
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +46,13 @@ class LoginDialog(QDialog):
     sig_logged_in = Signal(object)  # VmsClient
     sig_message = Signal(str)
 
-    def __init__(self, store: CredentialStore, parent: QWidget | None = None) -> None:
+    def __init__(self, store: CredentialStore, parent: QWidget | None = None, *,
+                 pins: PinStore | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Connect to a VMS server")
         self.store = store
+        self.pins = pins or PinStore()
+        self.offered_fingerprint = ""  # the unknown certificate the operator is asked to confirm
         self.client: VmsClient | None = None
         self._mfa_token: str | None = None
         self.enrolment_uri = ""
@@ -56,8 +71,11 @@ class LoginDialog(QDialog):
         self.message.setWordWrap(True)
         self.login_button = QPushButton("Log in")
         self.login_button.setDefault(True)
+        self.trust_button = QPushButton("Trust this certificate and log in")
+        self.trust_button.setVisible(False)
         self._layout()
         self.login_button.clicked.connect(self.submit)
+        self.trust_button.clicked.connect(self.trust_offered)
         self.password.returnPressed.connect(self.submit)
         self.totp.returnPressed.connect(self.submit)
         self._show_totp(False)
@@ -80,6 +98,7 @@ class LoginDialog(QDialog):
         box.addLayout(form)
         box.addWidget(self.remember)
         box.addWidget(self.message)
+        box.addWidget(self.trust_button)
         box.addWidget(self.login_button)
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -121,6 +140,10 @@ class LoginDialog(QDialog):
         self.say("Connecting…")
         try:
             await self._attempt()
+        except UntrustedCertificate as exc:
+            self._offer_trust(exc)
+        except CertificateChanged as exc:
+            self._refused(f"Connection refused: {exc.message}.")
         except AuthFailed as exc:
             self._refused(f"Login refused: {exc.message}.")
         except Unreachable as exc:
@@ -136,10 +159,37 @@ class LoginDialog(QDialog):
         logger.warning("login to %s as %s failed: %s", self.address(), self.username.text().strip(), text)
         self.say(text)
 
+    def _offer_trust(self, exc: UntrustedCertificate) -> None:
+        """Show the unknown certificate's fingerprint and wait for the operator's decision: nothing is pinned,
+        and no password is sent, until they press the trust button."""
+        logger.warning("%s presents an unknown certificate %s; asking the operator", self.address(),
+                       exc.fingerprint)
+        self.offered_fingerprint = exc.fingerprint
+        self.trust_button.setVisible(True)
+        self.say(exc.message)
+
+    def trust_offered(self) -> None:
+        """The operator compared the fingerprint and accepts it: pin it for this server and log in with it."""
+        if not self.offered_fingerprint or self.client is None:
+            return
+        self.pins.set(self.client.base_url, self.offered_fingerprint)
+        self.offered_fingerprint = ""
+        self.trust_button.setVisible(False)
+        self.submit()
+
+    def client_for(self, address: str) -> VmsClient:
+        """A client for the address with the pin stored for it (https); None pinned: the system CAs decide."""
+        base = normalise_address(address)
+        return VmsClient(base, pin=self.pins.get(base) if base.startswith("https://") else None)
+
     async def _attempt(self) -> None:
-        address = self.address()
-        if self.client is None or self.client.base_url != VmsClient(address).base_url:
-            self.client = VmsClient(address)
+        self.offered_fingerprint = ""
+        self.trust_button.setVisible(False)
+        fresh = self.client_for(self.address())
+        if self.client is None or (self.client.base_url, self.client.pin) != (fresh.base_url, fresh.pin):
+            if self.client is not None:
+                await self.client.close()
+            self.client = fresh
             self._mfa_token = None
         client = self.client
         code = self.totp.text().strip() or None
@@ -190,7 +240,10 @@ class LoginDialog(QDialog):
         token = self.store.load(*last)
         if not token:
             return None
-        client = VmsClient(last[0])
+        try:
+            client = self.client_for(last[0])
+        except ClientError:
+            return None
         client.username = last[1]
         try:
             await client.resume(token)
