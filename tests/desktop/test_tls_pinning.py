@@ -225,3 +225,31 @@ def test_pin_option_seeds_the_pin_for_scripted_installs(tmp_path: Path, monkeypa
     with pytest.raises(SystemExit):
         _parse(["--server", "vms.site.lan:8443", "--pin", "not-a-fingerprint"])
     assert _parse(["--server", "vms.site.lan:8080"]).server == "vms.site.lan:8080"  # no pin: as before (http)
+
+
+async def test_streams_with_a_wrong_pin_say_the_certificate_changed(qtbot: QtBot, tls_server: TlsServer) -> None:
+    from vms_desktop.client.api import Tokens
+    from vms_desktop.video.messages import CERTIFICATE_CHANGED, playback_error
+
+    client = VmsClient(tls_server.base_url, pin=WRONG)
+    client.tokens = Tokens("not-a-jwt", "")  # never sent: the handshake is refused first
+    live = LiveFeed(client, "00000000-0000-0000-0000-000000000001", "sub", FrameSink())
+    messages: list[str] = []
+    live.sig_status.connect(lambda _state, message: messages.append(message))
+    live.start()
+    try:
+        await wait_until(lambda: CERTIFICATE_CHANGED in messages, 20, f"live tile message ({messages})")
+    finally:
+        await live.stop()
+        await client.close()
+    assert tls_server.answered == []
+
+    def open_playback() -> tuple[str, str]:
+        try:
+            urllib.request.urlopen(f"{tls_server.base_url}/health", timeout=10,
+                                   context=stdlib_context(WRONG)).close()
+        except OSError as exc:
+            return playback_error(exc)
+        raise AssertionError("a wrong pin was accepted")
+
+    assert await asyncio.to_thread(open_playback) == ("failed", CERTIFICATE_CHANGED)

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from vms_desktop.client.api import RESTARTING_STATUSES, ClientError, SessionExpired, VmsClient, retry_delays
 from vms_desktop.video.decoder import DecodeWorker, Probe
 from vms_desktop.video.frames import FrameSink
-from vms_desktop.video.messages import redact
+from vms_desktop.video.messages import CERTIFICATE_CHANGED, redact
 
 logger = logging.getLogger(__name__)
 HEADER = struct.Struct(">qB")
@@ -104,6 +104,10 @@ class LiveFeed(QObject):
                     self._set_state(state, message)
             except SessionExpired as exc:
                 self._set_state("unauthorised", exc.message)
+            except aiohttp.ServerFingerprintMismatch:  # asked again, but never accepted while it differs
+                logger.warning("live view of camera %s: the server's certificate is not the pinned one",
+                               self.camera_id)
+                self._set_state("unreachable", CERTIFICATE_CHANGED)
             except (aiohttp.ClientError, ClientError, OSError, TimeoutError) as exc:
                 logger.debug("live view of camera %s: %s", self.camera_id, redact(repr(exc)))
                 self._set_state("unreachable", "retrying")

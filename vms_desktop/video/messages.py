@@ -10,6 +10,7 @@ the technical detail goes to the debug log with the token masked.
 from __future__ import annotations
 
 import re
+import ssl
 import urllib.error
 
 import av
@@ -56,8 +57,14 @@ def http_status(exc: BaseException) -> int:
     return 0
 
 
+CERTIFICATE_CHANGED = "the server's certificate is not the trusted one (possible interception); not connecting"
+
+
 def playback_error(exc: BaseException) -> tuple[str, str]:
     """(state, message) for an error opening or reading a recording over HTTP."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, ssl.SSLCertVerificationError):  # the pin (or the CAs) refused the certificate
+        return "failed", CERTIFICATE_CHANGED
     if isinstance(exc, urllib.error.HTTPError):
         status = http_status(exc)
         if status == 404:
