@@ -26,6 +26,7 @@ from vms_cloud_sync.protocol.licence import SERVER_ID_PATTERN
 from vms_common import __version__
 from vms_common.auth.passwords import Passwords
 from vms_common.errors import VmsError
+from vms_common.tls import TlsError, ensure_certificate, server_context
 
 Command = Callable[[CloudSettings, argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -43,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     init.set_defaults(handler=init_command)
     sub.add_parser("migrate", help="upgrade the schema").set_defaults(handler=migrate_command)
     sub.add_parser("run", help="serve the API and portal").set_defaults(handler=None)
+    tls = sub.add_parser("tls", help="the backend's TLS certificate").add_subparsers(dest="tls_command",
+                                                                                     required=True)
+    tls.add_parser("fingerprint", help="print the certificate's SHA-256 fingerprint (edges pin it)").set_defaults(
+        handler=tls_fingerprint)
     tenant = sub.add_parser("tenant", help="tenants").add_subparsers(dest="tenant_command", required=True)
     add = tenant.add_parser("add", help="add a tenant")
     add.add_argument("slug")
@@ -97,6 +102,8 @@ async def init_command(settings: CloudSettings, args: argparse.Namespace) -> int
     finally:
         await engine.dispose()
     print(f"schema ready; the service connects as {settings.database.app_role} (database.url)")
+    if pin := ensure_certificate(settings.server.tls, settings.data_dir):
+        print(f"TLS certificate SHA-256 fingerprint (edges pin it: vms-server sync enrol --fingerprint): {pin}")
     return 0
 
 
@@ -210,8 +217,23 @@ def run(settings: CloudSettings) -> int:
 
     from vms_cloud_sync.backend.app import create_cloud_app
 
+    context = server_context(settings.server.tls, settings.data_dir)  # TlsError names the file before listening
+    where = f"{'https' if context else 'http'}://{settings.server.host}:{settings.server.port}"
+    pin = ensure_certificate(settings.server.tls, settings.data_dir)
     web.run_app(create_cloud_app(settings), host=settings.server.host, port=settings.server.port,
-                print=lambda _: print(f"vms-cloud listening on http://{settings.server.host}:{settings.server.port}"))
+                ssl_context=context, print=lambda _: print(f"vms-cloud listening on {where}"
+                                                           + (f" (certificate SHA-256 {pin})" if pin else "")))
+    return 0
+
+
+async def tls_fingerprint(settings: CloudSettings, args: argparse.Namespace) -> int:
+    """What edges pin when the backend serves its own self-signed certificate (`vms-server cloud enrol
+    --fingerprint`); the certificate is made here if it does not exist yet."""
+    pin = ensure_certificate(settings.server.tls, settings.data_dir)
+    if pin is None:
+        print("error: server.tls.mode is off: the backend serves plain HTTP", file=sys.stderr)
+        return 2
+    print(pin)
     return 0
 
 
@@ -226,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             return run(settings)
         handler: Command = args.handler
         return asyncio.run(handler(settings, args))
-    except (CloudSettingsError, CloudMigrationError) as exc:
+    except (CloudSettingsError, CloudMigrationError, TlsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except VmsError as exc:

@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from vms_common.auth.passwords import Argon2Section
+from vms_common.tls import TlsSection
 from vms_server.analytics.config import AnalyticsSettings
 from vms_server.anpr.config import AnprSettings
 from vms_server.cloudsync.config import CloudSyncSettings
@@ -32,7 +33,6 @@ from vms_server.inference.settings import InferenceSettings
 from vms_server.metrics.settings import MetricsSettings
 from vms_server.notifications.settings import NotificationSettings
 from vms_server.recording.config import RecordingSettings
-from vms_server.security.tls import TlsSection
 from vms_server.upnp.settings import NetworkSettings
 from vms_server.watchdog.settings import WatchdogSettings
 

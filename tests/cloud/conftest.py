@@ -8,8 +8,10 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from ssl import SSLContext
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
@@ -21,6 +23,7 @@ from vms_cloud_sync.backend.app import create_cloud_app
 from vms_cloud_sync.backend.migrate import upgrade
 from vms_cloud_sync.backend.models import CloudBase
 from vms_cloud_sync.backend.settings import CloudSettings, load_cloud_settings
+from vms_common.tls import pinned
 
 APP_ROLE = "vms_cloud_test_app"
 APP_PASSWORD = "cloud-test-pw"
@@ -105,14 +108,17 @@ class Cloud:
         return str(out["credential"])
 
 
-async def start_cloud(settings: CloudSettings, port: int | None = None) -> Cloud:
-    """Start a backend with an operator `root`; the caller closes `cloud.client`."""
+async def start_cloud(settings: CloudSettings, port: int | None = None, ssl: SSLContext | None = None,
+                      pin: str | None = None) -> Cloud:
+    """Start a backend with an operator `root`; the caller closes `cloud.client`. With `ssl` it serves HTTPS
+    and the test client accepts the certificate whose fingerprint is `pin`."""
     from vms_cloud_sync.backend import tenancy
     from vms_cloud_sync.backend.db import scoped
     from vms_cloud_sync.backend.keys import PASSWORDS, SESSIONS
 
     server = TestServer(create_cloud_app(settings), host="127.0.0.1", port=port)
-    client = TestClient(server)
+    await server.start_server(ssl=ssl)  # before the client, which would start it without
+    client = TestClient(server, connector=aiohttp.TCPConnector(ssl=pinned(pin)) if pin else None)
     await client.start_server()
     cloud = Cloud(client, settings)
     app = server.app

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from vms_server.security.tls import (
+from vms_common.tls import (
     TlsError,
     TlsSection,
     ensure_certificate,

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from vms_common.auth.passwords import Argon2Section
 from vms_common.auth.ratelimit import RateLimitSection
+from vms_common.tls import TlsSection
 
 
 class _Section(BaseModel):
@@ -50,6 +51,8 @@ class ServerSection(_Section):
         default_factory=list, max_length=100,
         description="TLS-terminating proxies whose X-Forwarded-Proto is believed: a portal login through one "
                     "that says https gets a Secure cookie (from anyone else the header is ignored)")
+    tls: TlsSection = Field(default_factory=TlsSection,
+                            description="HTTPS on the backend's own listener (instead of, or behind, a proxy)")
 
 
 class PortalSection(_Section):

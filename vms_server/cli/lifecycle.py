@@ -16,6 +16,7 @@ from vms_common import __version__
 from vms_common.auth.passwords import Passwords, check_strength, generate_password
 from vms_common.auth.roles import Role
 from vms_common.logsetup import configure_logging
+from vms_common.tls import TlsError, ensure_certificate, server_context
 from vms_server.audit.service import SYSTEM, record
 from vms_server.auth.models import User
 from vms_server.auth.schemas import UserCreate
@@ -24,7 +25,6 @@ from vms_server.db.engine import create_engine, session_factory
 from vms_server.db.migrate import current_revision, head_revision, upgrade
 from vms_server.org.models import Customer, Site
 from vms_server.security.keystore import SECRET_FILE, create_master_secret
-from vms_server.security.tls import TlsError, ensure_certificate, server_context
 from vms_server.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ from typing import Any
 from vms_cloud_sync.protocol.sync import EnrolIn
 from vms_common import __version__
 from vms_common.errors import InvalidInput, NotReady
+from vms_common.tls import TlsError, normalise_pin
 from vms_server.audit.service import Actor
 from vms_server.cloudsync import client, service
 from vms_server.cloudsync.schemas import Mode
@@ -35,6 +36,9 @@ def register(sub: Any) -> None:
     enrol.add_argument("cloud_url", help="cloud backend base URL, e.g. https://cloud.example.com")
     enrol.add_argument("token", help="the one-time enrolment token")
     enrol.add_argument("--name", default="edge", help="how this server appears at HQ")
+    enrol.add_argument("--fingerprint", help="SHA-256 fingerprint of a self-signed backend's certificate "
+                                             "(`vms-cloud tls fingerprint` prints it); only that certificate is "
+                                             "accepted")
     enrol.set_defaults(handler=sync_enrol)
 
 
@@ -60,11 +64,16 @@ async def sync_status(settings: Settings, args: argparse.Namespace) -> int:
 
 async def sync_enrol(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        out = await client.enrol(args.cloud_url, EnrolIn(token=args.token, name=args.name, version=__version__))
+        pin = normalise_pin(args.fingerprint) if args.fingerprint else None
+    except TlsError as exc:
+        raise InvalidInput(str(exc)) from None
+    try:
+        out = await client.enrol(args.cloud_url, EnrolIn(token=args.token, name=args.name, version=__version__),
+                                 pin)
     except client.CloudUnavailable as exc:
         raise NotReady(f"cloud not reachable: {exc}") from None
     except client.CloudRefused as exc:
         raise InvalidInput(f"enrolment refused: {exc}") from None
     box = SecretBox(load_master_secret(settings.data_dir, settings.security.key_store))
     return await _run(settings, lambda session: service.store_enrolment(
-        session, box, args.cloud_url, str(out.edge_id), out.credential, CLI_ACTOR))
+        session, box, args.cloud_url, str(out.edge_id), out.credential, CLI_ACTOR, pin))

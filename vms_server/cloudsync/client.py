@@ -27,6 +27,7 @@ from vms_cloud_sync.protocol.sync import (
     LicenceOut,
     SettingsOut,
 )
+from vms_common.tls import pinned
 
 M = TypeVar("M", bound=BaseModel)
 TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
@@ -57,14 +58,30 @@ async def _json_or_raise(resp: aiohttp.ClientResponse, model: type[M]) -> M:
     return model.model_validate_json(text)
 
 
-async def enrol(cloud_url: str, body: EnrolIn) -> EnrolOut:
+def _connector(fingerprint: str | None) -> aiohttp.TCPConnector:
+    """Pinned: only the backend certificate with this SHA-256 fingerprint is accepted (a self-signed backend);
+    otherwise the certificate is verified against the system's CAs, as any HTTPS client does."""
+    return aiohttp.TCPConnector(ssl=pinned(fingerprint) if fingerprint else True)
+
+
+def _unreachable(where: str, exc: BaseException) -> CloudUnavailable:
+    if isinstance(exc, aiohttp.ServerFingerprintMismatch):
+        return CloudUnavailable(f"{where} presented a certificate other than the pinned one (interception, or "
+                                "the backend's certificate changed: enrol again with its new fingerprint)")
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return CloudUnavailable(f"{where}: certificate not trusted ({exc.certificate_error}); a self-signed "
+                                "backend is pinned with --fingerprint")
+    return CloudUnavailable(f"cannot reach {where}: {type(exc).__name__}: {exc}")
+
+
+async def enrol(cloud_url: str, body: EnrolIn, fingerprint: str | None = None) -> EnrolOut:
     """Redeem a one-time enrolment token. Raises CloudUnavailable or CloudRefused."""
     try:
-        async with aiohttp.ClientSession(timeout=TIMEOUT) as http, \
+        async with aiohttp.ClientSession(timeout=TIMEOUT, connector=_connector(fingerprint)) as http, \
                 http.post(f"{cloud_url.rstrip('/')}/api/v1/edge/enrol", json=body.model_dump(mode="json")) as resp:
             return await _json_or_raise(resp, EnrolOut)
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise CloudUnavailable(f"cannot reach {cloud_url}: {type(exc).__name__}: {exc}") from None
+        raise _unreachable(cloud_url, exc) from None
 
 
 class RateLimit:
@@ -85,9 +102,10 @@ class RateLimit:
 
 
 class CloudClient:
-    def __init__(self, base_url: str, credential: str) -> None:
+    def __init__(self, base_url: str, credential: str, fingerprint: str | None = None) -> None:
         self.base = base_url.rstrip("/") + "/api/v1/edge"
-        self._http = aiohttp.ClientSession(timeout=TIMEOUT, headers={"Authorization": f"Bearer {credential}"})
+        self._http = aiohttp.ClientSession(timeout=TIMEOUT, headers={"Authorization": f"Bearer {credential}"},
+                                           connector=_connector(fingerprint))
 
     async def close(self) -> None:
         await self._http.close()
@@ -97,7 +115,7 @@ class CloudClient:
             async with self._http.request(method, self.base + path, **kwargs) as resp:
                 return await _json_or_raise(resp, model)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise CloudUnavailable(f"{type(exc).__name__}: {exc}") from None
+            raise _unreachable("the cloud backend", exc) from None
 
     async def ingest(self, batch: IngestBatch) -> IngestResult:
         return await self._request("POST", "/ingest", IngestResult, data=batch.model_dump_json(),

@@ -42,6 +42,8 @@ class SyncState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     mode: Mapped[str] = mapped_column(String(10), default="off")
     cloud_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # SHA-256 of the backend's certificate, 64 hex digits, when it is self-signed: accepted only if it matches.
+    cloud_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     edge_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_success_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)

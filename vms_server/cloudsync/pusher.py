@@ -66,7 +66,7 @@ class Pusher:
         self.wake = asyncio.Event()
         self.failures = 0
         self._client: CloudClient | None = None
-        self._credential: tuple[str, str] | None = None
+        self._credential: tuple[str, str, str | None] | None = None
         self._next_heartbeat = 0.0
         self._next_pull = 0.0
         self._next_actions = 0.0
@@ -120,7 +120,7 @@ class Pusher:
             row = await state_row(session)
             if row.mode != "on" or row.secret_sealed is None or row.cloud_url is None:
                 return None
-            credential = (row.cloud_url, self._box.open(row.secret_sealed))
+            credential = (row.cloud_url, self._box.open(row.secret_sealed), row.cloud_fingerprint)
         if credential != self._credential:
             await self.close()
             self._client = CloudClient(*credential)

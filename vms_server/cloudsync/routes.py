@@ -47,14 +47,16 @@ async def enrol(call: Call[EnrolRequest]) -> SyncStatus:
     """Redeem a one-time enrolment token from HQ; the server keeps its own credential (sealed)."""
     body = call.body
     try:
-        out = await client.enrol(body.cloud_url, EnrolIn(token=body.token, name=body.name, version=__version__))
+        out = await client.enrol(body.cloud_url, EnrolIn(token=body.token, name=body.name, version=__version__),
+                                 body.cloud_fingerprint)
     except client.CloudUnavailable as exc:
         raise BadGateway(f"cloud not reachable: {exc}", code="cloud_unreachable") from None
     except client.CloudRefused as exc:
         raise InvalidInput(f"enrolment refused: {exc}", code="enrolment_refused") from None
     async with call.app[keys.SESSIONS].begin() as session:
         return await service.store_enrolment(session, call.app[keys.SECRET_BOX], body.cloud_url,
-                                             str(out.edge_id), out.credential, actor_of(call))
+                                             str(out.edge_id), out.credential, actor_of(call),
+                                             body.cloud_fingerprint)
 
 
 @router.route("GET", "/sync/metrics", role=Role.ADMIN, media_type="text/plain", tags=["sync"])

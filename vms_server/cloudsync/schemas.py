@@ -37,3 +37,7 @@ class EnrolRequest(BaseModel):
     cloud_url: str = Field(min_length=8, max_length=500, pattern=r"^https?://", description="Backend base URL")
     token: str = Field(min_length=10, max_length=200, description="One-time enrolment token from HQ")
     name: str = Field("edge", min_length=1, max_length=200, description="How this server appears at HQ")
+    cloud_fingerprint: str | None = Field(
+        None, pattern=r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$",
+        description="SHA-256 fingerprint of a self-signed backend's certificate (`vms-cloud tls fingerprint`): "
+                    "only that certificate is accepted; omitted, the certificate is checked against the CAs")

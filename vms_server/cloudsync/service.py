@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_common.db.base import utcnow
 from vms_common.errors import Conflict
+from vms_common.tls import normalise_pin
 from vms_server.audit.service import Actor, record
 from vms_server.cloudsync.models import OutboxItem, SyncState
 from vms_server.cloudsync.schemas import Mode, SyncStatus
@@ -60,14 +61,15 @@ async def set_mode(session: AsyncSession, mode: Mode, actor: Actor) -> SyncStatu
 
 
 async def store_enrolment(session: AsyncSession, box: SecretBox, cloud_url: str, edge_id: str,
-                          credential: str, actor: Actor) -> SyncStatus:
+                          credential: str, actor: Actor, fingerprint: str | None = None) -> SyncStatus:
     """Keep the credential sealed; the audit log records who enrolled where, never the credential."""
     row = await state_row(session)
     row.cloud_url = cloud_url.rstrip("/")
+    row.cloud_fingerprint = normalise_pin(fingerprint) if fingerprint else None
     row.edge_id = edge_id
     row.secret_sealed = box.seal(credential)
     row.last_error = None
     await session.flush()
     await record(session, actor, "sync.enrolled", target_type="sync", target_id="1",
-                 new={"cloud_url": row.cloud_url, "edge_id": edge_id})
+                 new={"cloud_url": row.cloud_url, "edge_id": edge_id, "pinned": row.cloud_fingerprint})
     return await status(session)

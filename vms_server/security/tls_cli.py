@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from vms_server.security.tls import TlsError, ensure_certificate
+from vms_common.tls import TlsError, ensure_certificate
 
 if TYPE_CHECKING:
     from vms_server.settings import Settings
