@@ -32,9 +32,10 @@ class ActionId(enum.StrEnum):
     TILE_MAXIMISE = "wall.tile.maximise"
     TILE_NEXT = "wall.tile.next"
     TILE_PREVIOUS = "wall.tile.previous"
-    LAYOUT_GRID = "wall.layout.grid"  # value: tiles (1, 4, 9, 16, 25)
+    LAYOUT_GRID = "wall.layout.grid"  # value: tiles (1, 4, 9, 16, 25, 36)
     LAYOUT_NEW_TAB = "wall.layout.new_tab"
     FULLSCREEN = "window.fullscreen"
+    WORKSPACE_SAVE = "workspace.save"  # the open wall windows (screens, geometry, layouts) for this operator
     PLAY_PAUSE = "playback.play_pause"
     STEP_FRAME = "playback.step"
     STEP_BACK = "playback.step_back"
@@ -75,6 +76,7 @@ DEFAULT_SPECS: dict[ActionId, ActionSpec] = {
     ActionId.HEALTH_OPEN: ActionSpec("Health", "Ctrl+Shift+H"),
     ActionId.ALARM_POP: ActionSpec("Pop alarm camera to monitor", "Ctrl+P"),
     ActionId.LAYOUT_NEW_TAB: ActionSpec("New layout tab", "Ctrl+T"),
+    ActionId.WORKSPACE_SAVE: ActionSpec("Save workspace", "Ctrl+Shift+S"),
     ActionId.PTZ_STOP: ActionSpec("Stop PTZ", "Escape"),
 }
 

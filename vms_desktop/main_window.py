@@ -40,6 +40,7 @@ from vms_desktop.wall.models.layout import GRID_SIZES, Layout
 from vms_desktop.wall.widgets.tile import VideoTile
 from vms_desktop.wall.widgets.wall import VideoWall
 from vms_desktop.wall.widgets.wall_window import WallWindow
+from vms_desktop.workspace.wiring import WorkspaceFeature
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         self._bind_actions()
         self._normal_geometry: QRect | None = None  # where to come back to from full screen
         self.admin, self.alarms, self.tickets = self._features()
+        self.workspace = WorkspaceFeature(self)  # wall windows per screen, saved for this operator
 
     def _features(self) -> tuple[AdminFeature, AlarmFeature, TicketsFeature]:
         """The features that join the window through their own wiring module, built after the docks."""
@@ -172,6 +174,7 @@ class MainWindow(QMainWindow):
         self.showFullScreen()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.workspace.save()
         if self._normal_geometry is None:
             geometry = bytes(self.saveGeometry().toBase64().data()).decode()
             self.store.set_preference(self.user, GEOMETRY_KEY, geometry)
@@ -274,6 +277,7 @@ class MainWindow(QMainWindow):
         for layout in layouts:
             self.add_layout(layout)
         self.playback.attach(self.wall)
+        self.workspace.restore()
         self.hub.start()
         await self.events.load()
         await asyncio.gather(*(self._refresh_status(c) for c in list(self.resource_model.cameras)))
@@ -313,9 +317,9 @@ class MainWindow(QMainWindow):
             task = asyncio.ensure_future(wall.close_feeds())
             task.add_done_callback(lambda _: wall.deleteLater())
 
-    def open_wall_window(self) -> WallWindow:
-        """Open the current layout's copy on the next monitor (or a window, with one monitor)."""
-        source = self.wall.layout_model if self.wall else Layout.grid(4)
+    def open_wall_window(self, saved: Layout | None = None) -> WallWindow:
+        """Open a saved layout, or the current layout's copy, on the next monitor (or a window, with one)."""
+        source = saved or (self.wall.layout_model if self.wall else Layout.grid(4))
         layout = Layout.from_dict({**source.to_dict(), "id": ""})
         window = WallWindow(VideoWall(self.client, self.resource_model.cameras, layout))
         screens = QGuiApplication.screens()
@@ -485,6 +489,8 @@ class MainWindow(QMainWindow):
             self.flash_event(data)
 
     async def shutdown(self) -> None:
+        if self.isVisible():  # the session ends with the window open (expired, logged out): keep its walls
+            self.workspace.save()
         await self.alarms.shutdown()
         await self.tickets.shutdown()
         await self.admin.shutdown()

@@ -11,7 +11,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-GRID_SIZES = (1, 4, 9, 16, 25)
+GRID_SIZES = (1, 4, 9, 16, 25, 36)
+MAX_SIDE = math.isqrt(GRID_SIZES[-1])  # 6: the widest grid a wall lays out
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Layout:
 
     @classmethod
     def grid(cls, tiles: int, name: str = "") -> Layout:
-        """A square layout of 1, 4, 9, 16 or 25 tiles. Raises ValueError for other counts."""
+        """A square layout of 1, 4, 9, 16, 25 or 36 tiles. Raises ValueError for other counts."""
         if tiles not in GRID_SIZES:
             raise ValueError(f"a grid has one of {GRID_SIZES} tiles, not {tiles}")
         side = math.isqrt(tiles)

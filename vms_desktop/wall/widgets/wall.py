@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGridLayout, QMenu, QWidget
 from vms_desktop.client.api import VmsClient
 from vms_desktop.video.frames import FrameSink
 from vms_desktop.video.live import LiveFeed
-from vms_desktop.wall.models.layout import Layout, LayoutItem
+from vms_desktop.wall.models.layout import MAX_SIDE, Layout, LayoutItem
 from vms_desktop.wall.widgets.tile import VideoTile
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class VideoWall(QWidget):
                 if (r, c) in keep:
                     continue
                 self._make_tile(r, c, item)
-        for r in range(5):
+        for r in range(MAX_SIDE):  # stretch left over from a larger grid would squeeze the tiles
             self._grid.setRowStretch(r, 1 if r < layout.rows else 0)
             self._grid.setColumnStretch(r, 1 if r < layout.cols else 0)
 

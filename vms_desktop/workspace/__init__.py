@@ -1,0 +1,1 @@
+"""Multi-monitor workspaces: the operator's wall windows (screen, geometry, layout) saved and restored."""
