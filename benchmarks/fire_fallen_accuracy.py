@@ -9,7 +9,9 @@
   is first listed by the API minus the first frame showing the flame.
 * Frames: the same scenes rendered and JPEG-compressed, straight into the model and the correlator (what the
   tests assert), plus a user-supplied YOLOv8 ONNX (the tests' tiny colour-only model) for contrast.
-* Cost: milliseconds per analysed frame on this CPU (one thread).
+* Cost: milliseconds per analysed frame on this CPU (one thread); the fallen model's pose step per crop (the
+  shipped pose landmark ONNX on a 256 x 256 crop; a candidate person costs three crops, the crop turned three
+  ways) and how many crops the fall scene asked for.
 `--smoke` skips the whole-path run and shortens the rest.
 """
 
@@ -53,7 +55,7 @@ def frame_accuracy(detector: Path, seconds: float | None) -> list[list[Any]]:
     for label, kind, model, config in (
             ("fire_smoke classical", SceneKind.FIRE_SMOKE, FireSmokeModel, {}),
             ("fire_smoke classical", SceneKind.FIRE_DECOYS, FireSmokeModel, {}),
-            ("fallen box-shape", SceneKind.FALL, FallenModel, {"detector_path": str(detector)})):
+            ("fallen pose, box fallback", SceneKind.FALL, FallenModel, {"detector_path": str(detector)})):
         loop = 24.0 if kind is not SceneKind.FALL else 30.0
         length = seconds or loop
         frames = list(scene_frames(make_scene(kind), length, loop_seconds=loop, t0=0.0))
@@ -61,7 +63,10 @@ def frame_accuracy(detector: Path, seconds: float | None) -> list[list[Any]]:
         events = run_model(m, frames, m.default_rules, config, "-")
         wanted = [Interval("x", s, e) for s, e in truth(kind, loop) if s < length]
         result = score(label, [Interval("x", e.start, e.end) for e in events], wanted)
-        rows.append([label, f"{kind.value} (frames, {length:.0f} s)", len(wanted), result.predicted,
+        name = label
+        if isinstance(m, FallenModel) and (pose := m.pose(m.parse_config(config))) is not None:  # type: ignore[arg-type]
+            name += f" ({pose.crops} pose crops)"
+        rows.append([name, f"{kind.value} (frames, {length:.0f} s)", len(wanted), result.predicted,
                      round(result.precision, 2), round(result.recall, 2), round(result.mean_start_error, 2)])
     return rows
 
@@ -91,7 +96,25 @@ def cost(detector: Path, fire_onnx: Path, frames_n: int) -> list[list[Any]]:
             if m.inferences > before:
                 times.append((time.perf_counter() - started) * 1000 / (m.inferences - before))
         out.append([label, m.inferences, round(percentile(times, 50), 2), round(percentile(times, 95), 2)])
-    return out
+    return out + pose_cost(frames_n)
+
+
+def pose_cost(crops_n: int) -> list[list[Any]]:
+    """The pose step alone: one landmark run per crop of a rendered person (standing, then lying, in turn),
+    and the crops a 30 s fall scene asks for (only candidates, a person leaving the upright shape quickly)."""
+    from tests.server.analytics.test_fallen_pose import render_figure
+    from vms_server.analytics.plugins.fallen_pose import PoseEstimator
+
+    estimator = PoseEstimator()
+    people = [render_figure(lying=False), render_figure(lying=True)]
+    times = []
+    for i in range(crops_n):
+        image, box = people[i % 2]
+        started = time.perf_counter()
+        estimator._run(image, box, 0.0)
+        times.append((time.perf_counter() - started) * 1000)
+    return [["fallen pose landmark ONNX, per 256 x 256 crop", crops_n, round(percentile(times, 50), 2),
+             round(percentile(times, 95), 2)]]
 
 
 async def whole_path(loops: int, workdir: Path, detector: Path) -> tuple[list[list[Any]], list[float]]:

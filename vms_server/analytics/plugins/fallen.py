@@ -1,25 +1,29 @@
 """Fallen person detection: people from the shared person detector, followed one by one, judged by the shape
 and movement of their box.
 
-A fall is a person going from upright (box clearly taller than wide) to lying (clearly wider than tall)
-quickly (`max_descent_s`), with the top of the box dropping most of the standing height, and then lying
-still for `lying_still_s`. Lying down slowly (on a bench) takes longer than a fall; bending to tie a shoe
-never reaches a lying shape. The event starts at the moment the person was first seen lying.
+A fall is a person going from upright (box clearly taller than wide) to lying quickly (`max_descent_s`),
+with the top of the box dropping most of the standing height, and then lying still for `lying_still_s`.
+Lying down slowly (on a bench) takes longer than a fall; bending to tie a shoe never reaches a lying posture.
+The event starts at the moment the person was first seen lying.
 
-This is the box-shape method: no pose model ships (see docs/analytics.md), so head-below-hips and torso
-angle are approximated by the box's aspect ratio, which the bundled detector and any YOLOv8 person detector
-give.
+Lying is judged by the body pose where it can be (fallen_pose: torso angle from vertical, head below the
+hips, on a crop of the person) and by the box shape (wider than tall) otherwise: when the pose model is
+absent, switched off (`pose`), or not sure of the keypoints (`pose_min_score`). The pose runs only on
+candidates, a person seen upright within `max_descent_s` whose box is no longer upright-shaped, not on
+every person of every frame. The event's details say which judged it (`method`: pose or box-shape).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydantic import Field
 
 from vms_server.analytics.base import CameraContext, Requirements
 from vms_server.analytics.jobs import VideoJob
+from vms_server.analytics.plugins.fallen_pose import PoseEstimator, is_lying, load_pose
 from vms_server.analytics.plugins.intrusion import PersonModel, PersonModelConfig
 from vms_server.analytics.types import Box, Detection, Frame, Image, Priority, Rules
 
@@ -34,6 +38,12 @@ class FallenConfig(PersonModelConfig):
     lying_still_s: float = Field(2.0, ge=0, le=600, description="Seconds a fallen person must lie before the event")
     still_motion: float = Field(0.5, gt=0, le=5, description="Movement while lying (in box widths) that restarts "
                                 "the stillness clock")
+    pose: bool = Field(True, description="Judge lying by the body pose (torso angle, head below hips) on candidate "
+                       "people; off, or without the pose model, by the box shape alone")
+    pose_model_path: str | None = Field(None, description="Pose landmark ONNX (BlazePose layout); default the "
+                                        "shipped pose_landmark_full.onnx")
+    pose_min_score: float = Field(0.8, gt=0, le=1, description="Pose presence and keypoint visibility below which "
+                                  "the box shape decides instead")
 
 
 @dataclass
@@ -51,6 +61,7 @@ class _Person:
     anchor: tuple[float, float] = (0.0, 0.0)
     fall: tuple[float, Image] | None = None  # when it was first seen lying after a fall, and that frame
     reported: bool = False
+    method: str = "box-shape"  # what judged the current lying: "pose" or "box-shape"
 
 
 def _foot(box: Box, width: int, height: int) -> tuple[float, float]:
@@ -66,6 +77,33 @@ class FallenModel(PersonModel):
     requirements = Requirements(min_height=480, min_bitrate_kbps=1000, min_duration_s=3.0, overlap_s=1.0)
     default_rules = Rules(confidence=0.5, min_duration_s=0.0, merge_gap_s=3.0, min_hits=1)
     config_model = FallenConfig
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._poses: dict[str | None, PoseEstimator | None] = {}
+
+    def pose(self, cfg: FallenConfig) -> PoseEstimator | None:
+        """The pose estimator of the configuration, None where there is no usable model (loaded once)."""
+        if not cfg.pose:
+            return None
+        if cfg.pose_model_path not in self._poses:
+            self._poses[cfg.pose_model_path] = load_pose(Path(cfg.pose_model_path) if cfg.pose_model_path else None)
+        return self._poses[cfg.pose_model_path]
+
+    def _posture(self, person: _Person, frame: Frame, cfg: FallenConfig, ratio: float) -> tuple[bool, str]:
+        """Whether the person lies, and what said so. The pose is asked only for a candidate: a person seen
+        upright within `max_descent_s` who is not upright-shaped now (a fall in progress, or someone bending
+        or sitting down), and only while not already judged lying."""
+        by_box = ratio <= cfg.lying_ratio
+        if person.lying_since is not None:  # already lying: stays so until upright-shaped again
+            return (ratio < cfg.upright_ratio if person.method == "pose" else by_box), person.method
+        up = person.upright
+        estimator = self.pose(cfg)
+        if estimator is None or up is None or frame.ts - up[0] > cfg.max_descent_s:
+            return by_box, "box-shape"
+        kp = estimator.estimate(frame.image, person.box, cfg.pose_min_score)
+        verdict = is_lying(kp) if kp.confident(cfg.pose_min_score) else None
+        return (by_box, "box-shape") if verdict is None else (verdict, "pose")
 
     def process(self, job: VideoJob, ctx: CameraContext) -> list[Detection]:
         cfg = ctx.config
@@ -122,10 +160,11 @@ class FallenModel(PersonModel):
                 person.upright = (ts, top, tall)
             person.lying_since, person.fall, person.reported = None, None, False
             return []
-        if ratio > cfg.lying_ratio:
+        lying, method = self._posture(person, frame, cfg, ratio)
+        if not lying:  # half-way (or crouching): neither where a fall starts nor the lying that follows one
             return []
         if person.lying_since is None:
-            person.lying_since, person.still_since, person.anchor = ts, ts, centre
+            person.lying_since, person.still_since, person.anchor, person.method = ts, ts, centre, method
             up = person.upright
             if up is not None and ts - up[0] <= cfg.max_descent_s and (top - up[1]) >= cfg.min_drop * up[2]:
                 person.fall = (ts, frame.image)
@@ -135,7 +174,7 @@ class FallenModel(PersonModel):
         if person.fall is None or ts - person.still_since < cfg.lying_still_s:
             return []
         confidence = min(0.99, 0.6 + 0.4 * score)
-        details = {"detector": self.detector(cfg).kind, "method": "box-shape", "aspect": round(ratio, 2),
+        details = {"detector": self.detector(cfg).kind, "method": person.method, "aspect": round(ratio, 2),
                    "fell_at": person.fall[0], "lying_s": round(ts - person.fall[0], 2)}
         out = []
         if not person.reported:  # the event starts when the person was first seen on the ground
