@@ -56,6 +56,8 @@ class Hub:
     def __init__(self, recheck_s: float = RECHECK_S) -> None:
         self._subscribers: set[Subscriber] = set()
         self.recheck_s = recheck_s
+        # A cluster node: also hands each published message to the other nodes (cluster/relay.py).
+        self.relay: Callable[[str, dict[str, Any], uuid.UUID | None, Role], None] | None = None
         """How often each socket re-checks its login even when nothing signalled a change (expiry, other nodes)."""
 
     def recheck(self, user_id: uuid.UUID | None = None) -> None:
@@ -71,11 +73,19 @@ class Hub:
 
     def publish(self, kind: str, payload: dict[str, Any], *, site_id: uuid.UUID | None = None,
                 min_role: Role = Role.VIEWER) -> int:
-        """Queue a message for every interested client; returns how many got it. Never blocks.
+        """Queue a message for every interested client (of this node, and through `relay` of the other nodes of
+        a cluster); returns how many got it here. Never blocks.
 
         `site_id` limits it to users who may see that site, `min_role` to users of at least that role (service
         health is the business of supervisors, not of every operator).
         """
+        if self.relay is not None:
+            self.relay(kind, payload, site_id, min_role)
+        return self.deliver(kind, payload, site_id=site_id, min_role=min_role)
+
+    def deliver(self, kind: str, payload: dict[str, Any], *, site_id: uuid.UUID | None = None,
+                min_role: Role = Role.VIEWER) -> int:
+        """`publish` to this node's clients only (what a relay calls with another node's messages)."""
         text = json.dumps({"type": kind, "data": payload}, default=str)
         return self.publish_each(kind, lambda _: text, min_role=min_role, site_id=site_id)
 

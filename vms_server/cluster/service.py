@@ -23,9 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_server import keys
+from vms_server.api.keys import HUB
 from vms_server.cluster import assign, membership
 from vms_server.cluster.keys import CLUSTER
 from vms_server.cluster.models import CameraAssignment
+from vms_server.cluster.relay import HubRelay
 from vms_server.cluster.remote import RemoteFootage, SegmentLinks
 from vms_server.cluster.settings import ClusterSettings
 from vms_server.ingest.keys import INGEST
@@ -266,8 +268,14 @@ async def cluster_context(app: web.Application) -> AsyncIterator[None]:
     recorder.own_volumes_only = True
     app[CLUSTER] = service
     logger.info("cluster node %s joining (lease %.1f s)", node_id, settings.cluster.lease_s)
+    relay = None
+    if settings.config_cache.redis_url:  # the Redis the nodes share: one queue of pushed messages for all
+        relay = HubRelay(app[HUB], settings.config_cache.redis_url, node_id)
+        await relay.start()
     try:
         await service.start()
         yield
     finally:
         await service.close()
+        if relay is not None:
+            await relay.close()
