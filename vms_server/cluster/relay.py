@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from vms_common.auth.roles import Role
 from vms_server.api.ws import Hub
+from vms_server.config.pubsub import listen
 
 logger = logging.getLogger(__name__)
 CHANNEL = "vms:hub"
@@ -77,19 +78,7 @@ class HubRelay:
                 await asyncio.sleep(1.0)
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    self._subscribed.set()
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._deliver(message["data"])
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("cluster message channel lost; reconnecting")
-                await asyncio.sleep(1.0)
+        await listen(self._redis, self.channel, self._deliver, self._subscribed, what="cluster message")
 
     def _deliver(self, data: bytes | str) -> None:
         try:

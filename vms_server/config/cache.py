@@ -21,6 +21,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from vms_server.config.pubsub import listen
+
 logger = logging.getLogger(__name__)
 
 Loader = Callable[[], Awaitable[Any]]
@@ -153,21 +155,9 @@ class ConfigCache:
 
     async def _listen(self) -> None:
         assert self._redis is not None
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    self._subscribed.set()
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._on_message(message["data"])
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Anything cached while deaf may be stale: forget it all, then reconnect.
-                logger.exception("config invalidation channel lost; reconnecting")
-                self._local.clear()
-                await asyncio.sleep(1.0)
+        # Anything cached while deaf may be stale: forget it all when the channel is lost.
+        await listen(self._redis, self.channel, self._on_message, self._subscribed, self._local.clear,
+                     "config invalidation")
 
     def _on_message(self, data: bytes | str) -> None:
         try:
