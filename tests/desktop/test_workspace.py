@@ -82,6 +82,8 @@ async def test_two_walls_come_back_at_the_next_login(qtbot: QtBot, desk: Desk, t
     assert window.statusBar().currentMessage() == "Workspace saved: 2 wall windows"
     await wait_until(lambda: all(t.frames_shown > 0 for w in (first, second) for t in w.wall.tiles.values()
                                  if t.camera_id), LIMIT_S, "both walls play")
+    sides = {(t.width(), t.height()) for t in second.wall.tiles.values()}
+    assert len(second.wall.tiles) == 36 and max(sides)[0] - min(sides)[0] <= 2, sides  # six even columns
     expected = [cameras_of(first), cameras_of(second)]
     assert expected == [{(0, 0): cam1, (1, 1): cam2}, {(0, 0): cam1, (5, 5): cam3}]
     # The operator moves the first wall before closing: the close saves that, not the earlier save.
