@@ -7,22 +7,24 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+MAX_SIDE = 6  # the desktop's largest wall, 6x6 (vms_desktop/wall/models/layout.py GRID_SIZES)
+
 
 class LayoutItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     camera_id: uuid.UUID
-    row: int = Field(ge=0, le=4)
-    col: int = Field(ge=0, le=4)
-    row_span: int = Field(1, ge=1, le=5)
-    col_span: int = Field(1, ge=1, le=5)
+    row: int = Field(ge=0, le=MAX_SIDE - 1)
+    col: int = Field(ge=0, le=MAX_SIDE - 1)
+    row_span: int = Field(1, ge=1, le=MAX_SIDE)
+    col_span: int = Field(1, ge=1, le=MAX_SIDE)
 
 
 class LayoutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
-    rows: int = Field(ge=1, le=5, description="Grid rows (1..5: up to 25 tiles)")
-    cols: int = Field(ge=1, le=5)
-    items: list[LayoutItemIn] = Field(default_factory=list, max_length=25)
+    rows: int = Field(ge=1, le=MAX_SIDE, description="Grid rows (1..6: up to 36 tiles)")
+    cols: int = Field(ge=1, le=MAX_SIDE)
+    items: list[LayoutItemIn] = Field(default_factory=list, max_length=MAX_SIDE * MAX_SIDE)
 
     @model_validator(mode="after")
     def _fits(self) -> LayoutIn:

@@ -39,5 +39,8 @@ async def test_grids_that_do_not_fit_are_refused(api: Any) -> None:
     overlap = {"name": "y", "rows": 2, "cols": 2, "items": [
         {"camera_id": cam, "row": 0, "col": 0, "row_span": 2}, {"camera_id": cam, "row": 1, "col": 0}]}
     assert (await api.call("POST", "/api/v1/layouts", Role.SUPERVISOR, json=overlap)).status == 422
-    assert (await api.call("POST", "/api/v1/layouts", Role.SUPERVISOR, json={"name": "z", "rows": 6,
+    assert (await api.call("POST", "/api/v1/layouts", Role.SUPERVISOR, json={"name": "z", "rows": 7,
                                                                              "cols": 2})).status == 422
+    # The desktop's largest wall, 6x6, is shared like any other (its last tile at row 5, column 5).
+    wall = {"name": "6x6", "rows": 6, "cols": 6, "items": [{"camera_id": cam, "row": 5, "col": 5}]}
+    assert (await api.ok("POST", "/api/v1/layouts", Role.SUPERVISOR, status=201, json=wall))["rows"] == 6
