@@ -49,8 +49,11 @@ async def _camera(api: ApiClient, sim: SimulatorHandle, name: str, onvif: bool) 
 
 
 async def _events(api: ApiClient, camera: str) -> list[dict[str, Any]]:
+    """The camera's tailgating events. A `stream_degraded` warning is left out: on a loaded machine the measured
+    bitrate of the 2.5 Mbit/s stream dipped under the model's 2 Mbit/s once (1870 kbit/s in CI), which is the
+    server reporting its input truthfully, not a tailgating decision."""
     items = (await api.ok("GET", f"/api/v1/events?camera_id={camera}&limit=200", Role.VIEWER))["items"]
-    return sorted(items, key=lambda e: e["timestamp"])
+    return sorted((e for e in items if e["event_type"] == "tailgating"), key=lambda e: e["timestamp"])
 
 
 async def _counts(api: ApiClient, camera: str) -> tuple[int, int]:
