@@ -137,9 +137,11 @@ async def test_autotracking_keeps_the_walker_centred_and_yields_to_the_operator(
         assert state["enabled"] and state["tracking"] and state["moves"] > 0
         samples, centred, rendered_ok, rendered = 40, 0, 0, 0
         start_pan = head.position()[0]
+        pans = []
         for i in range(samples):
             await asyncio.sleep(0.25)
             now = time.time()
+            pans.append(head.position()[0])
             centred += _centred(_walker_in_view(cam, now))
             if i % 8 == 0:
                 found = _rendered_centre(cam, now)
@@ -147,7 +149,10 @@ async def test_autotracking_keeps_the_walker_centred_and_yields_to_the_operator(
                 rendered_ok += found is not None and all(1 / 3 <= v <= 2 / 3 for v in found)
         assert centred >= 0.8 * samples, f"walker centred in {centred} of {samples} samples"
         assert rendered_ok >= rendered - 1, f"walker's pixels centred in {rendered_ok} of {rendered} pictures"
-        assert abs(head.position()[0] - start_pan) > 0.05  # it followed the walker: the head panned
+        # It followed the walker: the head panned. Measured as the widest swing over the window, not start against
+        # end: the walker walks back, and after 10 s the head was once back near where it started (0.026 apart in
+        # CI) although it had followed the walk throughout.
+        assert max(abs(pan - start_pan) for pan in pans) > 0.05, (start_pan, pans)
         box = _walker_in_view(cam, time.time())
         assert box is not None and box[3] > 0.3  # zoomed in towards the target height (0.24 at zoom 0)
 
