@@ -48,6 +48,18 @@ def range_too_long(max_seconds: float) -> Forbidden:
                      code="range_too_long")
 
 
+def split_remote(rows: list[RecordingSegment], remote: RemoteFootage | None,
+                 ) -> tuple[list[RecordingSegment], list[RecordingSegment]]:
+    """(rows on this node's volumes, rows on other nodes'), one pass; all near off a cluster."""
+    if remote is None:
+        return rows, []
+    near: list[RecordingSegment] = []
+    far: list[RecordingSegment] = []
+    for row in rows:
+        (far if remote.is_remote(row) else near).append(row)
+    return near, far
+
+
 class PlaybackService:
     """Footage lookup, clips and export jobs over the index; live and HLS taps on ingest's streams, owned here
     and closed at shutdown."""
@@ -79,8 +91,8 @@ class PlaybackService:
         """The rows a timeline shows: local ones whose files are there, and those a live node of the cluster
         serves (fetched only if played)."""
         remote = self.remote
-        far = [r for r in rows if remote.is_remote(r)] if remote is not None else []
-        near = await self._recorder.present([r for r in rows if r not in far])
+        near, far = split_remote(rows, remote)
+        near = await self._recorder.present(near)
         if far and remote is not None:
             served = await remote.holders()
             near = sorted(near + [r for r in far if r.volume in served], key=lambda r: r.start_at)
@@ -95,8 +107,7 @@ class PlaybackService:
         async with self.sessions() as session:
             rows = await segments_between(session, camera_id, stream, start, end)
         remote = self.remote
-        far = [r for r in rows if remote.is_remote(r)] if remote is not None else []
-        near = [r for r in rows if r not in far]
+        near, far = split_remote(rows, remote)
         near = await self._recorder.present(near, mark=mark_missing)  # a deleted file is a gap, not a 0-byte answer
         pieces = [Piece(Path(r.volume) / r.path, to_us(r.start_at), to_us(r.end_at)) for r in near]
         if far and remote is not None:  # recorded on other nodes of the cluster: fetched, then stitched in
