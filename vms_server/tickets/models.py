@@ -1,14 +1,16 @@
-"""One row per ticket; comments and linked events are small JSON lists kept with it."""
+"""One row per ticket; comments and linked events are small JSON lists kept with it. `hold_until` is set while
+the ticket is ON_HOLD: the alarm queue's "on hold", kept here so that every operator console sees it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vms_common.db.base import Timestamps, UuidPk
+from vms_common.db.base import Timestamps, UtcDateTime, UuidPk
 from vms_server.db.base import Base
 
 
@@ -24,3 +26,4 @@ class Ticket(UuidPk, Timestamps, Base):
     created_by: Mapped[str] = mapped_column(String(100))
     linked_event_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     comments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    hold_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -3,8 +3,11 @@ everything is scoped to the caller's organisation and sites."""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Any
 
+from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +18,7 @@ from vms_common.db.base import utcnow
 from vms_common.errors import NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
+from vms_server.api.keys import HUB
 from vms_server.audit.service import record
 from vms_server.config.keys import CONFIG
 from vms_server.events.models import Event
@@ -32,17 +36,24 @@ def ticket_out(row: Ticket) -> TicketOut:
     return TicketOut.model_validate(row, from_attributes=True)
 
 
+def publish_ticket(app: web.Application, out: TicketOut, site_id: uuid.UUID) -> None:
+    """Every console showing the event learns of its ticket at once (who has it, on hold until when): the alarm
+    queue shows it and the sounders honour a hold, whichever operator set it."""
+    app[HUB].publish("ticket.updated", out.model_dump(mode="json"), site_id=site_id)
+
+
 def _visible(event: Event | None, who: Principal) -> bool:
     return event is not None and event.customer_id == who.customer_id and (
         who.site_ids is None or event.site_id in who.site_ids)
 
 
-async def _ticket(session: AsyncSession, call: Call[Any]) -> Ticket:
+async def _ticket(session: AsyncSession, call: Call[Any]) -> tuple[Ticket, Event | None]:
+    """The ticket of the path and its event (None for a ticket without one). Raises NotFound."""
     row = await session.get(Ticket, call.path_uuid("ticket_id"))
     event = await session.get(Event, row.event_id) if row is not None and row.event_id else None
     if row is None or row.customer_id != call.user.customer_id or (row.event_id and not _visible(event, call.user)):
         raise NotFound("no such ticket")
-    return row
+    return row, event
 
 
 @router.route("GET", "/tickets", role=Role.VIEWER, query=TicketQuery, response=TicketList, tags=TAGS,
@@ -87,27 +98,32 @@ async def create_ticket(call: Call[TicketIn]) -> TicketOut:
                                                       "text": f"Sent to {', '.join(handed)}"}]
                 await session.flush()
         out = ticket_out(ticket)
+        site_id = event.site_id
     if handed:
         call.app[NOTIFIER].wake()
+    if created:
+        publish_ticket(call.app, out, site_id)
     return out
 
 
 @router.route("GET", "/tickets/{ticket_id}", role=Role.VIEWER, response=TicketOut, tags=TAGS, errors=(404,))
 async def get_ticket(call: Call[NoBody]) -> TicketOut:
     async with call.app[keys.SESSIONS]() as session:
-        return ticket_out(await _ticket(session, call))
+        return ticket_out((await _ticket(session, call))[0])
 
 
 @router.route("PATCH", "/tickets/{ticket_id}", role=Role.VIEWER, body=TicketPatch, response=TicketOut, tags=TAGS,
               errors=(404, 422))
 async def update_ticket(call: Call[TicketPatch]) -> TicketOut:
-    """Change status or assignee, link further events of the same organisation."""
+    """Change status or assignee, link further events of the same organisation. ON_HOLD with `hold_s` puts the
+    ticket on hold until then (any other status ends the hold); the change is pushed to every client."""
     body = call.body
     async with call.app[keys.SESSIONS].begin() as session:
-        row = await _ticket(session, call)
+        row, event = await _ticket(session, call)
         old = {"status": row.status, "assignee": row.assignee}
         if body.status is not None:
             row.status = body.status
+            row.hold_until = None if body.hold_s is None else utcnow() + dt.timedelta(seconds=body.hold_s)
         if "assignee" in body.model_fields_set:
             row.assignee = body.assignee
         for event_id in body.link_event_ids:
@@ -117,15 +133,19 @@ async def update_ticket(call: Call[TicketPatch]) -> TicketOut:
                 row.linked_event_ids = [*row.linked_event_ids, str(event_id)]
         await session.flush()
         await record(session, actor_of(call), "ticket.updated", target_type="ticket", target_id=row.id, old=old,
-                     new={"status": row.status, "assignee": row.assignee})
-        return ticket_out(row)
+                     new={"status": row.status, "assignee": row.assignee,
+                          **({"hold_until": row.hold_until.isoformat()} if row.hold_until else {})})
+        out = ticket_out(row)
+    if event is not None:
+        publish_ticket(call.app, out, event.site_id)
+    return out
 
 
 @router.route("POST", "/tickets/{ticket_id}/comments", role=Role.VIEWER, body=CommentIn, response=TicketOut,
               status=201, tags=TAGS, errors=(404, 422))
 async def comment_ticket(call: Call[CommentIn]) -> TicketOut:
     async with call.app[keys.SESSIONS].begin() as session:
-        row = await _ticket(session, call)
+        row, _ = await _ticket(session, call)
         row.comments = [*row.comments, {"author": call.user.username, "at": utcnow().isoformat(),
                                         "text": call.body.text}]
         await session.flush()

@@ -6,9 +6,10 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-Status = Literal["OPEN", "IN_PROGRESS", "RESOLVED", "CLOSED"]
+Status = Literal["OPEN", "IN_PROGRESS", "ON_HOLD", "RESOLVED", "CLOSED"]
+MAX_HOLD_S = 24 * 3600  # a hold longer than a day is a forgotten alarm, not a hold
 
 
 class TicketIn(BaseModel):
@@ -23,7 +24,17 @@ class TicketPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Status | None = None
     assignee: str | None = Field(None, max_length=100)
+    hold_s: int | None = Field(None, ge=1, le=MAX_HOLD_S, description=(
+        "With status ON_HOLD (and only then): seconds from now that the ticket stays on hold; its event's alarm "
+        "stays silent on every client until `hold_until`, and rings again after it if still NEW"))
     link_event_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _hold_has_a_length(self) -> TicketPatch:
+        """ON_HOLD says until when: a hold without an end would silence an alarm for good on every console."""
+        if (self.status == "ON_HOLD") != (self.hold_s is not None):
+            raise ValueError("status ON_HOLD needs hold_s (seconds), and hold_s goes only with status ON_HOLD")
+        return self
 
 
 class CommentIn(BaseModel):
@@ -41,6 +52,7 @@ class TicketOut(BaseModel):
     created_by: str
     linked_event_ids: list[str]
     comments: list[dict[str, Any]]
+    hold_until: dt.datetime | None = Field(None, description="While ON_HOLD: when the hold ends")
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vms_server.events.models import Event, EventNote
 from vms_server.tickets.models import Ticket
 
-OPEN_STATES = ("OPEN", "IN_PROGRESS")
+OPEN_STATES = ("OPEN", "IN_PROGRESS", "ON_HOLD")
 
 
 async def open_for_event(session: AsyncSession, event: Event, *, title: str, description: str, created_by: str,

@@ -1,0 +1,64 @@
+"""On hold (issue 17): a ticket ON_HOLD for a number of seconds carries `hold_until`, stays the event's one open
+ticket, and every change is pushed to the consoles that may see the event's site (`ticket.updated`), so a hold
+set on one console silences that alarm on all of them. Bad holds are refused with a 422."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import aiohttp
+
+from tests.server.helpers import ApiClient
+from tests.server.notifications.conftest import add_camera, raise_event
+from vms_common.auth.roles import Role
+
+
+async def _pushed_ticket(ws: aiohttp.ClientWebSocketResponse) -> dict[str, object]:
+    """The next `ticket.updated` push (other kinds, e.g. the event's own, are skipped)."""
+    while True:
+        message = await ws.receive_json(timeout=5)
+        if message["type"] == "ticket.updated":
+            data: dict[str, object] = message["data"]
+            return data
+
+
+async def test_hold_is_pushed_ends_with_another_status_and_refuses_bad_input(api: ApiClient) -> None:
+    event_id = await raise_event(api, await add_camera(api), announce=False)
+    token = (await api.login(Role.VIEWER))["access_token"]
+    ws = await api.client.ws_connect(f"/api/v1/ws?access_token={token}")
+    assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    ticket = await api.ok("POST", "/api/v1/tickets", role=Role.SUPERVISOR, status=201,
+                          json={"event_id": str(event_id)})
+    assert ticket["hold_until"] is None
+    assert (await _pushed_ticket(ws))["id"] == ticket["id"]  # opened: the queues learn of it
+    path = f"/api/v1/tickets/{ticket['id']}"
+
+    before = dt.datetime.now(dt.UTC)
+    held = await api.ok("PATCH", path, role=Role.SUPERVISOR, json={"status": "ON_HOLD", "hold_s": 600})
+    until = dt.datetime.fromisoformat(held["hold_until"])
+    assert held["status"] == "ON_HOLD" and before + dt.timedelta(seconds=599) <= until
+    assert until <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    pushed = await _pushed_ticket(ws)
+    assert (pushed["status"], pushed["hold_until"], pushed["event_id"]) == ("ON_HOLD", held["hold_until"],
+                                                                            str(event_id))
+    # Still the event's open ticket: a second escalation or assignment finds it, and so does the status filter.
+    again = await api.ok("POST", "/api/v1/tickets", role=Role.VIEWER, status=201, json={"event_id": str(event_id)})
+    assert again["id"] == ticket["id"]
+    listed = await api.ok("GET", "/api/v1/tickets", params={"status": "ON_HOLD"})
+    assert [t["id"] for t in listed["items"]] == [ticket["id"]]
+
+    # Refused, and the hold left as it was: no length, a length without ON_HOLD, too short, too long, not a number.
+    for body in ({"status": "ON_HOLD"}, {"status": "IN_PROGRESS", "hold_s": 60}, {"hold_s": 60},
+                 {"status": "ON_HOLD", "hold_s": 0}, {"status": "ON_HOLD", "hold_s": 86_401},
+                 {"status": "ON_HOLD", "hold_s": "soon"}, {"status": "SNOOZED", "hold_s": 60}):
+        refused = await api.call("PATCH", path, Role.SUPERVISOR, json=body)
+        assert refused.status == 422, body
+        assert (await refused.json())["error"]["code"], body
+    assert (await api.ok("GET", path))["hold_until"] == held["hold_until"]
+
+    # Taken (in progress) ends the hold, pushed as well.
+    taken = await api.ok("PATCH", path, role=Role.VIEWER, json={"status": "IN_PROGRESS", "assignee": "viewer1"})
+    assert (taken["status"], taken["hold_until"], taken["assignee"]) == ("IN_PROGRESS", None, "viewer1")
+    pushed = await _pushed_ticket(ws)
+    assert (pushed["status"], pushed["hold_until"], pushed["assignee"]) == ("IN_PROGRESS", None, "viewer1")
+    await ws.close()
