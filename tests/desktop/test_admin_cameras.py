@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
 from tests.desktop.admin_helpers import LIMIT_S, press_ok, running_desk
 from tests.desktop.conftest import Desk, wait_until
 from vms_desktop.admin.dialogs.camera_dialog import BY_ONVIF, CameraDialog
+from vms_desktop.admin.dialogs.diagnostics_dialog import DiagnosticsDialog
 from vms_desktop.admin.dialogs.discovery_dialog import DiscoveryDialog
 from vms_desktop.admin.models.admin_api import AdminApi
 from vms_desktop.admin.widgets.admin_window import AdminWindow
@@ -165,3 +167,38 @@ async def test_csv_import_reports_each_row(qtbot: QtBot, desk: Desk) -> None:
     await wait_until(lambda: page.model.find(lambda c: c.name == "Dock") >= 0, LIMIT_S, "Dock listed")
     window.hide()
     await window.drain()
+
+
+async def test_diagnostics_report_and_problems(qtbot: QtBot, desk: Desk) -> None:
+    """The technician's button: the server's checks of the selected camera, the report in the dialog and on
+    the clipboard; a camera with a wrong stored password gets its problem named in red."""
+    _window, page = await cameras_page(qtbot, desk)
+    page.diagnose_button.click()  # nothing selected: said, no dialog
+    assert page.message.is_error and "Select a camera first" in page.message.text()
+    assert page.select(desk.cameras["cam1"])
+    page.diagnose_button.click()
+    dialog = page.dialog
+    assert isinstance(dialog, DiagnosticsDialog)
+    assert not dialog.run_button.isEnabled() and not dialog.copy_button.isEnabled()  # running
+    await wait_until(lambda: dialog.diagnosis is not None or dialog.message.is_error, 3 * LIMIT_S,
+                     "the diagnostics answered")
+    diagnosis = dialog.diagnosis
+    assert diagnosis is not None, dialog.message.text()
+    report = dialog.report.toPlainText()
+    assert report.startswith("Camera diagnostics: cam1") and "DESCRIBE 200" in report and "RTP over TCP" in report
+    assert not diagnosis.problems and not dialog.message.is_error, diagnosis.problems
+    assert dialog.message.text() == "No problem found with cam1."
+    dialog.copy_button.click()
+    assert QGuiApplication.clipboard().text() == report
+    dialog.close()
+
+    wrong_secret = {"method": "digest", "username": "admin", "secret": "wrong"}
+    await desk.api.ok("PATCH", f"/api/v1/cameras/{desk.cameras['cam2']}", json={"credentials": wrong_secret})
+    await page.refresh()
+    cam2 = page.model.rows[page.model.find(lambda c: c.name == "cam2")]
+    wrong = DiagnosticsDialog(page.api, cam2, sample_s=1.0)
+    qtbot.addWidget(wrong)
+    assert await wrong.run() is not None
+    assert wrong.message.is_error
+    assert "problem(s) with cam2" in wrong.message.text()
+    assert "refused the stored credentials" in wrong.message.text()

@@ -302,16 +302,18 @@ class VmsClient:
 
     # --- requests --------------------------------------------------------------------------------
 
-    async def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
-        """JSON request with the access token; refreshes once on 401. Returns the decoded body (None on 204)."""
+    async def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None,
+                      timeout_s: float | None = None) -> Any:
+        """JSON request with the access token; refreshes once on 401. Returns the decoded body (None on 204).
+        `timeout_s` lengthens the total time for a call the server is known to take long over (diagnostics)."""
         await self.ensure_fresh()
         try:
-            return await self._raw(method, path, body, params=params)
+            return await self._raw(method, path, body, params=params, timeout_s=timeout_s)
         except AuthFailed:
             if self.tokens is None:
                 raise SessionExpired("not logged in") from None
         await self.refresh()
-        return await self._raw(method, path, body, params=params)
+        return await self._raw(method, path, body, params=params, timeout_s=timeout_s)
 
     async def get_bytes(self, path: str, params: dict[str, str] | None = None) -> bytes:
         """A binary resource (snapshot, export file)."""
@@ -347,10 +349,13 @@ class VmsClient:
             return None
 
     async def _raw(self, method: str, path: str, body: Any = None, *, auth: bool = True,
-                   params: dict[str, str] | None = None) -> Any:
+                   params: dict[str, str] | None = None, timeout_s: float | None = None) -> Any:
         headers = self._headers() if auth else {}
+        timeout = self._timeout if timeout_s is None else aiohttp.ClientTimeout(total=timeout_s,
+                                                                                 connect=self._timeout.connect)
         try:
-            async with self.session.request(method, self.url(path, params), json=body, headers=headers) as resp:
+            async with self.session.request(method, self.url(path, params), json=body, headers=headers,
+                                            timeout=timeout) as resp:
                 data = await self._json_or_none(resp)
                 status = resp.status
         except (aiohttp.ServerFingerprintMismatch, aiohttp.ClientConnectorCertificateError) as exc:

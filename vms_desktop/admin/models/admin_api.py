@@ -169,6 +169,22 @@ class BulkReport:
 
 
 @dataclass(frozen=True)
+class Diagnosis:
+    """The server's network diagnostics of one camera: the problems in plain words, and the whole report as
+    text for a support ticket (the structured checks stay on the server's answer for the API's users)."""
+
+    camera_id: str
+    name: str
+    problems: tuple[str, ...]
+    report: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Diagnosis:
+        return cls(camera_id=str(data.get("camera_id", "")), name=str(data.get("name", "")),
+                   problems=tuple(str(p) for p in data.get("problems", [])), report=str(data.get("report", "")))
+
+
+@dataclass(frozen=True)
 class AuditPage:
     items: tuple[dict[str, Any], ...]
     next_before_id: int | None
@@ -216,9 +232,10 @@ class AdminApi:
     def may_supervise(self) -> bool:
         return self.role in SUPERVISOR_ROLES
 
-    async def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
+    async def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None,
+                    timeout_s: float | None = None) -> Any:
         try:
-            return await self.client.request(method, API + path, body, params=params)
+            return await self.client.request(method, API + path, body, params=params, timeout_s=timeout_s)
         except Unreachable as exc:
             # A 502 carrying the server's own error code is the camera failing a probe (unreachable, wrong
             # credentials), not the server restarting: say what the server said about the camera.
@@ -282,6 +299,13 @@ class AdminApi:
     async def delete_camera(self, camera_id: str) -> bool:
         await self._call("DELETE", f"/cameras/{camera_id}")
         return True
+
+    async def diagnose(self, camera_id: str, sample_s: float = 3.0) -> Diagnosis:
+        """Run the server's network diagnostics of a camera (a few seconds: `sample_s` per stream)."""
+        # Each stream is read twice for `sample_s` (rates, then RTP loss and jitter), one stream after another.
+        timeout_s = 30.0 + 6 * sample_s
+        return Diagnosis.from_json(await self._call("POST", f"/cameras/{camera_id}/diagnostics",
+                                                    {"sample_s": sample_s}, timeout_s=timeout_s))
 
     async def start_scan(self, ip_range: str, *, username: str = "", password: str = "",
                          onvif_ports: list[int] | None = None, rtsp_ports: list[int] | None = None,

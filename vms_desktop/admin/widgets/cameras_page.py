@@ -1,5 +1,6 @@
 """Administration > Cameras: the configured cameras with add (address or ONVIF), find on the LAN, CSV import,
-edit, enable/disable and delete. Every change is a call to the server; the table is reloaded from its answer."""
+edit, network diagnostics, enable/disable and delete. Every change is a call to the server; the table is
+reloaded from its answer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QMessageBox, QPushButton, 
 
 from vms_desktop.admin.dialogs.camera_dialog import CameraDialog
 from vms_desktop.admin.dialogs.csv_dialog import CsvImportDialog
+from vms_desktop.admin.dialogs.diagnostics_dialog import DiagnosticsDialog
 from vms_desktop.admin.dialogs.discovery_dialog import DiscoveryDialog
 from vms_desktop.admin.models.admin_api import AdminApi, CameraRow
 from vms_desktop.admin.models.rows_model import RowsModel
@@ -38,17 +40,19 @@ class CamerasPage(TablePage):
         self.find_button = QPushButton("Find on network…")
         self.csv_button = QPushButton("Import CSV…")
         self.edit_button = QPushButton("Edit…")
+        self.diagnose_button = QPushButton("Diagnostics…")
         self.toggle_button = QPushButton("Enable / disable")
         self.delete_button = QPushButton("Delete")
         self.add_button.clicked.connect(self.open_add)
         self.find_button.clicked.connect(self.open_discovery)
         self.csv_button.clicked.connect(self.open_csv)
         self.edit_button.clicked.connect(self.edit_selected)
+        self.diagnose_button.clicked.connect(self.diagnose_selected)
         self.toggle_button.clicked.connect(lambda: self.runner.spawn(self.toggle_selected()))
         self.delete_button.clicked.connect(lambda: self.runner.spawn(self.delete_selected()))
         buttons = QHBoxLayout()
-        for button in (self.add_button, self.find_button, self.csv_button, self.edit_button, self.toggle_button,
-                       self.delete_button):
+        for button in (self.add_button, self.find_button, self.csv_button, self.edit_button, self.diagnose_button,
+                       self.toggle_button, self.delete_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.search)
@@ -87,6 +91,17 @@ class CamerasPage(TablePage):
             return None
         dialog = CameraDialog(self.api, self.sites, camera, parent=self)
         return self.show_dialog(dialog, dialog.sig_saved, lambda cam: f"Camera {cam.name!r} saved")
+
+    def diagnose_selected(self) -> DiagnosticsDialog | None:
+        """The selected camera's network diagnostics, run at once; they change nothing, so no table reload."""
+        camera = self.chosen()
+        if camera is None:
+            return None
+        dialog = DiagnosticsDialog(self.api, camera, parent=self)
+        self.dialog = dialog
+        dialog.open()
+        dialog.start()
+        return dialog
 
     def open_discovery(self) -> DiscoveryDialog:
         dialog = DiscoveryDialog(self.api, self.sites, parent=self)
