@@ -36,7 +36,7 @@ from vms_server.cameras.models import Camera
 from vms_server.ingest.health import StreamHealth, StreamState
 from vms_server.ingest.keys import INGEST
 from vms_server.ingest.source import StreamInfo, with_credentials
-from vms_server.ingest.worker import MediaPacket, PacketConsumer, StreamWorker, WorkerOptions
+from vms_server.ingest.worker import MediaPacket, PacketConsumer, StreamSource, StreamWorker, WorkerOptions
 from vms_server.security.keystore import SecretBox
 from vms_server.watchdog.keys import WATCHDOG
 
@@ -61,9 +61,9 @@ class CameraRuntime:
     """The workers of one camera while it runs (read-only for listeners)."""
 
     spec: CameraSpec
-    workers: dict[str, StreamWorker]
+    workers: dict[str, StreamSource]
 
-    def worker(self, role: str) -> StreamWorker:
+    def worker(self, role: str) -> StreamSource:
         """The requested stream, or main when the camera has no sub stream."""
         return self.workers.get(role) or self.workers["main"]
 
@@ -90,6 +90,8 @@ class StreamWatch(Protocol):
 
 
 StatusField = Callable[[uuid.UUID], dict[str, Any]]
+# Makes a camera stream's producer (spec, role, URL with credentials, options); None for this process's own.
+WorkerFactory = Callable[[CameraSpec, str, Callable[[], str], WorkerOptions], StreamSource | None]
 
 
 class Stream:
@@ -98,7 +100,7 @@ class Stream:
     def __init__(self, service: IngestService, camera_id: uuid.UUID, role: str) -> None:
         self._service, self.camera_id, self.role = service, camera_id, role
 
-    def _worker(self) -> StreamWorker | None:
+    def _worker(self) -> StreamSource | None:
         runtime = self._service.runtimes.get(self.camera_id)
         return runtime.worker(self.role) if runtime is not None else None
 
@@ -148,6 +150,8 @@ class IngestService:
         self.transport_of: Callable[[uuid.UUID], str | None] = lambda _cid: None
         # The cameras this node runs: a cluster node those assigned to it (vms_server.cluster), else all.
         self.owns: Callable[[uuid.UUID], bool] = lambda _cid: True
+        # Streams recorded elsewhere (recording's ingest worker processes) come from here; None: in this process.
+        self.make_worker: WorkerFactory = lambda _spec, _role, _url, _options: None
         self._sync_lock = asyncio.Lock()
         self._loop = asyncio.get_running_loop()
         self._tasks: list[asyncio.Task[None]] = []
@@ -237,8 +241,7 @@ class IngestService:
 
     def _start(self, spec: CameraSpec) -> CameraRuntime:
         options = WorkerOptions(**{**self._options.__dict__, "transport": spec.transport})
-        workers = {role: StreamWorker(spec.camera_id, role, self._url_provider(spec, url), options,
-                                      on_change=self._changed) for role, url in spec.urls}
+        workers = {role: self._worker_for(spec, role, url, options) for role, url in spec.urls}
         runtime = CameraRuntime(spec, workers)
         self.runtimes[spec.camera_id] = runtime
         with self._subs_lock:
@@ -251,6 +254,13 @@ class IngestService:
             worker.start()
         logger.info("ingest started for %s", spec.name, extra={"camera_id": str(spec.camera_id)})
         return runtime
+
+    def _worker_for(self, spec: CameraSpec, role: str, url: str, options: WorkerOptions) -> StreamSource:
+        provider = self._url_provider(spec, url)
+        elsewhere = self.make_worker(spec, role, provider, options)
+        if elsewhere is not None:
+            return elsewhere
+        return StreamWorker(spec.camera_id, role, provider, options, on_change=self._changed)
 
     async def _stop(self, runtime: CameraRuntime) -> None:
         await asyncio.gather(*(asyncio.to_thread(w.stop_blocking) for w in runtime.workers.values()))

@@ -49,6 +49,33 @@ class PacketConsumer(Protocol):
         """The connection ended (a gap starts)."""
 
 
+class StreamSource(Protocol):
+    """What ingest and its consumers use of a stream's producer: a `StreamWorker` in this process, or a stream
+    recorded in an ingest worker process (`vms_server.recording.pool_ingest`), so that live view, analytics and
+    the watchdog do not need to know which."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def info(self) -> StreamInfo | None: ...
+
+    @property
+    def health(self) -> StreamHealth: ...
+
+    def start(self) -> None: ...
+
+    def stop_blocking(self, timeout: float = 15.0) -> None: ...
+
+    def add(self, consumer: PacketConsumer) -> None: ...
+
+    def remove(self, consumer: PacketConsumer) -> None: ...
+
+    def streaming(self, within_s: float) -> bool: ...
+
+    def gop(self) -> list[MediaPacket]: ...
+
+
 @dataclass(frozen=True)
 class WorkerOptions:
     transport: str = "tcp"

@@ -39,6 +39,10 @@ class RecordingSettings(BaseModel):
         None, description="Where footage goes while no volume can take it (each unmounted, read-only or failing "
                           "writes): another disk or a network share mounted here; recording returns to the volumes "
                           "when one recovers")
+    ingest_workers: int = Field(
+        0, ge=0, le=256, description="Worker processes that connect and record the cameras' main streams, so that "
+                                     "ingest uses more than one core (cameras are spread over them; one that dies "
+                                     "is restarted). 0 records in the server process itself")
     segment_seconds: float = Field(60.0, ge=1, le=900, description="Target segment length (cut on keyframes)")
     fsync_interval_s: float = Field(
         1.0, ge=0, le=60, description="Footage is synced to the disk this often (fdatasync of open segments, "

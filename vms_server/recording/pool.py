@@ -26,7 +26,7 @@ import pickle
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -37,6 +37,7 @@ from vms_server.ingest.health import StreamHealth, StreamState
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import GOP_LIMIT, MediaPacket, PacketConsumer
 from vms_server.recording.pool_worker import PACKET, CameraJob, run_worker_process
+from vms_server.recording.recorder import Policy
 from vms_server.recording.recovery import recover_part_blocking
 from vms_server.recording.segments import PART_SUFFIX, SegmentResult, parse_start_us, probe_blocking
 
@@ -194,6 +195,32 @@ class IngestPool:
         if had is not None:
             for consumer in consumers:
                 consumer.on_close("camera removed from the ingest pool")
+
+    def set_policy(self, camera_id: str, policy: Policy) -> None:
+        """Apply a saved recording policy to a camera at once (and to its worker after a restart)."""
+        with self.lock:
+            camera = self.cameras.get(camera_id)
+            if camera is None:
+                return
+            camera.job = replace(camera.job, policy=policy)
+            worker = self._workers[camera.worker]
+            worker.jobs[camera.index] = camera.job
+        self._send(worker, ("policy", camera.index, policy))
+
+    def trigger(self, camera_id: str, reason: str, at_us: int, pre_s: float, post_s: float) -> bool:
+        """Motion or event recording for a camera of the pool (decided in the main process); False if unknown."""
+        with self.lock:
+            camera = self.cameras.get(camera_id)
+        if camera is None:
+            return False
+        self._send(self._workers[camera.worker], ("trigger", camera.index, reason, at_us, pre_s, post_s))
+        return True
+
+    def info(self, camera_id: str) -> StreamInfo | None:
+        """The camera's stream description, known here while someone watches it live."""
+        with self.lock:
+            camera = self.cameras.get(camera_id)
+            return camera.info if camera is not None else None
 
     def _camera_at(self, worker: int, index: int) -> _Camera | None:
         with self.lock:

@@ -9,8 +9,10 @@ falls behind (the socket or the main process is busy) drops what is queued and s
 keyframe: a viewer gets a jump, never a growing delay.
 
 Wire (child to main), each message one `send_bytes`: b"P" + header + access unit for a packet, b"O" + pickle
-for everything else. Main to child: pickled tuples `("live", index, on)`, `("add", index, job)`, `("remove", index)` and
-`("stop",)`. A camera's index is its number within its worker, fixed for its life there.
+for everything else. Main to child: pickled tuples `("live", index, on)`, `("add", index, job)`, `("remove", index)`,
+`("policy", index, policy)` (a saved recording policy), `("trigger", index, reason, at_us, pre_s, post_s)` (motion
+and event recording, decided in the main process) and `("stop",)`. A camera's index is its number within its worker,
+fixed for its life there.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 import pickle
 import struct
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
@@ -47,6 +50,7 @@ class CameraJob:
     volume: str
     segment_seconds: float
     options: WorkerOptions = field(default_factory=WorkerOptions)
+    policy: Policy = field(default_factory=Policy)
 
 
 def info_fields(info: StreamInfo) -> tuple[Any, ...]:
@@ -170,10 +174,16 @@ class _Running:
 
 
 def _stats(running: dict[int, _Running]) -> dict[str, Any]:
+    """Per camera: what the main process shows of it (status, health, metrics) between two reports."""
+    now_us, now = time.time_ns() // 1000, time.monotonic()
     return {r.job.camera_id: {"reconnects": r.worker.health.reconnects, "state": r.worker.health.state.value,
                               "lost_upstream": r.recorder.loss.lost_upstream,
                               "lost_writing": r.recorder.loss.lost_writing,
-                              "recording": r.recorder.current() is not None}
+                              "recording": r.recorder.current() is not None,
+                              "current": r.recorder.current(), "error": r.recorder.error,
+                              "frames": r.recorder.loss.snapshot(now_us), "health": r.worker.health.snapshot(),
+                              "idle_s": now - r.worker.last_packet if r.worker.last_packet else None,
+                              "sent_at": time.time()}
             for r in list(running.values())}
 
 
@@ -183,7 +193,7 @@ def _start_camera(index: int, job: CameraJob, outbox: Outbox, durability: Durabi
 
     worker = StreamWorker(job.camera_id, "main", partial(str, job.url), job.options)
     recorder = Recorder(job.camera_id, "main", partial(Path, job.volume), job.segment_seconds, sink,
-                        policy=Policy(), durability=durability)
+                        policy=job.policy, durability=durability)
     relay = Relay(index, worker, outbox)
     worker.add(recorder)
     worker.add(relay)
@@ -216,6 +226,10 @@ def run_worker_process(conn: Connection, jobs: dict[int, CameraJob], fsync_inter
                 break
             if message[0] == "live" and message[1] in running:
                 running[message[1]].relay.enable(bool(message[2]))
+            elif message[0] == "policy" and message[1] in running:
+                running[message[1]].recorder.policy = message[2]
+            elif message[0] == "trigger" and message[1] in running:
+                running[message[1]].recorder.trigger(*message[2:])
             elif message[0] == "add" and message[1] not in running:  # present: it came with the restart
                 running[message[1]] = _start_camera(message[1], message[2], outbox, durability)
             elif message[0] == "remove" and message[1] in running:

@@ -37,6 +37,7 @@ from vms_server.recording.missing import MissingScanner, present
 from vms_server.recording.models import RecordingPolicy, RecordingSegment
 from vms_server.recording.motion import MotionDetector
 from vms_server.recording.onvif_motion import OnvifMotion
+from vms_server.recording.pool_ingest import PoolRecording
 from vms_server.recording.recorder import Policy, Recorder
 from vms_server.recording.recovery import reconcile
 from vms_server.recording.schedule import ScheduleWindow
@@ -88,6 +89,12 @@ class RecordingService:
         self._cleanup_task: asyncio.Task[None] | None = None
         self.segments_indexed = 0
         self.edge_fill = EdgeFill(self)
+        # recording.ingest_workers > 0: main streams are recorded in worker processes (pool_ingest).
+        self.pool: PoolRecording | None = None
+        if settings.ingest_workers > 0:
+            self.pool = PoolRecording(settings, self.volumes, self._sink,
+                                      lambda cid: policy_of(self.rows.get(cid)), on_restart=self._worker_restarted)
+            ingest.make_worker = self.pool.make_worker
 
     async def start(self) -> None:
         """Reconcile the index with the disks and load the policies; ingest connects the cameras later."""
@@ -96,6 +103,8 @@ class RecordingService:
             await self.volumes.refresh_usage(session)
             self.rows = {r.camera_id: r for r in (await session.scalars(select(RecordingPolicy))).all()}
         self.durability.start()
+        if self.pool is not None:
+            await asyncio.to_thread(self.pool.start_blocking)
         self._indexer_task = asyncio.create_task(self._indexer())
         self._cleanup_task = asyncio.create_task(self._cleanup_loop())
 
@@ -107,6 +116,8 @@ class RecordingService:
             self._cleanup_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._cleanup_task
+        if self.pool is not None:  # its workers send their last segments before they end
+            await asyncio.to_thread(self.pool.stop_blocking)
         if self._indexer_task is not None:
             self._queue.put_nowait(None)
             await self._indexer_task
@@ -115,6 +126,9 @@ class RecordingService:
     # --- ingest listener ----------------------------------------------------------------------------
     def camera_started(self, runtime: CameraRuntime) -> None:
         camera_id = runtime.spec.camera_id
+        if self.pool is not None:  # its worker process records it
+            self._update_motion(runtime.spec)
+            return
         recorder = Recorder(str(camera_id), "main", self.volumes.pick, self.settings.segment_seconds,
                             self._sink, policy=policy_of(self.rows.get(camera_id)),
                             on_recording=lambda _on: self.ingest.notify(camera_id),
@@ -131,7 +145,22 @@ class RecordingService:
             self.ingest.stream(camera_id, "main").remove(recorder)
         self._stop_motion(camera_id)
 
+    def _worker_restarted(self, number: int, exitcode: int | None) -> None:
+        """An ingest worker died and was started again (on a pool thread): push its cameras' status."""
+        logger.error("ingest worker %d restarted after it ended with exit code %s", number, exitcode)
+        for camera_id in list(self.ingest.runtimes):
+            self.ingest.notify(camera_id)
+
+    def _pool_field(self, pool: PoolRecording, camera_id: uuid.UUID) -> dict[str, Any]:
+        reported = pool.reported(camera_id)
+        return {"recording": bool(reported.get("recording")), "recording_error": reported.get("error"),
+                "recording_last_error": None, "frames": reported.get("frames"),
+                "consumer_drops": consumer_drops(self.ingest.consumers(camera_id)),
+                "motion_source": self.motion_source(camera_id), "motion_error": None}
+
     def _recording_field(self, camera_id: uuid.UUID) -> dict[str, Any]:
+        if self.pool is not None:
+            return self._pool_field(self.pool, camera_id)
         recorder = self.recorders.get(camera_id)
         motion = self._motion.get(camera_id)
         last = recorder.last_error if recorder is not None else None
@@ -164,12 +193,11 @@ class RecordingService:
         camera_id = spec.camera_id
         self._stop_motion(camera_id)
         row = self.rows.get(camera_id)
-        recorder = self.recorders.get(camera_id)
-        if row is None or not row.motion or recorder is None:
+        if row is None or not row.motion or (camera_id not in self.recorders and self.pool is None):
             return
 
         def on_motion(at_us: int) -> None:
-            recorder.trigger("motion", at_us, recorder.policy.pre_s, recorder.policy.post_s)
+            self._trigger(camera_id, "motion", at_us, row.pre_s, row.post_s)
 
         if row.motion_source == "onvif" and spec.onvif_url:
             sealed = spec.secret_sealed
@@ -201,8 +229,11 @@ class RecordingService:
             self.rows[camera_id] = row
         recorder = self.recorders.get(camera_id)
         runtime = self.ingest.runtimes.get(camera_id)
-        if recorder is not None and runtime is not None:
+        if recorder is not None:
             recorder.policy = policy_of(row)
+        if self.pool is not None:
+            self.pool.set_policy(camera_id, policy_of(row))
+        if runtime is not None and (recorder is not None or self.pool is not None):
             self._update_motion(runtime.spec)
         if (old.transport if old else None) != (row.transport if row else None) and self.ingest.enabled:
             await self.ingest.sync()
@@ -210,10 +241,22 @@ class RecordingService:
     def trigger(self, camera_id: uuid.UUID, reason: str, pre_s: float, post_s: float) -> bool:
         """Record `camera_id` from `pre_s` before now until `post_s` after (event mode). Returns False when the
         camera is not running or its policy has event recording off."""
-        recorder = self.recorder(camera_id)
-        if recorder is None or not recorder.policy.event:
+        if not (policy_of(self.rows.get(camera_id)) if self.pool is not None else self._policy(camera_id)).event:
             return False
-        recorder.trigger(f"event:{reason}", time.time_ns() // 1000, max(0.0, pre_s), max(0.0, post_s))
+        return self._trigger(camera_id, f"event:{reason}", time.time_ns() // 1000, max(0.0, pre_s), max(0.0, post_s))
+
+    def _policy(self, camera_id: uuid.UUID) -> Policy:
+        recorder = self.recorder(camera_id)
+        return recorder.policy if recorder is not None else Policy(event=False)
+
+    def _trigger(self, camera_id: uuid.UUID, reason: str, at_us: int, pre_s: float, post_s: float) -> bool:
+        """Motion or event recording, by the camera's recorder here or in its ingest worker process."""
+        if self.pool is not None:
+            return camera_id in self.ingest.runtimes and self.pool.trigger(camera_id, reason, at_us, pre_s, post_s)
+        recorder = self.recorder(camera_id)
+        if recorder is None:
+            return False
+        recorder.trigger(reason, at_us, pre_s, post_s)
         return True
 
     def on_event(self, event: CreatedEvent) -> None:
@@ -330,20 +373,27 @@ async def recording_health(app: web.Application) -> Component:
     """The recording line of /health/detailed: which cameras record, which streams are up, failing volumes."""
     service = app[RECORDER]
     runtimes = list(service.ingest.runtimes.values())
-    recording = sum(1 for rec in list(service.recorders.values()) if rec.current())
+    pool = service.pool
+    reported = [pool.reported(rt.spec.camera_id) for rt in runtimes] if pool is not None else []
+    recording = (sum(1 for r in reported if r.get("recording")) if pool is not None
+                 else sum(1 for rec in list(service.recorders.values()) if rec.current()))
     streams = [w for rt in runtimes for w in rt.workers.values()]
     online = sum(1 for w in streams if w.health.state is StreamState.ONLINE)
     failing = [f"{v.path} ({v.misplaced})" if v.misplaced else f"{v.path} ({v.failure})"
                for v in service.volumes.all() if v.misplaced or v.failing()]
     detail = f"{recording} of {len(runtimes)} cameras recording, {online} of {len(streams)} streams online"
     now_us = time.time_ns() // 1000
-    counts = [rec.loss.snapshot(now_us) for rec in list(service.recorders.values())]
+    counts = ([r["frames"] for r in reported if r.get("frames")] if pool is not None
+              else [rec.loss.snapshot(now_us) for rec in list(service.recorders.values())])
     if counts:
         detail += (f"; frames lost: {sum(c['lost_upstream'] for c in counts)} upstream, "
                    f"{sum(c['lost_writing'] for c in counts)} writing")
     dropped = consumer_drops(c for rt in runtimes for c in service.ingest.consumers(rt.spec.camera_id))
     if dropped["gops"]:
         detail += f"; dropped by consumers that fell behind: {dropped['gops']} GOPs, {dropped['frames']} frames"
+    if pool is not None:
+        detail += (f"; ingest worker processes: pids {', '.join(map(str, pool.pool.pids()))}, "
+                   f"{pool.pool.restarts} restarted")
     if failing:
         detail += "; writes failing on " + ", ".join(failing)
     fallback = service.volumes.fallback

@@ -1,0 +1,136 @@
+"""The server with `recording.ingest_workers` = 2 (issue 22): every camera is recorded in an ingest worker process
+and indexed by the server, live view is relayed from the worker, and a worker killed with SIGKILL is restarted:
+its cameras record again within 5 s, having lost at most one fragment each."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import seed
+from tests.server.helpers import ApiClient
+from tests.server.recording.conftest import add_camera, recording_settings, wait_for
+from vms_camsim.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
+from vms_camsim.handle import SimulatorHandle
+from vms_common.auth.roles import Role
+from vms_server import keys
+from vms_server.recording.keys import RECORDER
+from vms_server.recording.models import RecordingSegment
+
+GOP_S = 1.0
+CAMERAS = 3
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimulatorHandle]:
+    stream = StreamConfig(width=320, height=240, fps=10, bitrate_kbps=300, gop_seconds=GOP_S)
+    cams = [CameraConfig(name=f"cam{i}", auth=AuthMode.NONE, sub=None, main=stream) for i in range(CAMERAS)]
+    async with SimulatorHandle.start(SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=cams)) as handle:
+        yield handle
+
+
+async def _segments(api: ApiClient) -> list[RecordingSegment]:
+    async with api.client.app[keys.SESSIONS]() as session:
+        return list((await session.scalars(select(RecordingSegment))).all())
+
+
+def _us(segment: RecordingSegment, end: bool = False) -> int:
+    return int((segment.end_at if end else segment.start_at).timestamp() * 1e6)
+
+
+async def _live_frames(api: ApiClient, ws: Any, count: int) -> int:
+    """Decodes `count` pictures of the live WebSocket (waiting through a break), returns their width."""
+    decoder = av.CodecContext.create("h264", "r")
+    pictures: list[Any] = []
+    while len(pictures) < count:
+        message = await ws.receive(timeout=30)
+        if isinstance(message.data, bytes):
+            _wall_us, _flags = struct.unpack(">qB", message.data[:9])
+            pictures += decoder.decode(av.Packet(message.data[9:]))
+    return int(pictures[0].width)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_the_server_records_through_ingest_workers_and_survives_a_killed_one(
+        tmp_path: Path, sqlite_url: str, aiohttp_client: Any, sim: SimulatorHandle) -> None:
+    from vms_server.app import create_app
+
+    settings = recording_settings(tmp_path, sqlite_url, ingest_workers=2, segment_seconds=4.0, fsync_interval_s=0.5)
+    api = ApiClient(await aiohttp_client(create_app(settings)), await seed(settings))
+    service = api.client.app[RECORDER]
+    assert service.pool is not None
+    pool = service.pool.pool
+    assert len(set(pool.pids())) == 2 and os.getpid() not in pool.pids()
+    ids = [await add_camera(api, sim.rtsp_url(f"cam{i}"), name=f"cam{i}") for i in range(CAMERAS)]
+
+    # Every camera is recorded in a worker process and its segments are indexed here; its status says so.
+    async def indexed() -> bool:
+        return {str(s.camera_id) for s in await _segments(api)} == set(ids)
+
+    await wait_for(indexed, limit=90)
+    for camera_id in ids:
+        status = await api.ok("GET", f"/api/v1/cameras/{camera_id}/status", Role.VIEWER)
+        assert status["recording"] and [s["state"] for s in status["streams"]] == ["online"]
+    assert len({pool.worker_pid(c) for c in ids}) == 2  # spread over both workers
+    detail = await api.ok("GET", "/health/detailed", Role.SUPERVISOR)
+    line = next(c["detail"] for c in detail["components"] if c["name"] == "recording")
+    assert all(str(pid) in line for pid in pool.pids()), line
+
+    # Live view: frames relayed from the worker of the camera, with no second camera connection.
+    assert sim.rtsp is not None
+    connections = len(sim.rtsp._connections)
+    token = (await api.login(Role.VIEWER))["access_token"]
+    ws = await api.client.ws_connect(f"/api/v1/cameras/{ids[0]}/live/ws?stream=main&access_token={token}")
+    try:
+        header = await ws.receive_json(timeout=20)
+        while header["type"] == "status":  # until the worker's first relayed packets reach this process
+            header = await ws.receive_json(timeout=20)
+        assert header["type"] == "stream" and header["codec"] == "h264"
+        assert await _live_frames(api, ws, 10) == 320
+        assert len(sim.rtsp._connections) == connections
+
+        # SIGKILL the worker of the watched camera.
+        victim = pool.worker_pid(ids[0])
+        assert victim is not None
+        mine = [c for c in ids if pool.worker_pid(c) == victim]
+        killed_us = time.time_ns() // 1000
+        os.kill(victim, signal.SIGKILL)
+        await wait_for(lambda: pool.worker_pid(ids[0]) not in (None, victim), limit=30)
+        assert pool.restarts == 1
+
+        async def resumed() -> dict[str, int]:
+            first: dict[str, int] = {}
+            for s in sorted(await _segments(api), key=_us):
+                if str(s.camera_id) in mine and s.reason != "recovered" and _us(s) > killed_us:
+                    first.setdefault(str(s.camera_id), _us(s))
+            return first if set(first) == set(mine) else {}
+
+        first = await wait_for(resumed, limit=60)
+        after = {c: round((us - killed_us) / 1e6, 2) for c, us in first.items()}
+        print("recording again after", after, "s")
+        assert all(seconds < 5.0 for seconds in after.values()), after
+        # What each camera had written before the kill is indexed up to at most one fragment (a GOP) before it,
+        # plus the flush slack of a loaded machine.
+        rows = await _segments(api)
+        for camera_id in mine:
+            kept = max(_us(s, end=True) for s in rows if str(s.camera_id) == camera_id and _us(s) < killed_us)
+            assert killed_us - kept <= (2 * GOP_S + 1.0) * 1e6, (camera_id, (killed_us - kept) / 1e6)
+        # The viewer goes on with the restarted worker's frames.
+        assert await _live_frames(api, ws, 10) == 320
+    finally:
+        await ws.close()
+    # Removing a camera takes it out of its worker; the others go on.
+    await api.ok("DELETE", f"/api/v1/cameras/{ids[-1]}", Role.ADMIN, status=204)
+    await wait_for(lambda: uuid.UUID(ids[-1]) not in service.ingest.runtimes and ids[-1] not in pool.cameras,
+                   limit=30)

@@ -1,0 +1,178 @@
+"""`recording.ingest_workers` > 0: the main stream of every camera is connected and recorded in an ingest worker
+process (`pool`), and ingest's consumers (live view, HLS, analytics on a camera without a sub stream, the
+watchdog's liveness check, the status API) see it through `PoolSource`, a stand-in for the in-process
+`StreamWorker`. One process demuxing every camera could not use a second core (issue 22).
+
+The main process keeps what needs the database or the event loop: the index (segments come back over the worker's
+socket to the recording service's indexer), the recording policies (sent to the worker when saved) and the motion
+and event decisions (sent as triggers). Sub streams stay in this process: they are small, and motion detection and
+analytics read them here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from vms_server.ingest.health import StreamHealth, StreamState
+from vms_server.ingest.service import CameraSpec
+from vms_server.ingest.source import StreamInfo
+from vms_server.ingest.worker import MediaPacket, PacketConsumer, StreamSource, WorkerOptions
+from vms_server.recording.config import RecordingSettings
+from vms_server.recording.pool import IngestPool
+from vms_server.recording.pool_worker import CameraJob
+from vms_server.recording.recorder import Policy
+from vms_server.recording.segments import SegmentResult
+from vms_server.recording.storage import NoVolume, VolumeSet
+
+logger = logging.getLogger(__name__)
+
+# Said at start-up and in the docs: what the in-process recorder does that a worker process does not do yet.
+NOT_THROUGH_WORKERS = (
+    "a camera keeps the volume picked when it started (no move to another volume or the fallback after a write "
+    "error)",
+    "cluster write fencing (may_write) is not asked before each segment; the index still admits segments",
+    "the timeline span and clips of the segment being written (they show once the segment is indexed)",
+    "live snapshots of a camera nobody watches",
+    "sub streams (motion detection, analytics) are ingested in the main process",
+)
+
+
+@dataclass
+class ReportedHealth(StreamHealth):
+    """A stream's health as its ingest worker last reported it (once a second)."""
+
+    fps: float = 0.0
+    kbps: float = 0.0
+
+    def rates(self) -> tuple[float, float]:
+        return self.fps, self.kbps
+
+    @classmethod
+    def of(cls, reported: dict[str, Any]) -> ReportedHealth:
+        snap = reported.get("health") or {}
+        keyframe = snap.get("last_keyframe_at")
+        return cls(role="main", state=StreamState(snap.get("state", StreamState.CONNECTING.value)),
+                   reason=snap.get("reason"), reconnects=int(snap.get("reconnects", 0)), gaps=int(snap.get("gaps", 0)),
+                   packet_loss=snap.get("packet_loss"), time_source=snap.get("time_source", "server"),
+                   last_keyframe_us=int(dt.datetime.fromisoformat(keyframe).timestamp() * 1e6) if keyframe else None,
+                   codec=snap.get("codec"), width=snap.get("width"), height=snap.get("height"),
+                   fps=float(snap.get("fps") or 0.0), kbps=float(snap.get("bitrate_kbps") or 0.0))
+
+
+class PoolSource:
+    """A camera's main stream recorded in an ingest worker process, as ingest and its consumers see a stream.
+    Consumers added before `start` are subscribed once the camera is in the pool."""
+
+    def __init__(self, owner: PoolRecording, spec: CameraSpec, url: Callable[[], str], options: WorkerOptions) -> None:
+        self._owner, self._spec, self._url, self._options = owner, spec, url, options
+        self.camera_id = str(spec.camera_id)
+        self._pending: list[PacketConsumer] = []
+        self._in_pool = False
+        self._lock = threading.Lock()
+
+    @property
+    def role(self) -> str:
+        return "main"
+
+    @property
+    def info(self) -> StreamInfo | None:
+        return self._owner.pool.info(self.camera_id)
+
+    @property
+    def health(self) -> StreamHealth:
+        reported = self._owner.pool.stats().get(self.camera_id)
+        if reported is None:  # not reported yet, or its worker is being restarted
+            return StreamHealth(role="main", state=StreamState.CONNECTING if self._in_pool else StreamState.OFFLINE)
+        return ReportedHealth.of(reported)
+
+    def start(self) -> None:
+        with self._lock:
+            self._in_pool = self._owner.add(self._spec, self._url, self._options)
+            pending, self._pending = self._pending, []
+            if self._in_pool:
+                for consumer in pending:
+                    self._owner.pool.subscribe(self.camera_id, consumer)
+
+    def stop_blocking(self, timeout: float = 15.0) -> None:
+        """Take the camera out of its worker (its segment is finished there and indexed here)."""
+        with self._lock:
+            self._in_pool = False
+        self._owner.pool.remove(self.camera_id)
+
+    def add(self, consumer: PacketConsumer) -> None:
+        with self._lock:
+            if self._in_pool:
+                self._owner.pool.subscribe(self.camera_id, consumer)
+            else:
+                self._pending.append(consumer)
+
+    def remove(self, consumer: PacketConsumer) -> None:
+        with self._lock:
+            if consumer in self._pending:
+                self._pending.remove(consumer)
+            if self._in_pool:
+                self._owner.pool.unsubscribe(self.camera_id, consumer)
+
+    def streaming(self, within_s: float) -> bool:
+        """A packet reached the camera's recorder in its worker in the last `within_s` seconds (as of the last
+        report, aged by the time since it was sent)."""
+        reported = self._owner.pool.stats().get(self.camera_id) or {}
+        idle, sent = reported.get("idle_s"), reported.get("sent_at")
+        return idle is not None and sent is not None and idle + max(0.0, time.time() - sent) <= within_s
+
+    def gop(self) -> list[MediaPacket]:
+        with self._lock:
+            return self._owner.pool.stream(self.camera_id).gop() if self._in_pool else []
+
+
+class PoolRecording:
+    """The ingest pool of a recording service: makes the `PoolSource` of each camera's main stream (ingest's
+    `make_worker`), gives each camera its volume and policy, and relays policy changes and triggers."""
+
+    def __init__(self, settings: RecordingSettings, volumes: VolumeSet, on_segment: Callable[[SegmentResult], None],
+                 policy_for: Callable[[uuid.UUID], Policy],
+                 on_restart: Callable[[int, int | None], None] | None = None) -> None:
+        self._settings, self._volumes, self._policy_for = settings, volumes, policy_for
+        self.pool = IngestPool([], settings.ingest_workers, on_segment, fsync_interval_s=settings.fsync_interval_s,
+                               on_restart=on_restart)
+
+    def start_blocking(self) -> None:
+        self.pool.start()
+        logger.warning("recording through %d ingest worker processes (pids %s); not done by them yet: %s",
+                       len(self.pool.pids()), ", ".join(map(str, self.pool.pids())), "; ".join(NOT_THROUGH_WORKERS))
+
+    def stop_blocking(self) -> None:
+        self.pool.stop()
+
+    def make_worker(self, spec: CameraSpec, role: str, url: Callable[[], str],
+                    options: WorkerOptions) -> StreamSource | None:
+        """Ingest's factory: the main stream goes to the pool, other roles stay in this process (None)."""
+        return PoolSource(self, spec, url, options) if role == "main" else None
+
+    def add(self, spec: CameraSpec, url: Callable[[], str], options: WorkerOptions) -> bool:
+        """Put a camera in the pool; False when no volume can take its footage (it is retried at the next sync
+        only if its configuration changes, as for an in-process recorder that cannot start)."""
+        try:
+            volume = self._volumes.pick()
+        except NoVolume as exc:
+            logger.error("camera not recorded: %s", exc, extra={"camera_id": str(spec.camera_id)})
+            return False
+        self.pool.add(CameraJob(str(spec.camera_id), url(), str(volume), self._settings.segment_seconds, options,
+                                self._policy_for(spec.camera_id)))
+        return True
+
+    def reported(self, camera_id: uuid.UUID) -> dict[str, Any]:
+        return dict(self.pool.stats().get(str(camera_id)) or {})
+
+    def set_policy(self, camera_id: uuid.UUID, policy: Policy) -> None:
+        self.pool.set_policy(str(camera_id), policy)
+
+    def trigger(self, camera_id: uuid.UUID, reason: str, at_us: int, pre_s: float, post_s: float) -> bool:
+        return self.pool.trigger(str(camera_id), reason, at_us, pre_s, post_s)
