@@ -97,6 +97,9 @@ class FaultConfig(_Model):
     no_keyframes_after_s: float | None = Field(None, ge=0, description="Stop sending keyframes after N s")
     corrupt_every_n_frames: int | None = Field(None, ge=1, description="Garble one NAL every N frames")
     refuse_auth: bool = Field(False, description="Answer 401 even to correct credentials")
+    udp_lose_every_n: int | None = Field(
+        None, ge=2, description="Lose one RTP packet in N sent over UDP, as a lossy network path would (the "
+                                "sequence number is spent, so a receiver sees the gap); TCP is unaffected")
 
 
 class PtzLimits(_Model):

@@ -57,6 +57,7 @@ class Session:
         self.play_started = 0.0
         self.opened = time.time()
         self.last_sr = 0.0
+        self.udp_sent = 0  # RTP packets sent (or lost by the fault) over UDP
         self.packets = self.octets = self.frames = 0
 
     def rtp_time(self, unix_time: float) -> int:
@@ -131,7 +132,11 @@ class Session:
         assert self.udp is not None
         view = memoryview(buf)
         sock = self.udp.rtp
+        lose_every = self.camera.config.faults.udp_lose_every_n
         for offset, length, _ in template.layout:
+            self.udp_sent += 1
+            if lose_every is not None and self.udp_sent % lose_every == 0:
+                continue  # the fault: lost on the way, after its sequence number was written
             try:
                 sock.sendto(view[offset + 4 : offset + 4 + length], self.rtp_addr)
             except OSError:  # full socket buffer or unreachable client: UDP drops, like a camera

@@ -190,6 +190,12 @@ async def test_diagnostics_report_and_problems(qtbot: QtBot, desk: Desk) -> None
     assert dialog.message.text() == "No problem found with cam1."
     dialog.copy_button.click()
     assert QGuiApplication.clipboard().text() == report
+    assert "RTP over UDP" not in report
+    dialog.udp.setChecked(True)  # again, with the network's loss over UDP
+    dialog.run_button.click()
+    await wait_until(lambda: dialog.diagnosis is not diagnosis or dialog.message.is_error, 3 * LIMIT_S,
+                     "the diagnostics over UDP answered")
+    assert "RTP over UDP" in dialog.report.toPlainText() and not dialog.message.is_error, dialog.message.text()
     dialog.close()
 
     wrong_secret = {"method": "digest", "username": "admin", "secret": "wrong"}

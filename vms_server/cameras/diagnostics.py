@@ -62,6 +62,8 @@ class StreamCheck(BaseModel):
     configured_kbps: int | None = None
     rtp: RtpStats | None = Field(None, description="Packet loss and jitter over TCP-interleaved RTP (a second "
                                                    "sample of the same length)")
+    rtp_udp: RtpStats | None = Field(None, description="The same over UDP, when asked for: loss here is the "
+                                                       "network's (a third sample)")
     error: str | None = None
 
 
@@ -69,6 +71,8 @@ class DiagnosticsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # as every body: an unknown field is a mistake, said as such
     sample_s: float = Field(3.0, ge=0.5, le=20, description="How long each stream is read to measure its rates")
     attempts: int = Field(3, ge=1, le=10, description="TCP connects per port (the fastest is the round trip)")
+    udp: bool = Field(False, description="Also play each stream over UDP to measure the network's packet loss "
+                                         "and jitter (NAT and firewalls often block it; recording uses TCP)")
 
 
 class DiagnosticsOut(BaseModel):
@@ -188,6 +192,27 @@ def measure_stream_blocking(role: str, url: str, username: str | None, password:
     return check
 
 
+def _rtp_problems(s: StreamCheck) -> list[str]:
+    """What the RTP samples of one stream say: the camera dropping packets (TCP), the network losing them
+    (UDP), jitter, and a camera clock without NTP."""
+    out: list[str] = []
+    if s.rtp is not None and s.rtp.loss_pct > 1:
+        out.append(f"{s.role} stream: {s.rtp.lost} of {s.rtp.packets + s.rtp.lost} RTP packets never sent "
+                   f"({s.rtp.loss_pct:g} %; over TCP the camera itself dropped them)")
+    if s.rtp is not None and s.rtp.jitter_ms is not None and s.rtp.jitter_ms > 30:
+        out.append(f"{s.role} stream: RTP jitter {s.rtp.jitter_ms:g} ms (a congested path or bursty sender)")
+    if s.rtp is not None and s.rtp.clock_offset_ms is not None and abs(s.rtp.clock_offset_ms) > 2000:
+        out.append(f"{s.role} stream: the camera's clock is {abs(s.rtp.clock_offset_ms) / 1000:.1f} s "
+                   f"{'ahead of' if s.rtp.clock_offset_ms > 0 else 'behind'} the server's (set NTP on the camera)")
+    if s.rtp_udp is not None and s.rtp_udp.error:
+        out.append(f"{s.role} stream over UDP: {s.rtp_udp.error}")
+    elif s.rtp_udp is not None and s.rtp_udp.loss_pct > 1:
+        out.append(f"{s.role} stream: {s.rtp_udp.lost} of {s.rtp_udp.packets + s.rtp_udp.lost} RTP packets "
+                   f"lost over UDP ({s.rtp_udp.loss_pct:g} %: the network path loses packets; keep the camera "
+                   "on TCP, or look for a saturated link, a duplex mismatch or Wi-Fi)")
+    return out
+
+
 def _problems(ports: list[PortCheck], rtsp: list[RtspCheck], streams: list[StreamCheck]) -> list[str]:
     out = [f"{p.purpose} port {p.host}:{p.port} is not reachable: {p.error}" for p in ports if not p.reachable]
     for r in rtsp:
@@ -209,14 +234,7 @@ def _problems(ports: list[PortCheck], rtsp: list[RtspCheck], streams: list[Strea
         if s.measured_kbps is not None and s.configured_kbps and not (
                 0.5 * s.configured_kbps <= s.measured_kbps <= 1.5 * s.configured_kbps):
             out.append(f"{s.role} stream: {s.measured_kbps:g} kbit/s measured, {s.configured_kbps} configured")
-        if s.rtp is not None and s.rtp.loss_pct > 1:
-            out.append(f"{s.role} stream: {s.rtp.lost} of {s.rtp.packets + s.rtp.lost} RTP packets never sent "
-                       f"({s.rtp.loss_pct:g} %; over TCP the camera itself dropped them)")
-        if s.rtp is not None and s.rtp.jitter_ms is not None and s.rtp.jitter_ms > 30:
-            out.append(f"{s.role} stream: RTP jitter {s.rtp.jitter_ms:g} ms (a congested path or bursty sender)")
-        if s.rtp is not None and s.rtp.clock_offset_ms is not None and abs(s.rtp.clock_offset_ms) > 2000:
-            out.append(f"{s.role} stream: the camera's clock is {abs(s.rtp.clock_offset_ms) / 1000:.1f} s "
-                       f"{'ahead of' if s.rtp.clock_offset_ms > 0 else 'behind'} the server's (set NTP on the camera)")
+        out.extend(_rtp_problems(s))
         if s.frames and s.keyframes == 0:
             out.append(f"{s.role} stream: no keyframe in {s.sample_s:g} s (GOP too long for quick start)")
     return out
@@ -241,11 +259,12 @@ def render_report(out: DiagnosticsOut) -> str:
         lines.append(f"  {s.role:<5} {s.codec} {s.width}x{s.height}, {s.frames} frames ({s.keyframes} key) in "
                      f"{s.sample_s:g} s: {s.measured_fps} fps (configured {s.configured_fps or '-'}), "
                      f"{s.measured_kbps} kbit/s (configured {s.configured_kbps or '-'})")
-        if s.rtp is not None:
-            lines.append(f"        RTP over TCP: {s.rtp.packets} packets, {s.rtp.lost} lost ({s.rtp.loss_pct:g} %), "
-                         f"jitter {s.rtp.jitter_ms if s.rtp.jitter_ms is not None else '-'} ms, clock offset "
-                         f"{s.rtp.clock_offset_ms if s.rtp.clock_offset_ms is not None else '-'} ms"
-                         + (f", error: {s.rtp.error}" if s.rtp.error else ""))
+        for transport, rtp in (("TCP", s.rtp), ("UDP", s.rtp_udp)):
+            if rtp is not None:
+                lines.append(f"        RTP over {transport}: {rtp.packets} packets, {rtp.lost} lost "
+                             f"({rtp.loss_pct:g} %), jitter {rtp.jitter_ms if rtp.jitter_ms is not None else '-'} "
+                             f"ms, clock offset {rtp.clock_offset_ms if rtp.clock_offset_ms is not None else '-'} ms"
+                             + (f", error: {rtp.error}" if rtp.error else ""))
     lines.append("Problems:" if out.problems else "Problems: none found")
     lines.extend(f"  - {p}" for p in out.problems)
     return "\n".join(lines) + "\n"
@@ -273,6 +292,8 @@ async def run_diagnostics(target: Target, body: DiagnosticsIn) -> DiagnosticsOut
                                         body.sample_s, (fps, kbps))
         if check.error is None:
             check.rtp = await measure_rtp(url, target.username, target.password, body.sample_s)
+            if body.udp:
+                check.rtp_udp = await measure_rtp(url, target.username, target.password, body.sample_s, udp=True)
         streams.append(check)
     out = DiagnosticsOut(camera_id=target.camera_id, name=target.name, ran_at=dt.datetime.now(dt.UTC), ports=ports,
                          rtsp=rtsp, streams=streams, problems=_problems(ports, rtsp, streams), report="")

@@ -1,10 +1,12 @@
-"""Packet loss and jitter of one RTSP stream, read over TCP-interleaved RTP (RFC 2326 §10.12).
+"""Packet loss and jitter of one RTSP stream, read over TCP-interleaved RTP (RFC 2326 §10.12) or over UDP.
 
 FFmpeg hides RTP sequence numbers and arrival times, so the diagnostics play the stream themselves for a few
-seconds: over TCP the network cannot lose a packet, so sequence gaps are packets the camera never sent (an
-overloaded encoder, or a sender that drops when its buffer fills); interarrival jitter (RFC 3550 §6.4.1) shows
-a congested path or a camera sending in bursts; the camera's RTCP sender reports give its clock offset (a
-camera without NTP stamps footage at the wrong time).
+seconds. Over TCP the network cannot lose a packet, so sequence gaps are packets the camera never sent (an
+overloaded encoder, or a sender that drops when its buffer fills). Over UDP (asked for, since NAT and firewalls
+often block it) gaps are the network's loss as well: the receiver statistics an RTCP receiver report carries
+(RFC 3550 §6.4.2), measured rather than sent. Interarrival jitter (RFC 3550 §6.4.1) shows a congested path or a
+camera sending in bursts; the camera's RTCP sender reports give its clock offset (a camera without NTP stamps
+footage at the wrong time).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import re
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
@@ -100,34 +103,93 @@ async def _read_media(reader: asyncio.StreamReader, counter: _Counter, sample_s:
                         time.perf_counter())
 
 
+class _UdpReceiver(asyncio.DatagramProtocol):
+    """One of the client port pair: RTP packets to the counter, or RTCP sender reports to its clock."""
+
+    def __init__(self, counter: _Counter, rtcp: bool) -> None:
+        self.counter, self.rtcp = counter, rtcp
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if self.rtcp:
+            self.counter.add_rtcp(data, time.time())
+        elif len(data) >= 12:
+            self.counter.add(int.from_bytes(data[2:4], "big"), int.from_bytes(data[4:8], "big"),
+                             time.perf_counter())
+
+
+async def _bind_pair(host: str, counter: _Counter) -> list[asyncio.DatagramTransport]:
+    """An even RTP port and the odd RTCP port above it (RFC 3550 §11), both free, on the local address that
+    reaches the camera."""
+    loop = asyncio.get_running_loop()
+    for _ in range(20):
+        rtp, _ = await loop.create_datagram_endpoint(lambda: _UdpReceiver(counter, False), local_addr=(host, 0))
+        port = rtp.get_extra_info("sockname")[1]
+        if port % 2 == 0 and port < 65535:
+            try:
+                rtcp, _ = await loop.create_datagram_endpoint(lambda: _UdpReceiver(counter, True),
+                                                              local_addr=(host, port + 1))
+            except OSError:
+                rtcp = None
+            if rtcp is not None:
+                return [rtp, rtcp]
+        rtp.close()
+    raise OSError("no free even/odd UDP port pair")
+
+
+async def _play(conn: RtspConnection, url: str, creds: tuple[str | None, str | None], transport: str,
+                clock_of: list[int]) -> tuple[str | None, str]:
+    """DESCRIBE, SETUP with `transport`, PLAY: (None, session) when playing, else (why not, "")."""
+    status, headers, _ = await conn.send("DESCRIBE", url, creds, extra=("Accept: application/sdp",))
+    if status != 200:
+        return f"DESCRIBE answered {status}", ""
+    track, clock = _track_url(headers.get("content-base", url), conn.body)
+    clock_of.append(clock)
+    status, headers, _ = await conn.send("SETUP", track, creds, extra=(f"Transport: {transport}",))
+    if status != 200 or "session" not in headers:
+        kind = "UDP" if "client_port" in transport else "TCP interleaved"
+        return f"SETUP ({kind}) answered {status}" + (" (the camera refuses UDP)" if status == 461 else ""), ""
+    session = headers["session"].split(";", 1)[0]
+    status, _, _ = await conn.send("PLAY", url, creds, extra=(f"Session: {session}", "Range: npt=0-"))
+    return (None, session) if status == 200 else (f"PLAY answered {status}", "")
+
+
 async def measure_rtp(url: str, username: str | None, password: str | None, sample_s: float,
-                      timeout_s: float = 10.0) -> RtpStats:
-    """Play `url` over TCP-interleaved RTP for `sample_s` and count gaps and jitter. Never raises: a failure
-    is the result's `error`."""
+                      timeout_s: float = 10.0, udp: bool = False) -> RtpStats:
+    """Play `url` over TCP-interleaved RTP (or over UDP) for `sample_s` and count gaps and jitter. Never
+    raises: a failure is the result's `error`."""
     parts = urlsplit(url)
     if parts.scheme.lower() != "rtsp":
         return RtpStats(error="measured on plain rtsp:// only")
     creds = (username, password)
+    sockets: list[asyncio.DatagramTransport] = []
     try:
         async with asyncio.timeout(timeout_s + sample_s):
             reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 554)
             try:
                 conn = RtspConnection(reader, writer)
-                status, headers, _ = await conn.send("DESCRIBE", url, creds, extra=("Accept: application/sdp",))
-                if status != 200:
-                    return RtpStats(error=f"DESCRIBE answered {status}")
-                track, clock = _track_url(headers.get("content-base", url), conn.body)
-                status, headers, _ = await conn.send("SETUP", track, creds,
-                                                     extra=("Transport: RTP/AVP/TCP;unicast;interleaved=0-1",))
-                if status != 200 or "session" not in headers:
-                    return RtpStats(error=f"SETUP (TCP interleaved) answered {status}")
-                session = headers["session"].split(";", 1)[0]
-                status, _, _ = await conn.send("PLAY", url, creds, extra=(f"Session: {session}", "Range: npt=0-"))
-                if status != 200:
-                    return RtpStats(error=f"PLAY answered {status}")
-                counter = _Counter(clock)
-                await _read_media(reader, counter, sample_s)
-                return counter.stats()
+                clock: list[int] = []
+                if not udp:
+                    failed, _ = await _play(conn, url, creds, "RTP/AVP/TCP;unicast;interleaved=0-1", clock)
+                    if failed:
+                        return RtpStats(error=failed)
+                    counter = _Counter(clock[0])
+                    await _read_media(reader, counter, sample_s)
+                    return counter.stats()
+                counter = _Counter(90_000)  # the clock rate comes with the SDP, before the first packet
+                sockets = await _bind_pair(writer.get_extra_info("sockname")[0], counter)
+                port = sockets[0].get_extra_info("sockname")[1]
+                failed, session = await _play(conn, url, creds, f"RTP/AVP;unicast;client_port={port}-{port + 1}",
+                                              clock)
+                if failed:
+                    return RtpStats(error=failed)
+                counter.clock = clock[0]
+                await asyncio.sleep(sample_s)  # the datagrams arrive on the loop meanwhile
+                stats = counter.stats()
+                with contextlib.suppress(OSError, ValueError, asyncio.IncompleteReadError):
+                    await asyncio.wait_for(conn.send("TEARDOWN", url, creds, extra=(f"Session: {session}",)),
+                                           2.0)
+                return stats if stats.packets else stats.model_copy(update={
+                    "error": "no RTP packet arrived over UDP (blocked by a firewall or NAT on the way?)"})
             finally:
                 writer.close()
                 with contextlib.suppress(OSError):
@@ -136,3 +198,6 @@ async def measure_rtp(url: str, username: str | None, password: str | None, samp
         return RtpStats(error="the stream stopped sending")
     except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
         return RtpStats(error=f"{type(exc).__name__}: {exc}")
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -1,4 +1,5 @@
-"""Camera diagnostics through the API against a simulator camera: ports, RTSP timing, measured rates, report."""
+"""Camera diagnostics through the API against a simulator camera: ports, RTSP timing, measured rates, RTP loss
+and jitter over TCP and UDP, report."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.server.helpers import ApiClient
-from vms_camsim.config import CameraConfig, SimulatorConfig, StreamConfig
+from vms_camsim.config import CameraConfig, FaultConfig, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
 
@@ -20,7 +21,10 @@ PASSWORD = "s3cret-pw"
 async def sim() -> AsyncIterator[SimulatorHandle]:
     small = StreamConfig(width=160, height=96, fps=10, bitrate_kbps=64)
     cfg = SimulatorConfig(rtsp_port=0, onvif_port=0, cameras=[
-        CameraConfig(name="cam", main=small, sub=None, loop_seconds=1, password=PASSWORD)])
+        CameraConfig(name="cam", main=small, sub=None, loop_seconds=1, password=PASSWORD),
+        # A lossy path for UDP: one RTP packet in 10 never arrives (the sequence number is spent).
+        CameraConfig(name="lossy", main=small, sub=None, loop_seconds=1, password=PASSWORD,
+                     faults=FaultConfig(udp_lose_every_n=10))])
     async with SimulatorHandle.start(cfg) as handle:
         yield handle
 
@@ -75,3 +79,28 @@ async def test_problems_are_named(api: ApiClient, sim: SimulatorHandle) -> None:
     assert any("60 configured" in p for p in out["problems"])
     assert (await api.call("POST", f"/api/v1/cameras/{slow}/diagnostics", Role.VIEWER, json={})).status == 403
     assert (await api.call("POST", f"/api/v1/cameras/{slow}/diagnostics", json={"sample_s": 99})).status == 422
+
+
+async def test_udp_measures_the_network_loss(api: ApiClient, sim: SimulatorHandle) -> None:
+    """Over UDP the gaps are the path's: a clean camera shows none, one behind a path that loses 1 packet in 10
+    shows about 10 % (TCP, which cannot lose, shows none for the same camera), named as a problem."""
+    clean = await _add(api, "Clean", sim.rtsp_url("cam"), sim.onvif_url("cam"), PASSWORD)
+    out = await api.ok("POST", f"/api/v1/cameras/{clean}/diagnostics", json={"sample_s": 2, "udp": True})
+    [stream] = out["streams"]
+    udp = stream["rtp_udp"]
+    assert udp["error"] is None and udp["packets"] > 10 and udp["lost"] == 0, udp
+    assert udp["clock_offset_ms"] is not None and abs(udp["clock_offset_ms"]) < 1500  # from the RTCP port
+    assert "RTP over UDP" in out["report"] and not out["problems"], out["problems"]
+
+    lossy = await _add(api, "Lossy", sim.rtsp_url("lossy"), sim.onvif_url("lossy"), PASSWORD)
+    out = await api.ok("POST", f"/api/v1/cameras/{lossy}/diagnostics", json={"sample_s": 2, "udp": True})
+    [stream] = out["streams"]
+    assert stream["rtp"]["lost"] == 0  # over TCP the same camera loses nothing
+    udp = stream["rtp_udp"]
+    expected = udp["packets"] + udp["lost"]
+    assert udp["error"] is None and expected > 20, udp
+    # Every tenth sent packet is lost: the count is exact up to the packets at the sample's two ends.
+    assert abs(udp["lost"] - expected / 10) <= 2, udp
+    assert any("lost over UDP" in p for p in out["problems"]), out["problems"]
+    default = await api.ok("POST", f"/api/v1/cameras/{lossy}/diagnostics", json={"sample_s": 1})
+    assert default["streams"][0]["rtp_udp"] is None  # UDP only when asked for

@@ -15,6 +15,7 @@ import logging
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -61,6 +62,9 @@ class DiagnosticsDialog(QDialog):
         self.report.setReadOnly(True)
         self.report.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.report.setPlaceholderText("The report appears here.")
+        self.udp = QCheckBox("Also over UDP (the network's packet loss)")
+        self.udp.setToolTip("Plays each stream once more over UDP: loss there is the network's, where TCP "
+                            "(which recording uses) hides it. Firewalls and NAT often block it.")
         self.run_button = QPushButton("Run again")
         self.run_button.clicked.connect(self.start)
         self.copy_button = QPushButton("Copy report")
@@ -69,6 +73,7 @@ class DiagnosticsDialog(QDialog):
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.udp)
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.copy_button)
         buttons.addStretch(1)
@@ -98,9 +103,10 @@ class DiagnosticsDialog(QDialog):
     async def run(self) -> Diagnosis | None:
         self._busy()
         self.message.show_text(f"Checking {self.camera.name}: ports, RTSP, then each stream for about "
-                               f"{2 * self.sample_s:.0f} s…")
+                               f"{(3 if self.udp.isChecked() else 2) * self.sample_s:.0f} s…")
         try:
-            diagnosis = await self.runner.call(self.api.diagnose(self.camera.id, self.sample_s))
+            diagnosis = await self.runner.call(self.api.diagnose(self.camera.id, self.sample_s,
+                                                                 self.udp.isChecked()))
         finally:
             self.progress.hide()
             self.run_button.setEnabled(True)

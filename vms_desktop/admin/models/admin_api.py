@@ -300,12 +300,14 @@ class AdminApi:
         await self._call("DELETE", f"/cameras/{camera_id}")
         return True
 
-    async def diagnose(self, camera_id: str, sample_s: float = 3.0) -> Diagnosis:
-        """Run the server's network diagnostics of a camera (a few seconds: `sample_s` per stream)."""
-        # Each stream is read twice for `sample_s` (rates, then RTP loss and jitter), one stream after another.
-        timeout_s = 30.0 + 6 * sample_s
+    async def diagnose(self, camera_id: str, sample_s: float = 3.0, udp: bool = False) -> Diagnosis:
+        """Run the server's network diagnostics of a camera (a few seconds: `sample_s` per stream and check);
+        `udp` also plays each stream over UDP to measure the network's loss."""
+        # Each stream is read two or three times for `sample_s` (rates, RTP over TCP, over UDP), one stream
+        # after another.
+        timeout_s = 30.0 + 9 * sample_s
         return Diagnosis.from_json(await self._call("POST", f"/cameras/{camera_id}/diagnostics",
-                                                    {"sample_s": sample_s}, timeout_s=timeout_s))
+                                                    {"sample_s": sample_s, "udp": udp}, timeout_s=timeout_s))
 
     async def start_scan(self, ip_range: str, *, username: str = "", password: str = "",
                          onvif_ports: list[int] | None = None, rtsp_ports: list[int] | None = None,
