@@ -43,6 +43,10 @@ from vms_server.recording.segments import PART_SUFFIX, SegmentResult, parse_star
 
 logger = logging.getLogger(__name__)
 WATCH_EVERY_S = 0.2
+# A worker that dies soon after it started (a bad camera crashing PyAV, a broken install) is restarted after a
+# growing delay instead of at once: without one the pool spawned processes in a tight loop.
+EARLY_DEATH_S = 10.0
+RESTART_DELAYS_S = (0.0, 0.0, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 @dataclass
@@ -89,6 +93,9 @@ class _Worker:
         self.send_lock = threading.Lock()
         self.stats: dict[str, Any] = {}
         self.stopped = threading.Event()
+        self.started_at = 0.0  # time.monotonic() of the last spawn
+        self.early_deaths = 0  # in a row; picks the delay before the next restart
+        self.restart_at: float | None = None
 
 
 class IngestPool:
@@ -156,6 +163,7 @@ class IngestPool:
             process = self._context.Process(target=run_worker_process, args=(child, jobs, self._fsync_s),
                                             name=f"vms-ingest-{worker.number}", daemon=True)
             process.start()
+            worker.started_at = time.monotonic()
             child.close()
             worker.process, worker.conn = process, parent
         worker.stopped = threading.Event()
@@ -240,7 +248,18 @@ class IngestPool:
                 process = worker.process
                 if process is None or process.is_alive() or self._closing.is_set():
                     continue
-                self._restart(worker, process.exitcode)
+                now = time.monotonic()
+                if worker.restart_at is None:
+                    early = now - worker.started_at < EARLY_DEATH_S
+                    worker.early_deaths = worker.early_deaths + 1 if early else 0
+                    delay = RESTART_DELAYS_S[min(worker.early_deaths, len(RESTART_DELAYS_S) - 1)]
+                    worker.restart_at = now + delay
+                    if delay:
+                        logger.error("ingest worker %d died %d times in a row soon after it started; next start "
+                                     "in %.0f s", worker.number, worker.early_deaths, delay)
+                if now >= worker.restart_at:
+                    worker.restart_at = None
+                    self._restart(worker, process.exitcode)
 
     def _restart(self, worker: _Worker, exitcode: int | None) -> None:
         """Start the worker again with the same cameras, then finish what the dead one left half-written."""
