@@ -49,7 +49,7 @@ class HlsTap:
             "hls_flags": "delete_segments+independent_segments+omit_endlist",
             "hls_fmp4_init_filename": "init.mp4",
             "hls_segment_filename": str(self.directory / "seg_%05d.m4s")})
-        self._stream = self._out.add_stream_from_template(info.stream)
+        self._stream = _output_stream(self._out, info)
         self._base = first.dts
 
     def _close(self) -> None:
@@ -77,7 +77,7 @@ class HlsTap:
                 if not pkt.keyframe or info is None:
                     return
                 self._open(info, pkt)
-            packet = pkt.packet
+            packet = pkt.packet if isinstance(pkt.packet, av.Packet) else _relayed(pkt)
             packet.stream = self._stream
             packet.time_base = info.time_base if info is not None else packet.time_base
             packet.dts = pkt.dts - self._base
@@ -97,3 +97,22 @@ class HlsTap:
         self._close()
         self.stream.remove(self)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _output_stream(out: Any, info: StreamInfo) -> Any:
+    """The playlist's video stream: a copy of the connection's PyAV stream, or, for a camera recorded in an ingest
+    worker process (whose packets arrive as bytes with the codec parameters, `recording.pool`), one described
+    from those parameters."""
+    if info.stream is not None:
+        return out.add_stream_from_template(info.stream)
+    stream = out.add_stream(info.codec, rate=round(info.fps) or None)
+    stream.width, stream.height = info.width, info.height
+    if info.extradata:
+        stream.codec_context.extradata = info.extradata
+    return stream
+
+
+def _relayed(pkt: MediaPacket) -> Any:
+    packet = av.Packet(pkt.packet)
+    packet.is_keyframe = pkt.keyframe
+    return packet

@@ -4,6 +4,7 @@ its cameras record again within 5 s, having lost at most one fragment each."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import struct
@@ -60,10 +61,27 @@ async def _live_frames(api: ApiClient, ws: Any, count: int) -> int:
     return int(pictures[0].width)
 
 
+async def _hls_frames(api: ApiClient, camera_id: str, token: str) -> int:
+    base, params = f"/api/v1/cameras/{camera_id}/live/hls", {"stream": "main", "access_token": token}
+
+    async def playlist() -> str | None:
+        resp = await api.call("GET", f"{base}/index.m3u8", None, params=params)
+        text = await resp.text()
+        return text if resp.status == 200 and "#EXTINF" in text else None
+
+    first = next(line for line in (await wait_for(playlist, limit=30)).splitlines() if line and line[0] != "#")
+    init = await api.call("GET", f"{base}/init.mp4", None, params=params)
+    media = await api.call("GET", f"{base}/{first.split('?')[0]}", None, params=params)
+    assert init.status == 200 and media.status == 200
+    with av.open(io.BytesIO(await init.read() + await media.read())) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 async def test_the_server_records_through_ingest_workers_and_survives_a_killed_one(
-        tmp_path: Path, sqlite_url: str, aiohttp_client: Any, sim: SimulatorHandle) -> None:
+        tmp_path: Path, sqlite_url: str, aiohttp_client: Any, sim: SimulatorHandle,
+        caplog: pytest.LogCaptureFixture) -> None:
     from vms_server.app import create_app
 
     settings = recording_settings(tmp_path, sqlite_url, ingest_workers=2, segment_seconds=4.0, fsync_interval_s=0.5)
@@ -99,6 +117,8 @@ async def test_the_server_records_through_ingest_workers_and_survives_a_killed_o
         assert header["type"] == "stream" and header["codec"] == "h264"
         assert await _live_frames(api, ws, 10) == 320
         assert len(sim.rtsp._connections) == connections
+        # HLS is muxed here from the relayed packets (no PyAV stream to copy from the worker).
+        assert await _hls_frames(api, ids[1], token) >= 3
 
         # SIGKILL the worker of the watched camera.
         victim = pool.worker_pid(ids[0])
@@ -130,6 +150,8 @@ async def test_the_server_records_through_ingest_workers_and_survives_a_killed_o
         assert await _live_frames(api, ws, 10) == 320
     finally:
         await ws.close()
+    # No consumer in this process failed on a relayed packet (they are bytes, not PyAV packets).
+    assert not [r for r in caplog.records if "consumer failed" in r.getMessage()]
     # Removing a camera takes it out of its worker; the others go on.
     await api.ok("DELETE", f"/api/v1/cameras/{ids[-1]}", Role.ADMIN, status=204)
     await wait_for(lambda: uuid.UUID(ids[-1]) not in service.ingest.runtimes and ids[-1] not in pool.cameras,
