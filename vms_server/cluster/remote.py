@@ -38,27 +38,36 @@ FETCH_TIMEOUT_S = 60.0
 SEGMENT_PATH = "/api/v1/cluster/segments/{segment_id}/file"
 
 
-class SegmentLinks:
-    """Presigned links to one segment's file, valid `LINK_TTL_S` on any node of the cluster."""
+class NodeLinks:
+    """Presigned links between the nodes of a cluster, valid `LINK_TTL_S`: an HMAC over what the link opens (its
+    subject) and its expiry, keyed per purpose from the master secret, so a link made for one purpose (a
+    segment's file) opens nothing else (a live stream)."""
 
-    def __init__(self, master: bytes) -> None:
-        self._key = derive_key(master, "vms/cluster/segment-link/v1")
+    def __init__(self, master: bytes, purpose: str) -> None:
+        self._key = derive_key(master, f"vms/cluster/{purpose}/v1")
 
-    def _mac(self, segment_id: uuid.UUID, expires: int) -> str:
-        return hmac.new(self._key, f"{segment_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+    def _mac(self, subject: object, expires: int) -> str:
+        return hmac.new(self._key, f"{subject}:{expires}".encode(), hashlib.sha256).hexdigest()
 
-    def query(self, segment_id: uuid.UUID, now: float | None = None) -> dict[str, str]:
+    def query(self, subject: object, now: float | None = None) -> dict[str, str]:
         expires = int((time.time() if now is None else now) + LINK_TTL_S)
-        return {"expires": str(expires), "sig": self._mac(segment_id, expires)}
+        return {"expires": str(expires), "sig": self._mac(subject, expires)}
 
-    def valid(self, segment_id: uuid.UUID, expires: str, sig: str, now: float | None = None) -> bool:
+    def valid(self, subject: object, expires: str, sig: str, now: float | None = None) -> bool:
         try:
             when = int(expires)
         except ValueError:
             return False
         if when < (time.time() if now is None else now) or when > time.time() + 10 * LINK_TTL_S:
             return False
-        return hmac.compare_digest(self._mac(segment_id, when), sig)
+        return hmac.compare_digest(self._mac(subject, when), sig)
+
+
+class SegmentLinks(NodeLinks):
+    """Links to one segment's file (the subject is the segment id)."""
+
+    def __init__(self, master: bytes) -> None:
+        super().__init__(master, "segment-link")
 
 
 class RemoteFootage:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,8 +19,13 @@ from vms_common.errors import Forbidden, NotFound
 from vms_server import keys
 from vms_server.cameras.models import Camera
 from vms_server.cluster.keys import CLUSTER
+from vms_server.cluster.live import live_subject, open_subject
 from vms_server.cluster.models import CameraAssignment, ClusterNode
+from vms_server.cluster.remote import NodeLinks
+from vms_server.cluster.service import ClusterService
 from vms_server.cluster.status import ClusterOut, cluster_status
+from vms_server.playback.live_routes import serve_live
+from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import RecordingSegment
 
 router = ApiRouter()
@@ -101,6 +108,22 @@ class SegmentLinkQuery(BaseModel):
     sig: str = Field(max_length=64, description="HMAC of the segment id and `expires`, from the cluster's key")
 
 
+class LiveLinkQuery(SegmentLinkQuery):
+    stream: Literal["main", "sub"] = "sub"
+
+
+def _linked(call: Call[NoBody], links_of: Callable[[ClusterService], NodeLinks | None], subject: object,
+            expires: str, sig: str) -> ClusterService:
+    """The cluster service, once the presigned link is checked: 404 off a cluster, 403 for a bad link."""
+    service = call.app.get(CLUSTER)
+    links = links_of(service) if service is not None else None
+    if service is None or links is None:
+        raise NotFound("this server is not a cluster node")
+    if not links.valid(subject, expires, sig):
+        raise Forbidden("the link is invalid or expired", code="bad_link")
+    return service
+
+
 @router.route("GET", "/cluster/segments/{segment_id}/file", role=None, query=SegmentLinkQuery,
               media_type="video/mp4", tags=TAGS, errors=(403, 404, 422))
 async def segment_file(call: Call[NoBody]) -> web.StreamResponse:
@@ -109,16 +132,52 @@ async def segment_file(call: Call[NoBody]) -> web.StreamResponse:
     that only holders of the cluster's master secret can make; a link opens one segment for a minute."""
     segment_id = call.path_uuid("segment_id")
     q = call.query(SegmentLinkQuery)
-    service = call.app.get(CLUSTER)
-    if service is None or service.remote is None:
-        raise NotFound("this server is not a cluster node")
-    if not service.remote.links.valid(segment_id, q.expires, q.sig):
-        raise Forbidden("the segment link is invalid or expired", code="bad_link")
+    remote = _linked(call, _segment_links, segment_id, q.expires, q.sig).remote
     async with call.app[keys.SESSIONS]() as session:
         row = await session.get(RecordingSegment, segment_id)
-    if row is None or service.remote.is_remote(row):
+    if row is None or remote is None or remote.is_remote(row):
         raise NotFound("no such segment on this node")
     path = Path(row.volume) / row.path
     if not await asyncio.to_thread(path.is_file):
         raise NotFound("the segment's file is gone", code="footage_missing")
     return web.FileResponse(path, headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
+
+
+@router.route("GET", "/cluster/cameras/{camera_id}/live/ws", role=None, query=LiveLinkQuery,
+              media_type="application/octet-stream", tags=TAGS, errors=(403, 404, 422))
+async def relayed_live(call: Call[NoBody]) -> web.StreamResponse:
+    """Live view of a camera recorded here, for the node another client watches it through (the same socket as
+    `/cameras/{id}/live/ws`). Not a user route: a presigned link over the camera and stream (a minute)."""
+    camera_id = call.path_uuid("camera_id")
+    q = call.query(LiveLinkQuery)
+    _linked(call, _live_links, live_subject(camera_id, q.stream), q.expires, q.sig)
+    return await serve_live(call.request, camera_id, q.stream, relay=False)
+
+
+class OpenSpanOut(BaseModel):
+    camera_id: uuid.UUID
+    start_us: int
+    last_us: int
+
+
+@router.route("GET", "/cluster/cameras/{camera_id}/open", role=None, query=SegmentLinkQuery,
+              response=OpenSpanOut, tags=TAGS, errors=(403, 404, 422))
+async def open_span(call: Call[NoBody]) -> OpenSpanOut:
+    """The span of the segment this node is writing for a camera (not indexed until it closes), for the live
+    end of a timeline asked of another node. Presigned link over `open:<camera>`; 404 when nothing is open."""
+    camera_id = call.path_uuid("camera_id")
+    q = call.query(SegmentLinkQuery)
+    _linked(call, _live_links, open_subject(camera_id), q.expires, q.sig)
+    recorder = call.app[RECORDER].recorder(camera_id)
+    span = recorder.current() if recorder is not None else None
+    if span is None:
+        raise NotFound("this node is not writing a segment of that camera")
+    return OpenSpanOut(camera_id=camera_id, start_us=span[0], last_us=span[1])
+
+
+def _segment_links(service: ClusterService) -> NodeLinks | None:
+    return service.remote.links if service.remote is not None else None
+
+
+def _live_links(service: ClusterService) -> NodeLinks | None:
+    return service.live.links if service.live is not None else None

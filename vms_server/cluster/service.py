@@ -26,9 +26,10 @@ from vms_server import keys
 from vms_server.api.keys import HUB
 from vms_server.cluster import assign, membership
 from vms_server.cluster.keys import CLUSTER
+from vms_server.cluster.live import LiveProxy
 from vms_server.cluster.models import CameraAssignment
 from vms_server.cluster.relay import HubRelay
-from vms_server.cluster.remote import RemoteFootage, SegmentLinks
+from vms_server.cluster.remote import NodeLinks, RemoteFootage, SegmentLinks
 from vms_server.cluster.settings import ClusterSettings
 from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import IngestService
@@ -58,6 +59,7 @@ class ClusterService:
         self._leaving: dict[uuid.UUID, float] = {}  # camera being handed away -> monotonic give-up time
         self._announced: set[uuid.UUID] = set()  # incoming cameras this node said it is ready for
         self.remote: RemoteFootage | None = None  # other nodes' segments for playback here (set at start-up)
+        self.live: LiveProxy | None = None  # live view of other nodes' cameras through this one (set at start-up)
         self.capacity = membership.capacity_of(settings.max_cameras, ingest.enabled)
         self.owned: dict[uuid.UUID, int] = {}  # camera -> fencing token held
         # Cameras being handed over to this node: connected ahead (not written) and polled for quickly, so the
@@ -262,6 +264,7 @@ async def cluster_context(app: web.Application) -> AsyncIterator[None]:
     service.remote = RemoteFootage(app[keys.SESSIONS], node_id, own_volumes(recorder),
                                    settings.data_dir / "cluster-cache", SegmentLinks(master))
     app[PLAYBACK].remote = service.remote
+    service.live = app[PLAYBACK].live_proxy = LiveProxy(app[keys.SESSIONS], node_id, NodeLinks(master, "live-link"))
     app[INGEST].owns = service.owns
     recorder.may_write = service.may_write
     recorder.admit = service.admit

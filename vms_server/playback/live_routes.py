@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from typing import Literal
 
 from aiohttp import WSMsgType, web
@@ -36,7 +37,7 @@ def _stream_message(info: object, fps: float, time_source: str) -> str:
                        "height": getattr(info, "height", 0), "fps": round(fps, 3), "time_source": time_source})
 
 
-def _status_message(state: str, message: str) -> str:
+def status_message(state: str, message: str) -> str:
     wire = state if state in ("offline", "connecting", "unauthorised", "unsupported") else "offline"
     return json.dumps({"type": "status", "state": wire, "message": message})
 
@@ -48,25 +49,34 @@ async def live_ws(call: Call[NoBody]) -> web.StreamResponse:
     fps, time source) or `status` (offline, connecting, unauthorised, unsupported), then one binary message
     per encoded frame (a 24-byte header: flags, capture time in microseconds, then the access unit), starting
     at the last keyframe. One camera connection serves every viewer (Viewer; site-scoped)."""
-    request = call.request
     q = call.query(LiveQuery)
     camera = await camera_of(call)
+    return await serve_live(call.request, camera.id, q.stream, relay=True)
+
+
+async def serve_live(request: web.Request, camera_id: uuid.UUID, stream: str, *, relay: bool) -> web.WebSocketResponse:
+    """Answer `request` with the live socket of a camera's stream. A camera this server does not connect is
+    relayed from the cluster node that records it when `relay` is set (never for a request from another node:
+    two nodes must not relay to each other), else a `status` message says why there is no picture."""
     service = request.app[PLAYBACK]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
     await ws.prepare(request)
     try:
-        tap = service.tap(camera.id, q.stream)
+        tap = service.tap(camera_id, stream)
     except VmsError as exc:
-        await ws.send_str(_status_message("offline", exc.message))
+        proxy = service.live_proxy if relay else None
+        with request.app[STREAMS].socket(ws):
+            if proxy is None or not await proxy.relay(ws, camera_id, stream):
+                await ws.send_str(status_message("offline", exc.message))
         await ws.close()
         return ws
     viewer = Viewer(asyncio.get_running_loop())
-    reader = asyncio.create_task(_drain_client(ws))
+    reader = asyncio.create_task(drain_client(ws))
     try:
         with request.app[STREAMS].socket(ws):
             await _serve(ws, tap, viewer)
     except ConnectionResetError:  # the viewer went away mid-send: the normal end of watching
-        logger.debug("live viewer disconnected", extra={"camera_id": str(camera.id)})
+        logger.debug("live viewer disconnected", extra={"camera_id": str(camera_id)})
     finally:
         tap.unsubscribe(viewer)
         reader.cancel()
@@ -75,7 +85,7 @@ async def live_ws(call: Call[NoBody]) -> web.StreamResponse:
     return ws
 
 
-async def _drain_client(ws: web.WebSocketResponse) -> None:
+async def drain_client(ws: web.WebSocketResponse) -> None:
     async for msg in ws:
         if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
             break
@@ -91,7 +101,7 @@ async def _serve(ws: web.WebSocketResponse, tap: object, viewer: Viewer) -> None
         if tap.info is None or health.state is not StreamState.ONLINE:
             if health.state != last_state:
                 last_state = health.state
-                await ws.send_str(_status_message(health.state.value, health.reason or health.state.value))
+                await ws.send_str(status_message(health.state.value, health.reason or health.state.value))
             await asyncio.sleep(STATUS_WAIT_S)
             continue
         info = tap.info

@@ -74,6 +74,8 @@ async def recordings(call: Call[NoBody]) -> RecordingsOut:
     recorder = call.app[RECORDER].recorder(camera_id)
     live = recorder.current() if recorder is not None else None
     writer = recorder.writer if recorder is not None else None
+    if live is None and (proxy := call.app[PLAYBACK].live_proxy) is not None:  # recorded by another node
+        live = await proxy.open_span(camera_id)
     if live is not None:
         spans.append(Span(dt.datetime.fromtimestamp(live[0] / 1e6, dt.UTC),
                           dt.datetime.fromtimestamp(live[1] / 1e6, dt.UTC), "main",

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy import update
@@ -32,6 +33,9 @@ from vms_server.playback.timeline import segments_between
 from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import ExportJob, RecordingSegment
 from vms_server.recording.service import RecordingService
+
+if TYPE_CHECKING:
+    from vms_server.cluster.live import LiveProxy
 
 logger = logging.getLogger(__name__)
 EXPORT_OPTIONS = {"movflags": "+faststart"}
@@ -86,6 +90,8 @@ class PlaybackService:
         self._slots = asyncio.Semaphore(2)
         # A cluster node: segments on other nodes' volumes are fetched from them (set by the cluster context).
         self.remote: RemoteFootage | None = None
+        # A cluster node: live view and the timeline's live end of cameras recorded by another node come from it.
+        self.live_proxy: LiveProxy | None = None
 
     async def timeline_rows(self, rows: list[RecordingSegment]) -> list[RecordingSegment]:
         """The rows a timeline shows: local ones whose files are there, and those a live node of the cluster

@@ -1,0 +1,142 @@
+"""Live view of a camera recorded by another node: the node a client is connected to relays the owner's stream.
+
+A client talks to one node (the desktop client keeps one server URL) but only the node that records a camera
+connects to it. A live request for a camera another node records is answered by opening the owner's live socket
+and passing every message on unchanged (codec copy, the same wire format), so the client needs no change and
+the camera still has one connection. Redirecting was not an option: a WebSocket handshake does not follow
+redirects, and the owner's URL may not be reachable from where the client sits.
+
+Nodes authenticate each other with a presigned link (`NodeLinks`, purpose `live-link`) over the camera and
+stream, valid a minute; no user credential travels between nodes, and the owner never relays again (no loops).
+The relay ends when either side closes or when the camera moves to another node; the client then reconnects,
+as after any interruption, and reaches the new owner. The same link (subject `open:<camera>`) lets a node ask the
+owner for the span of the segment it is writing, the live end of a timeline asked elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Coroutine
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vms_server.cluster.models import CameraAssignment, ClusterNode
+from vms_server.cluster.remote import NodeLinks
+from vms_server.playback.live_routes import drain_client, status_message
+
+logger = logging.getLogger(__name__)
+LIVE_PATH = "/api/v1/cluster/cameras/{camera_id}/live/ws"
+OPEN_PATH = "/api/v1/cluster/cameras/{camera_id}/open"
+CONNECT_TIMEOUT_S = 5.0
+OPEN_TIMEOUT_S = 2.0  # a timeline waits this long at most for the owner's live end
+OWNER_CHECK_S = 2.0  # how soon a relay notices that its camera moved to another node
+MAX_MESSAGE = 32 * 1024 * 1024  # a keyframe of a 4K main stream fits
+
+
+def live_subject(camera_id: uuid.UUID, stream: str) -> str:
+    return f"live:{camera_id}:{stream}"
+
+
+def open_subject(camera_id: uuid.UUID) -> str:
+    return f"open:{camera_id}"
+
+
+class LiveProxy:
+    """Finds the node recording a camera and relays its live stream or asks for its open segment's span."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], node_id: str, links: NodeLinks) -> None:
+        self._sessions, self.node_id, self.links = sessions, node_id, links
+        self.relayed = 0  # relays opened (for tests and the log)
+
+    async def owner(self, camera_id: uuid.UUID) -> tuple[str, str] | None:
+        """(node id, base URL) of the live node other than this one that records the camera, if any."""
+        async with self._sessions() as session:
+            row = (await session.execute(
+                select(ClusterNode.id, ClusterNode.url)
+                .join(CameraAssignment, CameraAssignment.node_id == ClusterNode.id)
+                .where(CameraAssignment.camera_id == camera_id, ClusterNode.lease_until > func.now(),
+                       ClusterNode.id != self.node_id))).first()
+        return (str(row[0]), str(row[1]).rstrip("/")) if row is not None else None
+
+    async def relay(self, ws: web.WebSocketResponse, camera_id: uuid.UUID, stream: str) -> bool:
+        """Pass the owner's live socket on to `ws` until either ends or the camera moves. False (nothing sent)
+        when no other live node records the camera."""
+        found = await self.owner(camera_id)
+        if found is None:
+            return False
+        node_id, base = found
+        params = {"stream": stream, **self.links.query(live_subject(camera_id, stream))}
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as http, http.ws_connect(
+                    base + LIVE_PATH.format(camera_id=camera_id), params=params, heartbeat=30,
+                    max_msg_size=MAX_MESSAGE) as upstream:
+                self.relayed += 1
+                logger.debug("relaying live view of camera %s from %s", camera_id, node_id)
+                await _first_done(_pump(upstream, ws), drain_client(ws), self._watch(camera_id, node_id))
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            logger.warning("cannot relay live view of camera %s from %s: %s", camera_id, node_id, exc)
+            with contextlib.suppress(ConnectionResetError):
+                await ws.send_str(status_message("offline", f"node {node_id}, which records this camera, does "
+                                                            "not answer; retrying"))
+        return True
+
+    async def _watch(self, camera_id: uuid.UUID, node_id: str) -> None:
+        """Return once the camera is no longer recorded by `node_id` (handed over, or the node died)."""
+        while True:
+            await asyncio.sleep(OWNER_CHECK_S)
+            found = await self.owner(camera_id)
+            if found is None or found[0] != node_id:
+                logger.debug("camera %s left %s: the relay ends, the client reconnects", camera_id, node_id)
+                return
+
+    async def open_span(self, camera_id: uuid.UUID) -> tuple[int, int] | None:
+        """(start_us, last_us) of the segment the owner is writing, or None (no other owner, nothing open, the
+        owner does not answer within `OPEN_TIMEOUT_S`: the timeline then ends at the last indexed segment)."""
+        found = await self.owner(camera_id)
+        if found is None:
+            return None
+        node_id, base = found
+        timeout = aiohttp.ClientTimeout(total=OPEN_TIMEOUT_S)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as http, http.get(
+                    base + OPEN_PATH.format(camera_id=camera_id),
+                    params=self.links.query(open_subject(camera_id))) as resp:
+                if resp.status != 200:
+                    return None
+                body = await resp.json()
+                return int(body["start_us"]), int(body["last_us"])
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("cannot ask %s for the open segment of camera %s: %s", node_id, camera_id, exc)
+            return None
+
+
+async def _pump(upstream: aiohttp.ClientWebSocketResponse, ws: web.WebSocketResponse) -> None:
+    async for msg in upstream:
+        if msg.type == aiohttp.WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+        elif msg.type == aiohttp.WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+        else:
+            return
+
+
+async def _first_done(*jobs: Coroutine[Any, Any, None]) -> None:
+    """Run the coroutines until the first returns (or fails); cancel the others. A client gone mid-send ends
+    the relay like any other end."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
+                await task
