@@ -9,8 +9,10 @@ redirects, and the owner's URL may not be reachable from where the client sits.
 Nodes authenticate each other with a presigned link (`NodeLinks`, purpose `live-link`) over the camera and
 stream, valid a minute; no user credential travels between nodes, and the owner never relays again (no loops).
 The relay ends when either side closes or when the camera moves to another node; the client then reconnects,
-as after any interruption, and reaches the new owner. The same link (subject `open:<camera>`) lets a node ask the
-owner for the span of the segment it is writing, the live end of a timeline asked elsewhere.
+as after any interruption, and reaches the new owner. Live HLS (browsers) is relayed file by file the same way:
+the playlist and its one-second segments are fetched from the owner's muxer. The same kind of link (subject
+`open:<camera>`) lets a node ask the owner for the span of the segment it is writing, the live end of a timeline
+asked elsewhere.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.errors import NotFound, NotReady
 from vms_server.cluster.models import CameraAssignment, ClusterNode
 from vms_server.cluster.remote import NodeLinks
 from vms_server.playback.live_routes import drain_client, status_message
@@ -34,7 +37,9 @@ from vms_server.playback.live_routes import drain_client, status_message
 logger = logging.getLogger(__name__)
 LIVE_PATH = "/api/v1/cluster/cameras/{camera_id}/live/ws"
 OPEN_PATH = "/api/v1/cluster/cameras/{camera_id}/open"
+HLS_PATH = "/api/v1/cluster/cameras/{camera_id}/live/hls/{name}"
 CONNECT_TIMEOUT_S = 5.0
+HLS_TIMEOUT_S = 30.0  # the owner waits up to about 10 s for its muxer's first playlist
 OPEN_TIMEOUT_S = 2.0  # a timeline waits this long at most for the owner's live end
 OWNER_CHECK_S = 2.0  # how soon a relay notices that its camera moved to another node
 MAX_MESSAGE = 32 * 1024 * 1024  # a keyframe of a 4K main stream fits
@@ -46,6 +51,10 @@ def live_subject(camera_id: uuid.UUID, stream: str) -> str:
 
 def open_subject(camera_id: uuid.UUID) -> str:
     return f"open:{camera_id}"
+
+
+def hls_subject(camera_id: uuid.UUID, stream: str) -> str:
+    return f"hls:{camera_id}:{stream}"
 
 
 class LiveProxy:
@@ -116,6 +125,27 @@ class LiveProxy:
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError, KeyError, TypeError) as exc:
             logger.warning("cannot ask %s for the open segment of camera %s: %s", node_id, camera_id, exc)
             return None
+
+
+    async def hls_file(self, camera_id: uuid.UUID, stream: str, name: str) -> bytes | None:
+        """The owner's live HLS playlist (unrewritten) or segment `name`; None when no other live node records
+        the camera. Raises NotFound (the owner has no such segment) or NotReady (it failed or did not answer)."""
+        found = await self.owner(camera_id)
+        if found is None:
+            return None
+        node_id, base = found
+        params = {"stream": stream, **self.links.query(hls_subject(camera_id, stream))}
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HLS_TIMEOUT_S)) as http, http.get(
+                    base + HLS_PATH.format(camera_id=camera_id, name=name), params=params) as resp:
+                if resp.status == 404:
+                    raise NotFound("segment expired")
+                if resp.status != 200:
+                    raise NotReady(f"node {node_id}, which records this camera, answered {resp.status}; retry")
+                return await resp.read()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            logger.warning("cannot relay live HLS of camera %s from %s: %s", camera_id, node_id, exc)
+            raise NotReady(f"node {node_id}, which records this camera, does not answer; retry") from exc
 
 
 async def _pump(upstream: aiohttp.ClientWebSocketResponse, ws: web.WebSocketResponse) -> None:

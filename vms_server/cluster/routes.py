@@ -19,11 +19,12 @@ from vms_common.errors import Forbidden, NotFound
 from vms_server import keys
 from vms_server.cameras.models import Camera
 from vms_server.cluster.keys import CLUSTER
-from vms_server.cluster.live import live_subject, open_subject
+from vms_server.cluster.live import hls_subject, live_subject, open_subject
 from vms_server.cluster.models import CameraAssignment, ClusterNode
 from vms_server.cluster.remote import NodeLinks
 from vms_server.cluster.service import ClusterService
 from vms_server.cluster.status import ClusterOut, cluster_status
+from vms_server.playback.hls import local_file, media_type
 from vms_server.playback.live_routes import serve_live
 from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import RecordingSegment
@@ -152,6 +153,19 @@ async def relayed_live(call: Call[NoBody]) -> web.StreamResponse:
     q = call.query(LiveLinkQuery)
     _linked(call, _live_links, live_subject(camera_id, q.stream), q.expires, q.sig)
     return await serve_live(call.request, camera_id, q.stream, relay=False)
+
+
+@router.route("GET", "/cluster/cameras/{camera_id}/live/hls/{name}", role=None, query=LiveLinkQuery,
+              media_type="video/mp4", tags=TAGS, errors=(403, 404, 422, 503))
+async def relayed_hls(call: Call[NoBody]) -> web.StreamResponse:
+    """This node's live HLS playlist (as written: the asking node adds its client's query) or a segment of it,
+    for the node a browser watches the camera through. Not a user route: a presigned link (a minute)."""
+    camera_id = call.path_uuid("camera_id")
+    q = call.query(LiveLinkQuery)
+    _linked(call, _live_links, hls_subject(camera_id, q.stream), q.expires, q.sig)
+    name = call.request.match_info["name"]
+    body = await local_file(call.app, camera_id, q.stream, name)
+    return web.Response(body=body, headers={"Content-Type": media_type(name), "Cache-Control": "no-store"})
 
 
 class OpenSpanOut(BaseModel):

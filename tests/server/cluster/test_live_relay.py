@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import json
 import struct
 import time
@@ -124,6 +125,7 @@ async def test_live_view_and_timeline_from_the_node_that_does_not_record(cluster
         assert decoded >= 10 and keyframes >= 1
         assert await _owner(made, camera_id) == owner_id, "the camera moved: the frames may not have been relayed"
 
+        await _hls_through(other, camera_id, token)
         await poll(lambda: _timeline_reaches_open_segment(made, other, camera_id, token, since), 30,
                    "the other node's timeline reaching the open segment")
         await _links_are_checked(owner, camera_id)
@@ -131,6 +133,27 @@ async def test_live_view_and_timeline_from_the_node_that_does_not_record(cluster
         for node in nodes:
             print(f"--- {node.node_id} log tail ---\n{node.log_tail()}")
         raise
+
+
+async def _hls_through(node: Node, camera_id: uuid.UUID, token: str) -> None:
+    """The browsers' live HLS asked of the node that does not record the camera: a playlist whose segment URLs
+    point back at that node, and an init segment and media segment that decode into the camera's pictures."""
+    base = f"{node.url}/api/v1/cameras/{camera_id}/live/hls/"
+    params = {"stream": "main", "access_token": token}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(base + "index.m3u8", params=params) as resp:
+            assert resp.status == 200, await resp.text()
+            playlist = await resp.text()
+        names = [line.split("?")[0] for line in playlist.splitlines() if line and not line.startswith("#")]
+        assert names and 'URI="init.mp4?stream=main&access_token=' in playlist, playlist
+        data = b""
+        for name in ("init.mp4", names[-1]):
+            async with http.get(base + name, params=params) as resp:
+                assert resp.status == 200, await resp.text()
+                data += await resp.read()
+    with av.open(io.BytesIO(data)) as container:
+        frames = [f for f in container.decode(video=0)]
+    assert frames and frames[0].width == 320, len(frames)
 
 
 async def _links_are_checked(owner: Node, camera_id: uuid.UUID) -> None:
@@ -144,6 +167,9 @@ async def _links_are_checked(owner: Node, camera_id: uuid.UUID) -> None:
             assert refused.value.status == 403
         async with http.get(f"{owner.url}/api/v1/cluster/cameras/{camera_id}/open",
                             params={"expires": forged["expires"], "sig": forged["sig"]}) as resp:
+            assert resp.status == 403, await resp.text()
+        async with http.get(f"{owner.url}/api/v1/cluster/cameras/{camera_id}/live/hls/index.m3u8",
+                            params=forged) as resp:
             assert resp.status == 403, await resp.text()
         async with http.get(f"{owner.url}/api/v1/cluster/cameras/{camera_id}/live/ws") as resp:
             assert resp.status == 422, await resp.text()
