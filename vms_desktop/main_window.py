@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from typing import Any
 
@@ -13,7 +12,6 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
-    QMenu,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
@@ -37,6 +35,7 @@ from vms_desktop.resources.widgets.resource_tree import ResourceTree
 from vms_desktop.store import LocalStore
 from vms_desktop.tickets.wiring import TicketsFeature
 from vms_desktop.wall.models.layout import GRID_SIZES, Layout
+from vms_desktop.wall.shared_layouts import SharedLayouts
 from vms_desktop.wall.widgets.tile import VideoTile
 from vms_desktop.wall.widgets.wall import VideoWall
 from vms_desktop.wall.widgets.wall_window import WallWindow
@@ -225,6 +224,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _toolbar(self) -> None:
+        self.shared = SharedLayouts(self)  # layouts published on the server: "Share layout", "Shared layouts"
         bar = QToolBar("Layout")
         bar.setObjectName("layout-toolbar")
         for tiles in GRID_SIZES:
@@ -232,12 +232,9 @@ class MainWindow(QMainWindow):
         bar.addAction("+ Tab", lambda: self.commands.trigger(ActionId.LAYOUT_NEW_TAB))
         bar.addAction("Full screen", lambda: self.commands.trigger(ActionId.FULLSCREEN))
         bar.addAction("Wall on next monitor", self.open_wall_window)
-        bar.addAction("Share layout", lambda: self._spawn(self.share_layout()))
+        bar.addAction("Share layout", lambda: self._spawn(self.shared.share()))
         bar.addAction("Joystick…", self.joystick_settings)
-        self.shared_menu = QMenu("Shared layouts", self)
-        self.shared_menu.aboutToShow.connect(lambda: self._spawn(self._fill_shared_menu()))
-        shared = bar.addAction("Shared layouts")
-        shared.setMenu(self.shared_menu)
+        bar.addAction("Shared layouts").setMenu(self.shared.menu)
         self.addToolBar(bar)
 
     def _bind_actions(self) -> None:
@@ -411,47 +408,6 @@ class MainWindow(QMainWindow):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    async def share_layout(self) -> dict[str, Any] | None:
-        """Publish the current layout on the server under its name (replacing an older one of that name)."""
-        if self.wall is None:
-            return None
-        layout = self.wall.layout_model
-        body = {"name": layout.name, "rows": layout.rows, "cols": layout.cols,
-                "items": [{"camera_id": i.camera_id, "row": i.row, "col": i.col, "row_span": i.row_span,
-                           "col_span": i.col_span} for i in layout.items]}
-        try:
-            existing = {str(x["name"]): str(x["id"]) for x in await self.shared_layouts()}
-            if layout.name in existing:
-                saved = await self.client.request("PUT", f"/api/v1/layouts/{existing[layout.name]}", body)
-            else:
-                saved = await self.client.request("POST", "/api/v1/layouts", body)
-        except ClientError as exc:
-            self.statusBar().showMessage(f"Could not share the layout: {exc.message}", 8000)
-            return None
-        self.statusBar().showMessage(f"Layout {layout.name!r} shared", 5000)
-        return dict(saved)
-
-    async def shared_layouts(self) -> list[dict[str, Any]]:
-        return list((await self.client.request("GET", "/api/v1/layouts"))["items"])
-
-    async def _fill_shared_menu(self) -> None:
-        self.shared_menu.clear()
-        try:
-            layouts = await self.shared_layouts()
-        except ClientError as exc:
-            self.shared_menu.addAction(exc.message).setEnabled(False)
-            return
-        for item in layouts:
-            self.shared_menu.addAction(str(item["name"]), functools.partial(self.open_shared, item))
-        if not layouts:
-            self.shared_menu.addAction("No shared layouts yet").setEnabled(False)
-
-    def open_shared(self, data: dict[str, Any]) -> VideoWall:
-        """Open a copy of a shared layout in a new tab (changes stay local until shared again)."""
-        items = [{k: (str(v) if k == "camera_id" else v) for k, v in i.items()} for i in data.get("items", [])]
-        return self.add_layout(Layout.from_dict({"name": data["name"], "rows": data["rows"], "cols": data["cols"],
-                                                 "items": items}))
 
     def walls(self) -> list[VideoWall]:
         found = [self.tabs.widget(i) for i in range(self.tabs.count())]

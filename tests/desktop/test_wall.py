@@ -141,17 +141,17 @@ async def test_share_layout_and_open_it_elsewhere(qtbot: QtBot, desk: Desk, tmp_
     assert wall is not None
     drop_on(wall.tiles[(0, 0)], window.resource_model.mimeData([window.tree.source_index("cam3")]))
     wall.layout_model.name = "Night shift"
-    saved = await window.share_layout()
+    saved = await window.shared.share()
     assert saved is not None and saved["items"][0]["camera_id"] == desk.cameras["cam3"]
     wall.layout_model.span(0, 0, 2, 1)  # change it and share again: the same name is replaced
-    again = await window.share_layout()
+    again = await window.shared.share()
     assert again is not None and again["id"] == saved["id"] and again["items"][0]["row_span"] == 2
     # Another operator's console (a fresh local store) opens it from the server.
     other = MainWindow(desk.client, LocalStore(tmp_path / "other.json"))
     qtbot.addWidget(other)
     await other.load()
-    [shared] = await other.shared_layouts()
-    opened = other.open_shared(shared)
+    [shared] = await other.shared.listed()
+    opened = other.shared.open(shared)
     assert opened.layout_model.name == "Night shift" and opened.layout_model.items[0].row_span == 2
     assert opened.tiles[(0, 0)].camera_id == desk.cameras["cam3"] and (1, 0) not in opened.tiles
     await other.shutdown()
