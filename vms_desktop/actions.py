@@ -47,6 +47,8 @@ class ActionId(enum.StrEnum):
     ALARM_MUTE = "alarms.mute"  # toggles the alarm sounds for this operator's shift
     ALARM_POP = "alarms.pop"  # the selected event's camera to the chosen monitor's wall
     ALARM_TAKE = "alarms.take"  # assign the selected event to me (in progress)
+    ALARM_HOLD = "alarms.hold"  # the selected alarm on hold (every console) for a few minutes
+    ALARM_NEXT = "alarms.next"  # select the queue's next row
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,9 @@ DEFAULT_SPECS: dict[ActionId, ActionSpec] = {
     ActionId.ADMIN_OPEN: ActionSpec("Administration", "Ctrl+Shift+A"),
     ActionId.HEALTH_OPEN: ActionSpec("Health", "Ctrl+Shift+H"),
     ActionId.ALARM_POP: ActionSpec("Pop alarm camera to monitor", "Ctrl+P"),
+    ActionId.ALARM_TAKE: ActionSpec("Take alarm (assign to me)", "Ctrl+Shift+T"),
+    ActionId.ALARM_HOLD: ActionSpec("Put alarm on hold", "Ctrl+H"),
+    ActionId.ALARM_NEXT: ActionSpec("Next alarm in the queue", "F8"),
     ActionId.LAYOUT_NEW_TAB: ActionSpec("New layout tab", "Ctrl+T"),
     ActionId.WORKSPACE_SAVE: ActionSpec("Save workspace", "Ctrl+Shift+S"),
     ActionId.PTZ_STOP: ActionSpec("Stop PTZ", "Escape"),

@@ -3,6 +3,9 @@
 logged in with xdotool (a supervisor), driven by its keyboard shortcuts, captured with `xwd -root`.
 
 - alarms.png: the main window with a CRITICAL and a HIGH event waiting at login (the alarm bar red) over the wall;
+- alarm_queue.png: the right-hand column after F8 (next alarm) and Ctrl+Shift+T (take it) on the CRITICAL one,
+  F8 and Ctrl+H (on hold) on the HIGH one: the queue's Status cells say "Assigned to supervisor1" and
+  "On hold until HH:MM", and nothing rings (the critical one is acknowledged, the other on hold);
 - health.png: Ctrl+Shift+H, the Health screen (components, watchdog services, cameras, an open incident);
 - config_history.png: Alt+2, the Configuration screen with two versions of a site's setting.
 
@@ -30,7 +33,7 @@ from tests.desktop.test_real_process import (
     video_measure,
     wall_area,
 )
-from tests.desktop.test_screenshots import Shot, logged_in_client
+from tests.desktop.test_screenshots import Shot, _wall_box, logged_in_client
 from tests.desktop.test_screenshots import desk as screenshots_desk
 from vms_common.auth.roles import Role
 from vms_server.analytics.types import Priority
@@ -43,7 +46,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(
 desk = screenshots_desk  # the same server and four simulator cameras as the other screenshots
 
 
-async def _history(desk: Desk) -> None:
+async def _history(desk: Desk) -> tuple[str, str]:
     """Two configuration versions and an open watchdog incident, made as the administrator (the supervisor's
     TOTP code is left for the client's login: each code works once)."""
     site = str(desk.api.seeded.site_id)
@@ -54,8 +57,9 @@ async def _history(desk: Desk) -> None:
                   service="export")
     await desk.api.client.app[WATCHDOG].incidents.report(draft)
     # Waiting when the supervisor logs in: nobody has acknowledged them, so they ring at once.
-    await raise_event(desk, "Gate2", "intrusion", Priority.HIGH, ago_s=20)
-    await raise_event(desk, "Lobby1", "fire_smoke", Priority.CRITICAL, ago_s=10)
+    high = await raise_event(desk, "Gate2", "intrusion", Priority.HIGH, ago_s=20)
+    critical = await raise_event(desk, "Lobby1", "fire_smoke", Priority.CRITICAL, ago_s=10)
+    return critical, high
 
 
 def _painted(display: XDisplay, window: str) -> Shot | None:
@@ -67,7 +71,7 @@ def _painted(display: XDisplay, window: str) -> Shot | None:
 
 
 async def test_alarm_health_and_config_screenshots(desk: Desk, tmp_path: Path) -> None:
-    await _history(desk)
+    critical, high = await _history(desk)
     username, secret = desk.api.seeded.users[Role.SUPERVISOR]
     async with logged_in_client(desk, tmp_path, username, secret) as session:
         display, running, window, shots_dir = session.display, session.client, session.window, session.shots_dir
@@ -88,6 +92,24 @@ async def test_alarm_health_and_config_screenshots(desk: Desk, tmp_path: Path) -
         shot = await poll(live_and_painted, 60, lambda: running.report("no live wall"), interval=0.5)
         save_png(shot, shots_dir / "alarms.png")
 
+        # The keyboard's way through the queue (most urgent first): take the critical one, hold the other.
+        for key, wanted in (("F8", f"alarm selected: {critical}"),
+                            ("ctrl+shift+t", f"alarm handling {critical}: Assigned to {username}"),
+                            ("F8", f"alarm selected: {high}"),
+                            ("ctrl+h", f"alarm handling {high}: On hold until ")):
+            await _blocking(display.xdotool, "windowfocus", window)
+            await _blocking(display.xdotool, "key", key)
+            await poll(lambda w=wanted: logged(w), 30, lambda k=key: running.report(f"{k}: nothing in the log"))
+        await poll(lambda: logged("alarm sound: off"), 30, lambda: running.report("still ringing"))
+
+        def queue_painted() -> Shot | None:
+            shot = _painted(display, window)
+            box = None if shot is None else _wall_box(shot)
+            return None if shot is None or box is None else shot[:, box[2] + 4:]
+
+        shot = await poll(queue_painted, 60, lambda: running.report("queue not painted"), interval=0.5)
+        save_png(shot, shots_dir / "alarm_queue.png")
+
         await _blocking(display.xdotool, "windowfocus", window)
         await _blocking(display.xdotool, "key", "ctrl+shift+h")
         admin = await poll(lambda: display.visible_window("^Administration - "), 30,
@@ -103,5 +125,5 @@ async def test_alarm_health_and_config_screenshots(desk: Desk, tmp_path: Path) -
                    lambda: running.report("no configuration history"))
         shot = await poll(lambda: _painted(display, admin), 30, lambda: running.report("config not painted"), 0.5)
         save_png(shot, shots_dir / "config_history.png")
-    for name in ("alarms.png", "health.png", "config_history.png"):
+    for name in ("alarms.png", "alarm_queue.png", "health.png", "config_history.png"):
         assert (shots_dir / name).stat().st_size > 10_000, name

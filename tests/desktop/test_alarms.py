@@ -1,6 +1,8 @@
 """The alarm workflow in the real main window against a real server: the sound of the most urgent NEW event
-loops until it is acknowledged, mute for the shift (kept as a preference), take/assign an event (its ticket,
-in progress), and pop the alarm's camera full size onto a chosen monitor's wall."""
+loops until it is acknowledged, mute for the shift (kept as a preference), put an alarm on hold (its ticket
+ON_HOLD: silent here and on every other console, which learns of it by a push), take/assign an event (its
+ticket, in progress), the queue's Status cell saying which, and pop the alarm's camera full size onto a
+chosen monitor's wall."""
 
 from __future__ import annotations
 
@@ -15,7 +17,10 @@ from tests.desktop.admin_helpers import LIMIT_S, running_desk
 from tests.desktop.conftest import Desk, wait_until
 from tests.desktop.test_events import raise_event
 from tests.desktop.test_wall import open_window
+from vms_common.auth.roles import Role
 from vms_desktop.alarms.models.sounder import MUTE_KEY, SilentPlayer
+from vms_desktop.events.models.event_model import STATUS_COLUMN
+from vms_desktop.main_window import MainWindow
 from vms_server.analytics.types import Priority
 
 pytestmark = pytest.mark.slow
@@ -25,6 +30,14 @@ pytestmark = pytest.mark.slow
 async def desk(settings: Any, aiohttp_client: Any) -> AsyncIterator[Desk]:
     async with running_desk(settings, aiohttp_client, ["cam1", "cam2"]) as desk:
         yield desk
+
+
+def _handling(window: MainWindow, event_id: str) -> str:
+    """The Status cell of the event's row, as the queue shows it (its two lines as one), when it says who
+    handles it or until when it is on hold; "" when it shows the event's bare status."""
+    model = window.events.model
+    text = str(model.index(model.row_of(event_id), STATUS_COLUMN).data() or "").replace("\n", " ")
+    return "" if text in ("NEW", "ACKNOWLEDGED", "RESOLVED", "FALSE_POSITIVE") else text
 
 
 async def test_sounds_mute_take_assign_and_pop(qtbot: QtBot, desk: Desk, tmp_path: Path) -> None:
@@ -40,32 +53,48 @@ async def test_sounds_mute_take_assign_and_pop(qtbot: QtBot, desk: Desk, tmp_pat
     await wait_until(lambda: alarms.sounder.sounding == "CRITICAL", LIMIT_S, "the critical sound wins")
     assert player.playing is not None and player.playing.name == "critical.wav"
     assert alarms.bar.banner.text() == "2 alarms waiting: CRITICAL"
-    # The critical one on hold: the medium one rings meanwhile; after the hold, the critical one again.
+    # The critical one on hold (its ticket ON_HOLD on the server): the medium one rings meanwhile; after the
+    # hold, the critical one again.
     panel = window.event_panel
     await wait_until(lambda: panel.select_event(critical), LIMIT_S, "critical event in the queue")
-    assert alarms.snooze_selected(seconds=1.0)
+    held = await alarms.hold_selected(seconds=5)
+    assert held is not None and held.status == "ON_HOLD" and held.event_id == critical
     assert alarms.sounder.sounding == "MEDIUM" and alarms.bar.banner.text() == "2 alarms waiting: MEDIUM, 1 on hold"
+    assert _handling(window, critical).startswith("On hold until ") and alarms.bar.assignee_label.text() == \
+        _handling(window, critical)
+    [ticket] = (await desk.api.ok("GET", "/api/v1/tickets", params={"event_id": critical}))["items"]
+    assert ticket["status"] == "ON_HOLD" and ticket["hold_until"]
     await wait_until(lambda: alarms.sounder.sounding == "CRITICAL", LIMIT_S, "the hold ends: critical again")
-    assert alarms.bar.banner.text() == "2 alarms waiting: CRITICAL"
+    assert alarms.bar.banner.text() == "2 alarms waiting: CRITICAL" and _handling(window, critical) == ""
+    # Another console (a supervisor, through the API) puts the medium one on hold: pushed here, shown and
+    # honoured (counted as on hold) without this console doing anything.
+    other = await desk.api.ok("POST", "/api/v1/tickets", Role.SUPERVISOR, status=201, json={"event_id": medium})
+    await desk.api.ok("PATCH", f"/api/v1/tickets/{other['id']}", Role.SUPERVISOR,
+                      json={"status": "ON_HOLD", "hold_s": 600})
+    await wait_until(lambda: _handling(window, medium).startswith("On hold until "), LIMIT_S, "hold pushed")
+    assert alarms.bar.banner.text() == "2 alarms waiting: CRITICAL, 1 on hold"
+    assert alarms.states.holds().keys() == {medium}
     # Mute for the shift: silence, remembered for this operator; unmuted, the sound is back.
     alarms.bar.mute.click()
     assert player.playing is None and "(muted)" in alarms.bar.banner.text()
     assert window.store.preference(window.user, MUTE_KEY) is True
     window.commands.trigger("alarms.mute")
     assert player.playing is not None and player.playing.name == "critical.wav"
-    # Acknowledging the critical one (the queue's own button) leaves the medium one ringing.
+    # Acknowledging the critical one (the queue's own button) leaves the medium one waiting, silent: on hold.
     assert panel.select_event(critical)
     panel.ack.click()
-    await wait_until(lambda: alarms.sounder.sounding == "MEDIUM", LIMIT_S, "back to the medium sound")
-    # Take the medium one: acknowledged, its ticket in progress with me; nothing rings any more.
+    await wait_until(lambda: alarms.sounder.sounding == "", LIMIT_S, "the medium one on hold: silence")
+    assert alarms.bar.banner.text() == "1 alarm on hold" and player.playing is None
+    # Take the medium one: acknowledged, its ticket in progress with me (the hold over); nothing waits any more.
     assert panel.select_event(medium)
     alarms.bar.take.click()
-    await wait_until(lambda: alarms.assignment is not None and alarms.assignment.event_id == medium, LIMIT_S,
-                     "assigned")
+    await wait_until(lambda: alarms.assignment is not None and alarms.assignment.event_id == medium
+                     and alarms.assignment.status == "IN_PROGRESS", LIMIT_S, "assigned")
     assert alarms.sounder.sounding == "" and player.playing is None
     assert alarms.bar.banner.text() == "No alarm ringing"
     tickets = (await desk.api.ok("GET", "/api/v1/tickets", params={"event_id": medium}))["items"]
-    assert [(t["assignee"], t["status"]) for t in tickets] == [("admin1", "IN_PROGRESS")]
+    assert [(t["assignee"], t["status"], t["hold_until"]) for t in tickets] == [("admin1", "IN_PROGRESS", None)]
+    assert _handling(window, medium) == "Assigned to admin1"  # taking it ended the hold
     assert (await desk.api.ok("GET", f"/api/v1/events/{medium}"))["status"] == "ACKNOWLEDGED"
     # Hand it to another operator (a supervisor may list and assign users): the same ticket changes hands.
     await wait_until(lambda: alarms.bar.operators.findText("viewer1") >= 0, LIMIT_S, "operators listed")
@@ -75,7 +104,7 @@ async def test_sounds_mute_take_assign_and_pop(qtbot: QtBot, desk: Desk, tmp_pat
                      "reassigned")
     tickets = (await desk.api.ok("GET", "/api/v1/tickets", params={"event_id": medium}))["items"]
     assert [(t["assignee"], t["status"]) for t in tickets] == [("viewer1", "IN_PROGRESS")]
-    assert alarms.bar.assignee_label.text() == "In progress: viewer1"
+    assert alarms.bar.assignee_label.text() == "Assigned to viewer1" == _handling(window, medium)
     # Pop the critical event's camera onto monitor 2: a wall window opens with it full size.
     assert panel.select_event(critical)
     alarms.bar.set_monitors(2)

@@ -1,6 +1,8 @@
 """How the alarm workflow joins the main window: the alarm bar as a toolbar above the wall, sounds driven by
-the event pushes, take/assign through the tickets API, and "pop the camera to a monitor". main_window.py only
-calls `AlarmFeature(window)` and its `shutdown`."""
+the event pushes, take/assign/hold through the tickets API (who handles each alarm, or until when it is on
+hold, shown in the queue's Status cell and honoured by the sounder, the same on every console through the
+`ticket.updated` pushes), and "pop the camera to a monitor". main_window.py only calls `AlarmFeature(window)`
+and its `shutdown`."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QToolBar
 
 from vms_desktop.actions import ActionId
-from vms_desktop.alarms.models.sounder import MUTE_KEY, AlarmSounder, Player
+from vms_desktop.alarms.models.sounder import MUTE_KEY, SNOOZE_S, AlarmSounder, Player
+from vms_desktop.alarms.models.states import AlarmStates
 from vms_desktop.alarms.models.workflow import AlarmWorkflow, Assignment
 from vms_desktop.alarms.widgets.alarm_bar import AlarmBar
 from vms_desktop.client.api import ClientError
@@ -30,6 +33,7 @@ class AlarmFeature:
         self.workflow = AlarmWorkflow(window.client)
         muted = bool(window.store.preference(window.user, MUTE_KEY, False))
         self.sounder = AlarmSounder(player, muted=muted)
+        self.states = AlarmStates()
         self.bar = AlarmBar(window.client.role in ("supervisor", "admin"))
         self.bar.mute.setChecked(muted)
         self.assignment: Assignment | None = None  # of the selected event
@@ -46,15 +50,21 @@ class AlarmFeature:
         model.rowsInserted.connect(lambda _parent, first, last: self._observe_rows(first, last))
         model.dataChanged.connect(lambda top, bottom, *_: self._observe_rows(top.row(), bottom.row()))
         window.event_panel.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+        self.states.sig_changed.connect(self._state_changed)
+        window.hub.sig_message.connect(self._on_push)
+        # At every (re)connection of the push channel: what changed while it was down never arrived.
+        window.hub.sig_connected.connect(lambda up: self._spawn(self._load_states()) if up else None)
         self.bar.sig_mute.connect(self.set_muted)
         self.bar.sig_take.connect(lambda: self._spawn(self.take_selected()))
-        self.bar.sig_snooze.connect(self.snooze_selected)
+        self.bar.sig_snooze.connect(lambda: self._spawn(self.hold_selected()))
         self.bar.sig_assign.connect(lambda name: self._spawn(self.assign_selected(name)))
         self.bar.sig_pop.connect(self.pop_selected)
         window.commands.on(ActionId.ALARM_MUTE, lambda _: self.bar.mute.toggle())
         window.commands.on(ActionId.ALARM_POP, lambda value: self.pop_selected(
             int(value) if isinstance(value, int) else self.bar.monitor.currentIndex()))
         window.commands.on(ActionId.ALARM_TAKE, lambda _: self._spawn(self.take_selected()))
+        window.commands.on(ActionId.ALARM_HOLD, lambda _: self._spawn(self.hold_selected()))
+        window.commands.on(ActionId.ALARM_NEXT, lambda _: self.select_next())
         self.bar.set_monitors(len(QGuiApplication.screens()))
         self._spawn(self._load_operators())
 
@@ -81,17 +91,58 @@ class AlarmFeature:
         self.bar.set_ringing(len(self.sounder.ringing), self.sounder.priority, self.sounder.muted,
                              len(self.sounder.snoozed))
 
-    def snooze_selected(self, seconds: float | None = None) -> bool:
-        """The selected alarm on hold (its sound waits), e.g. while a patrol is on its way."""
-        event = self.main.event_panel.selected_event()
-        if event is None or str(event["id"]) not in self.sounder.ringing:
-            self._say("Select a waiting alarm in the queue first")
-            return False
-        self.sounder.snooze(str(event["id"]), *(() if seconds is None else (seconds,)))
-        self._say("Alarm on hold: it rings again if still not acknowledged")
-        return True
+    # --- who handles it, on hold ------------------------------------------------------------------
 
-    # --- who handles it --------------------------------------------------------------------------
+    async def _load_states(self) -> None:
+        try:
+            found = await self.workflow.open_assignments()
+        except ClientError as exc:
+            logger.info("alarm states not loaded: %s", exc.message)
+            return
+        self.states.replace(found)
+
+    def _on_push(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "ticket.updated" and "id" in data:
+            self.states.apply(Assignment.from_ticket(data))
+
+    def _state_changed(self, event_id: str) -> None:
+        """One alarm's handling changed (here, on another console, or its hold ran out): the queue's cell, the
+        sounder's holds, and the bar when it is the selected one."""
+        text = self.states.text(event_id)
+        model = self.main.events.model
+        if model.handling.get(event_id, "") != text:
+            logger.info("alarm handling %s: %s", event_id, text or "nobody")
+            model.set_handling(event_id, text)
+        self.sounder.set_holds(self.states.holds())
+        selected = self.main.event_panel.selected_event()
+        if selected is not None and str(selected["id"]) == event_id:
+            self._selection_changed()
+
+    def select_next(self) -> None:
+        """Select the queue's next row (in the order shown, wrapping round): the keyboard's way down the
+        alarms, for take (Ctrl+Shift+T) and hold (Ctrl+H) without the mouse."""
+        table = self.main.event_panel.table
+        count = table.model().rowCount()
+        if count:
+            rows = table.selectionModel().selectedRows()
+            table.selectRow((rows[0].row() + 1) % count if rows else 0)
+        event = self.main.event_panel.selected_event()
+        logger.info("alarm selected: %s", "none" if event is None else event["id"])
+
+    async def hold_selected(self, seconds: int = SNOOZE_S) -> Assignment | None:
+        """The selected alarm on hold for every operator (its sound waits), e.g. while a patrol is on its way."""
+        event = self.main.event_panel.selected_event()
+        if event is None or event.get("status") not in ("NEW", "ACKNOWLEDGED"):
+            self._say("Select an open alarm in the queue first")
+            return None
+        try:
+            result = await self.workflow.hold(event, seconds)
+        except ClientError as exc:
+            self._say(f"Could not put the alarm on hold: {exc.message}")
+            return None
+        self.states.apply(result)
+        self._say(f"{self.states.text(result.event_id) or 'On hold'}: it rings again if still not acknowledged")
+        return result
 
     async def _load_operators(self) -> None:
         try:
@@ -100,21 +151,10 @@ class AlarmFeature:
             logger.info("operators not listed: %s", exc.message)
 
     def _selection_changed(self) -> None:
-        self.assignment = None
-        self.bar.set_assignee("")
         event = self.main.event_panel.selected_event()
-        if event is not None:
-            self._spawn(self._show_assignment(str(event["id"])))
-
-    async def _show_assignment(self, event_id: str) -> None:
-        try:
-            found = await self.workflow.assignment(event_id)
-        except ClientError:
-            return
-        selected = self.main.event_panel.selected_event()
-        if selected is not None and str(selected["id"]) == event_id:
-            self.assignment = found
-            self.bar.set_assignee(found.assignee if found else "")
+        event_id = "" if event is None else str(event["id"])
+        self.assignment = self.states.by_event.get(event_id)
+        self.bar.set_handling(self.states.text(event_id))
 
     async def take_selected(self) -> Assignment | None:
         return await self.assign_selected(self.main.client.username)
@@ -130,8 +170,7 @@ class AlarmFeature:
             self._say(f"Could not assign the event: {exc.message}")
             return None
         self.sounder.forget(str(event["id"]))
-        self.assignment = result
-        self.bar.set_assignee(result.assignee)
+        self.states.apply(result)
         self._say(f"Event in progress, assigned to {result.assignee}")
         return result
 

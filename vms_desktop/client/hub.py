@@ -28,7 +28,7 @@ class HubClient(QObject):
     def __init__(self, client: VmsClient, prefixes: list[str] | None = None) -> None:
         super().__init__()
         self.client = client
-        self.prefixes = prefixes or ["event.", "camera.", "incident."]
+        self.prefixes = prefixes or ["event.", "camera.", "incident.", "ticket."]
         self.connected = False
         self._task: asyncio.Task[None] | None = None
 

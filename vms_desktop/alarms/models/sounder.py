@@ -2,6 +2,9 @@
 urgent one loops; acknowledging (or closing) the last one stops it. An operator may mute the sounds for
 their shift (a local preference per user, kept across restarts of the client).
 
+An alarm on hold (its ticket ON_HOLD, set from any console: see alarms/models/states.py) is silent until its
+hold ends, then rings again while it is still NEW; the holds are the server's, so every console agrees.
+
 The sounds are the WAV files of `ui/sounds` (not the system beep, which a control room PC often has off)
 played with QSoundEffect when QtMultimedia is installed (it is in PySide6-Addons, not in the Essentials
 wheel the client requires); without it the sounder still keeps its state (what would ring, shown in the
@@ -22,7 +25,7 @@ from vms_desktop.ui_theme import sound_path
 logger = logging.getLogger(__name__)
 RING_ORDER = ("CRITICAL", "HIGH", "MEDIUM")  # most urgent first; LOW never rings
 MUTE_KEY = "alarms.muted"
-SNOOZE_S = 300.0  # "on hold": an event's sound waits this long, then rings again while it is still NEW
+SNOOZE_S = 300  # "on hold" from the alarm bar: seconds the event's sound waits, then rings again if still NEW
 
 
 class Player(Protocol):
@@ -84,23 +87,24 @@ class AlarmSounder(QObject):
         self.muted = muted
         self.ringing: dict[str, str] = {}  # event id -> priority, NEW events of a ringing priority
         self.sounding: str = ""  # the priority whose sound is playing now ("" when none, or muted)
-        self.snoozed: dict[str, float] = {}  # event id -> monotonic time it rings again
+        self.snoozed: dict[str, float] = {}  # event id -> epoch second it rings again (its hold ends)
+        self._holds: dict[str, float] = {}  # every hold known, ringing or not (an event may turn NEW later)
         self._wake = QTimer(self)
         self._wake.setSingleShot(True)
         self._wake.timeout.connect(self._update)
 
     @property
     def priority(self) -> str:
-        """The most urgent priority ringing now (snoozed events aside), or ""."""
-        now = time.monotonic()
+        """The most urgent priority ringing now (events on hold aside), or ""."""
+        now = time.time()
         audible = {p for event_id, p in self.ringing.items() if self.snoozed.get(event_id, 0) <= now}
         return next((p for p in RING_ORDER if p in audible), "")
 
-    def snooze(self, event_id: str, seconds: float = SNOOZE_S) -> None:
-        """Put an alarm on hold: silent for `seconds`, then ringing again if nobody acknowledged it."""
-        if event_id in self.ringing:
-            self.snoozed[event_id] = time.monotonic() + seconds
-            self._update()
+    def set_holds(self, holds: dict[str, float]) -> None:
+        """The alarms on hold (event id -> epoch second the hold ends), as the server says: each is silent until
+        then, and rings again afterwards if nobody acknowledged it."""
+        self._holds = dict(holds)
+        self._update()
 
     def observe(self, event: dict[str, Any]) -> None:
         """An event as created or updated: rings while it is NEW, stops once it is anything else."""
@@ -123,8 +127,8 @@ class AlarmSounder(QObject):
         self._update()
 
     def _update(self) -> None:
-        now = time.monotonic()
-        self.snoozed = {k: t for k, t in self.snoozed.items() if t > now and k in self.ringing}
+        now = time.time()
+        self.snoozed = {k: t for k, t in self._holds.items() if t > now and k in self.ringing}
         if self.snoozed:  # wake when the first hold ends
             self._wake.start(max(1, int((min(self.snoozed.values()) - now) * 1000) + 1))
         wanted = "" if self.muted else self.priority

@@ -30,11 +30,12 @@ class AlarmBar(QWidget):
         self.mute.setCheckable(True)
         self.mute.toggled.connect(self._mute_toggled)
         self.snooze = QPushButton("On hold 5 min")
-        self.snooze.setToolTip("Silence the selected alarm for 5 minutes; it rings again if still not acknowledged")
+        self.snooze.setToolTip("Put the selected alarm on hold for 5 minutes, on every operator's console "
+                               "(Ctrl+H); it rings again if still not acknowledged")
         self.snooze.clicked.connect(self.sig_snooze.emit)
         self.assignee_label = QLabel("")
         self.take = QPushButton(icon("assign"), "Take it")
-        self.take.setToolTip("Assign the selected event to me (in progress)")
+        self.take.setToolTip("Assign the selected event to me (in progress; Ctrl+Shift+T)")
         self.take.clicked.connect(self.sig_take.emit)
         self.operators = QComboBox()
         self.operators.setMinimumWidth(120)
@@ -92,5 +93,6 @@ class AlarmBar(QWidget):
         if chosen in names:
             self.operators.setCurrentText(chosen)
 
-    def set_assignee(self, assignee: str) -> None:
-        self.assignee_label.setText(f"In progress: {assignee}" if assignee else "")
+    def set_handling(self, text: str) -> None:
+        """The selected event's handling as the queue says it ("Assigned to alice", "On hold until 10:42")."""
+        self.assignee_label.setText(text)

@@ -10,6 +10,7 @@ a newer event of another kind; acting on the row acts on every event in it (Even
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from typing import Any
 
 from PySide6.QtCore import (
@@ -27,6 +28,11 @@ PRIORITY_COLOURS = {"CRITICAL": QColor(220, 40, 40), "HIGH": QColor(240, 130, 20
 PRIORITY_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "STANDARD": 3}
 OPEN_STATES = {"NEW", "ACKNOWLEDGED"}
 COLUMNS = ("", "Priority", "Camera", "Type", "Time", "Status")
+# The Status cell says the alarm's state as a control room knows it: who handles it ("Assigned to alice") or
+# until when it is on hold, set by the alarm feature (set_handling), else the event's status. On two lines:
+# a column of its own did not fit the queue's width beside camera and type.
+STATUS_COLUMN = 5
+_HANDLING_LINE = 12  # characters: "Assigned to" / "alice", "On hold" / "until 10:42"
 EVENT_ROLE = Qt.ItemDataRole.UserRole + 10
 SORT_ROLE = Qt.ItemDataRole.UserRole + 11
 TIMES = "\N{MULTIPLICATION SIGN}"  # "stream_degraded" + " " + TIMES + "7"
@@ -65,6 +71,7 @@ class EventModel(QAbstractTableModel):
         self._first_of: dict[str, str] = {}  # event id -> id of its row's first event
         self.camera_names: dict[str, str] = {}
         self.thumbnails: dict[str, QPixmap] = {}
+        self.handling: dict[str, str] = {}  # event id -> who handles it / until when it is on hold
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.events)
@@ -97,7 +104,9 @@ class EventModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             notes = "\n".join(f"{n.get('author')}: {n.get('text')}" for n in event.get("notes", []))
             tags = ", ".join(event.get("tags", []))
-            return f"{event.get('event_type')} ({event.get('confidence', 0):.0%})\nTags: {tags}\n{notes}".strip()
+            state = " ".join([str(event.get("status", "")), self.handling.get(str(event["id"]), "")]).strip()
+            return (f"{event.get('event_type')} ({event.get('confidence', 0):.0%}), {state}\nTags: {tags}\n"
+                    f"{notes}").strip()
         return None
 
     def _text(self, event: dict[str, Any], column: int) -> str:
@@ -110,7 +119,10 @@ class EventModel(QAbstractTableModel):
             return self.type_text(event)
         if column == 4:
             return parse_time(str(self.latest(event)["timestamp"])).astimezone().strftime("%H:%M:%S")
-        if column == 5:
+        if column == STATUS_COLUMN:
+            handling = self.handling.get(str(event["id"]), "")
+            if handling:
+                return "\n".join(textwrap.wrap(handling, _HANDLING_LINE, break_long_words=False))
             return str(event.get("status", ""))
         return ""
 
@@ -183,6 +195,18 @@ class EventModel(QAbstractTableModel):
         finally:
             self.sig_changed.emit()
 
+    def set_handling(self, event_id: str, text: str) -> None:
+        """Who handles the event, or until when it is on hold ("" for nobody), in its row's Status cell."""
+        if self.handling.get(event_id, "") == text:
+            return
+        if text:
+            self.handling[event_id] = text
+        else:
+            self.handling.pop(event_id, None)
+        row = self.row_of(event_id)
+        if row >= 0:
+            self.dataChanged.emit(self.index(row, STATUS_COLUMN), self.index(row, STATUS_COLUMN))
+
     def set_thumbnail(self, event_id: str, pixmap: QPixmap) -> None:
         self.thumbnails[event_id] = pixmap
         row = self.row_of(event_id)
@@ -197,7 +221,7 @@ def queue_key(event: dict[str, Any]) -> tuple[int, int]:
 
 
 class EventFilter(QSortFilterProxyModel):
-    """Free text over camera and type, plus a status and a priority filter."""
+    """Free text over camera, type, tags and handling ("alice"), plus a status and a priority filter."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -236,5 +260,5 @@ class EventFilter(QSortFilterProxyModel):
         if not self.text:
             return True
         haystack = " ".join([model._text(event, 2), str(event.get("event_type", "")),
-                             " ".join(event.get("tags", []))]).lower()
+                             model.handling.get(str(event["id"]), ""), " ".join(event.get("tags", []))]).lower()
         return self.text in haystack
