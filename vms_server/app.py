@@ -76,6 +76,7 @@ from vms_server.tickets.routes import router as ticket_routes
 from vms_server.upnp.mapper import upnp_context
 from vms_server.watchdog.routes import router as watchdog_routes
 from vms_server.watchdog.service import watchdog_context
+from vms_server.webrtc.routes import router as webrtc_routes
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ ROUTERS = [
     audit_routes,
     notification_routes, notification_directory_routes, ticket_routes, anpr_routes,
     discovery_routes, bulk_camera_routes, cluster_routes, ddns_routes, access_routes,
+    webrtc_routes,
 ]
 
 

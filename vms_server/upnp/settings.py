@@ -8,6 +8,8 @@ import ipaddress
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vms_server.webrtc.settings import IceSettings
+
 
 class UpnpSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -29,8 +31,9 @@ class UpnpSettings(BaseModel):
 
 
 class NetworkSettings(BaseModel):
-    """`[network]`: the remote-access helpers that are not DDNS."""
+    """`[network]`: the remote-access helpers that are not DDNS (UPnP, the ICE servers of WebRTC)."""
 
     model_config = ConfigDict(extra="forbid")
 
     upnp: UpnpSettings = Field(default_factory=UpnpSettings)
+    ice: IceSettings = Field(default_factory=IceSettings)
