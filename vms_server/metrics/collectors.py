@@ -10,7 +10,6 @@ import asyncio
 import logging
 import shutil
 import subprocess
-import time
 
 import psutil
 from aiohttp import web
@@ -146,9 +145,8 @@ class AppMetrics:
             self.camera_reconnects.labels(*labels).set(s.get("reconnects") or 0)
             self.camera_up.labels(*labels).set(1 if s.get("state") == "online" else 0)
         self.camera_frames.clear()
-        now_us = time.time_ns() // 1000
-        for camera_id, recorder in list(app[RECORDER].recorders.items()):
-            for kind, count in recorder.loss.snapshot(now_us).items():
+        for camera_id, counts in app[RECORDER].frame_counts().items():
+            for kind, count in counts.items():
                 if kind != "lost":  # the sum of the two kinds
                     self.camera_frames.labels(str(camera_id), kind).set(count)
         self.consumer_drops.clear()

@@ -174,6 +174,14 @@ class RecordingService:
                 "motion_source": self.motion_source(camera_id),
                 "motion_error": motion.error if isinstance(motion, OnvifMotion) else None}
 
+    def frame_counts(self) -> dict[uuid.UUID, dict[str, int]]:
+        """Each recording camera's frame counters (received, written, lost...), wherever it is recorded."""
+        if self.pool is not None:
+            reported = {cid: self.pool.reported(cid).get("frames") for cid in list(self.ingest.runtimes)}
+            return {cid: frames for cid, frames in reported.items() if frames}
+        now_us = time.time_ns() // 1000
+        return {cid: rec.loss.snapshot(now_us) for cid, rec in list(self.recorders.items())}
+
     def motion_source(self, camera_id: uuid.UUID) -> str | None:
         """Where the camera's motion comes from now: "frames", "onvif" or None (motion recording off)."""
         motion = self._motion.get(camera_id)

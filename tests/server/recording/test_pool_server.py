@@ -4,13 +4,14 @@ its cameras record again within 5 s, having lost at most one fragment each."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import signal
 import struct
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from sqlalchemy import select
 
 from tests.conftest import seed
 from tests.server.helpers import ApiClient
-from tests.server.recording.conftest import add_camera, recording_settings, wait_for
+from tests.server.recording.conftest import add_camera, camera, recording_settings, wait_for
+from tests.server.recording.test_modes import set_policy
 from vms_camsim.config import AuthMode, CameraConfig, SimulatorConfig, StreamConfig
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
@@ -156,3 +158,51 @@ async def test_the_server_records_through_ingest_workers_and_survives_a_killed_o
     await api.ok("DELETE", f"/api/v1/cameras/{ids[-1]}", Role.ADMIN, status=204)
     await wait_for(lambda: uuid.UUID(ids[-1]) not in service.ingest.runtimes and ids[-1] not in pool.cameras,
                    limit=30)
+
+
+async def _at_least(value: Callable[[], Awaitable[float]], floor: float) -> bool:
+    return await value() >= floor
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_policies_and_triggers_reach_the_ingest_worker(tmp_path: Path, sqlite_url: str,
+                                                             aiohttp_client: Any) -> None:
+    """A saved policy is applied in the worker at once, an event trigger (the API, as analytics do) and motion
+    found on the sub stream in this process start recording there."""
+    from vms_server.app import create_app
+
+    settings = recording_settings(tmp_path, sqlite_url, ingest_workers=1)
+    api = ApiClient(await aiohttp_client(create_app(settings)), await seed(settings))
+    config = SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[camera()])
+    async with SimulatorHandle.start(config) as sim:
+        camera_id = await add_camera(api, sim.rtsp_url("cam1", "main"), sub_url=sim.rtsp_url("cam1", "sub"))
+        await set_policy(api, camera_id, continuous=False, event=True, pre_s=2, post_s=2)
+
+        async def status() -> dict[str, Any]:
+            body: dict[str, Any] = await api.ok("GET", f"/api/v1/cameras/{camera_id}/status", Role.VIEWER)
+            return body
+
+        async def idle() -> bool:  # online, and not recording: continuous is off in the worker
+            body = await status()
+            return all(s["state"] == "online" for s in body["streams"]) and not body["recording"]
+
+        await wait_for(idle, limit=30)
+        await asyncio.sleep(3)  # the worker's recorder fills its pre-roll ring (2 s) from the policy change on
+        body = await api.ok("POST", f"/api/v1/cameras/{camera_id}/recording/trigger", Role.SUPERVISOR,
+                            json={"reason": "intrusion", "pre_s": 2, "post_s": 2})
+        assert body == {"recording": True}
+
+        async def rows(reason: str) -> list[RecordingSegment]:
+            return [s for s in await _segments(api) if s.reason == reason]
+
+        async def event_s() -> float:
+            return sum((s.end_at - s.start_at).total_seconds() for s in await rows("event:intrusion"))
+
+        await wait_for(lambda: _at_least(event_s, 3.0), limit=30)  # the pre-roll (2 s) and the post-roll (2 s)
+        await wait_for(idle, limit=30)
+        assert await event_s() <= 6.0  # and no more: the worker went back to not recording
+        await set_policy(api, camera_id, continuous=False, event=False, motion=True, motion_sensitivity=0.9,
+                         pre_s=1, post_s=2)
+        assert (await status())["motion_source"] == "frames"
+        await wait_for(lambda: rows("motion"), limit=30)
