@@ -22,6 +22,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 LIVE_PATH = "/api/v1/cluster/cameras/{camera_id}/live/ws"
 OPEN_PATH = "/api/v1/cluster/cameras/{camera_id}/open"
 HLS_PATH = "/api/v1/cluster/cameras/{camera_id}/live/hls/{name}"
+OPEN_FILE_PATH = "/api/v1/cluster/cameras/{camera_id}/open/file"
 CONNECT_TIMEOUT_S = 5.0
 HLS_TIMEOUT_S = 30.0  # the owner waits up to about 10 s for its muxer's first playlist
 OPEN_TIMEOUT_S = 2.0  # a timeline waits this long at most for the owner's live end
@@ -53,6 +55,10 @@ def open_subject(camera_id: uuid.UUID) -> str:
     return f"open:{camera_id}"
 
 
+def open_file_subject(camera_id: uuid.UUID, stream: str) -> str:
+    return f"open-file:{camera_id}:{stream}"
+
+
 def hls_subject(camera_id: uuid.UUID, stream: str) -> str:
     return f"hls:{camera_id}:{stream}"
 
@@ -60,8 +66,9 @@ def hls_subject(camera_id: uuid.UUID, stream: str) -> str:
 class LiveProxy:
     """Finds the node recording a camera and relays its live stream or asks for its open segment's span."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], node_id: str, links: NodeLinks) -> None:
-        self._sessions, self.node_id, self.links = sessions, node_id, links
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], node_id: str, links: NodeLinks,
+                 cache_dir: Path) -> None:
+        self._sessions, self.node_id, self.links, self.cache_dir = sessions, node_id, links, cache_dir
         self.relayed = 0  # relays opened (for tests and the log)
 
     async def owner(self, camera_id: uuid.UUID) -> tuple[str, str] | None:
@@ -126,6 +133,37 @@ class LiveProxy:
             logger.warning("cannot ask %s for the open segment of camera %s: %s", node_id, camera_id, exc)
             return None
 
+
+    async def open_file(self, camera_id: uuid.UUID, stream: str, start_us: int, end_us: int,
+                        ) -> tuple[Path, int, int] | None:
+        """A copy of the segment the owner is writing, as far as it is flushed, when it overlaps [start_us,
+        end_us): (path, start_us, last_us) like `Recorder.open_file`, for playback and export asked here. One
+        copy per camera and stream, replaced atomically (a remux that opened the previous copy keeps reading it).
+        None when no other node writes such a segment or it does not answer (the answer ends earlier)."""
+        span = await self.open_span(camera_id)
+        if span is None or span[0] >= end_us or span[1] <= start_us:
+            return None
+        node_id, base = await self.owner(camera_id) or ("", "")
+        if not base:
+            return None
+        target = self.cache_dir / f"open-{camera_id}-{stream}.mp4"
+        part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
+        params = {"stream": stream, **self.links.query(open_file_subject(camera_id, stream))}
+        try:
+            await asyncio.to_thread(self.cache_dir.mkdir, parents=True, exist_ok=True)
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HLS_TIMEOUT_S)) as http, http.get(
+                    base + OPEN_FILE_PATH.format(camera_id=camera_id), params=params) as resp:
+                if resp.status != 200:
+                    return None
+                first, last = int(resp.headers["X-Start-Us"]), int(resp.headers["X-Last-Us"])
+                await asyncio.to_thread(part.write_bytes, await resp.read())
+            await asyncio.to_thread(part.replace, target)
+        except (aiohttp.ClientError, OSError, TimeoutError, KeyError, ValueError) as exc:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            logger.warning("cannot fetch the open segment of camera %s from %s: %s", camera_id, node_id, exc)
+            return None
+        return target, first, last
 
     async def hls_file(self, camera_id: uuid.UUID, stream: str, name: str) -> bytes | None:
         """The owner's live HLS playlist (unrewritten) or segment `name`; None when no other live node records

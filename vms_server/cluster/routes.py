@@ -19,7 +19,7 @@ from vms_common.errors import Forbidden, NotFound
 from vms_server import keys
 from vms_server.cameras.models import Camera
 from vms_server.cluster.keys import CLUSTER
-from vms_server.cluster.live import hls_subject, live_subject, open_subject
+from vms_server.cluster.live import hls_subject, live_subject, open_file_subject, open_subject
 from vms_server.cluster.models import CameraAssignment, ClusterNode
 from vms_server.cluster.remote import NodeLinks
 from vms_server.cluster.service import ClusterService
@@ -187,6 +187,24 @@ async def open_span(call: Call[NoBody]) -> OpenSpanOut:
     if span is None:
         raise NotFound("this node is not writing a segment of that camera")
     return OpenSpanOut(camera_id=camera_id, start_us=span[0], last_us=span[1])
+
+
+@router.route("GET", "/cluster/cameras/{camera_id}/open/file", role=None, query=LiveLinkQuery,
+              media_type="video/mp4", tags=TAGS, errors=(403, 404, 422))
+async def open_file(call: Call[NoBody]) -> web.StreamResponse:
+    """The segment this node is writing for a camera's stream, as far as it is flushed (its span in the
+    `X-Start-Us` and `X-Last-Us` headers), for playback and export of the last seconds asked of another node.
+    Presigned link over `open-file:<camera>:<stream>`; 404 when no such segment is open here."""
+    camera_id = call.path_uuid("camera_id")
+    q = call.query(LiveLinkQuery)
+    _linked(call, _live_links, open_file_subject(camera_id, q.stream), q.expires, q.sig)
+    recorder = call.app[RECORDER].recorder(camera_id)
+    current = recorder.open_file() if recorder is not None and recorder.stream == q.stream else None
+    if current is None or not await asyncio.to_thread(current[0].is_file):
+        raise NotFound("this node is not writing a segment of that camera's stream")
+    path, first, last = current
+    return web.FileResponse(path, headers={"Content-Type": "video/mp4", "Cache-Control": "no-store",
+                                           "X-Start-Us": str(first), "X-Last-Us": str(last)})
 
 
 def _segment_links(service: ClusterService) -> NodeLinks | None:

@@ -264,7 +264,8 @@ async def cluster_context(app: web.Application) -> AsyncIterator[None]:
     service.remote = RemoteFootage(app[keys.SESSIONS], node_id, own_volumes(recorder),
                                    settings.data_dir / "cluster-cache", SegmentLinks(master))
     app[PLAYBACK].remote = service.remote
-    service.live = app[PLAYBACK].live_proxy = LiveProxy(app[keys.SESSIONS], node_id, NodeLinks(master, "live-link"))
+    service.live = app[PLAYBACK].live_proxy = LiveProxy(app[keys.SESSIONS], node_id, NodeLinks(master, "live-link"),
+                                                        settings.data_dir / "cluster-cache")
     app[INGEST].owns = service.owns
     recorder.may_write = service.may_write
     recorder.admit = service.admit

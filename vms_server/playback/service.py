@@ -122,6 +122,8 @@ class PlaybackService:
             pieces.sort(key=lambda piece: piece.start_us)
         recorder = self._recorder.recorder(camera_id)
         current = recorder.open_file() if recorder is not None and recorder.stream == stream else None
+        if current is None and self.live_proxy is not None and (recorder is None or recorder.writer is None):
+            current = await self.live_proxy.open_file(camera_id, stream, to_us(start), to_us(end))  # another node's
         overlaps = current is not None and current[1] < to_us(end) and current[2] > to_us(start)
         if current is not None and overlaps and (not pieces or pieces[-1].start_us < current[1]):
             pieces.append(Piece(*current))

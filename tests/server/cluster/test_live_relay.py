@@ -1,7 +1,8 @@
 """One view for live video: two real `vms-server run` nodes on one PostgreSQL and Redis, a simulator camera
 recorded by one of them. A viewer connected to the other node opens the desktop client's live socket there and
-decodes the camera's frames (relayed from the owner); the timeline asked of that node reaches the segment the
-owner is still writing; the node-to-node routes refuse a forged or missing link."""
+decodes the camera's frames (relayed from the owner), and the browsers' HLS too; the timeline and playback asked
+of that node reach the segment the owner is still writing; the node-to-node routes refuse a forged or missing
+link."""
 
 from __future__ import annotations
 
@@ -128,6 +129,7 @@ async def test_live_view_and_timeline_from_the_node_that_does_not_record(cluster
         await _hls_through(other, camera_id, token)
         await poll(lambda: _timeline_reaches_open_segment(made, other, camera_id, token, since), 30,
                    "the other node's timeline reaching the open segment")
+        await _playback_of_open_segment(made, other, camera_id, token, since)
         await _links_are_checked(owner, camera_id)
     except BaseException:
         for node in nodes:
@@ -156,6 +158,24 @@ async def _hls_through(node: Node, camera_id: uuid.UUID, token: str) -> None:
     assert frames and frames[0].width == 320, len(frames)
 
 
+async def _playback_of_open_segment(cluster: Cluster, node: Node, camera_id: uuid.UUID, token: str,
+                                    since: dt.datetime) -> None:
+    """Playback asked of the node that does not record the camera reaches the footage of the segment the owner
+    is still writing (nothing of the camera is indexed yet: without it the answer would be 404)."""
+    indexed = await cluster.query("SELECT count(*) FROM recording_segments WHERE camera_id = :c", c=camera_id)
+    end = dt.datetime.now(dt.UTC)
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{node.url}/api/v1/cameras/{camera_id}/playback.mp4",
+            params={"start": since.isoformat(), "end": end.isoformat(), "speed": "16", "access_token": token}) as resp:
+        assert resp.status == 200, await resp.text()
+        data = await resp.read()
+    with av.open(io.BytesIO(data)) as container:
+        frames = [f for f in container.decode(video=0)]
+    print(f"playback from {node.node_id} of the owner's open segment: {len(frames)} keyframes "
+          f"({indexed[0][0]} segments indexed)")
+    assert frames and frames[0].width == 320, len(frames)
+
+
 async def _links_are_checked(owner: Node, camera_id: uuid.UUID) -> None:
     """The owner's node-to-node routes take a presigned link only: forged, another cluster's, or none."""
     forged = {"stream": "main", "expires": str(int(time.time()) + 30), "sig": "0" * 64}
@@ -170,6 +190,8 @@ async def _links_are_checked(owner: Node, camera_id: uuid.UUID) -> None:
             assert resp.status == 403, await resp.text()
         async with http.get(f"{owner.url}/api/v1/cluster/cameras/{camera_id}/live/hls/index.m3u8",
                             params=forged) as resp:
+            assert resp.status == 403, await resp.text()
+        async with http.get(f"{owner.url}/api/v1/cluster/cameras/{camera_id}/open/file", params=forged) as resp:
             assert resp.status == 403, await resp.text()
         async with http.get(f"{owner.url}/api/v1/cluster/cameras/{camera_id}/live/ws") as resp:
             assert resp.status == 422, await resp.text()
