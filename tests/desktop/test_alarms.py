@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.desktop.admin_helpers import LIMIT_S, running_desk
@@ -132,4 +133,27 @@ async def test_waiting_at_login_rings_until_another_client_acknowledges(qtbot: Q
     await desk.api.ok("POST", f"/api/v1/events/{waiting}/status", json={"status": "ACKNOWLEDGED"})
     await wait_until(lambda: alarms.sounder.sounding == "", LIMIT_S, "acknowledged elsewhere: silence")
     assert alarms.bar.banner.text() == "No alarm ringing"
+    await window.shutdown()
+
+
+async def test_a_critical_alarm_is_closed_with_a_reason(qtbot: QtBot, desk: Desk, tmp_path: Path) -> None:
+    critical = await raise_event(desk, "cam1", "fire_smoke", Priority.CRITICAL)
+    window = await open_window(qtbot, desk, tmp_path)
+    panel = window.event_panel
+    await wait_until(lambda: panel.select_event(critical), LIMIT_S, "critical event in the queue")
+    # No reason: the queue says what is missing and asks nothing (the server would refuse it: 422).
+    panel.resolve.click()
+    assert panel.confirm_box is None and "closed with a reason" in panel.message.text()
+    assert (await desk.api.ok("GET", f"/api/v1/events/{critical}"))["status"] == "NEW"
+    # With the reason in the note field: asked, closed, the reason on the event's record.
+    panel.note.setText("drill announced by facilities")
+    panel.false_positive.click()
+    assert panel.confirm_box is not None
+    panel.confirm_box.button(QMessageBox.StandardButton.Yes).click()
+
+    await wait_until(lambda: window.events.model.events[window.events.model.row_of(critical)]["status"]
+                     == "FALSE_POSITIVE", LIMIT_S, "closed")
+    body = await desk.api.ok("GET", f"/api/v1/events/{critical}")
+    assert body["status"] == "FALSE_POSITIVE" and [n["text"] for n in body["notes"]] == [
+        "drill announced by facilities"]
     await window.shutdown()

@@ -20,6 +20,7 @@ ESCALATED_TAG = "escalated"
 # Roles the server lets tag, resolve and mark false positives (PUT /events/{id}/tags and the final statuses
 # need Supervisor; acknowledging and notes are open to every role).
 SUPERVISING_ROLES = frozenset({"supervisor", "admin"})
+CLOSING = frozenset({"RESOLVED", "FALSE_POSITIVE"})
 
 
 class EventQueue(QObject):
@@ -90,9 +91,11 @@ class EventQueue(QObject):
         it (the server has no group; each event is changed, the note goes to the one the operator chose)."""
         body: dict[str, Any] = {"status": status, **({"note": note} if note else {})}
         result = await self._apply("POST", f"/api/v1/events/{event_id}/status", body)
+        # Closing, each repeat carries the reason too (a CRITICAL one is refused without it).
+        others = body if status in CLOSING and note else {"status": status}
         for other in self.model.group(event_id):
             if str(other["id"]) != event_id and other.get("status") != status:
-                await self._apply("POST", f"/api/v1/events/{other['id']}/status", {"status": status})
+                await self._apply("POST", f"/api/v1/events/{other['id']}/status", others)
         return result
 
     async def add_note(self, event_id: str, text: str) -> dict[str, Any] | None:
