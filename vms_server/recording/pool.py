@@ -224,6 +224,12 @@ class IngestPool:
         self._send(self._workers[camera.worker], ("trigger", camera.index, reason, at_us, pre_s, post_s))
         return True
 
+    def watched(self, camera_id: str) -> bool:
+        """Someone in this process subscribes to the camera's packets."""
+        with self.lock:
+            camera = self.cameras.get(camera_id)
+            return camera is not None and bool(camera.consumers)
+
     def info(self, camera_id: str) -> StreamInfo | None:
         """The camera's stream description, known here while someone watches it live."""
         with self.lock:

@@ -90,7 +90,11 @@ class PoolSource:
         reported = self._owner.pool.stats().get(self.camera_id)
         if reported is None:  # not reported yet, or its worker is being restarted
             return StreamHealth(role="main", state=StreamState.CONNECTING if self._in_pool else StreamState.OFFLINE)
-        return ReportedHealth.of(reported)
+        health = ReportedHealth.of(reported)
+        if health.state is StreamState.ONLINE and self._owner.pool.watched(self.camera_id) and self.info is None:
+            # Watched, and the relay's first packets are on their way: a viewer is told "connecting", not "offline".
+            health.state, health.reason = StreamState.CONNECTING, "waiting for the ingest worker's relay"
+        return health
 
     def start(self) -> None:
         with self._lock:

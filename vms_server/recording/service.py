@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ from vms_server.recording.schedule import ScheduleWindow
 from vms_server.recording.segments import SegmentResult
 from vms_server.recording.storage import VolumeSet, apply_retention, enforce_thresholds
 from vms_server.security.keystore import SecretBox
+from vms_server.watchdog.incidents import Draft, IncidentType, Severity
+from vms_server.watchdog.keys import WATCHDOG
 
 logger = logging.getLogger(__name__)
 LAST_ERROR_KEEP_S = 600.0  # a recording failure stays in the camera status this long after it happened
@@ -91,6 +93,7 @@ class RecordingService:
         self.edge_fill = EdgeFill(self)
         # recording.ingest_workers > 0: main streams are recorded in worker processes (pool_ingest).
         self.pool: PoolRecording | None = None
+        self.report_incident: Callable[[Draft], Coroutine[Any, Any, Any]] | None = None  # the watchdog's
         if settings.ingest_workers > 0:
             self.pool = PoolRecording(settings, self.volumes, self._sink,
                                       lambda cid: policy_of(self.rows.get(cid)), on_restart=self._worker_restarted)
@@ -150,6 +153,12 @@ class RecordingService:
         logger.error("ingest worker %d restarted after it ended with exit code %s", number, exitcode)
         for camera_id in list(self.ingest.runtimes):
             self.ingest.notify(camera_id)
+        if self.report_incident is not None:
+            draft = Draft(IncidentType.SERVICE_FAILURE, Severity.HIGH, 1, 0, "restarts",
+                          f"ingest worker {number} ended (exit code {exitcode}) and was restarted with its cameras",
+                          service=f"ingest-worker:{number}")
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                asyncio.run_coroutine_threadsafe(self.report_incident(draft), self._loop)
 
     def _pool_field(self, pool: PoolRecording, camera_id: uuid.UUID) -> dict[str, Any]:
         reported = pool.reported(camera_id)
@@ -366,6 +375,7 @@ async def recording_context(app: web.Application) -> AsyncIterator[None]:
     service = RecordingService(app[keys.SESSIONS], settings.recording, settings.data_dir, app[keys.SECRET_BOX],
                                app[INGEST])
     app[RECORDER] = service
+    service.report_incident = app[WATCHDOG].incidents.report
     try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
         if settings.recording.enabled:
             await service.start()

@@ -29,6 +29,7 @@ from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import RecordingSegment
+from vms_server.watchdog.models import Incident
 
 GOP_S = 1.0
 CAMERAS = 3
@@ -115,6 +116,7 @@ async def test_the_server_records_through_ingest_workers_and_survives_a_killed_o
     try:
         header = await ws.receive_json(timeout=20)
         while header["type"] == "status":  # until the worker's first relayed packets reach this process
+            assert header["state"] == "connecting", header
             header = await ws.receive_json(timeout=20)
         assert header["type"] == "stream" and header["codec"] == "h264"
         assert await _live_frames(api, ws, 10) == 320
@@ -130,6 +132,13 @@ async def test_the_server_records_through_ingest_workers_and_survives_a_killed_o
         os.kill(victim, signal.SIGKILL)
         await wait_for(lambda: pool.worker_pid(ids[0]) not in (None, victim), limit=30)
         assert pool.restarts == 1
+
+        async def incident() -> list[Incident]:  # the watchdog files it
+            async with api.client.app[keys.SESSIONS]() as session:
+                return list((await session.scalars(select(Incident).where(
+                    Incident.service.startswith("ingest-worker:")))).all())
+
+        assert "restarted with its cameras" in (await wait_for(incident, limit=30))[0].message
 
         async def resumed() -> dict[str, int]:
             first: dict[str, int] = {}
