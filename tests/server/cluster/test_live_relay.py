@@ -2,7 +2,7 @@
 recorded by one of them. A viewer connected to the other node opens the desktop client's live socket there and
 decodes the camera's frames (relayed from the owner), and the browsers' HLS too; the timeline and playback asked
 of that node reach the segment the owner is still writing; the node-to-node routes refuse a forged or missing
-link."""
+link; when the camera moves to the viewer's node the relay ends and that node serves it from its own connection."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ async def _owner(cluster: Cluster, camera_id: uuid.UUID) -> str | None:
     return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
-async def _login(node: Node, seeded: Any) -> str:
-    username, secret = seeded.users[Role.VIEWER]
+async def _login(node: Node, seeded: Any, role: Role = Role.VIEWER) -> str:
+    username, secret = seeded.users[role]
     async with aiohttp.ClientSession() as http, http.post(
             f"{node.url}/api/v1/auth/login",
             json={"username": username, "password": PASSWORD, "totp_code": totp_now(secret)}) as resp:
@@ -131,6 +131,7 @@ async def test_live_view_and_timeline_from_the_node_that_does_not_record(cluster
                    "the other node's timeline reaching the open segment")
         await _playback_of_open_segment(made, other, camera_id, token, since)
         await _links_are_checked(owner, camera_id)
+        await _relay_ends_when_the_camera_moves(made, other, camera_id, token, seeded)
     except BaseException:
         for node in nodes:
             print(f"--- {node.node_id} log tail ---\n{node.log_tail()}")
@@ -174,6 +175,38 @@ async def _playback_of_open_segment(cluster: Cluster, node: Node, camera_id: uui
     print(f"playback from {node.node_id} of the owner's open segment: {len(frames)} keyframes "
           f"({indexed[0][0]} segments indexed)")
     assert frames and frames[0].width == 320, len(frames)
+
+
+async def _relay_ends_when_the_camera_moves(cluster: Cluster, node: Node, camera_id: uuid.UUID, token: str,
+                                            seeded: Any) -> None:
+    """A viewer relayed through `node`; the camera is pinned to `node` itself: the relay closes the socket once
+    the camera has moved (the client reconnects), and the next socket is served by `node` from its own
+    connection to the camera."""
+    url = f"{node.url}/api/v1/cameras/{camera_id}/live/ws"
+    admin = await _login(node, seeded, Role.ADMIN)
+    async with aiohttp.ClientSession() as http, http.ws_connect(
+            url, params={"stream": "main", "access_token": token}, max_msg_size=1 << 25) as ws:
+        first = await asyncio.wait_for(ws.receive(), 30)
+        assert first.type == aiohttp.WSMsgType.TEXT and json.loads(first.data)["type"] == "stream", first
+        async with http.put(f"{node.url}/api/v1/cluster/cameras/{camera_id}/pin", json={"node_id": node.node_id},
+                            headers={"Authorization": f"Bearer {admin}"}) as resp:
+            assert resp.status == 200, await resp.text()
+
+        async def until_closed() -> int:
+            frames = 0
+            async for msg in ws:
+                frames += msg.type == aiohttp.WSMsgType.BINARY
+            return frames
+
+        frames = await asyncio.wait_for(until_closed(), 90)
+    assert await _owner(cluster, camera_id) == node.node_id
+    print(f"relay closed after the camera moved to {node.node_id} ({frames} frames relayed meanwhile)")
+
+    async def served_here() -> tuple[dict[str, Any], int, int] | None:
+        return await asyncio.wait_for(_watch(node, camera_id, token, 5), 30)
+
+    info, decoded, _keys = await poll(served_here, 60, "live view from the new owner")  # type: ignore[misc]
+    assert decoded >= 5 and info["width"] == 320
 
 
 async def _links_are_checked(owner: Node, camera_id: uuid.UUID) -> None:
