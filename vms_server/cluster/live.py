@@ -83,8 +83,12 @@ class LiveProxy:
 
     async def relay(self, ws: web.WebSocketResponse, camera_id: uuid.UUID, stream: str) -> bool:
         """Pass the owner's live socket on to `ws` until either ends or the camera moves. False (nothing sent)
-        when no other live node records the camera."""
-        found = await self.owner(camera_id)
+        when no other live node records the camera (or the database cannot say now)."""
+        try:
+            found = await self.owner(camera_id)
+        except Exception:
+            logger.warning("cannot look up the node recording camera %s", camera_id, exc_info=True)
+            return False
         if found is None:
             return False
         node_id, base = found
@@ -108,7 +112,11 @@ class LiveProxy:
         """Return once the camera is no longer recorded by `node_id` (handed over, or the node died)."""
         while True:
             await asyncio.sleep(OWNER_CHECK_S)
-            found = await self.owner(camera_id)
+            try:
+                found = await self.owner(camera_id)
+            except Exception as exc:  # the database briefly away: keep relaying, look again later
+                logger.debug("cannot check the owner of camera %s: %s", camera_id, exc)
+                continue
             if found is None or found[0] != node_id:
                 logger.debug("camera %s left %s: the relay ends, the client reconnects", camera_id, node_id)
                 return
