@@ -77,6 +77,7 @@ from vms_server.upnp.mapper import upnp_context
 from vms_server.watchdog.routes import router as watchdog_routes
 from vms_server.watchdog.service import watchdog_context
 from vms_server.webrtc.routes import router as webrtc_routes
+from vms_server.webrtc.sessions import webrtc_context
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ CONTEXTS: list[Context] = [
     # camera sources given to create_app (the CLI's simulated demo cameras) start here
     events_context, ingest_context, recording_context, playback_context,
     anpr_context,  # wraps the events writer: ANPR detections become plate reads (and watchlist events)
+    webrtc_context,  # browser live view: peers on the playback service's live taps
     analytics_context,
     access_context,  # access grants from the cameras' ONVIF events (tailgating)
     autotrack_context,  # PTZ auto-tracking: follows analytics' people, yields to operators' PTZ commands
