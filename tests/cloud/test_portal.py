@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,26 +13,17 @@ from typing import Any
 
 import pytest
 
+from tests.chromium import chromium
 from tests.cloud.conftest import HQ_PASSWORD, Cloud
 from tests.cloud.media import write_jpeg_blocking, write_mp4_blocking
 from tests.cloud.test_backend import item
 from vms_cloud_sync.backend import licences
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing (scripts/apt-packages.txt)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        await chromium.close()
+    async with chromium() as launched:
+        yield launched
 
 
 async def _seed(cloud: Cloud, tmp_path: Path) -> tuple[str, str]:

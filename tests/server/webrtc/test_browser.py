@@ -179,4 +179,6 @@ async def test_browser_plays_a_camera_through_turn_only(server: ApiClient, sim: 
     assert api.client.app[WEBRTC].count == 1
     resp = await api.call("DELETE", f"/api/v1/cameras/{camera_id}/live/webrtc/{uuid.uuid4()}", Role.VIEWER)
     assert resp.status == 404
+    await second.evaluate("window.pc.close()")  # the browser hangs up: its session ends on the server too
+    await wait_for(lambda: api.client.app[WEBRTC].count == 0, limit=40)
     await asyncio.gather(page.close(), second.close())
