@@ -30,8 +30,8 @@ class WebRtcAnswer(BaseModel):
     type: Literal["answer"] = "answer"
     sdp: str
     session_id: str = Field(description="DELETE .../live/webrtc/{session_id} to hang up")
-    codec: Literal["H264"] = "H264"
-    passthrough: bool = Field(True, description="The camera's H.264 is sent as encoded (never transcoded)")
+    codec: Literal["H264", "VP8"]
+    passthrough: bool = Field(description="true: the camera's H.264 is sent as encoded; false: transcoded to VP8")
 
 
 @router.route("GET", "/network/ice-servers", role=Role.VIEWER, response=IceServers, tags=["network", "live"])
@@ -46,11 +46,13 @@ async def get_ice_servers(call: Call[NoBody]) -> IceServers:
 async def webrtc_offer(call: Call[WebRtcOffer]) -> WebRtcAnswer:
     """Live view in a browser over WebRTC: post the offer (a recvonly video transceiver, ICE gathered, with the
     servers of GET /network/ice-servers), get the answer. The camera's H.264 is passed through from the
-    server's one connection to it, shared by every viewer; 422 when the browser offers no H.264 or the camera
-    streams another codec (no transcoding), 503 while the stream is not online."""
+    server's one connection to it, shared by every viewer, when the browser offers H.264; otherwise (or for an
+    H.265/MJPEG camera) it is transcoded to VP8, for a few viewers at once (429 beyond). 422 when the browser
+    offers neither codec, 503 while the stream is not online."""
     camera = await camera_of(call)
     session, sdp = await call.app[WEBRTC].answer(camera.id, call.body.stream, call.body.sdp, call.user.user_id)
-    return WebRtcAnswer(sdp=sdp, session_id=str(session.id))
+    return WebRtcAnswer(sdp=sdp, session_id=str(session.id), codec="H264" if session.passthrough else "VP8",
+                        passthrough=session.passthrough)
 
 
 @router.route("DELETE", _LIVE + "/{session_id}", role=Role.VIEWER, status=204, tags=["live"], errors=(404,))

@@ -1,8 +1,8 @@
 """WebRTC viewing sessions: one RTCPeerConnection per browser viewer, each a consumer of the camera's one
 connection (the playback service's LiveTap), closed when the peer goes away, fails to connect, or at shutdown.
 
-Only H.264 is sent, passed through as the camera encoded it; there is no transcoding fallback (a browser that
-offers no H.264, or a camera that streams H.265 or MJPEG, gets a 422 and should use HLS or the WebSocket view).
+H.264 is passed through as the camera encoded it when the browser offers H.264. A browser without it, or a camera
+that streams H.265 or MJPEG, is served VP8 transcoded per viewer (MAX_TRANSCODING at once).
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ from vms_server.playback.keys import PLAYBACK
 from vms_server.webrtc.ice import ice_servers
 from vms_server.webrtc.keys import WEBRTC
 from vms_server.webrtc.settings import IceSettings
-from vms_server.webrtc.track import CameraTrack
+from vms_server.webrtc.track import CameraTrack, TranscodingTrack
 
 if TYPE_CHECKING:
     from vms_server.playback.service import PlaybackService
 
 logger = logging.getLogger(__name__)
 MAX_SESSIONS = 64  # each is an SRTP sender and an ICE agent on the event loop
+MAX_TRANSCODING = 4  # each decodes and re-encodes the camera's pictures: CPU a small server cannot spare
+TRANSCODABLE = ("h264", "hevc", "mjpeg")
 CONNECT_TIMEOUT_S = 30.0  # an answer never used (the page closed, ICE failed silently) frees its slot
 SERVER_TURN_USER = "vms-server"
 
@@ -44,6 +46,10 @@ class Session:
     camera_id: uuid.UUID
     pc: RTCPeerConnection
     track: CameraTrack
+
+    @property
+    def passthrough(self) -> bool:
+        return not isinstance(self.track, TranscodingTrack)
 
 
 def _offered_video_codecs(sdp: str) -> list[str]:
@@ -77,34 +83,42 @@ class WebRtcSessions:
         return RTCConfiguration(iceServers=[RTCIceServer(urls=s.urls, username=s.username,
                                                          credential=s.credential) for s in servers])
 
+    def _check_transcoding(self, offered: list[str], camera_codec: str) -> None:
+        if "VP8" not in offered:
+            raise InvalidInput("the browser offers neither H.264 nor VP8: use the HLS live view", code="webrtc_codec")
+        if camera_codec not in TRANSCODABLE:
+            raise InvalidInput(f"cannot send {camera_codec} over WebRTC", code="webrtc_codec")
+        if sum(1 for s in self._sessions.values() if not s.passthrough) >= MAX_TRANSCODING:
+            raise RateLimited(f"at most {MAX_TRANSCODING} WebRTC viewers that need transcoding at once (a browser "
+                              "with H.264 and an H.264 camera need none)", retry_after=10)
+
     async def answer(self, camera_id: uuid.UUID, stream: str, offer: str, user_id: uuid.UUID) -> tuple[Session, str]:
-        """Answer a browser's offer with the camera's stream. Raises InvalidInput (bad SDP, no video, no H.264
-        on either side), NotReady (camera not connected here or not streaming yet), RateLimited (too many)."""
+        """Answer a browser's offer with the camera's stream: its H.264 passed through when both sides have
+        H.264, else transcoded to VP8 (a few viewers at most). Raises InvalidInput (bad SDP, no video, no common
+        codec), NotReady (camera not connected here or not streaming yet), RateLimited (too many)."""
         if len(self._sessions) >= MAX_SESSIONS:
             raise RateLimited(f"at most {MAX_SESSIONS} WebRTC viewers at once", retry_after=10)
         codecs = _offered_video_codecs(offer)
         if not codecs:
             raise InvalidInput("the offer has no video (add a recvonly video transceiver)", code="webrtc_bad_offer")
-        if "H264" not in codecs:
-            raise InvalidInput("the browser offers no H.264; this server passes the camera's H.264 through and "
-                               "does not transcode: use the HLS live view", code="webrtc_codec")
         tap = self._playback.tap(camera_id, stream)
         if tap.info is None:
             raise NotReady("the camera's stream is not online yet; try again shortly", code="not_ready")
-        if tap.info.codec != "h264":
-            raise InvalidInput(f"the camera streams {tap.info.codec}; WebRTC live view passes H.264 through only "
-                               "(no transcoding): use the HLS or WebSocket live view", code="webrtc_codec")
+        send = "H264" if "H264" in codecs and tap.info.codec == "h264" else "VP8"
+        if send == "VP8":
+            self._check_transcoding(codecs, tap.info.codec)
         pc = RTCPeerConnection(self._configuration())
-        track = CameraTrack(tap)
+        track = CameraTrack(tap) if send == "H264" else TranscodingTrack(tap, tap.info.codec)
         session = Session(uuid.uuid4(), user_id, camera_id, pc, track)
         self._sessions[session.id] = session
         try:
             # The sending transceiver exists before the offer is applied, so that the offer's video line binds
-            # to it and the codec is negotiated from its preferences: H.264 only (else the browser's first
-            # choice, VP8, would be answered and the camera's H.264 would have to be transcoded).
+            # to it and the codec is negotiated from its preferences: the one codec chosen above (else the
+            # browser's first choice, often VP8, would be answered whatever the track sends).
             transceiver = pc.addTransceiver(track, direction="sendonly")
+            mime = f"video/{send}".lower()
             transceiver.setCodecPreferences(
-                [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() == "video/h264"])
+                [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() == mime])
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
         except (ValueError, OperationError) as exc:  # aiortc's words for an offer it cannot use
@@ -114,7 +128,8 @@ class WebRtcSessions:
             await self.close(session.id)
             raise
         self._watch(session)
-        logger.info("webrtc viewer started", extra={"camera_id": str(camera_id), "session_id": str(session.id)})
+        logger.info("webrtc viewer started", extra={"camera_id": str(camera_id), "session_id": str(session.id),
+                                                    "codec": send, "passthrough": session.passthrough})
         return session, pc.localDescription.sdp
 
     def _watch(self, session: Session) -> None:

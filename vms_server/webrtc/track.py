@@ -1,5 +1,6 @@
-"""A WebRTC video track fed from the camera's one connection: the encoded H.264 access units of a LiveTap,
-handed to aiortc as `av.Packet`s, which it packetizes into RTP as they are (no decode, no re-encode)."""
+"""WebRTC video tracks fed from the camera's one connection (a LiveTap): `CameraTrack` hands the encoded H.264
+access units to aiortc as `av.Packet`s, which it packetizes into RTP as they are (no decode, no re-encode);
+`TranscodingTrack` decodes them for aiortc to encode as VP8 when passing through is impossible."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import asyncio
 import collections
 import struct
 from fractions import Fraction
+from typing import cast
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.video.codeccontext import VideoCodecContext
 
 from vms_server.playback.live import LiveTap, Viewer
 
@@ -40,9 +43,9 @@ class CameraTrack(MediaStreamTrack):
         self._last_pts = -BACKLOG_STEP_US
         self.frames_sent = 0
 
-    async def recv(self) -> av.Packet:  # type: ignore[type-arg]  # aiortc takes a Packet for encoded media
-        """The next access unit (Annex-B, parameter sets before keyframes). Raises MediaStreamError once the
-        track is stopped or the tap ends."""
+    async def _next(self) -> tuple[bytes, int]:
+        """The next access unit (Annex-B with parameter sets before keyframes, or a JPEG) and its presentation
+        time in µs. Raises MediaStreamError once the track is stopped or the tap ends."""
         if self.readyState != "live":
             raise MediaStreamError
         if self._backlog:
@@ -61,7 +64,12 @@ class CameraTrack(MediaStreamTrack):
             # strictly increasing: two frames on one RTP timestamp would be taken for one frame
             pts = max(wall_us - self._origin_us, self._last_pts + BACKLOG_STEP_US)
         self._last_pts = pts
-        packet = av.Packet(message[_HEADER.size:])
+        return message[_HEADER.size:], pts
+
+    async def recv(self) -> av.Packet:  # type: ignore[type-arg]  # aiortc takes a Packet for encoded media
+        """The next access unit as a packet, which aiortc packetizes as it is."""
+        data, pts = await self._next()
+        packet = av.Packet(data)
         packet.pts = packet.dts = pts
         packet.time_base = MICROSECONDS
         self.frames_sent += 1
@@ -71,3 +79,28 @@ class CameraTrack(MediaStreamTrack):
         if self.readyState == "live":
             self._tap.unsubscribe(self._viewer)
         super().stop()
+
+
+class TranscodingTrack(CameraTrack):
+    """The fallback for a browser without H.264 or a camera that streams H.265 or MJPEG: the access units are
+    decoded here (in a worker thread) and aiortc encodes the pictures again (VP8). Costs a decoder and an
+    encoder per viewer, so the sessions service allows only a few."""
+
+    def __init__(self, tap: LiveTap, codec: str) -> None:
+        super().__init__(tap)
+        self._decoder = cast(VideoCodecContext, av.CodecContext.create(codec, "r"))
+
+    async def recv(self) -> av.VideoFrame:  # type: ignore[override]  # a decoded picture for aiortc to encode
+        """The next decoded picture, stamped with its access unit's presentation time."""
+        while True:
+            data, pts = await self._next()
+            try:
+                frames = await asyncio.to_thread(self._decoder.decode, av.Packet(data))
+            except av.error.FFmpegError:  # a damaged access unit: the next keyframe repairs the picture
+                continue
+            if frames:
+                frame: av.VideoFrame = frames[-1]
+                frame.pts = pts
+                frame.time_base = MICROSECONDS
+                self.frames_sent += 1
+                return frame

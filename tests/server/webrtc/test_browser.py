@@ -8,75 +8,33 @@ from __future__ import annotations
 
 import asyncio
 import io
-import shutil
 import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
 import pytest
-from aiohttp import web
 
 from tests.chromium import chromium
-from tests.conftest import make_settings, seed
 from tests.server.helpers import ApiClient
-from tests.server.recording.conftest import add_camera, camera, wait_for
+from tests.server.recording.conftest import add_camera, wait_for
+from tests.server.webrtc.conftest import camera_online
 from tests.server.webrtc.coturn import Coturn
 from vms_camsim.barcode import decode_stamp
-from vms_camsim.config import SimulatorConfig
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
-from vms_server.settings import Settings
 from vms_server.webrtc.keys import WEBRTC
 
-PAGE = Path(__file__).with_name("page.html")
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimulatorHandle]:
-    async with SimulatorHandle.start(SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[camera()])) as handle:
-        yield handle
-
-
-@pytest.fixture
-def settings(tmp_path: Path, sqlite_template: Path, coturn: Coturn) -> Settings:
-    """SQLite only: this test is about media, not SQL."""
-    shutil.copy(sqlite_template, tmp_path / "vms.db")
-    return make_settings(
-        tmp_path / "data", f"sqlite+aiosqlite:///{tmp_path / 'vms.db'}",
-        recording={"segment_seconds": 2.0, "open_timeout_s": 5, "read_timeout_s": 3, "backoff_initial_s": 0.5},
-        network={"ice": {"stun_urls": [coturn.stun_url], "turn_urls": [coturn.turn_url],
-                         "turn_secret": coturn.secret}})
-
-
-@pytest.fixture
-async def server(settings: Settings, aiohttp_client: Any) -> ApiClient:
-    """The real server on a loopback port, serving the test page on its own origin (no CORS to set up)."""
-    from vms_server.app import create_app
-
-    app = create_app(settings)
-
-    async def page(_: web.Request) -> web.Response:
-        return web.Response(text=PAGE.read_text(), content_type="text/html")
-
-    app.router.add_get("/webrtc-test.html", page)
-    return ApiClient(await aiohttp_client(app), await seed(settings))
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     async with chromium(["--autoplay-policy=no-user-gesture-required"]) as launched:
         yield launched
-
-
-async def _online(api: ApiClient, camera_id: str) -> bool:
-    status = await api.ok("GET", f"/api/v1/cameras/{camera_id}/status", Role.VIEWER)
-    return bool(status["streams"]) and all(s["state"] == "online" for s in status["streams"])
 
 
 async def _open_viewer(browser: Any, api: ApiClient, token: str, camera_id: str) -> tuple[Any, dict[str, Any]]:
@@ -133,11 +91,11 @@ async def _hls_delay(api: ApiClient, token: str, camera_id: str) -> tuple[float,
     return first_segment_ms, float(now_ms - stamp.capture_time_ms(now_ms))
 
 
-async def test_browser_plays_a_camera_through_turn_only(server: ApiClient, sim: SimulatorHandle, browser: Any,
+async def test_browser_plays_a_camera_through_turn_only(media_server: ApiClient, sim: SimulatorHandle, browser: Any,
                                                         coturn: Coturn) -> None:
-    api = server
+    api = media_server
     camera_id = await add_camera(api, sim.rtsp_url("cam1", "main"), sub_url=sim.rtsp_url("cam1", "sub"))
-    await wait_for(lambda: _online(api, camera_id), limit=30)
+    await wait_for(lambda: camera_online(api, camera_id), limit=30)
     assert sim.rtsp is not None
     connections = len(sim.rtsp._connections)  # main (recording) and sub
     token = (await api.login(Role.VIEWER))["access_token"]
