@@ -8,5 +8,11 @@ cd "$(dirname "$0")/.."
 bash scripts/venv.sh server
 export VMS_DATA_DIR="${VMS_DATA_DIR:-$PWD/var/data}"
 .venv/bin/vms-server init --exist-ok
-echo "API: http://127.0.0.1:${VMS_SERVER__PORT:-8080}/docs  (log in as admin; the first login enrols TOTP)"
+if FINGERPRINT=$(.venv/bin/vms-server tls fingerprint 2>/dev/null); then
+    # HTTPS by default with a certificate made in the data directory: browsers warn once, clients pin it.
+    echo "API: https://127.0.0.1:${VMS_SERVER__PORT:-8080}/docs  (log in as admin; the first login enrols TOTP)"
+    echo "TLS certificate SHA-256 fingerprint (the desktop client shows it to confirm once): $FINGERPRINT"
+else
+    echo "API: http://127.0.0.1:${VMS_SERVER__PORT:-8080}/docs  (log in as admin; the first login enrols TOTP)"
+fi
 exec .venv/bin/vms-server run --simulate "${VMS_SIMULATED_CAMERAS:-4}"

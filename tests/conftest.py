@@ -30,6 +30,11 @@ PG_ADMIN_URL = os.environ.get(
     "VMS_TEST_PG_URL", "postgresql+asyncpg://vms_test:vms_test@127.0.0.1:5432/postgres"
 )
 PASSWORD = "Correct-Horse-42"
+# The server serves HTTPS by default (a self-signed certificate, issue #18). Tests that are not about TLS talk
+# plain HTTP to the servers they start, in process or as `vms-server run` children (which inherit this);
+# the TLS tests set the mode themselves (an explicit setting or environment beats this default).
+os.environ.setdefault("VMS_SERVER__TLS__MODE", "off")
+os.environ.setdefault("VMS_CLOUD_SERVER__TLS__MODE", "off")  # the cloud backend likewise
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -49,6 +49,15 @@ class TlsSection(BaseModel):
                                           "localhost and 127.0.0.1")
 
 
+class TlsOnSection(TlsSection):
+    """The listeners' section (site server, cloud backend): HTTPS by default, plain HTTP only when asked for
+    (issue #18). The base stays `off` for what merely reuses the shape."""
+
+    mode: Literal["off", "self_signed", "files"] = Field(
+        "self_signed", description="self_signed (default): a certificate made in the data directory, its "
+                                   "fingerprint pinned by clients; files: cert_file and key_file; off: plain HTTP")
+
+
 def _san(name: str) -> x509.GeneralName:
     try:
         return x509.IPAddress(ipaddress.ip_address(name))

@@ -28,8 +28,9 @@ logger = logging.getLogger(__name__)
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vms-desktop", description="VMS operator client")
-    parser.add_argument("--server", help="server address (host:port or https://host:port), pre-filled in the "
-                                         "login dialog; without a scheme http, or https when --pin is given")
+    parser.add_argument("--server", help="server address (host:port, https://host:port, or http://host:port for a "
+                                         "server with TLS off), pre-filled in the login dialog; without a scheme "
+                                         "https")
     parser.add_argument("--pin", metavar="SHA256",
                         help="trust the --server's certificate with this SHA-256 fingerprint (what `vms-server tls "
                              "fingerprint` prints) without asking: for scripted installs")
@@ -55,14 +56,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def seed_pin(args: argparse.Namespace) -> None:
-    """Apply --pin / --forget-pin to the stored pins. A pin only makes sense over TLS, so `--server host:port`
-    with `--pin` means https; `args.server` is rewritten to the full address the pin is stored under."""
+    """Apply --pin / --forget-pin to the stored pins (a pin only makes sense over TLS); `args.server` is
+    rewritten to the full address the pin is stored under."""
     if not (args.pin or args.forget_pin):
         return
     from vms_desktop.client.tls import PinStore
 
-    server = args.server if "://" in args.server or not args.pin else f"https://{args.server}"
-    base = normalise_address(server)
+    base = normalise_address(args.server)
     if not base.startswith("https://"):
         raise ValueError(f"--pin/--forget-pin are for https:// servers, not {base}")
     pins = PinStore()

@@ -21,7 +21,7 @@ from pydantic_settings import (
 )
 
 from vms_common.auth.passwords import Argon2Section
-from vms_common.tls import TlsSection
+from vms_common.tls import TlsOnSection
 from vms_server.analytics.config import AnalyticsSettings
 from vms_server.anpr.config import AnprSettings
 from vms_server.cloudsync.config import CloudSyncSettings
@@ -73,8 +73,9 @@ class ServerSection(_Section):
     max_clock_drift_s: float = Field(
         10.0, gt=0, le=3600, description="Clock offset from the NTP server above which health is degraded "
                                          "(TOTP codes work up to 30 s)")
-    tls: TlsSection = Field(default_factory=TlsSection,  # off by default: tests and the README use http
-                            description="HTTPS/WSS on the same listener (docs/network.md)")
+    tls: TlsOnSection = Field(default_factory=TlsOnSection,
+                            description="HTTPS/WSS on the same listener, on by default with a certificate made in "
+                                        "the data directory (docs/network.md); plain HTTP only with mode = off")
 
 
 class DatabaseSection(_Section):

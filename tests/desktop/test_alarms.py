@@ -141,7 +141,7 @@ async def test_a_critical_alarm_is_closed_with_a_reason(qtbot: QtBot, desk: Desk
     window = await open_window(qtbot, desk, tmp_path)
     panel = window.event_panel
     await wait_until(lambda: panel.select_event(critical), LIMIT_S, "critical event in the queue")
-    # No reason: the queue says what is missing and asks nothing (the server would refuse it: 422).
+    # No reason: the queue says what is missing and asks nothing (the server would refuse it: 409).
     panel.resolve.click()
     assert panel.confirm_box is None and "closed with a reason" in panel.message.text()
     assert (await desk.api.ok("GET", f"/api/v1/events/{critical}"))["status"] == "NEW"

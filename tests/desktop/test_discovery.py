@@ -15,9 +15,12 @@ from vms_server import keys
 from vms_server.discovery.advertise import advertise_context
 
 
-async def test_announced_server_is_found(tmp_path: Path, db_url: str) -> None:
+@pytest.mark.parametrize(("mode", "port", "scheme"), [("self_signed", 18123, "https"), ("off", 18124, "http")])
+async def test_announced_server_is_found(tmp_path: Path, db_url: str, mode: str, port: int, scheme: str) -> None:
+    """The announcement says whether the server speaks TLS, so the login dialog offers the right address."""
     app = web.Application()
-    app[keys.SETTINGS] = make_settings(tmp_path / "data", db_url, server={"host": "127.0.0.1", "port": 18123},
+    app[keys.SETTINGS] = make_settings(tmp_path / "data", db_url,
+                                       server={"host": "127.0.0.1", "port": port, "tls": {"mode": mode}},
                                        discovery={"advertise": True, "name": f"test-{tmp_path.name}"})
     found: list[FoundServer] = []
     browser = ServerBrowser(found.append)
@@ -30,7 +33,7 @@ async def test_announced_server_is_found(tmp_path: Path, db_url: str) -> None:
         await browser.close()
         with pytest.raises(StopAsyncIteration):
             await anext(context)
-    assert [f.address for f in found if f.name == f"test-{tmp_path.name}"] == ["127.0.0.1:18123"]
+    assert [f.address for f in found if f.name == f"test-{tmp_path.name}"] == [f"{scheme}://127.0.0.1:{port}"]
 
 
 async def test_off_by_default(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

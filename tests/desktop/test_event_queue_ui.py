@@ -81,7 +81,7 @@ async def api(aiohttp_server: Any) -> AsyncIterator[FakeEventsApi]:
 
 @pytest.fixture
 async def panel(qtbot: QtBot, api: FakeEventsApi) -> AsyncIterator[EventPanel]:
-    client = VmsClient(f"127.0.0.1:{api.server.port}")
+    client = VmsClient(f"http://127.0.0.1:{api.server.port}")
     client.tokens = Tokens("access", "refresh")
     client.username = "night-operator"
     queue = EventQueue(client, EventModel())

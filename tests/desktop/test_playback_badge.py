@@ -64,7 +64,7 @@ def make_setup(qtbot: QtBot, aiohttp_server: Any) -> Callable[[], Awaitable[Setu
     async def make() -> Setup:
         fake = ExportServer()
         server = await aiohttp_server(fake.app())
-        client = VmsClient(f"127.0.0.1:{server.port}")
+        client = VmsClient(f"http://127.0.0.1:{server.port}")
         client.tokens = Tokens("access", "refresh")
         layout = Layout.grid(1, "One")
         layout.place(CAMERA)

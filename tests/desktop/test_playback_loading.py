@@ -121,7 +121,7 @@ def make_rig(qtbot: QtBot, aiohttp_server: Any) -> Callable[..., Awaitable[Rig]]
     async def make(refusals: int = 2, status: int = 503) -> Rig:
         fake = FakeServer(refusals, status)
         server = await aiohttp_server(fake.app())
-        client = VmsClient(f"127.0.0.1:{server.port}")
+        client = VmsClient(f"http://127.0.0.1:{server.port}")
         client.tokens = Tokens("access", "refresh")
         layout = Layout.grid(1, "One")
         layout.place(CAMERA)

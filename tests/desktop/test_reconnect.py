@@ -42,7 +42,7 @@ async def test_window_recovers_after_server_restart(qtbot: QtBot, settings: Any,
     port = _free_port()
     runner = await _serve(settings, port)
     async with SimulatorHandle.start(sim_config(["cam1"])) as sim:
-        client = VmsClient(f"127.0.0.1:{port}")
+        client = VmsClient(f"http://127.0.0.1:{port}")
         username, secret = seeded.users[Role.ADMIN]
         assert (await client.login(username, PASSWORD, totp_now(secret))).status == "ok"
         await client.request("POST", "/api/v1/cameras", {

@@ -105,7 +105,7 @@ def _at(index: int) -> int:
 async def _serve(aiohttp_server: Any) -> tuple[GopServer, VmsClient]:
     """Started inside the test, on the test's (Qt) loop."""
     fake = GopServer()
-    client = VmsClient(f"127.0.0.1:{(await aiohttp_server(fake.app())).port}")
+    client = VmsClient(f"http://127.0.0.1:{(await aiohttp_server(fake.app())).port}")
     client.tokens = Tokens("access", "refresh")
     return fake, client
 

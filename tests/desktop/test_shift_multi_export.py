@@ -75,7 +75,7 @@ Make = Callable[..., Awaitable[tuple[PlaybackBar, ExportsApi, VmsClient]]]
 def make_bar(qtbot: QtBot, aiohttp_server: Any) -> Make:
     async def make(failing: frozenset[str] = frozenset()) -> tuple[PlaybackBar, ExportsApi, VmsClient]:
         api = ExportsApi(set(failing))
-        client = VmsClient(f"127.0.0.1:{(await aiohttp_server(api.app())).port}")
+        client = VmsClient(f"http://127.0.0.1:{(await aiohttp_server(api.app())).port}")
         client.tokens = Tokens("access", "refresh")
         layout = Layout.grid(4, "Two")
         for camera_id in CAMERAS:
@@ -170,7 +170,7 @@ async def test_a_large_batch_queues_instead_of_exceeding_the_servers_limit(
     from vms_desktop.playback.models.export import ExportBatch, ExportTarget
 
     api = CountingExportsApi()
-    client = VmsClient(f"127.0.0.1:{(await aiohttp_server(api.app())).port}")
+    client = VmsClient(f"http://127.0.0.1:{(await aiohttp_server(api.app())).port}")
     client.tokens = Tokens("access", "refresh")
     monkeypatch.setattr(ExportBatch, "AT_ONCE", 3)
     targets = [ExportTarget(f"cam-{i}", f"Camera {i}", tmp_path / f"{i}.mp4") for i in range(10)]

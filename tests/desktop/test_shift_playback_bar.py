@@ -10,7 +10,7 @@ from vms_desktop.playback.widgets.playback_bar import PlaybackBar, now_us
 
 
 async def test_speed_resets_to_1x_on_going_live(qtbot: QtBot) -> None:
-    client = VmsClient("127.0.0.1:9")
+    client = VmsClient("http://127.0.0.1:9")
     bar = PlaybackBar(client, ActionManager())
     qtbot.addWidget(bar)
     bar.seek(now_us() - 60_000_000)

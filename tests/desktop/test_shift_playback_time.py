@@ -60,7 +60,7 @@ async def test_a_start_in_a_gap_stamps_pictures_with_their_recorded_time(qtbot: 
     app.router.add_get(f"/api/v1/cameras/{CAMERA}/recordings", recordings)
     app.router.add_get(f"/api/v1/cameras/{CAMERA}/playback.mp4", playback)
     server = await aiohttp_server(app)
-    client = VmsClient(f"127.0.0.1:{server.port}")
+    client = VmsClient(f"http://127.0.0.1:{server.port}")
     client.tokens = Tokens("a", "r")
     tile = VideoTile(0, 0)
     qtbot.addWidget(tile)

@@ -63,7 +63,7 @@ async def test_restart_is_unreachable_and_a_401_refreshes_first(qtbot: QtBot, se
     app = web.Application()
     app.router.add_get(f"/api/v1/cameras/{CAMERA}/live/ws", live)
     _refresh_route(app, refreshed)
-    client = VmsClient(f"127.0.0.1:{await serve(app)}")
+    client = VmsClient(f"http://127.0.0.1:{await serve(app)}")
     client.tokens = Tokens("old", "r1")
     states: list[str] = []
     feed = LiveFeed(client, CAMERA, "sub", FrameSink())
@@ -90,7 +90,7 @@ async def test_api_answers_of_a_restarting_server_are_unreachable(serve: Serve) 
         return web.json_response({"error": {"code": "x", "message": "busy"}}, status=statuses.pop(0))
 
     app.router.add_get("/api/v1/tree", anything)
-    client = VmsClient(f"127.0.0.1:{await serve(app)}")
+    client = VmsClient(f"http://127.0.0.1:{await serve(app)}")
     client.tokens = Tokens("a", "r")
     try:
         for _ in range(3):

@@ -57,7 +57,7 @@ async def test_a_refused_session_goes_back_to_login_saying_why(qtbot: QtBot, aio
     app.router.add_get("/api/v1/ws", refused_ws)
     app.router.add_post("/api/v1/auth/refresh", refused_refresh)
     server = await aiohttp_server(app)
-    client = VmsClient(f"127.0.0.1:{server.port}")
+    client = VmsClient(f"http://127.0.0.1:{server.port}")
     client.tokens = Tokens("access", "refresh")
     client.username = "night-operator"
     dialogs: list[Any] = []

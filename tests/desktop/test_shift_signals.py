@@ -38,7 +38,7 @@ async def load() -> None:
     await asyncio.sleep(3600)  # a server that does not answer: the signal must not wait for it
 
 async def main() -> int:
-    client = VmsClient("127.0.0.1:9")
+    client = VmsClient("http://127.0.0.1:9")
     client.tokens = Tokens("a", "r")
     window = MainWindow(client, LocalStore(Path(sys.argv[1])))
     window.load = load

@@ -98,7 +98,7 @@ async def test_a_token_about_to_run_out_is_refreshed_before_the_request(aiohttp_
     app = web.Application()
     app.router.add_get("/api/v1/auth/me", me)
     app.router.add_post("/api/v1/auth/refresh", refresh)
-    client = VmsClient(f"127.0.0.1:{(await aiohttp_server(app)).port}")
+    client = VmsClient(f"http://127.0.0.1:{(await aiohttp_server(app)).port}")
     try:
         client.tokens = Tokens(jwt.encode({"iat": 100, "exp": 100}, KEY), "r1")  # its time is up
         await client.request("GET", "/api/v1/auth/me")
@@ -120,11 +120,11 @@ async def test_streams_come_back_after_a_restart_without_a_401(qtbot: QtBot, set
     runner = await _serve(settings, port, answered)
     feeds: list[Any] = []
     async with SimulatorHandle.start(sim_config(["cam1"])) as sim:
-        client = VmsClient(f"127.0.0.1:{port}")
+        client = VmsClient(f"http://127.0.0.1:{port}")
         try:
             username, secret = seeded.users[Role.VIEWER]
             assert (await client.login(username, PASSWORD, totp_now(secret))).status == "ok"
-            admin = VmsClient(f"127.0.0.1:{port}")
+            admin = VmsClient(f"http://127.0.0.1:{port}")
             admin_name, admin_secret = seeded.users[Role.ADMIN]
             assert (await admin.login(admin_name, PASSWORD, totp_now(admin_secret))).status == "ok"
             camera = await admin.request("POST", "/api/v1/cameras", {

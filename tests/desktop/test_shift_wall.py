@@ -52,7 +52,7 @@ def recorded_feeds(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _window(qtbot: QtBot, tmp_path: Path, cameras: list[dict[str, Any]]) -> MainWindow:
-    client = VmsClient("127.0.0.1:9")
+    client = VmsClient("http://127.0.0.1:9")
     client.tokens = Tokens("a", "r")
     client.username = "operator"
     window = MainWindow(client, LocalStore(tmp_path / "state.json"))

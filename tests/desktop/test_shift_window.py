@@ -20,7 +20,7 @@ from vms_desktop.wall.widgets.tile import VideoTile
 
 
 def _window(qtbot: QtBot, state: Path) -> MainWindow:
-    client = VmsClient("127.0.0.1:9")
+    client = VmsClient("http://127.0.0.1:9")
     client.tokens = Tokens("a", "r")
     client.username = "operator"
     window = MainWindow(client, LocalStore(state))

@@ -82,7 +82,7 @@ async def test_escalate_opens_a_ticket_the_view_shows_and_moves_on(qtbot: QtBot,
 
 async def test_the_window_opens_the_tickets_tab_when_an_escalation_opens_a_ticket(qtbot: QtBot, tmp_path: Path
                                                                                    ) -> None:
-    client = VmsClient("127.0.0.1:9")  # nothing answers: the wiring alone is under test
+    client = VmsClient("http://127.0.0.1:9")  # nothing answers: the wiring alone is under test
     client.tokens = Tokens("a", "r")
     client.username = "operator"
     window = MainWindow(client, LocalStore(tmp_path / "state.json"))

@@ -34,7 +34,7 @@ def _closed_port() -> int:
 
 
 def _client(port: int) -> VmsClient:
-    client = VmsClient(f"127.0.0.1:{port}")
+    client = VmsClient(f"http://127.0.0.1:{port}")
     client.tokens = Tokens(TOKEN, "refresh-" + TOKEN)
     return client
 

@@ -48,7 +48,7 @@ def test_shift_drag_selects_a_present_day_range(qtbot: QtBot) -> None:
 
 def _bar(qtbot: QtBot) -> tuple[PlaybackBar, ActionManager]:
     commands = ActionManager()
-    bar = PlaybackBar(VmsClient("127.0.0.1:9"), commands)  # never asked anything: no camera selected
+    bar = PlaybackBar(VmsClient("http://127.0.0.1:9"), commands)  # never asked anything: no camera selected
     qtbot.addWidget(bar)
     bar.resize(1000, 100)
     bar.show()

@@ -25,7 +25,7 @@ from tests.desktop.conftest import MemoryKeyring, sim_config, wait_until
 from tests.server.helpers import totp_now
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
-from vms_desktop.client.api import VmsClient
+from vms_desktop.client.api import VmsClient, normalise_address
 from vms_desktop.client.credentials import CredentialStore
 from vms_desktop.client.hub import HubClient
 from vms_desktop.client.tls import PinStore, normalise_fingerprint, stdlib_context
@@ -224,7 +224,11 @@ def test_pin_option_seeds_the_pin_for_scripted_installs(tmp_path: Path, monkeypa
         _parse(["--pin", canonical])  # which server?
     with pytest.raises(SystemExit):
         _parse(["--server", "vms.site.lan:8443", "--pin", "not-a-fingerprint"])
-    assert _parse(["--server", "vms.site.lan:8080"]).server == "vms.site.lan:8080"  # no pin: as before (http)
+    assert _parse(["--server", "vms.site.lan:8080"]).server == "vms.site.lan:8080"  # no pin: left as typed
+    assert normalise_address("vms.site.lan:8080") == "https://vms.site.lan:8080"  # TLS unless http:// is typed
+    assert normalise_address("http://vms.site.lan") == "http://vms.site.lan:8080"
+    with pytest.raises(SystemExit):
+        _parse(["--server", "http://vms.site.lan:8080", "--pin", canonical])  # a pin on plain HTTP: refused
 
 
 async def test_streams_with_a_wrong_pin_say_the_certificate_changed(qtbot: QtBot, tls_server: TlsServer) -> None:

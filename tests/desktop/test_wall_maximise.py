@@ -42,7 +42,7 @@ def _wall(qtbot: QtBot, tiles: int = 9) -> tuple[VideoWall, list[tuple[str, str]
     cameras = {f"cam{i}": {"id": f"cam{i}", "name": f"cam{i}", "streams": streams} for i in range(tiles)}
     layout = Layout.grid(tiles, "shift")
     layout.place_many(list(cameras))
-    wall = VideoWall(VmsClient("127.0.0.1:9"), cameras, Layout.grid(tiles, "empty"))
+    wall = VideoWall(VmsClient("http://127.0.0.1:9"), cameras, Layout.grid(tiles, "empty"))
     wall.feed_factory = lambda camera_id, stream, sink: RecordedFeed(log, camera_id, stream)
     wall.layout_model = layout
     wall.rebuild()

@@ -1,4 +1,5 @@
-"""Driving installed or bundled programs as site IT would: start them, wait for health, log in over HTTP."""
+"""Driving installed or bundled programs as site IT would: start them, wait for health, log in over HTTP or
+over HTTPS trusting exactly the server's own self-signed certificate (`trust`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -28,15 +30,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_TRUSTED: list[ssl.SSLContext] = []
+
+
+def trust(certificate: Path) -> ssl.SSLContext:
+    """Verify https:// servers against this one self-signed certificate from now on (name and all: it is
+    valid for localhost and 127.0.0.1), as a client that pinned it would; returns the context."""
+    context = ssl.create_default_context(cafile=str(certificate))
+    _TRUSTED[:] = [context]
+    return context
+
+
 def http(method: str, url: str, body: dict[str, Any] | None = None, token: str | None = None) -> tuple[int, Any]:
-    """One JSON request; returns (status, decoded body) for 4xx/5xx too."""
+    """One JSON request; returns (status, decoded body) for 4xx/5xx too. https:// needs `trust` first."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        context = _TRUSTED[0] if url.startswith("https://") and _TRUSTED else None
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
             raw = response.read()
             return response.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as exc:

@@ -6,12 +6,15 @@ after remove leaves the unit unmasked and enabled; purge leaves nothing behind. 
 from __future__ import annotations
 
 import grp
+import hashlib
 import os
 import pwd
 import shlex
 import shutil
+import ssl
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -20,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.installers.conftest import build_bundle
-from tests.installers.helpers import REPO, free_port, http, login, running, wait_ready
+from tests.installers.helpers import REPO, free_port, http, login, running, trust, wait_ready
 
 pytestmark = [
     pytest.mark.slow,
@@ -99,7 +102,10 @@ def start_installed_server(log: Path, port: int) -> AbstractContextManager[subpr
     return running(exec_start(), log, env=env, user="vms")
 
 
-def test_server_deb_install_upgrade_remove_purge(server_bundle: Path, tmp_path: Path, clean_machine: None) -> None:
+def test_server_deb_install_upgrade_remove_purge(server_bundle: Path, tmp_path: Path, clean_machine: None,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # The installed configuration as shipped: HTTPS with a self-signed certificate (not the tests' plain HTTP).
+    monkeypatch.delenv("VMS_SERVER__TLS__MODE", raising=False)
     first = build_deb("server", server_bundle, tmp_path / "v1", "1")
     second = build_deb("server", server_bundle, tmp_path / "v2", "2")
     assert first.name.startswith("vms-server_") and first.name.endswith("-1_amd64.deb")
@@ -109,9 +115,11 @@ def test_server_deb_install_upgrade_remove_purge(server_bundle: Path, tmp_path: 
     out = installing.stdout
     assert "/etc/vms/initial-admin-password" in out
     if SYSTEMD_RUNNING:
-        assert "First login: http://" in out
+        assert "First login: https://" in out
     else:  # a container: no login URL for a server that is not running
-        assert "nothing was started" in out and "First login" not in out
+        assert "nothing was started" in out and "First login" not in out and "answer on https://" in out
+    printed = out.split("fingerprint (operators compare it at first login):\nvms-server: ")[1].split("\n")[0]
+    assert sh("vms-server", "--config", "/etc/vms/server.toml", "tls", "fingerprint").stdout.strip() == printed
     assert "home dir" not in (out + installing.stderr).lower(), installing.stderr
     secret_file = Path("/etc/vms/initial-admin-password")
     assert secret_file.stat().st_mode & 0o777 == 0o600 and secret_file.stat().st_uid == 0
@@ -133,12 +141,19 @@ def test_server_deb_install_upgrade_remove_purge(server_bundle: Path, tmp_path: 
     config.write_text(config.read_text() + "\n# edited by site IT\n")
 
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = f"https://127.0.0.1:{port}"
+    certificate = data / "tls" / "server.crt"
+    context = trust(certificate)  # what a client pinning the printed fingerprint trusts
+    served = hashlib.sha256(ssl.PEM_cert_to_DER_cert(certificate.read_text())).hexdigest()
+    assert ":".join(served[i:i + 2] for i in range(0, 64, 2)).upper() == printed.upper()
     with start_installed_server(tmp_path / "run1.log", port) as server:
         wait_ready(base, server, tmp_path / "run1.log")
-        with urllib.request.urlopen(f"{base}/", timeout=10) as page:  # a browser pointed at the server
+        with urllib.request.urlopen(f"{base}/", timeout=10, context=context) as page:  # a browser at the server
             assert page.status == 200 and "VMS server" in page.read().decode()
         assert f"listening on {base}" in (tmp_path / "run1.log").read_text()
+        with pytest.raises((urllib.error.URLError, ConnectionError)):  # no plain HTTP next to it: a TLS port
+            # closes the connection on a plain request
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=10)
         token, totp = login(base, "admin", password)
         status, body = http("POST", f"{base}/api/v1/users",
                             {"username": "operator1", "password": "operator-Pa55word", "role": "viewer"}, token=token)

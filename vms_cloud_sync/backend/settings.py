@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from vms_common.auth.passwords import Argon2Section
 from vms_common.auth.ratelimit import RateLimitSection
-from vms_common.tls import TlsSection
+from vms_common.tls import TlsOnSection
 
 
 class _Section(BaseModel):
@@ -51,8 +51,9 @@ class ServerSection(_Section):
         default_factory=list, max_length=100,
         description="TLS-terminating proxies whose X-Forwarded-Proto is believed: a portal login through one "
                     "that says https gets a Secure cookie (from anyone else the header is ignored)")
-    tls: TlsSection = Field(default_factory=TlsSection,
-                            description="HTTPS on the backend's own listener (instead of, or behind, a proxy)")
+    tls: TlsOnSection = Field(default_factory=TlsOnSection,
+                            description="HTTPS on the backend's own listener, on by default (a certificate made in "
+                                        "the data directory); mode = off only behind a TLS-terminating proxy")
 
 
 class PortalSection(_Section):

@@ -127,15 +127,16 @@ class LoginResult:
 
 
 def normalise_address(address: str) -> str:
-    """Accept `host`, `host:port` or a full URL; default to http and port 8080 like the server.
+    """Accept `host`, `host:port` or a full URL; default to https and port 8080 like the server.
 
-    A bare `host:port` stays `http://` as before: guessing https would first need a probe, and a server in
-    TLS mode refuses plain HTTP with a connection error the operator answers by typing `https://`."""
+    The server serves HTTPS by default (a self-signed certificate the login dialog shows to confirm once), so
+    a bare `host:port` means `https://`; plain HTTP only when typed as `http://` (a server with TLS off). Never
+    a silent fall back from one to the other: that is what an attacker in the middle would arrange."""
     address = address.strip().rstrip("/")
     if not address:
         raise ClientError("enter the server address, e.g. 192.168.1.10:8080")
     if "://" not in address:
-        address = "http://" + address
+        address = "https://" + address
     parts = urlsplit(address)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ClientError(f"not a server address: {address!r}")

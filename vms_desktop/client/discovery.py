@@ -17,7 +17,7 @@ SERVICE_TYPE = "_vms._tcp.local."
 @dataclass(frozen=True)
 class FoundServer:
     name: str
-    address: str  # host:port, ready for the login dialog
+    address: str  # scheme://host:port, ready for the login dialog
 
 
 class ServerBrowser:
@@ -51,7 +51,9 @@ class ServerBrowser:
         host = addresses[0]
         host = f"[{host}]" if ":" in host else host
         label = name.removesuffix("." + service_type)
-        self._on_found(FoundServer(label, f"{host}:{info.port}"))
+        # The server says whether it serves TLS; an older one (no "scheme") is plain HTTP.
+        scheme = (info.properties or {}).get(b"scheme", b"http").decode(errors="replace")
+        self._on_found(FoundServer(label, f"{'https' if scheme == 'https' else 'http'}://{host}:{info.port}"))
 
     async def close(self) -> None:
         if self._browser is not None:

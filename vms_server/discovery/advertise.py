@@ -37,10 +37,12 @@ def _addresses(host: str) -> list[bytes]:
             return [socket.inet_aton("127.0.0.1")]
 
 
-def service_info(name: str, host: str, port: int) -> ServiceInfo:
+def service_info(name: str, host: str, port: int, scheme: str = "https") -> ServiceInfo:
+    """`scheme` tells clients whether to connect with TLS (they never guess and fall back)."""
     return ServiceInfo(
         SERVICE_TYPE, f"{name}.{SERVICE_TYPE}", port=port, addresses=_addresses(host),
-        properties={"version": __version__, "api": "/api/v1"}, server=f"{socket.gethostname()}.local.")
+        properties={"version": __version__, "api": "/api/v1", "scheme": scheme},
+        server=f"{socket.gethostname()}.local.")
 
 
 async def advertise_context(app: web.Application) -> AsyncIterator[None]:
@@ -49,7 +51,8 @@ async def advertise_context(app: web.Application) -> AsyncIterator[None]:
     if not settings.discovery.advertise:
         yield
         return
-    info = service_info(settings.discovery.display_name(), settings.server.host, settings.server.port)
+    info = service_info(settings.discovery.display_name(), settings.server.host, settings.server.port,
+                        "http" if settings.server.tls.mode == "off" else "https")
     zc = AsyncZeroconf(ip_version=IPVersion.V4Only)
     try:
         await zc.async_register_service(info, allow_name_change=True)
