@@ -12,9 +12,10 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from tests.server.helpers import ApiClient
-from tests.server.recording.conftest import add_camera, wait_for
+from tests.server.recording.conftest import SMALL_SUB, add_camera, camera, wait_for
 from tests.server.webrtc.conftest import camera_online, recvonly_peer
 from vms_camsim.barcode import decode_stamp
+from vms_camsim.config import Codec, SimulatorConfig
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
 from vms_server.webrtc.keys import WEBRTC
@@ -74,3 +75,24 @@ async def test_passthrough_transcoding_and_refusal(media_server: ApiClient, sim:
         await asyncio.gather(h264.close(), vp8.close())
     await wait_for(lambda: sessions.count == 0, limit=40)  # the viewers hung up: their sessions end
 
+
+
+async def test_an_h265_camera_is_transcoded_for_an_h264_browser(media_server: ApiClient) -> None:
+    """H.265 cannot be passed to a browser: even a viewer that offers H.264 gets VP8 made from its pictures."""
+    api = media_server
+    h265 = camera(sub=SMALL_SUB.model_copy(update={"codec": Codec.H265}))
+    async with SimulatorHandle.start(SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[h265])) as sim:
+        camera_id = await add_camera(api, sim.rtsp_url("cam1", "main"), sub_url=sim.rtsp_url("cam1", "sub"))
+        await wait_for(lambda: camera_online(api, camera_id), limit=30)
+        pc = recvonly_peer()  # H.264 and VP8, as browsers offer
+        try:
+            received: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+            pc.on("track", received.set_result)
+            await pc.setLocalDescription(await pc.createOffer())
+            answer = await api.ok("POST", f"/api/v1/cameras/{camera_id}/live/webrtc", Role.VIEWER,
+                                  json={"sdp": pc.localDescription.sdp, "stream": "sub"})
+            assert (answer["codec"], answer["passthrough"]) == ("VP8", False)
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+            assert await _stamped_frames(await asyncio.wait_for(received, 30), 3) == 3
+        finally:
+            await pc.close()
