@@ -52,7 +52,8 @@ async def get_event(call: Call[NoBody]) -> EventOut:
               errors=(403, 404, 409, 422))
 async def change_event_status(call: Call[StatusIn]) -> EventOut:
     """Acknowledge (any role), resolve or mark a false positive (supervisor), with a note: closing a CRITICAL
-    alarm needs one (its reason on record; 422 note_required without)."""
+    alarm needs one (its reason on record; 409 note_required without: the request is well formed, the event's priority
+    forbids it)."""
     async with call.app[keys.SESSIONS].begin() as session:
         ev = await service.change_status(session, call.path_uuid("event_id"), call.body, call.user, actor_of(call))
         out = service.event_out(ev)

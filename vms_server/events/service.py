@@ -184,8 +184,8 @@ def _add_note(ev: Event, who: Principal, text: str) -> EventNote:
 
 async def change_status(session: AsyncSession, event_id: uuid.UUID, body: StatusIn, who: Principal,
                         actor: Actor) -> Event:
-    """Move the event along its life cycle. Viewers may only acknowledge. Raises Forbidden, Conflict
-    (a move the life cycle does not allow), NotFound, InvalidInput (a CRITICAL alarm closed without a note)."""
+    """Move the event along its life cycle. Viewers may only acknowledge. Raises Forbidden, Conflict (a move
+    the life cycle does not allow; note_required: a CRITICAL alarm closed without a note), NotFound."""
     ev = await get_event(session, event_id, who)
     if not who.role.at_least(Role.SUPERVISOR) and body.status is not EventStatus.ACKNOWLEDGED:
         raise Forbidden("viewers may only acknowledge events; resolving needs the supervisor role")
@@ -194,7 +194,7 @@ async def change_status(session: AsyncSession, event_id: uuid.UUID, body: Status
         raise Conflict(f"an event that is {old.value} cannot become {body.status.value}", code="bad_transition")
     if body.status in CLOSED and ev.priority == Priority.CRITICAL.value and not body.note:
         # A control room closes a critical alarm with a reason on record (issue 17): the note says why.
-        raise InvalidInput("a CRITICAL alarm is closed with a note saying why", code="note_required")
+        raise Conflict("a CRITICAL alarm is closed with a note saying why", code="note_required")
     now = dt.datetime.now(dt.UTC)
     ev.status, ev.status_by, ev.status_at, ev.updated_at = body.status.value, who.username, now, now
     if body.note:

@@ -15,7 +15,7 @@ from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
 from vms_common.db.base import utcnow
-from vms_common.errors import NotFound
+from vms_common.errors import Conflict, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.api.keys import HUB
@@ -25,7 +25,15 @@ from vms_server.events.models import Event
 from vms_server.notifications.handoff import hand_off
 from vms_server.notifications.keys import NOTIFIER
 from vms_server.tickets.models import Ticket
-from vms_server.tickets.schemas import CommentIn, TicketIn, TicketList, TicketOut, TicketPatch, TicketQuery
+from vms_server.tickets.schemas import (
+    DEFAULT_HOLD_S,
+    CommentIn,
+    TicketIn,
+    TicketList,
+    TicketOut,
+    TicketPatch,
+    TicketQuery,
+)
 from vms_server.tickets.service import open_for_event
 
 router = ApiRouter()
@@ -113,17 +121,22 @@ async def get_ticket(call: Call[NoBody]) -> TicketOut:
 
 
 @router.route("PATCH", "/tickets/{ticket_id}", role=Role.VIEWER, body=TicketPatch, response=TicketOut, tags=TAGS,
-              errors=(404, 422))
+              errors=(404, 409, 422))
 async def update_ticket(call: Call[TicketPatch]) -> TicketOut:
-    """Change status or assignee, link further events of the same organisation. ON_HOLD with `hold_s` puts the
-    ticket on hold until then (any other status ends the hold); the change is pushed to every client."""
+    """Change status or assignee, link further events of the same organisation. `hold_s` (or status ON_HOLD, for
+    DEFAULT_HOLD_S) puts the ticket on hold until then; any other status ends the hold, and goes with no
+    `hold_s` (409 hold_conflict). The change is pushed to every client."""
     body = call.body
+    status = body.status or ("ON_HOLD" if body.hold_s is not None else None)
+    if status != "ON_HOLD" and body.hold_s is not None:
+        raise Conflict(f"hold_s puts a ticket ON_HOLD; it cannot become {status} at once", code="hold_conflict")
     async with call.app[keys.SESSIONS].begin() as session:
         row, event = await _ticket(session, call)
         old = {"status": row.status, "assignee": row.assignee}
-        if body.status is not None:
-            row.status = body.status
-            row.hold_until = None if body.hold_s is None else utcnow() + dt.timedelta(seconds=body.hold_s)
+        if status is not None:
+            row.status = status
+            hold_s = body.hold_s or DEFAULT_HOLD_S
+            row.hold_until = utcnow() + dt.timedelta(seconds=hold_s) if status == "ON_HOLD" else None
         if "assignee" in body.model_fields_set:
             row.assignee = body.assignee
         for event_id in body.link_event_ids:

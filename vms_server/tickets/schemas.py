@@ -6,10 +6,11 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 Status = Literal["OPEN", "IN_PROGRESS", "ON_HOLD", "RESOLVED", "CLOSED"]
 MAX_HOLD_S = 24 * 3600  # a hold longer than a day is a forgotten alarm, not a hold
+DEFAULT_HOLD_S = 300  # status ON_HOLD without hold_s: the alarm bar's "On hold 5 min"
 
 
 class TicketIn(BaseModel):
@@ -25,16 +26,10 @@ class TicketPatch(BaseModel):
     status: Status | None = None
     assignee: str | None = Field(None, max_length=100)
     hold_s: int | None = Field(None, ge=1, le=MAX_HOLD_S, description=(
-        "With status ON_HOLD (and only then): seconds from now that the ticket stays on hold; its event's alarm "
-        "stays silent on every client until `hold_until`, and rings again after it if still NEW"))
+        "Seconds from now that the ticket stays ON_HOLD (it sets that status; with another status, 409; status "
+        f"ON_HOLD without it holds {DEFAULT_HOLD_S} s): its event's alarm stays silent on every client until "
+        "`hold_until`, and rings again after it if still NEW"))
     link_event_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
-
-    @model_validator(mode="after")
-    def _hold_has_a_length(self) -> TicketPatch:
-        """ON_HOLD says until when: a hold without an end would silence an alarm for good on every console."""
-        if (self.status == "ON_HOLD") != (self.hold_s is not None):
-            raise ValueError("status ON_HOLD needs hold_s (seconds), and hold_s goes only with status ON_HOLD")
-        return self
 
 
 class CommentIn(BaseModel):

@@ -1,5 +1,5 @@
 """Closed with a reason (issue 17): a CRITICAL alarm is resolved or marked a false positive only with a note
-saying why (422 note_required otherwise, and the event stays as it was); other priorities may close without."""
+saying why (409 note_required otherwise, and the event stays as it was); other priorities may close without."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ async def test_a_critical_alarm_closes_only_with_a_note(api: ApiClient) -> None:
     path = f"/api/v1/events/{critical}/status"
     for body in ({"status": "RESOLVED"}, {"status": "FALSE_POSITIVE"}):
         refused = await api.call("POST", path, Role.SUPERVISOR, json=body)
-        assert refused.status == 422, body
+        assert refused.status == 409, body
         assert (await refused.json())["error"]["code"] == "note_required"
     assert (await api.ok("GET", f"/api/v1/events/{critical}"))["status"] == "NEW"
     # Acknowledging needs no note; closing with one does, and the reason is on the event's record.

@@ -1,6 +1,7 @@
 """On hold (issue 17): a ticket ON_HOLD for a number of seconds carries `hold_until`, stays the event's one open
 ticket, and every change is pushed to the consoles that may see the event's site (`ticket.updated`), so a hold
-set on one console silences that alarm on all of them. Bad holds are refused with a 422."""
+set on one console silences that alarm on all of them. A hold with another status is refused with a 409, a bad
+length with a 422."""
 
 from __future__ import annotations
 
@@ -47,14 +48,24 @@ async def test_hold_is_pushed_ends_with_another_status_and_refuses_bad_input(api
     listed = await api.ok("GET", "/api/v1/tickets", params={"status": "ON_HOLD"})
     assert [t["id"] for t in listed["items"]] == [ticket["id"]]
 
-    # Refused, and the hold left as it was: no length, a length without ON_HOLD, too short, too long, not a number.
-    for body in ({"status": "ON_HOLD"}, {"status": "IN_PROGRESS", "hold_s": 60}, {"hold_s": 60},
-                 {"status": "ON_HOLD", "hold_s": 0}, {"status": "ON_HOLD", "hold_s": 86_401},
-                 {"status": "ON_HOLD", "hold_s": "soon"}, {"status": "SNOOZED", "hold_s": 60}):
+    # Refused, and the hold left as it was: a length with another status (409), too short, too long, not a
+    # number, no such status (422).
+    for body, code in (({"status": "IN_PROGRESS", "hold_s": 60}, 409), ({"status": "ON_HOLD", "hold_s": 0}, 422),
+                       ({"status": "ON_HOLD", "hold_s": 86_401}, 422), ({"status": "ON_HOLD", "hold_s": "soon"}, 422),
+                       ({"status": "SNOOZED", "hold_s": 60}, 422)):
         refused = await api.call("PATCH", path, Role.SUPERVISOR, json=body)
-        assert refused.status == 422, body
+        assert refused.status == code, body
         assert (await refused.json())["error"]["code"], body
     assert (await api.ok("GET", path))["hold_until"] == held["hold_until"]
+    # hold_s alone puts it on hold; ON_HOLD alone holds the default five minutes. The refusals pushed nothing:
+    # the next push is the first of these.
+    for body, length in (({"hold_s": 30}, 30), ({"status": "ON_HOLD"}, 300)):
+        before = dt.datetime.now(dt.UTC)
+        again = await api.ok("PATCH", path, role=Role.VIEWER, json=body)
+        until = dt.datetime.fromisoformat(again["hold_until"])
+        assert again["status"] == "ON_HOLD" and before + dt.timedelta(seconds=length - 1) <= until, body
+        assert until <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=length), body
+        assert (await _pushed_ticket(ws))["hold_until"] == again["hold_until"]
 
     # Taken (in progress) ends the hold, pushed as well.
     taken = await api.ok("PATCH", path, role=Role.VIEWER, json={"status": "IN_PROGRESS", "assignee": "viewer1"})

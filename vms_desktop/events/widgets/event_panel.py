@@ -175,7 +175,7 @@ class EventPanel(QWidget):
             self.message.setText("Select an event first")
             return
         if status in _FINAL and event.get("priority") == "CRITICAL" and not self.note.text().strip():
-            # The server refuses it too (422 note_required): a critical alarm is closed with its reason.
+            # The server refuses it too (409 note_required): a critical alarm is closed with its reason.
             self.message.setText("A CRITICAL alarm is closed with a reason: type it in the note field first")
             self.note.setFocus()
             return
