@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_common.errors import NotFound, NotReady
 from vms_server.cluster.models import CameraAssignment, ClusterNode
+from vms_server.cluster.peers import peer_ssl
 from vms_server.cluster.remote import NodeLinks
 from vms_server.playback.live_routes import drain_client, status_message
 
@@ -71,15 +72,19 @@ class LiveProxy:
         self._sessions, self.node_id, self.links, self.cache_dir = sessions, node_id, links, cache_dir
         self.relayed = 0  # relays opened (for tests and the log)
 
-    async def owner(self, camera_id: uuid.UUID) -> tuple[str, str] | None:
-        """(node id, base URL) of the live node other than this one that records the camera, if any."""
+    async def owner(self, camera_id: uuid.UUID) -> tuple[str, str, aiohttp.Fingerprint | bool] | None:
+        """(node id, base URL, `ssl=` pinning its certificate) of the live node other than this one that
+        records the camera, if any."""
         async with self._sessions() as session:
             row = (await session.execute(
-                select(ClusterNode.id, ClusterNode.url)
+                select(ClusterNode.id, ClusterNode.url, ClusterNode.tls_fingerprint)
                 .join(CameraAssignment, CameraAssignment.node_id == ClusterNode.id)
                 .where(CameraAssignment.camera_id == camera_id, ClusterNode.lease_until > func.now(),
                        ClusterNode.id != self.node_id))).first()
-        return (str(row[0]), str(row[1]).rstrip("/")) if row is not None else None
+        if row is None:
+            return None
+        base = str(row[1]).rstrip("/")
+        return str(row[0]), base, peer_ssl(base, str(row[2] or ""))
 
     async def relay(self, ws: web.WebSocketResponse, camera_id: uuid.UUID, stream: str) -> bool:
         """Pass the owner's live socket on to `ws` until either ends or the camera moves. False (nothing sent)
@@ -91,13 +96,13 @@ class LiveProxy:
             return False
         if found is None:
             return False
-        node_id, base = found
+        node_id, base, ssl = found
         params = {"stream": stream, **self.links.query(live_subject(camera_id, stream))}
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
         try:
             async with aiohttp.ClientSession(timeout=timeout) as http, http.ws_connect(
                     base + LIVE_PATH.format(camera_id=camera_id), params=params, heartbeat=30,
-                    max_msg_size=MAX_MESSAGE) as upstream:
+                    max_msg_size=MAX_MESSAGE, ssl=ssl) as upstream:
                 self.relayed += 1
                 logger.debug("relaying live view of camera %s from %s", camera_id, node_id)
                 await _first_done(_pump(upstream, ws), drain_client(ws), self._watch(camera_id, node_id))
@@ -127,12 +132,12 @@ class LiveProxy:
         found = await self.owner(camera_id)
         if found is None:
             return None
-        node_id, base = found
+        node_id, base, ssl = found
         timeout = aiohttp.ClientTimeout(total=OPEN_TIMEOUT_S)
         try:
             async with aiohttp.ClientSession(timeout=timeout) as http, http.get(
                     base + OPEN_PATH.format(camera_id=camera_id),
-                    params=self.links.query(open_subject(camera_id))) as resp:
+                    params=self.links.query(open_subject(camera_id)), ssl=ssl) as resp:
                 if resp.status != 200:
                     return None
                 body = await resp.json()
@@ -151,7 +156,7 @@ class LiveProxy:
         span = await self.open_span(camera_id)
         if span is None or span[0] >= end_us or span[1] <= start_us:
             return None
-        node_id, base = await self.owner(camera_id) or ("", "")
+        node_id, base, ssl = await self.owner(camera_id) or ("", "", True)
         if not base:
             return None
         target = self.cache_dir / f"open-{camera_id}-{stream}.mp4"
@@ -160,7 +165,7 @@ class LiveProxy:
         try:
             await asyncio.to_thread(self.cache_dir.mkdir, parents=True, exist_ok=True)
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HLS_TIMEOUT_S)) as http, http.get(
-                    base + OPEN_FILE_PATH.format(camera_id=camera_id), params=params) as resp:
+                    base + OPEN_FILE_PATH.format(camera_id=camera_id), params=params, ssl=ssl) as resp:
                 if resp.status != 200:
                     return None
                 first, last = int(resp.headers["X-Start-Us"]), int(resp.headers["X-Last-Us"])
@@ -179,11 +184,11 @@ class LiveProxy:
         found = await self.owner(camera_id)
         if found is None:
             return None
-        node_id, base = found
+        node_id, base, ssl = found
         params = {"stream": stream, **self.links.query(hls_subject(camera_id, stream))}
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HLS_TIMEOUT_S)) as http, http.get(
-                    base + HLS_PATH.format(camera_id=camera_id, name=name), params=params) as resp:
+                    base + HLS_PATH.format(camera_id=camera_id, name=name), params=params, ssl=ssl) as resp:
                 if resp.status == 404:
                     raise NotFound("segment expired")
                 if resp.status != 200:

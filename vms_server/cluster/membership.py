@@ -81,11 +81,13 @@ def load_per_core() -> float:
 
 
 async def renew(session: AsyncSession, node_id: str, *, lease_s: float, url: str, capacity: Capacity,
-                disks: list[dict[str, Any]], sites: list[str], cameras: int, first: bool) -> None:
+                disks: list[dict[str, Any]], sites: list[str], cameras: int, first: bool,
+                tls_fingerprint: str = "") -> None:
     """Insert or refresh this node's row and push its lease `lease_s` past the database's now()."""
     lease = func.now() + dt.timedelta(seconds=lease_s)
     values: dict[str, Any] = {
-        "url": url, "version": __version__, "heartbeat_at": func.now(), "lease_until": lease,
+        "url": url, "tls_fingerprint": tls_fingerprint, "version": __version__, "heartbeat_at": func.now(),
+        "lease_until": lease,
         "cores": capacity.cores, "gpus": capacity.gpus, "max_cameras": capacity.max_cameras, "disks": disks,
         "sites": sites, "cameras": cameras, "load_avg": load_per_core()}
     if first:

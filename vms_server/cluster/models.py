@@ -24,6 +24,8 @@ class ClusterNode(Base):
     __tablename__ = "cluster_nodes"
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     url: Mapped[str] = mapped_column(String(300), default="")
+    # SHA-256 of the certificate the node serves ("AA:BB:..."), pinned by the other nodes; "" with TLS off
+    tls_fingerprint: Mapped[str] = mapped_column(String(100), default="", server_default="")
     version: Mapped[str] = mapped_column(String(50), default="")
     started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_server.cluster.models import ClusterNode
+from vms_server.cluster.peers import peer_ssl
 from vms_server.recording.models import RecordingSegment
 from vms_server.security.keystore import derive_key
 
@@ -84,12 +85,14 @@ class RemoteFootage:
     def is_remote(self, row: RecordingSegment) -> bool:
         return row.volume not in self.own_volumes
 
-    async def holders(self) -> dict[str, str]:
-        """Volume path -> base URL of the live node that records into it (other nodes only)."""
+    async def holders(self) -> dict[str, tuple[str, str]]:
+        """Volume path -> (base URL, published certificate fingerprint) of the live node that records into it
+        (other nodes only)."""
         async with self._sessions() as session:
             nodes = (await session.scalars(select(ClusterNode).where(ClusterNode.lease_until > func.now(),
                                                                      ClusterNode.id != self.node_id))).all()
-        return {str(disk.get("path")): node.url.rstrip("/") for node in nodes for disk in node.disks}
+        return {str(disk.get("path")): (node.url.rstrip("/"), node.tls_fingerprint or "")
+                for node in nodes for disk in node.disks}
 
     async def fetch(self, rows: list[RecordingSegment]) -> dict[uuid.UUID, Path]:
         """Local copies of the given remote rows' files (the ones that could be had)."""
@@ -100,19 +103,21 @@ class RemoteFootage:
         timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S, sock_connect=5)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             for row in rows:
-                base = holders.get(row.volume)
-                if base is None:
+                holder = holders.get(row.volume)
+                if holder is None:
                     logger.warning("segment %s of camera %s is on %s, which no live node serves: left out",
                                    row.id, row.camera_id, row.volume)
                     self.failed += 1
                     continue
-                path = await self._one(http, base, row)
+                path = await self._one(http, holder, row)
                 if path is not None:
                     found[row.id] = path
         await asyncio.to_thread(self._evict_blocking)
         return found
 
-    async def _one(self, http: aiohttp.ClientSession, base: str, row: RecordingSegment) -> Path | None:
+    async def _one(self, http: aiohttp.ClientSession, holder: tuple[str, str], row: RecordingSegment,
+                   ) -> Path | None:
+        base, fingerprint = holder
         target = self.cache_dir / f"{row.id}{Path(row.path).suffix or '.mp4'}"
         async with self._locks.setdefault(row.id, asyncio.Lock()):
             if await asyncio.to_thread(target.is_file):
@@ -121,7 +126,7 @@ class RemoteFootage:
             part = target.with_name(target.name + ".part")
             try:
                 await asyncio.to_thread(self.cache_dir.mkdir, parents=True, exist_ok=True)
-                async with http.get(url, params=self.links.query(row.id)) as resp:
+                async with http.get(url, params=self.links.query(row.id), ssl=peer_ssl(base, fingerprint)) as resp:
                     if resp.status != 200:
                         raise OSError(f"{resp.status} {(await resp.text())[:200]}")
                     with part.open("wb") as out:

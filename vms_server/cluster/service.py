@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.tls import ensure_certificate
 from vms_server import keys
 from vms_server.api.keys import HUB
 from vms_server.cluster import assign, membership
@@ -66,6 +67,7 @@ class ClusterService:
         # gap of a hand-over is a short poll and a keyframe rather than a heartbeat and an RTSP connect.
         self.incoming: set[uuid.UUID] = set()
         self.lease_ok_until = 0.0  # monotonic; past it this node must assume its cameras are being taken
+        self.tls_fingerprint = ""  # of the certificate this node serves, published for the others to pin
         self.rounds = 0
         self.last_error: str | None = None
         self._first = True
@@ -149,7 +151,8 @@ class ClusterService:
         async with self._sessions.begin() as session:
             await membership.renew(session, self.node_id, lease_s=self.settings.lease_s, url=self.url,
                                    capacity=self.capacity, disks=disks, cameras=len(self.owned),
-                                   sites=[str(s) for s in self.settings.sites], first=self._first)
+                                   sites=[str(s) for s in self.settings.sites], first=self._first,
+                                   tls_fingerprint=self.tls_fingerprint)
         # The lease counts from before the renewal was sent; a heartbeat's worth of margin more, so this node
         # stops writing before any other can see the lease expire.
         self.lease_ok_until = started + self.settings.lease_s - self.settings.heartbeat_s
@@ -243,7 +246,8 @@ def advertised_url(app: web.Application) -> str:
         return settings.cluster.advertise_url
     if settings.server.public_url:
         return settings.server.public_url
-    return f"http://{settings.server.host}:{settings.server.port}"
+    scheme = "http" if settings.server.tls.mode == "off" else "https"
+    return f"{scheme}://{settings.server.host}:{settings.server.port}"
 
 
 async def cluster_context(app: web.Application) -> AsyncIterator[None]:
@@ -260,6 +264,9 @@ async def cluster_context(app: web.Application) -> AsyncIterator[None]:
     node_id = await asyncio.to_thread(membership.node_id_of, settings.data_dir, settings.cluster.node_id)
     service = ClusterService(app[keys.SESSIONS], settings.cluster, node_id, advertised_url(app),
                              [v.path for v in recorder.volumes.volumes], app[INGEST], recorder)
+    # The certificate `run` serves (made already, before the listener); the other nodes pin it.
+    served = await asyncio.to_thread(ensure_certificate, settings.server.tls, settings.data_dir)
+    service.tls_fingerprint = served or ""
     master = await asyncio.to_thread(load_master_secret, settings.data_dir, settings.security.key_store)
     service.remote = RemoteFootage(app[keys.SESSIONS], node_id, own_volumes(recorder),
                                    settings.data_dir / "cluster-cache", SegmentLinks(master))
