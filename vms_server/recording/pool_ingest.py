@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 NOT_THROUGH_WORKERS = (
     "a camera keeps the volume picked when it started (no move to another volume or the fallback after a write "
     "error)",
-    "cluster write fencing (may_write) is not asked before each segment; the index still admits segments",
+    "cluster: write fencing (may_write) is not asked before each segment (the index still admits segments) and a "
+    "handover does not see the incoming recorder's keyframe: do not use ingest workers on a cluster node yet",
     "the timeline span and clips of the segment being written (they show once the segment is indexed)",
     "live snapshots of a camera nobody watches",
     "sub streams (motion detection, analytics) are ingested in the main process",

@@ -209,8 +209,16 @@ async def test_policies_and_triggers_reach_the_ingest_worker(tmp_path: Path, sql
             return sum((s.end_at - s.start_at).total_seconds() for s in await rows("event:intrusion"))
 
         await wait_for(lambda: _at_least(event_s, 3.0), limit=30)  # the pre-roll (2 s) and the post-roll (2 s)
-        await wait_for(idle, limit=30)
-        assert await event_s() <= 6.0  # and no more: the worker went back to not recording
+        ended = max(s.end_at for s in await rows("event:intrusion")).timestamp()
+        pool = api.client.app[RECORDER].pool
+        assert pool is not None
+
+        def stopped() -> bool:  # a report sent after the post-roll says the worker no longer records
+            reported = pool.reported(uuid.UUID(camera_id))
+            return reported.get("sent_at", 0) > ended + 0.5 and not reported["recording"]
+
+        await wait_for(stopped, limit=30)
+        assert await event_s() <= 6.0  # and no more
         await set_policy(api, camera_id, continuous=False, event=False, motion=True, motion_sensitivity=0.9,
                          pre_s=1, post_s=2)
         assert (await status())["motion_source"] == "frames"
