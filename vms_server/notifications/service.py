@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_common.db.base import utcnow
 from vms_server import keys
+from vms_server.api.keys import HUB
 from vms_server.cameras.models import Camera
 from vms_server.config.keys import CONFIG
 from vms_server.config.service import ConfigService
@@ -38,6 +39,7 @@ from vms_server.notifications.render import read_snapshot_blocking, render
 from vms_server.notifications.routing import load_context, route_event
 from vms_server.notifications.settings import NotificationSettings
 from vms_server.security.keystore import SecretBox
+from vms_server.tickets.schemas import TicketOut
 from vms_server.tickets.service import open_for_event
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,9 @@ class NotificationService:
         self._channels: dict[uuid.UUID, tuple[dt.datetime, Channel]] = {}
         self.routed = 0  # events routed (benchmarks, metrics)
         self.sent = 0
+        # Told of a ticket an escalation opened (its API form, the event's site), so consoles show "assigned"
+        # at once as they do for one an operator opened; set by the context to the hub's publish.
+        self.ticket_opened: Callable[[dict[str, Any], uuid.UUID], object] | None = None
 
     # --- input ------------------------------------------------------------------------------------------
     def on_event(self, created: CreatedEvent) -> None:
@@ -251,7 +256,11 @@ class NotificationService:
                 raise ChannelError("the event no longer exists", permanent=True)
             ticket, created = await open_for_event(session, event, title=title, description=description,
                                                    created_by="notifications", assignee=assignee)
-            return f"ticket {ticket.id}" + ("" if created else " (already open)")
+            opened = TicketOut.model_validate(ticket, from_attributes=True).model_dump(mode="json")
+            site_id = event.site_id
+        if created and self.ticket_opened is not None:
+            self.ticket_opened(opened, site_id)
+        return f"ticket {opened['id']}" + ("" if created else " (already open)")
 
     async def camera_availability(self, customer_id: uuid.UUID, camera_id: uuid.UUID, *, online: bool) -> int:
         """Queue a camera's state for every enabled MQTT channel of its organisation (retained there)."""
@@ -293,6 +302,8 @@ async def notifications_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS].notifications
     service = NotificationService(app[keys.SESSIONS], app[keys.SECRET_BOX], app[CONFIG], settings)
     app[NOTIFIER] = service
+    hub = app[HUB]
+    service.ticket_opened = lambda ticket, site_id: hub.publish("ticket.updated", ticket, site_id=site_id)
     watch: asyncio.Task[None] | None = None
     if settings.enabled:
         app[EVENTS].subscribe(service.on_event)

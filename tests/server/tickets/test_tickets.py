@@ -40,6 +40,10 @@ async def test_operator_opens_comments_and_resolves_a_ticket(api: ApiClient) -> 
 
 
 async def test_an_escalation_level_opens_one_ticket(api: ApiClient, receiver: Receiver) -> None:
+    """...and the consoles learn of it at once (pushed as ticket.updated, as for one an operator opens)."""
+    token = (await api.login(Role.VIEWER))["access_token"]
+    ws = await api.client.ws_connect(f"/api/v1/ws?access_token={token}")
+    assert (await ws.receive_json(timeout=5))["type"] == "hello"
     hook = await webhook_channel(api, receiver)
     tickets = await api.ok("POST", "/api/v1/notifications/channels", status=201, json={
         "name": "tickets", "kind": "ticket", "config": {"assignee": "oncall"}})
@@ -64,6 +68,16 @@ async def test_an_escalation_level_opens_one_ticket(api: ApiClient, receiver: Re
     assert ticket["assignee"] == "oncall" and ticket["created_by"] == "notifications"
     assert "intrusion at Dock" in ticket["title"]
     assert any(r.endswith("(already open)") for r in await receipts())  # the later levels found it
+    pushed = []
+    while not ws.closed and len(pushed) < 2:
+        try:
+            message = await ws.receive_json(timeout=2)
+        except TimeoutError:
+            break
+        if message["type"] == "ticket.updated":
+            pushed.append(message["data"])
+    await ws.close()
+    assert [(t["id"], t["assignee"]) for t in pushed] == [(ticket["id"], "oncall")]  # once: opened, not found
 
 
 async def _all_receipts(receipts: object) -> bool:
