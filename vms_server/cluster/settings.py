@@ -17,7 +17,8 @@ class ClusterSettings(BaseModel):
         description="This node's name in the cluster; default: an id generated once and kept in the data directory")
     advertise_url: str | None = Field(
         None, max_length=300, description="URL other nodes and clients reach this node's API at (shown in the node "
-                                          "list); default: server.public_url, else http://host:port")
+                                          "list); default: server.public_url, else https://host:port "
+                                          "(http:// with TLS off)")
     heartbeat_s: float = Field(2.0, ge=0.2, le=60, description="Seconds between lease renewals and assignment rounds")
     lease_s: float = Field(
         10.0, ge=1, le=600, description="A node that has not renewed its lease for this long is dead: its cameras go "
