@@ -130,6 +130,8 @@ class IngestPool:
             self._send(worker, ("stop",))
         deadline = time.monotonic() + timeout
         for worker in self._workers:
+            if worker.process is None:
+                continue  # never started (the pool's start failed or was not called)
             worker.stopped.wait(max(0.0, deadline - time.monotonic()))
             if worker.process is not None:
                 worker.process.join(max(0.1, deadline - time.monotonic()))

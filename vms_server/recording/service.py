@@ -94,7 +94,7 @@ class RecordingService:
         # recording.ingest_workers > 0: main streams are recorded in worker processes (pool_ingest).
         self.pool: PoolRecording | None = None
         self.report_incident: Callable[[Draft], Coroutine[Any, Any, Any]] | None = None  # the watchdog's
-        if settings.ingest_workers > 0:
+        if settings.ingest_workers > 0 and settings.enabled:
             self.pool = PoolRecording(settings, self.volumes, self._sink,
                                       lambda cid: policy_of(self.rows.get(cid)), on_restart=self._worker_restarted)
             ingest.make_worker = self.pool.make_worker
