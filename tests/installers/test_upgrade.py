@@ -24,7 +24,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.installers.conftest import build_bundle
-from tests.installers.helpers import REPO, free_port, http, login, running, wait_ready
+from tests.installers.helpers import REPO, free_port, http, login, running, trust, wait_ready
 from tests.installers.test_deb import (
     MASK,
     build_deb,
@@ -112,7 +112,10 @@ def _recorded(base: str, token: str, camera: str, start: dt.datetime, end: dt.da
 
 @pytest.mark.usefixtures("clean_machine")
 def test_upgrade_from_the_previous_release_keeps_users_footage_and_locks(
-        previous_source: Path, server_bundle: Path, tmp_path: Path) -> None:
+        previous_source: Path, server_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The packages' own configuration: the previous release has no TLS setting at all (an unknown key stops it),
+    # and the upgrade replaces the unchanged server.toml with this release's, which turns HTTPS on.
+    monkeypatch.delenv("VMS_SERVER__TLS__MODE", raising=False)
     old = _previous_deb(previous_source, _previous_bundle(previous_source, "server"), tmp_path / "old")
     new = build_deb("server", server_bundle, tmp_path / "new", "2")
     sh("dpkg", "-i", str(old))
@@ -145,6 +148,12 @@ def test_upgrade_from_the_previous_release_keeps_users_footage_and_locks(
     installing = sh("dpkg", "-i", str(new))
     assert "First login" not in installing.stdout
     assert sh("dpkg-query", "-W", "-f=${Version}", "vms-server").stdout.endswith("-2")
+    # HTTPS from this release on: the upgrade says so, with the fingerprint of the certificate now served.
+    assert "served over HTTPS on https://" in installing.stdout, installing.stdout
+    printed = installing.stdout.split("fingerprint (operators confirm it once): ")[1].split("\n")[0]
+    assert sh("vms-server", "--config", "/etc/vms/server.toml", "tls", "fingerprint").stdout.strip() == printed
+    context = trust(Path("/var/lib/vms/tls/server.crt"))
+    base = f"https://127.0.0.1:{port}"
     with _serve(tmp_path / "new.log", port) as server:
         wait_ready(base, server, tmp_path / "new.log", timeout=120)  # ready: the schema is at this release's head
         token, _ = login(base, "admin", password, totp)
@@ -158,7 +167,7 @@ def test_upgrade_from_the_previous_release_keeps_users_footage_and_locks(
         middle = first + (last - first) / 2  # inside footage the previous release wrote
         request = urllib.request.Request(f"{base}/api/v1/cameras/{camera_id}/snapshot?at={quote(middle.isoformat())}",
                                          headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(request, timeout=60) as picture:  # decoded from the old release's segments
+        with urllib.request.urlopen(request, timeout=60, context=context) as picture:  # from the old segments
             assert picture.status == 200 and picture.read(3) == b"\xff\xd8\xff"
         _until(lambda: _recorded(base, token, camera_id, before_upgrade, dt.datetime.now(dt.UTC)) >= 3,
                "recording goes on after the upgrade")
