@@ -28,6 +28,25 @@ class LocalStore:
         self._layouts = self._db.table("layouts")
         self._prefs = self._db.table("preferences")
 
+    def adopt_plain_http(self, user: str) -> int:
+        """Move what was saved under the plain-http twin of `user` ("name@http://host:port") to `user`
+        ("name@https://host:port") when `user` has nothing yet; the number of records moved.
+
+        Why: a bare `host:port` meant http until servers served TLS by default; it means https now, so an operator's
+        layouts and workspace saved before would otherwise vanish at the first login after the upgrade. Nothing is
+        moved once the https key holds anything (the operator has started over there) and nothing is copied twice.
+        """
+        name, sep, url = user.partition("@")
+        if not sep or not url.startswith("https://"):
+            return 0
+        legacy = f"{name}@http://{url.removeprefix('https://')}"
+        q = Query()
+        if self._layouts.search(q.user == user) or self._prefs.search(q.user == user):
+            return 0
+        moved = self._layouts.update({"user": user}, q.user == legacy)
+        moved += self._prefs.update({"user": user}, q.user == legacy)
+        return len(moved)
+
     def save_layout(self, user: str, layout: Layout) -> None:
         q = Query()
         self._layouts.upsert({"user": user, **layout.to_dict()}, (q.user == user) & (q.id == layout.id))

@@ -38,6 +38,10 @@ def _stream_message(info: object, fps: float, time_source: str) -> str:
 
 
 def status_message(state: str, message: str) -> str:
+    """The `status` text message of a live socket. A stream that is online but whose codec parameters have not
+    arrived yet is `connecting` to the viewer (its picture is on the way); only a stopped one reads `offline`."""
+    if state == "online":
+        state, message = "connecting", "waiting for the stream's first keyframe"
     wire = state if state in ("offline", "connecting", "unauthorised", "unsupported") else "offline"
     return json.dumps({"type": "status", "state": wire, "message": message})
 
