@@ -47,7 +47,7 @@ class ActionId(enum.StrEnum):
     ALARM_MUTE = "alarms.mute"  # toggles the alarm sounds for this operator's shift
     ALARM_POP = "alarms.pop"  # the selected event's camera to the chosen monitor's wall
     ALARM_TAKE = "alarms.take"  # assign the selected event to me (in progress)
-    ALARM_HOLD = "alarms.hold"  # the selected alarm on hold (every console) for a few minutes
+    ALARM_HOLD = "alarms.hold"  # the selected alarm on hold (every console): value seconds, None asks how long
     ALARM_NEXT = "alarms.next"  # select the queue's next row
 
 

@@ -4,8 +4,9 @@ logged in with xdotool (a supervisor), driven by its keyboard shortcuts, capture
 
 - alarms.png: the main window with a CRITICAL and a HIGH event waiting at login (the alarm bar red) over the wall;
 - alarm_queue.png: the right-hand column after F8 (next alarm) and Ctrl+Shift+T (take it) on the CRITICAL one,
-  F8 and Ctrl+H (on hold) on the HIGH one: the queue's Status cells say "Assigned to supervisor1" and
-  "On hold until HH:MM", and nothing rings (the critical one is acknowledged, the other on hold);
+  F8 and Ctrl+H, Enter (on hold, the menu's first length: 5 minutes) on the HIGH one: the queue's Status cells
+  say "Assigned to supervisor1" and "On hold until HH:MM", and nothing rings (the critical one is acknowledged,
+  the other on hold);
 - health.png: Ctrl+Shift+H, the Health screen (components, watchdog services, cameras, an open incident);
 - config_history.png: Alt+2, the Configuration screen with two versions of a site's setting.
 
@@ -96,7 +97,8 @@ async def test_alarm_health_and_config_screenshots(desk: Desk, tmp_path: Path) -
         for key, wanted in (("F8", f"alarm selected: {critical}"),
                             ("ctrl+shift+t", f"alarm handling {critical}: Assigned to {username}"),
                             ("F8", f"alarm selected: {high}"),
-                            ("ctrl+h", f"alarm handling {high}: On hold until ")):
+                            ("ctrl+h", "alarm hold menu open"),
+                            ("Return", f"alarm handling {high}: On hold until ")):
             await _blocking(display.xdotool, "windowfocus", window)
             await _blocking(display.xdotool, "key", key)
             await poll(lambda w=wanted: logged(w), 30, lambda k=key: running.report(f"{k}: nothing in the log"))

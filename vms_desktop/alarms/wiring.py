@@ -14,10 +14,12 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QToolBar
 
 from vms_desktop.actions import ActionId
-from vms_desktop.alarms.models.sounder import MUTE_KEY, SNOOZE_S, AlarmSounder, Player
+from vms_desktop.alarms.models.server_clock import ServerClock
+from vms_desktop.alarms.models.sounder import MUTE_KEY, AlarmSounder, Player
 from vms_desktop.alarms.models.states import AlarmStates
 from vms_desktop.alarms.models.workflow import AlarmWorkflow, Assignment
 from vms_desktop.alarms.widgets.alarm_bar import AlarmBar
+from vms_desktop.alarms.widgets.hold_menu import DEFAULT_HOLD_S
 from vms_desktop.client.api import ClientError
 
 if TYPE_CHECKING:
@@ -30,10 +32,12 @@ logger = logging.getLogger(__name__)
 class AlarmFeature:
     def __init__(self, window: MainWindow, player: Player | None = None) -> None:
         self.main = window
-        self.workflow = AlarmWorkflow(window.client)
+        # Holds end by the server's clock: learnt from every ticket received, shared by queue and sounder.
+        self.clock = ServerClock()
+        self.workflow = AlarmWorkflow(window.client, self.clock)
         muted = bool(window.store.preference(window.user, MUTE_KEY, False))
-        self.sounder = AlarmSounder(player, muted=muted)
-        self.states = AlarmStates()
+        self.sounder = AlarmSounder(player, muted=muted, now=self.clock.now)
+        self.states = AlarmStates(self.clock)
         self.bar = AlarmBar(window.client.role in ("supervisor", "admin"))
         self.bar.mute.setChecked(muted)
         self.assignment: Assignment | None = None  # of the selected event
@@ -56,14 +60,16 @@ class AlarmFeature:
         window.hub.sig_connected.connect(lambda up: self._spawn(self._load_states()) if up else None)
         self.bar.sig_mute.connect(self.set_muted)
         self.bar.sig_take.connect(lambda: self._spawn(self.take_selected()))
-        self.bar.sig_snooze.connect(lambda: self._spawn(self.hold_selected()))
+        self.bar.sig_snooze.connect(lambda seconds: self._spawn(self.hold_selected(seconds)))
         self.bar.sig_assign.connect(lambda name: self._spawn(self.assign_selected(name)))
         self.bar.sig_pop.connect(self.pop_selected)
         window.commands.on(ActionId.ALARM_MUTE, lambda _: self.bar.mute.toggle())
         window.commands.on(ActionId.ALARM_POP, lambda value: self.pop_selected(
             int(value) if isinstance(value, int) else self.bar.monitor.currentIndex()))
         window.commands.on(ActionId.ALARM_TAKE, lambda _: self._spawn(self.take_selected()))
-        window.commands.on(ActionId.ALARM_HOLD, lambda _: self._spawn(self.hold_selected()))
+        # Ctrl+H asks how long; a device button or script may say it (seconds) and skip the menu.
+        window.commands.on(ActionId.ALARM_HOLD, lambda value: self._spawn(self.hold_selected(value))
+                           if isinstance(value, int) and not isinstance(value, bool) else self.bar.open_hold_menu())
         window.commands.on(ActionId.ALARM_NEXT, lambda _: self.select_next())
         self.bar.set_monitors(len(QGuiApplication.screens()))
         self._spawn(self._load_operators())
@@ -103,7 +109,7 @@ class AlarmFeature:
 
     def _on_push(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "ticket.updated" and "id" in data:
-            self.states.apply(Assignment.from_ticket(data))
+            self.states.apply(self.workflow.seen(data))
 
     def _state_changed(self, event_id: str) -> None:
         """One alarm's handling changed (here, on another console, or its hold ran out): the queue's cell, the
@@ -129,7 +135,7 @@ class AlarmFeature:
         event = self.main.event_panel.selected_event()
         logger.info("alarm selected: %s", "none" if event is None else event["id"])
 
-    async def hold_selected(self, seconds: int = SNOOZE_S) -> Assignment | None:
+    async def hold_selected(self, seconds: int = DEFAULT_HOLD_S) -> Assignment | None:
         """The selected alarm on hold for every operator (its sound waits), e.g. while a patrol is on its way."""
         event = self.main.event_panel.selected_event()
         if event is None or event.get("status") not in ("NEW", "ACKNOWLEDGED"):

@@ -67,6 +67,8 @@ class EventOut(BaseModel):
         None, description="Cross-camera incident this event belongs to (the id of the event it was opened with): the "
                           "same event type on neighbouring cameras (same correlation.area) within correlation.window_s")
     linked_events: int = Field(0, description="With collapse=true: how many other events the incident holds")
+    close_reason: str | None = Field(None, description="RESOLVED or FALSE_POSITIVE: the note given when it was "
+                                                       "closed (by status_by), if any")
 
 
 class EventPage(BaseModel):

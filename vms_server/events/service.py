@@ -46,7 +46,16 @@ def event_out(ev: Event) -> EventOut:
         status=EventStatus(ev.status), status_by=ev.status_by, status_at=ev.status_at,
         notes=[NoteOut(id=n.id, author=n.author, at=n.at, text=n.text) for n in ev.notes],
         tags=list(ev.tags or []), updated_at=ev.updated_at, incident_id=ev.incident_id,
+        close_reason=close_reason(ev),
     )
+
+
+def close_reason(ev: Event) -> str | None:
+    """The note given with the move that closed the event (its author and time are the status's own), or None:
+    the alarm queue shows it in the Status cell of every console ("Closed: ..."), as the event is pushed."""
+    if ev.status not in CLOSED or ev.status_at is None:
+        return None
+    return next((n.text for n in reversed(ev.notes) if n.at == ev.status_at and n.author == ev.status_by), None)
 
 
 def payload(ev: Event) -> dict[str, Any]:
@@ -175,9 +184,9 @@ async def incident_sizes(session: AsyncSession, incident_ids: list[uuid.UUID]) -
     return {incident: count for incident, count in rows if incident is not None}
 
 
-def _add_note(ev: Event, who: Principal, text: str) -> EventNote:
+def _add_note(ev: Event, who: Principal, text: str, at: dt.datetime | None = None) -> EventNote:
     note = EventNote(id=uuid.uuid4(), event_id=ev.id, author_id=who.user_id, author=who.username,
-                     at=dt.datetime.now(dt.UTC), text=text)
+                     at=at or dt.datetime.now(dt.UTC), text=text)
     ev.notes.append(note)
     return note
 
@@ -198,7 +207,7 @@ async def change_status(session: AsyncSession, event_id: uuid.UUID, body: Status
     now = dt.datetime.now(dt.UTC)
     ev.status, ev.status_by, ev.status_at, ev.updated_at = body.status.value, who.username, now, now
     if body.note:
-        _add_note(ev, who, body.note)
+        _add_note(ev, who, body.note, at=now)  # at the status's own time: the note is the move's reason
     await session.flush()
     await record(session, actor, "event.status_changed", target_type="event", target_id=ev.id,
                  old={"status": old.value}, new={"status": body.status.value, "note": body.note})

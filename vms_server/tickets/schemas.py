@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from vms_common.db.base import utcnow
+
 Status = Literal["OPEN", "IN_PROGRESS", "ON_HOLD", "RESOLVED", "CLOSED"]
 MAX_HOLD_S = 24 * 3600  # a hold longer than a day is a forgotten alarm, not a hold
 DEFAULT_HOLD_S = 300  # status ON_HOLD without hold_s: the alarm bar's "On hold 5 min"
@@ -50,6 +52,12 @@ class TicketOut(BaseModel):
     hold_until: dt.datetime | None = Field(None, description="While ON_HOLD: when the hold ends")
     created_at: dt.datetime
     updated_at: dt.datetime
+
+    @computed_field(description="The server's clock as this was sent (answer or push): a console compares "  # type: ignore[prop-decorator]
+                    "`hold_until` with it, not with its own clock, which may be off")
+    @property
+    def server_time(self) -> dt.datetime:
+        return utcnow()
 
     @computed_field  # type: ignore[prop-decorator]
     @property

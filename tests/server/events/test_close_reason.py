@@ -25,6 +25,9 @@ async def test_a_critical_alarm_closes_only_with_a_note(api: ApiClient) -> None:
                                                                  "note": "steam from the kitchen vent"})
     assert closed["status"] == "FALSE_POSITIVE" and closed["status_by"] == "supervisor1"
     assert [n["text"] for n in closed["notes"]] == ["steam from the kitchen vent"]
+    # The reason is the event's own field, pushed and listed with it: every console's queue says why it closed.
+    assert closed["close_reason"] == "steam from the kitchen vent"
+    assert (await api.ok("GET", f"/api/v1/events/{critical}"))["close_reason"] == "steam from the kitchen vent"
     # Below CRITICAL, a note stays optional.
     done = await api.ok("POST", f"/api/v1/events/{high}/status", Role.SUPERVISOR, json={"status": "RESOLVED"})
-    assert done["status"] == "RESOLVED"
+    assert done["status"] == "RESOLVED" and done["close_reason"] is None

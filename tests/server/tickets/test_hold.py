@@ -39,7 +39,10 @@ async def test_hold_is_pushed_ends_with_another_status_and_refuses_bad_input(api
     until = dt.datetime.fromisoformat(held["hold_until"])
     assert held["status"] == "ON_HOLD" and before + dt.timedelta(seconds=599) <= until
     assert until <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    # With the server's clock as it answered: consoles compare the hold with it, not with their own clock.
+    assert before <= dt.datetime.fromisoformat(held["server_time"]) <= dt.datetime.now(dt.UTC)
     pushed = await _pushed_ticket(ws)
+    assert before <= dt.datetime.fromisoformat(str(pushed["server_time"])) <= dt.datetime.now(dt.UTC)
     assert (pushed["status"], pushed["hold_until"], pushed["event_id"]) == ("ON_HOLD", held["hold_until"],
                                                                             str(event_id))
     # Still the event's open ticket: a second escalation or assignment finds it, and so does the status filter.

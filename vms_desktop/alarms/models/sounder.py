@@ -3,7 +3,8 @@ urgent one loops; acknowledging (or closing) the last one stops it. An operator 
 their shift (a local preference per user, kept across restarts of the client).
 
 An alarm on hold (its ticket ON_HOLD, set from any console: see alarms/models/states.py) is silent until its
-hold ends, then rings again while it is still NEW; the holds are the server's, so every console agrees.
+hold ends, then rings again while it is still NEW; the holds are the server's, so every console agrees, and
+so is the clock they are compared with (`now`: the server's time as this console knows it).
 
 The sounds are the WAV files of `ui/sounds` (not the system beep, which a control room PC often has off)
 played with QSoundEffect when QtMultimedia is installed (it is in PySide6-Addons, not in the Essentials
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,7 +27,6 @@ from vms_desktop.ui_theme import sound_path
 logger = logging.getLogger(__name__)
 RING_ORDER = ("CRITICAL", "HIGH", "MEDIUM")  # most urgent first; LOW never rings
 MUTE_KEY = "alarms.muted"
-SNOOZE_S = 300  # "on hold" from the alarm bar: seconds the event's sound waits, then rings again if still NEW
 
 
 class Player(Protocol):
@@ -81,8 +82,10 @@ def default_player() -> Player:
 class AlarmSounder(QObject):
     sig_changed = Signal()  # what rings changed (priority, count or mute)
 
-    def __init__(self, player: Player | None = None, muted: bool = False) -> None:
+    def __init__(self, player: Player | None = None, muted: bool = False,
+                 now: Callable[[], float] = time.time) -> None:
         super().__init__()
+        self.now = now  # the clock holds are compared with: the server's, as the alarm feature passes it
         self.player = player or default_player()
         self.muted = muted
         self.ringing: dict[str, str] = {}  # event id -> priority, NEW events of a ringing priority
@@ -96,7 +99,7 @@ class AlarmSounder(QObject):
     @property
     def priority(self) -> str:
         """The most urgent priority ringing now (events on hold aside), or ""."""
-        now = time.time()
+        now = self.now()
         audible = {p for event_id, p in self.ringing.items() if self.snoozed.get(event_id, 0) <= now}
         return next((p for p in RING_ORDER if p in audible), "")
 
@@ -127,7 +130,7 @@ class AlarmSounder(QObject):
         self._update()
 
     def _update(self) -> None:
-        now = time.time()
+        now = self.now()
         self.snoozed = {k: t for k, t in self._holds.items() if t > now and k in self.ringing}
         if self.snoozed:  # wake when the first hold ends
             self._wake.start(max(1, int((min(self.snoozed.values()) - now) * 1000) + 1))

@@ -1,16 +1,16 @@
 """What the alarm queue shows beside each event's own status: who handles it, or until when it is on hold,
 the same on every console (the event's open ticket, loaded at login and kept current by `ticket.updated`
 pushes). A hold ends by itself: a timer says so when the first one runs out, so the queue and the sounder
-catch up without a push."""
+catch up without a push. "Now" is the server's clock (ServerClock), not this console's, which may be off."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from vms_desktop.alarms.models.server_clock import ServerClock
 from vms_desktop.alarms.models.workflow import Assignment
 
 logger = logging.getLogger(__name__)
@@ -19,8 +19,9 @@ logger = logging.getLogger(__name__)
 class AlarmStates(QObject):
     sig_changed = Signal(str)  # event id whose handling changed, or whose hold just ended
 
-    def __init__(self) -> None:
+    def __init__(self, clock: ServerClock | None = None) -> None:
         super().__init__()
+        self.clock = clock or ServerClock()
         self.by_event: dict[str, Assignment] = {}  # event id -> its open ticket
         self._expiry = QTimer(self)
         self._expiry.setSingleShot(True)
@@ -54,7 +55,7 @@ class AlarmStates(QObject):
 
     def holds(self, now: float | None = None) -> dict[str, float]:
         """Event id -> epoch second its hold ends, for the events on hold now."""
-        now = time.time() if now is None else now
+        now = self.clock.now() if now is None else now
         return {e: a.hold_until for e, a in self.by_event.items() if a.held_at(now) and a.hold_until is not None}
 
     def text(self, event_id: str, now: float | None = None) -> str:
@@ -62,7 +63,7 @@ class AlarmStates(QObject):
         found = self.by_event.get(event_id)
         if found is None:
             return ""
-        now = time.time() if now is None else now
+        now = self.clock.now() if now is None else now
         if found.held_at(now) and found.hold_until is not None:
             until = dt.datetime.fromtimestamp(found.hold_until).strftime("%H:%M")
             return f"On hold until {until}"
@@ -72,7 +73,7 @@ class AlarmStates(QObject):
         holds = self.holds()
         self._held = set(holds)
         if holds:
-            self._expiry.start(max(1, int((min(holds.values()) - time.time()) * 1000) + 1))
+            self._expiry.start(max(1, int((min(holds.values()) - self.clock.now()) * 1000) + 1))
         else:
             self._expiry.stop()
 

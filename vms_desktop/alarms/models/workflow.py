@@ -7,6 +7,7 @@ assigning opens the ticket with the assignee, or changes the assignee of the ope
 IN_PROGRESS; a NEW event is acknowledged first, since someone now owns it and it must stop ringing. Putting
 an alarm on hold sets its ticket ON_HOLD for a number of seconds, leaving the event NEW: it rings again on
 every console once the hold ends, unless someone acknowledged it meanwhile. All through the REST API.
+Each ticket received also tells the server's clock (`server_time`), which holds are compared with.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from vms_desktop.alarms.models.server_clock import ServerClock
 from vms_desktop.client.api import VmsClient
 
 logger = logging.getLogger(__name__)
@@ -55,15 +57,21 @@ class Assignment:
 
 
 class AlarmWorkflow:
-    def __init__(self, client: VmsClient) -> None:
+    def __init__(self, client: VmsClient, clock: ServerClock | None = None) -> None:
         self.client = client
+        self.clock = clock or ServerClock()
+
+    def seen(self, ticket: dict[str, Any]) -> Assignment:
+        """A ticket as the server sent it (answer or push): its state, and the server's clock it carries."""
+        self.clock.learn(ticket.get("server_time"))
+        return Assignment.from_ticket(ticket)
 
     async def assignment(self, event_id: str) -> Assignment | None:
         """The event's open ticket (who handles it, on hold or not), or None."""
         page = await self.client.request("GET", API, params={"event_id": event_id, "limit": "20"})
         for ticket in page.get("items", []):
             if ticket.get("status") in OPEN_TICKET_STATES:
-                return Assignment.from_ticket(ticket)
+                return self.seen(ticket)
         return None
 
     async def open_assignments(self, limit: int = 1000) -> list[Assignment]:
@@ -71,7 +79,7 @@ class AlarmWorkflow:
         found: list[Assignment] = []
         for status in OPEN_TICKET_STATES:
             page = await self.client.request("GET", API, params={"status": status, "limit": str(limit)})
-            found += [Assignment.from_ticket(t) for t in page.get("items", []) if t.get("event_id")]
+            found += [self.seen(t) for t in page.get("items", []) if t.get("event_id")]
         return found
 
     async def _ticket(self, event: dict[str, Any]) -> Assignment:
@@ -79,7 +87,7 @@ class AlarmWorkflow:
         current = await self.assignment(str(event["id"]))
         if current is None:
             title = f"{event.get('priority', '')} {event.get('event_type', 'alarm')}".strip()
-            current = Assignment.from_ticket(await self.client.request(
+            current = self.seen(await self.client.request(
                 "POST", API, {"event_id": str(event["id"]), "title": title}))
         return current
 
@@ -91,7 +99,7 @@ class AlarmWorkflow:
         current = await self._ticket(event)
         ticket = await self.client.request("PATCH", f"{API}/{current.ticket_id}",
                                            {"assignee": assignee, "status": "IN_PROGRESS"})
-        return Assignment.from_ticket(ticket)
+        return self.seen(ticket)
 
     async def hold(self, event: dict[str, Any], seconds: int) -> Assignment:
         """Put the event on hold for `seconds` on every console (its ticket ON_HOLD); it stays NEW, so it rings
@@ -99,7 +107,7 @@ class AlarmWorkflow:
         current = await self._ticket(event)
         ticket = await self.client.request("PATCH", f"{API}/{current.ticket_id}",
                                            {"status": "ON_HOLD", "hold_s": int(seconds)})
-        return Assignment.from_ticket(ticket)
+        return self.seen(ticket)
 
     async def take(self, event: dict[str, Any]) -> Assignment:
         """Assign the event to the logged-in operator."""

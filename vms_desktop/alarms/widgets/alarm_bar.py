@@ -1,5 +1,6 @@
-"""The alarm bar above the wall: what is ringing, mute for the shift, who handles the selected event
-(take it / assign it to an operator), and pop its camera onto a chosen monitor's wall.
+"""The alarm bar above the wall: what is ringing, mute for the shift, put the selected alarm on hold for a
+chosen length (HoldMenu), who handles the selected event (take it / assign it to an operator), and pop its
+camera onto a chosen monitor's wall.
 
 It only shows state and emits `sig_*` requests; the alarm feature's wiring does the work."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from vms_desktop.alarms.widgets.hold_menu import HoldMenu
 from vms_desktop.ui_theme import icon
 
 MAIN_MONITOR = "Main window"
@@ -16,7 +18,7 @@ MAIN_MONITOR = "Main window"
 class AlarmBar(QWidget):
     sig_mute = Signal(bool)
     sig_take = Signal()
-    sig_snooze = Signal()  # put the selected alarm on hold (silent for a while)
+    sig_snooze = Signal(int)  # put the selected alarm on hold (silent) for this many seconds
     sig_assign = Signal(str)  # user name
     sig_pop = Signal(int)  # monitor index: 0 the main window, n the n-th extra wall window
 
@@ -29,10 +31,13 @@ class AlarmBar(QWidget):
         self.mute.setObjectName("alarm-mute")
         self.mute.setCheckable(True)
         self.mute.toggled.connect(self._mute_toggled)
-        self.snooze = QPushButton("On hold 5 min")
-        self.snooze.setToolTip("Put the selected alarm on hold for 5 minutes, on every operator's console "
-                               "(Ctrl+H); it rings again if still not acknowledged")
-        self.snooze.clicked.connect(self.sig_snooze.emit)
+        self.snooze = QPushButton("On hold...")
+        self.snooze.setToolTip("Put the selected alarm on hold for 5, 15, 30, 60 minutes or another length, on "
+                               "every operator's console (Ctrl+H, then Enter for 5 minutes); it rings again if "
+                               "still not acknowledged")
+        self.hold_menu = HoldMenu(self)
+        self.hold_menu.sig_chosen.connect(self.sig_snooze.emit)
+        self.snooze.clicked.connect(self.open_hold_menu)
         self.assignee_label = QLabel("")
         self.take = QPushButton(icon("assign"), "Take it")
         self.take.setToolTip("Assign the selected event to me (in progress; Ctrl+Shift+T)")
@@ -57,6 +62,10 @@ class AlarmBar(QWidget):
         box.addWidget(self.assignee_label)
         for widget in (self.take, self.operators, self.assign, self.monitor, self.pop):
             box.addWidget(widget)
+
+    def open_hold_menu(self) -> None:
+        """The hold lengths, under the Hold button (the button's click and Ctrl+H)."""
+        self.hold_menu.open_at(self.snooze.mapToGlobal(self.snooze.rect().bottomLeft()))
 
     def _mute_toggled(self, muted: bool) -> None:
         self.mute.setIcon(icon("mute" if muted else "sound"))

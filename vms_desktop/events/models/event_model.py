@@ -30,9 +30,13 @@ OPEN_STATES = {"NEW", "ACKNOWLEDGED"}
 COLUMNS = ("", "Priority", "Camera", "Type", "Time", "Status")
 # The Status cell says the alarm's state as a control room knows it: who handles it ("Assigned to alice") or
 # until when it is on hold, set by the alarm feature (set_handling), else the event's status. On two lines:
-# a column of its own did not fit the queue's width beside camera and type.
+# a column of its own did not fit the queue's width beside camera and type. A closed event says why instead
+# ("Closed: <reason> (by <who>)", the note given with the close, pushed with the event to every console), cut
+# to two lines there and whole in the tooltip.
 STATUS_COLUMN = 5
+CLOSED_STATES = ("RESOLVED", "FALSE_POSITIVE")
 _HANDLING_LINE = 12  # characters: "Assigned to" / "alice", "On hold" / "until 10:42"
+_CLOSED_LINE = 16  # "Closed: drill" / "(by supervisor1)"
 EVENT_ROLE = Qt.ItemDataRole.UserRole + 10
 SORT_ROLE = Qt.ItemDataRole.UserRole + 11
 TIMES = "\N{MULTIPLICATION SIGN}"  # "stream_degraded" + " " + TIMES + "7"
@@ -52,6 +56,22 @@ def _older(event: dict[str, Any], held: dict[str, Any]) -> bool:
     answer to the tag added next, and put the event back without its tag."""
     new, old = event.get("updated_at"), held.get("updated_at")
     return bool(new and old) and parse_time(str(new)) < parse_time(str(old))
+
+
+def closed_text(event: dict[str, Any]) -> str:
+    """ "Closed: <reason> (by <who>)" for an event closed with a reason, else "" (its bare status says it)."""
+    reason = event.get("close_reason")
+    if event.get("status") not in CLOSED_STATES or not reason:
+        return ""
+    by = event.get("status_by")
+    return f"Closed: {reason}" + (f" (by {by})" if by else "")
+
+
+def _two_lines(text: str, width: int) -> str:
+    lines = textwrap.wrap(text, width, break_long_words=False)
+    if len(lines) > 2:
+        lines = [lines[0], lines[1][: width - 1] + "\N{HORIZONTAL ELLIPSIS}"]
+    return "\n".join(lines)
 
 
 def _kind(event: dict[str, Any]) -> tuple[str, str, str]:
@@ -104,7 +124,7 @@ class EventModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             notes = "\n".join(f"{n.get('author')}: {n.get('text')}" for n in event.get("notes", []))
             tags = ", ".join(event.get("tags", []))
-            state = " ".join([str(event.get("status", "")), self.handling.get(str(event["id"]), "")]).strip()
+            state = " ".join([str(event.get("status", "")), self.status_text(event)]).strip()
             return (f"{event.get('event_type')} ({event.get('confidence', 0):.0%}), {state}\nTags: {tags}\n"
                     f"{notes}").strip()
         return None
@@ -120,11 +140,18 @@ class EventModel(QAbstractTableModel):
         if column == 4:
             return parse_time(str(self.latest(event)["timestamp"])).astimezone().strftime("%H:%M:%S")
         if column == STATUS_COLUMN:
+            closed = closed_text(event)
+            if closed:
+                return _two_lines(closed, _CLOSED_LINE)
             handling = self.handling.get(str(event["id"]), "")
             if handling:
-                return "\n".join(textwrap.wrap(handling, _HANDLING_LINE, break_long_words=False))
+                return _two_lines(handling, _HANDLING_LINE)
             return str(event.get("status", ""))
         return ""
+
+    def status_text(self, event: dict[str, Any]) -> str:
+        """The Status cell's words in full: why it closed, who handles it or until when it is on hold, or ""."""
+        return closed_text(event) or self.handling.get(str(event["id"]), "")
 
     def row_of(self, event_id: str) -> int:
         """The row of an event, whether it is a row's first event or a repeat grouped into it."""
@@ -260,5 +287,5 @@ class EventFilter(QSortFilterProxyModel):
         if not self.text:
             return True
         haystack = " ".join([model._text(event, 2), str(event.get("event_type", "")),
-                             model.handling.get(str(event["id"]), ""), " ".join(event.get("tags", []))]).lower()
+                             model.status_text(event), " ".join(event.get("tags", []))]).lower()
         return self.text in haystack
