@@ -71,15 +71,14 @@ async def recordings(call: Call[NoBody]) -> RecordingsOut:
     fallback = call.app[RECORDER].volumes.fallback
     on_fallback = str(fallback.path) if fallback is not None else None
     spans = [Span(r.start_at, r.end_at, r.stream, r.volume == on_fallback, bool(r.from_edge)) for r in rows]
-    recorder = call.app[RECORDER].recorder(camera_id)
-    live = recorder.current() if recorder is not None else None
-    writer = recorder.writer if recorder is not None else None
+    current = call.app[RECORDER].open_segment(camera_id)  # here or in an ingest worker
+    live = current[1:] if current is not None else None
+    live_on_fallback = current is not None and fallback is not None and current[0].is_relative_to(fallback.path)
     if live is None and (proxy := call.app[PLAYBACK].live_proxy) is not None:  # recorded by another node
         live = await proxy.open_span(camera_id)
     if live is not None:
         spans.append(Span(dt.datetime.fromtimestamp(live[0] / 1e6, dt.UTC),
-                          dt.datetime.fromtimestamp(live[1] / 1e6, dt.UTC), "main",
-                          writer is not None and str(writer.volume) == on_fallback))
+                          dt.datetime.fromtimestamp(live[1] / 1e6, dt.UTC), "main", live_on_fallback))
     ranges, gaps = merge(spans, q.start, q.end)
     return RecordingsOut(ranges=[RangeOut(start=r.start, end=r.end, stream=r.stream, on_fallback=r.on_fallback,
                                           from_edge=r.from_edge) for r in ranges],
@@ -183,6 +182,12 @@ async def snapshot(call: Call[NoBody]) -> web.StreamResponse:
 async def _live_snapshot(app: web.Application, camera_id: uuid.UUID, stream: str) -> bytes:
     source = app[PLAYBACK].stream(camera_id, stream)
     info, gop = source.info, source.gop()
+    pool = app[RECORDER].pool
+    if (info is None or not gop) and pool is not None and source.served_role == "main":
+        # Recorded in an ingest worker and watched by nobody here: the worker holds the GOP.
+        fetched = await asyncio.to_thread(pool.current_gop_blocking, camera_id)
+        if fetched is not None:
+            info, gop = fetched
     if info is None or not gop:
         raise NotFound("the camera is not streaming")
     return await asyncio.to_thread(decode_last_blocking, info.codec, info.extradata, [bytes(p.packet) for p in gop])

@@ -121,7 +121,7 @@ class PlaybackService:
             pieces += [Piece(fetched[r.id], to_us(r.start_at), to_us(r.end_at)) for r in far if r.id in fetched]
             pieces.sort(key=lambda piece: piece.start_us)
         recorder = self._recorder.recorder(camera_id)
-        current = recorder.open_file() if recorder is not None and recorder.stream == stream else None
+        current = self._recorder.open_segment(camera_id, stream)  # here or in an ingest worker
         if current is None and self.live_proxy is not None and (recorder is None or recorder.writer is None):
             current = await self.live_proxy.open_file(camera_id, stream, to_us(start), to_us(end))  # another node's
         overlaps = current is not None and current[1] < to_us(end) and current[2] > to_us(start)

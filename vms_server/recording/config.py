@@ -6,8 +6,9 @@ edited through the API; this section holds the node-wide defaults and where foot
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,10 +40,14 @@ class RecordingSettings(BaseModel):
         None, description="Where footage goes while no volume can take it (each unmounted, read-only or failing "
                           "writes): another disk or a network share mounted here; recording returns to the volumes "
                           "when one recovers")
-    ingest_workers: int = Field(
-        0, ge=0, le=256, description="Worker processes that connect and record the cameras' main streams, so that "
-                                     "ingest uses more than one core (cameras are spread over them; one that dies "
-                                     "is restarted). 0 records in the server process itself")
+    ingest_workers: Annotated[int, Field(ge=0, le=256)] | Literal["auto"] = Field(
+        0, description="Worker processes that connect and record the cameras' main streams, so that ingest uses "
+                       "more than one core (cameras are spread over them; one that dies is restarted). 0 records "
+                       "in the server process itself; \"auto\": one per core this process may run on, at most "
+                       "ingest_workers_max")
+    ingest_workers_max: int = Field(
+        16, ge=1, le=256, description="With ingest_workers = \"auto\": at most this many worker processes (each "
+                                      "holds its own copy of the ingest libraries, about 100 MB)")
     segment_seconds: float = Field(60.0, ge=1, le=900, description="Target segment length (cut on keyframes)")
     fsync_interval_s: float = Field(
         1.0, ge=0, le=60, description="Footage is synced to the disk this often (fdatasync of open segments, "
@@ -74,3 +79,13 @@ class RecordingSettings(BaseModel):
     max_playback_streams: int = Field(
         64, ge=1, le=1024, description="fMP4 playback streams served at once (each holds a thread of its own "
                                        "while it plays); one more is refused with 503")
+
+    def ingest_worker_count(self, cores: int | None = None) -> int:
+        """The ingest worker processes to start: `ingest_workers`, or with "auto" one per core (`cores`, default:
+        the cores this process may run on, which a container or `taskset` can make fewer than the machine's), at
+        most `ingest_workers_max`. 0: no worker process."""
+        if self.ingest_workers != "auto":
+            return self.ingest_workers
+        if cores is None:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, min(cores, self.ingest_workers_max))

@@ -14,11 +14,13 @@ kill loses at most the fragment being written per camera. `on_restart` is told (
 
 Live view, HLS and analytics subscribe here (`stream(camera_id).add(consumer)`) and get the camera's packets from
 its worker over that same socket; the worker forwards a camera only while it has a subscriber, so the camera
-connection stays the only one and unwatched cameras cost nothing here.
+connection stays the only one and unwatched cameras cost nothing here. A live snapshot of a camera nobody watches
+asks its worker for the current GOP instead (`current_gop`).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
@@ -84,6 +86,14 @@ class PoolStream:
         return health
 
 
+@dataclass
+class _Request:
+    """A question to a worker whose answer comes back on its reader thread."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: tuple[Any, ...] = ()
+
+
 class _Worker:
     def __init__(self, number: int, jobs: dict[int, CameraJob]) -> None:
         self.number, self.jobs = number, jobs  # by index within the worker; what a restart starts with
@@ -108,6 +118,9 @@ class IngestPool:
         self._workers = [_Worker(n, {i // count: j for i, j in enumerate(jobs) if i % count == n})
                          for n in range(count)]
         self.cameras = {job.camera_id: _Camera(job, i % count, i // count) for i, job in enumerate(jobs)}
+        # (worker, index) -> camera: every relayed packet is routed by it (a scan of `cameras` made routing 4 times
+        # dearer at 256 cameras, 5.1 against 1.2 us a packet: `benchmarks/pool_routing.py`).
+        self._slots = {(c.worker, c.index): c for c in self.cameras.values()}
         self._on_segment, self._on_restart = on_segment, on_restart
         self._fsync_s = fsync_interval_s
         self._context = multiprocessing.get_context("forkserver")
@@ -115,6 +128,8 @@ class IngestPool:
         self.lock = threading.Lock()
         self._closing = threading.Event()
         self.restarts = 0
+        self._requests: dict[int, _Request] = {}
+        self._request_ids = itertools.count()
         self._monitor = threading.Thread(target=self._watch, name="ingest-pool", daemon=True)
 
     # --- life cycle ---------------------------------------------------------------------------------
@@ -186,7 +201,7 @@ class IngestPool:
                 raise ValueError(f"camera {job.camera_id} is in the ingest pool already")
             worker = min(self._workers, key=lambda w: (len(w.jobs), w.number))
             index, worker.next_index = worker.next_index, worker.next_index + 1
-            self.cameras[job.camera_id] = _Camera(job, worker.number, index)
+            self.cameras[job.camera_id] = self._slots[(worker.number, index)] = _Camera(job, worker.number, index)
             worker.jobs[index] = job  # a worker restarted from here on starts it (and ignores the "add")
         self._send(worker, ("add", index, job))
         logger.info("camera %s added to ingest worker %d", job.camera_id, worker.number)
@@ -197,6 +212,7 @@ class IngestPool:
             camera = self.cameras.pop(camera_id, None)
             if camera is None:
                 return
+            self._slots.pop((camera.worker, camera.index), None)
             worker = self._workers[camera.worker]
             worker.jobs.pop(camera.index, None)
             worker.stats.pop(camera_id, None)
@@ -238,9 +254,34 @@ class IngestPool:
             camera = self.cameras.get(camera_id)
             return camera.info if camera is not None else None
 
-    def _camera_at(self, worker: int, index: int) -> _Camera | None:
+    def current_gop(self, camera_id: str, timeout: float = 5.0) -> tuple[StreamInfo, list[MediaPacket]] | None:
+        """The camera's description and current GOP (keyframe first): the relayed one while someone watches it,
+        else asked of its worker (a live snapshot of a camera nobody watches). None: unknown camera, not streaming,
+        or no answer within `timeout` (its worker is busy or restarting). Blocks: call it from a thread."""
         with self.lock:
-            return next((c for c in self.cameras.values() if c.worker == worker and c.index == index), None)
+            camera = self.cameras.get(camera_id)
+            if camera is None:
+                return None
+            if camera.info is not None and camera.gop:
+                return camera.info, list(camera.gop)
+        request_id, request = next(self._request_ids), _Request()
+        self._requests[request_id] = request
+        try:
+            self._send(self._workers[camera.worker], ("gop", camera.index, request_id))
+            if not request.done.wait(timeout):
+                logger.warning("ingest worker %d did not answer for a snapshot within %.0f s", camera.worker,
+                               timeout, extra={"camera_id": camera_id})
+                return None
+        finally:
+            self._requests.pop(request_id, None)
+        fields, packets = request.answer
+        if fields is None or not packets:
+            return None
+        return _info(fields), [MediaPacket(data, pts, dts, wall_us, key, len(data))
+                               for data, pts, dts, wall_us, key in packets]
+
+    def _camera_at(self, worker: int, index: int) -> _Camera | None:
+        return self._slots.get((worker, index))  # one dict read: atomic, no lock needed
 
     def _send(self, worker: _Worker, message: tuple[Any, ...]) -> None:
         with worker.send_lock:
@@ -343,6 +384,9 @@ class IngestPool:
                     self._on_segment(body[1])
                 elif kind == "stats":
                     worker.stats = body[1]
+                elif kind == "gop" and (request := self._requests.get(body[1])) is not None:
+                    request.answer = body[2:]
+                    request.done.set()
                 elif kind in ("open", "close") and (camera := self._camera_at(worker.number, body[1])) is not None:
                     # None: a camera removed while its worker was still sending.
                     (self._opened if kind == "open" else self._closed)(camera, body[2])
@@ -354,8 +398,7 @@ class IngestPool:
             stopped.set()
 
     def _opened(self, camera: _Camera, fields: tuple[Any, ...]) -> None:
-        codec, width, height, fps, time_base, extradata = fields
-        info = StreamInfo(codec, width, height, fps, Fraction(time_base), extradata, None)
+        info = _info(fields)
         with self.lock:
             camera.info, camera.gop = info, []
             consumers = camera.consumers
@@ -382,6 +425,12 @@ class IngestPool:
                 consumer.on_packet(pkt)
             except Exception:
                 logger.exception("live consumer failed", extra={"camera_id": camera.job.camera_id})
+
+
+def _info(fields: tuple[Any, ...]) -> StreamInfo:
+    """A stream description from its worker's plain values (`pool_worker.info_fields`)."""
+    codec, width, height, fps, time_base, extradata = fields
+    return StreamInfo(codec, width, height, fps, Fraction(time_base), extradata, None)
 
 
 def _recovered(part: Path, jobs: list[CameraJob]) -> SegmentResult | None:

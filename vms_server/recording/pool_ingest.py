@@ -1,5 +1,5 @@
-"""`recording.ingest_workers` > 0: the main stream of every camera is connected and recorded in an ingest worker
-process (`pool`), and ingest's consumers (live view, HLS, analytics on a camera without a sub stream, the
+"""`recording.ingest_workers` > 0 (or "auto"): the main stream of every camera is connected and recorded in an
+ingest worker process (`pool`), and ingest's consumers (live view, HLS, analytics on a camera without a sub stream, the
 watchdog's liveness check, the status API) see it through `PoolSource`, a stand-in for the in-process
 `StreamWorker`. One process demuxing every camera could not use a second core (issue 22).
 
@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from vms_server.ingest.health import StreamHealth, StreamState
@@ -32,6 +33,9 @@ from vms_server.recording.segments import SegmentResult
 from vms_server.recording.storage import NoVolume, VolumeSet
 
 logger = logging.getLogger(__name__)
+# A worker's report of the segment being written older than this is not trusted (the worker is dead or stuck):
+# reports come once a second.
+REPORT_STALE_S = 5.0
 
 # Said at start-up and in the docs: what the in-process recorder does that a worker process does not do yet.
 NOT_THROUGH_WORKERS = (
@@ -39,8 +43,6 @@ NOT_THROUGH_WORKERS = (
     "error)",
     "cluster: write fencing (may_write) is not asked before each segment (the index still admits segments) and a "
     "handover does not see the incoming recorder's keyframe: do not use ingest workers on a cluster node yet",
-    "the timeline span and clips of the segment being written (they show once the segment is indexed)",
-    "live snapshots of a camera nobody watches",
     "sub streams (motion detection, analytics) are ingested in the main process",
 )
 
@@ -145,8 +147,8 @@ class PoolRecording:
                  policy_for: Callable[[uuid.UUID], Policy],
                  on_restart: Callable[[int, int | None], None] | None = None) -> None:
         self._settings, self._volumes, self._policy_for = settings, volumes, policy_for
-        self.pool = IngestPool([], settings.ingest_workers, on_segment, fsync_interval_s=settings.fsync_interval_s,
-                               on_restart=on_restart)
+        self.pool = IngestPool([], settings.ingest_worker_count(), on_segment,
+                               fsync_interval_s=settings.fsync_interval_s, on_restart=on_restart)
 
     def start_blocking(self) -> None:
         self.pool.start()
@@ -175,6 +177,20 @@ class PoolRecording:
 
     def reported(self, camera_id: uuid.UUID) -> dict[str, Any]:
         return dict(self.pool.stats().get(str(camera_id)) or {})
+
+    def open_file(self, camera_id: uuid.UUID) -> tuple[Path, int, int] | None:
+        """(temporary path, start_us, last_us) of the segment the camera's worker is writing, as of its last
+        report (at most about a second old; `Recorder.open_file` in the in-process path): the timeline's live end,
+        and clips and playback of the last seconds before the segment is indexed."""
+        reported = self.reported(camera_id)
+        current, sent = reported.get("open_file"), reported.get("sent_at")
+        if current is None or sent is None or time.time() - sent > REPORT_STALE_S:
+            return None
+        return Path(current[0]), int(current[1]), int(current[2])
+
+    def current_gop_blocking(self, camera_id: uuid.UUID) -> tuple[StreamInfo, list[MediaPacket]] | None:
+        """The camera's description and current GOP, from its worker if nobody watches it (live snapshot)."""
+        return self.pool.current_gop(str(camera_id))
 
     def set_policy(self, camera_id: uuid.UUID, policy: Policy) -> None:
         self.pool.set_policy(str(camera_id), policy)

@@ -11,7 +11,9 @@ keyframe: a viewer gets a jump, never a growing delay.
 Wire (child to main), each message one `send_bytes`: b"P" + header + access unit for a packet, b"O" + pickle
 for everything else. Main to child: pickled tuples `("live", index, on)`, `("add", index, job)`, `("remove", index)`,
 `("policy", index, policy)` (a saved recording policy), `("trigger", index, reason, at_us, pre_s, post_s)` (motion
-and event recording, decided in the main process) and `("stop",)`. A camera's index is its number within its worker,
+and event recording, decided in the main process), `("gop", index, request)` (the camera's stream description and
+current GOP, answered `("gop", request, fields or None, packets)`: a live snapshot of a camera nobody watches) and
+`("stop",)`. A camera's index is its number within its worker,
 fixed for its life there.
 """
 
@@ -173,6 +175,19 @@ class _Running:
     relay: Relay
 
 
+def _open_file(recorder: Recorder) -> tuple[str, int, int] | None:
+    current = recorder.open_file()
+    return (str(current[0]), current[1], current[2]) if current is not None else None
+
+
+def _gop(running: _Running | None) -> tuple[tuple[Any, ...] | None, list[tuple[bytes, int, int, int, bool]]]:
+    """A camera's description and current GOP as plain values (a PyAV packet cannot be pickled)."""
+    info = running.worker.info if running is not None else None
+    if running is None or info is None:
+        return None, []
+    return info_fields(info), [(bytes(p.packet), p.pts, p.dts, p.wall_us, p.keyframe) for p in running.worker.gop()]
+
+
 def _stats(running: dict[int, _Running]) -> dict[str, Any]:
     """Per camera: what the main process shows of it (status, health, metrics) between two reports."""
     now_us, now = time.time_ns() // 1000, time.monotonic()
@@ -180,7 +195,8 @@ def _stats(running: dict[int, _Running]) -> dict[str, Any]:
                               "lost_upstream": r.recorder.loss.lost_upstream,
                               "lost_writing": r.recorder.loss.lost_writing,
                               "recording": r.recorder.current() is not None,
-                              "current": r.recorder.current(), "error": r.recorder.error,
+                              "current": r.recorder.current(), "open_file": _open_file(r.recorder),
+                              "error": r.recorder.error,
                               "frames": r.recorder.loss.snapshot(now_us), "health": r.worker.health.snapshot(),
                               "idle_s": now - r.worker.last_packet if r.worker.last_packet else None,
                               "sent_at": time.time()}
@@ -228,6 +244,8 @@ def run_worker_process(conn: Connection, jobs: dict[int, CameraJob], fsync_inter
                 running[message[1]].relay.enable(bool(message[2]))
             elif message[0] == "policy" and message[1] in running:
                 running[message[1]].recorder.policy = message[2]
+            elif message[0] == "gop":
+                outbox.obj(("gop", message[2], *_gop(running.get(message[1]))))
             elif message[0] == "trigger" and message[1] in running:
                 running[message[1]].recorder.trigger(*message[2:])
             elif message[0] == "add" and message[1] not in running:  # present: it came with the restart

@@ -91,10 +91,10 @@ class RecordingService:
         self._cleanup_task: asyncio.Task[None] | None = None
         self.segments_indexed = 0
         self.edge_fill = EdgeFill(self)
-        # recording.ingest_workers > 0: main streams are recorded in worker processes (pool_ingest).
+        # recording.ingest_workers > 0 or "auto": main streams are recorded in worker processes (pool_ingest).
         self.pool: PoolRecording | None = None
         self.report_incident: Callable[[Draft], Coroutine[Any, Any, Any]] | None = None  # the watchdog's
-        if settings.ingest_workers > 0 and settings.enabled:
+        if settings.ingest_worker_count() > 0 and settings.enabled:
             self.pool = PoolRecording(settings, self.volumes, self._sink,
                                       lambda cid: policy_of(self.rows.get(cid)), on_restart=self._worker_restarted)
             ingest.make_worker = self.pool.make_worker
@@ -234,6 +234,16 @@ class RecordingService:
 
     def recorder(self, camera_id: uuid.UUID) -> Recorder | None:
         return self.recorders.get(camera_id)
+
+    def open_segment(self, camera_id: uuid.UUID, stream: str = "main") -> tuple[Path, int, int] | None:
+        """(temporary path, start_us, last_us) of the camera's segment being written, by its recorder here or by
+        its ingest worker (as of the worker's last report): the timeline's live end, clips and playback."""
+        recorder = self.recorders.get(camera_id)
+        if recorder is not None:
+            return recorder.open_file() if recorder.stream == stream else None
+        if self.pool is not None and stream == "main":
+            return self.pool.open_file(camera_id)
+        return None
 
     async def policy_changed(self, camera_id: uuid.UUID) -> None:
         """Apply a saved policy at once (a transport change reconnects the camera)."""
