@@ -105,10 +105,9 @@ class EdgeFill:
                 RecordingSegment.end_at > since, RecordingSegment.state != "missing")
                 .order_by(RecordingSegment.start_at).limit(20000))).all()
         spans = [(int(a.timestamp() * _US), int(b.timestamp() * _US)) for a, b in rows]
-        recorder = self.service.recorder(camera_id)
-        live = recorder.current() if recorder is not None else None
+        live = self.service.open_segment(camera_id)  # by a recorder here or an ingest worker
         if live is not None:
-            spans.append(live)
+            spans.append((live[1], live[2]))
         tried = self._tried.get(camera_id, [])
         out: list[tuple[int, int]] = []
         end: int | None = None
