@@ -28,6 +28,7 @@ from tests.desktop.test_events import raise_event
 from tests.desktop.test_wall import open_window
 from vms_common.auth.roles import Role
 from vms_desktop.actions import ActionId
+from vms_desktop.alarms.models.server_clock import ServerClock
 from vms_desktop.alarms.models.sounder import SilentPlayer
 from vms_desktop.events.models.event_model import STATUS_COLUMN
 from vms_desktop.main_window import MainWindow
@@ -153,3 +154,24 @@ async def test_a_hold_ends_by_the_servers_clock(qtbot: QtBot, desk: Desk, tmp_pa
     assert time.time() >= server_until - 1.0  # not before the server's end of the hold (a second's leeway)
     assert _cell(window, event) == "NEW"
     await window.shutdown()
+
+
+def test_the_server_clock_offset_keeps_the_best_sample_and_follows_a_clock_step() -> None:
+    """Delivery only delays a sample (the largest is the best guess); a sample 5 s away from the estimate means
+    a clock was set, and the older samples are void; an absent or unreadable server_time changes nothing."""
+    local = [1_000_000.0]
+    clock = ServerClock(local=lambda: local[0])
+
+    def received(server_epoch: float) -> None:
+        clock.learn(dt.datetime.fromtimestamp(server_epoch, dt.UTC).isoformat())
+
+    assert clock.offset == 0.0 and clock.now() == local[0]
+    for delay in (0.30, 0.05, 0.80):  # the server's clock 10 s ahead, each sample late by its delivery
+        received(local[0] + 10 - delay)
+    assert abs(clock.offset - 9.95) < 1e-6
+    clock.learn(None)
+    clock.learn("not a time")
+    assert abs(clock.offset - 9.95) < 1e-6
+    local[0] += 3600  # this console's clock set an hour on: the next sample starts afresh
+    received(1_000_000.0 + 10 - 0.1)
+    assert abs(clock.offset - (9.9 - 3600)) < 1e-6 and abs(clock.now() - (1_000_000.0 + 9.9)) < 1e-6
