@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_common.errors import NotFound, NotReady
 from vms_server.cluster.models import CameraAssignment, ClusterNode
+from vms_server.cluster.open_copy import OpenCopies
 from vms_server.cluster.peers import peer_ssl
 from vms_server.cluster.remote import NodeLinks
 from vms_server.playback.live_routes import drain_client, status_message
@@ -70,6 +71,7 @@ class LiveProxy:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], node_id: str, links: NodeLinks,
                  cache_dir: Path) -> None:
         self._sessions, self.node_id, self.links, self.cache_dir = sessions, node_id, links, cache_dir
+        self.open_copies = OpenCopies(cache_dir)
         self.relayed = 0  # relays opened (for tests and the log)
 
     async def owner(self, camera_id: uuid.UUID) -> tuple[str, str, aiohttp.Fingerprint | bool] | None:
@@ -151,7 +153,7 @@ class LiveProxy:
                         ) -> tuple[Path, int, int] | None:
         """A copy of the segment the owner is writing, as far as it is flushed, when it overlaps [start_us,
         end_us): (path, start_us, last_us) like `Recorder.open_file`, for playback and export asked here. One
-        copy per camera and stream, replaced atomically (a remux that opened the previous copy keeps reading it).
+        copy per camera and stream, brought up to date with only the bytes the owner added (`OpenCopies`).
         None when no other node writes such a segment or it does not answer (the answer ends earlier)."""
         span = await self.open_span(camera_id)
         if span is None or span[0] >= end_us or span[1] <= start_us:
@@ -159,24 +161,14 @@ class LiveProxy:
         node_id, base, ssl = await self.owner(camera_id) or ("", "", True)
         if not base:
             return None
-        target = self.cache_dir / f"open-{camera_id}-{stream}.mp4"
-        part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
         params = {"stream": stream, **self.links.query(open_file_subject(camera_id, stream))}
         try:
-            await asyncio.to_thread(self.cache_dir.mkdir, parents=True, exist_ok=True)
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HLS_TIMEOUT_S)) as http, http.get(
-                    base + OPEN_FILE_PATH.format(camera_id=camera_id), params=params, ssl=ssl) as resp:
-                if resp.status != 200:
-                    return None
-                first, last = int(resp.headers["X-Start-Us"]), int(resp.headers["X-Last-Us"])
-                await asyncio.to_thread(part.write_bytes, await resp.read())
-            await asyncio.to_thread(part.replace, target)
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HLS_TIMEOUT_S)) as http:
+                return await self.open_copies.get(http, base + OPEN_FILE_PATH.format(camera_id=camera_id), params,
+                                                  ssl, camera_id, stream, span[0])
         except (aiohttp.ClientError, OSError, TimeoutError, KeyError, ValueError) as exc:
-            with contextlib.suppress(OSError):
-                part.unlink()
             logger.warning("cannot fetch the open segment of camera %s from %s: %s", camera_id, node_id, exc)
             return None
-        return target, first, last
 
     async def hls_file(self, camera_id: uuid.UUID, stream: str, name: str) -> bytes | None:
         """The owner's live HLS playlist (unrewritten) or segment `name`; None when no other live node records

@@ -22,6 +22,7 @@ from vms_server.analytics import onnx_runtime
 from vms_server.analytics.keys import ANALYTICS
 from vms_server.config.keys import CONFIG
 from vms_server.ingest.consumer_loss import consumer_drops
+from vms_server.playback.keys import PLAYBACK
 from vms_server.recording.keys import RECORDER
 from vms_server.watchdog.keys import WATCHDOG
 from vms_server.watchdog.timings import JobTiming
@@ -65,6 +66,11 @@ class AppMetrics:
                                        registry=r)
         self.analytics_decode = Gauge("vms_analytics_decode_cameras", "Cameras whose analytics stream is decoded "
                                       "on a hardware device (hw) or in software", ["decode"], registry=r)
+        self.open_copy_fetches = Gauge("vms_cluster_open_segment_fetches", "Fetches of another node's open segment "
+                                       "for playback here, since start: full (whole file) or tail (only what "
+                                       "was added)", ["kind"], registry=r)
+        self.open_copy_bytes = Gauge("vms_cluster_open_segment_fetched_bytes", "Bytes of those fetches",
+                                     ["kind"], registry=r)
         self.gpu = Gauge("vms_gpu_utilisation_ratio", "GPU utilisation (nvidia-smi), 0..1", ["gpu"], registry=r)
         self.cpu = Gauge("vms_process_cpu_ratio", "Process CPU use (1 = one core)", registry=r)
         self.memory = Gauge("vms_process_memory_bytes", "Process resident memory", registry=r)
@@ -103,7 +109,8 @@ class AppMetrics:
         """Refresh the state gauges and produce the exposition text.
 
         Called by GET /metrics, which aiohttp serves only once every context has started: each service is there."""
-        for step in (self._cameras, self._queues, self._process_stats, self._config, self._inference):
+        for step in (self._cameras, self._queues, self._process_stats, self._config, self._inference,
+                     self._open_copies):
             try:
                 step(app)
             except Exception:
@@ -154,6 +161,14 @@ class AppMetrics:
         for camera_id in list(ingest.runtimes):
             for kind, count in consumer_drops(ingest.consumers(camera_id)).items():
                 self.consumer_drops.labels(str(camera_id), kind).set(count)
+
+    def _open_copies(self, app: web.Application) -> None:
+        proxy = app[PLAYBACK].live_proxy
+        if proxy is None:
+            return
+        for kind, count in proxy.open_copies.fetches.items():
+            self.open_copy_fetches.labels(kind).set(count)
+            self.open_copy_bytes.labels(kind).set(proxy.open_copies.bytes[kind])
 
     def _queues(self, app: web.Application) -> None:
         for q in app[WATCHDOG].shedder.queues.values():

@@ -129,9 +129,14 @@ async def test_live_view_and_timeline_from_the_node_that_does_not_record(cluster
         await _hls_through(other, camera_id, token)
         await poll(lambda: _timeline_reaches_open_segment(made, other, camera_id, token, since), 30,
                    "the other node's timeline reaching the open segment")
-        await _playback_of_open_segment(made, other, camera_id, token, since)
+        first = await _playback_of_open_segment(made, other, camera_id, token, since)
+        await asyncio.sleep(3.0)  # the owner writes more of its open segment (a fragment per GOP)
+        second = await _playback_of_open_segment(made, other, camera_id, token, since)
+        assert second > first, (first, second)  # the later copy holds more footage and still decodes
+        admin = await _login(other, seeded, Role.ADMIN)  # once: a TOTP code is accepted only once
+        await _only_the_tail_fetched_again(other, admin)
         await _links_are_checked(owner, camera_id)
-        await _relay_ends_when_the_camera_moves(made, other, camera_id, token, seeded)
+        await _relay_ends_when_the_camera_moves(made, other, camera_id, token, admin)
     except BaseException:
         for node in nodes:
             print(f"--- {node.node_id} log tail ---\n{node.log_tail()}")
@@ -160,7 +165,7 @@ async def _hls_through(node: Node, camera_id: uuid.UUID, token: str) -> None:
 
 
 async def _playback_of_open_segment(cluster: Cluster, node: Node, camera_id: uuid.UUID, token: str,
-                                    since: dt.datetime) -> None:
+                                    since: dt.datetime) -> int:
     """Playback asked of the node that does not record the camera reaches the footage of the segment the owner
     is still writing (nothing of the camera is indexed yet: without it the answer would be 404)."""
     indexed = await cluster.query("SELECT count(*) FROM recording_segments WHERE camera_id = :c", c=camera_id)
@@ -175,15 +180,33 @@ async def _playback_of_open_segment(cluster: Cluster, node: Node, camera_id: uui
     print(f"playback from {node.node_id} of the owner's open segment: {len(frames)} keyframes "
           f"({indexed[0][0]} segments indexed)")
     assert frames and frames[0].width == 320, len(frames)
+    return len(frames)
+
+
+async def _only_the_tail_fetched_again(node: Node, admin: str) -> None:
+    """The second playback near the live end fetched only what the owner had added to its open segment since
+    the first (an HTTP range), not the whole file again: the node's /metrics counts one whole fetch and one
+    tail fetch."""
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{node.url}/metrics", headers={"Authorization": f"Bearer {admin}"}) as resp:
+        assert resp.status == 200, await resp.text()
+        text = await resp.text()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("vms_cluster_open_segment_fetch"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    assert values['vms_cluster_open_segment_fetches{kind="full"}'] == 1, values
+    assert values['vms_cluster_open_segment_fetches{kind="tail"}'] == 1, values
+    assert values['vms_cluster_open_segment_fetched_bytes{kind="tail"}'] > 1, values
 
 
 async def _relay_ends_when_the_camera_moves(cluster: Cluster, node: Node, camera_id: uuid.UUID, token: str,
-                                            seeded: Any) -> None:
+                                            admin: str) -> None:
     """A viewer relayed through `node`; the camera is pinned to `node` itself: the relay closes the socket once
     the camera has moved (the client reconnects), and the next socket is served by `node` from its own
     connection to the camera."""
     url = f"{node.url}/api/v1/cameras/{camera_id}/live/ws"
-    admin = await _login(node, seeded, Role.ADMIN)
     async with aiohttp.ClientSession() as http, http.ws_connect(
             url, params={"stream": "main", "access_token": token}, max_msg_size=1 << 25) as ws:
         first = await asyncio.wait_for(ws.receive(), 30)
