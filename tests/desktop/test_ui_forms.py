@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QFormLayout, QLineEdit, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from vms_desktop.admin.dialogs.camera_dialog import CameraDialog
 from vms_desktop.admin.dialogs.csv_dialog import CsvImportDialog
+from vms_desktop.admin.dialogs.diagnostics_dialog import DiagnosticsDialog
+from vms_desktop.admin.dialogs.discovery_dialog import DiscoveryDialog
 from vms_desktop.admin.dialogs.user_dialog import UserDialog
 from vms_desktop.admin.models.admin_api import CameraRow
 from vms_desktop.ui_theme import ui_dir
@@ -24,7 +26,8 @@ SITES = [("s1", "Head office"), ("s2", "Depot")]
 
 def test_every_form_in_ui_forms_loads(qtbot: QtBot) -> None:
     forms = sorted((ui_dir() / "forms").glob("*.ui"))
-    assert {p.stem for p in forms} >= {"camera_dialog", "user_dialog", "csv_import_dialog"}
+    assert {p.stem for p in forms} >= {"camera_dialog", "user_dialog", "csv_import_dialog", "discovery_dialog",
+                                       "diagnostics_dialog"}
     for path in forms:
         host = QWidget()
         qtbot.addWidget(host)
@@ -82,3 +85,20 @@ def test_user_and_csv_dialogs_fill_their_forms(qtbot: QtBot) -> None:
     qtbot.addWidget(csv)
     assert csv.site.count() == 2 and "rtsp://" in csv.text.placeholderText()
     assert csv.import_button.text() == "Import"
+
+
+def test_discovery_and_diagnostics_dialogs_are_built_from_their_forms(qtbot: QtBot) -> None:
+    found = DiscoveryDialog(api=None, sites=SITES)  # type: ignore[arg-type]
+    qtbot.addWidget(found)
+    assert found.table.parent() is not None and found.table.model() is found.model  # the form's view, our model
+    assert found.model.columnCount() == 6 and found.onvif_ports.text() == "80, 8000, 8080, 8899"
+    assert found.password.echoMode() == QLineEdit.EchoMode.Password and found.site.count() == 2
+    label = found.findChild(QLabel, "range_label")
+    assert label is not None and label.buddy() is found.range  # Alt+R reaches the range field
+    camera_row = camera()
+    diagnostics = DiagnosticsDialog(api=None, camera=camera_row)  # type: ignore[arg-type]
+    qtbot.addWidget(diagnostics)
+    diagnostics.show()
+    assert diagnostics.report.isReadOnly() and diagnostics.report.placeholderText() == "The report appears here."
+    assert not diagnostics.copy_button.isEnabled() and not diagnostics.progress.isVisible()
+    assert "UDP" in diagnostics.udp.text() and "firewalls" in diagnostics.udp.toolTip().lower()

@@ -5,7 +5,8 @@ The server does the measuring (it is the one that must reach the camera: round t
 DESCRIBE timing, bitrate and frame rate against the configured ones, RTP loss and jitter, the camera's clock
 offset); the dialog shows the problems first, in plain words, then the whole report in a fixed-width box, and
 copies it to the clipboard for a ticket. It runs once on opening and again on demand; it takes a few seconds
-per stream, so the dialog says so and stays responsive.
+per stream, so the dialog says so and stays responsive. Its widgets are the Designer form
+`ui/forms/diagnostics_dialog.ui`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QHBoxLayout,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from vms_desktop.admin.models.admin_api import AdminApi, CameraRow, Diagnosis
 from vms_desktop.admin.widgets.base import AsyncRunner, MessageLine
+from vms_desktop.ui_theme.forms import load_form
 
 logger = logging.getLogger(__name__)
 SAMPLE_S = 3.0  # per stream and measurement: long enough for a few GOPs, short enough to wait for
@@ -55,34 +56,19 @@ class DiagnosticsDialog(QDialog):
         self.resize(760, 560)
         self.message = MessageLine()
         self.runner = AsyncRunner(self._failed)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 0)  # busy: the server answers once, at the end
-        self.progress.hide()
-        self.report = QPlainTextEdit()
-        self.report.setReadOnly(True)
+        form = load_form("diagnostics_dialog", self)
+        self.progress = form.get(QProgressBar, "progress")  # busy (0..0): the server answers once, at the end
+        self.report = form.get(QPlainTextEdit, "report")
         self.report.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.report.setPlaceholderText("The report appears here.")
-        self.udp = QCheckBox("Also over UDP (the network's packet loss)")
-        self.udp.setToolTip("Plays each stream once more over UDP: loss there is the network's, where TCP "
-                            "(which recording uses) hides it. Firewalls and NAT often block it.")
-        self.run_button = QPushButton("Run again")
+        self.udp = form.get(QCheckBox, "udp")
+        self.run_button = form.get(QPushButton, "run_button")
         self.run_button.clicked.connect(self.start)
-        self.copy_button = QPushButton("Copy report")
-        self.copy_button.setEnabled(False)
+        self.copy_button = form.get(QPushButton, "copy_button")
         self.copy_button.clicked.connect(self.copy_report)
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.udp)
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.copy_button)
-        buttons.addStretch(1)
-        buttons.addWidget(close)
+        form.get(QDialogButtonBox, "close_box").rejected.connect(self.reject)
         box = QVBoxLayout(self)
         box.addWidget(self.message)
-        box.addWidget(self.progress)
-        box.addWidget(self.report, 1)
-        box.addLayout(buttons)
+        box.addWidget(form.root, 1)
 
     def start(self) -> None:
         """Run the diagnostics (again); a second click while one runs does nothing."""

@@ -2,7 +2,7 @@
 
 The server runs the search as a job; the dialog polls it, lists each device as it is found (greyed when it is
 already a configured camera), and sends the ticked ONVIF addresses with the shared credentials to the bulk add,
-whose per-camera report is shown in the dialog.
+whose per-camera report is shown in the dialog. Its fields are the Designer form `ui/forms/discovery_dialog.ui`.
 """
 
 from __future__ import annotations
@@ -13,21 +13,12 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QDialog, QLineEdit, QProgressBar, QPushButton, QTableView, QVBoxLayout, QWidget
 
 from vms_desktop.admin.models.admin_api import AdminApi, BulkReport, DiscoveryJob, FoundDevice
 from vms_desktop.admin.models.rows_model import RowsModel
 from vms_desktop.admin.widgets.base import AsyncRunner, MessageLine, make_table
+from vms_desktop.ui_theme.forms import load_form
 
 logger = logging.getLogger(__name__)
 POLL_S = 0.5
@@ -62,43 +53,28 @@ class DiscoveryDialog(QDialog):
         self.runner = AsyncRunner(self.message.show_text)
         self.job: DiscoveryJob | None = None
         self.report: BulkReport | None = None
-        self.range = QLineEdit()
-        self.range.setPlaceholderText("192.168.1.0/24 or 192.168.1.10-192.168.1.60")
-        self.onvif_ports = QLineEdit("80, 8000, 8080, 8899")
-        self.username = QLineEdit()
-        self.password = QLineEdit()
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.site = QComboBox()
+        form = load_form("discovery_dialog", self)
+        self.range = form.get(QLineEdit, "range")
+        self.onvif_ports = form.get(QLineEdit, "onvif_ports")
+        self.username = form.get(QLineEdit, "username")
+        self.password = form.get(QLineEdit, "password")
+        self.site = form.get(QComboBox, "site")
         for site_id, name in sites:
             self.site.addItem(name, site_id)
-        self.scan_button = QPushButton("Scan range")
+        self.scan_button = form.get(QPushButton, "scan_button")
         self.scan_button.clicked.connect(lambda: self.runner.spawn(self.scan()))
-        self.wsd_button = QPushButton("WS-Discovery")
+        self.wsd_button = form.get(QPushButton, "wsd_button")
         self.wsd_button.clicked.connect(lambda: self.runner.spawn(self.scan(ws_discovery=True)))
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
+        self.progress = form.get(QProgressBar, "progress")
         self.model: RowsModel[FoundDevice] = RowsModel([
             ("Address", lambda d: d.onvif_url or d.host), ("Name", lambda d: d.name), ("Model", lambda d: d.model),
             ("ONVIF", lambda d: d.onvif_status), ("RTSP ports", lambda d: d.rtsp_ports),
             ("Configured", lambda d: d.already_added)], checkable=True)
-        self.table = make_table(self.model)
-        self.add_button = QPushButton("Add ticked cameras")
+        self.table = make_table(self.model, form.get(QTableView, "table"))
+        self.add_button = form.get(QPushButton, "add_button")
         self.add_button.clicked.connect(lambda: self.runner.spawn(self.add_checked()))
-        form = QFormLayout()
-        form.addRow("IP range", self.range)
-        form.addRow("ONVIF ports", self.onvif_ports)
-        form.addRow("Username", self.username)
-        form.addRow("Password", self.password)
-        form.addRow("Add to site", self.site)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.scan_button)
-        buttons.addWidget(self.wsd_button)
-        buttons.addWidget(self.progress, 1)
         box = QVBoxLayout(self)
-        box.addLayout(form)
-        box.addLayout(buttons)
-        box.addWidget(self.table, 1)
-        box.addWidget(self.add_button)
+        box.addWidget(form.root, 1)
         box.addWidget(self.message)
         self.resize(760, 520)
 

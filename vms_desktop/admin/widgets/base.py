@@ -141,8 +141,9 @@ class TablePage(AdminPage):
         return dialog
 
 
-def make_table(model: Any) -> QTableView:
-    table = QTableView()
+def make_table(model: Any, table: QTableView | None = None) -> QTableView:
+    """A rows table over `model`: a new view, or `table` (one from a Designer form) set up the same way."""
+    table = table if table is not None else QTableView()
     table.setModel(model)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
