@@ -87,8 +87,7 @@ class MainWindow(QMainWindow):
         self.expired_message = ""
         client.on_session_expired = self._session_expired
         self.store = store
-        self.user = f"{client.username}@{client.base_url}"
-        store.adopt_plain_http(self.user)
+        self.user = store.user_key(client.username, client.base_url)
         self.commands = commands or ActionManager()
         self.setWindowTitle(f"VMS - {client.username} @ {client.base_url}")
         self.resource_model = ResourceModel()

@@ -28,6 +28,13 @@ class LocalStore:
         self._layouts = self._db.table("layouts")
         self._prefs = self._db.table("preferences")
 
+    def user_key(self, username: str, base_url: str) -> str:
+        """The key of an operator's layouts and preferences on one server ("name@url"), with what was saved
+        under its plain-http twin adopted (`adopt_plain_http`)."""
+        user = f"{username}@{base_url}"
+        self.adopt_plain_http(user)
+        return user
+
     def adopt_plain_http(self, user: str) -> int:
         """Move what was saved under the plain-http twin of `user` ("name@http://host:port") to `user`
         ("name@https://host:port") when `user` has nothing yet; the number of records moved.

@@ -17,8 +17,9 @@ def test_what_was_saved_under_plain_http_moves_to_the_https_key_once(tmp_path: P
     store.save_layout("other@http://10.0.0.5:8080", Layout(name="Not mine"))
     store.save_layout("op@http://10.0.0.6:8080", Layout(name="Another server"))
 
-    assert store.adopt_plain_http(NEW) == 2
+    assert store.user_key("op", "https://10.0.0.5:8080") == NEW  # what the main window does at login
     assert [(layout.name, layout.items[0].camera_id) for layout in store.layouts(NEW)] == [("Lobby", "cam-1")]
+    assert store.adopt_plain_http(NEW) == 0  # once
     assert store.preference(NEW, "workspace") == {"windows": 2}
     assert store.layouts(OLD) == [] and store.preference(OLD, "workspace") is None
     assert [layout.name for layout in store.layouts("other@http://10.0.0.5:8080")] == ["Not mine"]
