@@ -35,7 +35,8 @@ class CameraPipeline:
                  submit: Callable[[VideoJob], None], *, width: int, height: int, fps: float) -> None:
         self.plan = plan
         self.source = source
-        self.segmenter = Segmenter(plan.customer_id, plan.camera_id, plan.windows, self._emit, self.quality)
+        self.segmenter = Segmenter(plan.customer_id, plan.camera_id, plan.windows, self._emit, self.quality,
+                                   frame_interval_s=1.0 / fps)
         self.normaliser = Normaliser(source, self.segmenter.push, width=width, height=height, fps=fps,
                                      name=plan.name, on_error=self._failed)
         self._loop = loop

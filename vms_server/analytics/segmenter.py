@@ -3,6 +3,12 @@
 Each model gets windows of `segment_s` seconds (a short window in low-latency mode) that reach back
 `overlap_s` into the previous window, so something that starts at a boundary is seen whole by one job.
 Models with the same window, overlap and priority share one job.
+
+A low-latency window is cut as soon as its last frame arrives (the next frame, one frame interval later, is
+due at or after the window's end), not when the first frame after it arrives: the job holding the first
+evidence of a fire does not wait a frame interval, or a whole window, for a frame it will not contain. A
+frame that still lands before the end of a window cut early (the normaliser's grid catching up after a late
+frame) goes to the next job: no frame is lost or analysed twice.
 """
 
 from __future__ import annotations
@@ -33,17 +39,22 @@ class _Group:
     models: list[str]
     start: float | None = None
     sequence: int = 0
+    last_sent: float | None = None  # time of the newest frame handed out in a job
 
 
 class Segmenter:
     """Not thread-safe: fed from the camera's normaliser thread only."""
 
     def __init__(self, customer_id: uuid.UUID, camera_id: uuid.UUID, windows: dict[str, Window],
-                 emit: Callable[[VideoJob], None], quality: Callable[[], SourceQuality | None]) -> None:
+                 emit: Callable[[VideoJob], None], quality: Callable[[], SourceQuality | None],
+                 frame_interval_s: float | None = None) -> None:
         self.customer_id = customer_id
         self.camera_id = camera_id
         self.emit = emit
         self.quality = quality
+        # The normaliser's frame spacing (1 / fps): how the segmenter knows a frame is its window's last.
+        # None: windows are cut by the first frame after them only.
+        self.frame_interval_s = frame_interval_s
         groups: dict[Window, list[str]] = {}
         for model, window in windows.items():
             groups.setdefault(window, []).append(model)
@@ -64,11 +75,26 @@ class Segmenter:
                 end = group.start + group.window.segment_s
                 self._cut(group, group.start, end)
                 group.start = end if frame.ts < end + group.window.segment_s else frame.ts
+            if self._last_of_window(group, frame):
+                end = group.start + group.window.segment_s
+                self._cut(group, group.start, end)
+                group.start = end
+
+    def _last_of_window(self, group: _Group, frame: Frame) -> bool:
+        """True when the next frame is due at or after the end of the group's low-latency window (a quarter
+        of an interval early counts: timestamps jitter; a frame that still lands inside goes to the next job)."""
+        interval = self.frame_interval_s
+        if not group.window.low_latency or interval is None or group.start is None:
+            return False
+        return frame.ts + 1.25 * interval >= group.start + group.window.segment_s
 
     def _cut(self, group: _Group, start: float, end: float) -> None:
-        frames = [f for f in self._buffer if start - group.window.overlap_s <= f.ts < end]
+        since = group.last_sent
+        frames = [f for f in self._buffer
+                  if f.ts < end and (f.ts >= start - group.window.overlap_s or (since is not None and f.ts > since))]
         if not frames:
             return
+        group.last_sent = frames[-1].ts if since is None else max(since, frames[-1].ts)
         q = self.quality() or SourceQuality(frames[0].image.shape[1], frames[0].image.shape[0], 0.0, 0.0, "raw")
         h, w = frames[0].image.shape[:2]
         meta = JobMetadata(resolution=f"{w}x{h}", bitrate_kbps=q.bitrate_kbps, duration_s=end - frames[0].ts,

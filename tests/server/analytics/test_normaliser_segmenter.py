@@ -75,6 +75,31 @@ def test_segmenter_cuts_jobs_per_model_window() -> None:
     assert len(first.video_segment) > 0
 
 
+def test_low_latency_job_cut_at_its_last_frame_none_lost() -> None:
+    """Knowing the frame interval, the segmenter cuts a low-latency job when its last frame arrives, not when
+    the first frame after it does; a frame that still lands inside a window already cut (timestamps jitter)
+    goes to the next job. Other windows are cut as before."""
+    jobs: list[VideoJob] = []
+    windows = {"fire": Window(0.05, 0.0, Priority.CRITICAL, True), "tamper": Window(0.2, 0.0, Priority.HIGH, True),
+               "motion": Window(1.0, 0.0, Priority.STANDARD)}
+    seg = Segmenter(uuid.uuid4(), uuid.uuid4(), windows, jobs.append, lambda: None, frame_interval_s=1 / 15)
+    jitter = [0.0, 0.004, -0.003, 0.012, -0.01, 0.0, 0.006]
+    times = [3000.0 + i / 15 + jitter[i % len(jitter)] for i in range(45)]
+    for i, ts in enumerate(times):
+        before = {m: sum(m in j.metadata.enabled_models for j in jobs) for m in windows}
+        seg.push(Frame(i, ts, np.zeros((48, 64, 3), np.uint8)))
+        fire = [j for j in jobs if j.metadata.enabled_models == ["fire"]]
+        assert len(fire) == before["fire"] + 1 and fire[-1].metadata.frame_times == [ts]  # at once, alone
+    for model in windows:
+        mine = [t for j in jobs if j.metadata.enabled_models == [model] for t in j.metadata.frame_times]
+        assert mine == sorted(set(mine)), model  # no frame twice, in order
+    tamper = [j.metadata.frame_times for j in jobs if j.metadata.enabled_models == ["tamper"]]
+    assert [t for ts in tamper for t in ts] == times[:len([t for ts in tamper for t in ts])]  # none lost
+    assert len(tamper) == 15 and all(1 <= len(ts) <= 4 for ts in tamper)
+    motion = [j for j in jobs if j.metadata.enabled_models == ["motion"]]
+    assert len(motion) == 2 and motion[0].metadata.frame_count == 15  # cut by the frame after the window
+
+
 def test_a_real_file_through_pyav() -> None:
     out: list[Frame] = []
     done = threading.Event()

@@ -8,7 +8,11 @@ how it behaves over a fraction of a second:
   stays put (a persistent core) while its edge flickers: many pixels jump in brightness several times within
   the window. A moving coat or car light moves its whole region (each pixel changes at most twice: when it is
   reached and when it is left); a blinking indicator switches at ~1.5 Hz (at most two jumps in the window);
-  a sunset or a lamp does not flicker at all.
+  a sunset or a lamp does not flicker at all. Two kinds of flicker count: three reversals of big jumps
+  anywhere in the window, or two *fast* reversals (each jump within two frames of the one before: a
+  brightness that goes up, down, up at frame rate), which a flame shows within four frames of appearing, so
+  the first flame is reported about 0.2 s after it is seen instead of 0.5 s; an indicator's or a passer-by's
+  jumps are several frames apart, so never fast.
 * Smoke: blocks where the picture stays *like* the learnt background (the structure behind is still visible:
   normalised cross-correlation high) but with less contrast and less colour (softened, greyed), persistently
   for over a second. An opaque object replaces the structure behind it (low correlation); lighting changes
@@ -71,15 +75,19 @@ class FlameTracker:
     def update(self, small: Image) -> list[FireFinding]:
         self.masks.append(flame_colour(small))
         self.lumas.append(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.int16))
-        if len(self.masks) < 5:
+        if len(self.masks) < 4:
             return []
         masks = np.stack(self.masks)
         ever = masks.any(0)
         if int(ever.sum()) < self.params.min_flame_px:
             return []
-        core = masks.mean(0) >= 0.5
+        # The core is judged over the frames since flame colour first appeared in the window: a flame that has
+        # just started has a base that stays put, even though it was absent from the window's older frames.
+        seen = masks.reshape(len(masks), -1).any(1)
+        core = masks[int(np.argmax(seen)):].mean(0) >= 0.5
         lumas = np.stack(self.lumas)
-        flicker = _oscillations(lumas) >= 3
+        reversals, fast = _oscillations(lumas)
+        flicker = (reversals >= 3) | (fast >= 2)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
             cv2.dilate(np.asarray(ever, np.uint8), np.ones((3, 3), np.uint8)), connectivity=8)
         out = []
@@ -153,18 +161,30 @@ def _scattered(mask: np.ndarray) -> bool:
     return bool(len(xs)) and len(set(xs.tolist())) >= 2 and len(set(ys.tolist())) >= 2
 
 
-def _oscillations(lumas: np.ndarray) -> np.ndarray:
+def _oscillations(lumas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel, how often a big brightness jump (>= 25 levels) goes the other way than the previous big
-    jump. A flame's edge goes up, down, up within a few frames; an edge moving past (even one that turns
-    back) goes up then down once."""
+    jump, and how often a jump (>= 15 levels) goes the other way within two frames of the previous one (fast).
+    A flame's edge goes up, down, up within a few frames; an edge moving past (even one that turns back) goes
+    up then down once, and a blinking light's jumps are a third of a second or more apart."""
     steps = np.diff(lumas, axis=0)
-    signs = np.sign(steps) * (np.abs(steps) >= 25)
-    last = np.zeros(lumas.shape[1:], np.int16)
-    count = np.zeros(lumas.shape[1:], np.int16)
+    count = _reversals(np.sign(steps) * (np.abs(steps) >= 25), None)
+    fast = _reversals(np.sign(steps) * (np.abs(steps) >= 15), 2)
+    return count, fast
+
+
+def _reversals(signs: np.ndarray, within: int | None) -> np.ndarray:
+    """Per pixel, jumps (non-zero signs) opposite to the pixel's previous jump, that previous jump at most
+    `within` steps earlier (None: any time in the window)."""
+    last = np.zeros(signs.shape[1:], np.int16)
+    age = np.zeros(signs.shape[1:], np.int16)
+    count = np.zeros(signs.shape[1:], np.int16)
     for cur in signs:
         moved = cur != 0
-        count += moved & (last != 0) & (cur != last)
+        age += 1
+        recent = True if within is None else age <= within
+        count += moved & (last != 0) & (cur != last) & recent
         last = np.where(moved, cur, last).astype(np.int16)
+        age = np.where(moved, 0, age).astype(np.int16)
     return count
 
 
