@@ -1,13 +1,12 @@
 """Administration > Analytics against a real server and simulator cameras: a zone drawn by mouse clicks on the
 camera's picture reaches the server's intrusion config in normalised coordinates and a line's direction flips
-(with VMS_UPDATE_SCREENSHOTS=1 the screen is saved as docs/screenshots/zone_editor.png); a region and the
+(docs/screenshots/zone_editor.png is taken under Xvfb by test_detection_screenshots.py); a region and the
 motion mask are dragged out; the server's refusals (a stream too small, a setting out of the schema's bounds)
 are shown in its words; a supervisor gets no Analytics tab and the server refuses the change anyway."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ from vms_desktop.client.api import ServerError, Tokens, VmsClient
 
 ZONE = [(0.2, 0.3), (0.7, 0.25), (0.8, 0.8), (0.25, 0.75)]
 LINE_AB = [(0.1, 0.9), (0.9, 0.9)]
-DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TOLERANCE = 0.01  # a click lands on a whole pixel: within 1 % of the picture
 
 
@@ -118,8 +116,7 @@ async def test_a_zone_drawn_on_the_picture_reaches_the_intrusion_config(qtbot: Q
     assert line["inside"] == "right" and abs(line["a"][0] - LINE_AB[0][0]) <= TOLERANCE
     assert page.state.text() == "enabled"
     assert page.editor.image is not None, page.editor.note  # the simulator's picture under the shapes
-    folder = DOCS_SHOTS if os.environ.get("VMS_UPDATE_SCREENSHOTS") == "1" else tmp_path
-    assert page.window().grab().save(str(folder / "zone_editor.png"))
+    assert page.window().grab().save(str(tmp_path / "zone_editor.png"))
 
 
 @pytest.mark.slow

@@ -122,12 +122,19 @@ def _simulator() -> SimulatorConfig:
     return SimulatorConfig(rtsp_port=0, onvif_port=0, cameras=cameras)
 
 
-@pytest.fixture
-async def desk(settings: Any, aiohttp_client: Any) -> AsyncIterator[Desk]:
-    async with SimulatorHandle.start(_simulator()) as sim:
+@asynccontextmanager
+async def desk_on(settings: Any, aiohttp_client: Any, config: SimulatorConfig) -> AsyncIterator[Desk]:
+    """A test server with the simulator's cameras added, and the client logged in to it as an admin."""
+    async with SimulatorHandle.start(config) as sim:
         desk = await start_desk(settings, aiohttp_client, sim)
         yield desk
         await desk.client.close()
+
+
+@pytest.fixture
+async def desk(settings: Any, aiohttp_client: Any) -> AsyncIterator[Desk]:
+    async with desk_on(settings, aiohttp_client, _simulator()) as desk:
+        yield desk
 
 
 async def _listed(desk: Desk, camera: str, event_type: str) -> list[dict[str, Any]]:

@@ -73,10 +73,7 @@ class AnalyticsPage(AdminPage):
         self.enable_button.clicked.connect(lambda: self.runner.spawn(self.send(True)))
         self.save_button.clicked.connect(lambda: self.runner.spawn(self.send(None)))
         self.disable_button.clicked.connect(lambda: self.runner.spawn(self.send(False)))
-        top = QHBoxLayout()
-        for widget in (QLabel("Camera"), self.camera_choice, QLabel("Model"), self.model_choice, self.state):
-            top.addWidget(widget)
-        top.addStretch(1)
+        top = self._pickers()
         side = QVBoxLayout()
         side.addWidget(self.form)
         side.addStretch(1)
@@ -95,6 +92,18 @@ class AnalyticsPage(AdminPage):
         for button in (self.enable_button, self.save_button, self.disable_button, self.flip_button,
                        self.delete_button, *self.mode_buttons.values()):
             button.setVisible(editable)
+
+    def _pickers(self) -> QHBoxLayout:
+        """Camera and model pickers. Alt+C and Alt+M put the keyboard in them (typing a name then selects
+        it): the screen is usable without a mouse, as the administration window's screens are through Alt+N."""
+        camera_label, model_label = QLabel("&Camera"), QLabel("&Model")
+        camera_label.setBuddy(self.camera_choice)
+        model_label.setBuddy(self.model_choice)
+        top = QHBoxLayout()
+        for widget in (camera_label, self.camera_choice, model_label, self.model_choice, self.state):
+            top.addWidget(widget)
+        top.addStretch(1)
+        return top
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -153,6 +162,10 @@ class AnalyticsPage(AdminPage):
             self.editor.set_picture(None, f"No picture: {exc}")
             return
         self.editor.set_picture(QImage.fromData(data), "The picture could not be decoded")
+        picture = self.editor.image
+        logger.info("analytics picture: %s, %s, %d shape(s), %s", self.camera_choice.currentText(),
+                    self.model_name(), len(self.editor.shapes),
+                    "none" if picture is None else f"{picture.width()}x{picture.height()}")
 
     def show_model(self) -> None:
         """The chosen model's config on the picture and in the form, and why it cannot run, if it cannot."""
