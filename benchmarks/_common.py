@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -36,6 +37,21 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
         print("| " + " | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + " |")
         if n == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+async def sqlite_settings(workdir: Path, **overrides: object) -> tuple[Any, Any]:
+    """Test settings over a migrated SQLite database in `workdir`, seeded (settings, seeded): what the in-process
+    whole-path benchmarks serve from, without a PostgreSQL server."""
+    from tests.conftest import make_settings, seed
+    from vms_server.db.engine import create_engine
+    from vms_server.db.migrate import upgrade
+
+    db = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    engine = create_engine(db)
+    await upgrade(engine)
+    await engine.dispose()
+    settings = make_settings(workdir / "data", db, **overrides)
+    return settings, await seed(settings)
 
 
 class ServerProcess:

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import percentile, print_table
+from benchmarks._common import percentile, print_table, sqlite_settings
 from vms_camsim import SimulatorConfig, spawn_simulator
 from vms_camsim.config import AuthMode, CameraConfig, SceneKind, StreamConfig
 from vms_camsim.scenes import make_scene
@@ -120,19 +120,11 @@ def pose_cost(crops_n: int) -> list[list[Any]]:
 async def whole_path(loops: int, workdir: Path, detector: Path) -> tuple[list[list[Any]], list[float]]:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from tests.conftest import make_settings, seed
     from tests.server.helpers import ApiClient
     from vms_common.auth.roles import Role
     from vms_server.app import create_app
-    from vms_server.db.engine import create_engine
-    from vms_server.db.migrate import upgrade
 
-    db = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-    engine = create_engine(db)
-    await upgrade(engine)
-    await engine.dispose()
-    settings = make_settings(workdir / "data", db, analytics={"segment_s": 2.0})
-    seeded = await seed(settings)
+    settings, seeded = await sqlite_settings(workdir, analytics={"segment_s": 2.0})
     fleet = SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[
         CameraConfig(name=name, scene=kind, loop_seconds=LOOP, auth=AuthMode.NONE, sub=None,
                      main=StreamConfig(width=w, height=h, fps=15, bitrate_kbps=kbps, gop_seconds=1.0))

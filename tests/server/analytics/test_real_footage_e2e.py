@@ -1,0 +1,54 @@
+"""Negative scenes on real footage through the whole path (#13): vtest.avi (people walking past a campus
+building) streamed by the simulator over RTSP into the real server with fire_smoke, fallen and intrusion enabled.
+Nothing burns and nobody falls: fallen must raise no event; fire_smoke's known false positives on this clip are
+pinned to a bound (they are not zero: see the docs). The people are real, so intrusion must raise events (the
+person detector works on this stream, and the models did analyse it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.server.analytics.real_footage import NEGATIVE, POSITIVE, VTEST, footage_camera, watch
+from tests.server.analytics.test_pipeline_e2e import api_fast  # noqa: F401 - the real app with 2 s jobs
+from tests.server.helpers import ApiClient
+from vms_camsim import SimulatorConfig, SimulatorHandle
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+LOOP = 20  # the first 20 s of the clip: walkers throughout
+LOOPS = 3
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimulatorHandle]:
+    if not VTEST.exists():
+        pytest.skip(f"{VTEST} is absent: it comes with the Debian package opencv-doc (scripts/apt-packages.txt)")
+    config = SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[footage_camera("hall", LOOP)])
+    async with SimulatorHandle.start(config) as handle:
+        yield handle
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_real_footage_no_fall_and_bounded_fire(api_fast: ApiClient,  # noqa: F811 - the fixture
+                                                    sim: SimulatorHandle) -> None:
+    watched = await watch(api_fast, sim.rtsp_url("hall", "main"), LOOP, LOOPS)
+    assert watched.seconds == LOOP * LOOPS
+    for model in (*NEGATIVE, POSITIVE):  # every model analysed the footage: silence is not idleness
+        assert watched.jobs.get(model, 0) >= LOOPS * LOOP / 10, watched.jobs  # 21 fallen jobs measured
+    print({model: len(events) for model, events in watched.events.items()}, watched.jobs)  # the figures, with -s
+    fallen = watched.events["fallen"]
+    assert [(e["timestamp"], e["details"]) for e in fallen] == []
+    fires = [(e["timestamp"], e["detection"]["bounding_box"], e["details"]) for e in watched.events["fire_smoke"]]
+    # fire_smoke is NOT quiet on this clip (docs/analytics.md, "Real footage through the whole path"): a flame on
+    # an orange traffic cone while a walker's legs and yellow bag pass in front of it (17 s into the clip: one
+    # event a loop, measured 3 in 3 loops since the fast-flicker rule of 2814831), and smoke on a faint stain on
+    # the grey tarmac after walkers pass it (2-9 s into the clip once the background is learnt: 0 and 1 in two
+    # runs). Pinned at two of each a loop, so that a rule that makes it worse fails here; a fix lowers them.
+    flames = [f for f in fires if f[2].get("kind") == "flame"]
+    assert len(flames) <= 2 * LOOPS, fires
+    assert len(fires) - len(flames) <= 2 * LOOPS, fires
+    people = watched.events[POSITIVE]
+    # Walkers cross the view throughout: each loop brings people who stay more than the 1 s dwell (120 events in the
+    # benchmark's 2.6 minutes); at least one a loop leaves room for a loaded machine.
+    assert len(people) >= LOOPS, len(people)
