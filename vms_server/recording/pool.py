@@ -16,6 +16,9 @@ Live view, HLS and analytics subscribe here (`stream(camera_id).add(consumer)`) 
 its worker over that same socket; the worker forwards a camera only while it has a subscriber, so the camera
 connection stays the only one and unwatched cameras cost nothing here. A live snapshot of a camera nobody watches
 asks its worker for the current GOP instead (`current_gop`).
+
+`move` hands a camera to another worker without a gap (make-before-break at a keyframe, `pool_move`), and
+`rebalance` uses it to even out the workers after cameras were removed.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -38,6 +40,7 @@ from typing import Any
 from vms_server.ingest.health import StreamHealth, StreamState
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import GOP_LIMIT, MediaPacket, PacketConsumer
+from vms_server.recording.pool_move import CameraMoves, Handover, info_of, shifted
 from vms_server.recording.pool_worker import PACKET, CameraJob, run_worker_process
 from vms_server.recording.recorder import Policy
 from vms_server.recording.recovery import recover_part_blocking
@@ -59,6 +62,9 @@ class _Camera:
     consumers: tuple[PacketConsumer, ...] = ()
     info: StreamInfo | None = None
     gop: list[MediaPacket] = field(default_factory=list)
+    moving: Handover | None = None
+    last: MediaPacket | None = None  # the last packet the consumers got (where a moved camera's live goes on)
+    offset: int = 0  # added to pts/dts of the packets relayed since a move (`pool_move.ts_offset`)
 
 
 class PoolStream:
@@ -108,7 +114,7 @@ class _Worker:
         self.restart_at: float | None = None
 
 
-class IngestPool:
+class IngestPool(CameraMoves):
     """Blocking API (start/stop from a thread or `asyncio.to_thread`); callbacks come on reader threads."""
 
     def __init__(self, jobs: list[CameraJob], workers: int, on_segment: Callable[[SegmentResult], None], *,
@@ -169,6 +175,11 @@ class IngestPool:
         merged: dict[str, Any] = {}
         for worker in self._workers:
             merged.update(worker.stats)
+        with self.lock:  # during and just after a move two workers report the camera: its owner's report counts
+            owners = [(c.job.camera_id, self._workers[c.worker].stats) for c in self.cameras.values()]
+        for camera_id, stats in owners:
+            if camera_id in stats:
+                merged[camera_id] = stats[camera_id]
         return merged
 
     def _spawn(self, worker: _Worker) -> None:
@@ -217,7 +228,12 @@ class IngestPool:
             worker.jobs.pop(camera.index, None)
             worker.stats.pop(camera_id, None)
             consumers, had = camera.consumers, camera.info
+            move, camera.moving = camera.moving, None
+            if move is not None and not move.switched:
+                self._slots.pop((move.worker, move.index), None)
         self._send(worker, ("remove", camera.index))
+        if move is not None and not move.switched:
+            self._send(self._workers[move.worker], ("remove", move.index))
         if had is not None:
             for consumer in consumers:
                 consumer.on_close("camera removed from the ingest pool")
@@ -239,8 +255,18 @@ class IngestPool:
             camera = self.cameras.get(camera_id)
         if camera is None:
             return False
-        self._send(self._workers[camera.worker], ("trigger", camera.index, reason, at_us, pre_s, post_s))
+        for worker, index in self._routes(camera):  # a camera moving is told on both sides (its hold goes on)
+            self._send(self._workers[worker], ("trigger", index, reason, at_us, pre_s, post_s))
         return True
+
+    def _routes(self, camera: _Camera) -> list[tuple[int, int]]:
+        """(worker, index) of the camera, and of its new connection while a move is on."""
+        with self.lock:
+            move = camera.moving
+            routes = [(camera.worker, camera.index)]
+            if move is not None and not move.switched:
+                routes.append((move.worker, move.index))
+            return routes
 
     def watched(self, camera_id: str) -> bool:
         """Someone in this process subscribes to the camera's packets."""
@@ -277,7 +303,7 @@ class IngestPool:
         fields, packets = request.answer
         if fields is None or not packets:
             return None
-        return _info(fields), [MediaPacket(data, pts, dts, wall_us, key, len(data))
+        return info_of(fields), [MediaPacket(data, pts, dts, wall_us, key, len(data))
                                for data, pts, dts, wall_us, key in packets]
 
     def _camera_at(self, worker: int, index: int) -> _Camera | None:
@@ -347,7 +373,8 @@ class IngestPool:
         if info is not None:
             consumer.on_open(info)
         if first:
-            self._send(self._workers[camera.worker], ("live", camera.index, True))
+            for worker, index in self._routes(camera):
+                self._send(self._workers[worker], ("live", index, True))
 
     def unsubscribe(self, camera_id: str, consumer: PacketConsumer) -> None:
         with self.lock:
@@ -355,9 +382,15 @@ class IngestPool:
             camera.consumers = tuple(c for c in camera.consumers if c is not consumer)
             last = not camera.consumers
             if last:
-                camera.info, camera.gop = None, []
+                camera.info, camera.gop, camera.last, camera.offset = None, [], None, 0
+                if camera.moving is not None and camera.moving.switched:
+                    camera.moving = None  # nothing held to hand on: the target's packets take the usual route
+                elif camera.moving is not None:
+                    camera.moving.info = None
+                    camera.moving.held.clear()
         if last:
-            self._send(self._workers[camera.worker], ("live", camera.index, False))
+            for worker, index in self._routes(camera):
+                self._send(self._workers[worker], ("live", index, False))
 
     def _closed(self, camera: _Camera, reason: str) -> None:
         with self.lock:
@@ -389,7 +422,10 @@ class IngestPool:
                     request.done.set()
                 elif kind in ("open", "close") and (camera := self._camera_at(worker.number, body[1])) is not None:
                     # None: a camera removed while its worker was still sending.
-                    (self._opened if kind == "open" else self._closed)(camera, body[2])
+                    if not self._incoming(camera, worker.number, body[1], body[2] if kind == "open" else None):
+                        (self._opened if kind == "open" else self._closed)(camera, body[2])
+                elif kind in ("ready", "left") and (camera := self._camera_at(worker.number, body[1])) is not None:
+                    self._move_step(camera, kind, worker.number, body[1], body[2])
                 elif kind == "stopped":
                     return
         except Exception:
@@ -398,9 +434,9 @@ class IngestPool:
             stopped.set()
 
     def _opened(self, camera: _Camera, fields: tuple[Any, ...]) -> None:
-        info = _info(fields)
+        info = info_of(fields)
         with self.lock:
-            camera.info, camera.gop = info, []
+            camera.info, camera.gop, camera.last, camera.offset = info, [], None, 0
             consumers = camera.consumers
         for consumer in consumers:
             consumer.on_open(info)
@@ -412,25 +448,36 @@ class IngestPool:
         camera = self._camera_at(worker, index)
         if camera is None:
             return
+        announce: StreamInfo | None = None
         with self.lock:
-            if camera.info is None:
+            move = camera.moving
+            if move is not None and (worker, index) == (move.worker, move.index):
+                out, announce = self._from_target(camera, move, pkt)
+            elif camera.info is None or (worker, index) != (camera.worker, camera.index):
                 return
-            if pkt.keyframe:
-                camera.gop = [pkt]
-            elif camera.gop and len(camera.gop) < GOP_LIMIT:
-                camera.gop.append(pkt)
+            else:
+                out = [pkt]
+            out = [shifted(p, camera.offset) for p in out]
+            for p in out:
+                _keep(camera, p)
             consumers = camera.consumers
         for consumer in consumers:
             try:
-                consumer.on_packet(pkt)
+                if announce is not None:
+                    consumer.on_open(announce)
+                for p in out:
+                    consumer.on_packet(p)
             except Exception:
                 logger.exception("live consumer failed", extra={"camera_id": camera.job.camera_id})
 
 
-def _info(fields: tuple[Any, ...]) -> StreamInfo:
-    """A stream description from its worker's plain values (`pool_worker.info_fields`)."""
-    codec, width, height, fps, time_base, extradata = fields
-    return StreamInfo(codec, width, height, fps, Fraction(time_base), extradata, None)
+def _keep(camera: _Camera, pkt: MediaPacket) -> None:
+    """The camera's current GOP (a live snapshot's source) and last packet, as the consumers got them."""
+    if pkt.keyframe:
+        camera.gop = [pkt]
+    elif camera.gop and len(camera.gop) < GOP_LIMIT:
+        camera.gop.append(pkt)
+    camera.last = pkt
 
 
 def _recovered(part: Path, jobs: list[CameraJob]) -> SegmentResult | None:

@@ -15,6 +15,12 @@ and event recording, decided in the main process), `("gop", index, request)` (th
 current GOP, answered `("gop", request, fields or None, packets)`: a live snapshot of a camera nobody watches) and
 `("stop",)`. A camera's index is its number within its worker,
 fixed for its life there.
+
+A move between workers (`pool.IngestPool.move`): `("add", index, job, True)` starts a camera in standby (connected,
+its recorder holding keyframes but not writing), answered `("ready", index, ok)` once it holds one; the source gets
+`("leave", index)`: its recorder ends the segment at the next keyframe and the camera stops, answered
+`("left", index, keyframe time, or -1 when it was not writing, or None when no keyframe came)`; then the target
+gets `("write", index, that time, job)` and writes from that keyframe.
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ logger = logging.getLogger(__name__)
 PACKET = struct.Struct(">HqqqB")  # camera index, pts, dts, wall clock (us), keyframe
 LIVE_BACKLOG = 25  # packets of one camera queued for the socket before its relay jumps to the next keyframe
 STATS_EVERY_S = 1.0
+# A move's waits in the worker: for the target to hold a keyframe, for the source to reach one (both a little under
+# the main process's, so that it hears the outcome).
+READY_WAIT_S = 20.0
+LEAVE_WAIT_S = 20.0
+MOVE_POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,11 @@ class Relay:
         self.enabled = False
         self._need_key = True
         self._lock = threading.Lock()
+        self.until: Recorder | None = None  # leaving: relay up to the keyframe where this recorder stopped
+        # Asked to leave: told to the recorder here, on the ingest thread between two of its packets. Told from
+        # another thread, it could land while the recorder cuts a segment (no writer for a moment): the recorder
+        # would think it was not writing, and the new segment it opens at that keyframe would be cut after a frame.
+        self.leave: Recorder | None = None
 
     def enable(self, on: bool) -> None:
         """Start (with the open connection's description and its current GOP, so a viewer starts at once) or
@@ -150,7 +166,16 @@ class Relay:
 
     def on_packet(self, pkt: MediaPacket) -> None:
         with self._lock:
+            if self.leave is not None:
+                self.leave.leave()
+                self.until, self.leave = self.leave, None
             if not self.enabled:
+                return
+            until = self.until
+            if until is not None and until.left_at_us is not None and pkt.wall_us >= until.left_at_us:
+                # The camera moves on: the new worker relays from this keyframe (the recorder, called before the
+                # relay, has just stopped at it), so live in the main process switches there without a gap.
+                self.enabled = False
                 return
             if pkt.keyframe and self.outbox.pending.get(self.index, 0) > LIVE_BACKLOG:
                 # Behind: what is queued is dropped, the viewer goes on from this keyframe.
@@ -173,6 +198,7 @@ class _Running:
     worker: StreamWorker
     recorder: Recorder
     relay: Relay
+    writing: bool = True  # False: standby for a move (connected, holding keyframes, not writing)
 
 
 def _open_file(recorder: Recorder) -> tuple[str, int, int] | None:
@@ -203,18 +229,93 @@ def _stats(running: dict[int, _Running]) -> dict[str, Any]:
             for r in list(running.values())}
 
 
-def _start_camera(index: int, job: CameraJob, outbox: Outbox, durability: Durability) -> _Running:
+def _never() -> bool:
+    return False
+
+
+def _start_camera(index: int, job: CameraJob, outbox: Outbox, durability: Durability,
+                  standby: bool = False) -> _Running:
     def sink(result: SegmentResult) -> None:
         outbox.obj(("segment", result))
 
     worker = StreamWorker(job.camera_id, "main", partial(str, job.url), job.options)
     recorder = Recorder(job.camera_id, "main", partial(Path, job.volume), job.segment_seconds, sink,
-                        policy=job.policy, durability=durability)
+                        policy=job.policy, durability=durability, may_write=_never if standby else None)
     relay = Relay(index, worker, outbox)
-    worker.add(recorder)
+    worker.add(recorder)  # before the relay: a relay stopping for a move sees where the recorder stopped
     worker.add(relay)
     worker.start()
-    return _Running(job, worker, recorder, relay)
+    running = _Running(job, worker, recorder, relay, writing=not standby)
+    if standby:
+        threading.Thread(target=_await_keyframe, args=(index, running, outbox), name="ingest-move-in",
+                         daemon=True).start()
+    return running
+
+
+def _await_keyframe(index: int, running: _Running, outbox: Outbox) -> None:
+    """Standby for a move: say when the recorder holds a keyframe the source's footage can end at."""
+    deadline = time.monotonic() + READY_WAIT_S
+    while not running.recorder.holds_keyframe:  # a standby removed meanwhile answers late: the pool ignores it
+        if time.monotonic() > deadline:
+            outbox.obj(("ready", index, False))
+            return
+        time.sleep(MOVE_POLL_S)
+    outbox.obj(("ready", index, True))
+
+
+def _leave(index: int, running: dict[int, _Running], outbox: Outbox) -> None:
+    """The camera moves to another worker: end the segment at the next keyframe, say where, let the camera go."""
+    gone = running[index]
+    gone.relay.leave = gone.recorder  # from the next packet on (see `Relay.leave`)
+    deadline = time.monotonic() + LEAVE_WAIT_S
+    # A connection that drops (or a worker stopping) brings no keyframe: the pool then moves it break-before-make.
+    while gone.recorder.left_at_us is None and gone.recorder.info is not None and time.monotonic() < deadline:
+        time.sleep(MOVE_POLL_S)
+    running.pop(index, None)
+    gone.relay.enable(False)  # nothing more to the main process, not even the close
+    outbox.obj(("left", index, gone.recorder.left_at_us))
+    gone.worker.stop_blocking()
+
+
+def _write(index: int, start_from_us: int | None, job: CameraJob, running: dict[int, _Running],
+           outbox: Outbox, durability: Durability) -> None:
+    """The move's target writes from the keyframe where the source stopped (started afresh if it is not here:
+    the worker was restarted meanwhile)."""
+    here = running.get(index)
+    if here is None:
+        running[index] = _start_camera(index, job, outbox, durability)
+    elif not here.writing:
+        here.recorder.policy = job.policy
+        here.recorder.start_from_us = start_from_us if start_from_us is not None and start_from_us > 0 else None
+        here.writing = True
+        here.recorder.may_write = None  # after start_from_us: the first segment begins at that keyframe
+
+
+def _handle(message: tuple[Any, ...], running: dict[int, _Running], outbox: Outbox, durability: Durability,
+            removing: list[threading.Thread]) -> None:
+    """One message from the main process (see the module's docstring)."""
+    if message[0] == "live" and message[1] in running:
+        running[message[1]].relay.enable(bool(message[2]))
+    elif message[0] == "policy" and message[1] in running:
+        running[message[1]].recorder.policy = message[2]
+    elif message[0] == "gop":
+        outbox.obj(("gop", message[2], *_gop(running.get(message[1]))))
+    elif message[0] == "trigger" and message[1] in running:
+        running[message[1]].recorder.trigger(*message[2:])
+    elif message[0] == "add" and message[1] not in running:  # present: it came with the restart
+        running[message[1]] = _start_camera(message[1], message[2], outbox, durability,
+                                            len(message) > 3 and bool(message[3]))
+    elif message[0] == "leave" and message[1] in running:
+        removing.append(threading.Thread(target=_leave, args=(message[1], running, outbox),
+                                         name="ingest-move-out"))
+        removing[-1].start()
+    elif message[0] == "write":
+        _write(message[1], message[2], message[3], running, outbox, durability)
+    elif message[0] == "remove" and message[1] in running:
+        # Stopped on a thread of its own: its last segment is finished (and sent) while the others run.
+        gone = running.pop(message[1])
+        removing.append(threading.Thread(target=gone.worker.stop_blocking, name="ingest-remove"))
+        removing[-1].start()
 
 
 def run_worker_process(conn: Connection, jobs: dict[int, CameraJob], fsync_interval_s: float) -> None:
@@ -240,23 +341,9 @@ def run_worker_process(conn: Connection, jobs: dict[int, CameraJob], fsync_inter
                 break  # the main process died: finish the segments and end
             if message[0] == "stop":
                 break
-            if message[0] == "live" and message[1] in running:
-                running[message[1]].relay.enable(bool(message[2]))
-            elif message[0] == "policy" and message[1] in running:
-                running[message[1]].recorder.policy = message[2]
-            elif message[0] == "gop":
-                outbox.obj(("gop", message[2], *_gop(running.get(message[1]))))
-            elif message[0] == "trigger" and message[1] in running:
-                running[message[1]].recorder.trigger(*message[2:])
-            elif message[0] == "add" and message[1] not in running:  # present: it came with the restart
-                running[message[1]] = _start_camera(message[1], message[2], outbox, durability)
-            elif message[0] == "remove" and message[1] in running:
-                # Stopped on a thread of its own: its last segment is finished (and sent) while the others run.
-                gone = running.pop(message[1])
-                removing.append(threading.Thread(target=gone.worker.stop_blocking, name="ingest-remove"))
-                removing[-1].start()
+            _handle(message, running, outbox, durability, removing)
     finally:
-        threads = [threading.Thread(target=r.worker.stop_blocking) for r in running.values()]
+        threads = [threading.Thread(target=r.worker.stop_blocking) for r in list(running.values())]
         for thread in threads:
             thread.start()
         for thread in threads + removing:
