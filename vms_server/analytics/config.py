@@ -20,6 +20,9 @@ class AnalyticsSettings(BaseModel):
     queue: Literal["memory", "redis"] = Field("memory", description="Job queue back end")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the 'redis' queue back end")
     claim_idle_s: float = Field(30.0, gt=0, description="Redeliver a Redis job after its worker was silent this long")
+    partitions: int = Field(16, ge=1, le=1024, description="Partition streams of the Redis queue per priority; a "
+                            "camera's jobs stay in one, read by one consumer at a time. Fixed cluster-wide: the "
+                            "first node's value is kept in Redis and wins")
     remote_models: list[str] = Field(default_factory=list, description="Models run by `vms-server worker` processes "
                                      "instead of this server (needs queue = 'redis')")
     max_queue_depth: int = Field(200, ge=1, description="Jobs waiting per model before the least urgent are dropped")

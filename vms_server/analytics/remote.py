@@ -9,12 +9,14 @@ listeners, the event feed), so events, correlation and rules stay in one place, 
 Why this split: a model that crashes (a native library, a bad model file) or hogs the CPU takes down its own
 process, not recording; a busy model scales by starting more workers; the worker needs Redis only, not the
 database, so it can run on a GPU box next to the server. Per-camera configuration reaches workers through a
-Redis hash the server keeps (`config_key`). A worker killed mid-job never acknowledged it: the queue redelivers
-it to a live worker after `analytics.claim_idle_s` (XAUTOCLAIM), and the server opens an incident for the
-worker that vanished without saying goodbye.
+Redis hash the server keeps (`config_key`). A worker adds a result and acknowledges its job in one step; one
+killed mid-job did neither: after `analytics.claim_idle_s` its partitions of the queue go to the live workers,
+which analyse its unfinished jobs first (`vms_server.analytics.partitions`), and the server opens an incident
+for the worker that vanished without saying goodbye.
 
-Stateful models (trackers) keep a camera's state in the worker that analysed its last job; with several
-workers for one model the consumer group deals jobs to any of them, so run one worker per tracking model.
+A camera's jobs stay with one worker of a model (its partition's holder) until the workers change, so the
+results of a camera come in sequence order and stateful models (trackers) keep their state; when a partition
+moves to another worker, the camera's state starts afresh there.
 """
 
 from __future__ import annotations
@@ -159,9 +161,12 @@ class RemoteModels:
                        asyncio.create_task(self._watch(), name="analytics-remote-workers")]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Cancelled until they end: a cancellation that lands inside a Redis call was seen absorbed there (the
+        # watcher went on to its next sleep and a single cancel-and-gather waited forever).
+        while pending := [t for t in self._tasks if not t.done()]:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=1.0)
         self._tasks = []
         await self.redis.aclose()
 

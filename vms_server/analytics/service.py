@@ -96,7 +96,7 @@ class AnalyticsService:
             from vms_server.analytics.redis_queue import RedisStreamQueue
 
             return RedisStreamQueue(self.settings.redis_url, self.registry.names(),
-                                    claim_idle_s=self.settings.claim_idle_s)
+                                    claim_idle_s=self.settings.claim_idle_s, partitions=self.settings.partitions)
         return InProcessQueue(self.settings.max_queue_depth)
 
     def model(self, name: str) -> AnalyticsModel:

@@ -39,6 +39,8 @@ from vms_server.analytics.workers import JobResult, WorkerPool
 
 logger = logging.getLogger(__name__)
 
+RESULTS_MAX_LEN = 100_000  # results the server has not read yet, at most (approximately)
+
 
 class WorkerError(Exception):
     """The worker cannot start as asked (a message for the command line)."""
@@ -102,15 +104,20 @@ class ModelWorker:
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.models = {name: registry.get(name)() for name in dict.fromkeys(models)}
         self.redis: aioredis.Redis = aioredis.Redis.from_url(settings.redis_url)
-        self.queue = RedisStreamQueue(settings.redis_url, list(self.models), claim_idle_s=settings.claim_idle_s)
+        self.queue = RedisStreamQueue(settings.redis_url, list(self.models), claim_idle_s=settings.claim_idle_s,
+                                      partitions=settings.partitions)
         self.mirror = ConfigMirror(self.redis, self.models)
         self.pools: list[WorkerPool] = []
         self.published = 0
 
     async def _publish(self, result: JobResult) -> None:
-        fields: Any = encode_result(result)
-        await self.redis.xadd(RESULTS_STREAM, fields, maxlen=100_000, approximate=True)
-        self.published += 1
+        # The result and the job's acknowledgement in one step, under the job's partition lease: a worker killed
+        # between the two cannot leave a result whose job is analysed again (nor a job acknowledged, result lost).
+        if await self.queue.publish(result.delivery, RESULTS_STREAM, encode_result(result), RESULTS_MAX_LEN):
+            self.published += 1
+        else:
+            logger.info("result of job %s dropped: its partition moved to another worker, which redoes it",
+                        result.delivery.token)
 
     async def _beat(self) -> None:
         info = json.dumps({"consumer": self.consumer, "models": list(self.models), "host": socket.gethostname(),

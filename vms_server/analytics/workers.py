@@ -131,16 +131,18 @@ class WorkerPool:
         started = time.time()
         outcomes = await self._run(items)
         run_ms = (time.time() - started) * 1000 / max(1, len(items))
-        await self.queue.ack(deliveries)
-        for (d, _), (detections, ok) in zip(items, outcomes, strict=True):
-            if ok is None:
-                self.shed += 1
-                continue
-            self.processed += 1
-            self.failed += 0 if ok else 1
-            self.run_ms_total += run_ms
-            queued_ms = max(0.0, (started - d.job.enqueued_at) * 1000) if d.job.enqueued_at else 0.0
-            await self.on_result(JobResult(d, detections, queued_ms, run_ms, ok))
+        try:  # results first, then the acknowledgement: a process killed in between redoes the job, loses nothing
+            for (d, _), (detections, ok) in zip(items, outcomes, strict=True):
+                if ok is None:
+                    self.shed += 1
+                    continue
+                self.processed += 1
+                self.failed += 0 if ok else 1
+                self.run_ms_total += run_ms
+                queued_ms = max(0.0, (started - d.job.enqueued_at) * 1000) if d.job.enqueued_at else 0.0
+                await self.on_result(JobResult(d, detections, queued_ms, run_ms, ok))
+        finally:
+            await self.queue.ack(deliveries)
 
     async def _run(self, items: list[tuple[Delivery, CameraContext]]) -> list[tuple[list[Detection], bool | None]]:
         """Run the model on the items: one call per camera on threads side by side (calls of one camera in

@@ -98,7 +98,7 @@ async def test_a_killed_worker_loses_no_job_and_raises_an_incident(redis_url: st
         await until(server.live_workers, 60, "the first worker's heartbeat")
 
         async def holding() -> bool:  # delivered to the worker, not yet acknowledged
-            pending = await probe.xpending(producer.stream(jobs[0].metadata.priority), "motion")
+            pending = await probe.xpending(await producer.stream_of(jobs[0]), "motion")
             return int(pending["pending"]) > 0
 
         await until(holding, 60, "the first worker to take jobs", interval=0.005)

@@ -1,9 +1,12 @@
 """Both queue back ends through the same interface: priority order, fan-out, batching, overload,
-and (Redis) redelivery of a job whose worker died."""
+and (Redis) redelivery of a job whose worker process was killed, once its partition lease expired."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import uuid
 
 import numpy as np
@@ -25,7 +28,7 @@ async def queue(request: pytest.FixtureRequest) -> JobQueue:
     if request.param == "memory":
         q: JobQueue = InProcessQueue()
     else:
-        q = RedisStreamQueue(request.getfixturevalue("redis_url"), ["motion", "tampering"], claim_idle_s=0.3)
+        q = RedisStreamQueue(request.getfixturevalue("redis_url"), ["motion", "tampering"], claim_idle_s=5.0)
     yield q  # type: ignore[misc]
     await q.close()
 
@@ -86,23 +89,47 @@ async def test_memory_overload_drops_least_urgent_first() -> None:
     await queue.close()
 
 
+DYING_WORKER = """
+import asyncio, sys
+from vms_server.analytics.redis_queue import RedisStreamQueue
+
+async def main() -> None:
+    queue = RedisStreamQueue(sys.argv[1], ["motion"], claim_idle_s=float(sys.argv[2]))
+    taken = await queue.get("motion", "worker-that-dies", wait_s=60)
+    print("took", [(d.job.segment_sequence, d.attempts) for d in taken], flush=True)
+    await asyncio.sleep(3600)  # holds the job (and renews its partition leases) until killed
+
+asyncio.run(main())
+"""
+
+
 async def test_redis_redelivers_the_job_of_a_dead_worker(redis_url: str) -> None:
-    queue = RedisStreamQueue(redis_url, ["motion"], claim_idle_s=0.3)
+    lease_s = 5.0
+    queue = RedisStreamQueue(redis_url, ["motion"], claim_idle_s=lease_s)
     camera = uuid.uuid4()
     await queue.put(make_job(_frames(2), ["motion"], Priority.HIGH, camera_id=camera, sequence=7))
-    taken = await queue.get("motion", "worker-that-dies", wait_s=1)
-    assert [d.attempts for d in taken] == [1]
-    # The worker dies without acknowledging: nothing new for a live worker until the claim delay passes.
-    assert await queue.get("motion", "live", wait_s=0.1) == []
-    await asyncio.sleep(0.4)
-    again = await queue.get("motion", "live", wait_s=1)
-    assert [(d.job.segment_sequence, d.job.camera_id, d.attempts) for d in again] == [(7, camera, 2)]
-    await queue.ack(again)
-    await asyncio.sleep(0.4)
-    assert await queue.get("motion", "live", wait_s=0.1) == []
-    depth = await queue.depth()
-    assert depth["motion"]["HIGH"] == 0
-    await queue.close()
+    dying = subprocess.Popen([sys.executable, "-c", DYING_WORKER, redis_url, str(lease_s)], stdout=subprocess.PIPE)
+    try:
+        assert dying.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(dying.stdout.readline), 120)
+        assert line.strip() == b"took [(7, 1)]"
+        # While it lives it holds the job's partition: a consumer joining now gets nothing (the partition is
+        # handed over only once the job is done, or after one lease time).
+        assert await queue.get("motion", "live", wait_s=0.3) == []
+        dying.send_signal(signal.SIGKILL)
+        dying.wait(30)
+        # Killed without acknowledging: once its lease expires the live consumer takes the job over.
+        again = await queue.get("motion", "live", wait_s=60)
+        assert [(d.job.segment_sequence, d.job.camera_id, d.attempts) for d in again] == [(7, camera, 2)]
+        await queue.ack(again)
+        assert await queue.get("motion", "live", wait_s=0.3) == []
+        depth = await queue.depth()
+        assert depth["motion"]["HIGH"] == 0
+    finally:
+        if dying.poll() is None:
+            dying.kill()
+            dying.wait(30)
+        await queue.close()
 
 
 def test_job_round_trip_keeps_the_structure() -> None:
