@@ -197,6 +197,7 @@ def run_one(n: int, seconds: float, smoke: bool) -> dict[str, Any]:
         work = Path(tmp)
         sim = spawn_simulator(config, work / "sim")
         server = ServerProcess(work / "server", {
+            "VMS_SERVER__TLS__MODE": "off",  # plain HTTP on loopback: the benchmark's client does not pin a certificate
             "VMS_SECURITY__MFA_REQUIRED": "false", "VMS_LICENSING__UNLICENSED_CAMERA_LIMIT": "64",
             "VMS_RECORDING__SEGMENT_SECONDS": "10"})
         try:

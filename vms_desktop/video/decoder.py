@@ -2,8 +2,15 @@
 
 Packets come in from the event loop through a bounded queue. When the queue overflows (a slow machine, a
 burst after a stall) everything queued is dropped and decoding resumes at the next keyframe, which keeps
-latency bounded instead of letting it grow. Only the newest decoded picture of a burst is converted to
-RGB and scaled, since older ones would never be shown.
+latency bounded instead of letting it grow. Only the newest decoded picture of a burst is converted and
+scaled, since older ones would never be shown.
+
+The UI thread was the limit of a 36-tile wall (issue #17), so everything per picture that can be done here is:
+the picture is converted straight to the 32-bit layout of the window's backing store and scaled to exactly
+the rectangle the tile paints it in (`fit_size`, Qt's own rounding), so the tile only copies it. The worker
+keeps one swscale context (a new one per picture, as `VideoFrame.to_ndarray(width=...)` makes, started and
+joined a scaler thread pool every picture and held the GIL that the UI thread waits for) and scales on this
+thread alone.
 """
 
 from __future__ import annotations
@@ -18,15 +25,17 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PySide6.QtGui import QImage
 
-from vms_desktop.video.frames import Frame, FrameSink
+from vms_desktop.video.frames import Frame, FrameSink, fit_size
 
 logger = logging.getLogger(__name__)
 _CODECS = {"h264": "h264", "hevc": "hevc", "h265": "hevc", "mjpeg": "mjpeg"}
 QUEUE_LIMIT = 60
 
 Probe = Callable[[np.ndarray, int], None]  # full-resolution grey picture, timestamp_us
+_LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"})
 
 
 @dataclass
@@ -50,6 +59,19 @@ def to_qimage(rgb: np.ndarray) -> QImage:
     return image
 
 
+def bgra_to_qimage(frame: av.VideoFrame) -> QImage:
+    """Copy a packed bgra frame into a new QImage (Format_RGB32, the backing store's own layout) that owns its
+    pixels: one copy, and no Python object shared with Qt (see to_qimage)."""
+    width, height = frame.width, frame.height
+    plane = frame.planes[0]
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    stride = image.bytesPerLine()
+    pixels = np.frombuffer(image.bits(), dtype=np.uint8, count=stride * height).reshape(height, stride)
+    source = np.frombuffer(plane, dtype=np.uint8, count=plane.line_size * height).reshape(height, plane.line_size)
+    pixels[:, : width * 4] = source[:, : width * 4]
+    return image
+
+
 class DecodeWorker:
     """Decode one elementary stream into a FrameSink. `submit` never blocks."""
 
@@ -62,6 +84,7 @@ class DecodeWorker:
         self.camera_id = camera_id
         self.target: tuple[int, int] = (0, 0)  # 0: source size
         self.probe: Probe | None = None
+        self._scaler = VideoReformatter()  # one swscale context, reused while the sizes stay the same
         self._queue: queue.Queue[_Packet | None] = queue.Queue(QUEUE_LIMIT)
         self._need_key = True
         self._thread = threading.Thread(target=self._run, name=f"decode-{camera_id[:8]}", daemon=True)
@@ -69,7 +92,7 @@ class DecodeWorker:
 
     def set_target_size(self, width: int, height: int) -> None:
         """Scale pictures to this size in the decoder thread (the tile's size), keeping the UI cheap."""
-        self.target = (max(2, width - width % 2), max(2, height - height % 2))
+        self.target = (max(1, width), max(1, height))
 
     def submit(self, timestamp_us: int, keyframe: bool, data: bytes) -> None:
         stats = self.sink.stats
@@ -116,20 +139,27 @@ class DecodeWorker:
                 continue
             for frame in frames:
                 self.sink.stats.decoded += 1
-                if self.probe is not None:
-                    self.probe(frame.to_ndarray(format="gray"), packet.timestamp_us)
                 if not self._queue.empty():
                     self.sink.stats.superseded += 1  # a newer picture is right behind: do not convert this one
                     continue
+                if self.probe is not None:  # only pictures handed to the tile can be painted
+                    self.probe(self._grey(frame), packet.timestamp_us)
                 self._deliver(frame, packet.timestamp_us)
+
+    def _grey(self, frame: av.VideoFrame) -> np.ndarray:
+        """The picture in grey for the probe: the luma plane as it is where there is one (no conversion)."""
+        if frame.format.name in _LUMA_FIRST:
+            plane = frame.planes[0]
+            rows = np.frombuffer(plane, dtype=np.uint8, count=plane.line_size * frame.height)
+            return rows.reshape(frame.height, plane.line_size)[:, : frame.width]
+        grey: np.ndarray = frame.to_ndarray(format="gray")
+        return grey
 
     def _deliver(self, frame: av.VideoFrame, timestamp_us: int) -> None:
         width, height = self.target
-        if not width:
+        if width:  # fit the tile, keeping the aspect ratio
+            width, height = fit_size(frame.width, frame.height, width, height)
+        else:
             width, height = frame.width, frame.height
-        else:  # fit the tile, keeping the aspect ratio
-            scale = min(width / frame.width, height / frame.height)
-            width = max(2, int(frame.width * scale) & ~1)
-            height = max(2, int(frame.height * scale) & ~1)
-        rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
-        self.sink.offer(Frame(to_qimage(rgb), timestamp_us, frame.width, frame.height))
+        picture = self._scaler.reformat(frame, width, height, "bgra", interpolation="BILINEAR", threads=1)
+        self.sink.offer(Frame(bgra_to_qimage(picture), timestamp_us, frame.width, frame.height))

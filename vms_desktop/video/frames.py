@@ -20,7 +20,9 @@ import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
-PUMP_INTERVAL_MS = 10
+# One collection per display refresh (60 Hz): every tile with a new picture is updated in the same tick, so
+# Qt paints and flushes them together, once, instead of a flush every 10 ms (issue #17).
+PUMP_INTERVAL_MS = 16
 
 
 @dataclass
@@ -45,6 +47,18 @@ class Frame:
     timestamp_us: int  # wall clock of the picture (camera/server time), for the overlay and the timeline
     width: int  # source size, before scaling to the tile
     height: int
+
+
+def fit_size(width: int, height: int, box_width: int, box_height: int) -> tuple[int, int]:
+    """The largest size of width:height inside the box, rounded as `QSize.scaled(KeepAspectRatio)` rounds. The
+    decoder thread scales to it and the tile paints in it, so the UI thread copies the picture and never scales
+    it a second time."""
+    if width <= 0 or height <= 0:
+        return max(1, box_width), max(1, box_height)
+    fit_width = box_height * width // height
+    if fit_width <= box_width:
+        return max(1, fit_width), max(1, box_height)
+    return max(1, box_width), max(1, box_width * height // width)
 
 
 class _Pump(QObject):

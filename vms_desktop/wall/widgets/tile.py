@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QPoint, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
@@ -27,13 +27,16 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QPushButton, QSizePolicy, QWidget
 
 from vms_desktop.mime import cameras_from_mime
-from vms_desktop.video.frames import Frame, FrameSink
+from vms_desktop.video.frames import Frame, FrameSink, fit_size
 from vms_desktop.video.messages import STATE_TEXT, plain
 
 HEADER_HEIGHT = 20  # the top bar: camera name on the left, picture time on the right
 RETRY_STATES = frozenset({"failed", "unreachable"})  # playback that gave up: the tile offers Retry
 KEEP_PICTURE_STATES = frozenset({"playing", "connecting", "loading"})
 PLAYBACK_COLOUR = QColor(255, 160, 0)  # border and badge of recorded video: never on a live tile
+BACKGROUND = QColor(18, 18, 20)
+HEADER_SHADE = QColor(0, 0, 0, 140)
+TEXT_COLOUR = QColor(235, 235, 235)
 
 
 class VideoTile(QWidget):
@@ -62,6 +65,10 @@ class VideoTile(QWidget):
         self.event_box: tuple[float, float, float, float] | None = None
         self.event_label = ""
         self.event_window: tuple[int, int] | None = None  # (start, end) us of the outlined event
+        self._font: QFont | None = None  # the overlays' font and its metrics, made at the first paint
+        self._metrics: QFontMetrics | None = None
+        self._header_key: tuple[int, int, str] = (0, 0, "")  # (second, width, name) of the cached header
+        self._header_cache: tuple[str, QRect, str, QRect] | None = None
         self.sink = FrameSink(self)
         self.sink.sig_frame.connect(self.show_frame)
         self.retry_button = QPushButton("Retry", self)
@@ -158,22 +165,43 @@ class VideoTile(QWidget):
     # --- painting --------------------------------------------------------------------------------
 
     def _picture_rect(self) -> QRect:
+        """Where the picture goes: the source's aspect ratio fitted to the tile, the size the live decoder
+        scales to (`fit_size`), so that drawing it is a copy. Detection boxes are placed in this rectangle."""
         if self.image is None:
             return self.rect()
-        size = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        return QRect(QPoint((self.width() - size.width()) // 2, (self.height() - size.height()) // 2), size)
+        width, height = self.source_size if self.source_size[0] else (self.image.width(), self.image.height())
+        fit_width, fit_height = fit_size(width, height, self.width(), self.height())
+        return QRect((self.width() - fit_width) // 2, (self.height() - fit_height) // 2, fit_width, fit_height)
+
+    def _fill_margins(self, painter: QPainter, target: QRect) -> None:
+        """Paint the background around the picture only: filling the whole tile first doubled the pixels
+        written per picture."""
+        width, height = self.width(), self.height()
+        if target.top() > 0:
+            painter.fillRect(0, 0, width, target.top(), BACKGROUND)
+        if target.bottom() < height - 1:
+            painter.fillRect(0, target.bottom() + 1, width, height - target.bottom() - 1, BACKGROUND)
+        if target.left() > 0:
+            painter.fillRect(0, target.top(), target.left(), target.height(), BACKGROUND)
+        if target.right() < width - 1:
+            painter.fillRect(target.right() + 1, target.top(), width - target.right() - 1, target.height(),
+                             BACKGROUND)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor(18, 18, 20))
         target = self._picture_rect()
         if self.image is not None:
-            painter.drawImage(target, self.image)
+            self._fill_margins(painter, target)
+            if self.image.width() == target.width() and self.image.height() == target.height():
+                painter.drawImage(target.topLeft(), self.image)  # scaled in the decoder thread: a copy
+            else:  # a picture of the tile's previous size, or from a feed that does not scale to it
+                painter.drawImage(target, self.image)
             if self.state == "loading":  # a new position is on its way: say so over the old picture
                 painter.fillRect(self.rect(), QColor(0, 0, 0, 120))
                 painter.setPen(QColor(235, 235, 235))
                 painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, STATE_TEXT["loading"])
         else:
+            painter.fillRect(self.rect(), BACKGROUND)
             painter.setPen(QColor(170, 170, 170))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                              self.status_text())
@@ -192,14 +220,29 @@ class VideoTile(QWidget):
         name = metrics.elidedText(self.camera_name, Qt.TextElideMode.ElideRight, room)
         return name, QRect(6, 0, room, HEADER_HEIGHT), stamp, stamp_rect
 
+    def _painted_header(self, metrics: QFontMetrics) -> tuple[str, QRect, str, QRect]:
+        """`header` worked out again only when the second, the width or the name changes, not for every
+        picture: the UI thread paints every tile up to 15 times a second."""
+        key = (self.frame_time_us // 1_000_000, self.width(), self.camera_name)
+        if self._header_cache is None or key != self._header_key:
+            self._header_key, self._header_cache = key, self.header(metrics)
+        return self._header_cache
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:  # a theme changed the font: measure again
+            self._font = self._metrics = self._header_cache = None
+        super().changeEvent(event)
+
     def _paint_overlays(self, painter: QPainter, target: QRect) -> None:
-        font = QFont(painter.font())
-        font.setPointSize(9)
-        painter.setFont(font)
+        if self._font is None or self._metrics is None:
+            self._font = QFont(painter.font())
+            self._font.setPointSize(9)
+            self._metrics = QFontMetrics(self._font)
+        painter.setFont(self._font)
         if self.camera_id:
-            painter.fillRect(QRect(0, 0, self.width(), HEADER_HEIGHT), QColor(0, 0, 0, 140))
-            painter.setPen(QColor(235, 235, 235))
-            name, name_rect, stamp, stamp_rect = self.header(QFontMetrics(font))
+            painter.fillRect(0, 0, self.width(), HEADER_HEIGHT, HEADER_SHADE)
+            painter.setPen(TEXT_COLOUR)
+            name, name_rect, stamp, stamp_rect = self._painted_header(self._metrics)
             painter.drawText(name_rect, Qt.AlignmentFlag.AlignVCenter, name)
             if stamp:
                 painter.drawText(stamp_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, stamp)
