@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Signal
 from vms_desktop.client.api import ClientError, SessionExpired, VmsClient, retry_delays
 from vms_desktop.events.models.event_model import parse_time
 from vms_desktop.playback.models.clock import PlaybackClock
-from vms_desktop.video.decoder import to_qimage
+from vms_desktop.video.decoder import PictureScaler
 from vms_desktop.video.frames import Frame, FrameSink
 from vms_desktop.video.messages import http_status, playback_error, redact, retriable
 
@@ -76,6 +76,7 @@ class PlaybackFeed(QObject):
         self._shown: collections.deque[int] = collections.deque(maxlen=SHOWN_HISTORY)  # delivered times
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._scalers = threading.local()  # a PictureScaler per decoding thread: a seek starts a new thread
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Future[None] | None = None
 
@@ -145,7 +146,7 @@ class PlaybackFeed(QObject):
         return max(earlier, default=None)
 
     def set_target_size(self, width: int, height: int) -> None:
-        self.target = (max(2, width - width % 2), max(2, height - height % 2))
+        self.target = (max(1, width), max(1, height))
 
     def _token(self, *, refresh: bool) -> str:
         """From the playback thread: an access token good for this try, refreshed on the UI loop first when it
@@ -240,12 +241,8 @@ class PlaybackFeed(QObject):
             time.sleep(min(wait, 0.05))
 
     def _deliver(self, frame: Any, wall_us: int) -> None:
-        width, height = self.target
-        if width:
-            scale = min(width / frame.width, height / frame.height)
-            width, height = max(2, int(frame.width * scale) & ~1), max(2, int(frame.height * scale) & ~1)
-        else:
-            width, height = frame.width, frame.height
-        rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
-        self.sink.offer(Frame(to_qimage(rgb), wall_us, frame.width, frame.height))
+        scaler: PictureScaler | None = getattr(self._scalers, "scaler", None)
+        if scaler is None:
+            scaler = self._scalers.scaler = PictureScaler()
+        self.sink.offer(Frame(scaler.to_tile(frame, self.target), wall_us, frame.width, frame.height))
 

@@ -45,23 +45,10 @@ class _Packet:
     data: bytes
 
 
-def to_qimage(rgb: np.ndarray) -> QImage:
-    """Copy an (H, W, 3) uint8 array into a new QImage that owns its pixels.
-
-    The image is allocated by Qt and filled through numpy, rather than wrapping the array's buffer: no
-    Python object is shared with Qt, which keeps reference counting simple in decoder threads.
-    """
-    height, width = rgb.shape[:2]
-    image = QImage(width, height, QImage.Format.Format_RGB888)
-    stride = image.bytesPerLine()
-    pixels = np.frombuffer(image.bits(), dtype=np.uint8, count=stride * height).reshape(height, stride)
-    pixels[:, : width * 3] = rgb.reshape(height, width * 3)
-    return image
-
-
 def bgra_to_qimage(frame: av.VideoFrame) -> QImage:
     """Copy a packed bgra frame into a new QImage (Format_RGB32, the backing store's own layout) that owns its
-    pixels: one copy, and no Python object shared with Qt (see to_qimage)."""
+    pixels. The image is allocated by Qt and filled through numpy rather than wrapping the frame's buffer: no
+    Python object is shared with Qt, which keeps reference counting simple in decoder threads."""
     width, height = frame.width, frame.height
     plane = frame.planes[0]
     image = QImage(width, height, QImage.Format.Format_RGB32)
@@ -70,6 +57,23 @@ def bgra_to_qimage(frame: av.VideoFrame) -> QImage:
     source = np.frombuffer(plane, dtype=np.uint8, count=plane.line_size * height).reshape(height, plane.line_size)
     pixels[:, : width * 4] = source[:, : width * 4]
     return image
+
+
+class PictureScaler:
+    """One thread's conversion of decoded pictures to tile-sized QImages, with one swscale context kept for
+    as long as the sizes stay the same. Not shared between threads (swscale contexts are not thread-safe)."""
+
+    def __init__(self) -> None:
+        self._reformatter = VideoReformatter()
+
+    def to_tile(self, frame: av.VideoFrame, target: tuple[int, int]) -> QImage:
+        """The picture fitted to target (width, height; 0: the source size), as the tile paints it."""
+        if target[0]:
+            width, height = fit_size(frame.width, frame.height, target[0], target[1])
+        else:
+            width, height = frame.width, frame.height
+        picture = self._reformatter.reformat(frame, width, height, "bgra", interpolation="BILINEAR", threads=1)
+        return bgra_to_qimage(picture)
 
 
 class DecodeWorker:
@@ -84,7 +88,7 @@ class DecodeWorker:
         self.camera_id = camera_id
         self.target: tuple[int, int] = (0, 0)  # 0: source size
         self.probe: Probe | None = None
-        self._scaler = VideoReformatter()  # one swscale context, reused while the sizes stay the same
+        self._scaler = PictureScaler()  # used by the decoder thread only
         self._queue: queue.Queue[_Packet | None] = queue.Queue(QUEUE_LIMIT)
         self._need_key = True
         self._thread = threading.Thread(target=self._run, name=f"decode-{camera_id[:8]}", daemon=True)
@@ -156,10 +160,5 @@ class DecodeWorker:
         return grey
 
     def _deliver(self, frame: av.VideoFrame, timestamp_us: int) -> None:
-        width, height = self.target
-        if width:  # fit the tile, keeping the aspect ratio
-            width, height = fit_size(frame.width, frame.height, width, height)
-        else:
-            width, height = frame.width, frame.height
-        picture = self._scaler.reformat(frame, width, height, "bgra", interpolation="BILINEAR", threads=1)
-        self.sink.offer(Frame(bgra_to_qimage(picture), timestamp_us, frame.width, frame.height))
+        image = self._scaler.to_tile(frame, self.target)
+        self.sink.offer(Frame(image, timestamp_us, frame.width, frame.height))
