@@ -85,8 +85,8 @@ async def test_fire_and_fall_events_through_rtsp_and_the_api(api_fast: ApiClient
     assert seen_at is not None, "no fire event within 8 s of the flame"
     response_s = seen_at - flame_at
     # Measured 0.28-0.43 s under load 2-10 on the shared 2-core machine (fast flicker evidence, jobs cut at their
-    # last frame; `benchmarks.fire_fallen_accuracy`), 0.85-1.08 s before those and about 1.6 s at worst under
-    # load 9 with the older 0.5 s jobs: 2.5 s leaves room for a loaded CI machine.
+    # last frame; `benchmarks.fire_fallen_accuracy`), up to 1.41 s under load 9-14, 0.85-1.08 s before those
+    # changes: 2.5 s leaves room for a loaded CI machine.
     assert response_s < 2.5, response_s
     await asyncio.sleep(max(0.0, loop_start + LOOP - 1.5 - time.time()))
     fires, quiet, falls = await _events(api, fire), await _events(api, decoys), await _events(api, fall)
