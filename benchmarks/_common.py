@@ -59,7 +59,10 @@ class ServerProcess:
 
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.port = free_port()
-        self.env = {**os.environ, **env, "VMS_DATA_DIR": str(data_dir), "VMS_LOGGING__LEVEL": "WARNING"}
+        # Plain HTTP on loopback (the server's default is TLS with a self-signed certificate, which these clients
+        # do not pin); a benchmark that measures TLS says so in `env`.
+        self.env = {**os.environ, "VMS_SERVER__TLS__MODE": "off", **env, "VMS_DATA_DIR": str(data_dir),
+                    "VMS_LOGGING__LEVEL": "WARNING"}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def cli(self, *args: str) -> str:

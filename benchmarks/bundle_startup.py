@@ -61,7 +61,8 @@ def start_to_ready(cmd: list[str], env: dict[str, str]) -> float:
 
 def measure(name: str, cmd: list[str], runs: int) -> list[object]:
     with tempfile.TemporaryDirectory(prefix="vms-bench-") as tmp:
-        env = {**os.environ, "VMS_DATA_DIR": tmp, "VMS_LOGGING__LEVEL": "WARNING", "VMS_ADMIN_PASSWORD": PASSWORD}
+        env = {**os.environ, "VMS_DATA_DIR": tmp, "VMS_LOGGING__LEVEL": "WARNING", "VMS_ADMIN_PASSWORD": PASSWORD,
+               "VMS_SERVER__TLS__MODE": "off"}  # the readiness probe below speaks plain HTTP on loopback
         subprocess.run([*cmd, "init"], env=env, check=True, capture_output=True, timeout=120)
         version = min(timed([*cmd, "--version"], env) for _ in range(max(1, runs)))
         times = [start_to_ready(cmd, env) for _ in range(runs + 1)]

@@ -49,7 +49,7 @@ class Backend:
         self.db = f"vms_cloud_bench_{uuid.uuid4().hex[:8]}"
         admin = make_url(PG_ADMIN_URL)
         self.port = free_port()
-        self.env = {**os.environ, "VMS_CLOUD_DATA_DIR": str(workdir / "cloud"),
+        self.env = {**os.environ, "VMS_CLOUD_SERVER__TLS__MODE": "off", "VMS_CLOUD_DATA_DIR": str(workdir / "cloud"),
                     "VMS_CLOUD_DATABASE__ADMIN_URL": admin.set(database=self.db).render_as_string(False),
                     "VMS_CLOUD_DATABASE__URL": admin.set(database=self.db, username=ROLE, password=ROLE_PASSWORD)
                     .render_as_string(False),
