@@ -29,6 +29,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from vms_common.aio import cancel_and_wait
 from vms_server.analytics.types import Priority
 
 logger = logging.getLogger(__name__)
@@ -199,9 +200,7 @@ class PartitionHolder:
     async def stop(self) -> None:
         """A clean stop: the leases are released at once, so the next holder claims the unfinished jobs now."""
         self._stopping = True
-        while self._task is not None and not self._task.done():  # cancelled until it ends (see RemoteModels.stop)
-            self._task.cancel()
-            await asyncio.wait([self._task], timeout=1.0)
+        await cancel_and_wait([self._task])  # cancelled until it ends (see RemoteModels.stop)
         with contextlib.suppress(Exception):  # Redis gone: the leases expire by themselves
             for partition, value in list(self.held.items()):
                 await self._scripts["release"](keys=[self.lease_key(partition)], args=[value])

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import redis.asyncio as aioredis
 
+from vms_common.aio import cancel_and_wait
 from vms_server.analytics.jobs import VideoJob
 from vms_server.analytics.queues import Delivery
 from vms_server.analytics.types import Detection, Image, Priority
@@ -163,10 +164,7 @@ class RemoteModels:
     async def stop(self) -> None:
         # Cancelled until they end: a cancellation that lands inside a Redis call was seen absorbed there (the
         # watcher went on to its next sleep and a single cancel-and-gather waited forever).
-        while pending := [t for t in self._tasks if not t.done()]:
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending, timeout=1.0)
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         await self.redis.aclose()
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.aio import cancel_and_wait
 from vms_server import keys
 from vms_server.analytics.base import AnalyticsModel, CameraContext, Requirements
 from vms_server.analytics.config import AnalyticsSettings
@@ -336,10 +337,7 @@ class AnalyticsService:
     async def close(self) -> None:
         if self._config is not None and self._on_config_change in self._config.cache.listeners:
             self._config.cache.listeners.remove(self._on_config_change)
-        for task in (self._monitor, self._licence_watch, self._replan):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait((self._monitor, self._licence_watch, self._replan))
         await asyncio.gather(*(p.stop() for p in self.pipelines.values()))
         self.pipelines.clear()
         await self.queue.close()

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from vms_common.aio import cancel_and_wait
 from vms_server.analytics.base import AnalyticsModel, CameraContext
 from vms_server.analytics.errors import QueueClosed
 from vms_server.analytics.jobs import VideoJob
@@ -73,9 +74,7 @@ class WorkerPool:
         self._tasks.append(asyncio.create_task(self._fetch(), name=f"analytics-{self.model.name}-fetch"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)  # not one cancel and a gather: a Redis read can absorb the cancel
         self._tasks = []
 
     async def restart(self) -> None:
