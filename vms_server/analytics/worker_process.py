@@ -23,6 +23,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from vms_common.aio import cancel_and_wait
 from vms_server.analytics.base import AnalyticsModel, CameraContext
 from vms_server.analytics.config import AnalyticsSettings
 from vms_server.analytics.redis_queue import RedisStreamQueue
@@ -144,8 +145,7 @@ class ModelWorker:
         try:
             await stop.wait()
         finally:
-            beat.cancel()
-            await asyncio.gather(beat, return_exceptions=True)
+            await cancel_and_wait([beat])  # its Redis write can absorb one cancel: SIGTERM must still end us
             for pool in self.pools:
                 await pool.stop()
             await self.redis.set(f"{BYE_PREFIX}{self.consumer}", "1", ex=300)
