@@ -73,7 +73,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", "--cameras", type=int, action="append", help="cameras in the pool (repeatable)")
     parser.add_argument("--packets", type=int, default=20_000)
+    parser.add_argument("--smoke", action="store_true", help="a short run for CI: 16 and 256 cameras, 2,000 packets")
     args = parser.parse_args()
+    if args.smoke:
+        args.cameras, args.packets = args.cameras or [16, 256], 2_000
     rows = [measure(n, args.packets) for n in args.cameras or [16, 64, 256]]
     print_table(HEADERS, rows)
 

@@ -86,8 +86,10 @@ async def _hls_delay(api: ApiClient, token: str, camera_id: str) -> tuple[float,
     now_ms = int(time.time() * 1000)
     with av.open(io.BytesIO(init + media)) as container:
         frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
-    stamp = decode_stamp(frames[-1])
-    assert stamp is not None, "the HLS frame carries no readable capture stamp"
+    # The newest frame whose stamp reads: at 160x120 the last frame's stamp sometimes does not (1 run in 3 here),
+    # just as some WebRTC samples above do not and are skipped.
+    stamp = next((s for s in (decode_stamp(f) for f in reversed(frames)) if s is not None), None)
+    assert stamp is not None, f"none of the HLS segment's {len(frames)} frames carries a readable capture stamp"
     return first_segment_ms, float(now_ms - stamp.capture_time_ms(now_ms))
 
 
@@ -127,8 +129,8 @@ async def test_browser_plays_a_camera_through_turn_only(media_server: ApiClient,
           f"(min {min(delays):.0f}, max {max(delays):.0f}, {len(delays)} frames; the simulator's capture-time "
           f"stamp in the picture to the browser compositing it); first frame {first_frame_ms:.0f} ms after the "
           f"offer was posted\n"
-          f"  HLS: newest frame {hls_delay_ms:.0f} ms old when its 1 s segment is downloaded (a lower bound of "
-          f"glass-to-glass: a player adds its live-edge buffer, hls.js 3 segments); first segment listed "
+          f"  HLS: newest readable frame {hls_delay_ms:.0f} ms old when its 1 s segment is downloaded (a lower "
+          f"bound of glass-to-glass: a player adds its live-edge buffer, hls.js 3 segments); first segment listed "
           f"{hls_first_ms:.0f} ms after the first playlist request")
 
     session_id = answer["session_id"]
