@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from vms_common.aio import cancel_and_wait
 from vms_server import keys
 from vms_server.access.grants import GRANTS, GrantSource, GrantStore
 from vms_server.analytics.models import CameraAnalytics
@@ -152,7 +153,5 @@ async def access_context(app: web.Application) -> AsyncIterator[None]:
     listeners = AccessListeners(app)
     task = asyncio.get_running_loop().create_task(_rescan(listeners), name="access-listeners")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait([task])
     listeners.stop()

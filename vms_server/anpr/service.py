@@ -18,6 +18,7 @@ from aiohttp import web
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.aio import cancel_and_wait
 from vms_server import keys
 from vms_server.analytics.correlation import OpenEvent
 from vms_server.analytics.feed import EventWriter
@@ -139,9 +140,7 @@ class AnprService:
         self._purge_task = asyncio.create_task(self._purge_loop(), name="anpr-purge")
 
     async def close(self) -> None:
-        if self._purge_task is not None:
-            self._purge_task.cancel()
-            await asyncio.gather(self._purge_task, return_exceptions=True)
+        await cancel_and_wait([self._purge_task])
 
 
 async def anpr_context(app: web.Application) -> AsyncIterator[None]:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vms_cloud_sync.protocol.sync import ClipStart, HeartbeatIn, IngestBatch, IngestItem
 from vms_common import __version__
+from vms_common.aio import cancel_and_wait
 from vms_common.db.base import utcnow
 from vms_server import keys
 from vms_server.api.keys import HUB
@@ -245,7 +246,5 @@ async def cloudsync_context(app: web.Application) -> AsyncIterator[None]:
     pusher.gauges = functools.partial(observe.SyncGauges(app[METRICS].registry).refresh, app)
     task = asyncio.create_task(pusher.run(), name="cloud-sync")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait([task])  # its wait_for can absorb one cancel (Python 3.11)
     await pusher.close()

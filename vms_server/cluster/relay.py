@@ -13,7 +13,6 @@ its own cache invalidation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -21,6 +20,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from vms_common.aio import cancel_and_wait
 from vms_common.auth.roles import Role
 from vms_server.api.ws import Hub
 from vms_server.config.pubsub import listen
@@ -47,11 +47,7 @@ class HubRelay:
 
     async def close(self) -> None:
         self.hub.relay = None
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)  # a Redis read can absorb one cancel
         await self._redis.aclose()
 
     def _queue(self, kind: str, payload: dict[str, Any], site_id: uuid.UUID | None, min_role: Role) -> None:

@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.aio import cancel_and_wait
 from vms_common.tls import ensure_certificate
 from vms_server import keys
 from vms_server.api.keys import HUB
@@ -119,10 +120,7 @@ class ClusterService:
                                  node.id, ", ".join(sorted(shared)))
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
         self.owned.clear()
         self.lease_ok_until = 0.0
         try:

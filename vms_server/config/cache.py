@@ -21,6 +21,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from vms_common.aio import cancel_and_wait
 from vms_server.config.pubsub import listen
 
 logger = logging.getLogger(__name__)
@@ -70,11 +71,7 @@ class ConfigCache:
         self._tasks.append(asyncio.create_task(self._refresher()))
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)  # the Redis listener can absorb one cancel
         self._tasks.clear()
         for pending in list(self._background):
             pending.cancel()

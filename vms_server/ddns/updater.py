@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel
 
+from vms_common.aio import cancel_and_wait
 from vms_common.api.health import Component
 from vms_server import keys
 from vms_server.ddns.keys import DDNS
@@ -169,7 +170,4 @@ async def ddns_context(app: web.Application) -> AsyncIterator[None]:
         if settings.enabled:
             app[keys.HEALTH_PROBES].append(ddns_health)
         yield
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([task])

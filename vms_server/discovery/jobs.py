@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from vms_common.aio import cancel_and_wait
 from vms_common.errors import NotFound, RateLimited
 from vms_server.discovery.schemas import FoundDevice, JobOut, JobState
 
@@ -102,10 +103,7 @@ class JobStore:
             del self._jobs[job.id]
 
     async def close(self) -> None:
-        tasks = [j.task for j in self._jobs.values() if j.task is not None and not j.task.done()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait([j.task for j in self._jobs.values()])
 
 
 async def discovery_context(app: web.Application) -> AsyncIterator[None]:

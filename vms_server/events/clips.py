@@ -17,6 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.aio import cancel_and_wait
 from vms_common.errors import NotFound, NotReady
 from vms_server.cloudsync import outbox
 from vms_server.events.models import Event
@@ -91,6 +92,4 @@ class ClipScheduler:
 
     async def close(self) -> None:
         """Cancel pending cuts; an event whose clip was not cut yet still gets it on request."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))

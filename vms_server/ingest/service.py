@@ -27,6 +27,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.aio import cancel_and_wait
 from vms_server import keys
 from vms_server.api.keys import HUB
 from vms_server.api.ws import Hub
@@ -201,10 +202,7 @@ class IngestService:
     async def close(self) -> None:
         """Stop the producers: every consumer gets on_close (recorders finish their segment) before this
         returns. Idempotent."""
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         async with self._sync_lock:
             runtimes, self.runtimes = list(self.runtimes.values()), {}

@@ -18,6 +18,7 @@ from aiohttp import web
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.aio import cancel_and_wait
 from vms_common.db.base import utcnow
 from vms_server import keys
 from vms_server.api.keys import HUB
@@ -315,7 +316,5 @@ async def notifications_context(app: web.Application) -> AsyncIterator[None]:
                                          lambda c, cam, up: service.camera_availability(c, cam, online=up))
         watch = asyncio.create_task(availability.run(settings.availability_interval_s), name="notify-availability")
     yield
-    if watch is not None:
-        watch.cancel()
-        await asyncio.gather(watch, return_exceptions=True)
+    await cancel_and_wait([watch])
     await service.stop()

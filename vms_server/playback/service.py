@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -17,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.aio import cancel_and_wait
 from vms_common.errors import Forbidden, InvalidInput, NotFound, NotReady
 from vms_server import keys
 from vms_server.cluster.remote import RemoteFootage
@@ -200,10 +200,7 @@ class PlaybackService:
             self.start_export(job_id)
 
     async def close(self) -> None:
-        for task in list(self._jobs.values()):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(list(self._jobs.values()))
         for live in self._live.values():
             live.stream.remove(live)
         for hls in self._hls.values():
@@ -268,9 +265,7 @@ async def playback_context(app: web.Application) -> AsyncIterator[None]:
         await service.resume()
         yield
     finally:
-        housekeeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await housekeeping
+        await cancel_and_wait([housekeeping])
         await clips.close()
         await service.close()
 

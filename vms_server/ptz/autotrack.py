@@ -16,7 +16,6 @@ every few seconds; the head is the PTZ service's ONVIF client for the camera.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from vms_common.aio import cancel_and_wait
 from vms_common.errors import VmsError
 from vms_server.analytics.types import Box, Detection
 
@@ -253,10 +253,5 @@ class AutoTracker:
             self._ticker = asyncio.get_running_loop().create_task(self._run(), name="autotrack-ticker")
 
     async def close(self) -> None:
-        tasks = [t for t in (self._ticker, *(c.worker for c in self._cameras.values())) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([self._ticker, *(c.worker for c in self._cameras.values())])
         self._ticker = None

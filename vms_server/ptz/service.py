@@ -5,7 +5,6 @@ the client)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.aio import cancel_and_wait
 from vms_common.auth.principal import Principal
 from vms_common.errors import Conflict, InvalidInput, NotFound
 from vms_server.cameras.service import get_camera
@@ -198,9 +198,7 @@ class PtzService:
     async def close(self) -> None:
         for camera_id in list(self._tours):
             tour = self._tours.pop(camera_id)
-            tour.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await tour.task
+            await cancel_and_wait([tour.task])
         for _, device in self._devices.values():
             await device.close()
         self._devices.clear()

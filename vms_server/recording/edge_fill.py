@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from vms_common.aio import cancel_and_wait
 from vms_server.ingest.probe import onvif_address
 from vms_server.ingest.service import CameraSpec
 from vms_server.recording.edge_replay import Picture, ReplayError, replay, write_segment_blocking
@@ -77,10 +78,7 @@ class EdgeFill:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="edge-fill")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
 
     async def _run(self) -> None:
         while True:

@@ -7,7 +7,6 @@ half the lease so the mapping never lapses, a retry after `retry_s` when there w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Literal
@@ -16,6 +15,7 @@ import miniupnpc
 from aiohttp import web
 from pydantic import BaseModel
 
+from vms_common.aio import cancel_and_wait
 from vms_common.api.health import Component
 from vms_server import keys
 from vms_server.upnp.keys import UPNP
@@ -165,7 +165,5 @@ async def upnp_context(app: web.Application) -> AsyncIterator[None]:
         app[keys.HEALTH_PROBES].append(upnp_health)
     yield
     if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
         await mapper.remove()

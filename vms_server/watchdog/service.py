@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.aio import cancel_and_wait
 from vms_common.auth.roles import Role
 from vms_server import keys
 from vms_server.api.keys import HUB
@@ -190,8 +191,5 @@ async def watchdog_context(app: web.Application) -> AsyncIterator[None]:
     app[WATCHDOG] = service
     task = asyncio.create_task(_loop(service)) if settings.enabled else None
     yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await cancel_and_wait([task])
     await service.close()
