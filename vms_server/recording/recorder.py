@@ -90,19 +90,27 @@ class Recorder:
     ring: deque[MediaPacket] = field(default_factory=deque)
     hold: _Hold = field(default_factory=_Hold)
     written_until_us: int = 0
-    # Cluster hand-over (set from the event loop, read on the ingest thread; plain assignments).
+    # Cluster hand-over: asked from any thread (`leave`), answered on the ingest thread (plain assignments).
     leaving: bool = False  # end the segment at the next keyframe and write no more
     left_at_us: int | None = None  # where that segment ended: the keyframe the next owner starts at
     start_from_us: int | None = None  # a previous owner's footage ends here: begin at the held keyframe there
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def leave(self) -> None:
-        """Stop at the next keyframe (a hand-over to another node); `left_at_us` says where, or stays None when
-        nothing was being written (then there is no footage to continue)."""
+        """Stop at the next keyframe (a hand-over to another node); `left_at_us` says where, or -1 when nothing
+        was being written (then there is no footage to continue). Safe from any thread.
+
+        Only the ingest thread decides whether a segment is open: at a cut it has no writer for a moment (the
+        old segment closed, the new one not yet open), and a caller on another thread that looked then would
+        call the recorder done while it opens a segment at that keyframe, which the fence then cuts after one
+        frame. So this only asks; the next packet answers (`on_packet`). A recorder with no connection has no
+        packet coming and is done at once; `on_close` answers one that loses its connection meanwhile."""
+        if self.leaving:
+            return  # asked already: an answer given must not be taken back
         self.left_at_us = None
-        self.leaving = True
-        if self.writer is None:
-            self.left_at_us = -1  # nothing open: done at once
+        self.leaving = True  # after clearing `left_at_us`: the ingest thread answers only once it reads this
+        if self.info is None:
+            self.left_at_us = -1  # not connected: nothing open, nothing coming
 
     @property
     def holds_keyframe(self) -> bool:
@@ -161,6 +169,8 @@ class Recorder:
         self._finish()
         self.ring.clear()
         self.info = None
+        if self.leaving and self.left_at_us is None:
+            self.left_at_us = -1  # the segment ended at no keyframe: the next owner starts at its own
         self._tell(was, False)
 
     def _tell(self, was: bool, now: bool) -> None:
@@ -180,6 +190,8 @@ class Recorder:
         why = self._why(pkt.wall_us)
         if self.leaving:
             if self.writer is None:
+                if self.left_at_us is None:
+                    self.left_at_us = -1  # asked while nothing was open: no footage for the next owner to continue
                 return
             if pkt.keyframe:  # the next owner begins with this very keyframe
                 self._finish()
