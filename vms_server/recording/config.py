@@ -48,6 +48,12 @@ class RecordingSettings(BaseModel):
     ingest_workers_max: int = Field(
         16, ge=1, le=256, description="With ingest_workers = \"auto\": at most this many worker processes (each "
                                       "holds its own copy of the ingest libraries, about 100 MB)")
+    ingest_rebalance_s: float = Field(
+        10.0, ge=0, le=3600, description="With ingest workers: this long after a camera was added or removed or a "
+                                         "worker restarted, cameras are moved (one at a time, at a keyframe, "
+                                         "without a gap) from the most loaded worker (by the cameras' bitrate) to "
+                                         "the least while that evens them out; 0: only when asked "
+                                         "(POST /api/v1/recording/workers/rebalance)")
     segment_seconds: float = Field(60.0, ge=1, le=900, description="Target segment length (cut on keyframes)")
     fsync_interval_s: float = Field(
         1.0, ge=0, le=60, description="Footage is synced to the disk this often (fdatasync of open segments, "

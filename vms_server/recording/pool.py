@@ -18,7 +18,7 @@ connection stays the only one and unwatched cameras cost nothing here. A live sn
 asks its worker for the current GOP instead (`current_gop`).
 
 `move` hands a camera to another worker without a gap (make-before-break at a keyframe, `pool_move`), and
-`rebalance` uses it to even out the workers after cameras were removed.
+`rebalance` uses it to even out the workers; the server does so by itself after `on_change` (`pool_balance`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from typing import Any
 from vms_server.ingest.health import StreamHealth, StreamState
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import GOP_LIMIT, MediaPacket, PacketConsumer
+from vms_server.recording.pool_balance import PlannedMove
 from vms_server.recording.pool_move import CameraMoves, Handover, info_of, shifted
 from vms_server.recording.pool_worker import PACKET, CameraJob, run_worker_process
 from vms_server.recording.recorder import Policy
@@ -111,6 +112,7 @@ class _Worker:
         self.stopped = threading.Event()
         self.started_at = 0.0  # time.monotonic() of the last spawn
         self.early_deaths = 0  # in a row; picks the delay before the next restart
+        self.restarts = 0
         self.restart_at: float | None = None
 
 
@@ -134,6 +136,9 @@ class IngestPool(CameraMoves):
         self.lock = threading.Lock()
         self._closing = threading.Event()
         self.restarts = 0
+        self._moving: dict[str, PlannedMove] = {}
+        # Told of a camera added or removed and of a worker restarted (the server's `pool_balance.Rebalancer`).
+        self.on_change: Callable[[str], None] = lambda _why: None
         self._requests: dict[int, _Request] = {}
         self._request_ids = itertools.count()
         self._monitor = threading.Thread(target=self._watch, name="ingest-pool", daemon=True)
@@ -147,6 +152,7 @@ class IngestPool(CameraMoves):
     def stop(self, timeout: float = 30.0) -> None:
         """Ask every worker to finish its segments (they reach `on_segment`) and wait for it."""
         self._closing.set()
+        self._end_moves()
         for worker in self._workers:
             self._send(worker, ("stop",))
         deadline = time.monotonic() + timeout
@@ -216,6 +222,7 @@ class IngestPool(CameraMoves):
             worker.jobs[index] = job  # a worker restarted from here on starts it (and ignores the "add")
         self._send(worker, ("add", index, job))
         logger.info("camera %s added to ingest worker %d", job.camera_id, worker.number)
+        self.on_change(f"camera {job.camera_id} added")
 
     def remove(self, camera_id: str) -> None:
         """Stop recording a camera (its segment is finished and indexed); unknown cameras are ignored."""
@@ -237,6 +244,7 @@ class IngestPool(CameraMoves):
         if had is not None:
             for consumer in consumers:
                 consumer.on_close("camera removed from the ingest pool")
+        self.on_change(f"camera {camera_id} removed")
 
     def set_policy(self, camera_id: str, policy: Policy) -> None:
         """Apply a saved recording policy to a camera at once (and to its worker after a restart)."""
@@ -348,12 +356,13 @@ class IngestPool(CameraMoves):
             cameras = [c for c in self.cameras.values() if c.worker == worker.number]
         for camera in cameras:
             self._closed(camera, "ingest worker restarted")
-        self.restarts += 1
+        self.restarts, worker.restarts = self.restarts + 1, worker.restarts + 1
         self._spawn(worker)
         for part in left:
             result = _recovered(part, jobs)
             if result is not None:
                 self._on_segment(result)
+        self.on_change(f"worker {worker.number} restarted")
         if self._on_restart is not None:
             try:
                 self._on_restart(worker.number, exitcode)

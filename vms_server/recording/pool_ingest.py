@@ -27,6 +27,7 @@ from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket, PacketConsumer, StreamSource, WorkerOptions
 from vms_server.recording.config import RecordingSettings
 from vms_server.recording.pool import IngestPool
+from vms_server.recording.pool_balance import Rebalancer
 from vms_server.recording.pool_worker import CameraJob
 from vms_server.recording.recorder import Policy
 from vms_server.recording.segments import SegmentResult
@@ -149,14 +150,20 @@ class PoolRecording:
         self._settings, self._volumes, self._policy_for = settings, volumes, policy_for
         self.pool = IngestPool([], settings.ingest_worker_count(), on_segment,
                                fsync_interval_s=settings.fsync_interval_s, on_restart=on_restart)
+        self.balancer = Rebalancer(self.pool, settings.ingest_rebalance_s)
+        self.pool.on_change = self.balancer.changed
 
     def start_blocking(self) -> None:
         self.pool.start()
+        self.balancer.start()
         logger.warning("recording through %d ingest worker processes (pids %s); not done by them yet: %s",
                        len(self.pool.pids()), ", ".join(map(str, self.pool.pids())), "; ".join(NOT_THROUGH_WORKERS))
 
     def stop_blocking(self) -> None:
+        """No move starts from here on, and one under way gives up (the pool is closing) before the workers stop."""
+        self.balancer.stop()
         self.pool.stop()
+        self.balancer.join()
 
     def make_worker(self, spec: CameraSpec, role: str, url: Callable[[], str],
                     options: WorkerOptions) -> StreamSource | None:
@@ -174,6 +181,12 @@ class PoolRecording:
         self.pool.add(CameraJob(str(spec.camera_id), url(), str(volume), self._settings.segment_seconds, options,
                                 self._policy_for(spec.camera_id)))
         return True
+
+    def worker_of(self, camera_id: uuid.UUID) -> int | None:
+        """The worker that records the camera (None: not in the pool)."""
+        with self.pool.lock:
+            camera = self.pool.cameras.get(str(camera_id))
+            return camera.worker if camera is not None else None
 
     def reported(self, camera_id: uuid.UUID) -> dict[str, Any]:
         return dict(self.pool.stats().get(str(camera_id)) or {})

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import GOP_LIMIT, MediaPacket
+from vms_server.recording.pool_balance import PlannedMove, WorkerState, camera_weights, plan_moves
 from vms_server.recording.recorder import HANDOVER_MATCH_US
 
 if TYPE_CHECKING:
@@ -85,16 +86,6 @@ def shifted(pkt: MediaPacket, offset: int) -> MediaPacket:
     return replace(pkt, pts=pkt.pts + offset, dts=pkt.dts + offset) if offset else pkt
 
 
-def rebalance_plan(counts: dict[int, int]) -> tuple[int, int] | None:
-    """(from, to): the worker with the most cameras and the one with the fewest, when they differ by more than
-    one (a move would even them out); None when balanced."""
-    if not counts:
-        return None
-    most = max(counts, key=lambda n: (counts[n], -n))
-    fewest = min(counts, key=lambda n: (counts[n], n))
-    return (most, fewest) if counts[most] - counts[fewest] > 1 else None
-
-
 class CameraMoves:
     """`IngestPool`'s moves (apart for the size of its module): what they use of the pool is declared here."""
 
@@ -103,9 +94,52 @@ class CameraMoves:
     _workers: list[_Worker]
     _slots: dict[tuple[int, int], _Camera]
     _closing: threading.Event
+    _moving: dict[str, PlannedMove]  # the moves under way (`move` running), by camera
 
     def _send(self, worker: _Worker, message: tuple[Any, ...]) -> None:
         raise NotImplementedError
+
+    def stats(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # --- balance ------------------------------------------------------------------------------------
+    def weights(self) -> dict[int, dict[str, float]]:
+        """Worker -> camera -> its load (`pool_balance.camera_weights`: bitrate as last reported)."""
+        reports = self.stats()
+        with self.lock:
+            cameras = {w.number: [job.camera_id for job in w.jobs.values()] for w in self._workers}
+        return camera_weights(cameras, reports)
+
+    def plan(self, limit: int, skip: frozenset[str] = frozenset()) -> list[PlannedMove]:
+        """The moves that would even the workers out (`pool_balance.plan_moves`), at most `limit`; a camera still in
+        a move (a watched one until live has switched) is left where it is."""
+        weights = self.weights()
+        with self.lock:
+            moving = frozenset(c for c, camera in self.cameras.items() if camera.moving is not None)
+        return plan_moves(weights, limit, skip | moving)
+
+    def worker_count(self) -> int:
+        return len(self._workers)
+
+    def moves_in_progress(self) -> list[PlannedMove]:
+        with self.lock:
+            return list(self._moving.values())
+
+    def worker_states(self) -> list[WorkerState]:
+        """Each worker's process, restarts, cameras and load, for the API."""
+        weights = self.weights()
+        with self.lock:
+            return [WorkerState(w.number, w.process.pid if w.process is not None else None, w.restarts,
+                                sorted(weights.get(w.number, {})), round(sum(weights.get(w.number, {}).values()), 1))
+                    for w in self._workers]
+
+    def _end_moves(self) -> None:
+        """At stop: a move waiting on a worker gives up at once (`move` sees the pool closing)."""
+        with self.lock:
+            moves = [c.moving for c in self.cameras.values() if c.moving is not None]
+        for move in moves:
+            move.ready.set()
+            move.left.set()
 
     # --- moving a camera ----------------------------------------------------------------------------
     def move(self, camera_id: str, worker: int) -> bool:
@@ -121,18 +155,33 @@ class CameraMoves:
             raise ValueError(f"no ingest worker {worker} (there are {len(self._workers)})")
         with self.lock:
             camera = self.cameras[camera_id]
-            if camera.worker == worker or (camera.moving is not None and not camera.moving.done):
+            if camera.worker == worker or (camera.moving is not None and not camera.moving.done) or \
+                    camera_id in self._moving or self._closing.is_set():
                 return False
+            self._moving[camera_id] = PlannedMove(camera_id, camera.worker, worker)
+        try:
+            return self._move(camera, worker)
+        finally:
+            with self.lock:
+                self._moving.pop(camera_id, None)
+
+    def _move(self, camera: _Camera, worker: int) -> bool:
+        camera_id = camera.job.camera_id
+        with self.lock:
             target = self._workers[worker]
             index, target.next_index = target.next_index, target.next_index + 1
             move = camera.moving = Handover(worker, index)
             self._slots[(worker, index)] = camera
             job, watched = camera.job, bool(camera.consumers)
+            if self._closing.is_set():  # stop came after `move`'s check and before `_end_moves` could see this
+                move.ready.set()
         self._send(target, ("add", index, job, True))  # standby: connected, holding keyframes, not writing
         if watched:
             self._send(target, ("live", index, True))
-        if not move.ready.wait(READY_WAIT_S) or not move.ready_ok:
-            logger.warning("camera %s not moved to ingest worker %d: no keyframe there", camera_id, worker)
+        ready = move.ready.wait(READY_WAIT_S) and move.ready_ok
+        if not ready or self._closing.is_set():
+            if not self._closing.is_set():
+                logger.warning("camera %s not moved to ingest worker %d: no keyframe there", camera_id, worker)
             self._cancel(camera, move)
             return False
         with self.lock:
@@ -140,7 +189,9 @@ class CameraMoves:
                 return False  # removed meanwhile (`remove` told both workers)
             source, source_index = self._workers[camera.worker], camera.index
         self._send(source, ("leave", source_index))
-        if not move.left.wait(LEAVE_WAIT_S):
+        if move.left.wait(LEAVE_WAIT_S) and not move.switched and self._closing.is_set():
+            return False  # stopping: both workers are told to stop, the source finishes its segment
+        if not move.left.is_set():
             # The source is stuck or restarting: break-before-make, so the camera is recorded somewhere.
             logger.warning("ingest worker %d did not let camera %s go; moved anyway", source.number, camera_id)
             self._switch(camera, move, None)
@@ -149,17 +200,13 @@ class CameraMoves:
         return True
 
     def rebalance(self) -> int:
-        """Move cameras (one at a time, each without a gap) from the worker with the most to the one with the
-        fewest until they differ by at most one; returns how many moved. Blocks: call it from a thread."""
+        """Move cameras (one at a time, each without a gap) from the heaviest worker to the lightest until no
+        move evens them out further (`plan`: by reported bitrate; with cameras of one size, until their counts
+        differ by at most one); returns how many moved. Blocks: call it from a thread."""
         moved = 0
         while not self._closing.is_set():
-            with self.lock:
-                plan = rebalance_plan({w.number: len(w.jobs) for w in self._workers})
-                if plan is None:
-                    return moved
-                candidates = [c.job.camera_id for c in self.cameras.values()
-                              if c.worker == plan[0] and c.moving is None]
-            if not candidates or not self.move(candidates[-1], plan[1]):
+            plan = self.plan(limit=1)
+            if not plan or not self.move(plan[0].camera_id, plan[0].target):
                 return moved
             moved += 1
         return moved

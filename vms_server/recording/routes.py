@@ -1,4 +1,5 @@
-"""HTTP routes of recording: stream status, policies, event triggers, evidence locks and retention."""
+"""HTTP routes of recording: stream status, policies, event triggers, evidence locks, retention and the ingest
+worker processes (issue 22: their cameras and load, and moving cameras between them)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vms_common.api.routing import ApiRouter, Call, NoBody
 from vms_common.auth.principal import Principal
 from vms_common.auth.roles import Role
-from vms_common.errors import InvalidInput, NotFound
+from vms_common.errors import Conflict, InvalidInput, NotFound
 from vms_server import keys
 from vms_server.api.context import actor_of
 from vms_server.audit.service import record
@@ -20,14 +21,21 @@ from vms_server.cameras.service import get_camera
 from vms_server.ingest.keys import INGEST
 from vms_server.recording.keys import RECORDER
 from vms_server.recording.models import CustomerRetention, EvidenceLock, RecordingPolicy
+from vms_server.recording.pool_balance import PlannedMove
+from vms_server.recording.pool_ingest import PoolRecording
 from vms_server.recording.schemas import (
     CameraStatus,
+    IngestMoveOut,
+    IngestWorkerOut,
+    IngestWorkersOut,
     LockIn,
     LockOut,
     LockPage,
     LockQuery,
+    MoveIn,
     PolicyIn,
     PolicyOut,
+    RebalanceOut,
     RetentionIn,
     RetentionOut,
     TriggerIn,
@@ -199,3 +207,89 @@ async def put_retention(call: Call[RetentionIn]) -> RetentionOut:
                      target_id=call.user.customer_id, old=old, new=call.body.model_dump(mode="json"))
     system = call.app[keys.SETTINGS].recording.retention_days
     return RetentionOut(**call.body.model_dump(), system_retention_days=system)
+
+
+def _pool(call: Call[Any]) -> PoolRecording:
+    """The ingest worker pool; 409 when cameras are recorded in the server's own process."""
+    pool = call.app[RECORDER].pool
+    if pool is None:
+        raise Conflict("ingest workers are off (recording.ingest_workers = 0, or recording is disabled): cameras "
+                       "are recorded in the server's own process", code="ingest_workers_off")
+    return pool
+
+
+def _move_out(move: PlannedMove) -> IngestMoveOut:
+    return IngestMoveOut(camera_id=uuid.UUID(move.camera_id), from_worker=move.source, to_worker=move.target)
+
+
+@router.route("GET", "/recording/workers", role=Role.ADMIN, every_site=True, response=IngestWorkersOut, tags=TAGS)
+async def list_workers(call: Call[NoBody]) -> IngestWorkersOut:
+    """The ingest worker processes: pid, restarts, cameras and load of each, and the moves under way (none and
+    an empty list when cameras are recorded in the server's own process)."""
+    settings = call.app[keys.SETTINGS].recording
+    pool = call.app[RECORDER].pool
+    if pool is None:
+        return IngestWorkersOut(ingest_workers=0, rebalance_after_s=settings.ingest_rebalance_s,
+                                moves_in_progress=[], workers=[])
+    runtimes = call.app[INGEST].runtimes
+    customer = call.user.customer_id
+
+    def mine(camera_id: str) -> bool:
+        runtime = runtimes.get(uuid.UUID(camera_id))
+        return runtime is not None and runtime.spec.customer_id == customer
+
+    states = pool.pool.worker_states()
+    return IngestWorkersOut(
+        ingest_workers=len(states), rebalance_after_s=settings.ingest_rebalance_s,
+        moves_in_progress=[_move_out(m) for m in pool.balancer.pending() if mine(m.camera_id)],
+        workers=[IngestWorkerOut(number=w.number, pid=w.pid, restarts=w.restarts, cameras=len(w.cameras),
+                                 camera_ids=[uuid.UUID(c) for c in w.cameras if mine(c)], load=w.load)
+                 for w in states])
+
+
+@router.route("POST", "/recording/workers/rebalance", role=Role.ADMIN, every_site=True, response=RebalanceOut,
+              status=202, tags=TAGS, errors=(409,))
+async def rebalance_workers(call: Call[NoBody]) -> RebalanceOut:
+    """Even the ingest workers out now: cameras move one at a time, each at a keyframe without a gap, from the
+    most loaded worker to the least (by bitrate) while that evens them out. Answers at once with the moves
+    planned; 409 while a move is under way or when there are no ingest workers."""
+    pool = _pool(call)
+    planned = pool.balancer.plan(limit=len(pool.pool.cameras))
+    if not pool.balancer.ask(None):
+        raise Conflict("a camera is being moved between ingest workers; ask again when it is done",
+                       code="move_in_progress")
+    out = RebalanceOut(moves=[_move_out(m) for m in planned])
+    async with call.app[keys.SESSIONS].begin() as session:
+        await record(session, actor_of(call), "recording.workers_rebalanced", new=out.model_dump(mode="json"))
+    return out
+
+
+@router.route("POST", "/recording/cameras/{camera_id}/move", role=Role.ADMIN, every_site=True, body=MoveIn,
+              response=IngestMoveOut, status=202, tags=TAGS, errors=(404, 409, 422))
+async def move_camera(call: Call[MoveIn]) -> IngestMoveOut:
+    """Move a camera to another ingest worker (at a keyframe, without a gap; a few seconds, during which the
+    camera has a second connection). Answers at once; 409 when the camera is not recorded by a worker, is there
+    already, or a move is under way; 422 for a worker that does not exist."""
+    camera_id = call.path_uuid("camera_id")
+    async with call.app[keys.SESSIONS]() as session:
+        await get_camera(session, camera_id, call.user)
+    pool = _pool(call)
+    workers = pool.pool.worker_count()
+    if call.body.worker >= workers:
+        raise InvalidInput(f"no ingest worker {call.body.worker}: there are {workers} (0 to {workers - 1})",
+                           code="no_such_worker")
+    source = pool.worker_of(camera_id)
+    if source is None:
+        raise Conflict("the camera is not recorded by an ingest worker (disabled, not started, or no volume)",
+                       code="not_in_pool")
+    if source == call.body.worker:
+        raise Conflict(f"the camera is on ingest worker {source} already", code="already_there")
+    move = PlannedMove(str(camera_id), source, call.body.worker)
+    if not pool.balancer.ask(move):
+        raise Conflict("a camera is being moved between ingest workers; ask again when it is done",
+                       code="move_in_progress")
+    out = _move_out(move)
+    async with call.app[keys.SESSIONS].begin() as session:
+        await record(session, actor_of(call), "recording.camera_moved", target_type="camera", target_id=camera_id,
+                     new=out.model_dump(mode="json"))
+    return out

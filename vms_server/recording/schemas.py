@@ -1,4 +1,4 @@
-"""API models of recording: stream status, policies, triggers, evidence locks, retention."""
+"""API models of recording: stream status, policies, triggers, evidence locks, retention, ingest workers."""
 
 from __future__ import annotations
 
@@ -166,3 +166,39 @@ class RetentionIn(BaseModel):
 
 class RetentionOut(RetentionIn):
     system_retention_days: float
+
+
+class IngestWorkerOut(BaseModel):
+    number: int = Field(description="The worker's index (what a move names)")
+    pid: int | None = Field(description="Its process id now (null while it is being restarted)")
+    restarts: int = Field(description="Times it died and was started again since the server started")
+    cameras: int = Field(description="Cameras it records")
+    camera_ids: list[uuid.UUID] = Field(description="Those of them the caller's customer owns")
+    load: float = Field(description="The sum of its cameras' bitrates in kbit/s as last reported (a camera not "
+                                    "reported yet or offline counts as the average; with none reported, each 1)")
+
+
+class IngestMoveOut(BaseModel):
+    camera_id: uuid.UUID
+    from_worker: int
+    to_worker: int
+
+
+class IngestWorkersOut(BaseModel):
+    ingest_workers: int = Field(description="Worker processes; 0: cameras are recorded in the server's process")
+    load_figure: Literal["bitrate_kbps"] = Field("bitrate_kbps", description="What `load` adds up")
+    rebalance_after_s: float = Field(description="recording.ingest_rebalance_s: how long after a change the "
+                                                 "server evens the workers out by itself (0: only when asked)")
+    moves_in_progress: list[IngestMoveOut] = Field(description="Moves under way, and those asked for that have "
+                                                               "not started yet (one runs at a time)")
+    workers: list[IngestWorkerOut]
+
+
+class RebalanceOut(BaseModel):
+    moves: list[IngestMoveOut] = Field(description="The moves planned, in order (each at a keyframe, one at a "
+                                                   "time); empty when the workers are even")
+
+
+class MoveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    worker: int = Field(ge=0, le=255, description="Index of the worker to move the camera to")

@@ -1,6 +1,7 @@
 """The main process's side of a move between ingest workers, packet by packet (`pool_move`): where live switches
-to the new connection's packets, how their timestamps are carried onto the old timeline, and which workers a
-rebalance evens out. The whole move through real workers and simulator cameras is `test_pool_move.py`."""
+to the new connection's packets and how their timestamps are carried onto the old timeline (which cameras a
+rebalance moves: `test_pool_balance_unit.py`). The whole move through real workers and simulator cameras is
+`test_pool_move.py`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fractions import Fraction
 
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
-from vms_server.recording.pool_move import Handover, rebalance_plan, shifted, ts_offset
+from vms_server.recording.pool_move import Handover, shifted, ts_offset
 
 INFO = StreamInfo("h264", 320, 240, 10.0, Fraction(1, 90_000), b"\x01", None)
 FRAME_US = 100_000
@@ -54,9 +55,3 @@ def test_timestamps_continue_the_old_session() -> None:
     assert moved[0].dts == old[-1].dts + 9000 and moved[0].wall_us == new[0].wall_us
     assert all(b.dts - a.dts == 9000 for a, b in itertools.pairwise(moved))
     assert ts_offset(INFO, None, new[0]) == 0 and shifted(new[0], 0) is new[0]
-
-
-def test_rebalance_moves_from_the_fullest_to_the_emptiest_worker() -> None:
-    assert rebalance_plan({0: 3, 1: 1}) == (0, 1)
-    assert rebalance_plan({0: 0, 1: 2, 2: 1}) == (1, 0)
-    assert rebalance_plan({0: 2, 1: 1}) is None and rebalance_plan({}) is None
