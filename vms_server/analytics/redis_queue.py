@@ -5,12 +5,14 @@ A job is added once, with the models it is for, to the stream of its priority an
 Each partition of a model's group is read by one consumer at a time, the holder of its lease, so a camera's
 jobs are analysed in sequence order even when model workers on several nodes share the group. A consumer that
 dies (killed, its machine gone) stops renewing its leases; after `claim_idle_s` the partitions go to the live
-consumers, which first take over the jobs it had not acknowledged, in id order, then read new ones.
+consumers, which first take over the jobs it had not acknowledged, in id order, then read new ones. Jobs left in
+the streams of before the partitions are moved into them first (`vms_server.analytics.stream_migration`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -20,7 +22,10 @@ from vms_server.analytics.errors import QueueClosed
 from vms_server.analytics.jobs import VideoJob
 from vms_server.analytics.partitions import Entry, PartitionHolder, agreed_partitions, partition_of
 from vms_server.analytics.queues import Delivery
+from vms_server.analytics.stream_migration import migrate_legacy_streams
 from vms_server.analytics.types import Priority
+
+logger = logging.getLogger(__name__)
 
 
 class RedisStreamQueue:
@@ -64,6 +69,10 @@ class RedisStreamQueue:
                 for result in await pipe.execute(raise_on_error=False):
                     if isinstance(result, Exception) and "BUSYGROUP" not in str(result):
                         raise result
+            try:  # before the first job in or out: the old jobs stay ahead of their cameras' new ones
+                await migrate_legacy_streams(self.redis, self.prefix, self.partitions, self.stream)
+            except Exception:  # analytics must not stop for it; the next start tries again
+                logger.warning("moving the old analytics job streams failed", exc_info=True)
             self._ready = True
 
     async def put(self, job: VideoJob) -> None:
