@@ -354,6 +354,15 @@ class PartitionHolder:
                 logger.info("job %s of %s not acknowledged: partition %d moved on", e.msg_id, self.model,
                             e.partition)
 
+    async def still_held(self, entries: list[Entry]) -> list[bool]:
+        """Per entry: is its partition still held under the lease it was read with? Renews those that are, so
+        the answer holds for a lease time more (the in-server pools' fence before they hand results out)."""
+        if not entries:
+            return []
+        kept = await self._scripts["renew"](keys=[self.lease_key(e.partition) for e in entries],
+                                            args=[self.ttl_ms, *(e.lease for e in entries)])
+        return [bool(int(k)) for k in kept]
+
     async def publish(self, entry: Entry, results: str, fields: dict[str, bytes], max_len: int) -> bool:
         """Add a result to `results` and acknowledge its job in one step, under the job's lease: a worker killed
         in between leaves neither, a worker that lost the partition adds nothing. False: fenced off."""

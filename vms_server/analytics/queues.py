@@ -40,6 +40,9 @@ class JobQueue(Protocol):
     async def ack(self, deliveries: list[Delivery]) -> None:
         """The work is done; the job is not redelivered."""
 
+    async def held(self, deliveries: list[Delivery]) -> list[bool]:
+        """Per delivery: still this consumer's to hand the result of out (False: the job went to another one)."""
+
     async def depth(self) -> dict[str, dict[str, int]]:
         """Waiting jobs per model and priority."""
 
@@ -114,6 +117,9 @@ class InProcessQueue:
 
     async def ack(self, deliveries: list[Delivery]) -> None:
         return None
+
+    async def held(self, deliveries: list[Delivery]) -> list[bool]:
+        return [True] * len(deliveries)  # one process: nobody else can have taken them
 
     async def depth(self) -> dict[str, dict[str, int]]:
         return {m: {p.value: len(q) for p, q in qs.items()} for m, qs in self._queues.items()}

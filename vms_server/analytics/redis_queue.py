@@ -162,6 +162,17 @@ class RedisStreamQueue:
             if found is not None:
                 await found[0].ack([found[1]])
 
+    async def held(self, deliveries: list[Delivery]) -> list[bool]:
+        """Per delivery: may its result still be handed out (`PartitionHolder.still_held`)? False: the job's
+        partition moved on while it was analysed (this consumer stalled past `claim_idle_s`), and the new holder
+        analyses it again, so handing this result out too would raise its events twice."""
+        out = []
+        for d in deliveries:
+            stream = self.stream(d.priority, partition_of(d.job.camera_id, self.partitions))
+            found = self._entries.get((d.model, stream, d.token))
+            out.append(found is not None and (await found[0].still_held([found[1]]))[0])
+        return out
+
     async def publish(self, delivery: Delivery, stream: str, fields: dict[str, bytes], max_len: int) -> bool:
         """Add a result for `delivery` to `stream` and acknowledge the job in one step (see
         `PartitionHolder.publish`). False: the job's partition moved on; its next holder analyses it again."""

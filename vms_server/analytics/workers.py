@@ -59,6 +59,7 @@ class WorkerPool:
         self.processed = 0
         self.failed = 0
         self.shed = 0
+        self.fenced = 0  # results dropped: the job's partition went to another consumer while it was analysed
         self.run_ms_total = 0.0
         self.last_beat = time.monotonic()
         self._inboxes: list[asyncio.Queue[list[Delivery]]] = []
@@ -131,7 +132,13 @@ class WorkerPool:
         outcomes = await self._run(items)
         run_ms = (time.time() - started) * 1000 / max(1, len(items))
         try:  # results first, then the acknowledgement: a process killed in between redoes the job, loses nothing
-            for (d, _), (detections, ok) in zip(items, outcomes, strict=True):
+            held = await self.queue.held([d for d, _ in items])  # fenced: see docs/cluster.md, analytics
+            for (d, _), (detections, ok), mine in zip(items, outcomes, held, strict=True):
+                if not mine:  # stalled past the lease: the partition's new holder analyses the job again
+                    self.fenced += 1
+                    logger.warning("result of a %s job of camera %s dropped: its partition moved on meanwhile",
+                                   self.model.name, d.job.camera_id)
+                    continue
                 if ok is None:
                     self.shed += 1
                     continue
