@@ -13,6 +13,7 @@ clock at decode.
     .venv/bin/python -m benchmarks.recording_capacity -n 64 -d 60
     .venv/bin/python -m benchmarks.recording_capacity --smoke
     .venv/bin/python -m benchmarks.recording_capacity -n 128 --workers 1 --workers 2   # ingest worker processes
+    .venv/bin/python -m benchmarks.recording_capacity -n 256 --workers 2 --reader ffmpeg --reader native
 
 With `--workers N` the cameras run in N ingest worker processes (vms_server/recording/pool.py) and the measured
 process is the main one: it receives the segments and relays cam1's packets to the viewer; the CPU of the main
@@ -88,7 +89,7 @@ def _cpu(proc: psutil.Process) -> float:
 
 
 def child_pool(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync_s: float,
-               workers: int) -> None:
+               workers: int, reader: str) -> None:
     """As `child`, with the cameras in `workers` ingest worker processes (vms_server.recording.pool): this
     process is the server's main process (it gets the segments and relays cam1 to the viewer)."""
     from vms_server.playback.live import LiveTap, Viewer
@@ -103,7 +104,10 @@ def child_pool(urls: list[str], volume: Path, seconds: float, segment_s: float, 
         with lock:
             results.append(result)
 
-    jobs = [CameraJob(f"cam{i + 1}", url, str(volume), segment_s) for i, url in enumerate(urls)]
+    from vms_server.ingest.worker import WorkerOptions
+
+    options = WorkerOptions(reader=reader)
+    jobs = [CameraJob(f"cam{i + 1}", url, str(volume), segment_s, options=options) for i, url in enumerate(urls)]
     pool = IngestPool(jobs, workers, sink, fsync_interval_s=fsync_s)
     pool.start()
     loop = asyncio.new_event_loop()
@@ -140,9 +144,10 @@ def child_pool(urls: list[str], volume: Path, seconds: float, segment_s: float, 
         "reconnects": pool.restarts + lost1[2]}))
 
 
-def child(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync_s: float) -> None:
+def child(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync_s: float, reader: str) -> None:
     """Runs in the measured process: record every URL for `seconds`, print a JSON report."""
-    from vms_server.ingest.worker import StreamWorker, WorkerOptions
+    from vms_server.ingest.native_worker import make_stream_worker
+    from vms_server.ingest.worker import WorkerOptions
     from vms_server.playback.live import LiveTap, Viewer
     from vms_server.recording.durability import Durability
     from vms_server.recording.recorder import Policy, Recorder
@@ -160,7 +165,8 @@ def child(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync
     durability = Durability(fsync_s)  # as the server syncs footage (recording.fsync_interval_s)
     durability.start()
     for index, url in enumerate(urls):
-        worker = StreamWorker(f"cam{index + 1}", "main", functools.partial(str, url), WorkerOptions())
+        worker = make_stream_worker(f"cam{index + 1}", "main", functools.partial(str, url),
+                                    WorkerOptions(reader=reader))
         recorders.append(Recorder(f"cam{index + 1}", "main", lambda: volume, segment_s, sink, policy=Policy(),
                                   durability=durability))
         worker.add(recorders[-1])
@@ -204,32 +210,38 @@ def child(urls: list[str], volume: Path, seconds: float, segment_s: float, fsync
         "reconnects": sum(w.health.reconnects for w in workers)}))
 
 
-def run(n: int, seconds: float, smoke: bool, work: Path, fsync_s: float, workers: int) -> list[object]:
+def run(n: int, seconds: float, smoke: bool, work: Path, fsync_s: float, workers: int, reader: str) -> list[object]:
     stream = (StreamConfig(width=320, height=240, fps=10, bitrate_kbps=300) if smoke
               else StreamConfig(width=1920, height=1080, fps=25, bitrate_kbps=4000))
     config = SimulatorConfig(rtsp_port=0, onvif_port=None, cameras=[
         CameraConfig(name=f"cam{i + 1}", main=stream, sub=None, auth="none", loop_seconds=4 if smoke else 10)
         for i in range(n)])
     sim = spawn_simulator(config, work / f"sim{n}")
+    sim_proc = psutil.Process(sim.process.pid)
+    sim_cpu0, sim_wall0 = _cpu(sim_proc), time.monotonic()
     try:
         urls = [sim.rtsp_url(f"cam{i + 1}") for i in range(n)]
         volume = work / f"rec{n}"
         volume.mkdir(parents=True)
         out = subprocess.run(
             [sys.executable, "-m", "benchmarks.recording_capacity", "--child", json.dumps(urls), str(volume),
-             str(seconds), str(2.0 if smoke else 10.0), str(fsync_s), str(workers)], capture_output=True, text=True,
+             str(seconds), str(2.0 if smoke else 10.0), str(fsync_s), str(workers), reader], capture_output=True,
+            text=True,
             check=True,
             timeout=seconds + 180)
         report = json.loads(out.stdout.strip().splitlines()[-1])
+        # Over the whole child run (start-up included): the simulator's share of the same two cores.
+        sim_percent = (_cpu(sim_proc) - sim_cpu0) / (time.monotonic() - sim_wall0) * 100
     finally:
         sim.stop()
     wall = report["wall_s"]
     per_worker = [cpu / wall * 100 for cpu in report["cpu_workers_s"]]
     cores = report["cpu_s"] / wall + sum(per_worker) / 100
-    return [n, workers or "in-process", report["cpu_s"] / wall * 100, "/".join(f"{c:.1f}" for c in per_worker) or "-",
+    return [n, workers or "in-process", reader, report["cpu_s"] / wall * 100,
+            "/".join(f"{c:.1f}" for c in per_worker) or "-",
             cores * 100, cores * 100 / n, report["rss"] / 1e6, report["bytes"] / 1e6 / report["wall_s"],
             report["segments"], report["lost"], *report["frames_lost"], report["reconnects"],
-            report["latency_p50"], report["latency_p95"]]
+            report["latency_p50"], report["latency_p95"], sim_percent]
 
 
 def main() -> None:
@@ -241,28 +253,33 @@ def main() -> None:
                         help="recording.fsync_interval_s values to compare (default: 1, the server's default)")
     parser.add_argument("--workers", type=int, action="append",
                         help="ingest worker processes to compare (0: in the measured process, the default)")
-    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--reader", action="append", choices=["ffmpeg", "native"],
+                        help="RTSP readers to compare (recording.ingest_reader; default ffmpeg)")
+    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        urls, volume, seconds, segment, fsync_s, workers = args.child
+        urls, volume, seconds, segment, fsync_s, workers, reader = args.child
         if int(workers):
-            child_pool(json.loads(urls), Path(volume), float(seconds), float(segment), float(fsync_s), int(workers))
+            child_pool(json.loads(urls), Path(volume), float(seconds), float(segment), float(fsync_s), int(workers),
+                       reader)
         else:
-            child(json.loads(urls), Path(volume), float(seconds), float(segment), float(fsync_s))
+            child(json.loads(urls), Path(volume), float(seconds), float(segment), float(fsync_s), reader)
         return
     counts = [2] if args.smoke else (args.n or [16, 64, 128])
     seconds = 8.0 if args.smoke else args.duration
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in counts:
-            for workers in args.workers or [0]:
-                for fsync_s in args.fsync or [1.0]:
-                    row = run(n, seconds, args.smoke, Path(tmp) / f"w{workers}fsync{fsync_s:g}", fsync_s, workers)
-                    rows.append([row[0], row[1], "off" if fsync_s == 0 else f"{fsync_s:g} s", *row[2:]])
-    print_table(["cameras", "workers", "fsync", "CPU % main", "CPU % each worker", "CPU % all (1 core=100)",
+            readers = args.reader or (["ffmpeg", "native"] if args.smoke else ["ffmpeg"])
+            for workers, reader, fsync_s in itertools.product(args.workers or [0], readers,
+                                                              args.fsync or [1.0]):
+                row = run(n, seconds, args.smoke, Path(tmp) / f"w{workers}{reader}fsync{fsync_s:g}", fsync_s, workers,
+                          reader)
+                rows.append([row[0], row[1], row[2], "off" if fsync_s == 0 else f"{fsync_s:g} s", *row[3:]])
+    print_table(["cameras", "workers", "reader", "fsync", "CPU % main", "CPU % each worker", "CPU % all (1 core=100)",
                  "CPU %/stream", "RSS MB", "write MB/s", "segments",
                  "segments lost", "frames lost upstream", "frames lost writing", "reconnects", "live p50 ms",
-                 "live p95 ms"], rows)
+                 "live p95 ms", "simulator CPU %"], rows)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from vms_server.cameras.keys import CAMERA_CHANGES
 from vms_server.cameras.models import Camera
 from vms_server.ingest.health import StreamHealth, StreamState
 from vms_server.ingest.keys import INGEST
+from vms_server.ingest.native_worker import make_stream_worker
 from vms_server.ingest.source import StreamInfo, with_credentials
 from vms_server.ingest.worker import MediaPacket, PacketConsumer, StreamSource, StreamWorker, WorkerOptions
 from vms_server.security.keystore import SecretBox
@@ -258,7 +259,7 @@ class IngestService:
         elsewhere = self.make_worker(spec, role, provider, options)
         if elsewhere is not None:
             return elsewhere
-        return StreamWorker(spec.camera_id, role, provider, options, on_change=self._changed)
+        return make_stream_worker(spec.camera_id, role, provider, options, on_change=self._changed)
 
     async def _stop(self, runtime: CameraRuntime) -> None:
         await asyncio.gather(*(asyncio.to_thread(w.stop_blocking) for w in runtime.workers.values()))
@@ -351,7 +352,8 @@ async def ingest_context(app: web.Application) -> AsyncIterator[None]:
     s = settings.recording
     service = IngestService(
         app[keys.SESSIONS], app[keys.SECRET_BOX], app[HUB],
-        WorkerOptions(s.transport, s.open_timeout_s, s.read_timeout_s, s.backoff_initial_s, s.backoff_max_s),
+        WorkerOptions(s.transport, s.open_timeout_s, s.read_timeout_s, s.backoff_initial_s, s.backoff_max_s,
+                      reader=s.ingest_reader),
         watchdog=app[WATCHDOG], status_interval_s=s.status_interval_s, enabled=s.enabled)
     app[INGEST] = service
     app[CAMERA_CHANGES] = service.changes

@@ -84,6 +84,7 @@ class WorkerOptions:
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
     probe_interval_s: float = 1.0  # while backing off from an unreachable camera, how often to knock
+    reader: str = "ffmpeg"  # "native": RTSP/TCP read on one thread per process (ingest/native_worker.py)
 
 
 def _control_address(url: str) -> tuple[str, int] | None:
@@ -258,8 +259,7 @@ class StreamWorker:
         """One connection from open to failure; returns why it ended."""
         self._opening = True
         try:
-            container, info = open_blocking(self._url(), self.options.transport, self.options.open_timeout_s,
-                                            self.options.read_timeout_s)
+            container, info = self._open()
         except SourceError as exc:
             self._changed(exc.state, str(exc))
             return str(exc)
@@ -295,6 +295,11 @@ class StreamWorker:
             if not self._stop.is_set():
                 self._changed(StreamState.OFFLINE, reason)
         return reason
+
+    def _open(self) -> tuple[Any, StreamInfo]:
+        """Connect and describe (blocking; raises SourceError): a connection with `close()`, and its stream."""
+        return open_blocking(self._url(), self.options.transport, self.options.open_timeout_s,
+                             self.options.read_timeout_s)
 
     def _pump(self, container: Any, info: StreamInfo) -> str:
         tb = float(info.time_base)

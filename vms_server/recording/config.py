@@ -68,6 +68,11 @@ class RecordingSettings(BaseModel):
         24 * 3600.0, ge=60, le=30 * 86400, description="How far back holes are looked for")
     edge_fill_min_gap_s: float = Field(2.0, ge=0.5, le=3600, description="Shorter holes are left alone")
     transport: Literal["tcp", "udp"] = Field("tcp", description="Default RTSP transport")
+    ingest_reader: Literal["ffmpeg", "native"] = Field(
+        "ffmpeg", description="Who reads RTSP over TCP: FFmpeg's demuxer, one blocking thread per stream, or "
+                              "\"native\": the server's own RTSP/RTP client (H.264/H.265), every stream of a "
+                              "process read by one thread, about half the CPU per camera at 128 cameras; UDP, "
+                              "rtsps and MJPEG stay with FFmpeg either way")
     open_timeout_s: float = Field(10.0, gt=0, le=120, description="RTSP connect/DESCRIBE timeout")
     read_timeout_s: float = Field(10.0, gt=0, le=120, description="No packet for this long means the stream is down")
     backoff_initial_s: float = Field(1.0, gt=0, le=60, description="First reconnect delay")

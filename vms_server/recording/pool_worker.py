@@ -37,6 +37,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from vms_server.ingest.native_worker import make_stream_worker
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket, StreamWorker, WorkerOptions
 from vms_server.recording.durability import Durability
@@ -238,7 +239,7 @@ def _start_camera(index: int, job: CameraJob, outbox: Outbox, durability: Durabi
     def sink(result: SegmentResult) -> None:
         outbox.obj(("segment", result))
 
-    worker = StreamWorker(job.camera_id, "main", partial(str, job.url), job.options)
+    worker = make_stream_worker(job.camera_id, "main", partial(str, job.url), job.options)
     recorder = Recorder(job.camera_id, "main", partial(Path, job.volume), job.segment_seconds, sink,
                         policy=job.policy, durability=durability, may_write=_never if standby else None)
     relay = Relay(index, worker, outbox)

@@ -82,12 +82,14 @@ async def _hls_frames(api: ApiClient, camera_id: str, token: str) -> int:
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize("reader", ["ffmpeg", "native"])
 async def test_the_server_records_through_ingest_workers_and_survives_a_killed_one(
         tmp_path: Path, sqlite_url: str, aiohttp_client: Any, sim: SimulatorHandle,
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, reader: str) -> None:
     from vms_server.app import create_app
 
-    settings = recording_settings(tmp_path, sqlite_url, ingest_workers=2, segment_seconds=4.0, fsync_interval_s=0.5)
+    settings = recording_settings(tmp_path, sqlite_url, ingest_workers=2, segment_seconds=4.0, fsync_interval_s=0.5,
+                                  ingest_reader=reader)
     api = ApiClient(await aiohttp_client(create_app(settings)), await seed(settings))
     service = api.client.app[RECORDER]
     assert service.pool is not None
