@@ -18,6 +18,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vms_common.aio import cancel_and_wait
 from vms_common.api.health import Component
 from vms_common.db.base import utcnow
 from vms_server import keys
@@ -115,10 +116,7 @@ class RecordingService:
         """Index every segment finished before now (ingest has stopped, so the last ones are queued), then
         stop. The indexer is told to finish rather than cancelled: cancelling it mid-commit lost a batch."""
         await self.edge_fill.close()
-        if self._cleanup_task is not None:
-            self._cleanup_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._cleanup_task
+        await cancel_and_wait([self._cleanup_task])  # its wait_for can absorb one cancel (Python 3.11)
         if self.pool is not None:  # its workers send their last segments before they end
             await asyncio.to_thread(self.pool.stop_blocking)
         if self._indexer_task is not None:
