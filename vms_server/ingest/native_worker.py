@@ -32,6 +32,8 @@ from vms_server.ingest.worker import MediaPacket, StreamWorker, WorkerOptions
 logger = logging.getLogger(__name__)
 
 PROBE_FRAMES = 5
+KEEPALIVE_MIN_S = 5.0  # OPTIONS at half the session timeout the camera gives, within these bounds
+KEEPALIVE_MAX_S = 25.0
 _PARAMETER_KINDS = {"h264": (7, 8), "hevc": (32, 33, 34)}
 
 
@@ -159,10 +161,11 @@ class NativeStreamWorker(StreamWorker):
         for unit in probed:
             deliver(unit)
         connection.depacketizer.emit = deliver
+        self.connection = connection  # for diagnostics and tests: the session being read
         shake = connection.shake
         session = reactor_module.Session(
             sock=shake.sock, reader=connection.reader, stop=self._stop, read_timeout_s=self.options.read_timeout_s,
-            keepalive=lambda: session_request(shake, "OPTIONS"), keepalive_s=max(5.0, shake.session_timeout_s / 2),
+            keepalive=lambda: session_request(shake, "OPTIONS"), keepalive_s=max(KEEPALIVE_MIN_S, min(KEEPALIVE_MAX_S, shake.session_timeout_s / 2)),
             teardown=lambda: session_request(shake, "TEARDOWN"))
         return reactor_module.reactor().run(session)
 

@@ -205,6 +205,7 @@ class InterleavedReader:
     def __init__(self, depacketizer: Depacketizer, channel: int = 0) -> None:
         self.depacketizer, self.channel = depacketizer, channel
         self._buf = bytearray()
+        self.answers = 0  # RTSP answers skipped (to keep-alives)
 
     def feed(self, data: bytes | memoryview) -> None:
         buf = self._buf
@@ -233,6 +234,7 @@ class InterleavedReader:
                     if after > size:  # its body has not all arrived: parse the answer again next time
                         break
                     pos = after
+                    self.answers += 1
                 else:
                     raise ProtocolError("the camera sent data that cannot be parsed")
         finally:

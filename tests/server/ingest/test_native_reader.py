@@ -165,3 +165,25 @@ async def test_many_cameras_share_one_reader_thread() -> None:
         finally:
             await asyncio.gather(*(asyncio.to_thread(w.stop_blocking, 5) for w in workers))
         await wait_for(lambda: reactor().sessions == 0, limit=5)
+
+
+async def test_keep_alives_are_answered_and_their_answers_skipped_without_a_break(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from vms_server.ingest import native_worker
+
+    monkeypatch.setattr(native_worker, "KEEPALIVE_MIN_S", 0.3)
+    monkeypatch.setattr(native_worker, "KEEPALIVE_MAX_S", 0.3)
+    async with SimulatorHandle.start(_config(auth=AuthMode.DIGEST)) as sim:
+        counting = Counting()
+        url = sim.rtsp_url("cam1", with_credentials=True)
+        worker = NativeStreamWorker("cam1", "main", lambda: url, WorkerOptions(reader="native"))
+        worker.add(counting)
+        worker.start()
+        try:
+            await wait_for(lambda: getattr(worker, "connection", None) is not None
+                           and worker.connection.reader.answers >= 4, limit=20)
+            assert worker.health.reconnects == 0 and worker.health.state == StreamState.ONLINE
+            before = counting.packets
+            await wait_for(lambda: counting.packets > before + 5, limit=10)
+        finally:
+            await asyncio.to_thread(worker.stop_blocking, 5)
