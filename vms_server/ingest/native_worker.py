@@ -165,7 +165,8 @@ class NativeStreamWorker(StreamWorker):
         shake = connection.shake
         session = reactor_module.Session(
             sock=shake.sock, reader=connection.reader, stop=self._stop, read_timeout_s=self.options.read_timeout_s,
-            keepalive=lambda: session_request(shake, "OPTIONS"), keepalive_s=max(KEEPALIVE_MIN_S, min(KEEPALIVE_MAX_S, shake.session_timeout_s / 2)),
+            keepalive=lambda: session_request(shake, "OPTIONS"),
+            keepalive_s=max(KEEPALIVE_MIN_S, min(KEEPALIVE_MAX_S, shake.session_timeout_s / 2)),
             teardown=lambda: session_request(shake, "TEARDOWN"))
         return reactor_module.reactor().run(session)
 
