@@ -107,13 +107,21 @@ class LoopFeed(Feed):
         super().__init__(loop.stream, loop.params)
         self.loop = loop
         self.templates = [build_template(unit, loop.stream.codec) for unit in loop.units]
+        self._next_k: int | None = None  # the frame that follows the last one sent
 
     def index_at(self, unix_time: float) -> int:
         """Which loop picture is on air at ``unix_time`` (the wall-clock alignment of the module doc)."""
         return int(unix_time * self.stream.fps) % len(self.templates)
 
     async def _frame(self, k: int, capture_time: float) -> PacketTemplate | None:
-        return self.templates[k % len(self.templates)]
+        """Frame k, or None for a P-frame after skipped frames (a starved process skips ahead): its reference
+        pictures never went out, so, like an encoder that dropped pictures, the stream resumes at a keyframe.
+        Sending it made every viewer decode smeared pictures until the next keyframe."""
+        template = self.templates[k % len(self.templates)]
+        if self._next_k is not None and k != self._next_k and not template.keyframe:
+            return None
+        self._next_k = k + 1
+        return template
 
 
 class LiveFeed(Feed):
