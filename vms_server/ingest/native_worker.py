@@ -10,7 +10,6 @@ size. The packets read while probing are handed to the consumers first, so none 
 from __future__ import annotations
 
 import contextlib
-import io
 import itertools
 import logging
 import statistics
@@ -26,7 +25,7 @@ from vms_server.ingest import reactor as reactor_module
 from vms_server.ingest.health import StreamState
 from vms_server.ingest.rtp_native import START, AccessUnit, Depacketizer, InterleavedReader, ProtocolError
 from vms_server.ingest.rtsp_native import Handshake, handshake, session_request
-from vms_server.ingest.source import SourceError, StreamInfo
+from vms_server.ingest.source import SourceError, StreamInfo, keyframe_template
 from vms_server.ingest.worker import MediaPacket, StreamWorker, WorkerOptions
 
 logger = logging.getLogger(__name__)
@@ -83,7 +82,7 @@ class NativeConnection:
         sets = track.parameter_sets or in_band_parameter_sets(track.codec, key.data)
         extradata = b"".join(START + nal for nal in sets) or None
         try:
-            self.template = _template(track.codec, extradata, key.data)
+            self.template = keyframe_template(track.codec, extradata, key.data)
             stream = self.template.streams.video[0]
         except (av.error.FFmpegError, IndexError):
             raise SourceError(StreamState.OFFLINE, "the camera's first keyframe cannot be decoded") from None
@@ -110,13 +109,6 @@ class NativeConnection:
             self.shake.sock.close()
         if self.template is not None:
             self.template.close()
-
-
-def _template(codec: str, extradata: bytes | None, keyframe: bytes) -> Any:
-    """A demuxed copy of the first keyframe: its stream is the muxers' template, as FFmpeg's RTSP stream is for
-    the other reader. FFmpeg's probe of it is the exact reading of the SPS (size, cropping). A stream described
-    by hand (`output_stream`) would make PyAV open an encoder for every segment: 5 MB and a libx264 start each."""
-    return av.open(io.BytesIO((extradata or b"") + keyframe), format=codec, options={"probesize": "32"})
 
 
 class NativeStreamWorker(StreamWorker):

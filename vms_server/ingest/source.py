@@ -5,6 +5,7 @@ Everything here blocks; it runs on the stream's own worker thread.
 
 from __future__ import annotations
 
+import io
 import struct
 from dataclasses import dataclass
 from fractions import Fraction
@@ -128,3 +129,12 @@ def producer_time_us(packet: Any) -> int | None:
         return None
     value: int = struct.unpack_from("<q", raw)[0]
     return value if value > 0 else None
+
+
+def keyframe_template(codec: str, extradata: bytes | None, keyframe: bytes) -> Any:
+    """An in-memory demux of one keyframe (Annex B, after its parameter sets): its video stream serves muxers as a
+    template where no FFmpeg input stream exists (the native reader, packets relayed from an ingest worker), with
+    the picture size and cropping read by FFmpeg itself. A stream described by hand (`add_stream`) makes PyAV
+    open an encoder when the muxer starts: a libx264 instance, about 5 MB, for every segment or playlist.
+    The caller closes the returned container."""
+    return av.open(io.BytesIO((extradata or b"") + keyframe), format=codec, options={"probesize": "32"})

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import av
 
-from vms_server.ingest.source import StreamInfo
+from vms_server.ingest.source import StreamInfo, keyframe_template
 from vms_server.ingest.worker import MediaPacket
 
 if TYPE_CHECKING:  # the service's module pulls in the database layer; taps need only the type
@@ -49,7 +49,14 @@ class HlsTap:
             "hls_flags": "delete_segments+independent_segments+omit_endlist",
             "hls_fmp4_init_filename": "init.mp4",
             "hls_segment_filename": str(self.directory / "seg_%05d.m4s")})
-        self._stream = _output_stream(self._out, info)
+        if info.stream is not None:
+            self._stream = self._out.add_stream_from_template(info.stream)
+        else:  # packets relayed from an ingest worker process arrive as bytes with the codec parameters
+            template = keyframe_template(info.codec, info.extradata, bytes(first.packet))
+            try:
+                self._stream = self._out.add_stream_from_template(template.streams.video[0])
+            finally:
+                template.close()
         self._base = first.dts
 
     def _close(self) -> None:
@@ -97,19 +104,6 @@ class HlsTap:
         self._close()
         self.stream.remove(self)
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def _output_stream(out: Any, info: StreamInfo) -> Any:
-    """The playlist's video stream: a copy of the connection's PyAV stream, or, for a camera recorded in an ingest
-    worker process (whose packets arrive as bytes with the codec parameters, `recording.pool`), one described
-    from those parameters."""
-    if info.stream is not None:
-        return out.add_stream_from_template(info.stream)
-    stream = out.add_stream(info.codec, rate=round(info.fps) or None)
-    stream.width, stream.height = info.width, info.height
-    if info.extradata:
-        stream.codec_context.extradata = info.extradata
-    return stream
 
 
 def _relayed(pkt: MediaPacket) -> Any:
