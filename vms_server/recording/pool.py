@@ -34,7 +34,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 from typing import Any
 
 from vms_server.ingest.health import StreamHealth, StreamState
@@ -42,10 +41,10 @@ from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import GOP_LIMIT, MediaPacket, PacketConsumer
 from vms_server.recording.pool_balance import PlannedMove
 from vms_server.recording.pool_move import CameraMoves, Handover, info_of, shifted
+from vms_server.recording.pool_volumes import VolumesTold, parts_left, recovered
 from vms_server.recording.pool_worker import PACKET, CameraJob, run_worker_process
 from vms_server.recording.recorder import Policy
-from vms_server.recording.recovery import recover_part_blocking
-from vms_server.recording.segments import PART_SUFFIX, SegmentResult, parse_start_us, probe_blocking
+from vms_server.recording.segments import SegmentResult
 
 logger = logging.getLogger(__name__)
 WATCH_EVERY_S = 0.2
@@ -139,6 +138,10 @@ class IngestPool(CameraMoves):
         self._moving: dict[str, PlannedMove] = {}
         # Told of a camera added or removed and of a worker restarted (the server's `pool_balance.Rebalancer`).
         self.on_change: Callable[[str], None] = lambda _why: None
+        # The volumes the workers record to (`pool_volumes`; None: each camera's `job.volume`), and the write
+        # failures they report (path, reason): both set by the server's `PoolRecording`.
+        self.volumes_told: Callable[[], VolumesTold | None] = lambda: None
+        self.on_volume_failed: Callable[[str, str], None] = lambda _path, _reason: None
         self._requests: dict[int, _Request] = {}
         self._request_ids = itertools.count()
         self._monitor = threading.Thread(target=self._watch, name="ingest-pool", daemon=True)
@@ -194,7 +197,8 @@ class IngestPool(CameraMoves):
         with worker.send_lock:
             with self.lock:
                 jobs = dict(worker.jobs)
-            process = self._context.Process(target=run_worker_process, args=(child, jobs, self._fsync_s),
+            process = self._context.Process(target=run_worker_process,
+                                            args=(child, jobs, self._fsync_s, self.volumes_told()),
                                             name=f"vms-ingest-{worker.number}", daemon=True)
             process.start()
             worker.started_at = time.monotonic()
@@ -314,6 +318,11 @@ class IngestPool(CameraMoves):
         return info_of(fields), [MediaPacket(data, pts, dts, wall_us, key, len(data))
                                for data, pts, dts, wall_us, key in packets]
 
+    def broadcast(self, message: tuple[Any, ...]) -> None:
+        """Tell every worker (a worker restarting meanwhile starts with what `volumes_told` says then)."""
+        for worker in self._workers:
+            self._send(worker, message)
+
     def _camera_at(self, worker: int, index: int) -> _Camera | None:
         return self._slots.get((worker, index))  # one dict read: atomic, no lock needed
 
@@ -349,7 +358,7 @@ class IngestPool(CameraMoves):
         logger.error("ingest worker %d died (exit code %s); restarting its %d cameras", worker.number, exitcode,
                      len(worker.jobs))
         jobs = list(worker.jobs.values())
-        left = [p for job in jobs for p in (Path(job.volume) / job.camera_id).rglob("*" + PART_SUFFIX)]
+        left = parts_left(self.volumes_told(), jobs)
         if worker.conn is not None:
             worker.conn.close()
         with self.lock:
@@ -358,8 +367,8 @@ class IngestPool(CameraMoves):
             self._closed(camera, "ingest worker restarted")
         self.restarts, worker.restarts = self.restarts + 1, worker.restarts + 1
         self._spawn(worker)
-        for part in left:
-            result = _recovered(part, jobs)
+        for root, part in left:
+            result = recovered(part, root, jobs)
             if result is not None:
                 self._on_segment(result)
         self.on_change(f"worker {worker.number} restarted")
@@ -422,8 +431,8 @@ class IngestPool(CameraMoves):
                     continue
                 body = pickle.loads(message[1:])  # noqa: S301 - our own child, over a private socketpair
                 kind = body[0]
-                if kind == "segment":
-                    self._on_segment(body[1])
+                if kind in ("segment", "volume_failed"):  # a volume failed: (path, reason)
+                    (self._on_segment if kind == "segment" else self.on_volume_failed)(*body[1:])
                 elif kind == "stats":
                     worker.stats = body[1]
                 elif kind == "gop" and (request := self._requests.get(body[1])) is not None:
@@ -487,19 +496,3 @@ def _keep(camera: _Camera, pkt: MediaPacket) -> None:
     elif camera.gop and len(camera.gop) < GOP_LIMIT:
         camera.gop.append(pkt)
     camera.last = pkt
-
-
-def _recovered(part: Path, jobs: list[CameraJob]) -> SegmentResult | None:
-    """The segment a killed worker was writing, cut to its last whole fragment, as a result to index."""
-    job = next((j for j in jobs if j.camera_id in part.parts), None)
-    start_us = parse_start_us(part)
-    if job is None or start_us is None:
-        return None
-    final = recover_part_blocking(part)
-    probe = probe_blocking(final) if final is not None else None
-    if final is None or probe is None:
-        return None
-    frames, seconds, codec, width, height = probe
-    end_us = start_us + int((seconds + seconds / max(frames - 1, 1)) * 1e6)
-    return SegmentResult(job.camera_id, "main", job.volume, os.path.relpath(final, job.volume), start_us, end_us,
-                         frames, final.stat().st_size, codec, width, height, "recovered")

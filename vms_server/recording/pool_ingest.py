@@ -28,6 +28,7 @@ from vms_server.ingest.worker import MediaPacket, PacketConsumer, StreamSource, 
 from vms_server.recording.config import RecordingSettings
 from vms_server.recording.pool import IngestPool
 from vms_server.recording.pool_balance import Rebalancer
+from vms_server.recording.pool_volumes import VOLUMES_EVERY_S, VolumesTold, told
 from vms_server.recording.pool_worker import CameraJob
 from vms_server.recording.recorder import Policy
 from vms_server.recording.segments import SegmentResult
@@ -40,8 +41,6 @@ REPORT_STALE_S = 5.0
 
 # Said at start-up and in the docs: what the in-process recorder does that a worker process does not do yet.
 NOT_THROUGH_WORKERS = (
-    "a camera keeps the volume picked when it started (no move to another volume or the fallback after a write "
-    "error)",
     "cluster: write fencing (may_write) is not asked before each segment (the index still admits segments) and a "
     "handover does not see the incoming recorder's keyframe: do not use ingest workers on a cluster node yet",
     "sub streams (motion detection, analytics) are ingested in the main process",
@@ -142,7 +141,8 @@ class PoolSource:
 
 class PoolRecording:
     """The ingest pool of a recording service: makes the `PoolSource` of each camera's main stream (ingest's
-    `make_worker`), gives each camera its volume and policy, and relays policy changes and triggers."""
+    `make_worker`), gives each camera its policy, tells the workers the volumes (`pool_volumes`), and relays policy
+    changes and triggers."""
 
     def __init__(self, settings: RecordingSettings, volumes: VolumeSet, on_segment: Callable[[SegmentResult], None],
                  policy_for: Callable[[uuid.UUID], Policy],
@@ -152,18 +152,62 @@ class PoolRecording:
                                fsync_interval_s=settings.fsync_interval_s, on_restart=on_restart)
         self.balancer = Rebalancer(self.pool, settings.ingest_rebalance_s)
         self.pool.on_change = self.balancer.changed
+        # The workers pick a volume per segment from what this process tells them (`pool_volumes`).
+        self.pool.volumes_told, self.pool.on_volume_failed = self._told, self._volume_failed
+        self._last_told: VolumesTold | None = None
+        self._told_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._volume_watch = threading.Thread(target=self._watch_volumes, name="ingest-volumes", daemon=True)
 
     def start_blocking(self) -> None:
         self.pool.start()
         self.balancer.start()
+        self._volume_watch.start()
         logger.warning("recording through %d ingest worker processes (pids %s); not done by them yet: %s",
                        len(self.pool.pids()), ", ".join(map(str, self.pool.pids())), "; ".join(NOT_THROUGH_WORKERS))
 
     def stop_blocking(self) -> None:
         """No move starts from here on, and one under way gives up (the pool is closing) before the workers stop."""
         self.balancer.stop()
+        self._stopping.set()
         self.pool.stop()
         self.balancer.join()
+        if self._volume_watch.is_alive():
+            self._volume_watch.join(5)
+
+    def _told(self) -> VolumesTold:
+        with self._told_lock:
+            self._last_told = told(self._volumes)
+            return self._last_told
+
+    def _tell_volumes(self) -> None:
+        """Tell the workers what they do not know of the volumes yet (a failure, the quota's count, a volume gone
+        or back)."""
+        with self._told_lock:
+            state = told(self._volumes)
+            if state == self._last_told:
+                return
+            self._last_told = state
+        self.pool.broadcast(("volumes", state))
+
+    def _volume_failed(self, path: str, reason: str) -> None:
+        """A write failed in a worker (which avoids the volume already): marked here too, for health, the watchdog's
+        volume probe and the other workers."""
+        self._volumes.mark_failed(Path(path), reason)
+        self._tell_volumes()
+
+    def _watch_volumes(self) -> None:
+        """Look at the volumes as the server's own recorders do before each segment (`VolumeSet.pick`: a disk
+        unmounted, read-only or back, the fallback's state for health), and tell the workers what changed."""
+        while not self._stopping.wait(VOLUMES_EVERY_S):
+            try:
+                if self.pool.cameras:
+                    self._volumes.pick()
+            except NoVolume:
+                pass  # each worker's recorders say so in their cameras' status
+            except Exception:
+                logger.exception("looking at the recording volumes failed")
+            self._tell_volumes()
 
     def make_worker(self, spec: CameraSpec, role: str, url: Callable[[], str],
                     options: WorkerOptions) -> StreamSource | None:

@@ -12,8 +12,9 @@ Wire (child to main), each message one `send_bytes`: b"P" + header + access unit
 for everything else. Main to child: pickled tuples `("live", index, on)`, `("add", index, job)`, `("remove", index)`,
 `("policy", index, policy)` (a saved recording policy), `("trigger", index, reason, at_us, pre_s, post_s)` (motion
 and event recording, decided in the main process), `("gop", index, request)` (the camera's stream description and
-current GOP, answered `("gop", request, fields or None, packets)`: a live snapshot of a camera nobody watches) and
-`("stop",)`. A camera's index is its number within its worker,
+current GOP, answered `("gop", request, fields or None, packets)`: a live snapshot of a camera nobody watches),
+`("volumes", VolumesTold)` (the recording volumes a segment may go to, `pool_volumes`; a write that fails here is
+told back as `("volume_failed", path, reason)`) and `("stop",)`. A camera's index is its number within its worker,
 fixed for its life there.
 
 A move between workers (`pool.IngestPool.move`): `("add", index, job, True)` starts a camera in standby (connected,
@@ -41,6 +42,7 @@ from vms_server.ingest.native_worker import make_stream_worker
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket, StreamWorker, WorkerOptions
 from vms_server.recording.durability import Durability
+from vms_server.recording.pool_volumes import VolumesTold, WorkerVolumes
 from vms_server.recording.recorder import Policy, Recorder
 from vms_server.recording.segments import SegmentResult
 
@@ -234,14 +236,16 @@ def _never() -> bool:
     return False
 
 
-def _start_camera(index: int, job: CameraJob, outbox: Outbox, durability: Durability,
+def _start_camera(index: int, job: CameraJob, outbox: Outbox, durability: Durability, volumes: WorkerVolumes,
                   standby: bool = False) -> _Running:
     def sink(result: SegmentResult) -> None:
         outbox.obj(("segment", result))
 
     worker = make_stream_worker(job.camera_id, "main", partial(str, job.url), job.options)
-    recorder = Recorder(job.camera_id, "main", partial(Path, job.volume), job.segment_seconds, sink,
-                        policy=job.policy, durability=durability, may_write=_never if standby else None)
+    # A volume per segment, as the server's own recorders (`job.volume` only until the main process said which).
+    recorder = Recorder(job.camera_id, "main", partial(volumes.pick, Path(job.volume)), job.segment_seconds, sink,
+                        policy=job.policy, on_volume_error=volumes.failed, durability=durability,
+                        may_write=_never if standby else None)
     relay = Relay(index, worker, outbox)
     worker.add(recorder)  # before the relay: a relay stopping for a move sees where the recorder stopped
     worker.add(relay)
@@ -279,12 +283,12 @@ def _leave(index: int, running: dict[int, _Running], outbox: Outbox) -> None:
 
 
 def _write(index: int, start_from_us: int | None, job: CameraJob, running: dict[int, _Running],
-           outbox: Outbox, durability: Durability) -> None:
+           outbox: Outbox, durability: Durability, volumes: WorkerVolumes) -> None:
     """The move's target writes from the keyframe where the source stopped (started afresh if it is not here:
     the worker was restarted meanwhile)."""
     here = running.get(index)
     if here is None:
-        running[index] = _start_camera(index, job, outbox, durability)
+        running[index] = _start_camera(index, job, outbox, durability, volumes)
     elif not here.writing:
         here.recorder.policy = job.policy
         here.recorder.start_from_us = start_from_us if start_from_us is not None and start_from_us > 0 else None
@@ -293,7 +297,7 @@ def _write(index: int, start_from_us: int | None, job: CameraJob, running: dict[
 
 
 def _handle(message: tuple[Any, ...], running: dict[int, _Running], outbox: Outbox, durability: Durability,
-            removing: list[threading.Thread]) -> None:
+            volumes: WorkerVolumes, removing: list[threading.Thread]) -> None:
     """One message from the main process (see the module's docstring)."""
     if message[0] == "live" and message[1] in running:
         running[message[1]].relay.enable(bool(message[2]))
@@ -304,14 +308,16 @@ def _handle(message: tuple[Any, ...], running: dict[int, _Running], outbox: Outb
     elif message[0] == "trigger" and message[1] in running:
         running[message[1]].recorder.trigger(*message[2:])
     elif message[0] == "add" and message[1] not in running:  # present: it came with the restart
-        running[message[1]] = _start_camera(message[1], message[2], outbox, durability,
+        running[message[1]] = _start_camera(message[1], message[2], outbox, durability, volumes,
                                             len(message) > 3 and bool(message[3]))
     elif message[0] == "leave" and message[1] in running:
         removing.append(threading.Thread(target=_leave, args=(message[1], running, outbox),
                                          name="ingest-move-out"))
         removing[-1].start()
     elif message[0] == "write":
-        _write(message[1], message[2], message[3], running, outbox, durability)
+        _write(message[1], message[2], message[3], running, outbox, durability, volumes)
+    elif message[0] == "volumes":
+        volumes.update(message[1])
     elif message[0] == "remove" and message[1] in running:
         # Stopped on a thread of its own: its last segment is finished (and sent) while the others run.
         gone = running.pop(message[1])
@@ -319,13 +325,15 @@ def _handle(message: tuple[Any, ...], running: dict[int, _Running], outbox: Outb
         removing[-1].start()
 
 
-def run_worker_process(conn: Connection, jobs: dict[int, CameraJob], fsync_interval_s: float) -> None:
+def run_worker_process(conn: Connection, jobs: dict[int, CameraJob], fsync_interval_s: float,
+                       told: VolumesTold | None = None) -> None:
     """The worker process's main: records `jobs` (by index) and the cameras added later, until told to stop or
-    until the main process goes away."""
+    until the main process goes away; `told`: the volumes to record to (None: each camera's `job.volume`)."""
     outbox = Outbox(conn)
     durability = Durability(fsync_interval_s)
     durability.start()
-    running = {index: _start_camera(index, job, outbox, durability) for index, job in jobs.items()}
+    volumes = WorkerVolumes(outbox.obj, told)
+    running = {index: _start_camera(index, job, outbox, durability, volumes) for index, job in jobs.items()}
     removing: list[threading.Thread] = []  # joined before "stopped", so that their last segments precede it
     done = threading.Event()
 
@@ -342,7 +350,7 @@ def run_worker_process(conn: Connection, jobs: dict[int, CameraJob], fsync_inter
                 break  # the main process died: finish the segments and end
             if message[0] == "stop":
                 break
-            _handle(message, running, outbox, durability, removing)
+            _handle(message, running, outbox, durability, volumes, removing)
     finally:
         threads = [threading.Thread(target=r.worker.stop_blocking) for r in list(running.values())]
         for thread in threads:
