@@ -19,13 +19,13 @@ from vms_camsim.config import CameraConfig, SceneKind, StreamConfig
 from vms_camsim.edge_card import EdgeCard
 from vms_camsim.encoder import (
     encode_loop_blocking,
-    file_frames_blocking,
     make_encoder,
     overlay_blocking,
     scene_frames_blocking,
 )
 from vms_camsim.errors import EncodeError
 from vms_camsim.feeds import Feed, LiveFeed, LoopFeed
+from vms_camsim.file_scene import file_frames_blocking
 from vms_camsim.ptz import PtzState
 from vms_camsim.rtsp_proto import Authenticator
 from vms_camsim.scenes import Scene, make_scene

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 from typing import cast
 
 import av
@@ -214,44 +213,6 @@ def scene_frames_blocking(scene: Scene, stream: StreamConfig, seconds: int,
         frame = scene.render(i / count, stream.width, stream.height, view)
         ms = i * 1000 // stream.fps
         overlay_blocking(frame, ms, seconds, f"{scene.kind.value} T+{ms / 1000:07.3f}s")
-        yield frame
-
-
-def file_frames_blocking(path: Path, stream: StreamConfig, max_seconds: int) -> Iterator[Frame]:
-    """Yield frames of a video file resampled to the stream's size and fps, up to whole seconds.
-
-    Raises EncodeError when PyAV cannot read the file or it has no video.
-    """
-    pictures: list[tuple[float, Frame]] = []
-    try:
-        with av.open(str(path)) as container:
-            video = container.streams.video[0]
-            for decoded in container.decode(video):
-                if decoded.time is None:
-                    continue
-                rgb: Frame = np.asarray(
-                    decoded.to_ndarray(width=stream.width, height=stream.height, format="rgb24"),
-                    dtype=np.uint8)
-                pictures.append((float(decoded.time), rgb))
-                if decoded.time >= max_seconds:
-                    break
-    except (av.FFmpegError, IndexError, OSError) as exc:
-        raise EncodeError(f"cannot read video file {path}: {exc}") from exc
-    if not pictures:
-        raise EncodeError(f"video file {path} has no decodable video frames")
-    t0 = pictures[0][0]
-    span = max(pictures[-1][0] - t0, 1 / stream.fps)
-    seconds = max(1, min(max_seconds, int(span)))
-    source = 0
-    for i in range(seconds * stream.fps):
-        t = t0 + (i / stream.fps) % span
-        while source + 1 < len(pictures) and pictures[source + 1][0] <= t:
-            source += 1
-        if source > 0 and pictures[source][0] > t:
-            source = 0
-        frame = np.array(pictures[source][1], copy=True)
-        ms = i * 1000 // stream.fps
-        overlay_blocking(frame, ms, seconds, f"{path.name} T+{ms / 1000:07.3f}s")
         yield frame
 
 
