@@ -56,12 +56,13 @@ def _seek(container: Any, stream: Any, offset_us: int) -> None:
     try:
         container.seek(target, backward=True, any_frame=False, stream=stream)
     except av.error.FFmpegError:
-        container.seek(0, stream=stream)
+        with contextlib.suppress(av.error.FFmpegError, OSError):  # nothing read yet: it is at the start already
+            container.seek(0, stream=stream)
 
 
 def _packets(source: Any, stream: Any, piece: Piece, start_us: int, end_us: int) -> Iterator[tuple[Any, int]]:
     """(packet, wall clock us) of one segment from the keyframe before `start_us` up to `end_us`."""
-    first = _first_dts(source, stream, piece.path)
+    first = _first_dts(piece.path)
     _seek(source, stream, start_us - piece.start_us)
     scale = float(stream.time_base / US)
     packets = source.demux(stream)
@@ -140,17 +141,27 @@ def _abandon(out: Any) -> None:
 _FIRST_DTS: dict[str, int] = {}
 
 
-def _first_dts(source: Any, stream: Any, path: Path) -> int:
-    """A segment's first dts (its zero point), read from the open container and cached: segments never
-    change once written. Leaves the container positioned at its start."""
+def _first_dts(path: Path) -> int:
+    """A segment's first dts (its zero point), cached: segments never change at their start once written.
+
+    Read through a container of its own, so the caller's is never moved: seeking that one back to 0 after reading
+    could fail (FFmpeg's generic seek answers -1, "Operation not permitted", on a fragmented file without index
+    entries yet), which failed a whole export. A piece that cannot be read yet (a partial first fragment) counts
+    from 0 and is not cached; the caller's own read of it stops at the damage."""
     key = str(path).removesuffix(".part")
     if key not in _FIRST_DTS:
-        value = 0
-        for packet in source.demux(stream):
-            if packet.dts is not None:
-                value = packet.dts
-                break
-        source.seek(0, stream=stream)
+        value: int | None = None
+        try:
+            with _open_input(path, copy=True) as probe:
+                stream = probe.streams.video[0]
+                for packet in probe.demux(stream):
+                    if packet.dts is not None:
+                        value = int(packet.dts)
+                        break
+        except (MediaError, av.error.FFmpegError, OSError, IndexError):
+            value = None
+        if value is None:
+            return 0
         if len(_FIRST_DTS) > 10000:
             _FIRST_DTS.clear()
         _FIRST_DTS[key] = value
@@ -170,7 +181,7 @@ def snapshot_blocking(piece: Piece, at_us: int) -> bytes:
     with _open_input(piece.path) as source:
         stream = source.streams.video[0]
         stream.thread_type = "AUTO"
-        first = _first_dts(source, stream, piece.path)
+        first = _first_dts(piece.path)
         _seek(source, stream, at_us - piece.start_us)
         chosen = None
         for frame in source.decode(stream):
