@@ -127,22 +127,25 @@ class NativeStreamWorker(StreamWorker):
     def _pump(self, container: Any, info: StreamInfo) -> str:
         connection: NativeConnection = container
         clock = connection.shake.track.clock_rate
-        state: dict[str, int | None] = {"base": None, "anchor": None, "last": None}
+        base: int | None = None  # the first unit's RTP timestamp: pts count from it
+        anchor: int | None = None  # wall clock of pts 0 when the camera sends no RTCP sender report
+        last = -1
 
         def deliver(unit: AccessUnit) -> None:
+            nonlocal base, anchor, last
             if self._stop.is_set():
                 return
-            if state["base"] is None:
-                state["base"] = unit.timestamp
-            pts = unit.timestamp - (state["base"] or 0)
-            if state["last"] is not None and pts <= (state["last"] or 0):
+            if base is None:
+                base = unit.timestamp
+            pts = unit.timestamp - base
+            if pts <= last:
                 return  # not muxable: not increasing
-            state["last"] = pts
+            last = pts
             wall = unit.wall_us
             if wall is None:
-                if state["anchor"] is None:
-                    state["anchor"] = time.time_ns() // 1000 - pts * 1_000_000 // clock
-                wall = (state["anchor"] or 0) + pts * 1_000_000 // clock
+                if anchor is None:
+                    anchor = time.time_ns() // 1000 - pts * 1_000_000 // clock
+                wall = anchor + pts * 1_000_000 // clock
             elif self.health.time_source != "ntp":
                 self.health.time_source = "ntp"
             packet = av.Packet(unit.data)
