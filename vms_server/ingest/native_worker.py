@@ -23,10 +23,11 @@ import av.error
 
 from vms_server.ingest import reactor as reactor_module
 from vms_server.ingest.health import StreamState
+from vms_server.ingest.offload import Offloading, offload
 from vms_server.ingest.rtp_native import START, AccessUnit, Depacketizer, InterleavedReader, ProtocolError
 from vms_server.ingest.rtsp_native import Handshake, handshake, session_request
 from vms_server.ingest.source import SourceError, StreamInfo, keyframe_template
-from vms_server.ingest.worker import MediaPacket, StreamWorker, WorkerOptions
+from vms_server.ingest.worker import MediaPacket, PacketConsumer, StreamWorker, WorkerOptions
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,13 @@ class NativeConnection:
 
 class NativeStreamWorker(StreamWorker):
     """A camera stream read by the process's reactor (RTSP over TCP, H.264/H.265)."""
+
+    def add(self, consumer: PacketConsumer) -> None:
+        """Consumers run on the reactor thread, which reads every camera of the process: one that can hand its
+        blocking work elsewhere (a recorder ending a segment) is given the process's offload thread."""
+        if isinstance(consumer, Offloading) and consumer.offload is None:
+            consumer.offload = offload()
+        super().add(consumer)
 
     def _open(self) -> tuple[Any, StreamInfo]:
         shake = handshake(self._url(), self.options.open_timeout_s)

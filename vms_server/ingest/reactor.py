@@ -4,7 +4,8 @@ thread holding the GIL instead of 128 threads handing it to each other after eve
 A camera's own thread still does the handshake and the back-off (`StreamWorker`); while its session plays it
 waits for the reactor to say why the session ended. Consumers are called on the reactor thread, one camera
 after another: a consumer must not block (the `PacketConsumer` rule), or it holds up every camera of the
-process, which the watchdog's stuck-stream check then reports.
+process, which the watchdog's stuck-stream check then reports. A recorder hands the end of each segment (sync,
+rename, index) to the process's offload thread (`ingest/offload.py`) for that reason.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ keyframe from what it holds, instead of at the next keyframe after it learns the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import av
 
+from vms_server.ingest.offload import Offload
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
 from vms_server.recording.durability import Durability
@@ -78,6 +80,9 @@ class Recorder:
     may_write: Callable[[], bool] | None = None  # cluster fencing: False ends and stops writing now
     durability: Durability | None = None  # syncs segments to the disk (None: the operating system decides)
     loss: FrameLoss = field(default_factory=FrameLoss)  # frames received, written and lost
+    # Set by a reader whose one thread serves many cameras (the native reader's reactor): a segment ended at a cut
+    # is synced, renamed and handed to the index there, not on the thread that reads every camera.
+    offload: Offload | None = None
     _keyed: bool = False  # a keyframe came on this connection (the frames before one decode nowhere: not lost)
     # The last two GOPs as received: what a failed write loses (the torn fragment) is rewritten from here at once
     # on another volume, instead of waiting for the next keyframe (a full disk cost up to 2 s per event).
@@ -206,11 +211,11 @@ class Recorder:
                     self.loss.not_written()
             return
         if why is None:
-            self._finish()
+            self._finish(later=True)
             self._tell(True, False)
             return
         if pkt.keyframe and (pkt.wall_us - self.writer.start_us) / 1e6 >= self.segment_seconds - 0.001:
-            self._finish()
+            self._finish(later=True)
             self._begin(pkt, why)
             if self.writer is None:
                 self.loss.not_written()
@@ -374,10 +379,20 @@ class Recorder:
             logger.exception("cannot start a segment", extra={"camera_id": self.camera_id})
             self.writer = None
 
-    def _finish(self) -> None:
+    def _finish(self, later: bool = False) -> None:
+        """End the open segment: on the offload thread when `later` and there is one, else here, after the
+        segments handed there before (the sink sees a camera's segments in order)."""
         writer, self.writer = self.writer, None
         if writer is None:
             return
+        if self.offload is not None:
+            if later:
+                self.offload.submit(functools.partial(self._close, writer))
+                return
+            self.offload.drain()
+        self._close(writer)
+
+    def _close(self, writer: SegmentWriter) -> None:
         try:
             result = writer.close()
         except Exception:

@@ -21,6 +21,8 @@ from vms_camsim.config import AuthMode, CameraConfig, SimulatorConfig, StreamCon
 from vms_camsim.handle import SimulatorHandle
 from vms_common.auth.roles import Role
 from vms_server.db.engine import create_engine, session_factory
+from vms_server.ingest.source import StreamInfo
+from vms_server.ingest.worker import MediaPacket
 from vms_server.recording.models import RecordingSegment
 from vms_server.recording.recovery import Report, reconcile
 from vms_server.recording.storage import VolumeSet
@@ -34,6 +36,20 @@ def camera(name: str = "cam1", **kwargs: Any) -> CameraConfig:
     base: dict[str, Any] = {"name": name, "main": SMALL, "sub": SMALL_SUB, "loop_seconds": 4,
                             "auth": AuthMode.NONE}
     return CameraConfig(**{**base, **kwargs})
+
+
+@pytest.fixture
+def stream(tmp_path: Path) -> Iterator[tuple[StreamInfo, list[MediaPacket]]]:
+    """A tiny encoded clip as packets (`test_durability`'s fixture): a recorder fed by hand."""
+    from tests.server.recording.test_durability import encode_segment, packets_of
+
+    source = tmp_path / "source.mp4"
+    encode_segment(source)
+    container, info, packets = packets_of(source)
+    try:
+        yield info, packets
+    finally:
+        container.close()
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from __future__ import annotations
 import random
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.server.recording.test_durability import FRAMES, GOP, encode_segment, packets_of
+from tests.server.recording.test_durability import FRAMES, GOP
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
 from vms_server.recording.recorder import Policy, Recorder
@@ -22,17 +22,6 @@ from vms_server.recording.segments import SegmentResult
 
 SEGMENT_S = GOP / 10  # one GOP at the fixture's 10 fps: every keyframe cuts a segment
 WAIT_S = 10.0  # a thread handing over on an idle machine takes microseconds; generous for a loaded CI runner
-
-
-@pytest.fixture
-def stream(tmp_path: Path) -> Iterator[tuple[StreamInfo, list[MediaPacket]]]:
-    source = tmp_path / "source.mp4"
-    encode_segment(source)
-    container, info, packets = packets_of(source)
-    try:
-        yield info, packets
-    finally:
-        container.close()
 
 
 def fenced(
