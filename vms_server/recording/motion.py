@@ -2,10 +2,16 @@
 
 Only keyframes are decoded (the decoder skips the rest), so the cost is one small decode per GOP per
 camera; with the usual 1-2 s GOP that is the "low rate" the design asks for. A hit calls `on_motion`.
+
+Fed by the native reader, whose one thread reads every camera of the process, the decode is handed to the
+process's offload thread (`ingest/offload.py`): 256 sub streams cost 0.3-0.8 s of decoding a second, which on the
+reader's thread every camera's live view and recording would wait for. A keyframe that finds that thread too far
+behind is not looked at (counted in `skipped`): the next one, a GOP later, is compared with the last one seen.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -14,11 +20,13 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from vms_server.ingest.offload import Offload
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket
 
 logger = logging.getLogger(__name__)
 SIZE = (64, 36)
+OFFLOAD_BACKLOG = 64  # jobs waiting on the offload thread past which a keyframe is not looked at
 
 
 def changed_fraction(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8], level: int = 25,
@@ -54,6 +62,8 @@ class MotionDetector:
         self.on_motion = on_motion
         self._decoder: Any = None
         self._last: npt.NDArray[np.uint8] | None = None
+        self.offload: Offload | None = None  # set by a reader whose thread serves many cameras
+        self.skipped = 0  # keyframes not looked at: the offload thread was too far behind
 
     def on_open(self, info: StreamInfo) -> None:
         ctx = av.CodecContext.create(info.codec, "r")
@@ -69,14 +79,23 @@ class MotionDetector:
         self._last = None
 
     def on_packet(self, pkt: MediaPacket) -> None:
-        if not pkt.keyframe or self._decoder is None:
+        decoder = self._decoder
+        if not pkt.keyframe or decoder is None:
             return
+        if self.offload is None:
+            self._detect(decoder, bytes(pkt.packet), pkt.wall_us)
+        elif self.offload.pending > OFFLOAD_BACKLOG:
+            self.skipped += 1
+        else:  # the decoder goes with the job: a reconnect meanwhile makes a new one, this one finishes alone
+            self.offload.submit(functools.partial(self._detect, decoder, bytes(pkt.packet), pkt.wall_us))
+
+    def _detect(self, decoder: Any, data: bytes, wall_us: int) -> None:
         try:
-            frames = self._decoder.decode(av.Packet(bytes(pkt.packet)))
+            frames = decoder.decode(av.Packet(data))
         except av.error.FFmpegError:
             return
         for frame in frames:
             grey = frame.reformat(width=SIZE[0], height=SIZE[1], format="gray").to_ndarray()
             if self._last is not None and changed_fraction(grey, self._last, keep=self.keep) >= self.threshold:
-                self.on_motion(pkt.wall_us)
+                self.on_motion(wall_us)
             self._last = grey

@@ -20,6 +20,7 @@ from vms_server.ingest.native_worker import make_stream_worker
 from vms_server.ingest.offload import Offload, offload
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket, WorkerOptions
+from vms_server.recording.motion import OFFLOAD_BACKLOG, MotionDetector
 from vms_server.recording.recorder import Policy, Recorder
 from vms_server.recording.segments import SegmentResult
 
@@ -95,3 +96,51 @@ def test_only_the_native_reader_hands_recorders_the_offload(tmp_path: Path) -> N
     ffmpeg = Recorder("cam", "main", lambda: tmp_path, 2.0, lambda r: None, policy=Policy())
     make_stream_worker("cam", "main", lambda: url, WorkerOptions(reader="ffmpeg")).add(ffmpeg)
     assert ffmpeg.offload is None  # one thread per camera: finishing there holds up only that camera
+
+
+def _flashing_keyframes(count: int) -> tuple[StreamInfo, list[MediaPacket]]:
+    """Keyframes alternately black and white: every one is motion against the one before."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    codec = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height, codec.pix_fmt = 64, 48, "yuv420p"
+    codec.time_base = Fraction(1, 10)
+    codec.options = {"g": "1", "bf": "0"}
+    codec.flags |= av.codec.context.Flags.global_header  # extradata for the decoder, as a camera's SDP gives it
+    packets: list[MediaPacket] = []
+    for i in range(count):
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 255 * (i % 2), np.uint8), format="rgb24")
+        frame.pts = i
+        packets += [MediaPacket(p, i, i, 1_700_000_000_000_000 + i * 100_000, True, p.size)
+                    for p in codec.encode(frame.reformat(format="yuv420p"))]
+    packets += [MediaPacket(p, len(packets), len(packets), 0, True, p.size) for p in codec.encode(None)]
+    info = StreamInfo(codec="h264", width=64, height=48, fps=10.0, time_base=Fraction(1, 10),
+                      extradata=codec.extradata, stream=None)
+    return info, packets
+
+
+def test_motion_is_decoded_on_the_offload_thread_and_skipped_when_it_is_behind() -> None:
+    info, packets = _flashing_keyframes(6)
+    seen: list[tuple[int, str]] = []
+    detector = MotionDetector("cam", 0.9, lambda at: seen.append((at, threading.current_thread().name)))
+    make_stream_worker("cam", "sub", lambda: "rtsp://127.0.0.1:9/cam", WorkerOptions(reader="native")).add(detector)
+    assert detector.offload is offload()
+    worker = detector.offload = Offload("test-offload")
+    detector.on_open(info)
+    for pkt in packets:
+        detector.on_packet(pkt)
+    assert worker.drain(WAIT_S)
+    assert len(seen) == len(packets) - 1, "every keyframe after the first moved"
+    assert {name for _, name in seen} == {"test-offload"}
+    assert [at for at, _ in seen] == [p.wall_us for p in packets[1:]]
+
+    release = threading.Event()
+    for _ in range(OFFLOAD_BACKLOG + 1):  # the thread is stuck on a slow disk, and the queue is full
+        worker.submit(lambda: release.wait(WAIT_S))
+    detector.on_packet(packets[0])
+    assert detector.skipped == 1
+    release.set()
+    assert worker.drain(WAIT_S)
