@@ -3,7 +3,8 @@
 Each heartbeat: renew the lease; try the coordinator round (one node at a time, see `assign.py`); read the
 cameras assigned to this node; stop and pass on those the round asked it to hand over; tell ingest when the set
 changed. Ingest connects only the cameras `owns` admits; the recorder writes only while `may_write` holds (the
-camera is owned and the lease is known to hold); the index refuses a segment from a node that has lost the camera
+camera is owned and the lease is known to hold; recorders in ingest worker processes are told each camera's
+deadline instead, every round, `_push_permits`); the index refuses a segment from a node that has lost the camera
 (`admit`). Off by default: a single server with SQLite never builds this service.
 """
 
@@ -37,6 +38,7 @@ from vms_server.ingest.keys import INGEST
 from vms_server.ingest.service import IngestService
 from vms_server.playback.keys import PLAYBACK
 from vms_server.recording.keys import RECORDER
+from vms_server.recording.pool_cluster import PoolRecorder
 from vms_server.recording.recorder import Recorder
 from vms_server.recording.segments import SegmentResult
 from vms_server.recording.service import RecordingService
@@ -123,6 +125,7 @@ class ClusterService:
         await cancel_and_wait([self._task])
         self.owned.clear()
         self.lease_ok_until = 0.0
+        self._push_permits()
         try:
             async with self._sessions.begin() as session:
                 await membership.resign(session, self.node_id)
@@ -198,6 +201,7 @@ class ClusterService:
                 recorder.leaving, recorder.left_at_us = False, None
         changed = set(wanted) | incoming != set(self.owned) | self.incoming
         self.owned, self.incoming = wanted, incoming
+        self._push_permits()  # the lease moved on, and perhaps the cameras: before a hand-over is passed on
         # Passed on before the camera is disconnected here: its recorder has closed its last segment (or, out
         # of `owned` now, writes nothing more), and the next owner holds only the last two GOPs to start from.
         for owned, ended in ready:
@@ -219,8 +223,15 @@ class ClusterService:
                 await assign.ready_for(session, self.node_id, holding)
             self._announced |= holding
 
-    def _recorder(self, camera_id: uuid.UUID) -> Recorder | None:
-        return self._recording.recorder(camera_id) if self._recording is not None else None
+    def _recorder(self, camera_id: uuid.UUID) -> Recorder | PoolRecorder | None:
+        return self._recording.handover_recorder(camera_id) if self._recording is not None else None
+
+    def _push_permits(self) -> None:
+        """`may_write` for recorders in ingest worker processes, which cannot call it per packet: each owned
+        camera until the lease's deadline (CLOCK_MONOTONIC, the same in every process of the machine), so a
+        worker stops at the same instant as `may_write` would, even if nothing more reaches it."""
+        if self._recording is not None:
+            self._recording.write_permits(dict.fromkeys(self.owned, self.lease_ok_until))
 
     async def _sync_ingest(self) -> None:
         if self._ingest.enabled:
@@ -273,6 +284,7 @@ async def cluster_context(app: web.Application) -> AsyncIterator[None]:
                                                         settings.data_dir / "cluster-cache")
     app[INGEST].owns = service.owns
     recorder.may_write = service.may_write
+    recorder.write_permits({})  # ingest workers write nothing until a round says what this node owns
     recorder.admit = service.admit
     recorder.own_volumes_only = True
     app[CLUSTER] = service

@@ -40,6 +40,7 @@ from vms_server.ingest.health import StreamHealth, StreamState
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import GOP_LIMIT, MediaPacket, PacketConsumer
 from vms_server.recording.pool_balance import PlannedMove
+from vms_server.recording.pool_cluster import WriteDeadlines
 from vms_server.recording.pool_move import CameraMoves, Handover, info_of, shifted
 from vms_server.recording.pool_volumes import VolumesTold, parts_left, recovered
 from vms_server.recording.pool_worker import PACKET, CameraJob, run_worker_process
@@ -142,6 +143,10 @@ class IngestPool(CameraMoves):
         # failures they report (path, reason): both set by the server's `PoolRecording`.
         self.volumes_told: Callable[[], VolumesTold | None] = lambda: None
         self.on_volume_failed: Callable[[str, str], None] = lambda _path, _reason: None
+        # A cluster node's write deadlines for a worker starting (`pool_cluster`; None: write every camera), and
+        # the answers of recorders leaving for another node (camera id, generation, keyframe time or -1).
+        self.deadlines_told: Callable[[], WriteDeadlines | None] = lambda: None
+        self.on_recorder_left: Callable[[str, int, int], None] = lambda _camera_id, _generation, _at: None
         self._requests: dict[int, _Request] = {}
         self._request_ids = itertools.count()
         self._monitor = threading.Thread(target=self._watch, name="ingest-pool", daemon=True)
@@ -198,7 +203,8 @@ class IngestPool(CameraMoves):
             with self.lock:
                 jobs = dict(worker.jobs)
             process = self._context.Process(target=run_worker_process,
-                                            args=(child, jobs, self._fsync_s, self.volumes_told()),
+                                            args=(child, jobs, self._fsync_s, self.volumes_told(),
+                                                  self.deadlines_told()),
                                             name=f"vms-ingest-{worker.number}", daemon=True)
             process.start()
             worker.started_at = time.monotonic()
@@ -317,6 +323,16 @@ class IngestPool(CameraMoves):
             return None
         return info_of(fields), [MediaPacket(data, pts, dts, wall_us, key, len(data))
                                for data, pts, dts, wall_us, key in packets]
+
+    def tell(self, camera_id: str, kind: str, *args: Any) -> bool:
+        """`(kind, index, *args)` to the worker recording the camera now; False: not in the pool."""
+        with self.lock:
+            camera = self.cameras.get(camera_id)
+            if camera is None:
+                return False
+            worker, index = self._workers[camera.worker], camera.index
+        self._send(worker, (kind, index, *args))
+        return True
 
     def broadcast(self, message: tuple[Any, ...]) -> None:
         """Tell every worker (a worker restarting meanwhile starts with what `volumes_told` says then)."""
@@ -438,18 +454,28 @@ class IngestPool(CameraMoves):
                 elif kind == "gop" and (request := self._requests.get(body[1])) is not None:
                     request.answer = body[2:]
                     request.done.set()
-                elif kind in ("open", "close") and (camera := self._camera_at(worker.number, body[1])) is not None:
-                    # None: a camera removed while its worker was still sending.
-                    if not self._incoming(camera, worker.number, body[1], body[2] if kind == "open" else None):
-                        (self._opened if kind == "open" else self._closed)(camera, body[2])
-                elif kind in ("ready", "left") and (camera := self._camera_at(worker.number, body[1])) is not None:
-                    self._move_step(camera, kind, worker.number, body[1], body[2])
+                elif kind in ("open", "close", "ready", "left", "recorder_left"):
+                    self._about_camera(worker.number, kind, body)
                 elif kind == "stopped":
                     return
         except Exception:
             logger.exception("ingest worker %d: reading its socket failed", worker.number)
         finally:
             stopped.set()
+
+    def _about_camera(self, worker: int, kind: str, body: tuple[Any, ...]) -> None:
+        """A worker's message about one of its cameras (ignored for a camera removed while its worker was still
+        sending)."""
+        camera = self._camera_at(worker, body[1])
+        if camera is None:
+            return
+        if kind in ("open", "close"):
+            if not self._incoming(camera, worker, body[1], body[2] if kind == "open" else None):
+                (self._opened if kind == "open" else self._closed)(camera, body[2])
+        elif kind in ("ready", "left"):
+            self._move_step(camera, kind, worker, body[1], body[2])
+        else:  # "recorder_left": a cluster hand-over (`pool_cluster`)
+            self.on_recorder_left(camera.job.camera_id, body[2], body[3])
 
     def _opened(self, camera: _Camera, fields: tuple[Any, ...]) -> None:
         info = info_of(fields)

@@ -6,7 +6,8 @@ watchdog's liveness check, the status API) see it through `PoolSource`, a stand-
 The main process keeps what needs the database or the event loop: the index (segments come back over the worker's
 socket to the recording service's indexer), the recording policies (sent to the worker when saved) and the motion
 and event decisions (sent as triggers). Sub streams stay in this process: they are small, and motion detection and
-analytics read them here.
+analytics read them here. On a cluster node the workers are told each camera's write deadline and the cluster's
+hand-overs drive a stand-in of each camera's recorder (`pool_cluster`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from vms_server.ingest.worker import MediaPacket, PacketConsumer, StreamSource, 
 from vms_server.recording.config import RecordingSettings
 from vms_server.recording.pool import IngestPool
 from vms_server.recording.pool_balance import Rebalancer
+from vms_server.recording.pool_cluster import PoolRecorder, WriteDeadlines
 from vms_server.recording.pool_volumes import VOLUMES_EVERY_S, VolumesTold, told
 from vms_server.recording.pool_worker import CameraJob
 from vms_server.recording.recorder import Policy
@@ -41,8 +44,6 @@ REPORT_STALE_S = 5.0
 
 # Said at start-up and in the docs: what the in-process recorder does that a worker process does not do yet.
 NOT_THROUGH_WORKERS = (
-    "cluster: write fencing (may_write) is not asked before each segment (the index still admits segments) and a "
-    "handover does not see the incoming recorder's keyframe: do not use ingest workers on a cluster node yet",
     "sub streams (motion detection, analytics) are ingested in the main process",
 )
 
@@ -155,6 +156,10 @@ class PoolRecording:
         # The workers pick a volume per segment from what this process tells them (`pool_volumes`).
         self.pool.volumes_told, self.pool.on_volume_failed = self._told, self._volume_failed
         self._last_told: VolumesTold | None = None
+        # A cluster node's write permissions (`pool_cluster`): None until the cluster pushes the first.
+        self._deadlines: WriteDeadlines | None = None
+        self._recorders: dict[str, PoolRecorder] = {}
+        self.pool.deadlines_told, self.pool.on_recorder_left = lambda: self._deadlines, self._recorder_left
         self._told_lock = threading.Lock()
         self._stopping = threading.Event()
         self._volume_watch = threading.Thread(target=self._watch_volumes, name="ingest-volumes", daemon=True)
@@ -222,9 +227,32 @@ class PoolRecording:
         except NoVolume as exc:
             logger.error("camera not recorded: %s", exc, extra={"camera_id": str(spec.camera_id)})
             return False
-        self.pool.add(CameraJob(str(spec.camera_id), url(), str(volume), self._settings.segment_seconds, options,
+        camera_id = str(spec.camera_id)
+        self._recorders[camera_id] = PoolRecorder(partial(self.pool.tell, camera_id),
+                                                  lambda: dict(self.pool.stats().get(camera_id) or {}))
+        self.pool.add(CameraJob(camera_id, url(), str(volume), self._settings.segment_seconds, options,
                                 self._policy_for(spec.camera_id)))
         return True
+
+    def write_permits(self, deadlines: dict[uuid.UUID, float]) -> None:
+        """A cluster node: the cameras its workers may write, each until its CLOCK_MONOTONIC deadline (the others
+        not at all); replaces what was told before."""
+        self._deadlines = {str(camera_id): until for camera_id, until in deadlines.items()}
+        self.pool.broadcast(("permits", self._deadlines))
+
+    def recorder(self, camera_id: uuid.UUID) -> PoolRecorder | None:
+        """The stand-in of the camera's recorder in its worker, for the cluster's hand-overs (None: not in the
+        pool)."""
+        key = str(camera_id)
+        with self.pool.lock:
+            if key not in self.pool.cameras:
+                return None
+        return self._recorders.get(key)
+
+    def _recorder_left(self, camera_id: str, generation: int, left_at_us: int) -> None:
+        recorder = self._recorders.get(camera_id)
+        if recorder is not None:
+            recorder.on_left(generation, left_at_us)
 
     def worker_of(self, camera_id: uuid.UUID) -> int | None:
         """The worker that records the camera (None: not in the pool)."""

@@ -22,6 +22,11 @@ its recorder holding keyframes but not writing), answered `("ready", index, ok)`
 `("leave", index)`: its recorder ends the segment at the next keyframe and the camera stops, answered
 `("left", index, keyframe time, or -1 when it was not writing, or None when no keyframe came)`; then the target
 gets `("write", index, that time, job)` and writes from that keyframe.
+
+A cluster node (`pool_cluster`): `("permits", {camera id: monotonic deadline})` (which cameras may be written until
+when; the recorders check it per packet), and a recorder's part in a hand-over between nodes:
+`("recorder_leave", index, generation)` answered `("recorder_left", index, generation, keyframe time or -1)`,
+`("recorder_stay", index)` and `("recorder_start_from", index, at_us)`.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from vms_server.ingest.native_worker import make_stream_worker
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket, StreamWorker, WorkerOptions
 from vms_server.recording.durability import Durability
+from vms_server.recording.pool_cluster import Permits, WriteDeadlines, handle_in_worker
 from vms_server.recording.pool_volumes import VolumesTold, WorkerVolumes
 from vms_server.recording.recorder import Policy, Recorder
 from vms_server.recording.segments import SegmentResult
@@ -224,6 +230,7 @@ def _stats(running: dict[int, _Running]) -> dict[str, Any]:
                               "lost_upstream": r.recorder.loss.lost_upstream,
                               "lost_writing": r.recorder.loss.lost_writing,
                               "recording": r.recorder.current() is not None,
+                              "holds_keyframe": r.recorder.holds_keyframe,
                               "current": r.recorder.current(), "open_file": _open_file(r.recorder),
                               "error": r.recorder.error,
                               "frames": r.recorder.loss.snapshot(now_us), "health": r.worker.health.snapshot(),
@@ -237,7 +244,7 @@ def _never() -> bool:
 
 
 def _start_camera(index: int, job: CameraJob, outbox: Outbox, durability: Durability, volumes: WorkerVolumes,
-                  standby: bool = False) -> _Running:
+                  permits: Permits, standby: bool = False) -> _Running:
     def sink(result: SegmentResult) -> None:
         outbox.obj(("segment", result))
 
@@ -245,7 +252,7 @@ def _start_camera(index: int, job: CameraJob, outbox: Outbox, durability: Durabi
     # A volume per segment, as the server's own recorders (`job.volume` only until the main process said which).
     recorder = Recorder(job.camera_id, "main", partial(volumes.pick, Path(job.volume)), job.segment_seconds, sink,
                         policy=job.policy, on_volume_error=volumes.failed, durability=durability,
-                        may_write=_never if standby else None)
+                        may_write=_never if standby else permits.checker(job.camera_id))
     relay = Relay(index, worker, outbox)
     worker.add(recorder)  # before the relay: a relay stopping for a move sees where the recorder stopped
     worker.add(relay)
@@ -283,22 +290,25 @@ def _leave(index: int, running: dict[int, _Running], outbox: Outbox) -> None:
 
 
 def _write(index: int, start_from_us: int | None, job: CameraJob, running: dict[int, _Running],
-           outbox: Outbox, durability: Durability, volumes: WorkerVolumes) -> None:
+           outbox: Outbox, durability: Durability, volumes: WorkerVolumes, permits: Permits) -> None:
     """The move's target writes from the keyframe where the source stopped (started afresh if it is not here:
     the worker was restarted meanwhile)."""
     here = running.get(index)
     if here is None:
-        running[index] = _start_camera(index, job, outbox, durability, volumes)
+        running[index] = _start_camera(index, job, outbox, durability, volumes, permits)
     elif not here.writing:
         here.recorder.policy = job.policy
         here.recorder.start_from_us = start_from_us if start_from_us is not None and start_from_us > 0 else None
         here.writing = True
-        here.recorder.may_write = None  # after start_from_us: the first segment begins at that keyframe
+        # After start_from_us: the first segment begins at that keyframe.
+        here.recorder.may_write = permits.checker(job.camera_id)
 
 
 def _handle(message: tuple[Any, ...], running: dict[int, _Running], outbox: Outbox, durability: Durability,
-            volumes: WorkerVolumes, removing: list[threading.Thread]) -> None:
+            volumes: WorkerVolumes, permits: Permits, removing: list[threading.Thread]) -> None:
     """One message from the main process (see the module's docstring)."""
+    if handle_in_worker(message, running, outbox, permits):
+        return
     if message[0] == "live" and message[1] in running:
         running[message[1]].relay.enable(bool(message[2]))
     elif message[0] == "policy" and message[1] in running:
@@ -308,14 +318,14 @@ def _handle(message: tuple[Any, ...], running: dict[int, _Running], outbox: Outb
     elif message[0] == "trigger" and message[1] in running:
         running[message[1]].recorder.trigger(*message[2:])
     elif message[0] == "add" and message[1] not in running:  # present: it came with the restart
-        running[message[1]] = _start_camera(message[1], message[2], outbox, durability, volumes,
+        running[message[1]] = _start_camera(message[1], message[2], outbox, durability, volumes, permits,
                                             len(message) > 3 and bool(message[3]))
     elif message[0] == "leave" and message[1] in running:
         removing.append(threading.Thread(target=_leave, args=(message[1], running, outbox),
                                          name="ingest-move-out"))
         removing[-1].start()
     elif message[0] == "write":
-        _write(message[1], message[2], message[3], running, outbox, durability, volumes)
+        _write(message[1], message[2], message[3], running, outbox, durability, volumes, permits)
     elif message[0] == "volumes":
         volumes.update(message[1])
     elif message[0] == "remove" and message[1] in running:
@@ -326,14 +336,17 @@ def _handle(message: tuple[Any, ...], running: dict[int, _Running], outbox: Outb
 
 
 def run_worker_process(conn: Connection, jobs: dict[int, CameraJob], fsync_interval_s: float,
-                       told: VolumesTold | None = None) -> None:
+                       told: VolumesTold | None = None, deadlines: WriteDeadlines | None = None) -> None:
     """The worker process's main: records `jobs` (by index) and the cameras added later, until told to stop or
-    until the main process goes away; `told`: the volumes to record to (None: each camera's `job.volume`)."""
+    until the main process goes away; `told`: the volumes to record to (None: each camera's `job.volume`);
+    `deadlines`: a cluster node's write permissions (`pool_cluster`; None: every camera may be written)."""
+    permits = Permits(deadlines)
     outbox = Outbox(conn)
     durability = Durability(fsync_interval_s)
     durability.start()
     volumes = WorkerVolumes(outbox.obj, told)
-    running = {index: _start_camera(index, job, outbox, durability, volumes) for index, job in jobs.items()}
+    running = {index: _start_camera(index, job, outbox, durability, volumes, permits)
+               for index, job in jobs.items()}
     removing: list[threading.Thread] = []  # joined before "stopped", so that their last segments precede it
     done = threading.Event()
 
@@ -350,7 +363,7 @@ def run_worker_process(conn: Connection, jobs: dict[int, CameraJob], fsync_inter
                 break  # the main process died: finish the segments and end
             if message[0] == "stop":
                 break
-            _handle(message, running, outbox, durability, volumes, removing)
+            _handle(message, running, outbox, durability, volumes, permits, removing)
     finally:
         threads = [threading.Thread(target=r.worker.stop_blocking) for r in list(running.values())]
         for thread in threads:

@@ -38,6 +38,7 @@ from vms_server.recording.missing import MissingScanner, present
 from vms_server.recording.models import RecordingPolicy, RecordingSegment
 from vms_server.recording.motion import MotionDetector
 from vms_server.recording.onvif_motion import OnvifMotion
+from vms_server.recording.pool_cluster import PoolRecorder
 from vms_server.recording.pool_ingest import PoolRecording
 from vms_server.recording.recorder import Policy, Recorder
 from vms_server.recording.recovery import reconcile
@@ -232,6 +233,17 @@ class RecordingService:
 
     def recorder(self, camera_id: uuid.UUID) -> Recorder | None:
         return self.recorders.get(camera_id)
+
+    def handover_recorder(self, camera_id: uuid.UUID) -> Recorder | PoolRecorder | None:
+        """What the cluster's hand-overs drive of the camera's recorder: the recorder here, or the stand-in of
+        the one in its ingest worker (`pool_cluster`)."""
+        return self.pool.recorder(camera_id) if self.pool is not None else self.recorders.get(camera_id)
+
+    def write_permits(self, deadlines: dict[uuid.UUID, float]) -> None:
+        """A cluster node's write permissions, each owned camera until its CLOCK_MONOTONIC deadline: pushed to
+        the ingest workers, whose recorders cannot ask `may_write` (the recorders here do, per packet)."""
+        if self.pool is not None:
+            self.pool.write_permits(deadlines)
 
     def open_segment(self, camera_id: uuid.UUID, stream: str = "main") -> tuple[Path, int, int] | None:
         """(temporary path, start_us, last_us) of the camera's segment being written, by its recorder here or by
