@@ -147,6 +147,7 @@ class IngestPool(CameraMoves):
         # the answers of recorders leaving for another node (camera id, generation, keyframe time or -1).
         self.deadlines_told: Callable[[], WriteDeadlines | None] = lambda: None
         self.on_recorder_left: Callable[[str, int, int], None] = lambda _camera_id, _generation, _at: None
+        self.held_back: Callable[[], frozenset[str]] = frozenset
         self._requests: dict[int, _Request] = {}
         self._request_ids = itertools.count()
         self._monitor = threading.Thread(target=self._watch, name="ingest-pool", daemon=True)

@@ -160,6 +160,7 @@ class PoolRecording:
         self._deadlines: WriteDeadlines | None = None
         self._recorders: dict[str, PoolRecorder] = {}
         self.pool.deadlines_told, self.pool.on_recorder_left = lambda: self._deadlines, self._recorder_left
+        self.pool.held_back = self._leaving
         self._told_lock = threading.Lock()
         self._stopping = threading.Event()
         self._volume_watch = threading.Thread(target=self._watch_volumes, name="ingest-volumes", daemon=True)
@@ -248,6 +249,10 @@ class PoolRecording:
             if key not in self.pool.cameras:
                 return None
         return self._recorders.get(key)
+
+    def _leaving(self) -> frozenset[str]:
+        """Cameras whose recorder is leaving for another node: not moved between workers meanwhile."""
+        return frozenset(camera_id for camera_id, recorder in list(self._recorders.items()) if recorder.leaving)
 
     def _recorder_left(self, camera_id: str, generation: int, left_at_us: int) -> None:
         recorder = self._recorders.get(camera_id)

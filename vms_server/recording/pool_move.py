@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -95,6 +96,9 @@ class CameraMoves:
     _slots: dict[tuple[int, int], _Camera]
     _closing: threading.Event
     _moving: dict[str, PlannedMove]  # the moves under way (`move` running), by camera
+    # Cameras not to move now: on a cluster node, those whose recorder is leaving for another node (a move would
+    # start a second recorder that writes from the keyframe the next node starts at).
+    held_back: Callable[[], frozenset[str]]
 
     def _send(self, worker: _Worker, message: tuple[Any, ...]) -> None:
         raise NotImplementedError
@@ -116,7 +120,7 @@ class CameraMoves:
         weights = self.weights()
         with self.lock:
             moving = frozenset(c for c, camera in self.cameras.items() if camera.moving is not None)
-        return plan_moves(weights, limit, skip | moving)
+        return plan_moves(weights, limit, skip | moving | self.held_back())
 
     def worker_count(self) -> int:
         return len(self._workers)
@@ -148,11 +152,13 @@ class CameraMoves:
         keyframe and lets the camera go, and the target writes from that keyframe. Live consumers go on (a jump
         to a keyframe at most). Blocks for a few seconds: call it from a thread.
 
-        False when nothing moved (already there, a move of it in progress, or the target never held a
-        keyframe: the camera stays where it was). Raises KeyError for an unknown camera, ValueError for a worker
-        out of range."""
+        False when nothing moved (already there, a move of it in progress, held back (`held_back`), or the
+        target never held a keyframe: the camera stays where it was). Raises KeyError for an unknown camera,
+        ValueError for a worker out of range."""
         if not 0 <= worker < len(self._workers):
             raise ValueError(f"no ingest worker {worker} (there are {len(self._workers)})")
+        if camera_id in self.held_back():
+            return False
         with self.lock:
             camera = self.cameras[camera_id]
             if camera.worker == worker or (camera.moving is not None and not camera.moving.done) or \

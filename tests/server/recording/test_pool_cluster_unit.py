@@ -10,7 +10,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from vms_server.recording.pool import IngestPool
 from vms_server.recording.pool_cluster import Permits, PoolRecorder, handle_in_worker
+from vms_server.recording.pool_worker import CameraJob
 from vms_server.recording.recorder import Recorder
 
 
@@ -90,3 +92,16 @@ def test_stand_in_tells_the_worker_and_takes_only_the_current_answer() -> None:
     gone = PoolRecorder(lambda *_m: False, lambda: {})
     gone.leave()
     assert gone.left_at_us == -1, "a camera no longer in the pool has nothing open"
+
+
+def test_a_camera_leaving_for_another_node_is_not_moved_between_workers() -> None:
+    """A move would start a second recorder writing from the keyframe the next node starts at."""
+    pool = IngestPool([CameraJob(f"c{i}", "rtsp://127.0.0.1:9/x", "/tmp", 2.0) for i in range(5)], 2, print)
+    for camera_id in ("c1", "c3"):  # worker 1's: worker 0 keeps c0, c2, c4 (not started: nothing is sent)
+        pool.remove(camera_id)
+    pool.held_back = lambda: frozenset({"c0", "c2", "c4"})
+    assert pool.plan(limit=4) == []
+    assert not pool.move("c0", 1)
+    assert pool.cameras["c0"].worker == 0 and pool.cameras["c0"].moving is None
+    pool.held_back = frozenset
+    assert len(pool.plan(limit=4)) == 1, "released, the workers are evened out again"
