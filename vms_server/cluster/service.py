@@ -157,6 +157,7 @@ class ClusterService:
         # The lease counts from before the renewal was sent; a heartbeat's worth of margin more, so this node
         # stops writing before any other can see the lease expire.
         self.lease_ok_until = started + self.settings.lease_s - self.settings.heartbeat_s
+        self._push_permits()  # the ingest workers' deadline moves on with it, even if the rest of the round fails
         self._first = False
         async with self._sessions.begin() as session:
             await assign.coordinate(session, self.settings.max_moves_per_round)
