@@ -61,7 +61,7 @@ def test_a_ghost_and_a_shadow_where_walkers_stood_are_not_smoke() -> None:
     """Where a group stood long enough to be learnt into the background and then left, the tarmac they uncover
     looks like the background softened and lightened (the learnt ghost's edges gone, their shadow lifting): but
     something opaque moved through those blocks just before, and smoke arrives smoothly. (A shadow that lifts
-    more slowly than the gate, 2.4 s, still reads as smoke: docs/analytics.md, what fools it.)"""
+    more slowly than that gate, 2.4 s: test_fire_slow_shadows.py.)"""
     rng = np.random.default_rng(7)
     tarmac = np.clip(165 + rng.normal(0, 6, (HEIGHT, WIDTH, 1)), 0, 255).astype(np.float32)
     frames = []

@@ -16,12 +16,16 @@ how it behaves over a fraction of a second:
   when part of it flickers (see FAST_MIN_PX): legs passing in front of a small orange object are fast too.
   A region that was wholly there, then all but gone, then back within three windows is an object someone
   walked in front of (a traffic cone), not a flame: a flame's base never vanishes while its edges flicker.
+  Flicker is judged in time, not in frames received: when frames are dropped, ten of them span more than the
+  window and jumps some frames apart arrive next to each other (a coat turning back looked like flicker).
 * Smoke: blocks where the picture stays *like* the learnt background (the structure behind is still visible:
   normalised cross-correlation high) but with less contrast and less colour (softened, greyed), persistently
   for over a second, drifting while they look so. An opaque object replaces the structure behind it (low
   correlation) and, moving, changes a block by more than smoke does: the blocks it moved through are not
   smoke for two windows (the shadow or background ghost it leaves behind looks softened); lighting changes
-  keep the contrast.
+  keep the contrast. A shadow that lifts (or settles) more slowly than that still looks softened where the
+  background had learnt it, and its ramp is drift; but it ramps one way only, whereas smoke's puffs pass and
+  make blocks lighter and darker in turn: fresh smoke needs a block of its region that went both ways.
 
 Everything runs on a 160 x 120 thumbnail, a few milliseconds per frame on one core.
 """
@@ -48,6 +52,15 @@ FAST_MAX_SHARE = 0.5
 # A block whose mean brightness changes by this much from one frame to the next has something opaque moving
 # through it (a walker: 11-50 levels on vtest.avi); the simulator's smoke changes a block by 3 at most.
 OPAQUE_STEP = 8.0
+# Fresh smoke's drift goes both ways: some block of the region must rise and fall by this much (levels of its
+# mean brightness) while it looks smoky. Slowly lifting shadows' ramps did at most 0.3-0.7 (the camera noise
+# on the mean) in the tests' drawings; the simulator's smoke blocks 0.7-1.7 (quartile to median, per window).
+# Found smoke stays found without it.
+FLUCTUATION = 1.0
+# Fast flicker: a jump within two frame intervals of the pixel's previous, opposite jump, measured in time from
+# the frame before the previous jump (when it may have begun) to the frame of this one: three intervals, and a
+# quarter for timestamp jitter.
+FAST_WITHIN_FRAMES = 3.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +100,14 @@ class FlameTracker:
         # Three windows of flame colour, to see an object that was wholly hidden and came back (below).
         self.longer: collections.deque[np.ndarray] = collections.deque(maxlen=3 * params.flicker_frames)
         self.lumas: collections.deque[np.ndarray] = collections.deque(maxlen=params.flicker_frames)
+        self.times: collections.deque[float] = collections.deque(maxlen=3 * params.flicker_frames)
+        self.frames_seen = 0
 
-    def update(self, small: Image) -> list[FireFinding]:
+    def update(self, small: Image, ts: float | None = None) -> list[FireFinding]:
+        """Flames on this thumbnail, judged with the frames before it. `ts` is the frame's time in seconds
+        (None: frames evenly spaced): flicker is fast only in time, and dropped frames squeeze time."""
+        self.frames_seen += 1
+        self.times.append(float(self.frames_seen) if ts is None else ts)
         self.masks.append(flame_colour(small))
         self.longer.append(self.masks[-1])
         self.lumas.append(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.int16))
@@ -102,8 +121,13 @@ class FlameTracker:
         # just started has a base that stays put, even though it was absent from the window's older frames.
         seen = masks.reshape(len(masks), -1).any(1)
         core = masks[int(np.argmax(seen)) :].mean(0) >= 0.5
-        lumas = np.stack(self.lumas)
-        reversals, fast = _oscillations(lumas)
+        # Flicker is counted over the window's length in time: with frames dropped, ten frames span more than
+        # 0.67 s, long enough for a coat turning back to cover, uncover and cover a pixel again (three jumps).
+        times = np.asarray(self.times, np.float64)[-len(self.lumas) :]
+        frame_s = self._frame_s()
+        recent = int(np.searchsorted(times, times[-1] - (self.params.flicker_frames - 0.75) * frame_s))
+        lumas = np.stack(list(self.lumas)[recent:])
+        reversals, fast = _oscillations(lumas, times[recent:], frame_s)
         slow_flicker, fast_flicker = (reversals >= 3) & ever, (fast >= 2) & ever
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
             cv2.dilate(np.asarray(ever, np.uint8), np.ones((3, 3), np.uint8)), connectivity=8
@@ -133,6 +157,12 @@ class FlameTracker:
                 )
             )
         return out
+
+    def _frame_s(self) -> float:
+        """The camera's frame interval: the lower quartile of the last three windows' intervals, which frames
+        dropped here and there (they lengthen some intervals) and a little jitter leave as it is."""
+        intervals = np.diff(np.asarray(self.times, np.float64))
+        return float(np.percentile(intervals, 25)) if len(intervals) else 1.0
 
     def _flicker_share(self, flicker: np.ndarray, colour_px: int) -> float | None:
         """The region's flickering share when it is enough evidence of flame (None when not)."""
@@ -195,7 +225,8 @@ class SmokeTracker:
         looked = np.stack(self.history)
         # Once found, smoke stays found while the block keeps looking smoky: a settled plume may hardly move.
         mostly = looked.mean(0) >= 0.6
-        fresh = mostly & _drift_while(looked, np.stack(self.means))
+        means = np.stack(self.means)
+        fresh = _with_puffs(mostly & _drift_while(looked, means), looked, means)
         persistent = fresh | (mostly & self.confirmed) if self.confirmed is not None else fresh
         self.confirmed = persistent
         count, _labels, stats, _ = cv2.connectedComponentsWithStats(persistent.astype(np.uint8), connectivity=8)
@@ -234,6 +265,34 @@ def _drift_while(looked: np.ndarray, means: np.ndarray) -> np.ndarray:
     return np.asarray((frames >= 3) & (spread >= 0.6))
 
 
+def _with_puffs(fresh: np.ndarray, looked: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """The blocks of `fresh` in regions (8-connected) where some block's brightness went both ways while it
+    looked smoky (rose and fell by FLUCTUATION levels or more): smoke's puffs pass, so under it blocks get
+    lighter and darker in turn, even while it thickens. A shadow that lifts or settles slowly, however long it
+    takes, only ramps one way everywhere: where the background had learnt it, it looked smoky, and its ramp
+    was drift (#13)."""
+    count, labels = cv2.connectedComponents(fresh.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return fresh
+    puffed = np.unique(labels[fresh & (_both_ways(looked, means) >= FLUCTUATION)])
+    return np.asarray(fresh & np.isin(labels, puffed[puffed > 0]))
+
+
+def _both_ways(looked: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Per block, the smaller of its largest fall after a peak and its largest rise after a trough, over the
+    frames it looked smoky: about the camera noise on a ramp, whichever way and however uneven the ramp."""
+    peak = np.full(means.shape[1:], -np.inf, np.float32)
+    trough = np.full(means.shape[1:], np.inf, np.float32)
+    fall = np.zeros(means.shape[1:], np.float32)
+    rise = np.zeros(means.shape[1:], np.float32)
+    for seen, mean in zip(looked, means, strict=True):
+        peak = np.where(seen, np.maximum(peak, mean), peak)
+        trough = np.where(seen, np.minimum(trough, mean), trough)
+        fall = np.where(seen, np.maximum(fall, peak - mean), fall)
+        rise = np.where(seen, np.maximum(rise, mean - trough), rise)
+    return np.minimum(fall, rise)
+
+
 def _scattered(mask: np.ndarray) -> bool:
     """Flicker spread over an area, not along a line: an edge that moves (or a coat that turns back) makes a
     line of changing pixels; a flame's tongues change pixels scattered over its outline."""
@@ -241,30 +300,39 @@ def _scattered(mask: np.ndarray) -> bool:
     return bool(len(xs)) and len(set(xs.tolist())) >= 2 and len(set(ys.tolist())) >= 2
 
 
-def _oscillations(lumas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _oscillations(lumas: np.ndarray, times: np.ndarray, frame_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel, how often a big brightness jump (>= 25 levels) goes the other way than the previous big
-    jump, and how often a jump (>= 15 levels) goes the other way within two frames of the previous one (fast).
-    A flame's edge goes up, down, up within a few frames; an edge moving past (even one that turns back) goes
-    up then down once, and a blinking light's jumps are a third of a second or more apart."""
+    jump, and how often a jump (>= 15 levels) goes the other way within two frame intervals of the previous
+    one (fast). A flame's edge goes up, down, up within a few frames; an edge moving past (even one that turns
+    back) goes up then down once, and a blinking light's jumps are a third of a second or more apart.
+
+    "Within two frame intervals" is in time (`frame_s` the camera's interval), not in frames received, and a
+    jump across a gap (frames dropped) counts from the gap's start, when it may have happened: with frames
+    dropped, an orange coat's edge turning back at the picture's edge (covered, uncovered 0.4 s later, covered
+    again 0.27 s after that; or covered some time in a gap of three frames, then uncovered and covered on the
+    turn) arrived as jumps one or two *received* frames apart and passed for flicker (the look-alike scene's
+    false event, #13)."""
     steps = np.diff(lumas, axis=0)
-    count = _reversals(np.sign(steps) * (np.abs(steps) >= 25), None)
-    fast = _reversals(np.sign(steps) * (np.abs(steps) >= 15), 2)
+    intervals = np.diff(times)
+    count = _reversals(np.sign(steps) * (np.abs(steps) >= 25), intervals, None)
+    fast = _reversals(np.sign(steps) * (np.abs(steps) >= 15), intervals, FAST_WITHIN_FRAMES * frame_s)
     return count, fast
 
 
-def _reversals(signs: np.ndarray, within: int | None) -> np.ndarray:
-    """Per pixel, jumps (non-zero signs) opposite to the pixel's previous jump, that previous jump at most
-    `within` steps earlier (None: any time in the window)."""
+def _reversals(signs: np.ndarray, intervals: np.ndarray, within: float | None) -> np.ndarray:
+    """Per pixel, jumps (non-zero signs) opposite to the pixel's previous jump, at most `within` seconds from
+    the frame before that previous jump (None: any time in the window). `intervals` are the times between the
+    frames (one per step)."""
     last = np.zeros(signs.shape[1:], np.int16)
-    age = np.zeros(signs.shape[1:], np.int16)
+    age = np.zeros(signs.shape[1:], np.float64)
     count = np.zeros(signs.shape[1:], np.int16)
-    for cur in signs:
+    for cur, interval in zip(signs, intervals, strict=True):
         moved = cur != 0
-        age += 1
+        age += interval
         recent = True if within is None else age <= within
         count += moved & (last != 0) & (cur != last) & recent
         last = np.where(moved, cur, last).astype(np.int16)
-        age = np.where(moved, 0, age).astype(np.int16)
+        age = np.where(moved, interval, age)
     return count
 
 

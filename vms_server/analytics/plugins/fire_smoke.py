@@ -109,7 +109,7 @@ class FireSmokeModel(AnalyticsModel):
             state["smoke"] = SmokeTracker(params, float(state["fps"]))
         self.inferences += 1
         small = cv2.resize(frame.image, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
-        found: list[FireFinding] = state["flame"].update(small)
+        found: list[FireFinding] = state["flame"].update(small, frame.ts)
         if cfg.detect_smoke and "smoke" in state:
             found += state["smoke"].update(small)
         return found
