@@ -189,9 +189,7 @@ class EdgeFill:
             logger.warning("edge replay cut short: %s", exc, extra={"camera_id": str(spec.camera_id)})
         written += await self._write(volume, spec, codec, pictures, frame_us)
         await self._index(spec.camera_id, volume, written)
-        recorder = self.service.recorder(spec.camera_id)
-        if recorder is not None:  # loss accounting: what the card gave back is not lost
-            recorder.loss.filled(sum(w.frames for w in written))
+        self.service.frames_filled(spec.camera_id, sum(w.frames for w in written))  # not lost after all
         seconds = sum(w.end_us - w.start_us for w in written) / _US
         self.filled_segments += len(written)
         self.filled_seconds += seconds

@@ -317,6 +317,8 @@ def _handle(message: tuple[Any, ...], running: dict[int, _Running], outbox: Outb
         outbox.obj(("gop", message[2], *_gop(running.get(message[1]))))
     elif message[0] == "trigger" and message[1] in running:
         running[message[1]].recorder.trigger(*message[2:])
+    elif message[0] == "filled" and message[1] in running:  # edge gap fill put these frames in the index
+        running[message[1]].recorder.loss.filled(message[2])
     elif message[0] == "add" and message[1] not in running:  # present: it came with the restart
         running[message[1]] = _start_camera(message[1], message[2], outbox, durability, volumes, permits,
                                             len(message) > 3 and bool(message[3]))

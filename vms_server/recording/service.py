@@ -234,6 +234,15 @@ class RecordingService:
     def recorder(self, camera_id: uuid.UUID) -> Recorder | None:
         return self.recorders.get(camera_id)
 
+    def frames_filled(self, camera_id: uuid.UUID, count: int) -> None:
+        """Edge gap fill replayed `count` frames of a hole from the camera's card into the index: they are no
+        longer lost, by the recorder here or by its ingest worker's (whose counts the status shows)."""
+        recorder = self.recorders.get(camera_id)
+        if recorder is not None:
+            recorder.loss.filled(count)
+        elif self.pool is not None:
+            self.pool.pool.tell(str(camera_id), "filled", count)
+
     def handover_recorder(self, camera_id: uuid.UUID) -> Recorder | PoolRecorder | None:
         """What the cluster's hand-overs drive of the camera's recorder: the recorder here, or the stand-in of
         the one in its ingest worker (`pool_cluster`)."""
