@@ -28,6 +28,9 @@ class AnalyticsSettings(BaseModel):
     max_queue_depth: int = Field(200, ge=1, description="Jobs waiting per model before the least urgent are dropped")
     pool_size: dict[str, int] = Field(default_factory=dict, description="Workers per model (default 1)")
     batch_size: int = Field(4, ge=1, le=64, description="Jobs a worker takes at once for non-critical models")
+    background_nice: int = Field(5, ge=0, le=19, description="How much lower the CPU priority (nice) of the threads "
+                                 "that run non-critical models is, so that a CRITICAL model (fire), decoding and the "
+                                 "event loop get the cores first on a busy node (0: the same priority; Linux only)")
     confidence: dict[str, float] = Field(default_factory=dict, description="System confidence threshold per model")
     licence_check_s: float = Field(60.0, gt=0, description="How often the licence is re-read, so that an expired "
                                    "or replaced licence starts or stops models without a restart")

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from vms_server.analytics.jobs import SourceQuality
+from vms_server.analytics.threads import lower_thread_priority_blocking
 from vms_server.analytics.types import Frame, Image
 
 logger = logging.getLogger(__name__)
@@ -148,8 +149,11 @@ class Normaliser:
 
     def __init__(self, source: FrameSource, sink: Callable[[Frame], None], *, width: int = 640,
                  height: int = 480, fps: float = 15.0, name: str = "analytics",
-                 on_error: Callable[[BaseException], None] | None = None) -> None:
+                 on_error: Callable[[BaseException], None] | None = None, nice: int = 0) -> None:
+        """`nice`: how much lower the thread's CPU priority is (a camera with no CRITICAL model decodes after
+        the ones with one when the cores are short; `analytics.threads`)."""
         self.source = source
+        self.nice = nice
         self.sink = sink
         self.size = (width, height)
         self.interval = 1.0 / fps
@@ -187,6 +191,7 @@ class Normaliser:
         return frame
 
     def _run(self) -> None:
+        lower_thread_priority_blocking(self.nice)
         try:
             for raw in self.source.frames():
                 self.push_blocking(raw)

@@ -32,13 +32,13 @@ class CameraPlan:
 
 class CameraPipeline:
     def __init__(self, plan: CameraPlan, source: FrameSource, loop: asyncio.AbstractEventLoop,
-                 submit: Callable[[VideoJob], None], *, width: int, height: int, fps: float) -> None:
+                 submit: Callable[[VideoJob], None], *, width: int, height: int, fps: float, nice: int = 0) -> None:
         self.plan = plan
         self.source = source
         self.segmenter = Segmenter(plan.customer_id, plan.camera_id, plan.windows, self._emit, self.quality,
                                    frame_interval_s=1.0 / fps)
         self.normaliser = Normaliser(source, self.segmenter.push, width=width, height=height, fps=fps,
-                                     name=plan.name, on_error=self._failed)
+                                     name=plan.name, on_error=self._failed, nice=nice)
         self._loop = loop
         self._submit = submit
         self.jobs = 0

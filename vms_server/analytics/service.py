@@ -30,8 +30,9 @@ from vms_server.analytics.pipeline import CameraPipeline, CameraPlan
 from vms_server.analytics.queues import InProcessQueue, JobQueue
 from vms_server.analytics.registry import ModelRegistry
 from vms_server.analytics.remote import RemoteModels
+from vms_server.analytics.threads import default_background_workers, model_executor
 from vms_server.analytics.tuning import tuning_of
-from vms_server.analytics.types import CameraRef, Detection, Rules
+from vms_server.analytics.types import CameraRef, Detection, Priority, Rules
 from vms_server.analytics.workers import JobResult, WorkerPool
 from vms_server.cameras.models import Camera
 from vms_server.config.keys import CONFIG
@@ -91,6 +92,9 @@ class AnalyticsService:
         self._puts: set[asyncio.Task[None]] = set()
         self._monitor: asyncio.Task[None] | None = None
         self.remote: RemoteModels | None = None  # results of `vms-server worker` processes (remote_models)
+        # Non-critical models run here, not on the loop's default executor (CRITICAL pools have threads of
+        # their own): see vms_server.analytics.threads.
+        self._background = model_executor("background", default_background_workers(), settings.background_nice)
 
     def _make_queue(self) -> JobQueue:
         if self.settings.queue == "redis":
@@ -201,8 +205,10 @@ class AnalyticsService:
                     continue
                 self.refs[camera_id] = CameraRef(camera_id, plan.customer_id, plan.site_id)
                 width, height, fps = plan.size or (self.settings.width, self.settings.height, self.settings.fps)
+                critical = any(w.priority is Priority.CRITICAL for w in plan.windows.values())
                 pipeline = CameraPipeline(plan, self.source_factory(plan), loop, self.submit, width=width,
-                                          height=height, fps=fps)
+                                          height=height, fps=fps,
+                                          nice=0 if critical else self.settings.background_nice)
                 self.pipelines[camera_id] = pipeline
                 pipeline.start()
                 logger.info("analytics started: %s", ", ".join(sorted(plan.windows)),
@@ -243,7 +249,7 @@ class AnalyticsService:
         beat = (lambda: watchdog.heartbeat(f"analytics.{name}")) if watchdog is not None else None
         pool = WorkerPool(self.model(name), self.queue, context, self._on_result,
                           size=self.settings.pool_size.get(name, 1), batch_size=self.settings.batch_size,
-                          node=self.node, heartbeat=beat)
+                          node=self.node, heartbeat=beat, executor=self._background)
         self.pools[name] = pool
         await pool.start()
         if watchdog is not None:
@@ -342,6 +348,7 @@ class AnalyticsService:
         self.pipelines.clear()
         await self.queue.close()
         await asyncio.gather(*(p.stop() for p in self.pools.values()))
+        self._background.shutdown(wait=False, cancel_futures=True)
         if self.remote is not None:
             await self.remote.stop()
         await self.sink.close()

@@ -8,15 +8,24 @@ Batching across cameras: the fetcher waits up to `batch_wait_s` for a non-critic
 CRITICAL job, or any job of a CRITICAL model, goes at once), and a worker runs the cameras of its batch on
 threads side by side, so that their network calls meet in the device's scheduler and run as one batch
 (vms_server.inference.scheduler); every call carries the model and the job's priority. A call the saturated
-device sheds (STANDARD) ends that camera's job without detections; it is counted, not an error."""
+device sheds (STANDARD) ends that camera's job without detections; it is counted, not an error.
+
+CRITICAL work is not held behind other work on its way (issue #13): a CRITICAL model's pool runs on threads of
+its own, the other pools on an executor the service hands in (lower CPU priority, `analytics.threads`), never on
+the event loop's default executor; and a worker's waiting batches are served CRITICAL first, a CRITICAL batch
+never waiting for room behind non-critical ones."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextvars
+import functools
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from vms_common.aio import cancel_and_wait
@@ -25,6 +34,7 @@ from vms_server.analytics.errors import QueueClosed
 from vms_server.analytics.jobs import VideoJob
 from vms_server.analytics.onnx_runtime import SESSIONS
 from vms_server.analytics.queues import Delivery, JobQueue
+from vms_server.analytics.threads import model_executor
 from vms_server.analytics.types import Detection, Priority
 from vms_server.inference.scheduler import Peers, Shed, caller
 
@@ -46,14 +56,20 @@ ResultHandler = Callable[[JobResult], Awaitable[None]]
 class WorkerPool:
     def __init__(self, model: AnalyticsModel, queue: JobQueue, contexts: Callable[[uuid.UUID], CameraContext | None],
                  on_result: ResultHandler, *, size: int = 1, batch_size: int = 4, node: str = "node",
-                 heartbeat: Callable[[], None] | None = None, batch_wait_s: float = 0.05) -> None:
+                 heartbeat: Callable[[], None] | None = None, batch_wait_s: float = 0.05,
+                 executor: Executor | None = None) -> None:
+        """`executor`: where a non-critical model runs (None: the loop's default executor); a CRITICAL model
+        always runs on `size` x `batch_size` threads of the pool's own."""
         self.model = model
         self.queue = queue
         self.contexts = contexts
         self.on_result = on_result
         self.size = size
         self.batch_size = batch_size if model.batchable else 1
-        self.batch_wait_s = 0.0 if model.default_priority is Priority.CRITICAL else batch_wait_s
+        self.critical = model.default_priority is Priority.CRITICAL
+        self.batch_wait_s = 0.0 if self.critical else batch_wait_s
+        self.executor = executor
+        self._own_executor: Executor | None = None
         self.node = node
         self.heartbeat = heartbeat
         self.processed = 0
@@ -62,14 +78,16 @@ class WorkerPool:
         self.fenced = 0  # results dropped: the job's partition went to another consumer while it was analysed
         self.run_ms_total = 0.0
         self.last_beat = time.monotonic()
-        self._inboxes: list[asyncio.Queue[list[Delivery]]] = []
+        self._inboxes: list[Inbox] = []
         self._owner: dict[uuid.UUID, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         with caller(self.model.name, self.model.default_priority):  # sessions opened now are this model's
             await asyncio.to_thread(self.model.load)
-        self._inboxes = [asyncio.Queue(maxsize=2) for _ in range(self.size)]
+        if self.critical and self._own_executor is None:
+            self._own_executor = model_executor(self.model.name, self.size * self.batch_size)
+        self._inboxes = [Inbox(limit=2) for _ in range(self.size)]
         self._tasks = [asyncio.create_task(self._work(i), name=f"analytics-{self.model.name}-{i}")
                        for i in range(self.size)]
         self._tasks.append(asyncio.create_task(self._fetch(), name=f"analytics-{self.model.name}-fetch"))
@@ -77,6 +95,9 @@ class WorkerPool:
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)  # not one cancel and a gather: a Redis read can absorb the cancel
         self._tasks = []
+        if self._own_executor is not None:  # a job still running on it finishes; its result is not awaited
+            self._own_executor.shutdown(wait=False, cancel_futures=True)
+            self._own_executor = None
 
     async def restart(self) -> None:
         """Watchdog remediation: replace stalled tasks."""
@@ -89,6 +110,8 @@ class WorkerPool:
             self.last_beat = time.monotonic()
             if self.heartbeat is not None:
                 self.heartbeat()  # every loop, idle or not: a silent fetcher is a stuck one
+            for inbox in self._inboxes:  # take nothing while a worker is full: a fetched non-critical batch
+                await inbox.room()      # held here would keep a CRITICAL job that comes next in the queue
             try:
                 deliveries = await self.queue.get(self.model.name, consumer, max_jobs=self.batch_size, wait_s=1.0)
                 deliveries += await self._fill(consumer, deliveries)
@@ -167,9 +190,12 @@ class WorkerPool:
             finally:
                 peers.done()  # the other cameras' batches stop waiting for this one
 
-        with caller(self.model.name, priority, peers):
-            done = await asyncio.gather(*(asyncio.to_thread(chunk, [(items[i][0].job, items[i][1]) for i in idx])
-                                          for idx in chunks.values()), return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        executor = self._own_executor or self.executor
+        with caller(self.model.name, priority, peers):  # each thread gets a copy of the context (as to_thread)
+            done = await asyncio.gather(*(loop.run_in_executor(executor, functools.partial(
+                contextvars.copy_context().run, chunk, [(items[i][0].job, items[i][1]) for i in idx]))
+                for idx in chunks.values()), return_exceptions=True)
         out: list[tuple[list[Detection], bool | None]] = [([], False)] * len(items)
         for idx, result in zip(chunks.values(), done, strict=True):
             if isinstance(result, Shed):
@@ -192,6 +218,42 @@ class WorkerPool:
         """What the model's sessions really run on now (a runtime fallback shows), else what the model says."""
         found = [p for s in SESSIONS.sessions() if self.model.name in s.users for p in s.providers()]
         return list(dict.fromkeys(found)) or list(self.model.providers)
+
+
+class Inbox:
+    """A worker's batches waiting to run: CRITICAL ones first, in arrival order within a class. At most `limit`
+    non-critical batches wait (the fetcher waits for room, so a backlog stays in the job queue, where priorities
+    and overflow drops apply); a CRITICAL batch never waits for room, so it is not held behind them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._urgent: collections.deque[list[Delivery]] = collections.deque()
+        self._normal: collections.deque[list[Delivery]] = collections.deque()
+        self._cond = asyncio.Condition()
+
+    def __len__(self) -> int:
+        return len(self._urgent) + len(self._normal)
+
+    async def put(self, group: list[Delivery]) -> None:
+        async with self._cond:
+            if any(d.priority is Priority.CRITICAL for d in group):
+                self._urgent.append(group)
+            else:
+                await self._cond.wait_for(lambda: len(self._normal) < self.limit)
+                self._normal.append(group)
+            self._cond.notify_all()
+
+    async def room(self) -> None:
+        """Wait until one more non-critical batch may wait here."""
+        async with self._cond:
+            await self._cond.wait_for(lambda: len(self._normal) < self.limit)
+
+    async def get(self) -> list[Delivery]:
+        async with self._cond:
+            await self._cond.wait_for(lambda: bool(self._urgent or self._normal))
+            group = self._urgent.popleft() if self._urgent else self._normal.popleft()
+            self._cond.notify_all()
+            return group
 
 
 def priority_of(value: str | None, default: Priority) -> Priority:
