@@ -182,11 +182,11 @@ async def open_span(call: Call[NoBody]) -> OpenSpanOut:
     camera_id = call.path_uuid("camera_id")
     q = call.query(SegmentLinkQuery)
     _linked(call, _live_links, open_subject(camera_id), q.expires, q.sig)
-    recorder = call.app[RECORDER].recorder(camera_id)
-    span = recorder.current() if recorder is not None else None
-    if span is None:
+    # By the recorder here or, with ingest workers, by the camera's worker as of its last report.
+    current = call.app[RECORDER].open_segment(camera_id)
+    if current is None:
         raise NotFound("this node is not writing a segment of that camera")
-    return OpenSpanOut(camera_id=camera_id, start_us=span[0], last_us=span[1])
+    return OpenSpanOut(camera_id=camera_id, start_us=current[1], last_us=current[2])
 
 
 @router.route("GET", "/cluster/cameras/{camera_id}/open/file", role=None, query=LiveLinkQuery,
@@ -198,8 +198,7 @@ async def open_file(call: Call[NoBody]) -> web.StreamResponse:
     camera_id = call.path_uuid("camera_id")
     q = call.query(LiveLinkQuery)
     _linked(call, _live_links, open_file_subject(camera_id, q.stream), q.expires, q.sig)
-    recorder = call.app[RECORDER].recorder(camera_id)
-    current = recorder.open_file() if recorder is not None and recorder.stream == q.stream else None
+    current = call.app[RECORDER].open_segment(camera_id, q.stream)
     if current is None or not await asyncio.to_thread(current[0].is_file):
         raise NotFound("this node is not writing a segment of that camera's stream")
     path, first, last = current

@@ -7,6 +7,7 @@ worker cannot ask the main process per packet; it is told each camera's deadline
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import time
@@ -18,6 +19,7 @@ import pytest
 
 from tests.server.cluster.conftest import Cluster, Node, poll
 from tests.server.cluster.test_failover import FAILBACK_GAP_S, _assert_never_twice, _owners
+from tests.server.cluster.test_live_relay import _login, _timeline_reaches_open_segment
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 LEASE_S, HEARTBEAT_S = 10.0, 1.0  # the cluster fixture's: a node writes until lease - heartbeat after a renewal
@@ -85,6 +87,15 @@ async def test_hand_over_between_nodes_recording_in_ingest_workers(cluster: tupl
               + ", ".join(f"{g:.3f} s" for g in sorted(gaps)))
         assert max(gaps) < FAILBACK_GAP_S, gaps
         _assert_never_twice(made, segments)
+
+        # The timeline asked of n1 for a camera n0's worker records reaches n0's open segment: n0's node-to-node
+        # route answers from the worker's report (it asked only an in-process recorder before: 404, no live end).
+        owners = await _owners(made)
+        kept = next(cid for cid, owner in owners.items() if owner == first.node_id)
+        token = await _login(second, seeded)
+        since = dt.datetime.fromtimestamp(started, dt.UTC)
+        await poll(lambda: _timeline_reaches_open_segment(made, second, kept, token, since), 30,
+                   "n1's timeline of an n0 camera reaching n0's open segment")
     except BaseException:
         for node in (first, second):
             print(f"--- {node.node_id} log tail ---\n{node.log_tail()}")
