@@ -37,13 +37,13 @@ def _ground() -> np.ndarray:
     return ground
 
 
-def _camera(picture: np.ndarray, i: int) -> np.ndarray:
-    """The picture as the camera gives it: a little noise, new on every frame."""
-    noise = np.random.default_rng(1000 + i).normal(0, 1.0, (HEIGHT, WIDTH, 1))
+def _camera(picture: np.ndarray, i: int, noise_sd: float = 1.0) -> np.ndarray:
+    """The picture as the camera gives it: some noise, new on every frame."""
+    noise = np.random.default_rng(1000 + i).normal(0, noise_sd, (HEIGHT, WIDTH, 1))
     return np.clip(picture + noise, 0, 255).astype(np.uint8)
 
 
-def _group_leaves(lift_s: float) -> list[np.ndarray]:
+def _group_leaves(lift_s: float, noise_sd: float = 1.0) -> list[np.ndarray]:
     """People (striped clothes) and their shadow for 15 s, learnt by the background; they step away at once,
     and the shadow that darkened them and the ground lifts uniformly over `lift_s`."""
     ground, frames, lift = _ground(), [], int(lift_s * FPS)
@@ -55,11 +55,11 @@ def _group_leaves(lift_s: float) -> list[np.ndarray]:
             picture[80:95, 70:130] *= 0.6
         elif 200 <= i < 200 + lift:
             picture[40:95, 70:130] *= 1 - 0.4 * (200 + lift - i) / lift
-        frames.append(_camera(picture, i))
+        frames.append(_camera(picture, i, noise_sd))
     return frames
 
 
-def _sun_moves(fade_s: float) -> list[np.ndarray]:
+def _sun_moves(fade_s: float, noise_sd: float = 1.0) -> list[np.ndarray]:
     """A parked group's shadow that slides 10 pixels sideways and fades out over `fade_s` as the sun moves."""
     ground, frames, fade = _ground(), [], int(fade_s * FPS)
     for i in range(50 + fade + 50):
@@ -67,7 +67,7 @@ def _sun_moves(fade_s: float) -> list[np.ndarray]:
         if 50 <= i < 50 + fade:
             x = int(70 + 10 * (i - 50) / fade)
             picture[60:100, x : x + 40] *= 1 - 0.4 * (1 - (i - 50) / fade)
-        frames.append(_camera(picture, i))
+        frames.append(_camera(picture, i, noise_sd))
     return frames
 
 
@@ -97,7 +97,7 @@ def _person_leaves_slowly() -> list[np.ndarray]:
     return frames
 
 
-def _rising_smoke() -> list[np.ndarray]:
+def _rising_smoke(noise_sd: float = 1.0) -> list[np.ndarray]:
     """Puffs of grey smoke from a point on the lawn, every 0.3 s, rising a pixel a frame, swaying, growing and
     thinning; blended semi-transparently (at most 70 %) so the ground shows through."""
     ground, frames, rng = _ground(), [], np.random.default_rng(3)
@@ -117,28 +117,32 @@ def _rising_smoke() -> list[np.ndarray]:
             puffs = [p for p in puffs if p[1] > -10]
             cover = np.clip(cv2.GaussianBlur(alpha, (0, 0), 2.0), 0, 0.7)[..., None]
             picture = picture * (1 - cover) + np.array((180, 180, 178), np.float32) * cover
-        frames.append(_camera(picture, i))
+        frames.append(_camera(picture, i, noise_sd))
     return frames
 
 
 @pytest.mark.parametrize(
     "draw",
     [lambda: _group_leaves(4.0), lambda: _group_leaves(10.0), lambda: _sun_moves(4.0), lambda: _sun_moves(15.0),
-     _cloud_recedes, _person_leaves_slowly],
+     _cloud_recedes, _person_leaves_slowly, lambda: _group_leaves(4.0, 2.0), lambda: _group_leaves(10.0, 3.0),
+     lambda: _sun_moves(15.0, 3.0)],
     ids=["group-shadow-lifts-4s", "group-shadow-lifts-10s", "sun-moves-4s", "sun-moves-15s", "cloud-recedes",
-         "person-leaves-slowly"],
+         "person-leaves-slowly", "group-4s-noise-2", "group-10s-noise-3", "sun-15s-noise-3"],
 )
 def test_a_shadow_lifting_slowly_is_not_smoke(draw: object) -> None:
     """Each darkens uniformly and lifts in place: every block's brightness ramps one way. (Before the fix the
-    group's and the sun's shadows each read as smoke for seconds; the cloud and the slow walker did not.)"""
+    group's and the sun's shadows each read as smoke for seconds; the cloud and the slow walker did not.) A
+    noisier camera (noise 2-3 levels a pixel instead of 1) wobbles a ramp's mean both ways by more: still not
+    smoke."""
     assert callable(draw)
     assert _findings(draw()) == []
 
 
-def test_rising_smoke_is_still_smoke() -> None:
+@pytest.mark.parametrize("noise_sd", [1.0, 3.0])
+def test_rising_smoke_is_still_smoke(noise_sd: float) -> None:
     """Puffs pass through a block, so its brightness rises and falls while it looks smoky: found within 8 s
-    of the first puff (6.6 s, with the detector before this rule as well), as smoke and nothing else."""
-    found = _findings(_rising_smoke())
+    of the first puff (6.6-6.8 s, with the detector before this rule as well), as smoke and nothing else."""
+    found = _findings(_rising_smoke(noise_sd))
     assert found, "the plume was not found"
     assert {kind for _t, kind in found} == {"smoke"}
     assert found[0][0] <= 5.0 + 8.0
