@@ -139,6 +139,9 @@ class IngestPool(CameraMoves):
         self._moving: dict[str, PlannedMove] = {}
         # Told of a camera added or removed and of a worker restarted (the server's `pool_balance.Rebalancer`).
         self.on_change: Callable[[str], None] = lambda _why: None
+        # Told of a camera whose stream changed state (online, offline...), on a reader thread: the server pushes
+        # its status at once, as it does for a stream read in its own process.
+        self.on_state: Callable[[str], None] = lambda _camera_id: None
         # The volumes the workers record to (`pool_volumes`; None: each camera's `job.volume`), and the write
         # failures they report (path, reason): both set by the server's `PoolRecording`.
         self.volumes_told: Callable[[], VolumesTold | None] = lambda: None
@@ -452,6 +455,14 @@ class IngestPool(CameraMoves):
                     (self._on_segment if kind == "segment" else self.on_volume_failed)(*body[1:])
                 elif kind == "stats":
                     worker.stats = body[1]
+                elif kind == "state" and (camera := self._camera_at(worker.number, body[1])) is not None:
+                    cid = camera.job.camera_id  # its stream's state changed: (index, state, health snapshot)
+                    worker.stats = {**worker.stats, cid: {**worker.stats.get(cid, {}), "state": body[2],
+                                                          "health": body[3]}}
+                    try:
+                        self.on_state(cid)
+                    except Exception:  # the socket must be read on whatever a listener does
+                        logger.exception("ingest worker %d: a state listener failed", worker.number)
                 elif kind == "gop" and (request := self._requests.get(body[1])) is not None:
                     request.answer = body[2:]
                     request.done.set()

@@ -248,7 +248,12 @@ def _start_camera(index: int, job: CameraJob, outbox: Outbox, durability: Durabi
     def sink(result: SegmentResult) -> None:
         outbox.obj(("segment", result))
 
-    worker = make_stream_worker(job.camera_id, "main", partial(str, job.url), job.options)
+    def changed(worker: StreamWorker) -> None:
+        # At once, not at the next stats report: on the same socket as the segments, so that the main process
+        # never indexes footage of a stream it still shows as offline or connecting.
+        outbox.obj(("state", index, worker.health.state.value, worker.health.snapshot()))
+
+    worker = make_stream_worker(job.camera_id, "main", partial(str, job.url), job.options, on_change=changed)
     # A volume per segment, as the server's own recorders (`job.volume` only until the main process said which).
     recorder = Recorder(job.camera_id, "main", partial(volumes.pick, Path(job.volume)), job.segment_seconds, sink,
                         policy=job.policy, on_volume_error=volumes.failed, durability=durability,

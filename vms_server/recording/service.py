@@ -100,6 +100,7 @@ class RecordingService:
             self.pool = PoolRecording(settings, self.volumes, self._sink,
                                       lambda cid: policy_of(self.rows.get(cid)), on_restart=self._worker_restarted)
             ingest.make_worker = self.pool.make_worker
+            self.pool.pool.on_state = lambda cid: ingest.notify(uuid.UUID(cid))
 
     async def start(self) -> None:
         """Reconcile the index with the disks and load the policies; ingest connects the cameras later."""
