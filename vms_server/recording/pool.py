@@ -27,7 +27,6 @@ import itertools
 import logging
 import multiprocessing
 import os
-import pickle
 import threading
 import time
 from collections.abc import Callable
@@ -38,12 +37,13 @@ from typing import Any
 
 from vms_server.ingest.health import StreamHealth, StreamState
 from vms_server.ingest.source import StreamInfo
-from vms_server.ingest.worker import GOP_LIMIT, MediaPacket, PacketConsumer
+from vms_server.ingest.worker import MediaPacket, PacketConsumer
 from vms_server.recording.pool_balance import PlannedMove
 from vms_server.recording.pool_cluster import WriteDeadlines
-from vms_server.recording.pool_move import CameraMoves, Handover, info_of, shifted
+from vms_server.recording.pool_move import Handover, info_of
+from vms_server.recording.pool_socket import Request, WorkerSocket
 from vms_server.recording.pool_volumes import VolumesTold, parts_left, recovered
-from vms_server.recording.pool_worker import PACKET, CameraJob, run_worker_process
+from vms_server.recording.pool_worker import CameraJob, run_worker_process
 from vms_server.recording.recorder import Policy
 from vms_server.recording.segments import SegmentResult
 
@@ -93,14 +93,6 @@ class PoolStream:
         return health
 
 
-@dataclass
-class _Request:
-    """A question to a worker whose answer comes back on its reader thread."""
-
-    done: threading.Event = field(default_factory=threading.Event)
-    answer: tuple[Any, ...] = ()
-
-
 class _Worker:
     def __init__(self, number: int, jobs: dict[int, CameraJob]) -> None:
         self.number, self.jobs = number, jobs  # by index within the worker; what a restart starts with
@@ -116,8 +108,9 @@ class _Worker:
         self.restart_at: float | None = None
 
 
-class IngestPool(CameraMoves):
-    """Blocking API (start/stop from a thread or `asyncio.to_thread`); callbacks come on reader threads."""
+class IngestPool(WorkerSocket):
+    """Blocking API (start/stop from a thread or `asyncio.to_thread`); callbacks come on reader threads (the
+    workers' messages: `pool_socket`; moves: `pool_move`)."""
 
     def __init__(self, jobs: list[CameraJob], workers: int, on_segment: Callable[[SegmentResult], None], *,
                  fsync_interval_s: float = 1.0, on_restart: Callable[[int, int | None], None] | None = None) -> None:
@@ -151,7 +144,7 @@ class IngestPool(CameraMoves):
         self.deadlines_told: Callable[[], WriteDeadlines | None] = lambda: None
         self.on_recorder_left: Callable[[str, int, int], None] = lambda _camera_id, _generation, _at: None
         self.held_back: Callable[[], frozenset[str]] = frozenset
-        self._requests: dict[int, _Request] = {}
+        self._requests: dict[int, Request] = {}
         self._request_ids = itertools.count()
         self._monitor = threading.Thread(target=self._watch, name="ingest-pool", daemon=True)
 
@@ -312,7 +305,7 @@ class IngestPool(CameraMoves):
                 return None
             if camera.info is not None and camera.gop:
                 return camera.info, list(camera.gop)
-        request_id, request = next(self._request_ids), _Request()
+        request_id, request = next(self._request_ids), Request()
         self._requests[request_id] = request
         try:
             self._send(self._workers[camera.worker], ("gop", camera.index, request_id))
@@ -342,9 +335,6 @@ class IngestPool(CameraMoves):
         """Tell every worker (a worker restarting meanwhile starts with what `volumes_told` says then)."""
         for worker in self._workers:
             self._send(worker, message)
-
-    def _camera_at(self, worker: int, index: int) -> _Camera | None:
-        return self._slots.get((worker, index))  # one dict read: atomic, no lock needed
 
     def _send(self, worker: _Worker, message: tuple[Any, ...]) -> None:
         with worker.send_lock:
@@ -430,107 +420,3 @@ class IngestPool(CameraMoves):
             for worker, index in self._routes(camera):
                 self._send(self._workers[worker], ("live", index, False))
 
-    def _closed(self, camera: _Camera, reason: str) -> None:
-        with self.lock:
-            had, camera.info, camera.gop = camera.info, None, []
-            consumers = camera.consumers
-        if had is not None:
-            for consumer in consumers:
-                consumer.on_close(reason)
-
-    # --- the socket ---------------------------------------------------------------------------------
-    def _read(self, worker: _Worker, conn: Connection, stopped: threading.Event) -> None:
-        try:
-            while True:
-                try:
-                    message = conn.recv_bytes()
-                except (EOFError, OSError):
-                    return
-                if message[:1] == b"P":
-                    self._packet(worker.number, message)
-                    continue
-                body = pickle.loads(message[1:])  # noqa: S301 - our own child, over a private socketpair
-                kind = body[0]
-                if kind in ("segment", "volume_failed"):  # a volume failed: (path, reason)
-                    (self._on_segment if kind == "segment" else self.on_volume_failed)(*body[1:])
-                elif kind == "stats":
-                    worker.stats = body[1]
-                elif kind == "state" and (camera := self._camera_at(worker.number, body[1])) is not None:
-                    cid = camera.job.camera_id  # its stream's state changed: (index, state, health snapshot)
-                    worker.stats = {**worker.stats, cid: {**worker.stats.get(cid, {}), "state": body[2],
-                                                          "health": body[3]}}
-                    try:
-                        self.on_state(cid)
-                    except Exception:  # the socket must be read on whatever a listener does
-                        logger.exception("ingest worker %d: a state listener failed", worker.number)
-                elif kind == "gop" and (request := self._requests.get(body[1])) is not None:
-                    request.answer = body[2:]
-                    request.done.set()
-                elif kind in ("open", "close", "ready", "left", "recorder_left"):
-                    self._about_camera(worker.number, kind, body)
-                elif kind == "stopped":
-                    return
-        except Exception:
-            logger.exception("ingest worker %d: reading its socket failed", worker.number)
-        finally:
-            stopped.set()
-
-    def _about_camera(self, worker: int, kind: str, body: tuple[Any, ...]) -> None:
-        """A worker's message about one of its cameras (ignored for a camera removed while its worker was still
-        sending)."""
-        camera = self._camera_at(worker, body[1])
-        if camera is None:
-            return
-        if kind in ("open", "close"):
-            if not self._incoming(camera, worker, body[1], body[2] if kind == "open" else None):
-                (self._opened if kind == "open" else self._closed)(camera, body[2])
-        elif kind in ("ready", "left"):
-            self._move_step(camera, kind, worker, body[1], body[2])
-        else:  # "recorder_left": a cluster hand-over (`pool_cluster`)
-            self.on_recorder_left(camera.job.camera_id, body[2], body[3])
-
-    def _opened(self, camera: _Camera, fields: tuple[Any, ...]) -> None:
-        info = info_of(fields)
-        with self.lock:
-            camera.info, camera.gop, camera.last, camera.offset = info, [], None, 0
-            consumers = camera.consumers
-        for consumer in consumers:
-            consumer.on_open(info)
-
-    def _packet(self, worker: int, message: bytes) -> None:
-        index, pts, dts, wall_us, key = PACKET.unpack_from(message, 1)
-        data = message[1 + PACKET.size:]
-        pkt = MediaPacket(data, pts, dts, wall_us, bool(key), len(data))
-        camera = self._camera_at(worker, index)
-        if camera is None:
-            return
-        announce: StreamInfo | None = None
-        with self.lock:
-            move = camera.moving
-            if move is not None and (worker, index) == (move.worker, move.index):
-                out, announce = self._from_target(camera, move, pkt)
-            elif camera.info is None or (worker, index) != (camera.worker, camera.index):
-                return
-            else:
-                out = [pkt]
-            out = [shifted(p, camera.offset) for p in out]
-            for p in out:
-                _keep(camera, p)
-            consumers = camera.consumers
-        for consumer in consumers:
-            try:
-                if announce is not None:
-                    consumer.on_open(announce)
-                for p in out:
-                    consumer.on_packet(p)
-            except Exception:
-                logger.exception("live consumer failed", extra={"camera_id": camera.job.camera_id})
-
-
-def _keep(camera: _Camera, pkt: MediaPacket) -> None:
-    """The camera's current GOP (a live snapshot's source) and last packet, as the consumers got them."""
-    if pkt.keyframe:
-        camera.gop = [pkt]
-    elif camera.gop and len(camera.gop) < GOP_LIMIT:
-        camera.gop.append(pkt)
-    camera.last = pkt
