@@ -112,7 +112,7 @@ class PoolSource:
         """Take the camera out of its worker (its segment is finished there and indexed here)."""
         with self._lock:
             self._in_pool = False
-        self._owner.pool.remove(self.camera_id)
+        self._owner.remove(self.camera_id)
 
     def add(self, consumer: PacketConsumer) -> None:
         with self._lock:
@@ -234,6 +234,13 @@ class PoolRecording:
         self.pool.add(CameraJob(camera_id, url(), str(volume), self._settings.segment_seconds, options,
                                 self._policy_for(spec.camera_id)))
         return True
+
+    def remove(self, camera_id: str) -> None:
+        """Take a camera out of the pool, and its recorder's stand-in with it: one left behind was kept for the
+        server's life, and one that was leaving for another node held the camera back from moves
+        (`_leaving`)."""
+        self.pool.remove(camera_id)
+        self._recorders.pop(camera_id, None)
 
     def write_permits(self, deadlines: dict[uuid.UUID, float]) -> None:
         """A cluster node: the cameras its workers may write, each until its CLOCK_MONOTONIC deadline (the others
