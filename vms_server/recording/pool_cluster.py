@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vms_server.recording.pool_worker import Outbox, _Running
+    from vms_server.recording.recorder import Recorder
 
 logger = logging.getLogger(__name__)
 LEFT_POLL_S = 0.02  # the worker's look at a leaving recorder (the next owner holds two GOPs: keep it prompt)
@@ -98,7 +99,17 @@ def _report_left(index: int, generation: int, here: _Running, running: dict[int,
             return
         time.sleep(LEFT_POLL_S)
     if recorder.leaving and recorder.left_at_us is not None:
+        wait_offload(recorder, deadline - time.monotonic())
         outbox.obj(("recorder_left", index, generation, recorder.left_at_us))
+
+
+def wait_offload(recorder: Recorder, timeout: float) -> None:
+    """Wait (off the reading thread) until the segments a leaving recorder handed to the offload thread have been
+    sent (`pool_worker.WorkerRecorder`): a camera's last segment reaches the main process before the answer to
+    its leave, as it did when the leave ended it in place."""
+    if recorder.offload is not None and not recorder.offload.drain(max(0.1, timeout)):
+        logger.warning("a leaving camera's last segment not finished within %.0f s", timeout,
+                       extra={"camera_id": recorder.camera_id})
 
 
 class PoolRecorder:

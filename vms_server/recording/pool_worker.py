@@ -44,10 +44,11 @@ from pathlib import Path
 from typing import Any
 
 from vms_server.ingest.native_worker import make_stream_worker
+from vms_server.ingest.offload import offload
 from vms_server.ingest.source import StreamInfo
 from vms_server.ingest.worker import MediaPacket, StreamWorker, WorkerOptions
 from vms_server.recording.durability import Durability
-from vms_server.recording.pool_cluster import Permits, WriteDeadlines, handle_in_worker
+from vms_server.recording.pool_cluster import Permits, WriteDeadlines, handle_in_worker, wait_offload
 from vms_server.recording.pool_volumes import VolumesTold, WorkerVolumes
 from vms_server.recording.recorder import Policy, Recorder
 from vms_server.recording.segments import SegmentResult
@@ -199,6 +200,17 @@ class Relay:
             self.outbox.packet(self.index, pkt)
 
 
+class WorkerRecorder(Recorder):
+    """A recorder in a worker: the segment it ends to leave (a move to another worker, a hand-over to another node)
+    is finished on the process's offload thread, like the segments it cuts, and the leave waits for it off the
+    reading thread (`_leave`, `pool_cluster`). The base recorder ends it in place, after every segment queued
+    there before: on the native reader's reactor thread, which then synced, renamed and sent those segments of any
+    camera of the process, and this one, while every camera's reading waited."""
+
+    def _finish(self, later: bool = False) -> None:
+        super()._finish(later or (self.leaving and self.left_at_us is None))
+
+
 @dataclass
 class _Running:
     """One camera being recorded in this process."""
@@ -255,7 +267,7 @@ def _start_camera(index: int, job: CameraJob, outbox: Outbox, durability: Durabi
 
     worker = make_stream_worker(job.camera_id, "main", partial(str, job.url), job.options, on_change=changed)
     # A volume per segment, as the server's own recorders (`job.volume` only until the main process said which).
-    recorder = Recorder(job.camera_id, "main", partial(volumes.pick, Path(job.volume)), job.segment_seconds, sink,
+    recorder = WorkerRecorder(job.camera_id, "main", partial(volumes.pick, Path(job.volume)), job.segment_seconds, sink,
                         policy=job.policy, on_volume_error=volumes.failed, durability=durability,
                         may_write=_never if standby else permits.checker(job.camera_id))
     relay = Relay(index, worker, outbox)
@@ -288,6 +300,7 @@ def _leave(index: int, running: dict[int, _Running], outbox: Outbox) -> None:
     # A connection that drops (or a worker stopping) brings no keyframe: the pool then moves it break-before-make.
     while gone.recorder.left_at_us is None and gone.recorder.info is not None and time.monotonic() < deadline:
         time.sleep(MOVE_POLL_S)
+    wait_offload(gone.recorder, deadline - time.monotonic())
     running.pop(index, None)
     gone.relay.enable(False)  # nothing more to the main process, not even the close
     outbox.obj(("left", index, gone.recorder.left_at_us))
@@ -377,6 +390,7 @@ def run_worker_process(conn: Connection, jobs: dict[int, CameraJob], fsync_inter
             thread.start()
         for thread in threads + removing:
             thread.join()
+        offload().drain()  # a segment ended by a leave may still be finishing there: it goes before "stopped"
         durability.stop()
         done.set()
         outbox.obj(("stats", _stats(running)))
