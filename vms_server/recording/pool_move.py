@@ -256,11 +256,13 @@ class CameraMoves:
             camera.worker, camera.index = move.worker, move.index
             last_us = camera.last.wall_us + 1 if camera.last is not None else 0
             move.switch_us = left_at_us if left_at_us is not None and left_at_us > 0 else last_us
-            if not camera.consumers:
+            watched = bool(camera.consumers)
+            if not watched:
                 move.done, camera.moving = True, None
             job = camera.job
-        # Carries the job: a target restarted meanwhile starts the camera afresh (and a saved policy applies).
-        self._send(target, ("write", move.index, left_at_us, job))
+        # Carries the job: a target restarted meanwhile starts the camera afresh (and a saved policy applies), and
+        # relays it if it is watched (its restart replayed the live subscriptions of its own cameras only).
+        self._send(target, ("write", move.index, left_at_us, job, watched))
 
     def _from_target(self, camera: _Camera, move: Handover,
                      pkt: MediaPacket) -> tuple[list[MediaPacket], StreamInfo | None]:

@@ -21,7 +21,7 @@ A move between workers (`pool.IngestPool.move`): `("add", index, job, True)` sta
 its recorder holding keyframes but not writing), answered `("ready", index, ok)` once it holds one; the source gets
 `("leave", index)`: its recorder ends the segment at the next keyframe and the camera stops, answered
 `("left", index, keyframe time, or -1 when it was not writing, or None when no keyframe came)`; then the target
-gets `("write", index, that time, job)` and writes from that keyframe.
+gets `("write", index, that time, job, watched)` and writes from that keyframe.
 
 A cluster node (`pool_cluster`): `("permits", {camera id: monotonic deadline})` (which cameras may be written until
 when; the recorders check it per packet), and a recorder's part in a hand-over between nodes:
@@ -307,13 +307,15 @@ def _leave(index: int, running: dict[int, _Running], outbox: Outbox) -> None:
     gone.worker.stop_blocking()
 
 
-def _write(index: int, start_from_us: int | None, job: CameraJob, running: dict[int, _Running],
+def _write(index: int, start_from_us: int | None, job: CameraJob, watched: bool, running: dict[int, _Running],
            outbox: Outbox, durability: Durability, volumes: WorkerVolumes, permits: Permits) -> None:
     """The move's target writes from the keyframe where the source stopped (started afresh if it is not here:
-    the worker was restarted meanwhile)."""
+    the worker was restarted meanwhile, and lost the standby's relay too: `watched` turns it on again, or live
+    view in the main process, waiting for the target's packets, got none and the move never ended there)."""
     here = running.get(index)
     if here is None:
         running[index] = _start_camera(index, job, outbox, durability, volumes, permits)
+        running[index].relay.enable(watched)
     elif not here.writing:
         here.recorder.policy = job.policy
         here.recorder.start_from_us = start_from_us if start_from_us is not None and start_from_us > 0 else None
@@ -345,7 +347,8 @@ def _handle(message: tuple[Any, ...], running: dict[int, _Running], outbox: Outb
                                          name="ingest-move-out"))
         removing[-1].start()
     elif message[0] == "write":
-        _write(message[1], message[2], message[3], running, outbox, durability, volumes, permits)
+        _write(message[1], message[2], message[3], len(message) > 4 and bool(message[4]), running, outbox,
+               durability, volumes, permits)
     elif message[0] == "volumes":
         volumes.update(message[1])
     elif message[0] == "remove" and message[1] in running:
