@@ -26,6 +26,7 @@ import asyncio
 import datetime as dt
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,42 @@ def counters(service: Any) -> dict[str, int]:
     return out
 
 
-async def run(others: list[int], loops: int, workdir: Path) -> list[list[Any]]:
+# The stages of a fire event's response time, each the time from the previous one's end (wall seconds; the
+# EventFeed's trace of the event, `vms_server.analytics.feed`): they add up to the response time.
+STAGES = (
+    ("evidence", "first flame frame -> the frame the rules were met on (the model's temporal evidence)"),
+    ("decode", "-> the job's last frame normalised (decode, normalise, the rest of the window)"),
+    ("cut", "-> the job cut and queued (segmenter, the hop onto the event loop)"),
+    ("wait", "-> a fire worker took it (queue, inbox)"),
+    ("run", "-> the model done"),
+    ("hand", "-> the result at the event feed (quality check, listeners)"),
+    ("lock", "-> the feed's lock held (other models' results being stored)"),
+    ("store", "-> the event stored (snapshot JPEG, database commit)"),
+    ("list", "-> first listed by GET /api/v1/events (the benchmark polls every 0.1 s)"),
+)
+
+
+def stages(flame: float, event: dict[str, Any], trace: dict[str, float] | None, seen: float) -> dict[str, float]:
+    """The fire event's response time split into STAGES (those its trace lacks are left out)."""
+    qualified = dt.datetime.fromisoformat(event["details"]["qualified_at"]).timestamp()
+    if trace is None:
+        return {"evidence": qualified - flame}
+    marks = [flame, qualified, trace["received"], trace["queued"], trace["picked"], trace["inferred"],
+             trace["fed"], trace["locked"], trace["stored"], seen]
+    return {name: b - a for (name, _), a, b in zip(STAGES, marks[:-1], marks[1:], strict=True)}
+
+
+async def loop_lag(lags: list[float]) -> None:
+    """How late the event loop wakes a task that sleeps 10 ms, every 10 ms (what a busy loop adds to each await
+    on the event's way: the thread hops of the snapshot and the database, the API request)."""
+    while True:
+        asked = time.monotonic()
+        await asyncio.sleep(0.01)
+        lags.append(max(0.0, time.monotonic() - asked - 0.01))
+
+
+async def run(others: list[int], loops: int,
+              workdir: Path) -> tuple[list[list[Any]], list[list[Any]]]:
     from aiohttp.test_utils import TestClient, TestServer
 
     from tests.server.helpers import ApiClient
@@ -71,6 +107,7 @@ async def run(others: list[int], loops: int, workdir: Path) -> list[list[Any]]:
     app = create_app(settings)
     client = TestClient(TestServer(app))
     rows: list[list[Any]] = []
+    stage_rows: list[list[Any]] = []
     try:
         await client.start_server()
         api = ApiClient(client, seeded)
@@ -99,6 +136,8 @@ async def run(others: list[int], loops: int, workdir: Path) -> list[list[Any]]:
             await asyncio.sleep(start - now)
             before = counters(service)
             deepest = 0
+            lags: list[float] = []
+            probe = asyncio.create_task(loop_lag(lags))
             end = start + loops * LOOP - 1.0
             while time.time() < end:
                 # The fire camera's events only: a page of every camera's would cost more the busier the row.
@@ -109,6 +148,7 @@ async def run(others: list[int], loops: int, workdir: Path) -> list[list[Any]]:
                 deepest = max([deepest, *(sum(d.values()) for m, d in depth.items() if m != "fire_smoke")])
                 await asyncio.sleep(0.1)
             after = counters(service)
+            probe.cancel()
             # How late the fire camera's frames reach the segmenter (decode and normalise, last 300 frames): the
             # part of the response time spent before a job exists.
             decode = next((p.stats()["latency_ms_p95"] for c, p in service.pipelines.items() if str(c) == fire), None)
@@ -116,10 +156,14 @@ async def run(others: list[int], loops: int, workdir: Path) -> list[list[Any]]:
             fires = [(dt.datetime.fromisoformat(e["timestamp"]).timestamp(), first_seen.get(e["id"], time.time()))
                      for e in events]
             response = []
+            per_stage: list[dict[str, float]] = []
             for n in range(loops):
                 flame = start + n * LOOP + FLAME.start * LOOP
-                seen = [s for ts, s in fires if abs(ts - flame) < 3.0]
-                response.append(min(seen) - flame if seen else float("inf"))
+                seen = [(s, e) for (ts, s), e in zip(fires, events, strict=True) if abs(ts - flame) < 3.0]
+                response.append(min(s for s, _ in seen) - flame if seen else float("inf"))
+                if seen:
+                    first, event = min(seen, key=lambda pair: pair[0])
+                    per_stage.append(stages(flame, event, service.sink.traces.get(uuid.UUID(event["id"])), first))
             delta = {key: after[key] - before.get(key, 0) for key in after}
             found = [r for r in response if r != float("inf")]
             rows.append([
@@ -127,12 +171,17 @@ async def run(others: list[int], loops: int, workdir: Path) -> list[list[Any]]:
                 f"{max(response):.2f}", delta.get("fire_smoke.processed", 0),
                 " ".join(f"{m} {delta.get(f'{m}.processed', 0)}" for m in OTHER_MODELS if k),
                 delta["inferences"], sum(v for key, v in delta.items() if key.endswith(".shed")), delta["dropped"],
-                deepest, decode])
+                deepest, decode, f"{percentile(lags, 95) * 1000:.0f}"])
+            stage_rows.append([k, *(f"{percentile([p[name] for p in per_stage if name in p], 50) * 1000:.0f}"
+                                    for name, _ in STAGES)])
             print("row", rows[-1], "each flame, s:", " ".join(f"{r:.2f}" for r in response), flush=True)
+            for p in per_stage:
+                print("  stages ms:", " ".join(f"{name} {p[name] * 1000:.0f}" for name, _ in STAGES if name in p),
+                      flush=True)
     finally:
         await client.close()
         await asyncio.to_thread(sim.stop)
-    return rows
+    return rows, stage_rows
 
 
 async def main() -> None:
@@ -144,11 +193,16 @@ async def main() -> None:
     args = parser.parse_args()
     others, loops = ([2], 1) if args.smoke else (sorted(args.others), args.loops)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = await run(others, loops, Path(tmp))
+        rows, stage_rows = await run(others, loops, Path(tmp))
     print("\n## Fire response (first flame -> event listed by the API) with K other cameras busy\n")
     print_table(["K others", "flames seen", "s p50", "s p95", "s max", "fire jobs",
                  "other jobs processed", "person inferences", "shed/skipped", "dropped", "max depth",
-                 "fire frames late ms p95"], rows)
+                 "fire frames late ms p95", "loop lag ms p95"], rows)
+    print("\n## Where the fire response goes: ms per stage, median of the row's flames\n")
+    print_table(["K others", *(name for name, _ in STAGES)], stage_rows)
+    print()
+    for name, meaning in STAGES:
+        print(f"* {name}: {meaning}")
 
 
 if __name__ == "__main__":

@@ -5,12 +5,16 @@ depends only on the `EventWriter` protocol below."""
 from __future__ import annotations
 
 import asyncio
+import collections
+import time
 import uuid
 from collections.abc import Callable
 from typing import Protocol
 
 from vms_server.analytics.correlation import Change, Correlator, OpenEvent
 from vms_server.analytics.types import CameraRef, Detection, Priority, Rules
+
+TRACES = 256
 
 
 class EventWriter(Protocol):
@@ -35,19 +39,33 @@ class EventFeed:
         self.writer = writer
         self.correlator = Correlator(rules)
         self._lock = asyncio.Lock()
+        # Per created event, the wall times of its way through the node (see `feed`): latency analysis
+        # (benchmarks.fire_latency_load); the newest TRACES kept.
+        self.traces: collections.OrderedDict[uuid.UUID, dict[str, float]] = collections.OrderedDict()
 
     @property
     def created(self) -> int:
         return self.writer.created
 
     async def feed(self, camera: CameraRef, model: str, priority: Priority, detections: list[Detection],
-                   last_ts: float | None) -> list[uuid.UUID]:
-        """Correlate one job's detections and store what changed; returns ids of events created."""
+                   last_ts: float | None, trace: dict[str, float] | None = None) -> list[uuid.UUID]:
+        """Correlate one job's detections and store what changed; returns ids of events created.
+        `trace`: wall times of the job's way so far (received, cut, queued, picked, inferred); an event it
+        creates keeps them in `traces`, with `fed` (here), `locked` (the lock held) and `stored` (written) added."""
+        fed = time.time()
         async with self._lock:
+            locked = time.time()
             changes = self.correlator.feed(camera.camera_id, detections)
             if last_ts is not None:
                 changes += self.correlator.expire(camera.camera_id, model, last_ts)
-            return await self._apply(camera, priority, changes)
+            created = await self._apply(camera, priority, changes)
+        if created and trace is not None:
+            stored = time.time()
+            for event_id in created:
+                self.traces[event_id] = {**trace, "fed": fed, "locked": locked, "stored": stored}
+            while len(self.traces) > TRACES:
+                self.traces.popitem(last=False)
+        return created
 
     async def warning(self, camera: CameraRef, model: str, problems: list[str], ts: float) -> uuid.UUID:
         return await self.writer.warning(camera, model, problems, ts)

@@ -63,6 +63,7 @@ class VideoJob:
     frames: list[Frame] | None = None
     _segment: bytes | None = None
     enqueued_at: float = 0.0
+    cut_at: float = 0.0  # wall time the segmenter cut it (in-process only; 0 after a process boundary)
 
     @property
     def video_segment(self) -> bytes:

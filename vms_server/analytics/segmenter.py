@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,6 +103,6 @@ class Segmenter:
                            priority=group.window.priority, source_quality=q, frame_times=[f.ts for f in frames],
                            low_latency=group.window.low_latency)
         job = VideoJob(uuid.uuid4(), self.customer_id, self.camera_id, group.sequence,
-                       dt.datetime.fromtimestamp(frames[0].ts, dt.UTC), meta, frames)
+                       dt.datetime.fromtimestamp(frames[0].ts, dt.UTC), meta, frames, cut_at=time.time())
         group.sequence += 1
         self.emit(job)

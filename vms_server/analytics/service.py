@@ -30,7 +30,7 @@ from vms_server.analytics.pipeline import CameraPipeline, CameraPlan
 from vms_server.analytics.queues import InProcessQueue, JobQueue
 from vms_server.analytics.registry import ModelRegistry
 from vms_server.analytics.remote import RemoteModels
-from vms_server.analytics.threads import default_background_workers, model_executor
+from vms_server.analytics.threads import default_background_workers, model_executor, shorten_gil_switch
 from vms_server.analytics.tuning import tuning_of
 from vms_server.analytics.types import CameraRef, Detection, Priority, Rules
 from vms_server.analytics.workers import JobResult, WorkerPool
@@ -280,7 +280,10 @@ class AnalyticsService:
         last = job.metadata.frame_times[-1] if job.metadata.frame_times else None
         for listener in self.detection_listeners:
             listener(job.camera_id, result.detections)
-        await self.sink.feed(ref, model, result.delivery.priority, result.detections, last)
+        frames = job.frames or []
+        trace = {"received": frames[-1].received if frames else 0.0, "cut": job.cut_at,
+                 "queued": job.enqueued_at, "picked": result.started_at, "inferred": result.done_at}
+        await self.sink.feed(ref, model, result.delivery.priority, result.detections, last, trace)
 
     def _timings(self, model: str, result: JobResult) -> None:
         timings = self._timings_sink
@@ -396,6 +399,7 @@ async def analytics_context(app: web.Application) -> AsyncIterator[None]:
     SESSIONS.listeners.append(bridge)
     try:  # a failed start still stops what it started (aiohttp cleans up only contexts that got to yield)
         if service.settings.enabled:
+            shorten_gil_switch(service.settings.gil_switch_ms)
             await service.sync()
             service.start_monitor()
         yield

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,3 +40,16 @@ def model_executor(name: str, workers: int, nice: int = 0) -> ThreadPoolExecutor
 def default_background_workers() -> int:
     """As many threads for the non-critical models as the default executor had (min(32, cores + 4))."""
     return min(32, (os.cpu_count() or 1) + 4)
+
+
+def shorten_gil_switch(ms: float) -> None:
+    """Make a thread that waits for the GIL get it after at most `ms` (Python's default is 5 ms; 0 keeps it).
+
+    On a busy 2-core node the GIL, not the cores, is what the fire model's thread and the event loop wait for:
+    every C call that releases it (OpenCV, numpy, SQLite, a socket) has to win it back from the other models'
+    threads, waiting up to a switch interval each time, and nice values do not reach that wait. A fire job's
+    dozens of such calls, and each await on the event's way to the database and the API, pay it again and again.
+    Process-wide: called once when analytics starts (the server, a `vms-server worker`)."""
+    if ms > 0 and abs(sys.getswitchinterval() - ms / 1000) > 1e-9:
+        logger.info("GIL switch interval %.1f ms (was %.1f ms)", ms, sys.getswitchinterval() * 1000)
+        sys.setswitchinterval(ms / 1000)

@@ -48,6 +48,8 @@ class JobResult:
     queued_ms: float
     run_ms: float
     ok: bool
+    started_at: float = 0.0  # wall time a worker began the job's batch (0: not known, a remote worker's result)
+    done_at: float = 0.0  # wall time the model had finished it
 
 
 ResultHandler = Callable[[JobResult], Awaitable[None]]
@@ -153,6 +155,7 @@ class WorkerPool:
                 items.append((d, ctx))
         started = time.time()
         outcomes = await self._run(items)
+        done = time.time()
         run_ms = (time.time() - started) * 1000 / max(1, len(items))
         try:  # results first, then the acknowledgement: a process killed in between redoes the job, loses nothing
             held = await self.queue.held([d for d, _ in items])  # fenced: see docs/cluster.md, analytics
@@ -169,7 +172,7 @@ class WorkerPool:
                 self.failed += 0 if ok else 1
                 self.run_ms_total += run_ms
                 queued_ms = max(0.0, (started - d.job.enqueued_at) * 1000) if d.job.enqueued_at else 0.0
-                await self.on_result(JobResult(d, detections, queued_ms, run_ms, ok))
+                await self.on_result(JobResult(d, detections, queued_ms, run_ms, ok, started, done))
         finally:
             await self.queue.ack(deliveries)
 
