@@ -36,6 +36,7 @@ from vms_server.analytics.remote import (
     config_key,
     encode_result,
 )
+from vms_server.analytics.threads import default_background_workers, model_executor, shorten_gil_switch
 from vms_server.analytics.workers import JobResult, WorkerPool
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,9 @@ class ModelWorker:
         self.mirror = ConfigMirror(self.redis, self.models)
         self.pools: list[WorkerPool] = []
         self.published = 0
+        # As in the server (vms_server.analytics.threads): a CRITICAL model's pool has threads of its own, the
+        # other models share these, at a lower CPU priority, not the loop's default executor (threads start on use).
+        self.background = model_executor("background", default_background_workers(), settings.background_nice)
 
     async def _publish(self, result: JobResult) -> None:
         # The result and the job's acknowledgement in one step, under the job's partition lease: a worker killed
@@ -130,6 +134,7 @@ class ModelWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then leave cleanly (pools stopped, goodbye written)."""
+        shorten_gil_switch(self.settings.gil_switch_ms)
         await self.mirror.refresh()
         for name, model in self.models.items():
             def context(camera_id: uuid.UUID, name: str = name) -> CameraContext | None:
@@ -137,7 +142,7 @@ class ModelWorker:
 
             pool = WorkerPool(model, self.queue, context, self._publish,
                               size=self.settings.pool_size.get(name, 1), batch_size=self.settings.batch_size,
-                              node=self.consumer)
+                              node=self.consumer, executor=self.background)
             await pool.start()
             self.pools.append(pool)
         beat = asyncio.create_task(self._beat(), name="model-worker-heartbeat")
@@ -148,6 +153,7 @@ class ModelWorker:
             await cancel_and_wait([beat])  # its Redis write can absorb one cancel: SIGTERM must still end us
             for pool in self.pools:
                 await pool.stop()
+            self.background.shutdown(wait=False, cancel_futures=True)
             await self.redis.set(f"{BYE_PREFIX}{self.consumer}", "1", ex=300)
             await self.redis.delete(f"{WORKER_PREFIX}{self.consumer}")
             await self.queue.close()
