@@ -31,10 +31,12 @@ class AnalyticsSettings(BaseModel):
     background_nice: int = Field(5, ge=0, le=19, description="How much lower the CPU priority (nice) of the threads "
                                  "that run non-critical models is, so that a CRITICAL model (fire), decoding and the "
                                  "event loop get the cores first on a busy node (0: the same priority; Linux only)")
-    gil_switch_ms: float = Field(1.0, ge=0, le=100, description="How soon a thread waiting for Python's GIL gets "
+    gil_switch_ms: float = Field(0.0, ge=0, le=100, description="How soon a thread waiting for Python's GIL gets "
                                  "it (ms; Python's default is 5): with many cameras busy the fire model's thread and "
                                  "the event loop wait for the GIL behind the other models' threads, and nice does "
-                                 "not reach that wait (0: keep the interpreter's setting)")
+                                 "not reach that wait. 0 (default): keep the interpreter's setting; 1 ms shortened "
+                                 "fire's response at 16 busy cameras in two runs of three, not proven "
+                                 "(docs/analytics.md)")
     confidence: dict[str, float] = Field(default_factory=dict, description="System confidence threshold per model")
     licence_check_s: float = Field(60.0, gt=0, description="How often the licence is re-read, so that an expired "
                                    "or replaced licence starts or stops models without a restart")
