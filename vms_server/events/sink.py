@@ -63,7 +63,6 @@ class EventSink:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], hub: Hub, data_dir: Path) -> None:
         self._sessions, self._hub, self._data_dir = sessions, hub, data_dir
         self.created = 0
-        self.created_at: dict[uuid.UUID, float] = {}  # event id -> wall time it became visible (benchmarks)
         self._listeners: list[EventListener] = []
         self._warning_listeners: list[EventListener] = []
         self.linker: IncidentLinker | None = None  # cross-camera correlation (set by the events context)
@@ -97,7 +96,6 @@ class EventSink:
         if joined_data is not None:  # the neighbour's event now heads an incident
             self._hub.publish("event.updated", joined_data[0], site_id=joined_data[1])
         self.created += 1
-        self.created_at[ev.event_id] = asyncio.get_running_loop().time()
         self._hub.publish("event.created", data, site_id=camera.site_id)
         created = CreatedEvent(ev.event_id, camera.camera_id, ev.event_type, _utc(ev.first_ts))
         for listener in self._listeners:
